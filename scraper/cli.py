@@ -1,0 +1,329 @@
+"""The command line: a thin skin over the library.
+
+Each command parses its options, calls one library function and prints the
+result: people's output goes to stderr, ``--json`` output to stdout.  Errors of
+the layers below arrive as :class:`~scraper.errors.ScraperError` and leave as
+one line and an exit code:
+
+====  =================================================================
+code  meaning
+====  =================================================================
+0     done
+1     needs a person: Reddit refused something, bad input, a problem in the run
+2     usage or configuration error: options, dataset.toml, credentials
+75    try again later: network down, Reddit failing or rate limiting
+====  =================================================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from scraper import __version__
+from scraper.collect.expand import TreeResult
+from scraper.errors import EXIT_NEEDS_PERSON, ScraperError
+
+F = TypeVar("F", bound=Callable[..., Any])
+err = Console(stderr=True, highlight=False)
+
+
+def json_option(func: F) -> F:
+    """The ``--json`` flag, spelled the same on every command."""
+    return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(func)
+
+
+def dataset_option(func: F) -> F:
+    """The ``--dataset PATH`` option, spelled the same on every command that writes."""
+    return click.option(
+        "--dataset",
+        "dataset",
+        required=True,
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Dataset folder, e.g. datasets/leaving-ml.",
+    )(func)
+
+
+def reddit_options(func: F) -> F:
+    """How to reach Reddit; unset values come from praw.ini and the praw_* environment."""
+    for option in reversed(
+        [
+            click.option("--site", help="praw.ini section to read credentials from (default: praw_site or DEFAULT)."),
+            click.option(
+                "--oauth-url", envvar="SCRAPER_OAUTH_URL", help="API base URL (default https://oauth.reddit.com)."
+            ),
+            click.option(
+                "--reddit-url",
+                envvar="SCRAPER_REDDIT_URL",
+                help="Token endpoint base URL (default https://www.reddit.com).",
+            ),
+            click.option("--user-agent", help="User-Agent (default: praw_user_agent, or this tool's)."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def handle_errors(func: F) -> F:
+    """Turn the library's errors into one line on stderr and the documented exit code."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ScraperError as exc:
+            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def emit_json(payload: Any) -> None:
+    """Write one JSON document to stdout."""
+    click.echo(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+
+
+class ThreadProgress:
+    """A rich progress bar over threads, on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not enabled,
+            transient=True,
+        )
+        self._task: Any = None
+
+    def start(self, total: int) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task("threads", total=total)
+
+    def advance(self, link: str, result: TreeResult) -> None:
+        self._progress.update(self._task, advance=1, description=f"t3_{link}: {result.held} comments")
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="scraper")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def main(verbose: int) -> None:
+    """Collect Reddit threads into versioned, checksummed Parquet datasets.
+
+    Exit codes: 0 done, 1 needs a person, 2 usage or configuration error,
+    75 try again later.
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(
+        level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    summary = report.as_json()
+    if as_json:
+        emit_json(summary)
+    table = Table(title=f"{summary['dataset']} {summary['version']}", show_header=False)
+    table.add_row("threads", f"{summary['threads']} ({summary['threads_incomplete']} incomplete)")
+    table.add_row("comments held / stated", f"{summary['comments_held']} / {summary['comments_stated']}")
+    table.add_row("requests", ", ".join(f"{k} {v}" for k, v in sorted(summary["requests"].items())))
+    table.add_row("quarantined", str(summary["stats"].get("quarantined", 0)))
+    err.print(table)
+    for problem in summary["problems"]:
+        err.print(f"[yellow]problem:[/] {problem}", soft_wrap=True)
+
+
+@main.command()
+@dataset_option
+@reddit_options
+@json_option
+@handle_errors
+def collect(
+    dataset: Path,
+    site: str | None,
+    oauth_url: str | None,
+    reddit_url: str | None,
+    user_agent: str | None,
+    as_json: bool,
+) -> None:
+    """Collect a dataset per its dataset.toml and write a new version.
+
+    Credentials come from praw.ini or the praw_client_id, praw_client_secret
+    and praw_user_agent environment variables, as in PRAW.  Exits 1 after
+    writing the version if a subreddit or seed could not be read.
+
+    Example:
+
+        python -m scraper collect --dataset datasets/leaving-ml
+    """
+    from scraper.collect.run import collect as run_collect
+    from scraper.sources.reddit import RedditSettings
+
+    settings = RedditSettings.from_env(site=site, oauth_url=oauth_url, reddit_url=reddit_url, user_agent=user_agent)
+    progress = ThreadProgress(enabled=err.is_terminal)
+    try:
+        report = run_collect(dataset, settings, progress=progress)
+    finally:
+        progress.stop()
+    _print_report(report, as_json)
+    err.print(f"wrote {dataset / 'versions' / str(report.version)}")
+    if report.problems:
+        sys.exit(EXIT_NEEDS_PERSON)
+
+
+@main.command()
+@dataset_option
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@json_option
+@handle_errors
+def ingest(dataset: Path, files: tuple[Path, ...], as_json: bool) -> None:
+    """Build a new version from saved Reddit API responses (FILES), without asking Reddit.
+
+    FILES may be response bodies (comment trees, morechildren answers,
+    Listings), recorded interactions, vcrpy cassettes or this tool's raw
+    archives (raw/*.jsonl.gz, to rebuild a snapshot).  Creates the dataset
+    folder if needed.
+
+    Example:
+
+        python -m scraper ingest --dataset /tmp/samples ../shared/reddit/samples/*.json
+    """
+    from scraper.ingest import ingest as run_ingest
+
+    manifest = run_ingest(dataset, list(files))
+    if as_json:
+        emit_json(manifest)
+    stats = manifest["stats"]
+    err.print(
+        f"wrote {dataset / 'versions' / manifest['version']}: {stats['submissions']} submissions, "
+        f"{stats['comments']} comments from {stats['responses']} responses"
+        f" ({stats['quarantined']} quarantined)"
+    )
+    for skipped in stats["skipped_responses"]:
+        err.print(f"skipped {skipped}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@json_option
+@handle_errors
+def versions(path: Path, as_json: bool) -> None:
+    """List the versions of the dataset at PATH, oldest first.
+
+    Example:
+
+        python -m scraper versions datasets/leaving-ml
+    """
+    from scraper.store.snapshot import Dataset
+
+    index = Dataset(path).write_index() if (path / "versions").is_dir() else {"latest": None, "versions": []}
+    if as_json:
+        emit_json(index)
+    table = Table("version", "parent", "created_at", "schema", "submissions", "comments")
+    for entry in index["versions"]:
+        rows = entry["rows"]
+        table.add_row(
+            entry["version"],
+            entry["parent"] or "",
+            entry["created_at"],
+            entry["schema_version"],
+            str(rows.get("submissions", "")),
+            str(rows.get("comments", "")),
+        )
+    err.print(table)
+    err.print(f"latest: {index['latest']}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--version", "version", default="latest", show_default=True, help="Version id, e.g. v0001.")
+@json_option
+@handle_errors
+def show(path: Path, version: str, as_json: bool) -> None:
+    """Show one version's manifest and counts.
+
+    Example:
+
+        python -m scraper show datasets/leaving-ml --version v0001
+    """
+    from scraper.store.snapshot import Dataset
+
+    manifest = Dataset(path).manifest(version)
+    if as_json:
+        emit_json(manifest)
+    table = Table(title=f"{manifest['dataset']} {manifest['version']}", show_header=False)
+    for key in ("parent", "created_at", "schema_version", "spec_sha256"):
+        table.add_row(key, str(manifest.get(key)))
+    table.add_row("tool", f"{manifest['tool']['name']} {manifest['tool']['version']}")
+    table.add_row("source", json.dumps(manifest.get("source"), sort_keys=True))
+    for name, info in manifest["files"].items():
+        table.add_row(name, f"{info['rows']} rows, {info['bytes']} bytes, sha256 {info['sha256'][:16]}…")
+    stats = manifest.get("stats", {})
+    table.add_row("status", ", ".join(f"{k} {v}" for k, v in stats.get("status", {}).items()))
+    if "comments_stated" in stats:
+        table.add_row("comments held / stated", f"{stats.get('comments')} / {stats['comments_stated']}")
+        table.add_row("threads incomplete", str(stats.get("threads_incomplete", 0)))
+        table.add_row("unresolved ids", str(stats.get("unresolved_ids", 0)))
+    table.add_row("quarantined", str(stats.get("quarantined", 0)))
+    err.print(table)
+
+
+@main.command()
+@click.option(
+    "--dataset",
+    "dataset",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("build/demo/leaving-ml"),
+    show_default=True,
+    help="Where to write the demo dataset.",
+)
+@click.option(
+    "--spec",
+    "spec",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("datasets/leaving-ml/dataset.toml"),
+    show_default=True,
+    help="Spec to copy in.",
+)
+@json_option
+@handle_errors
+def demo(dataset: Path, spec: Path, as_json: bool) -> None:
+    """Collect leaving-ml offline from a fake Reddit on 127.0.0.1 serving reconstructed data.
+
+    Runs the real collector (OAuth, search, tree expansion, normalization,
+    snapshot writing) against a bundled server; needs no network and no
+    credentials.  The data are reconstructed from the seed thread's text.
+
+    Example:
+
+        python -m scraper demo
+    """
+    from scraper.demo import run_demo
+
+    progress = ThreadProgress(enabled=err.is_terminal)
+    try:
+        report = run_demo(dataset, spec, progress=progress)
+    finally:
+        progress.stop()
+    _print_report(report, as_json)
+    version_dir = dataset / "versions" / str(report.version)
+    err.print(f"wrote {version_dir} (RECONSTRUCTED demo data, not a Reddit recording)", soft_wrap=True)
+    err.print("open it with:")
+    err.print(f"  duckdb: select * from '{version_dir}/comments.parquet'", soft_wrap=True)  # noqa: S608
+    err.print(f"  pandas: pd.read_parquet('{version_dir}/comments.parquet')", soft_wrap=True)
+    err.print(f"  polars: pl.read_parquet('{version_dir}/comments.parquet')", soft_wrap=True)

@@ -1,0 +1,69 @@
+"""Every error the tool raises on purpose, in one tree.
+
+::
+
+    ScraperError                 base; carries an exit code for the CLI
+    ├── ConfigError              exit 2: bad dataset.toml, missing credentials, bad options
+    ├── RedditError              exit 1: Reddit refused a request for good (403, 404, 400)
+    │   ├── AuthError            exit 2: credentials rejected by the token endpoint
+    │   ├── SubredditUnavailable exit 1: unknown, private, banned or quarantined subreddit
+    │   └── ThreadUnavailable    exit 1: a seed thread that is deleted or private
+    ├── TransientError           exit 75: network down, 5xx or 429 after retries: try again later
+    ├── SnapshotError            exit 1: a version exists already, a staging folder in use
+    └── InputError               exit 1: a file given to ingest that is not a Reddit response
+
+Third-party errors (prawcore, requests, pyarrow, tomllib) are wrapped where
+they are caught, so no layer above :mod:`scraper.sources` sees them.  Messages
+name the item and say what to do next.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_NEEDS_PERSON = 1
+EXIT_CONFIG = 2
+EXIT_TRY_LATER = 75  # EX_TEMPFAIL from sysexits.h, understood by schedulers
+
+
+class ScraperError(Exception):
+    """Base of every error this tool raises on purpose."""
+
+    exit_code = EXIT_NEEDS_PERSON
+
+
+class ConfigError(ScraperError):
+    """The configuration, the dataset spec or the command line is wrong."""
+
+    exit_code = EXIT_CONFIG
+
+
+class RedditError(ScraperError):
+    """Reddit answered a request with a refusal that retrying will not fix."""
+
+
+class AuthError(RedditError):
+    """The OAuth token endpoint rejected the credentials."""
+
+    exit_code = EXIT_CONFIG
+
+
+class SubredditUnavailable(RedditError):
+    """A subreddit in the spec does not exist or cannot be read."""
+
+
+class ThreadUnavailable(RedditError):
+    """A seed thread does not exist (any more) or cannot be read."""
+
+
+class TransientError(ScraperError):
+    """A fault that may pass: network, server errors, rate limits."""
+
+    exit_code = EXIT_TRY_LATER
+
+
+class SnapshotError(ScraperError):
+    """A snapshot cannot be written or read as asked."""
+
+
+class InputError(ScraperError):
+    """A file given to ingest is not a Reddit API response this tool understands."""

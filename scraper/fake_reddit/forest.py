@@ -1,0 +1,287 @@
+"""Threads held by the fake Reddit, and the rules by which Reddit cuts them.
+
+The rules follow the archived reddit code (``r2/r2/models/builder.py``) as
+summarised in WIRE-FORMAT.md §4b: best-first picking with a budget, one
+load-more stub per parent for hidden children, a continue-this-thread stub
+where depth 10 would be reached, morechildren serving only the shallowest
+requested ids and spending budget on deleted leaves without showing them.
+"""
+
+from __future__ import annotations
+
+import copy
+import heapq
+import json
+import random
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MAX_DEPTH = 10
+MORECHILDREN_BUDGET = 100
+
+
+@dataclass
+class Thread:
+    """One submission and its comments, as Reddit stores them (no cutting)."""
+
+    submission: dict[str, Any]
+    comments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    children: dict[str, list[str]] = field(default_factory=dict)  # parent fullname -> child ids
+
+    @property
+    def fullname(self) -> str:
+        return str(self.submission["name"])
+
+    def add_comment(self, data: dict[str, Any]) -> None:
+        """Add one t1 (wire data without ``replies``/``depth``)."""
+        self.comments[data["id"]] = data
+        self.children.setdefault(data["parent_id"], []).append(data["id"])
+
+    def depth(self, comment_id: str) -> int:
+        """Absolute depth of a comment: 0 at top level."""
+        depth = 0
+        parent = self.comments[comment_id]["parent_id"]
+        while parent.startswith("t1_"):
+            depth += 1
+            parent = self.comments[parent[3:]]["parent_id"]
+        return depth
+
+    def descendants(self, comment_id: str) -> int:
+        """How many comments sit below one comment."""
+        total = 0
+        stack = list(self.children.get(f"t1_{comment_id}", []))
+        while stack:
+            cid = stack.pop()
+            total += 1
+            stack.extend(self.children.get(f"t1_{cid}", []))
+        return total
+
+
+def _sort_key(sort: str) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    if sort in ("new",):
+        return lambda c: (-c["created_utc"], c["id"])
+    if sort in ("old",):
+        return lambda c: (c["created_utc"], c["id"])
+    # confidence, top, best, controversial, qa…: score first (good enough for a fake)
+    return lambda c: (-c["score"], c["created_utc"], c["id"])
+
+
+def _is_deleted_leaf(thread: Thread, cid: str) -> bool:
+    data = thread.comments[cid]
+    return data.get("body") == "[deleted]" and not thread.children.get(f"t1_{cid}")
+
+
+class Forest:
+    """Every thread and subreddit the fake Reddit knows."""
+
+    def __init__(self, *, seed: int = 0, vanish_rate: float = 0.0) -> None:
+        self.threads: dict[str, Thread] = {}
+        self.private_subreddits: set[str] = set()
+        self.subreddits: set[str] = set()
+        self.vanish_rate = vanish_rate
+        self._random = random.Random(seed)  # noqa: S311 - reproducible faults, not security
+
+    # -- building -------------------------------------------------------------------
+    def add_thread(self, submission: dict[str, Any], comments: Iterable[dict[str, Any]] = ()) -> Thread:
+        """Add a thread; comments must come parents first."""
+        thread = Thread(copy.deepcopy(submission))
+        for data in comments:
+            thread.add_comment(copy.deepcopy(data))
+        thread.submission["num_comments"] = len(thread.comments)
+        self.threads[thread.submission["id"]] = thread
+        self.subreddits.add(thread.submission["subreddit"].lower())
+        return thread
+
+    @classmethod
+    def from_file(cls, path: Path, **kwargs: Any) -> Forest:
+        """Load a forest saved as ``{"threads": [{"submission", "comments"}], "private_subreddits"}``."""
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        forest = cls(**kwargs)
+        for item in doc["threads"]:
+            forest.add_thread(item["submission"], item["comments"])
+        forest.subreddits.update(s.lower() for s in doc.get("subreddits", []))
+        forest.private_subreddits.update(s.lower() for s in doc.get("private_subreddits", []))
+        return forest
+
+    def thing(self, fullname: str) -> dict[str, Any] | None:
+        """The current t1 or t3 for a fullname, as ``/api/info`` shows it."""
+        kind, _, ident = fullname.partition("_")
+        if kind == "t3" and ident in self.threads:
+            return {"kind": "t3", "data": copy.deepcopy(self.threads[ident].submission)}
+        if kind == "t1":
+            for thread in self.threads.values():
+                if ident in thread.comments:
+                    return {"kind": "t1", "data": {**copy.deepcopy(thread.comments[ident]), "replies": ""}}
+        return None
+
+    # -- search ---------------------------------------------------------------------
+    def search(self, subreddit: str, query: str, sort: str) -> list[dict[str, Any]]:
+        """Submissions of one subreddit matching a query (``a b`` = all words, ``OR`` = any)."""
+        alternatives = [_words(alt) for alt in re.split(r"\s+OR\s+", query)]
+        hits = []
+        for thread in self.threads.values():
+            sub = thread.submission
+            if sub["subreddit"].lower() != subreddit.lower():
+                continue
+            text = f"{sub.get('title', '')} {sub.get('selftext', '')}".lower()
+            if any(all(w in text for w in alt) for alt in alternatives if alt):
+                hits.append(sub)
+        if sort == "new":
+            hits.sort(key=lambda s: -s["created_utc"])
+        elif sort in ("top", "comments"):
+            hits.sort(key=lambda s: -(s["score"] if sort == "top" else s["num_comments"]))
+        return [copy.deepcopy(s) for s in hits]
+
+    # -- trees ----------------------------------------------------------------------
+    def tree(
+        self, link: str, *, limit: int, sort: str, root: str | None = None, max_depth: int = MAX_DEPTH
+    ) -> list[dict[str, Any]]:
+        """The two listings of ``GET /comments/{link}`` (or ``/_/{root}``), cut like Reddit."""
+        thread = self.threads[link]
+        key = _sort_key(sort)
+        starts = [root] if root else list(thread.children.get(thread.fullname, []))
+        rel: dict[str, int] = {cid: 0 for cid in starts}
+        heap = [(key(thread.comments[cid]), cid) for cid in starts]
+        heapq.heapify(heap)
+        picked: set[str] = set()
+        while heap and len(picked) < limit:
+            _, cid = heapq.heappop(heap)
+            picked.add(cid)
+            if rel[cid] + 1 < max_depth:
+                for child in thread.children.get(f"t1_{cid}", []):
+                    rel[child] = rel[cid] + 1
+                    heapq.heappush(heap, (key(thread.comments[child]), child))
+
+        def build(cid: str) -> dict[str, Any]:
+            data = {**copy.deepcopy(thread.comments[cid]), "depth": rel[cid]}
+            kids = self._listing_children(thread, f"t1_{cid}", picked, rel[cid] + 1, key, max_depth, build)
+            data["replies"] = _listing(kids) if kids else ""
+            return {"kind": "t1", "data": data}
+
+        if root:
+            top = [build(root)] if root in picked else []
+        else:
+            top = self._listing_children(thread, thread.fullname, picked, 0, key, max_depth, build)
+        submission = {"kind": "t3", "data": copy.deepcopy(thread.submission)}
+        return [_listing([submission], dist=1), _listing(top)]
+
+    def _listing_children(
+        self,
+        thread: Thread,
+        parent: str,
+        picked: set[str],
+        depth: int,
+        key: Callable[[dict[str, Any]], tuple[Any, ...]],
+        max_depth: int,
+        build: Callable[[str], dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        kids = sorted(thread.children.get(parent, []), key=lambda c: key(thread.comments[c]))
+        if not kids:
+            return []
+        if depth >= max_depth:
+            return [_continue_stub(parent, depth)]
+        shown = [build(c) for c in kids if c in picked]
+        hidden = [c for c in kids if c not in picked]
+        if hidden:
+            shown.append(self._more_stub(thread, parent, hidden, depth))
+        return shown
+
+    def _more_stub(self, thread: Thread, parent: str, ids: list[str], depth: int) -> dict[str, Any]:
+        count = sum(1 + thread.descendants(c) for c in ids)
+        return {
+            "kind": "more",
+            "data": {
+                "count": count,
+                "name": f"t1_{ids[0]}",
+                "id": ids[0],
+                "parent_id": parent,
+                "depth": depth,
+                "children": list(ids),
+            },
+        }
+
+    def more_children(
+        self,
+        link: str,
+        ids: list[str],
+        *,
+        sort: str,
+        budget: int = MORECHILDREN_BUDGET,
+        max_depth: int = MAX_DEPTH,
+    ) -> list[dict[str, Any]]:
+        """The flat, pre-order ``things`` of ``POST /api/morechildren``."""
+        thread = self.threads[link]
+        key = _sort_key(sort)
+        known = list(dict.fromkeys(i for i in ids if i in thread.comments))
+        if not known:
+            return []
+        depths = {i: thread.depth(i) for i in known}
+        shallowest = min(depths.values())
+        if shallowest >= max_depth:
+            return []
+        served = sorted((i for i in known if depths[i] == shallowest), key=lambda c: key(thread.comments[c]))
+        heap = [(key(thread.comments[c]), c) for c in served]
+        heapq.heapify(heap)
+        shown: set[str] = set()
+        spent: set[str] = set()
+        while heap and budget > 0:
+            _, cid = heapq.heappop(heap)
+            budget -= 1
+            spent.add(cid)
+            if _is_deleted_leaf(thread, cid):
+                continue
+            shown.add(cid)
+            if thread.depth(cid) + 1 < max_depth:
+                for child in thread.children.get(f"t1_{cid}", []):
+                    heapq.heappush(heap, (key(thread.comments[child]), child))
+        things: list[dict[str, Any]] = []
+
+        def emit(cid: str) -> None:
+            depth = thread.depth(cid)
+            things.append(
+                {"kind": "t1", "data": {**copy.deepcopy(thread.comments[cid]), "depth": depth, "replies": ""}}
+            )
+            kids = sorted(thread.children.get(f"t1_{cid}", []), key=lambda c: key(thread.comments[c]))
+            if kids and depth + 1 >= max_depth:
+                things.append(_continue_stub(f"t1_{cid}", max_depth))
+                return
+            for child in kids:
+                if child in shown:
+                    emit(child)
+            hidden = [c for c in kids if c not in spent]
+            if hidden:
+                things.append(self._more_stub(thread, f"t1_{cid}", hidden, depth + 1))
+
+        for cid in served:
+            if cid in shown:
+                emit(cid)
+        leftover = [c for c in served if c not in spent]
+        by_parent: dict[str, list[str]] = {}
+        for cid in leftover:
+            if self.vanish_rate and self._random.random() < self.vanish_rate:
+                continue  # Reddit sometimes drops requested ids without a stub
+            by_parent.setdefault(thread.comments[cid]["parent_id"], []).append(cid)
+        for parent, rest in by_parent.items():
+            things.append(self._more_stub(thread, parent, rest, shallowest))
+        return things
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in re.findall(r"[\w\'-]+", text.replace('"', " ")) if w.upper() not in ("AND",)]
+
+
+def _listing(children: list[dict[str, Any]], dist: int | None = None) -> dict[str, Any]:
+    return {
+        "kind": "Listing",
+        "data": {"after": None, "dist": dist, "modhash": "", "geo_filter": "", "children": children, "before": None},
+    }
+
+
+def _continue_stub(parent: str, depth: int) -> dict[str, Any]:
+    return {
+        "kind": "more",
+        "data": {"count": 0, "name": "t1__", "id": "_", "parent_id": parent, "depth": depth, "children": []},
+    }

@@ -1,0 +1,275 @@
+"""The fake Reddit's HTTP face: OAuth token endpoint, search, trees, morechildren, info.
+
+Started on 127.0.0.1 on a free port, in a background thread::
+
+    with FakeReddit(forest) as server:
+        settings = RedditSettings(oauth_url=server.url, reddit_url=server.url)
+
+It checks Basic credentials on the token endpoint and the bearer token on every
+API call, sends ``x-ratelimit-*`` headers from a 600-second window, answers 429
+with ``retry-after`` once the window's quota is spent, and logs every request
+so that tests and benchmarks can count them.  Built on the standard library's
+``http.server``: a test server needs nothing more, and the demo must run
+without extra dependencies.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from scraper.fake_reddit.forest import Forest
+
+WINDOW_SECONDS = 600
+CLIENT_ID = "fake-client-id"
+CLIENT_SECRET = "fake-client-secret"  # noqa: S105 - the fake server's own test credential
+
+_TREE = re.compile(r"^(?:/r/[^/]+)?/comments/([a-z0-9]+)(?:/([^/]*)(?:/([a-z0-9]+))?)?/?(?:\.json)?$")
+_SEARCH = re.compile(r"^/r/([^/]+)/search/?(?:\.json)?$")
+
+
+@dataclass
+class RateLimit:
+    """A quota per 600-second window, as Reddit's headers describe it."""
+
+    quota: int = 1000
+    window: float = WINDOW_SECONDS
+    used: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def take(self) -> tuple[bool, dict[str, str]]:
+        """Spend one request; return whether it is allowed and the headers to send."""
+        now = time.monotonic()
+        if now - self.started >= self.window:
+            self.started, self.used = now, 0
+        reset = max(1, int(self.window - (now - self.started)))
+        if self.used >= self.quota:
+            return False, {"retry-after": str(reset)}
+        self.used += 1
+        return True, {
+            "x-ratelimit-remaining": f"{float(self.quota - self.used):.1f}",
+            "x-ratelimit-used": str(self.used),
+            "x-ratelimit-reset": str(reset),
+        }
+
+
+@dataclass
+class Logged:
+    """One request the fake Reddit answered."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    form: dict[str, str]
+    status: int
+
+
+class FakeReddit:
+    """The HTTP server around a :class:`Forest`, on 127.0.0.1."""
+
+    def __init__(
+        self,
+        forest: Forest,
+        *,
+        client_id: str = CLIENT_ID,
+        client_secret: str = CLIENT_SECRET,
+        quota: int = 1000,
+        tree_limit_cap: int = 500,
+        morechildren_budget: int = 100,
+        max_depth: int = 10,
+        listing_cap: int = 1000,
+        port: int = 0,
+    ) -> None:
+        self.forest = forest
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.rate = RateLimit(quota=quota)
+        self.tree_limit_cap = tree_limit_cap
+        self.morechildren_budget = morechildren_budget
+        self.max_depth = max_depth
+        self.listing_cap = listing_cap
+        self.tokens: set[str] = set()
+        self.log: list[Logged] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL, usable as both PRAW's ``oauth_url`` and ``reddit_url``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FakeReddit:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-reddit", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeReddit:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def count(self, path_fragment: str = "") -> int:
+        """How many logged requests have ``path_fragment`` in their path."""
+        return sum(1 for entry in self.log if path_fragment in entry.path)
+
+    # -- answering ------------------------------------------------------------------
+    def answer(
+        self, method: str, path: str, params: dict[str, str], form: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Answer one request: status, headers, body."""
+        with self._lock:
+            status, extra, body = self._answer(method, path, params, form, headers)
+            self.log.append(Logged(method, path, params, form, status))
+            return status, extra, body
+
+    def _answer(
+        self, method: str, path: str, params: dict[str, str], form: dict[str, str], headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        if path.rstrip("/") == "/api/v1/access_token" and method == "POST":
+            return self._token(form, headers)
+        auth = headers.get("authorization", "")
+        if not (auth.lower().startswith("bearer ") and auth[7:] in self.tokens):
+            return _json(
+                401,
+                {"message": "Unauthorized", "error": 401},
+                {"www-authenticate": 'Bearer realm="reddit", error="invalid_token"'},
+            )
+        allowed, rate_headers = self.rate.take()
+        if not allowed:
+            body = b"<html><body><h1>whoa there, pardner!</h1></body></html>"
+            return 429, {"content-type": "text/html; charset=UTF-8", **rate_headers}, body
+        status, extra, body = self._api(method, path, params, form)
+        return status, {**extra, **rate_headers}, body
+
+    def _token(self, form: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        auth = headers.get("authorization", "")
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if auth != f"Basic {expected}":
+            return _json(401, {"message": "Unauthorized", "error": 401})
+        if form.get("grant_type") not in ("client_credentials", "password", "refresh_token"):
+            return _json(200, {"error": "unsupported_grant_type"})
+        token = secrets.token_urlsafe(16)
+        self.tokens.add(token)
+        return _json(200, {"access_token": token, "token_type": "bearer", "expires_in": 86400, "scope": "*"})
+
+    def _api(
+        self, method: str, path: str, params: dict[str, str], form: dict[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        if (m := _SEARCH.match(path)) and method == "GET":
+            return self._search(m.group(1), params)
+        if (m := _TREE.match(path)) and method == "GET":
+            link, comment = m.group(1), m.group(3)
+            if link not in self.forest.threads:
+                return _json(404, {"message": "Not Found", "error": 404})
+            limit = min(int(params.get("limit", 200)), self.tree_limit_cap)
+            thread = self.forest.threads[link]
+            root = comment if comment and comment in thread.comments else None
+            tree = self.forest.tree(
+                link, limit=limit, sort=params.get("sort", "confidence"), root=root, max_depth=self.max_depth
+            )
+            return _json(200, tree)
+        if path.rstrip("/") == "/api/morechildren" and method == "POST":
+            link = form.get("link_id", "")[3:]
+            if link not in self.forest.threads:
+                return _json(403, {"message": "Forbidden", "error": 403})
+            ids = [i for i in form.get("children", "").split(",") if i]
+            things = self.forest.more_children(
+                link,
+                ids,
+                sort=form.get("sort", "confidence"),
+                budget=self.morechildren_budget,
+                max_depth=self.max_depth,
+            )
+            return _json(200, {"json": {"errors": [], "data": {"things": things}}})
+        if path.rstrip("/") == "/api/info" and method == "GET":
+            names = [n for n in params.get("id", "").split(",") if n][:100]
+            things = [t for t in (self.forest.thing(n) for n in names) if t is not None]
+            return _json(200, _page(things, None))
+        return _json(404, {"message": "Not Found", "error": 404})
+
+    def _search(self, subreddit: str, params: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        name = subreddit.lower()
+        if name in self.forest.private_subreddits:
+            return _json(403, {"reason": "private", "message": "Forbidden", "error": 403})
+        if name not in self.forest.subreddits:
+            return _json(404, {"reason": "banned", "message": "Not Found", "error": 404})
+        hits = self.forest.search(subreddit, params.get("q", ""), params.get("sort", "relevance"))
+        hits = hits[: self.listing_cap]
+        start = 0
+        if after := params.get("after"):
+            names = [h["name"] for h in hits]
+            start = names.index(after) + 1 if after in names else len(hits)
+        size = min(int(params.get("limit", 25)), 100)
+        page = hits[start : start + size]
+        more = start + size < len(hits)
+        children = [{"kind": "t3", "data": s} for s in page]
+        listing = _page(children, page[-1]["name"] if page and more else None)
+        listing["data"]["facets"] = {}
+        return _json(200, listing)
+
+
+def _page(children: list[dict[str, Any]], after: str | None) -> dict[str, Any]:
+    return {
+        "kind": "Listing",
+        "data": {
+            "after": after,
+            "dist": len(children),
+            "modhash": "",
+            "geo_filter": "",
+            "children": children,
+            "before": None,
+        },
+    }
+
+
+def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    return status, {"content-type": "application/json; charset=UTF-8", **(headers or {})}, json.dumps(payload).encode()
+
+
+def _handler_for(fake: FakeReddit) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self, method: str) -> None:
+            split = urlsplit(self.path)
+            params = dict(parse_qsl(split.query, keep_blank_values=True))
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            form = dict(parse_qsl(raw.decode(), keep_blank_values=True)) if raw else {}
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, extra, body = fake.answer(method, split.path, params, form, headers)
+            self.send_response(status)
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._serve("GET")
+
+        def do_POST(self) -> None:
+            self._serve("POST")
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
+            return
+
+    return Handler

@@ -1,0 +1,180 @@
+"""Gather the things of many raw responses, by the shape Reddit gives each endpoint.
+
+A *record* is what the raw archive stores: the request (method, url, params,
+form), the response (status, headers, body text) and the collector's context.
+Each response is read by its shape (WIRE-FORMAT §1–§4, §10): a comment tree is
+an array of two Listings, morechildren is ``{"json": {"data": {"things"}}}``,
+search and info are one Listing.  Things are chosen by ``kind``, never by which
+keys are present.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from scraper.errors import InputError
+
+
+@dataclass
+class Seen:
+    """One thing as one response showed it."""
+
+    data: dict[str, Any]
+    retrieved_at: datetime
+    source: str
+    depth_is_absolute: bool
+
+
+@dataclass
+class Harvest:
+    """Every t3 and t1 seen, the latest sighting of each, and who found which thread."""
+
+    submissions: dict[str, Seen] = field(default_factory=dict)
+    comments: dict[str, Seen] = field(default_factory=dict)
+    found_by: dict[str, set[str]] = field(default_factory=dict)
+    stubs_seen: int = 0
+    responses: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, data: dict[str, Any], seen_at: datetime, source: str, absolute: bool) -> None:
+        """Keep the newest sighting of a thing."""
+        if not isinstance(data, dict) or "id" not in data:
+            return
+        name = data.get("name") or f"{kind}_{data['id']}"
+        table = self.submissions if kind == "t3" else self.comments
+        old = table.get(name)
+        if old is None or seen_at >= old.retrieved_at:
+            absolute = absolute or (old.depth_is_absolute if old and "depth" not in data else False)
+            table[name] = Seen(data, seen_at, source, absolute)
+        if kind == "t3" and source.startswith("file:"):
+            self.find(name, source)
+
+    def find(self, thread: str, label: str) -> None:
+        """Note that ``label`` (a query or seed) found ``thread``."""
+        self.found_by.setdefault(thread, set()).add(label)
+
+
+def harvest_records(records: Iterable[dict[str, Any]], harvest: Harvest | None = None) -> Harvest:
+    """Read the things out of raw records into a :class:`Harvest`."""
+    harvest = harvest or Harvest()
+    for record in records:
+        _harvest_one(harvest, record)
+    return harvest
+
+
+def _parse_time(value: str | None) -> datetime:
+    if value:
+        try:
+            parsed = datetime.fromisoformat(value)
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    return datetime.now(UTC)
+
+
+def _harvest_one(harvest: Harvest, record: dict[str, Any]) -> None:
+    url = str(record.get("url") or "")
+    label = record.get("label") or url
+    if url.rstrip("/").endswith("/access_token"):
+        return
+    status = int(record.get("status") or 200)
+    if status != 200:
+        harvest.skipped.append(f"{label}: HTTP {status}")
+        return
+    body = record.get("json")
+    if body is None:
+        try:
+            body = json.loads(record.get("body") or "")
+        except ValueError:
+            raise InputError(f"{label}: the response body is not JSON") from None
+    seen_at = _parse_time(record.get("received_at"))
+    source = str(record.get("origin") or "reddit-api")
+    params = record.get("params") or {}
+    context = record.get("context") or {}
+    harvest.responses += 1
+
+    if isinstance(body, list) and len(body) == 2 and all(_is_listing(x) for x in body):
+        _harvest_tree(harvest, body, url, params, seen_at, source, context)
+    elif isinstance(body, dict) and isinstance(body.get("json"), dict):
+        things = ((body["json"].get("data") or {}).get("things")) or []
+        for thing in things:
+            _add_thing(harvest, thing, seen_at, source, absolute=True)
+    elif _is_listing(body):
+        children = body["data"].get("children") or []
+        search = _search_label(url, params)
+        for thing in children:
+            _add_thing(harvest, thing, seen_at, source, absolute=False)
+            if search and thing.get("kind") == "t3":
+                harvest.find(thing["data"]["name"], search)
+    else:
+        raise InputError(
+            f"{label}: not a Reddit API response this tool reads "
+            "(expected a comment tree, a morechildren answer or a Listing)"
+        )
+    if context.get("found_by") and isinstance(body, list) and body[0]["data"].get("children"):
+        t3 = body[0]["data"]["children"][0]["data"]
+        for found in context["found_by"]:
+            harvest.find(t3["name"], found)
+
+
+def _is_listing(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("kind") == "Listing" and isinstance(value.get("data"), dict)
+
+
+def _search_label(url: str, params: dict[str, Any]) -> str | None:
+    if "/search" not in url or "q" not in params:
+        return None
+    parts = url.split("/r/", 1)
+    subreddit = parts[1].split("/", 1)[0] if len(parts) == 2 else "all"
+    return f"search:r/{subreddit}:{params['q']}"
+
+
+def _add_thing(harvest: Harvest, thing: Any, seen_at: datetime, source: str, *, absolute: bool) -> None:
+    if not isinstance(thing, dict):
+        return
+    kind = thing.get("kind")
+    if kind in ("t1", "t3"):
+        harvest.add(kind, thing.get("data") or {}, seen_at, source, absolute)
+    elif kind == "more":
+        harvest.stubs_seen += 1
+
+
+def _harvest_tree(
+    harvest: Harvest,
+    body: list[Any],
+    url: str,
+    params: dict[str, Any],
+    seen_at: datetime,
+    source: str,
+    context: dict[str, Any],
+) -> None:
+    for thing in body[0]["data"].get("children") or []:
+        _add_thing(harvest, thing, seen_at, source, absolute=False)
+    top = body[1]["data"].get("children") or []
+    # The permalink and context forms restart depth at 0 (WIRE-FORMAT §2): trust
+    # Reddit's depth only in a whole-thread answer.
+    relative = (
+        "/_/" in url
+        or "context" in params
+        or any(
+            isinstance(t, dict) and t.get("kind") == "t1" and str(t["data"].get("parent_id", "")).startswith("t1_")
+            for t in top
+        )
+    )
+    stack = list(top)
+    while stack:
+        thing = stack.pop()
+        if not isinstance(thing, dict):
+            continue
+        if thing.get("kind") == "t1":
+            data = dict(thing.get("data") or {})
+            replies = data.pop("replies", "")
+            _add_thing(harvest, {"kind": "t1", "data": data}, seen_at, source, absolute=not relative)
+            if _is_listing(replies):
+                stack.extend(replies["data"].get("children") or [])
+        elif thing.get("kind") == "more":
+            harvest.stubs_seen += 1

@@ -1,0 +1,214 @@
+"""Turn harvested wire data into schema rows: statuses, timestamps, depth, provenance.
+
+A thing that does not fit the schema is not dropped in silence: it becomes a
+:class:`Quarantined` entry naming its fullname and the field at fault, with its
+raw JSON, and the rest of the run goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas import Comment, Status, Submission
+from scraper.normalize.harvest import Harvest, Seen
+
+DELETED = "[deleted]"
+REMOVED = "[removed]"
+#: removed_by_category values that mean the author deleted the post (WIRE-FORMAT §6).
+AUTHOR_CATEGORIES = frozenset({"author", "deleted"})
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A thing that did not fit the schema, kept with its raw JSON."""
+
+    name: str
+    field: str
+    error: str
+    raw: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        """The quarantine file's line for this thing."""
+        return {"name": self.name, "field": self.field, "error": self.error, "raw": self.raw}
+
+
+@dataclass
+class RowSet:
+    """The rows of one snapshot, sorted by fullname, and what was quarantined."""
+
+    submissions: list[Submission] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+    quarantined: list[Quarantined] = field(default_factory=list)
+
+
+def thing_status(data: dict[str, Any], kind: str) -> Status:
+    """Derive visible / deleted / removed / account_deleted from Reddit's markers (WIRE-FORMAT §7)."""
+    text = data.get("body") if kind == "t1" else data.get("selftext")
+    author_gone = data.get("author") == DELETED
+    category = data.get("removed_by_category")
+    if text == REMOVED or (kind == "t3" and category and category not in AUTHOR_CATEGORIES):
+        return Status.REMOVED
+    if text == DELETED and author_gone:
+        return Status.DELETED
+    if kind == "t3" and category in AUTHOR_CATEGORIES:
+        return Status.DELETED
+    if author_gone:
+        return Status.ACCOUNT_DELETED
+    return Status.VISIBLE
+
+
+class FieldError(ValueError):
+    """A wire value that cannot be converted, naming its field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _utc(data: dict[str, Any], key: str, default: Any = None) -> datetime | None:
+    value = data.get(key, default)
+    if value is None or value is False:
+        return None
+    if value is True:  # never seen (WIRE-FORMAT §8), but must not become 1970-01-01T00:00:01
+        raise FieldError(key, "true is not a time (expected false or epoch seconds)")
+    try:
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise FieldError(key, f"{value!r} is not epoch seconds") from None
+
+
+def _common(data: dict[str, Any], kind: str, seen: Seen, found_by: list[str]) -> dict[str, Any]:
+    author = data.get("author")
+    return {
+        "name": data.get("name") or f"{kind}_{data.get('id')}",
+        "id": data.get("id"),
+        "subreddit": data.get("subreddit"),
+        "subreddit_id": data.get("subreddit_id"),
+        "author": None if author == DELETED else author,
+        "author_fullname": data.get("author_fullname"),
+        "author_flair_text": data.get("author_flair_text"),
+        "created_utc": _utc(data, "created_utc"),
+        "edited": _utc(data, "edited", False),
+        "score": data.get("score"),
+        "distinguished": data.get("distinguished"),
+        "stickied": bool(data.get("stickied", False)),
+        "locked": bool(data.get("locked", False)),
+        "permalink": data.get("permalink"),
+        "status": thing_status(data, kind),
+        "retrieved_at": seen.retrieved_at,
+        "source": seen.source,
+        "found_by": sorted(found_by),
+    }
+
+
+def submission_row(seen: Seen, found_by: list[str]) -> Submission:
+    """One submission row from its wire data."""
+    data = seen.data
+    return Submission(
+        **_common(data, "t3", seen, found_by),
+        title=data.get("title"),
+        selftext=data.get("selftext", ""),
+        url=data.get("url"),
+        domain=data.get("domain"),
+        is_self=bool(data.get("is_self", False)),
+        num_comments=data.get("num_comments"),
+        upvote_ratio=data.get("upvote_ratio"),
+        over_18=bool(data.get("over_18", False)),
+        link_flair_text=data.get("link_flair_text"),
+        removed_by_category=data.get("removed_by_category"),
+    )
+
+
+def comment_row(seen: Seen, found_by: list[str], depth: int | None) -> Comment:
+    """One comment row from its wire data and its computed depth."""
+    data = seen.data
+    return Comment(
+        **_common(data, "t1", seen, found_by),
+        link_id=data.get("link_id"),
+        parent_id=data.get("parent_id"),
+        depth=depth,
+        body=data.get("body"),
+        is_submitter=bool(data.get("is_submitter", False)),
+        controversiality=data.get("controversiality"),
+        collapsed=data.get("collapsed"),
+    )
+
+
+def _depths(comments: dict[str, Seen]) -> dict[str, int | None]:
+    """Depth from the parent chain; Reddit's own depth only where the chain is not held."""
+    memo: dict[str, int | None] = {}
+    for start in comments:
+        chain: list[str] = []
+        name: str | None = start
+        base: int | None = None
+        while name is not None and name not in memo:
+            seen = comments.get(name)
+            if seen is None:
+                break
+            chain.append(name)
+            parent = str(seen.data.get("parent_id") or "")
+            if parent.startswith("t3_"):
+                base, name = -1, None
+            elif parent in comments:
+                name = parent
+            else:
+                reddit_depth = seen.data.get("depth")
+                if seen.depth_is_absolute and isinstance(reddit_depth, int):
+                    base = reddit_depth - 1
+                name = None
+                break
+        if name is not None and name in memo:
+            base = memo[name]
+        for item in reversed(chain):
+            base = None if base is None else base + 1
+            memo[item] = base
+    return memo
+
+
+def build_rows(
+    harvest: Harvest,
+    *,
+    keep_thread: Callable[[Seen, list[str]], bool] | None = None,
+) -> RowSet:
+    """Build the snapshot's rows from a harvest.
+
+    ``keep_thread`` decides which submissions (and so which comments) belong to
+    the snapshot; comments whose submission was not seen are kept unless a
+    filter is given.  A row whose thread nobody searched for is labelled with
+    its own source.
+    """
+    rows = RowSet()
+    kept: set[str] = set()
+    for name, seen in sorted(harvest.submissions.items()):
+        found = sorted(harvest.found_by.get(name, set())) or [seen.source]
+        if keep_thread is not None and not keep_thread(seen, found):
+            continue
+        kept.add(name)
+        try:
+            rows.submissions.append(submission_row(seen, found))
+        except (ValidationError, ValueError, TypeError) as exc:
+            rows.quarantined.append(_quarantine(name, seen, exc))
+    depths = _depths(harvest.comments)
+    for name, seen in sorted(harvest.comments.items()):
+        link = str(seen.data.get("link_id") or "")
+        if keep_thread is not None and link not in kept:
+            continue
+        found = sorted(harvest.found_by.get(link, set())) or [seen.source]
+        try:
+            rows.comments.append(comment_row(seen, found, depths.get(name)))
+        except (ValidationError, ValueError, TypeError) as exc:
+            rows.quarantined.append(_quarantine(name, seen, exc))
+    return rows
+
+
+def _quarantine(name: str, seen: Seen, exc: Exception) -> Quarantined:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "?"
+        return Quarantined(name, where, first["msg"], seen.data)
+    return Quarantined(name, getattr(exc, "field", "?"), str(exc), seen.data)

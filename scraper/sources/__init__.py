@@ -1,0 +1,1 @@
+"""Sources: where raw responses come from (the Reddit API through praw)."""

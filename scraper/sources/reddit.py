@@ -1,0 +1,307 @@
+"""The Reddit Data API, through praw and prawcore, with every response archived.
+
+PRAW brings what its users expect: credentials from ``praw.ini`` or the
+``praw_*`` environment variables, OAuth, prawcore's pacing from the
+``x-ratelimit-*`` headers and its retries of 5xx and dropped connections.  We
+use its raw request layer (``Reddit.request``) rather than its lazy objects,
+because normalization runs from the raw responses kept in the archive, and
+because tree expansion is ours (PRAW's ``replace_more`` spends one request per
+stub).  prawcore's errors are translated here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import collections
+import configparser
+import logging
+import os
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import praw
+import prawcore
+import requests
+from praw.exceptions import MissingRequiredAttributeException, RedditAPIException
+
+from scraper import __version__
+from scraper.errors import (
+    AuthError,
+    ConfigError,
+    RedditError,
+    ScraperError,
+    SubredditUnavailable,
+    ThreadUnavailable,
+    TransientError,
+)
+from scraper.store.raw import KEPT_HEADERS, RawArchive, redact_form, redact_token_body
+
+log = logging.getLogger(__name__)
+
+# Reddit's endpoints, one table (PRAW's ``endpoints.py`` habit).
+SEARCH = "/r/{subreddit}/search"
+COMMENTS = "/comments/{link}/"
+COMMENT_SUBTREE = "/comments/{link}/_/{comment}/"
+MORECHILDREN = "/api/morechildren/"
+INFO = "/api/info/"
+
+DEFAULT_USER_AGENT = f"python:reddit-research-dataset:{__version__} (research dataset builder; set praw_user_agent)"
+TREE_LIMIT = 500  # the most comments Reddit shows in one tree answer
+MORECHILDREN_MAX_IDS = 100
+INFO_MAX_IDS = 100
+MAX_429_WAITS = 5
+DEFAULT_RETRY_AFTER = 60.0
+
+
+@dataclass(frozen=True)
+class RedditSettings:
+    """How to reach Reddit.  Unset values come from praw.ini or ``praw_*`` variables.
+
+    ``oauth_url`` and ``reddit_url`` point the client at another server, such as
+    the fake Reddit that tests start on 127.0.0.1.  They can also be set with the
+    environment variables ``SCRAPER_OAUTH_URL`` and ``SCRAPER_REDDIT_URL``.
+    """
+
+    site: str | None = None
+    oauth_url: str | None = None
+    reddit_url: str | None = None
+    user_agent: str | None = None
+    timeout: int = 16
+    client_id: str | None = field(default=None, repr=False)
+    client_secret: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> RedditSettings:
+        """Build settings from the environment, with explicit values taking precedence."""
+        values: dict[str, Any] = {
+            "site": os.environ.get("praw_site") or None,
+            "oauth_url": os.environ.get("SCRAPER_OAUTH_URL") or None,
+            "reddit_url": os.environ.get("SCRAPER_REDDIT_URL") or None,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+class _Context:
+    """What the collector is doing, written into each archived record."""
+
+    def __init__(self) -> None:
+        self.tags: dict[str, Any] = {}
+
+
+class ArchivingRequestor(prawcore.Requestor):
+    """A prawcore requestor that appends every response to the raw archive."""
+
+    def __init__(
+        self, *args: Any, archive: RawArchive | None = None, context: _Context | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._archive = archive
+        self._context = context or _Context()
+        self.run_id = ""
+
+    def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
+        """Make the request, then archive request and response before returning."""
+        requested_at = datetime.now(UTC)
+        response: requests.Response = super().request(*args, timeout=timeout, **kwargs)
+        if self._archive is not None:
+            self._archive.append(self._record(response, requested_at))
+        return response
+
+    def _record(self, response: requests.Response, requested_at: datetime) -> dict[str, Any]:
+        prepared = response.request
+        split = urlsplit(prepared.url or "")
+        form = None
+        if isinstance(prepared.body, (str, bytes)) and prepared.body:
+            body = prepared.body.decode() if isinstance(prepared.body, bytes) else prepared.body
+            form = redact_form(dict(parse_qsl(body, keep_blank_values=True)))
+        text = response.text
+        if split.path.endswith("/access_token"):
+            text = redact_token_body(text)
+        return {
+            "run": self.run_id,
+            "origin": "reddit-api",
+            "requested_at": requested_at.isoformat(),
+            "received_at": datetime.now(UTC).isoformat(),
+            "method": prepared.method,
+            "url": f"{split.scheme}://{split.netloc}{split.path}",
+            "params": dict(parse_qsl(split.query, keep_blank_values=True)),
+            "form": form,
+            "status": response.status_code,
+            "headers": {k: response.headers[k] for k in KEPT_HEADERS if k in response.headers},
+            "body": text,
+            "context": dict(self._context.tags),
+        }
+
+
+class RedditClient:
+    """The few Reddit API calls the collector makes, with errors translated."""
+
+    def __init__(
+        self,
+        settings: RedditSettings,
+        archive: RawArchive | None = None,
+        *,
+        run_id: str = "",
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._context = _Context()
+        self._sleep = sleep
+        self.requests_by_endpoint: collections.Counter[str] = collections.Counter()
+        kwargs: dict[str, Any] = {
+            "check_for_updates": False,
+            "requestor_class": ArchivingRequestor,
+            "requestor_kwargs": {"archive": archive, "context": self._context},
+            "timeout": settings.timeout,
+        }
+        if settings.oauth_url:
+            kwargs["oauth_url"] = settings.oauth_url
+        if settings.reddit_url:
+            kwargs["reddit_url"] = settings.reddit_url
+        if settings.client_id:
+            kwargs["client_id"] = settings.client_id
+            kwargs["client_secret"] = settings.client_secret
+        if settings.user_agent:
+            kwargs["user_agent"] = settings.user_agent
+        elif not os.environ.get("praw_user_agent"):
+            kwargs["user_agent"] = DEFAULT_USER_AGENT
+        try:
+            with warnings.catch_warnings():
+                # PRAW warns when praw.ini overrides the endpoints: that is our documented use.
+                warnings.simplefilter("ignore")
+                self.reddit = praw.Reddit(settings.site, **kwargs)
+        except MissingRequiredAttributeException as exc:
+            raise ConfigError(
+                f"Reddit credentials are missing ({exc}). Set praw_client_id and praw_client_secret "
+                "(and praw_user_agent) in the environment, or name a praw.ini site with --site."
+            ) from None
+        except (configparser.Error, ValueError, KeyError) as exc:  # unknown site, bad types
+            raise ConfigError(f"cannot configure the Reddit client: {exc}") from None
+        core = self.reddit._core  # noqa: SLF001 - the only handle praw gives on its requestor
+        assert core is not None
+        requestor = core.requestor
+        assert isinstance(requestor, ArchivingRequestor)
+        requestor.run_id = run_id
+
+    @property
+    def request_count(self) -> int:
+        """Requests made so far, all endpoints."""
+        return sum(self.requests_by_endpoint.values())
+
+    @contextmanager
+    def context(self, **tags: Any) -> Iterator[None]:
+        """Tag the archived records of the requests made inside the block."""
+        saved = dict(self._context.tags)
+        self._context.tags.update(tags)
+        try:
+            yield
+        finally:
+            self._context.tags = saved
+
+    def _call(self, endpoint: str, item: str, **kwargs: Any) -> Any:
+        """Make one API call; wait out 429s; translate prawcore's errors."""
+        for _attempt in range(MAX_429_WAITS + 1):
+            self.requests_by_endpoint[endpoint] += 1
+            try:
+                return self.reddit.request(**kwargs)
+            except prawcore.TooManyRequests as exc:
+                wait = _retry_after(exc.retry_after)
+                log.warning("429 on %s; waiting %.0f s as Reddit asks", item, wait)
+                self._sleep(wait)
+            except prawcore.OAuthException as exc:
+                raise AuthError(
+                    f"Reddit refused the credentials ({exc.error}); check praw_client_id, "
+                    "praw_client_secret (and username/password for script apps)."
+                ) from None
+            except prawcore.ResponseException as exc:
+                raise _translate(exc, endpoint, item) from None
+            except prawcore.RequestException as exc:
+                raise TransientError(
+                    f"cannot reach Reddit for {item} ({exc.original_exception.__class__.__name__}); "
+                    "check the network and run the same command again."
+                ) from None
+            except RedditAPIException as exc:
+                raise RedditError(f"Reddit rejected the request for {item}: {exc}") from None
+            except prawcore.PrawcoreException as exc:
+                raise ScraperError(f"request for {item} failed: {exc}") from None
+        raise TransientError(f"still rate-limited after {MAX_429_WAITS} waits on {item}; try again later.")
+
+    def search(
+        self, subreddit: str, query: str, *, sort: str, time_filter: str, after: str | None = None
+    ) -> dict[str, Any]:
+        """One page (≤100) of a subreddit search."""
+        params: dict[str, Any] = {"q": query, "restrict_sr": "on", "sort": sort, "t": time_filter, "limit": 100}
+        if after:
+            params["after"] = after
+        return self._page(
+            "search", f"r/{subreddit}", method="GET", path=SEARCH.format(subreddit=subreddit), params=params
+        )
+
+    def comment_tree(
+        self, link: str, *, comment: str | None = None, sort: str = "confidence", limit: int = TREE_LIMIT
+    ) -> list[Any]:
+        """A submission and its comment tree, or one comment's subtree (``comment``)."""
+        path = COMMENT_SUBTREE.format(link=link, comment=comment) if comment else COMMENTS.format(link=link)
+        params = {"limit": limit, "sort": sort}
+        result = self._call("comments", f"thread t3_{link}", method="GET", path=path, params=params)
+        if not (isinstance(result, list) and len(result) == 2):
+            raise RedditError(f"unexpected answer for thread t3_{link}: not a two-listing comment tree")
+        return result
+
+    def more_children(self, link_fullname: str, ids: list[str], *, sort: str = "confidence") -> list[Any]:
+        """The things Reddit returns for up to 100 ids of load-more stubs."""
+        data = {"children": ",".join(ids), "link_id": link_fullname, "sort": sort}
+        result = self._call("morechildren", f"comments of {link_fullname}", method="POST", path=MORECHILDREN, data=data)
+        body = result.get("json", {}) if isinstance(result, dict) else {}
+        things = (body.get("data") or {}).get("things")
+        if things is None:
+            raise RedditError(f"unexpected morechildren answer for {link_fullname}: {body.get('errors')}")
+        return list(things)
+
+    def info(self, fullnames: list[str]) -> dict[str, Any]:
+        """The current state of up to 100 items by fullname."""
+        return self._page("info", "items", method="GET", path=INFO, params={"id": ",".join(fullnames)})
+
+    def _page(self, endpoint: str, item: str, **kwargs: Any) -> dict[str, Any]:
+        result = self._call(endpoint, item, **kwargs)
+        if not (isinstance(result, dict) and result.get("kind") == "Listing"):
+            raise RedditError(f"unexpected answer for {item}: not a Listing")
+        return result
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        return max(1.0, float(value)) if value else DEFAULT_RETRY_AFTER
+    except ValueError:
+        return DEFAULT_RETRY_AFTER
+
+
+def _translate(exc: prawcore.ResponseException, endpoint: str, item: str) -> ScraperError:
+    status = exc.response.status_code
+    reason = ""
+    try:
+        payload = exc.response.json()
+        if isinstance(payload, dict):
+            reason = str(payload.get("reason") or payload.get("message") or "")
+    except ValueError:
+        pass
+    detail = f" ({reason})" if reason else ""
+    if status == 401:
+        return AuthError(f"Reddit did not accept the token for {item} (401); check the app's credentials.")
+    if endpoint == "search" and (status in (403, 404) or isinstance(exc, prawcore.Redirect)):
+        kind = "private, banned or quarantined" if status == 403 else "unknown"
+        return SubredditUnavailable(
+            f"{item} cannot be searched: {kind} subreddit{detail} (HTTP {status}). "
+            "Remove it from dataset.toml or check its spelling."
+        )
+    if endpoint == "comments" and status in (403, 404):
+        kind = "private or quarantined" if status == 403 else "deleted or never existed"
+        return ThreadUnavailable(f"{item} is {kind}{detail} (HTTP {status}).")
+    if status >= 500:
+        return TransientError(f"Reddit kept failing on {item} (HTTP {status}); try again later.")
+    return RedditError(f"Reddit refused {item} (HTTP {status}){detail}.")

@@ -1,0 +1,140 @@
+"""A dataset's spec, ``dataset.toml``: what to collect and how.
+
+Example::
+
+    [dataset]
+    name = "leaving-ml"
+    title = "Leaving machine learning"
+
+    [discovery]
+    subreddits = ["MachineLearning", "datascience"]
+    queries = ['"quit machine learning"', '"leaving data science"']
+    sort = "relevance"        # relevance | hot | top | new | comments
+    time_filter = "all"       # hour | day | week | month | year | all
+    max_pages = 10            # 100 results a page; Reddit stops near 1,000
+    seeds = ["11ryvao", "https://www.reddit.com/r/MachineLearning/comments/11ryvao/"]
+
+    [filter]                  # optional: keep only threads whose title or selftext matches
+    include = ["quit", "leav", "burn(ed|t)? ?out", "switch"]
+    exclude = []
+
+    [collection]
+    comment_sort = "confidence"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from scraper.errors import ConfigError
+
+SPEC_FILE = "dataset.toml"
+_THREAD_URL = re.compile(r"(?:/comments/|redd\.it/)([a-z0-9]+)", re.IGNORECASE)
+_THREAD_ID = re.compile(r"^(?:t3_)?([a-z0-9]{1,13})$", re.IGNORECASE)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetInfo(_Section):
+    """``[dataset]``: naming and citation."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    title: str = ""
+    description: str = ""
+    license: str = "Reddit User Agreement; not for model training without the authors' permission"
+
+
+class Discovery(_Section):
+    """``[discovery]``: which threads to collect."""
+
+    subreddits: list[str] = Field(default_factory=list)
+    queries: list[str] = Field(default_factory=list)
+    sort: Literal["relevance", "hot", "top", "new", "comments"] = "relevance"
+    time_filter: Literal["hour", "day", "week", "month", "year", "all"] = "all"
+    max_pages: int = Field(default=10, ge=1, le=10)
+    seeds: list[str] = Field(default_factory=list)
+
+    @field_validator("subreddits")
+    @classmethod
+    def _strip_prefix(cls, value: list[str]) -> list[str]:
+        return [re.sub(r"^/?r/", "", s.strip()) for s in value]
+
+    @field_validator("seeds")
+    @classmethod
+    def _parse_seeds(cls, value: list[str]) -> list[str]:
+        return [thread_id(s) for s in value]
+
+
+class Filter(_Section):
+    """``[filter]``: a keyword rule on title and selftext (regular expressions, any case)."""
+
+    include: list[str] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list)
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _compiles(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+        return value
+
+    def matches(self, title: str, selftext: str) -> bool:
+        """Whether a thread with this title and selftext passes the rule."""
+        text = f"{title}\n{selftext}"
+        if self.include and not any(re.search(p, text, re.IGNORECASE) for p in self.include):
+            return False
+        return not any(re.search(p, text, re.IGNORECASE) for p in self.exclude)
+
+
+class Collection(_Section):
+    """``[collection]``: how trees are fetched."""
+
+    comment_sort: Literal["confidence", "top", "new", "controversial", "old", "qa"] = "confidence"
+
+
+class DatasetSpec(_Section):
+    """The whole ``dataset.toml``."""
+
+    dataset: DatasetInfo
+    discovery: Discovery = Field(default_factory=Discovery)
+    filter: Filter = Field(default_factory=Filter)
+    collection: Collection = Field(default_factory=Collection)
+
+
+def thread_id(value: str) -> str:
+    """The base-36 id of a thread given as an id, a ``t3_`` fullname or a URL."""
+    value = value.strip()
+    if match := _THREAD_URL.search(value):
+        return match.group(1).lower()
+    if match := _THREAD_ID.match(value):
+        return match.group(1).lower()
+    raise ValueError(f"{value!r} is neither a thread id nor a Reddit thread URL")
+
+
+def load_spec(dataset_dir: Path) -> tuple[DatasetSpec, str]:
+    """Read and check ``dataset.toml``; return the spec and the sha256 of its bytes."""
+    path = dataset_dir / SPEC_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path} not found: a dataset folder needs a {SPEC_FILE} (see README).") from None
+    try:
+        spec = DatasetSpec.model_validate(tomllib.loads(raw.decode("utf-8")))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: [{where}] {first['msg']} ({exc.error_count()} problem(s) in all)") from None
+    return spec, hashlib.sha256(raw).hexdigest()

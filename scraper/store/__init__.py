@@ -1,0 +1,1 @@
+"""Storage: the raw archive, and write-once versioned Parquet snapshots."""
