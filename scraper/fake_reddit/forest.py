@@ -75,7 +75,11 @@ def _is_deleted_leaf(thread: Thread, cid: str) -> bool:
 
 
 class Forest:
-    """Every thread and subreddit the fake Reddit knows."""
+    """Every thread and subreddit the fake Reddit knows.
+
+    User-deleted comments without replies are never shown (Reddit hides them),
+    so :meth:`visible_ids` is what a complete collection can hold.
+    """
 
     def __init__(self, *, seed: int = 0, vanish_rate: float = 0.0) -> None:
         self.threads: dict[str, Thread] = {}
@@ -117,6 +121,11 @@ class Forest:
                     return {"kind": "t1", "data": {**copy.deepcopy(thread.comments[ident]), "replies": ""}}
         return None
 
+    def visible_ids(self, link: str) -> set[str]:
+        """The comments of a thread that Reddit would ever show."""
+        thread = self.threads[link]
+        return {cid for cid in thread.comments if not _is_deleted_leaf(thread, cid)}
+
     # -- search ---------------------------------------------------------------------
     def search(self, subreddit: str, query: str, sort: str) -> list[dict[str, Any]]:
         """Submissions of one subreddit matching a query (``a b`` = all words, ``OR`` = any)."""
@@ -147,8 +156,12 @@ class Forest:
         heap = [(key(thread.comments[cid]), cid) for cid in starts]
         heapq.heapify(heap)
         picked: set[str] = set()
-        while heap and len(picked) < limit:
+        spent = 0
+        while heap and spent < limit:
             _, cid = heapq.heappop(heap)
+            spent += 1
+            if _is_deleted_leaf(thread, cid) and cid != root:
+                continue  # Reddit spends budget on user-deleted leaves but never shows them
             picked.add(cid)
             if rel[cid] + 1 < max_depth:
                 for child in thread.children.get(f"t1_{cid}", []):
@@ -184,7 +197,7 @@ class Forest:
         if depth >= max_depth:
             return [_continue_stub(parent, depth)]
         shown = [build(c) for c in kids if c in picked]
-        hidden = [c for c in kids if c not in picked]
+        hidden = [c for c in kids if c not in picked and not _is_deleted_leaf(thread, c)]
         if hidden:
             shown.append(self._more_stub(thread, parent, hidden, depth))
         return shown

@@ -1,0 +1,100 @@
+"""Shared fixtures: the fake Reddit on 127.0.0.1, dataset folders, shared samples, cassettes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scraper.fake_reddit import FakeReddit, Forest
+from scraper.fake_reddit.server import CLIENT_ID, CLIENT_SECRET
+from scraper.sources.reddit import RedditSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SAMPLES = SHARED / "reddit" / "samples"
+CASSETTES = Path(__file__).resolve().parent / "cassettes"
+
+os.environ.setdefault("praw_check_for_updates", "False")
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refuse any connection that is not to loopback: no test may touch the network."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or "/" in host):
+            raise OSError(f"tests must not touch the network (tried {address!r})")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
+def samples() -> Path:
+    """The real recorded Reddit responses in ../shared; the test is skipped where they are absent."""
+    if not SAMPLES.is_dir():
+        pytest.skip("../shared/reddit/samples is not present")
+    return SAMPLES
+
+
+def load_sample(name: str) -> dict[str, Any]:
+    """One sample file, parsed (skips the test if ../shared is absent)."""
+    path = SAMPLES / name
+    if not path.is_file():
+        pytest.skip(f"{path} is not present")
+    result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return result
+
+
+def settings_for(server: FakeReddit, **overrides: Any) -> RedditSettings:
+    """Client settings that reach a fake Reddit with its credentials."""
+    values: dict[str, Any] = {
+        "oauth_url": server.url,
+        "reddit_url": server.url,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "user_agent": "python:tests:0 (by the test suite)",
+    }
+    values.update(overrides)
+    return RedditSettings(**values)
+
+
+@pytest.fixture
+def demo_forest() -> Forest:
+    """The bundled reconstructed leaving-ML thread."""
+    from scraper.demo import demo_forest as load
+
+    return load()
+
+
+@pytest.fixture
+def fake_reddit(demo_forest: Forest) -> Iterator[FakeReddit]:
+    """A fake Reddit serving the demo forest, cut with small limits so every stub kind appears."""
+    with FakeReddit(demo_forest, quota=10**9, tree_limit_cap=8, morechildren_budget=4, max_depth=3) as server:
+        yield server
+
+
+def write_spec(folder: Path, body: str) -> Path:
+    """Write a dataset.toml into ``folder`` and return the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dataset.toml").write_text(body, encoding="utf-8")
+    return folder
+
+
+SMALL_SPEC = """
+[dataset]
+name = "small"
+
+[discovery]
+subreddits = ["MachineLearning"]
+queries = ['"quit machine learning"']
+seeds = []
+"""
