@@ -41,7 +41,8 @@ def run_demo(
             raise ConfigError(f"{spec_source} not found; run the demo from the project's root or pass --spec.")
         dataset_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(spec_source, spec_target)
-    server = FakeReddit(demo_forest(), tree_limit_cap=8, morechildren_budget=4, max_depth=3)
+    # A large quota: prawcore paces to the advertised quota, and the demo should not wait a minute.
+    server = FakeReddit(demo_forest(), quota=100_000, tree_limit_cap=8, morechildren_budget=4, max_depth=3)
     with server:
         settings = RedditSettings(
             oauth_url=server.url,

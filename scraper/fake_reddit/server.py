@@ -19,6 +19,7 @@ import base64
 import json
 import re
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -247,6 +248,11 @@ def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> t
 def _handler_for(fake: FakeReddit) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Headers and body go out in two writes: without this, Nagle and delayed ACKs add 40 ms a request.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _serve(self, method: str) -> None:
             split = urlsplit(self.path)
