@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -35,7 +36,7 @@ from scraper.collect.expand import TreeResult
 from scraper.errors import EXIT_NEEDS_PERSON, ScraperError
 
 F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, markup=False)  # paths and messages may hold [brackets]
 
 
 def json_option(func: F) -> F:
@@ -82,7 +83,7 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ScraperError as exc:
-            err.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, markup=True)
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
@@ -145,7 +146,7 @@ def _print_report(report: Any, as_json: bool) -> None:
     table.add_row("quarantined", str(summary["stats"].get("quarantined", 0)))
     err.print(table)
     for problem in summary["problems"]:
-        err.print(f"[yellow]problem:[/] {problem}", soft_wrap=True)
+        err.print(f"[yellow]problem:[/] {escape(problem)}", soft_wrap=True, markup=True)
 
 
 @main.command()

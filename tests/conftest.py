@@ -98,3 +98,10 @@ subreddits = ["MachineLearning"]
 queries = ['"quit machine learning"']
 seeds = []
 """
+
+
+def pytest_recording_configure(config: Any, vcr: Any) -> None:
+    """Register the cassettes' key-sorted JSON serializer with pytest-recording."""
+    from tests.cassette_setup import PrettyJSON
+
+    vcr.register_serializer("json", PrettyJSON)

@@ -22,8 +22,10 @@ LEAVING_ML = Path(__file__).resolve().parents[1] / "datasets" / "leaving-ml" / "
 
 def read_version(folder: Path, version: str) -> tuple[list[dict], list[dict]]:
     base = folder / "versions" / version
-    return (pq.read_table(base / "submissions.parquet").to_pylist(),
-            pq.read_table(base / "comments.parquet").to_pylist())
+    return (
+        pq.read_table(base / "submissions.parquet").to_pylist(),
+        pq.read_table(base / "comments.parquet").to_pylist(),
+    )
 
 
 def test_collect_leaving_ml_spec_is_complete(tmp_path: Path, fake_reddit: FakeReddit) -> None:
@@ -94,7 +96,8 @@ def test_unavailable_subreddits_and_deleted_seed_are_reported_and_the_rest_kept(
 ) -> None:
     demo_forest.private_subreddits.add("secretsub")
     spec = SMALL_SPEC.replace('["MachineLearning"]', '["secretsub", "nosuchsub", "MachineLearning"]').replace(
-        "seeds = []", 'seeds = ["zzzzzz"]')
+        "seeds = []", 'seeds = ["zzzzzz"]'
+    )
     folder = write_spec(tmp_path / "p", spec)
     with FakeReddit(demo_forest, quota=10**9) as server:
         report = collect(folder, settings_for(server))

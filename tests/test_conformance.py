@@ -41,8 +41,9 @@ def walk(value: Any, kind: str) -> list[dict[str, Any]]:
     return found
 
 
-def ingest_one(tmp_path: Path, samples: Path, name: str) -> tuple[dict[str, Any], list[dict[str, Any]],
-                                                                    list[dict[str, Any]]]:
+def ingest_one(
+    tmp_path: Path, samples: Path, name: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     manifest = ingest(tmp_path / "ds", [samples / name])
     folder = tmp_path / "ds" / "versions" / manifest["version"]
     comments = pq.read_table(folder / "comments.parquet").to_pylist()

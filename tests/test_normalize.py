@@ -14,18 +14,43 @@ NOW = "2026-11-28T12:00:00+00:00"
 
 
 def t1(cid: str, parent: str, **extra: Any) -> dict[str, Any]:
-    data = {"id": cid, "name": f"t1_{cid}", "parent_id": parent, "link_id": "t3_abc", "author": "alice",
-            "author_fullname": "t2_alice", "body": f"body {cid}", "subreddit": "sub", "subreddit_id": "t5_x",
-            "created_utc": 1593984652.0, "edited": False, "score": 3, "replies": ""}
+    data = {
+        "id": cid,
+        "name": f"t1_{cid}",
+        "parent_id": parent,
+        "link_id": "t3_abc",
+        "author": "alice",
+        "author_fullname": "t2_alice",
+        "body": f"body {cid}",
+        "subreddit": "sub",
+        "subreddit_id": "t5_x",
+        "created_utc": 1593984652.0,
+        "edited": False,
+        "score": 3,
+        "replies": "",
+    }
     data.update(extra)
     return {"kind": "t1", "data": data}
 
 
 def t3(**extra: Any) -> dict[str, Any]:
-    data = {"id": "abc", "name": "t3_abc", "title": "a title", "selftext": "text", "author": "op",
-            "author_fullname": "t2_op", "subreddit": "sub", "subreddit_id": "t5_x", "created_utc": 1594424685.0,
-            "edited": 1594425000.5, "score": 10, "num_comments": 2, "is_self": True, "url": "https://x/",
-            "removed_by_category": None}
+    data = {
+        "id": "abc",
+        "name": "t3_abc",
+        "title": "a title",
+        "selftext": "text",
+        "author": "op",
+        "author_fullname": "t2_op",
+        "subreddit": "sub",
+        "subreddit_id": "t5_x",
+        "created_utc": 1594424685.0,
+        "edited": 1594425000.5,
+        "score": 10,
+        "num_comments": 2,
+        "is_self": True,
+        "url": "https://x/",
+        "removed_by_category": None,
+    }
     data.update(extra)
     return {"kind": "t3", "data": data}
 
@@ -35,8 +60,7 @@ def listing(children: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def record(body: Any, url: str = "https://oauth.reddit.com/comments/abc/", **extra: Any) -> dict[str, Any]:
-    return {"url": url, "params": {}, "status": 200, "json": body, "received_at": NOW, "origin": "reddit-api",
-            **extra}
+    return {"url": url, "params": {}, "status": 200, "json": body, "received_at": NOW, "origin": "reddit-api", **extra}
 
 
 # -- statuses: WIRE-FORMAT §7 -------------------------------------------------------------
@@ -88,8 +112,11 @@ def test_nested_replies_give_depth_from_the_parent_chain() -> None:
 def test_permalink_form_depth_is_not_trusted_without_the_chain() -> None:
     # /comments/abc/_/c5 restarts depth at 0 at c5, whose parent we do not hold (WIRE-FORMAT §2).
     sub_root = t1("c5", "t1_c4", depth=0, replies=listing([t1("c6", "t1_c5", depth=1)]))
-    rows = build_rows(harvest_records([record([listing([t3()]), listing([sub_root])],
-                                              url="https://oauth.reddit.com/comments/abc/_/c5/")]))
+    rows = build_rows(
+        harvest_records(
+            [record([listing([t3()]), listing([sub_root])], url="https://oauth.reddit.com/comments/abc/_/c5/")]
+        )
+    )
     assert {r.id: r.depth for r in rows.comments} == {"c5": None, "c6": None}
 
 
@@ -102,8 +129,11 @@ def test_morechildren_depth_is_absolute_when_chain_missing() -> None:
 
 def test_newest_sighting_wins() -> None:
     old = record([listing([t3()]), listing([t1("c1", "t3_abc", score=1)])], received_at="2026-01-01T00:00:00+00:00")
-    new = record({"kind": "Listing", "data": {"children": [t1("c1", "t3_abc", score=9)]}},
-                 url="https://oauth.reddit.com/api/info/", received_at="2026-02-01T00:00:00+00:00")
+    new = record(
+        {"kind": "Listing", "data": {"children": [t1("c1", "t3_abc", score=9)]}},
+        url="https://oauth.reddit.com/api/info/",
+        received_at="2026-02-01T00:00:00+00:00",
+    )
     rows = build_rows(harvest_records([new, old]))
     assert rows.comments[0].score == 9
 

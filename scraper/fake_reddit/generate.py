@@ -39,11 +39,27 @@ def generate_thread(
     rng = random.Random(seed)  # noqa: S311 - reproducible test data
     base = int("k0000", 36) + seed * 10_000_000
     submission = {
-        "id": link, "name": f"t3_{link}", "title": title, "selftext": f"Generated for tests (seed {seed}).",
-        "author": "gen_op", "author_fullname": "t2_genop", "subreddit": subreddit, "subreddit_id": "t5_gen",
-        "created_utc": BASE_TIME, "edited": False, "score": 100, "upvote_ratio": 0.9, "num_comments": n_comments,
-        "is_self": True, "domain": f"self.{subreddit}", "over_18": False, "locked": False, "stickied": False,
-        "distinguished": None, "link_flair_text": None, "removed_by_category": None,
+        "id": link,
+        "name": f"t3_{link}",
+        "title": title,
+        "selftext": f"Generated for tests (seed {seed}).",
+        "author": "gen_op",
+        "author_fullname": "t2_genop",
+        "subreddit": subreddit,
+        "subreddit_id": "t5_gen",
+        "created_utc": BASE_TIME,
+        "edited": False,
+        "score": 100,
+        "upvote_ratio": 0.9,
+        "num_comments": n_comments,
+        "is_self": True,
+        "domain": f"self.{subreddit}",
+        "over_18": False,
+        "locked": False,
+        "stickied": False,
+        "distinguished": None,
+        "link_flair_text": None,
+        "removed_by_category": None,
         "url": f"https://www.reddit.com/r/{subreddit}/comments/{link}/generated/",
         "permalink": f"/r/{subreddit}/comments/{link}/generated/",
     }
@@ -53,18 +69,29 @@ def generate_thread(
     def add(parent: str) -> str:
         cid = _id36(base + len(comments))
         deleted = rng.random() < deleted_rate
-        data = {
-            "id": cid, "name": f"t1_{cid}", "parent_id": parent, "link_id": f"t3_{link}",
-            "author": "[deleted]" if deleted else f"user{rng.randrange(5000)}",
+        author = "[deleted]" if deleted else f"user{rng.randrange(5000)}"
+        data: dict[str, Any] = {
+            "id": cid,
+            "name": f"t1_{cid}",
+            "parent_id": parent,
+            "link_id": f"t3_{link}",
+            "author": author,
             "body": "[deleted]" if deleted else f"comment {len(comments)} (seed {seed})",
-            "subreddit": subreddit, "subreddit_id": "t5_gen",
-            "created_utc": BASE_TIME + 60 * len(comments), "edited": False,
-            "score": rng.randrange(-5, 200), "controversiality": 0, "distinguished": None, "stickied": False,
-            "is_submitter": False, "locked": False, "collapsed": False,
+            "subreddit": subreddit,
+            "subreddit_id": "t5_gen",
+            "created_utc": BASE_TIME + 60 * len(comments),
+            "edited": False,
+            "score": rng.randrange(-5, 200),
+            "controversiality": 0,
+            "distinguished": None,
+            "stickied": False,
+            "is_submitter": False,
+            "locked": False,
+            "collapsed": False,
             "permalink": f"/r/{subreddit}/comments/{link}/generated/{cid}/",
         }
         if not deleted:
-            data["author_fullname"] = f"t2_u{data['author'][4:]}"
+            data["author_fullname"] = f"t2_u{author[4:]}"
         comments.append(data)
         depth[cid] = 0 if parent.startswith("t3_") else depth[parent[3:]] + 1
         return cid

@@ -180,9 +180,8 @@ class Dataset:
         target = self.version_dir(version)
         if target.exists():
             raise SnapshotError(f"version {version} of {self.path} exists; versions are never rewritten.")
+        self.clean_staging()
         staging = self.path / STAGING_DIR / f"{version}.{os.getpid()}"
-        if staging.exists():
-            shutil.rmtree(staging)
         staging.mkdir(parents=True)
         files: dict[str, Any] = {}
         for stem, table in tables.items():
@@ -225,14 +224,27 @@ class Dataset:
         return manifest
 
     def clean_staging(self) -> list[Path]:
-        """Remove staging folders left by crashed runs; return what was removed."""
+        """Remove staging folders left by runs that died; return what was removed."""
         root = self.path / STAGING_DIR
         removed = []
         if root.is_dir():
             for leftover in root.iterdir():
+                pid = leftover.name.rpartition(".")[2]
+                if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+                    continue  # another run is writing it
                 shutil.rmtree(leftover, ignore_errors=True)
                 removed.append(leftover)
         return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _files_by_stem(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:

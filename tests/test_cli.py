@@ -1,0 +1,138 @@
+"""The command line: help on every command, documented in the README, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from scraper.cli import main
+from scraper.fake_reddit import FakeReddit
+from scraper.fake_reddit.server import CLIENT_ID, CLIENT_SECRET
+from tests.conftest import SMALL_SPEC, write_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = sorted(main.commands)
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> click.testing.Result:
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def reddit_env(server: FakeReddit) -> dict[str, str]:
+    return {
+        "SCRAPER_OAUTH_URL": server.url,
+        "SCRAPER_REDDIT_URL": server.url,
+        "praw_client_id": CLIENT_ID,
+        "praw_client_secret": CLIENT_SECRET,
+        "praw_user_agent": "python:tests:0 (cli)",
+    }
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example_and_is_in_the_readme(command: str) -> None:
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.stdout
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"python -m scraper {command}" in readme
+
+
+def test_collect_ingest_show_versions_round_trip_with_json(tmp_path: Path, fake_reddit: FakeReddit) -> None:
+    folder = write_spec(tmp_path / "ds", SMALL_SPEC)
+    result = run("collect", "--dataset", str(folder), "--json", env=reddit_env(fake_reddit))
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["version"] == "v0001" and summary["comments_held"] == 20
+    assert "comments held / stated" in result.stderr  # people's output goes to stderr
+
+    versions = run("versions", str(folder), "--json")
+    assert json.loads(versions.stdout)["latest"] == "v0001"
+    shown = run("show", str(folder), "--version", "v0001", "--json")
+    manifest = json.loads(shown.stdout)
+    assert manifest["files"]["comments.parquet"]["rows"] == 20
+
+
+def test_ingest_writes_a_version(tmp_path: Path, samples: Path) -> None:
+    result = run(
+        "ingest", "--dataset", str(tmp_path / "new"), str(samples / "comments_fjn0j9_2020_medium.json"), "--json"
+    )
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["stats"]["comments"] == 114
+    assert "wrote" in result.stderr
+
+
+def test_exit_1_on_bad_input_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "not-reddit.json"
+    bad.write_text('{"hello": 1}')
+    result = run("ingest", "--dataset", str(tmp_path / "d"), str(bad))
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and "not-reddit.json" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "d" / "versions").exists()
+
+
+def test_exit_1_on_unknown_version(tmp_path: Path, samples: Path) -> None:
+    run("ingest", "--dataset", str(tmp_path / "d"), str(samples / "info_single_comment_2020.json"))
+    result = run("show", str(tmp_path / "d"), "--version", "v0042")
+    assert result.exit_code == 1 and "no version 'v0042'" in result.stderr
+
+
+def test_exit_1_when_a_subreddit_is_unavailable_but_the_version_is_written(
+    tmp_path: Path, fake_reddit: FakeReddit
+) -> None:
+    spec = SMALL_SPEC.replace('["MachineLearning"]', '["MachineLearning", "nosuchsub"]')
+    folder = write_spec(tmp_path / "ds", spec)
+    result = run("collect", "--dataset", str(folder), env=reddit_env(fake_reddit))
+    assert result.exit_code == 1
+    assert "r/nosuchsub" in result.stderr
+    assert (folder / "versions" / "v0001" / "manifest.json").is_file()
+
+
+def test_exit_2_on_bad_dataset_toml(tmp_path: Path) -> None:
+    folder = write_spec(tmp_path / "ds", '[dataset]\nname = "x"\n[discovery]\nsort = "sideways"\n')
+    result = run("collect", "--dataset", str(folder))
+    assert result.exit_code == 2
+    assert "dataset.toml: [discovery.sort]" in result.stderr
+
+
+def test_exit_2_on_toml_syntax_and_missing_spec(tmp_path: Path) -> None:
+    folder = write_spec(tmp_path / "ds", "[dataset\n")
+    assert run("collect", "--dataset", str(folder)).exit_code == 2
+    result = run("collect", "--dataset", str(tmp_path / "empty"))
+    assert result.exit_code == 2 and "dataset.toml" in result.stderr
+
+
+def test_exit_2_on_missing_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for var in ("praw_client_id", "praw_client_secret", "praw_site"):
+        monkeypatch.delenv(var, raising=False)
+    folder = write_spec(tmp_path / "ds", SMALL_SPEC)
+    result = run("collect", "--dataset", str(folder), "--oauth-url", "http://127.0.0.1:9")
+    assert result.exit_code == 2 and "praw_client_id" in result.stderr
+
+
+def test_exit_2_on_usage_error() -> None:
+    assert run("show").exit_code == 2
+
+
+def test_exit_75_when_reddit_is_unreachable(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port with nobody listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    folder = write_spec(tmp_path / "ds", SMALL_SPEC)
+    env = {
+        "SCRAPER_OAUTH_URL": url,
+        "SCRAPER_REDDIT_URL": url,
+        "praw_client_id": "x",
+        "praw_client_secret": "y",
+        "praw_user_agent": "python:tests:0 (cli)",
+    }
+    result = run("collect", "--dataset", str(folder), env=env)
+    assert result.exit_code == 75
+    assert "try again" in result.stderr or "run the same command again" in result.stderr

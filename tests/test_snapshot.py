@@ -1,0 +1,139 @@
+"""Snapshots: write-once versions, checksummed manifests, the index, crashes, and readers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
+from scraper.errors import SnapshotError
+from scraper.ingest import ingest
+from scraper.store.snapshot import Dataset, rows_to_table, sha256_file
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def two_versions(tmp_path: Path, samples: Path) -> Path:
+    folder = tmp_path / "ds"
+    ingest(folder, [samples / "comments_gx8r8z_2020_deleted_removed_stickied.json"])
+    ingest(folder, [samples / "comments_fjn0j9_2020_medium.json"])
+    return folder
+
+
+def test_manifest_checksums_rows_and_bytes_match_the_files(two_versions: Path) -> None:
+    dataset = Dataset(two_versions)
+    assert dataset.versions() == ["v0001", "v0002"]
+    manifest = dataset.manifest("v0002")
+    assert manifest["parent"] == "v0001" and manifest["schema_version"] == SCHEMA_VERSION
+    assert manifest["tool"]["name"] == "scraper" and manifest["created_at"].endswith("+00:00")
+    for name, info in manifest["files"].items():
+        path = two_versions / "versions" / "v0002" / name
+        assert sha256_file(path) == info["sha256"]
+        assert path.stat().st_size == info["bytes"]
+        assert pq.ParquetFile(path).metadata.num_rows == info["rows"]
+        assert pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_index_lists_versions_and_latest_with_manifest_hashes(two_versions: Path) -> None:
+    index = json.loads((two_versions / "index.json").read_text())
+    assert index["latest"] == "v0002"
+    assert [v["version"] for v in index["versions"]] == ["v0001", "v0002"]
+    for entry in index["versions"]:
+        assert sha256_file(two_versions / entry["manifest"]) == entry["manifest_sha256"]
+
+
+def test_an_existing_version_is_never_rewritten(two_versions: Path) -> None:
+    dataset = Dataset(two_versions)
+    before = sha256_file(two_versions / "versions" / "v0001" / "comments.parquet")
+    tables = {stem: rows_to_table(stem, []) for stem in ARROW_SCHEMAS}
+    with pytest.raises(SnapshotError, match="never rewritten"):
+        dataset.write_version(tables, spec_sha256=None, source={}, stats={}, version="v0001")
+    assert sha256_file(two_versions / "versions" / "v0001" / "comments.parquet") == before
+
+
+def test_files_carry_the_models_schema(two_versions: Path) -> None:
+    for stem, schema in ARROW_SCHEMAS.items():
+        file_schema = pq.read_schema(two_versions / "versions" / "v0001" / f"{stem}.parquet")
+        assert file_schema.equals(schema)
+        assert file_schema.metadata[b"schema_version"] == SCHEMA_VERSION.encode()
+
+
+def test_files_open_in_pandas_polars_and_duckdb(two_versions: Path) -> None:
+    folder = two_versions / "versions" / "v0002"
+    frame = pd.read_parquet(folder / "comments.parquet")
+    assert len(frame) == 114 and str(frame["created_utc"].dt.tz) == "UTC"
+    lazy = pl.read_parquet(folder / "comments.parquet")
+    assert lazy.height == 114 and lazy.schema["found_by"] == pl.List(pl.String)
+    count = duckdb.sql(f"select count(*) from '{folder}/comments.parquet' where depth = 0").fetchall()
+    assert count == [(72,)]
+    joined = duckdb.sql(
+        f"select s.title, count(*) from '{folder}/comments.parquet' c "
+        f"join '{folder}/submissions.parquet' s on c.link_id = s.name group by 1"
+    ).fetchall()
+    assert joined[0][1] == 114
+
+
+def test_files_open_in_spark(two_versions: Path) -> None:
+    pyspark = pytest.importorskip("pyspark.sql")
+    spark = pyspark.SparkSession.builder.master("local[1]").appName("t").getOrCreate()
+    try:
+        frame = spark.read.parquet(str(two_versions / "versions" / "v0002" / "comments.parquet"))
+        assert frame.count() == 114
+    finally:
+        spark.stop()
+
+
+KILLER = """
+import sys, time
+import pyarrow.parquet as pq
+from pathlib import Path
+from scraper.ingest import ingest
+real = pq.write_table
+def slow(table, where, **kw):
+    real(table, where, **kw)
+    print("WROTE", where, flush=True)
+    time.sleep(60)
+pq.write_table = slow
+import scraper.store.snapshot as snap
+snap.pq.write_table = slow
+ingest(Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]])
+"""
+
+
+def test_kill_while_writing_leaves_earlier_versions_intact_and_next_run_works(
+    two_versions: Path, samples: Path
+) -> None:
+    index_before = (two_versions / "index.json").read_bytes()
+    sample = str(samples / "search_r_all_2020.json")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLER, str(two_versions), sample], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("WROTE") and ".staging" in line
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    assert Dataset(two_versions).versions() == ["v0001", "v0002"]
+    assert (two_versions / "index.json").read_bytes() == index_before
+    assert any((two_versions / ".staging").iterdir())
+    manifest = ingest(two_versions, [Path(sample)])
+    assert manifest["version"] == "v0003" and manifest["stats"]["submissions"] == 31
+    assert not any((two_versions / ".staging").iterdir())
+
+
+def test_unknown_version_is_a_clear_error(two_versions: Path) -> None:
+    with pytest.raises(SnapshotError, match=r"no version 'v0009' \(versions: v0001, v0002\)"):
+        Dataset(two_versions).manifest("v0009")
