@@ -136,3 +136,30 @@ def test_exit_75_when_reddit_is_unreachable(tmp_path: Path) -> None:
     result = run("collect", "--dataset", str(folder), env=env)
     assert result.exit_code == 75
     assert "try again" in result.stderr or "run the same command again" in result.stderr
+
+
+def test_credentials_and_endpoints_from_praw_ini(tmp_path: Path, fake_reddit: FakeReddit) -> None:
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "praw.ini").write_text(
+        f"[study]\nclient_id={CLIENT_ID}\nclient_secret={CLIENT_SECRET}\n"
+        f"user_agent=python:tests:0 (praw.ini)\noauth_url={fake_reddit.url}\nreddit_url={fake_reddit.url}\n",
+        encoding="utf-8",
+    )
+    folder = write_spec(tmp_path / "ds", SMALL_SPEC)
+    env = {k: v for k, v in os.environ.items() if not k.lower().startswith(("praw_", "scraper_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "scraper", "collect", "--dataset", str(folder), "--site", "study", "--json"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["comments_held"] == 20
+    assert fake_reddit.log[0].path == "/api/v1/access_token"

@@ -17,17 +17,29 @@ import pytest
 
 from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
 from scraper.errors import SnapshotError
+from scraper.fake_reddit import Forest
+from scraper.fake_reddit.generate import generate_thread
 from scraper.ingest import ingest
 from scraper.store.snapshot import Dataset, rows_to_table, sha256_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def tree_file(tmp_path: Path, link: str, size: int, seed: int) -> Path:
+    """A whole comment tree as Reddit would answer it, saved as a JSON file."""
+    forest = Forest()
+    submission, comments = generate_thread(link, size, seed=seed, deep_chains=0, deleted_rate=0)
+    forest.add_thread(submission, comments)
+    path = tmp_path / f"{link}.json"
+    path.write_text(json.dumps(forest.tree(link, limit=500, sort="confidence")), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
-def two_versions(tmp_path: Path, samples: Path) -> Path:
+def two_versions(tmp_path: Path) -> Path:
     folder = tmp_path / "ds"
-    ingest(folder, [samples / "comments_gx8r8z_2020_deleted_removed_stickied.json"])
-    ingest(folder, [samples / "comments_fjn0j9_2020_medium.json"])
+    ingest(folder, [tree_file(tmp_path, "aaa", 20, 1)])
+    ingest(folder, [tree_file(tmp_path, "bbb", 114, 2)])
     return folder
 
 
@@ -75,8 +87,9 @@ def test_files_open_in_pandas_polars_and_duckdb(two_versions: Path) -> None:
     assert len(frame) == 114 and str(frame["created_utc"].dt.tz) == "UTC"
     lazy = pl.read_parquet(folder / "comments.parquet")
     assert lazy.height == 114 and lazy.schema["found_by"] == pl.List(pl.String)
+    top_level = int((frame["parent_id"] == "t3_bbb").sum())
     count = duckdb.sql(f"select count(*) from '{folder}/comments.parquet' where depth = 0").fetchall()
-    assert count == [(72,)]
+    assert count == [(top_level,)] and top_level > 10
     joined = duckdb.sql(
         f"select s.title, count(*) from '{folder}/comments.parquet' c "
         f"join '{folder}/submissions.parquet' s on c.link_id = s.name group by 1"
@@ -112,10 +125,10 @@ ingest(Path(sys.argv[1]), [Path(p) for p in sys.argv[2:]])
 
 
 def test_kill_while_writing_leaves_earlier_versions_intact_and_next_run_works(
-    two_versions: Path, samples: Path
+    two_versions: Path, tmp_path: Path
 ) -> None:
     index_before = (two_versions / "index.json").read_bytes()
-    sample = str(samples / "search_r_all_2020.json")
+    sample = str(tree_file(tmp_path, "ccc", 31, 3))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-c", KILLER, str(two_versions), sample], stdout=subprocess.PIPE, text=True, env=env
@@ -130,7 +143,7 @@ def test_kill_while_writing_leaves_earlier_versions_intact_and_next_run_works(
     assert (two_versions / "index.json").read_bytes() == index_before
     assert any((two_versions / ".staging").iterdir())
     manifest = ingest(two_versions, [Path(sample)])
-    assert manifest["version"] == "v0003" and manifest["stats"]["submissions"] == 31
+    assert manifest["version"] == "v0003" and manifest["stats"]["comments"] == 31
     assert not any((two_versions / ".staging").iterdir())
 
 
