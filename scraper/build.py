@@ -25,6 +25,7 @@ def build_version(
     keep_thread: Callable[[Seen, list[str]], bool] | None = None,
     stats: dict[str, Any] | None = None,
     harvest: Harvest | None = None,
+    completeness: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Normalize ``records`` and write them as the dataset's next version; return its manifest."""
     harvest = harvest_records(records, harvest)
@@ -43,7 +44,9 @@ def build_version(
         "skipped_responses": harvest.skipped,
         **(stats or {}),
     }
-    manifest = dataset.write_version(tables, spec_sha256=spec_sha256, source=source, stats=all_stats)
+    manifest = dataset.write_version(
+        tables, spec_sha256=spec_sha256, source=source, stats=all_stats, completeness=completeness
+    )
     if rows.quarantined:
         qdir = dataset.path / "quarantine"
         qdir.mkdir(parents=True, exist_ok=True)

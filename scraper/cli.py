@@ -149,9 +149,31 @@ def _print_report(report: Any, as_json: bool) -> None:
         err.print(f"[yellow]problem:[/] {escape(problem)}", soft_wrap=True, markup=True)
 
 
+def parse_duration(value: str | None) -> float | None:
+    """Seconds from ``90``, ``90s``, ``45m`` or ``2h``."""
+    if value is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        if value[-1:] in units:
+            return float(value[:-1]) * units[value[-1]]
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a duration (90, 90s, 45m, 2h)") from None
+
+
 @main.command()
 @dataset_option
 @reddit_options
+@click.option("--max-requests", type=click.IntRange(min=1), help="Stop cleanly after this many requests.")
+@click.option("--deadline", help="Stop cleanly after this long: 90s, 45m, 2h.")
+@click.option(
+    "--max-retries",
+    type=click.IntRange(min=0),
+    default=6,
+    show_default=True,
+    help="Retries of a request on 5xx, timeouts and dropped connections.",
+)
 @json_option
 @handle_errors
 def collect(
@@ -160,6 +182,9 @@ def collect(
     oauth_url: str | None,
     reddit_url: str | None,
     user_agent: str | None,
+    max_requests: int | None,
+    deadline: str | None,
+    max_retries: int,
     as_json: bool,
 ) -> None:
     """Collect a dataset per its dataset.toml and write a new version.
@@ -168,17 +193,28 @@ def collect(
     and praw_user_agent environment variables, as in PRAW.  Exits 1 after
     writing the version if a subreddit or seed could not be read.
 
+    A run stopped by --max-requests, --deadline, a fault or a kill keeps
+    everything it fetched; the same command continues it (exit 75 meanwhile).
+
     Example:
 
         python -m scraper collect --dataset datasets/leaving-ml
     """
     from scraper.collect.run import collect as run_collect
+    from scraper.sources.pacing import RetryPolicy
     from scraper.sources.reddit import RedditSettings
 
     settings = RedditSettings.from_env(site=site, oauth_url=oauth_url, reddit_url=reddit_url, user_agent=user_agent)
     progress = ThreadProgress(enabled=err.is_terminal)
     try:
-        report = run_collect(dataset, settings, progress=progress)
+        report = run_collect(
+            dataset,
+            settings,
+            progress=progress,
+            max_requests=max_requests,
+            deadline_seconds=parse_duration(deadline),
+            retry=RetryPolicy(max_retries=max_retries),
+        )
     finally:
         progress.stop()
     _print_report(report, as_json)

@@ -7,8 +7,10 @@
     ├── RedditError              exit 1: Reddit refused a request for good (403, 404, 400)
     │   ├── AuthError            exit 2: credentials rejected by the token endpoint
     │   ├── SubredditUnavailable exit 1: unknown, private, banned or quarantined subreddit
+    │   ├── TooManyIds           (internal) an id list refused as too long: expansion splits it
     │   └── ThreadUnavailable    exit 1: a seed thread that is deleted or private
     ├── TransientError           exit 75: network down, 5xx or 429 after retries: try again later
+    │   └── BudgetExhausted      exit 75: --max-requests or --deadline reached; run again to continue
     ├── SnapshotError            exit 1: a version exists already, a staging folder in use
     └── InputError               exit 1: a file given to ingest that is not a Reddit response
 
@@ -59,6 +61,14 @@ class TransientError(ScraperError):
     """A fault that may pass: network, server errors, rate limits."""
 
     exit_code = EXIT_TRY_LATER
+
+
+class BudgetExhausted(TransientError):
+    """The run's request budget or deadline was reached; what was collected is kept."""
+
+
+class TooManyIds(RedditError):
+    """Reddit refused an id list as too long (400, 413 or 414): split it and ask again."""
 
 
 class SnapshotError(ScraperError):

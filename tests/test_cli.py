@@ -133,7 +133,7 @@ def test_exit_75_when_reddit_is_unreachable(tmp_path: Path) -> None:
         "praw_client_secret": "y",
         "praw_user_agent": "python:tests:0 (cli)",
     }
-    result = run("collect", "--dataset", str(folder), env=env)
+    result = run("collect", "--dataset", str(folder), "--max-retries", "1", env=env)
     assert result.exit_code == 75
     assert "try again" in result.stderr or "run the same command again" in result.stderr
 

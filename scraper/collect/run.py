@@ -1,7 +1,18 @@
-"""One collection run: discover, expand every thread, archive everything, write a version."""
+"""One collection run: discover, expand every thread, archive everything, write a version.
+
+A run is resumable.  Its state lives in its raw archive, which is durable
+record by record: besides every response it holds checkpoints (``event``
+records: the threads discovered, each thread finished).  ``.run.json`` in the
+dataset folder names the run in progress; the next ``collect`` with the same
+spec continues it: discovery is not repeated once recorded, finished threads
+are not fetched again, and a thread cut off halfway is replayed from its
+archived answers and continued.  The version is built from the whole run's
+archive, so it is the same as an uninterrupted run would have made.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections import Counter
@@ -11,16 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from scraper.build import build_version
-from scraper.collect.discover import discover
-from scraper.collect.expand import TreeResult, expand_thread
-from scraper.errors import ThreadUnavailable
+from scraper.collect.discover import Candidate, discover
+from scraper.collect.expand import Expansion, TreeResult, expand_thread
+from scraper.errors import BudgetExhausted, ThreadUnavailable
 from scraper.normalize.harvest import Seen
+from scraper.sources.pacing import Clock, RetryPolicy
 from scraper.sources.reddit import RedditClient, RedditSettings
 from scraper.spec import DatasetSpec, load_spec
 from scraper.store.raw import RawArchive, read_records
-from scraper.store.snapshot import Dataset
+from scraper.store.snapshot import Dataset, write_json_atomic
 
 log = logging.getLogger(__name__)
+RUN_STATE = ".run.json"
 
 
 @dataclass
@@ -30,6 +43,7 @@ class CollectReport:
     dataset: str
     run_id: str
     version: str | None = None
+    resumed: bool = False
     threads: list[TreeResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     requests: Counter[str] = field(default_factory=Counter)
@@ -41,6 +55,7 @@ class CollectReport:
         return {
             "dataset": self.dataset,
             "run": self.run_id,
+            "resumed": self.resumed,
             "version": self.version,
             "requests": dict(self.requests),
             "threads": len(self.threads),
@@ -71,48 +86,156 @@ def keep_rule(spec: DatasetSpec) -> Any:
     return keep
 
 
-def collect(dataset_dir: Path, settings: RedditSettings, *, progress: Any = None) -> CollectReport:
-    """Collect a dataset per its spec and write a new version from this run's raw archive."""
+def _run_id(dataset: Dataset, spec_sha256: str) -> tuple[str, bool]:
+    """The run to continue (same spec) or a new one; recorded in ``.run.json``."""
+    path = dataset.path / RUN_STATE
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        if state.get("spec_sha256") == spec_sha256 and (dataset.path / "raw" / f"{state['run']}.jsonl.gz").exists():
+            return str(state["run"]), True
+        log.warning("dataset.toml changed since run %s; starting a new run", state.get("run"))
+    except (OSError, ValueError, KeyError):
+        pass
+    run_id = new_run_id()
+    write_json_atomic(
+        path, {"run": run_id, "spec_sha256": spec_sha256, "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    )
+    return run_id, False
+
+
+def _body(record: dict[str, Any]) -> Any:
+    try:
+        return json.loads(record.get("body") or "")
+    except ValueError:
+        return None
+
+
+def collect(
+    dataset_dir: Path,
+    settings: RedditSettings,
+    *,
+    progress: Any = None,
+    max_requests: int | None = None,
+    deadline_seconds: float | None = None,
+    retry: RetryPolicy | None = None,
+    clock: Clock | None = None,
+) -> CollectReport:
+    """Collect a dataset per its spec (continuing an interrupted run) and write a new version."""
     spec, spec_sha256 = load_spec(dataset_dir)
     dataset = Dataset(dataset_dir)
-    run_id = new_run_id()
-    report = CollectReport(spec.dataset.name, run_id)
+    dataset.path.mkdir(parents=True, exist_ok=True)
+    run_id, resumed = _run_id(dataset, spec_sha256)
+    report = CollectReport(spec.dataset.name, run_id, resumed=resumed)
     archive_path = dataset.path / "raw" / f"{run_id}.jsonl.gz"
+    prior = list(read_records(archive_path)) if archive_path.exists() else []
+    events = [r for r in prior if "event" in r]
+    clock = clock or Clock()
+    deadline = clock.now() + deadline_seconds if deadline_seconds is not None else None
     with RawArchive(archive_path) as archive:
-        client = RedditClient(settings, archive, run_id=run_id)
-        found = discover(client, spec)
-        report.problems.extend(found.problems)
-        report.filtered_out = found.filtered_out
-        candidates = found.keep()
-        if progress is not None:
-            progress.start(len(candidates))
-        for cand in candidates:
-            with client.context(thread=f"t3_{cand.link}", found_by=sorted(cand.found_by)):
-                try:
-                    result = expand_thread(client, cand.link, sort=spec.collection.comment_sort)
-                except ThreadUnavailable as exc:
-                    report.problems.append(str(exc))
-                    log.warning("%s", exc)
-                    continue
-            report.threads.append(result)
+        client = RedditClient(
+            settings, archive, run_id=run_id, clock=clock, retry=retry, max_requests=max_requests, deadline=deadline
+        )
+        try:
+            candidates = _discovered(events, report) or _discover(client, spec, archive, report)
+            finished = {e["link"]: e for e in events if e["event"] in ("thread", "thread-problem")}
             if progress is not None:
-                progress.advance(cand.link, result)
+                progress.start(len(candidates))
+            for cand in candidates:
+                result = _collect_thread(client, spec, archive, cand, finished.get(cand.link), prior, report)
+                if result is not None:
+                    report.threads.append(result)
+                    if progress is not None:
+                        progress.advance(cand.link, result)
+        except BudgetExhausted as exc:
+            report.requests = client.requests_by_endpoint
+            raise BudgetExhausted(
+                f"{exc} ({len(report.threads)} threads finished so far, all kept in {archive_path.name})"
+            ) from None
         report.requests = client.requests_by_endpoint
+    records = list(read_records(archive_path))
     stats = {
         "run": run_id,
-        "requests": dict(report.requests),
+        "requests": dict(Counter(_endpoint(r) for r in records if "event" not in r)),
         "threads_incomplete": sum(not t.complete for t in report.threads),
         "comments_stated": sum(t.num_comments or 0 for t in report.threads),
         "unresolved_ids": sum(len(t.unresolved) for t in report.threads),
+        "problems": report.problems,
     }
     manifest = build_version(
         dataset,
-        read_records(archive_path),
+        records,
         spec_sha256=spec_sha256,
         source={"kind": "reddit-api", "runs": [run_id], "raw": [f"raw/{archive_path.name}"]},
         keep_thread=keep_rule(spec),
         stats=stats,
+        completeness=[t.as_json() for t in report.threads],
     )
+    (dataset.path / RUN_STATE).unlink(missing_ok=True)
     report.version = manifest["version"]
     report.manifest = manifest
     return report
+
+
+def _endpoint(record: dict[str, Any]) -> str:
+    url = str(record.get("url") or "")
+    for name in ("access_token", "morechildren", "search", "info"):
+        if name in url:
+            return "token" if name == "access_token" else name
+    return "comments"
+
+
+def _discovered(events: list[dict[str, Any]], report: CollectReport) -> list[Candidate]:
+    for event in events:
+        if event["event"] == "discovered":
+            report.problems.extend(event.get("problems") or [])
+            report.filtered_out = int(event.get("filtered_out") or 0)
+            return [Candidate(link, set(labels)) for link, labels in event["threads"].items()]
+    return []
+
+
+def _discover(client: RedditClient, spec: DatasetSpec, archive: RawArchive, report: CollectReport) -> list[Candidate]:
+    found = discover(client, spec)
+    report.problems.extend(found.problems)
+    report.filtered_out = found.filtered_out
+    candidates = found.keep()
+    archive.append(
+        {
+            "event": "discovered",
+            "threads": {c.link: sorted(c.found_by) for c in candidates},
+            "problems": found.problems,
+            "filtered_out": found.filtered_out,
+        }
+    )
+    return candidates
+
+
+def _collect_thread(
+    client: RedditClient,
+    spec: DatasetSpec,
+    archive: RawArchive,
+    cand: Candidate,
+    finished: dict[str, Any] | None,
+    prior: list[dict[str, Any]],
+    report: CollectReport,
+) -> TreeResult | None:
+    if finished is not None:
+        if finished["event"] == "thread-problem":
+            report.problems.append(finished["problem"])
+            return None
+        return TreeResult.from_json(finished["result"])
+    expansion = Expansion(cand.link, spec.collection.comment_sort)
+    for record in prior:  # a thread cut off by a kill: take in what was already answered
+        if "event" not in record and (record.get("context") or {}).get("thread") == f"t3_{cand.link}":
+            body = _body(record)
+            if body is not None:
+                expansion.replay(record, body)
+    with client.context(thread=f"t3_{cand.link}", found_by=sorted(cand.found_by)):
+        try:
+            result = expand_thread(client, cand.link, expansion=expansion)
+        except ThreadUnavailable as exc:
+            report.problems.append(str(exc))
+            log.warning("%s", exc)
+            archive.append({"event": "thread-problem", "link": cand.link, "problem": str(exc)})
+            return None
+    archive.append({"event": "thread", "link": cand.link, "result": result.as_json()})
+    return result

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import re
 import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -39,16 +41,19 @@ _SEARCH = re.compile(r"^/r/([^/]+)/search/?(?:\.json)?$")
 
 @dataclass
 class RateLimit:
-    """A quota per 600-second window, as Reddit's headers describe it."""
+    """A quota per window (600 s on Reddit), as Reddit's headers describe it."""
 
     quota: int = 1000
     window: float = WINDOW_SECONDS
+    clock: Callable[[], float] = time.monotonic
     used: int = 0
-    started: float = field(default_factory=time.monotonic)
+    started: float = -1.0
 
     def take(self) -> tuple[bool, dict[str, str]]:
         """Spend one request; return whether it is allowed and the headers to send."""
-        now = time.monotonic()
+        now = self.clock()
+        if self.started < 0:
+            self.started = now
         if now - self.started >= self.window:
             self.started, self.used = now, 0
         reset = max(1, int(self.window - (now - self.started)))
@@ -63,6 +68,38 @@ class RateLimit:
 
 
 @dataclass
+class Faults:
+    """Faults to inject into API answers (never into the token endpoint).
+
+    ``rate`` of the answers fail, each with one of ``kinds``: ``"500"``/``"502"``/``"503"``
+    (empty body), ``"cut"`` (the connection closes mid-body), ``"malformed"`` (a
+    200 with broken JSON) or ``"slow"`` (``slow_seconds`` before answering).
+    ``burst_429=(n, k)`` answers 429 to the k API requests after the n-th.
+    """
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = ("500", "503", "cut", "malformed")
+    slow_seconds: float = 0.0
+    burst_429: tuple[int, int] | None = None
+    retry_after: str | None = "1"
+    seed: int = 0
+    _random: random.Random = field(init=False, repr=False)
+    _seen: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)  # noqa: S311 - reproducible faults
+
+    def draw(self) -> str | None:
+        """The fault for the next API answer, if any."""
+        self._seen += 1
+        if self.burst_429 and self.burst_429[0] < self._seen <= self.burst_429[0] + self.burst_429[1]:
+            return "429"
+        if self.rate and self._random.random() < self.rate:
+            return self._random.choice(self.kinds)
+        return None
+
+
+@dataclass
 class Logged:
     """One request the fake Reddit answered."""
 
@@ -71,6 +108,7 @@ class Logged:
     params: dict[str, str]
     form: dict[str, str]
     status: int
+    fault: str | None = None
 
 
 class FakeReddit:
@@ -88,11 +126,17 @@ class FakeReddit:
         max_depth: int = 10,
         listing_cap: int = 1000,
         port: int = 0,
+        faults: Faults | None = None,
+        honest_headers: bool = True,
+        window: float = WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.forest = forest
         self.client_id = client_id
         self.client_secret = client_secret
-        self.rate = RateLimit(quota=quota)
+        self.rate = RateLimit(quota=quota, window=window, clock=clock)
+        self.faults = faults or Faults()
+        self.honest_headers = honest_headers
         self.tree_limit_cap = tree_limit_cap
         self.morechildren_budget = morechildren_budget
         self.max_depth = max_depth
@@ -131,15 +175,33 @@ class FakeReddit:
         """How many logged requests have ``path_fragment`` in their path."""
         return sum(1 for entry in self.log if path_fragment in entry.path)
 
+    def count_status(self, status: int) -> int:
+        """How many logged answers had ``status``."""
+        return sum(1 for entry in self.log if entry.status == status)
+
     # -- answering ------------------------------------------------------------------
     def answer(
         self, method: str, path: str, params: dict[str, str], form: dict[str, str], headers: dict[str, str]
-    ) -> tuple[int, dict[str, str], bytes]:
-        """Answer one request: status, headers, body."""
+    ) -> tuple[int, dict[str, str], bytes, str | None]:
+        """Answer one request: status, headers, body, and the fault to act out (cut, slow)."""
         with self._lock:
             status, extra, body = self._answer(method, path, params, form, headers)
-            self.log.append(Logged(method, path, params, form, status))
-            return status, extra, body
+            fault = None
+            if not path.rstrip("/").endswith("/access_token") and status != 401:
+                fault = self.faults.draw()
+            if fault == "429":
+                status, body = 429, b"<html><body><h1>whoa there, pardner!</h1></body></html>"
+                extra = {"content-type": "text/html; charset=UTF-8"}
+                if self.faults.retry_after is not None:
+                    extra["retry-after"] = self.faults.retry_after
+            elif fault in ("500", "502", "503"):
+                status, extra, body = int(fault), {"content-type": "text/html"}, b""
+            elif fault == "malformed":
+                body = body[: max(1, len(body) // 2)]
+            if not self.honest_headers:
+                extra = {k: v for k, v in extra.items() if not k.startswith("x-ratelimit")}
+            self.log.append(Logged(method, path, params, form, status, fault))
+            return status, extra, body, fault
 
     def _answer(
         self, method: str, path: str, params: dict[str, str], form: dict[str, str], headers: dict[str, str]
@@ -261,12 +323,20 @@ def _handler_for(fake: FakeReddit) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             form = dict(parse_qsl(raw.decode(), keep_blank_values=True)) if raw else {}
             headers = {k.lower(): v for k, v in self.headers.items()}
-            status, extra, body = fake.answer(method, split.path, params, form, headers)
+            status, extra, body, fault = fake.answer(method, split.path, params, form, headers)
+            if fault == "slow":
+                time.sleep(fake.faults.slow_seconds)
             self.send_response(status)
             for key, value in extra.items():
                 self.send_header(key, value)
             self.send_header("content-length", str(len(body)))
             self.end_headers()
+            if fault == "cut":  # promise the whole body, send half, hang up
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             self.wfile.write(body)
 
         def do_GET(self) -> None:

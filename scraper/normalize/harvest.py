@@ -85,12 +85,17 @@ def _harvest_one(harvest: Harvest, record: dict[str, Any]) -> None:
     if status != 200:
         harvest.skipped.append(f"{label}: HTTP {status}")
         return
+    if "event" in record:
+        return  # a collector checkpoint, not a response
     body = record.get("json")
     if body is None:
         try:
             body = json.loads(record.get("body") or "")
         except ValueError:
-            raise InputError(f"{label}: the response body is not JSON") from None
+            if str(record.get("origin") or "").startswith("file:"):
+                raise InputError(f"{label}: the response body is not JSON") from None
+            harvest.skipped.append(f"{label}: malformed JSON (retried when collected)")
+            return
     seen_at = _parse_time(record.get("received_at"))
     source = str(record.get("origin") or "reddit-api")
     params = record.get("params") or {}

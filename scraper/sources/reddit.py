@@ -15,7 +15,6 @@ import collections
 import configparser
 import logging
 import os
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,17 +27,22 @@ import praw
 import prawcore
 import requests
 from praw.exceptions import MissingRequiredAttributeException, RedditAPIException
+from prawcore.rate_limit import RateLimiter
+from prawcore.sessions import RetryStrategy
 
 from scraper import __version__
 from scraper.errors import (
     AuthError,
+    BudgetExhausted,
     ConfigError,
     RedditError,
     ScraperError,
     SubredditUnavailable,
     ThreadUnavailable,
+    TooManyIds,
     TransientError,
 )
+from scraper.sources.pacing import WINDOW_SECONDS, Clock, Pacer, RetryPolicy
 from scraper.store.raw import KEPT_HEADERS, RawArchive, redact_form, redact_token_body
 
 log = logging.getLogger(__name__)
@@ -54,8 +58,6 @@ DEFAULT_USER_AGENT = f"python:reddit-research-dataset:{__version__} (research da
 TREE_LIMIT = 500  # the most comments Reddit shows in one tree answer
 MORECHILDREN_MAX_IDS = 100
 INFO_MAX_IDS = 100
-MAX_429_WAITS = 5
-DEFAULT_RETRY_AFTER = 60.0
 
 
 @dataclass(frozen=True)
@@ -98,11 +100,17 @@ class ArchivingRequestor(prawcore.Requestor):
     """A prawcore requestor that appends every response to the raw archive."""
 
     def __init__(
-        self, *args: Any, archive: RawArchive | None = None, context: _Context | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        archive: RawArchive | None = None,
+        context: _Context | None = None,
+        observer: Callable[[Any], None] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._archive = archive
         self._context = context or _Context()
+        self._observer = observer
         self.run_id = ""
 
     def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
@@ -111,6 +119,8 @@ class ArchivingRequestor(prawcore.Requestor):
         response: requests.Response = super().request(*args, timeout=timeout, **kwargs)
         if self._archive is not None:
             self._archive.append(self._record(response, requested_at))
+        if self._observer is not None and not str(response.request.url).endswith("/access_token"):
+            self._observer(response.headers)
         return response
 
     def _record(self, response: requests.Response, requested_at: datetime) -> dict[str, Any]:
@@ -139,8 +149,28 @@ class ArchivingRequestor(prawcore.Requestor):
         }
 
 
+class _OneAttempt(RetryStrategy):
+    """prawcore's retries off: :class:`RetryPolicy` retries, with our clock."""
+
+    def _sleep_seconds(self) -> float | None:
+        return None
+
+    def consume_available_retry(self) -> RetryStrategy:
+        return self
+
+    def should_retry_on_failure(self) -> bool:
+        return False
+
+
+class _Unpaced(RateLimiter):
+    """prawcore's pacing off: :class:`Pacer` paces, with our clock."""
+
+    def delay(self) -> None:
+        return
+
+
 class RedditClient:
-    """The few Reddit API calls the collector makes, with errors translated."""
+    """The few Reddit API calls the collector makes: paced, retried, budgeted, errors translated."""
 
     def __init__(
         self,
@@ -148,15 +178,23 @@ class RedditClient:
         archive: RawArchive | None = None,
         *,
         run_id: str = "",
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        max_requests: int | None = None,
+        deadline: float | None = None,
     ) -> None:
         self._context = _Context()
-        self._sleep = sleep
+        self.clock = clock or Clock()
+        self.pacer = Pacer(self.clock)
+        self.retry = retry or RetryPolicy()
+        self.max_requests = max_requests
+        self.deadline = deadline
         self.requests_by_endpoint: collections.Counter[str] = collections.Counter()
+        self.faults: collections.Counter[str] = collections.Counter()
         kwargs: dict[str, Any] = {
             "check_for_updates": False,
             "requestor_class": ArchivingRequestor,
-            "requestor_kwargs": {"archive": archive, "context": self._context},
+            "requestor_kwargs": {"archive": archive, "context": self._context, "observer": self.pacer.update},
             "timeout": settings.timeout,
         }
         if settings.oauth_url:
@@ -187,6 +225,8 @@ class RedditClient:
         requestor = core.requestor
         assert isinstance(requestor, ArchivingRequestor)
         requestor.run_id = run_id
+        core._retry_strategy_class = _OneAttempt  # noqa: SLF001
+        core._rate_limiter = _Unpaced(window_size=WINDOW_SECONDS)  # noqa: SLF001
 
     @property
     def request_count(self) -> int:
@@ -203,33 +243,68 @@ class RedditClient:
         finally:
             self._context.tags = saved
 
+    def _check_budget(self) -> None:
+        if self.max_requests is not None and self.request_count >= self.max_requests:
+            raise BudgetExhausted(f"request budget of {self.max_requests} reached; run again to continue.")
+        if self.deadline is not None and self.clock.now() >= self.deadline:
+            raise BudgetExhausted("deadline reached; run again to continue.")
+
     def _call(self, endpoint: str, item: str, **kwargs: Any) -> Any:
-        """Make one API call; wait out 429s; translate prawcore's errors."""
-        for _attempt in range(MAX_429_WAITS + 1):
+        """Make one API call: paced, retried on transient faults, errors translated."""
+        retries = waits_429 = 0
+        reauthorized = False
+        while True:
+            self._check_budget()
+            self.pacer.wait()
             self.requests_by_endpoint[endpoint] += 1
             try:
                 return self.reddit.request(**kwargs)
             except prawcore.TooManyRequests as exc:
-                wait = _retry_after(exc.retry_after)
+                self.faults["429"] += 1
+                waits_429 += 1
+                if waits_429 > self.retry.max_429_waits:
+                    raise TransientError(
+                        f"still rate-limited after {waits_429 - 1} waits on {item}; try again later."
+                    ) from None
+                wait = self.retry.retry_after(exc.retry_after, exc.response.headers.get("x-ratelimit-reset"))
                 log.warning("429 on %s; waiting %.0f s as Reddit asks", item, wait)
-                self._sleep(wait)
+                self.pacer.hold(wait)
             except prawcore.OAuthException as exc:
                 raise AuthError(
                     f"Reddit refused the credentials ({exc.error}); check praw_client_id, "
                     "praw_client_secret (and username/password for script apps)."
                 ) from None
             except prawcore.ResponseException as exc:
+                status = exc.response.status_code
+                if status == 401 and not reauthorized and endpoint != "token":
+                    reauthorized = True  # prawcore dropped the token; the next call fetches a new one
+                    continue
+                if endpoint == "morechildren" and status in (400, 413, 414):
+                    raise TooManyIds(f"Reddit refused {item} as too long (HTTP {status})") from None
+                if status >= 500 or isinstance(exc, prawcore.BadJSON):
+                    retries = self._backoff(retries, item, f"HTTP {status}" if status >= 500 else "bad JSON")
+                    continue
                 raise _translate(exc, endpoint, item) from None
             except prawcore.RequestException as exc:
-                raise TransientError(
-                    f"cannot reach Reddit for {item} ({exc.original_exception.__class__.__name__}); "
-                    "check the network and run the same command again."
-                ) from None
+                name = exc.original_exception.__class__.__name__
+                retries = self._backoff(retries, item, name)
             except RedditAPIException as exc:
                 raise RedditError(f"Reddit rejected the request for {item}: {exc}") from None
             except prawcore.PrawcoreException as exc:
                 raise ScraperError(f"request for {item} failed: {exc}") from None
-        raise TransientError(f"still rate-limited after {MAX_429_WAITS} waits on {item}; try again later.")
+
+    def _backoff(self, retries: int, item: str, fault: str) -> int:
+        self.faults[fault] += 1
+        retries += 1
+        if retries > self.retry.max_retries:
+            raise TransientError(
+                f"Reddit kept failing on {item} ({fault}, {retries} attempts); "
+                "check the network and run the same command again."
+            )
+        wait = self.retry.backoff(retries)
+        log.warning("%s on %s; retry %d in %.1f s", fault, item, retries, wait)
+        self.pacer.hold(wait)
+        return retries
 
     def search(
         self, subreddit: str, query: str, *, sort: str, time_filter: str, after: str | None = None
@@ -272,13 +347,6 @@ class RedditClient:
         if not (isinstance(result, dict) and result.get("kind") == "Listing"):
             raise RedditError(f"unexpected answer for {item}: not a Listing")
         return result
-
-
-def _retry_after(value: str | None) -> float:
-    try:
-        return max(1.0, float(value)) if value else DEFAULT_RETRY_AFTER
-    except ValueError:
-        return DEFAULT_RETRY_AFTER
 
 
 def _translate(exc: prawcore.ResponseException, endpoint: str, item: str) -> ScraperError:

@@ -65,6 +65,13 @@ class RawArchive:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            # A run killed mid-write leaves a torn last member: cut it off, or every record
+            # appended after it would be unreadable.
+            size = valid_length(path.read_bytes())
+            if size != path.stat().st_size:
+                with path.open("r+b") as handle:
+                    handle.truncate(size)
         self._file = open(path, "ab")  # noqa: SIM115 - held for the run, closed in close()
         self.count = 0
 
@@ -86,6 +93,21 @@ class RawArchive:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def valid_length(data: bytes) -> int:
+    """The length of the longest prefix of ``data`` made of whole gzip members."""
+    offset = 0
+    while offset < len(data):
+        decompressor = zlib.decompressobj(wbits=31)
+        try:
+            decompressor.decompress(data[offset:])
+        except zlib.error:
+            break
+        if not decompressor.eof:
+            break
+        offset = len(data) - len(decompressor.unused_data)
+    return offset
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:

@@ -64,7 +64,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_json_atomic(path: Path, payload: Any) -> None:
+def write_json_atomic(path: Path, payload: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with tmp.open("w", encoding="utf-8") as handle:
         json.dump(payload, handle, indent=2, sort_keys=True, ensure_ascii=False)
@@ -161,7 +161,7 @@ class Dataset:
             "versions": entries,
         }
         self.path.mkdir(parents=True, exist_ok=True)
-        _write_json_atomic(self.path / "index.json", index)
+        write_json_atomic(self.path / "index.json", index)
         return index
 
     def write_version(
@@ -172,6 +172,7 @@ class Dataset:
         source: dict[str, Any],
         stats: dict[str, Any],
         version: str | None = None,
+        completeness: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Write a new version (staging, then rename) and return its manifest."""
         existing = self.versions()
@@ -198,7 +199,7 @@ class Dataset:
                 "bytes": path.stat().st_size,
                 "sha256": sha256_file(path),
             }
-        manifest = {
+        manifest: dict[str, Any] = {
             "format": MANIFEST_FORMAT,
             "dataset": self.name,
             "version": version,
@@ -211,7 +212,9 @@ class Dataset:
             "files": files,
             "stats": stats,
         }
-        _write_json_atomic(staging / "manifest.json", manifest)
+        if completeness is not None:
+            manifest["completeness"] = completeness
+        write_json_atomic(staging / "manifest.json", manifest)
         _fsync_dir(staging)
         self.versions_dir.mkdir(parents=True, exist_ok=True)
         try:
