@@ -38,24 +38,23 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import praw  # noqa: E402
+import praw
 
-from scraper.collect.expand import expand_thread  # noqa: E402
-from scraper.fake_reddit import FakeReddit, Forest  # noqa: E402
-from scraper.fake_reddit.generate import generate_thread  # noqa: E402
-from scraper.fake_reddit.server import CLIENT_ID, CLIENT_SECRET, Faults  # noqa: E402
-from scraper.normalize import build_rows, harvest_records  # noqa: E402
-from scraper.sources.pacing import RetryPolicy  # noqa: E402
-from scraper.sources.reddit import RedditClient, RedditSettings  # noqa: E402
-from scraper.store.raw import RawArchive, read_records  # noqa: E402
+from scraper.collect.expand import expand_thread
+from scraper.fake_reddit import FakeReddit, Forest
+from scraper.fake_reddit.generate import generate_thread
+from scraper.fake_reddit.server import CLIENT_ID, CLIENT_SECRET, Faults
+from scraper.normalize import build_rows, harvest_records
+from scraper.sources.pacing import RetryPolicy
+from scraper.sources.reddit import RedditClient, RedditSettings
+from scraper.store.raw import RawArchive, read_records
 
 LINK = "bench1"
 
 
 def make_forest(size: int, seed: int) -> Forest:
     forest = Forest(seed=seed, vanish_rate=0.05)
-    submission, comments = generate_thread(LINK, size, seed=seed, deep_chains=max(1, size // 2000),
-                                           chain_length=25)
+    submission, comments = generate_thread(LINK, size, seed=seed, deep_chains=max(1, size // 2000), chain_length=25)
     forest.add_thread(submission, comments)
     return forest
 
@@ -66,8 +65,9 @@ def lower_bound(forest: Forest) -> int:
     first = forest.tree(LINK, limit=500, sort="confidence")
     shown = _count_t1(first[1])
     depth = {cid: thread.depth(cid) for cid in visible}
-    continues = sum(1 for cid in visible if depth[cid] % 10 == 9
-                    and any(c in visible for c in thread.children.get(f"t1_{cid}", [])))
+    continues = sum(
+        1 for cid in visible if depth[cid] % 10 == 9 and any(c in visible for c in thread.children.get(f"t1_{cid}", []))
+    )
     deep = sum(1 for d in depth.values() if d >= 10)
     return 1 + math.ceil(max(0, len(visible) - shown - deep) / 100) + continues
 
@@ -82,8 +82,13 @@ def _count_t1(value: Any) -> int:
 
 
 def settings(server: FakeReddit) -> RedditSettings:
-    return RedditSettings(oauth_url=server.url, reddit_url=server.url, client_id=CLIENT_ID,
-                          client_secret=CLIENT_SECRET, user_agent="python:bench:0 (expand bench)")
+    return RedditSettings(
+        oauth_url=server.url,
+        reddit_url=server.url,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        user_agent="python:bench:0 (expand bench)",
+    )
 
 
 def run_ours(forest: Forest, faults: Faults | None = None) -> dict[str, Any]:
@@ -96,27 +101,48 @@ def run_ours(forest: Forest, faults: Faults | None = None) -> dict[str, Any]:
             wall = time.perf_counter() - start
         rows = build_rows(harvest_records(read_records(archive_path)))
         parents = {r.id: r.parent_id for r in rows.comments}
-        return {"wall": wall, "requests": dict(client.requests_by_endpoint), "total": client.request_count,
-                "faults": dict(client.faults), "ids": set(parents), "parents": parents,
-                "unresolved": len(result.unresolved), "server_429": server.count_status(429)}
+        return {
+            "wall": wall,
+            "requests": dict(client.requests_by_endpoint),
+            "total": client.request_count,
+            "faults": dict(client.faults),
+            "ids": set(parents),
+            "parents": parents,
+            "unresolved": len(result.unresolved),
+            "server_429": server.count_status(429),
+        }
 
 
 def run_praw(forest: Forest) -> dict[str, Any]:
     with FakeReddit(forest, quota=10**9) as server, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reddit = praw.Reddit(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, user_agent="python:bench:0 (praw)",
-                             oauth_url=server.url, reddit_url=server.url, check_for_updates=False)
+        reddit = praw.Reddit(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            user_agent="python:bench:0 (praw)",
+            oauth_url=server.url,
+            reddit_url=server.url,
+            check_for_updates=False,
+        )
         start = time.perf_counter()
         submission = reddit.submission(LINK)
         submission.comment_sort = "confidence"
         submission.comments.replace_more(limit=None)
         comments = submission.comments.list()
         wall = time.perf_counter() - start
-        by_endpoint = Counter("morechildren" if "morechildren" in e.path else "comments" for e in server.log
-                              if "access_token" not in e.path)
+        by_endpoint = Counter(
+            "morechildren" if "morechildren" in e.path else "comments"
+            for e in server.log
+            if "access_token" not in e.path
+        )
         parents = {c.id: c.parent_id for c in comments}
-        return {"wall": wall, "requests": dict(by_endpoint), "total": sum(by_endpoint.values()), "ids": set(parents),
-                "parents": parents}
+        return {
+            "wall": wall,
+            "requests": dict(by_endpoint),
+            "total": sum(by_endpoint.values()),
+            "ids": set(parents),
+            "parents": parents,
+        }
 
 
 def wrong_parents(forest: Forest, parents: dict[str, str]) -> int:
@@ -135,16 +161,29 @@ def bench(size: int, seed: int) -> dict[str, Any]:
         "size": size,
         "true_comments": len(truth),
         "lower_bound": lb,
-        "ours": {"collected": len(ours["ids"] & truth), "wrong_parents": wrong_parents(forest, ours["parents"]),
-                 "requests": ours["requests"], "total": ours["total"], "wall_s": round(ours["wall"], 3),
-                 "unresolved": ours["unresolved"], "server_429": ours["server_429"]},
-        "praw": {"collected": len(reference["ids"] & truth),
-                 "wrong_parents": wrong_parents(forest, reference["parents"]),
-                 "requests": reference["requests"], "total": reference["total"],
-                 "wall_s": round(reference["wall"], 3)},
-        "faults": {"collected": len(faulty["ids"] & truth), "identical": faulty["ids"] & truth == ours["ids"] & truth,
-                   "total": faulty["total"], "faults_seen": faulty["faults"],
-                   "extra_requests": round(faulty["total"] / ours["total"] - 1, 3)},
+        "ours": {
+            "collected": len(ours["ids"] & truth),
+            "wrong_parents": wrong_parents(forest, ours["parents"]),
+            "requests": ours["requests"],
+            "total": ours["total"],
+            "wall_s": round(ours["wall"], 3),
+            "unresolved": ours["unresolved"],
+            "server_429": ours["server_429"],
+        },
+        "praw": {
+            "collected": len(reference["ids"] & truth),
+            "wrong_parents": wrong_parents(forest, reference["parents"]),
+            "requests": reference["requests"],
+            "total": reference["total"],
+            "wall_s": round(reference["wall"], 3),
+        },
+        "faults": {
+            "collected": len(faulty["ids"] & truth),
+            "identical": faulty["ids"] & truth == ours["ids"] & truth,
+            "total": faulty["total"],
+            "faults_seen": faulty["faults"],
+            "extra_requests": round(faulty["total"] / ours["total"] - 1, 3),
+        },
     }
     row["ratio_vs_praw"] = round(ours["total"] / reference["total"], 3)
     row["ratio_vs_lower_bound"] = round(ours["total"] / lb, 3)
@@ -160,15 +199,19 @@ def main() -> int:
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the faults run logs every retry
     rows = [bench(int(s), args.seed) for s in args.sizes.split(",")]
-    header = (f"{'size':>6} {'true':>6} | {'ours':>6} {'req':>5} {'s':>6} | {'praw':>6} {'req':>5} {'s':>6} | "
-              f"{'LB':>4} {'vsPRAW':>6} {'vsLB':>5} | faults: same? +req")
+    header = (
+        f"{'size':>6} {'true':>6} | {'ours':>6} {'req':>5} {'s':>6} | {'praw':>6} {'req':>5} {'s':>6} | "
+        f"{'LB':>4} {'vsPRAW':>6} {'vsLB':>5} | faults: same? +req"
+    )
     print(header)
     for r in rows:
         o, p, f = r["ours"], r["praw"], r["faults"]
-        print(f"{r['size']:>6} {r['true_comments']:>6} | {o['collected']:>6} {o['total']:>5} {o['wall_s']:>6.2f} | "
-              f"{p['collected']:>6} {p['total']:>5} {p['wall_s']:>6.2f} | {r['lower_bound']:>4} "
-              f"{r['ratio_vs_praw']:>6.2f} {r['ratio_vs_lower_bound']:>5.2f} | {f['identical']} "
-              f"{f['extra_requests']:+.1%}")
+        print(
+            f"{r['size']:>6} {r['true_comments']:>6} | {o['collected']:>6} {o['total']:>5} {o['wall_s']:>6.2f} | "
+            f"{p['collected']:>6} {p['total']:>5} {p['wall_s']:>6.2f} | {r['lower_bound']:>4} "
+            f"{r['ratio_vs_praw']:>6.2f} {r['ratio_vs_lower_bound']:>5.2f} | {f['identical']} "
+            f"{f['extra_requests']:+.1%}"
+        )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return 0

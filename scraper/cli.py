@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections import Counter
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -318,6 +319,19 @@ def show(path: Path, version: str, as_json: bool) -> None:
         table.add_row("unresolved ids", str(stats.get("unresolved_ids", 0)))
     table.add_row("quarantined", str(stats.get("quarantined", 0)))
     err.print(table)
+    completeness = manifest.get("completeness") or []
+    if completeness:
+        threads = Table("thread", "stated", "held", "unresolved", "requests", title="completeness per thread")
+        for entry in completeness:
+            reasons = Counter(entry["unresolved"].values())
+            threads.add_row(
+                f"t3_{entry['link']}",
+                str(entry["num_comments"]),
+                str(entry["held"]),
+                "; ".join(f"{n} {why}" for why, n in reasons.items()) or "0",
+                ", ".join(f"{k} {v}" for k, v in sorted(entry["requests"].items())),
+            )
+        err.print(threads)
 
 
 @main.command()

@@ -281,8 +281,9 @@ class Expansion:
                 self.subtree.remove(comment)
                 self.given_up.add(comment)
             self.on_subtree(comment, body)
-        else:
+        elif "/comments/" in url and isinstance(body, list) and len(body) == 2:
             self.on_tree(body)
+        # anything else (a token refresh made while this thread was current) is not an answer of it
 
 
 def expand_thread(

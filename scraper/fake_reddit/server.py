@@ -144,7 +144,7 @@ class FakeReddit:
         self.tokens: set[str] = set()
         self.log: list[Logged] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self._server = _QuietServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -287,6 +287,13 @@ class FakeReddit:
         listing = _page(children, page[-1]["name"] if page and more else None)
         listing["data"]["facets"] = {}
         return _json(200, listing)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A client that timed out and hung up is a fault we injected, not an error to print."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return
 
 
 def _page(children: list[dict[str, Any]], after: str | None) -> dict[str, Any]:

@@ -116,7 +116,9 @@ class ArchivingRequestor(prawcore.Requestor):
     def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
         """Make the request, then archive request and response before returning."""
         requested_at = datetime.now(UTC)
-        response: requests.Response = super().request(*args, timeout=timeout, **kwargs)
+        # prawcore passes its own 16 s to every call and PRAW 8.0.3 never hands it the configured
+        # timeout, so the requestor's timeout (ours, from RedditSettings) wins here.
+        response: requests.Response = super().request(*args, timeout=self.timeout, **kwargs)
         if self._archive is not None:
             self._archive.append(self._record(response, requested_at))
         if self._observer is not None and not str(response.request.url).endswith("/access_token"):
@@ -194,7 +196,12 @@ class RedditClient:
         kwargs: dict[str, Any] = {
             "check_for_updates": False,
             "requestor_class": ArchivingRequestor,
-            "requestor_kwargs": {"archive": archive, "context": self._context, "observer": self.pacer.update},
+            "requestor_kwargs": {
+                "archive": archive,
+                "context": self._context,
+                "observer": self.pacer.update,
+                "timeout": settings.timeout,
+            },
             "timeout": settings.timeout,
         }
         if settings.oauth_url:

@@ -1,0 +1,195 @@
+"""Tree expansion edge cases, with a scripted client that answers exactly as told."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from scraper.collect.expand import SUBTREE_PER_ID, Expansion, expand_thread
+from scraper.errors import TooManyIds
+
+
+def t1(cid: str, parent: str, replies: list[dict[str, Any]] | None = None, depth: int = 0) -> dict[str, Any]:
+    listing: Any = {"kind": "Listing", "data": {"children": replies}} if replies else ""
+    return {
+        "kind": "t1",
+        "data": {
+            "id": cid,
+            "name": f"t1_{cid}",
+            "parent_id": parent,
+            "link_id": "t3_L",
+            "depth": depth,
+            "replies": listing,
+        },
+    }
+
+
+def more(parent: str, ids: list[str], count: int | None = None) -> dict[str, Any]:
+    return {
+        "kind": "more",
+        "data": {
+            "id": ids[0],
+            "name": f"t1_{ids[0]}",
+            "parent_id": parent,
+            "count": count if count is not None else len(ids),
+            "children": ids,
+        },
+    }
+
+
+def cont(parent: str) -> dict[str, Any]:
+    return {"kind": "more", "data": {"id": "_", "name": "t1__", "parent_id": parent, "count": 0, "children": []}}
+
+
+def tree(top: list[dict[str, Any]]) -> list[Any]:
+    sub = {"kind": "t3", "data": {"id": "L", "name": "t3_L", "num_comments": 99}}
+    return [{"kind": "Listing", "data": {"children": [sub]}}, {"kind": "Listing", "data": {"children": top}}]
+
+
+class Scripted:
+    """Answers comment_tree and more_children from functions; records every call."""
+
+    def __init__(
+        self,
+        first: list[Any],
+        more_answer: Callable[[list[str]], list[Any]],
+        subtree: Callable[[str], list[Any]] | None = None,
+    ) -> None:
+        self.first, self.more_answer = first, more_answer
+        self.subtree = subtree or (lambda c: tree([]))
+        self.calls: list[tuple[str, Any]] = []
+
+    def comment_tree(self, link: str, *, comment: str | None = None, sort: str = "", limit: int = 0) -> list[Any]:
+        self.calls.append(("tree", comment))
+        return self.first if comment is None else self.subtree(comment)
+
+    def more_children(self, link_fullname: str, ids: list[str], *, sort: str = "") -> list[Any]:
+        self.calls.append(("more", list(ids)))
+        return self.more_answer(ids)
+
+
+def test_ids_of_several_stubs_at_one_depth_share_a_call() -> None:
+    first = tree(
+        [
+            t1("a", "t3_L", [more("t1_a", ["a1", "a2"])]),
+            t1("b", "t3_L", [more("t1_b", ["b1"])]),
+            more("t3_L", ["c", "d"]),
+        ]
+    )
+    answers = {
+        "c": t1("c", "t3_L"),
+        "d": t1("d", "t3_L"),
+        "a1": t1("a1", "t1_a", depth=1),
+        "a2": t1("a2", "t1_a", depth=1),
+        "b1": t1("b1", "t1_b", depth=1),
+    }
+    client = Scripted(first, lambda ids: [answers[i] for i in ids])
+    result = expand_thread(client, "L")
+    assert result.complete and result.held == 7
+    # depth 0 first (Reddit serves one depth a call), then both depth-1 stubs in one call
+    assert client.calls == [("tree", None), ("more", ["c", "d"]), ("more", ["a1", "a2", "b1"])]
+
+
+def test_nested_stubs_and_continue_inside_morechildren_are_followed() -> None:
+    first = tree([t1("a", "t3_L"), more("t3_L", ["b"])])
+
+    def more_answer(ids: list[str]) -> list[Any]:
+        if ids == ["b"]:
+            return [t1("b", "t3_L"), t1("b1", "t1_b", depth=1), more("t1_b1", ["b2"]), cont("t1_b1")]
+        return [t1("b2", "t1_b1", depth=2)]
+
+    def subtree(comment: str) -> list[Any]:
+        return tree([t1("b1", "t1_b", [t1("deep", "t1_b1", depth=1)])])
+
+    client = Scripted(first, more_answer, subtree)
+    expansion = Expansion("L")
+    result = expand_thread(client, "L", expansion=expansion)
+    assert result.complete and result.held == 5
+    assert ("tree", "b1") in client.calls
+    assert expansion.depth["deep"] == 2 and expansion.depth["b2"] == 2
+
+
+def test_dropped_ids_are_asked_again_then_through_their_permalink() -> None:
+    first = tree([more("t3_L", ["a", "b", "c"])])
+    client = Scripted(
+        first,
+        lambda ids: [t1("a", "t3_L")] if "a" in ids else [],
+        subtree=lambda c: tree([t1(c, "t3_L")]) if c == "b" else tree([t1("zz", "t3_L")]),
+    )
+    result = expand_thread(client, "L")
+    assert result.held == 2  # a from morechildren, b from its permalink
+    assert client.calls.count(("more", ["b", "c"])) == 1
+    assert ("tree", "b") in client.calls and ("tree", "c") in client.calls
+    assert list(result.unresolved) == ["c"] and "permalink" in result.unresolved["c"]
+
+
+def test_empty_results_end_the_loop_with_every_id_unresolved() -> None:
+    first = tree([more("t3_L", [f"x{i}" for i in range(5)])])
+    client = Scripted(first, lambda ids: [])
+    result = expand_thread(client, "L")
+    assert result.held == 0 and len(result.unresolved) == 5
+    assert len(client.calls) == 1 + 2 + 5  # tree, two morechildren tries, one permalink each
+
+
+def test_ids_left_for_a_new_stub_are_not_counted_as_dropped() -> None:
+    first = tree([more("t3_L", ["a", "b", "c"])])
+
+    def more_answer(ids: list[str]) -> list[Any]:  # answers one id a call, the rest in a new stub
+        head, rest = ids[0], ids[1:]
+        return [t1(head, "t3_L")] + ([more("t3_L", rest)] if rest else [])
+
+    client = Scripted(first, more_answer)
+    result = expand_thread(client, "L")
+    assert result.complete and result.held == 3
+    assert all(kind == "more" for kind, _ in client.calls[1:])
+
+
+@pytest.mark.parametrize("limit", [1, 7, 40])
+def test_too_long_id_lists_are_split_until_accepted(limit: int) -> None:
+    ids = [f"i{n}" for n in range(90)]
+    first = tree([more("t3_L", ids)])
+
+    def more_answer(asked: list[str]) -> list[Any]:
+        if len(asked) > limit:
+            raise TooManyIds("413")
+        return [t1(i, "t3_L") for i in asked]
+
+    client = Scripted(first, more_answer)
+    result = expand_thread(client, "L")
+    assert result.complete and result.held == 90
+    assert max(len(c[1]) for c in client.calls if c[0] == "more" and c[1] and len(c[1]) <= limit) <= limit
+
+
+def test_big_subtrees_behind_few_ids_go_through_permalinks() -> None:
+    first = tree([t1("a", "t3_L", [more("t1_a", ["big"], count=SUBTREE_PER_ID * 3)])])
+    client = Scripted(first, lambda ids: [], subtree=lambda c: tree([t1("big", "t1_a", [t1("k", "t1_big")])]))
+    result = expand_thread(client, "L")
+    assert result.complete and result.held == 3
+    assert client.calls == [("tree", None), ("tree", "big")]
+
+
+def test_continue_stub_whose_permalink_fails_is_unresolved_not_looped() -> None:
+    first = tree([t1("a", "t3_L", [cont("t1_a")])])
+    client = Scripted(first, lambda ids: [], subtree=lambda c: tree([t1("other", "t3_L", [cont("t1_other")])]))
+    result = expand_thread(client, "L")
+    assert result.unresolved == {"continue:a": "the subtree's permalink did not return its comment"}
+    assert len(client.calls) == 2
+
+
+def test_replay_of_archived_answers_resumes_without_asking_again() -> None:
+    first = tree([t1("a", "t3_L"), more("t3_L", ["b", "c"])])
+    answers = {"b": t1("b", "t3_L"), "c": t1("c", "t3_L")}
+    client = Scripted(
+        first, lambda ids: [answers[ids[0]], more("t3_L", ids[1:])] if len(ids) > 1 else [answers[ids[0]]]
+    )
+    expansion = Expansion("L")
+    expansion.replay({"url": "https://oauth.reddit.com/comments/L/", "status": 200}, first)
+    expansion.replay(
+        {"url": "https://oauth.reddit.com/api/morechildren/", "status": 200, "form": {"children": "b,c"}},
+        {"json": {"data": {"things": [answers["b"], more("t3_L", ["c"])]}}},
+    )
+    result = expand_thread(client, "L", expansion=expansion)
+    assert result.complete and result.held == 3
+    assert client.calls == [("more", ["c"])]

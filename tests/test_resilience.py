@@ -1,0 +1,222 @@
+"""Rate limits, faults, budgets and kills: the run completes, or stops cleanly and resumes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from scraper.collect.expand import expand_thread
+from scraper.collect.run import collect
+from scraper.errors import BudgetExhausted
+from scraper.fake_reddit import FakeReddit, Forest
+from scraper.fake_reddit.generate import generate_thread
+from scraper.fake_reddit.server import Faults
+from scraper.sources.pacing import Pacer, RetryPolicy
+from scraper.sources.reddit import RedditClient
+from scraper.store.raw import read_records
+from tests.conftest import settings_for, write_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = RetryPolicy(base=0.01, cap=0.02)
+
+
+class FakeClock:
+    """Time that passes only when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+
+
+def forest_of(*sizes: int, title: str = "Why I quit machine learning") -> Forest:
+    forest = Forest(seed=1, vanish_rate=0.05)
+    for n, size in enumerate(sizes):
+        submission, comments = generate_thread(f"th{n}", size, seed=n + 10, title=f"{title} ({n})")
+        forest.add_thread(submission, comments)
+    return forest
+
+
+SPEC = """
+[dataset]
+name = "resilience"
+[discovery]
+subreddits = ["MachineLearning"]
+queries = ["quit machine learning"]
+"""
+
+
+# -- pacing ----------------------------------------------------------------------------
+def test_pacer_spreads_the_remaining_requests_over_the_window() -> None:
+    clock = FakeClock()
+    pacer = Pacer(clock)
+    pacer.update({"x-ratelimit-remaining": "599.0", "x-ratelimit-used": "1", "x-ratelimit-reset": "300"})
+    pacer.wait()
+    assert clock.sleeps == [pytest.approx(0.5)]
+    pacer.update({"x-ratelimit-remaining": "0", "x-ratelimit-used": "600", "x-ratelimit-reset": "42"})
+    pacer.wait()
+    assert clock.sleeps[-1] == pytest.approx(42)
+
+
+def test_pacer_assumes_the_documented_quota_without_headers() -> None:
+    clock = FakeClock()
+    pacer = Pacer(clock)
+    pacer.update({})
+    pacer.wait()
+    assert clock.sleeps == [pytest.approx(0.6)]  # 100 requests a minute
+
+
+def test_zero_429s_when_headers_are_honest() -> None:
+    clock = FakeClock()
+    forest = forest_of(1200)
+    with FakeReddit(forest, quota=12, window=60, clock=clock.now) as server:
+        client = RedditClient(settings_for(server), clock=clock, retry=QUICK)
+        result = expand_thread(client, "th0")
+        assert result.complete
+        assert server.count_status(429) == 0
+        assert client.request_count > 12  # more than one window's quota: the pacer waited for resets
+        assert clock.t - 1000.0 >= 60
+
+
+def test_paced_at_the_documented_quota_when_headers_are_missing() -> None:
+    clock = FakeClock()
+    with FakeReddit(forest_of(300), quota=10**9, honest_headers=False, clock=clock.now) as server:
+        client = RedditClient(settings_for(server), clock=clock, retry=QUICK)
+        expand_thread(client, "th0")
+        assert client.request_count >= 3
+        assert all(s == pytest.approx(0.6) for s in clock.sleeps)
+        assert len(clock.sleeps) == client.request_count - 1
+
+
+@pytest.mark.parametrize(("retry_after", "expected"), [("7", 7.0), (None, 60.0)])
+def test_429_waits_for_retry_after_or_a_minute(retry_after: str | None, expected: float) -> None:
+    clock = FakeClock()
+    faults = Faults(burst_429=(0, 2), retry_after=retry_after)
+    with FakeReddit(forest_of(30), quota=10**9, faults=faults, clock=clock.now) as server:
+        client = RedditClient(settings_for(server), clock=clock, retry=QUICK)
+        result = expand_thread(client, "th0")
+        assert result.complete and server.count_status(429) == 2, (client.faults, server.log)
+        assert clock.sleeps[:2] == [pytest.approx(expected)] * 2, (client.faults, clock.sleeps, server.log)
+
+
+# -- faults ----------------------------------------------------------------------------
+def test_ten_percent_faults_give_the_identical_comment_set() -> None:
+    def held(faults: Faults | None) -> tuple[set[str], int]:
+        forest = forest_of(1500)
+        with FakeReddit(forest, quota=10**9, faults=faults) as server:
+            client = RedditClient(settings_for(server), clock=FakeClock(), retry=QUICK)
+            from scraper.collect.expand import Expansion
+
+            expansion = Expansion("th0")
+            expand_thread(client, "th0", expansion=expansion)
+            return set(expansion.depth) & forest.visible_ids("th0"), client.request_count
+
+    clean, clean_requests = held(None)
+    faulty, faulty_requests = held(Faults(rate=0.10, seed=3, burst_429=(4, 3)))
+    assert faulty == clean and len(clean) > 1400
+    assert faulty_requests > clean_requests
+
+
+def test_slow_replies_time_out_and_are_retried() -> None:
+    faults = Faults(rate=0.5, kinds=("slow",), slow_seconds=1.5, seed=1)  # seed 1: the first answer is slow
+    with FakeReddit(forest_of(20), quota=10**9, faults=faults) as server:
+        client = RedditClient(settings_for(server, timeout=1), retry=QUICK)
+        result = expand_thread(client, "th0")
+        assert result.complete and client.faults["ReadTimeout"] >= 1
+
+
+# -- budgets, deadlines, kills -----------------------------------------------------------
+def table_rows(folder: Path) -> dict[str, list[dict[str, Any]]]:
+    version = sorted((folder / "versions").iterdir())[-1]
+    out = {}
+    for stem in ("submissions", "comments"):
+        rows = pq.read_table(version / f"{stem}.parquet").to_pylist()
+        for row in rows:
+            row.pop("retrieved_at")
+        out[stem] = rows
+    return out
+
+
+@pytest.fixture
+def reference(tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
+    folder = write_spec(tmp_path / "reference", SPEC)
+    with FakeReddit(forest_of(400, 250, 120), quota=10**9) as server:
+        collect(folder, settings_for(server), retry=QUICK)
+    return table_rows(folder)
+
+
+def test_budget_stops_cleanly_and_the_rerun_completes_the_same_snapshot(
+    tmp_path: Path, reference: dict[str, list[dict[str, Any]]]
+) -> None:
+    folder = write_spec(tmp_path / "budget", SPEC)
+    with FakeReddit(forest_of(400, 250, 120), quota=10**9) as server:
+        stops = 0
+        while True:
+            try:
+                collect(folder, settings_for(server), retry=QUICK, max_requests=6)
+                break
+            except BudgetExhausted as exc:
+                stops += 1
+                assert "run again" in str(exc)
+                assert not (folder / "versions").exists()
+        assert stops >= 3
+    assert table_rows(folder) == reference
+
+
+def test_deadline_stops_cleanly(tmp_path: Path) -> None:
+    folder = write_spec(tmp_path / "deadline", SPEC)
+    with FakeReddit(forest_of(400), quota=10**9) as server, pytest.raises(BudgetExhausted, match="deadline"):
+        collect(folder, settings_for(server), retry=QUICK, deadline_seconds=0)
+
+
+KILLED = """
+import sys
+from pathlib import Path
+from scraper.collect.run import collect
+from scraper.sources.reddit import RedditSettings
+from scraper.sources.pacing import RetryPolicy
+url = sys.argv[2]
+collect(Path(sys.argv[1]), RedditSettings(oauth_url=url, reddit_url=url, client_id="fake-client-id",
+        client_secret="fake-client-secret", user_agent="python:tests:0 (killed)"),
+        retry=RetryPolicy(base=0.01, cap=0.02))
+"""
+
+
+@pytest.mark.parametrize("kill_after", [2, 9, 25])
+def test_sigkill_at_any_point_then_rerun_equals_an_uninterrupted_run(
+    tmp_path: Path, reference: dict[str, list[dict[str, Any]]], kill_after: int
+) -> None:
+    folder = write_spec(tmp_path / "killed", SPEC)
+    forest = forest_of(400, 250, 120)
+    with FakeReddit(forest, quota=10**9) as server:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        proc = subprocess.Popen([sys.executable, "-c", KILLED, str(folder), server.url], env=env)
+        deadline = time.monotonic() + 60
+        while len(server.log) < kill_after and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert not (folder / "versions").exists()
+        archived = list(read_records(next((folder / "raw").glob("*.jsonl.gz"))))
+        done_before = {r["link"] for r in archived if r.get("event") == "thread"}
+        server.log.clear()
+        report = collect(folder, settings_for(server), retry=QUICK)
+        assert report.resumed
+        for link in done_before:  # finished threads are not fetched again
+            assert server.count(f"/comments/{link}") == 0
+    assert table_rows(folder) == reference
+    assert len(list((folder / "raw").glob("*.jsonl.gz"))) == 1
