@@ -220,3 +220,15 @@ def test_sigkill_at_any_point_then_rerun_equals_an_uninterrupted_run(
             assert server.count(f"/comments/{link}") == 0
     assert table_rows(folder) == reference
     assert len(list((folder / "raw").glob("*.jsonl.gz"))) == 1
+
+
+def test_413_on_long_id_lists_is_split_against_the_server() -> None:
+    forest = forest_of(1500)
+    with FakeReddit(forest, quota=10**9, morechildren_max_ids=30) as server:
+        client = RedditClient(settings_for(server), retry=QUICK)
+        from scraper.collect.expand import Expansion
+
+        expansion = Expansion("th0")
+        result = expand_thread(client, "th0", expansion=expansion)
+        assert result.complete and server.count_status(413) >= 1
+        assert forest.visible_ids("th0") <= set(expansion.depth)

@@ -130,6 +130,7 @@ class FakeReddit:
         honest_headers: bool = True,
         window: float = WINDOW_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        morechildren_max_ids: int | None = None,
     ) -> None:
         self.forest = forest
         self.client_id = client_id
@@ -137,6 +138,7 @@ class FakeReddit:
         self.rate = RateLimit(quota=quota, window=window, clock=clock)
         self.faults = faults or Faults()
         self.honest_headers = honest_headers
+        self.morechildren_max_ids = morechildren_max_ids
         self.tree_limit_cap = tree_limit_cap
         self.morechildren_budget = morechildren_budget
         self.max_depth = max_depth
@@ -254,6 +256,8 @@ class FakeReddit:
             if link not in self.forest.threads:
                 return _json(403, {"message": "Forbidden", "error": 403})
             ids = [i for i in form.get("children", "").split(",") if i]
+            if self.morechildren_max_ids is not None and len(ids) > self.morechildren_max_ids:
+                return 413, {"content-type": "text/html"}, b"<html><body>413 Request Entity Too Large</body></html>"
             things = self.forest.more_children(
                 link,
                 ids,
