@@ -22,6 +22,7 @@ import logging
 import sys
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,7 +35,7 @@ from rich.table import Table
 
 from scraper import __version__
 from scraper.collect.expand import TreeResult
-from scraper.errors import EXIT_NEEDS_PERSON, ScraperError
+from scraper.errors import EXIT_CONFIG, EXIT_NEEDS_PERSON, ScraperError
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True, highlight=False, markup=False)  # paths and messages may hold [brackets]
@@ -124,16 +125,41 @@ class ThreadProgress:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scraper")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
-def main(verbose: int) -> None:
+@click.option(
+    "--log-json",
+    "log_json",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also append logs to FILE as JSON lines (for schedulers and log shippers).",
+)
+def main(verbose: int, log_json: Path | None) -> None:
     """Collect Reddit threads into versioned, checksummed Parquet datasets.
 
     Exit codes: 0 done, 1 needs a person, 2 usage or configuration error,
     75 try again later.
     """
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    level = max(logging.WARNING - 10 * verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if log_json is not None:
+        handler = logging.FileHandler(log_json, encoding="utf-8")
+        handler.setFormatter(JsonLines())
+        handler.setLevel(logging.INFO)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger().setLevel(min(level, logging.INFO))
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object a log record: time, level, logger, message."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {
+                "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.getMessage(),
+            },
+            ensure_ascii=False,
+        )
 
 
 def _print_report(report: Any, as_json: bool) -> None:
@@ -175,6 +201,15 @@ def parse_duration(value: str | None) -> float | None:
     show_default=True,
     help="Retries of a request on 5xx, timeouts and dropped connections.",
 )
+@click.option(
+    "--wait", "wait_for_lock", is_flag=True, help="Wait for another run on this dataset instead of exiting 73."
+)
+@click.option(
+    "--summary",
+    "summary_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write a JSON run summary here (also when the run stops early).",
+)
 @json_option
 @handle_errors
 def collect(
@@ -186,6 +221,8 @@ def collect(
     max_requests: int | None,
     deadline: str | None,
     max_retries: int,
+    wait_for_lock: bool,
+    summary_path: Path | None,
     as_json: bool,
 ) -> None:
     """Collect a dataset per its dataset.toml and write a new version.
@@ -207,6 +244,7 @@ def collect(
 
     settings = RedditSettings.from_env(site=site, oauth_url=oauth_url, reddit_url=reddit_url, user_agent=user_agent)
     progress = ThreadProgress(enabled=err.is_terminal)
+    summary: dict[str, Any] = {"dataset": str(dataset), "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
     try:
         report = run_collect(
             dataset,
@@ -215,9 +253,19 @@ def collect(
             max_requests=max_requests,
             deadline_seconds=parse_duration(deadline),
             retry=RetryPolicy(max_retries=max_retries),
+            wait_for_lock=wait_for_lock,
         )
+        summary.update(report.as_json())
+        summary["exit_code"] = EXIT_NEEDS_PERSON if report.problems else 0
+    except ScraperError as exc:
+        summary.update({"exit_code": exc.exit_code, "error": str(exc)})
+        raise
     finally:
         progress.stop()
+        if summary_path is not None:
+            summary["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+            summary_path.parent.mkdir(parents=True, exist_ok=True)
+            summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
     _print_report(report, as_json)
     err.print(f"wrote {dataset / 'versions' / str(report.version)}")
     if report.problems:
@@ -332,6 +380,136 @@ def show(path: Path, version: str, as_json: bool) -> None:
                 ", ".join(f"{k} {v}" for k, v in sorted(entry["requests"].items())),
             )
         err.print(threads)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option(
+    "--orphan-warn",
+    type=click.FloatRange(0, 1),
+    default=0.05,
+    show_default=True,
+    help="Orphan comments up to this share of comments warn instead of failing.",
+)
+@json_option
+def validate(path: Path, orphan_warn: float, as_json: bool) -> None:
+    """Validate a version folder, a dataset folder or a downloaded copy (for CI).
+
+    Checks schemas against the models, sha256/bytes/rows against the
+    manifest, manifests against index.json, unique fullnames, links,
+    parents (orphans warn under a threshold), depth, statuses against
+    content, and timestamps.  Writes Markdown to $GITHUB_STEP_SUMMARY when
+    set.  Exit codes: 0 valid, 1 invalid data, 2 usage or I/O error.
+
+    Example:
+
+        python -m scraper validate datasets/leaving-ml
+    """
+    import os
+
+    from scraper.publish.validate import validate as run_validate
+
+    try:
+        report = run_validate(path, orphan_warn_share=orphan_warn)
+    except (ScraperError, OSError) as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, markup=True)
+        sys.exit(EXIT_CONFIG)
+    if as_json:
+        emit_json(report.as_json())
+    table = Table("version", "check", "status", "count", "detail", "examples", title=f"validate {path}")
+    for c in report.checks:
+        table.add_row(c.version, c.name, c.status, str(c.count), c.detail, ", ".join(c.examples))
+    err.print(table)
+    err.print("valid" if report.valid else "INVALID")
+    if summary_file := os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(summary_file, "a", encoding="utf-8") as handle:
+            handle.write(report.markdown())
+    sys.exit(0 if report.valid else EXIT_NEEDS_PERSON)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to write the static tree into (served as is by any static host).",
+)
+@json_option
+@handle_errors
+def publish(path: Path, target: Path, as_json: bool) -> None:
+    """Write a dataset's versions as a static tree that download reads.
+
+    Validates first; writes index.json, the version folders (manifests,
+    Parquet files, cards), the dataset card and spec.  Raw archives stay
+    behind.  Versions already published are left as they are.
+
+    Example:
+
+        python -m scraper publish datasets/leaving-ml --to public/leaving-ml
+    """
+    from scraper.publish.tree import publish as run_publish
+
+    result = run_publish(path, target)
+    if as_json:
+        emit_json(result)
+    new = ", ".join(result["copied"]) or "none"
+    err.print(f"published {', '.join(result['versions'])} to {target} (new: {new})")
+
+
+@main.command()
+@click.argument("source")
+@click.option("--version", "version", default=None, help="Version id (default: the latest).")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Dataset folder to install the version into.",
+)
+@json_option
+@handle_errors
+def download(source: str, version: str | None, target: Path, as_json: bool) -> None:
+    """Download a published version from SOURCE (an http(s) base URL or a folder) and verify it.
+
+    Checks the manifest against index.json and every file's bytes and
+    sha256 while streaming; installs the version only when all match.  A
+    rerun skips files that already verify.
+
+    Example:
+
+        python -m scraper download https://example.org/leaving-ml --to data/leaving-ml
+    """
+    from rich.progress import DownloadColumn, TransferSpeedColumn
+
+    from scraper.publish.download import download as run_download
+
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def on_progress(rel: str, done: int, total: int | None) -> None:
+        if rel not in tasks:
+            tasks[rel] = progress.add_task(rel, total=total)
+        progress.update(tasks[rel], completed=done)
+
+    with progress:
+        result = run_download(source, target, version=version, on_progress=on_progress)
+    if as_json:
+        emit_json(result)
+    state = "already installed" if result["already_installed"] else "verified and installed"
+    err.print(
+        f"{result['version']} {state} in {result['path']} "
+        f"({len(result['downloaded'])} downloaded, {len(result['skipped'])} already verified)"
+    )
 
 
 @main.command()

@@ -12,6 +12,8 @@
     ├── TransientError           exit 75: network down, 5xx or 429 after retries: try again later
     │   └── BudgetExhausted      exit 75: --max-requests or --deadline reached; run again to continue
     ├── SnapshotError            exit 1: a version exists already, a staging folder in use
+    │   └── IntegrityError       exit 1: a file, manifest or index does not match its checksum
+    ├── Locked                   exit 73: another run holds the dataset's lock
     └── InputError               exit 1: a file given to ingest that is not a Reddit response
 
 Third-party errors (prawcore, requests, pyarrow, tomllib) are wrapped where
@@ -24,6 +26,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_NEEDS_PERSON = 1
 EXIT_CONFIG = 2
+EXIT_LOCKED = 73  # EX_CANTCREAT from sysexits.h: another run is collecting this dataset
 EXIT_TRY_LATER = 75  # EX_TEMPFAIL from sysexits.h, understood by schedulers
 
 
@@ -73,6 +76,16 @@ class TooManyIds(RedditError):
 
 class SnapshotError(ScraperError):
     """A snapshot cannot be written or read as asked."""
+
+
+class IntegrityError(SnapshotError):
+    """Data that does not match its manifest or index: a tampered or broken copy."""
+
+
+class Locked(ScraperError):
+    """Another run holds the dataset's lock."""
+
+    exit_code = EXIT_LOCKED
 
 
 class InputError(ScraperError):

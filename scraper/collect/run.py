@@ -29,6 +29,7 @@ from scraper.normalize.harvest import Seen
 from scraper.sources.pacing import Clock, RetryPolicy
 from scraper.sources.reddit import RedditClient, RedditSettings
 from scraper.spec import DatasetSpec, load_spec
+from scraper.store.lock import dataset_lock
 from scraper.store.raw import RawArchive, read_records
 from scraper.store.snapshot import Dataset, write_json_atomic
 
@@ -119,8 +120,36 @@ def collect(
     deadline_seconds: float | None = None,
     retry: RetryPolicy | None = None,
     clock: Clock | None = None,
+    wait_for_lock: bool = False,
 ) -> CollectReport:
-    """Collect a dataset per its spec (continuing an interrupted run) and write a new version."""
+    """Collect a dataset per its spec (continuing an interrupted run) and write a new version.
+
+    Holds the dataset's lock throughout: a second run exits at once with
+    :class:`~scraper.errors.Locked`, or queues behind the first with ``wait_for_lock``.
+    """
+    load_spec(dataset_dir)  # a bad spec is reported before anything else happens
+    with dataset_lock(dataset_dir, wait=wait_for_lock):
+        return _collect_locked(
+            dataset_dir,
+            settings,
+            progress=progress,
+            max_requests=max_requests,
+            deadline_seconds=deadline_seconds,
+            retry=retry,
+            clock=clock,
+        )
+
+
+def _collect_locked(
+    dataset_dir: Path,
+    settings: RedditSettings,
+    *,
+    progress: Any,
+    max_requests: int | None,
+    deadline_seconds: float | None,
+    retry: RetryPolicy | None,
+    clock: Clock | None,
+) -> CollectReport:
     spec, spec_sha256 = load_spec(dataset_dir)
     dataset = Dataset(dataset_dir)
     dataset.path.mkdir(parents=True, exist_ok=True)

@@ -154,9 +154,12 @@ class Dataset:
                     "rows": {stem: f["rows"] for stem, f in _files_by_stem(manifest).items()},
                 }
             )
+        names = [
+            json.loads((self.version_dir(e["version"]) / "manifest.json").read_text())["dataset"] for e in entries[-1:]
+        ]
         index = {
             "format": INDEX_FORMAT,
-            "dataset": self.name,
+            "dataset": names[0] if names else self.name,  # a downloaded copy keeps the dataset's name
             "latest": entries[-1]["version"] if entries else None,
             "versions": entries,
         }

@@ -1,0 +1,1 @@
+"""Publishing: validate versions, write a static tree, download and verify one."""

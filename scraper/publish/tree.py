@@ -1,0 +1,65 @@
+"""Publish a dataset as a static tree that any static host can serve.
+
+The tree is the contract for ``download``::
+
+    index.json                       versions, latest, each manifest's sha256
+    README.md, dataset.toml          the card and the spec
+    versions/vNNNN/manifest.json     per file: rows, bytes, sha256
+    versions/vNNNN/*.parquet
+    versions/vNNNN/README.md         the version's card, where there is one
+
+Raw archives, quarantine files, staging folders and run state stay behind.
+Versions already in the target with the same manifest are left as they are;
+new ones are copied into a staging folder and renamed into place, and
+``index.json`` is replaced last, so a reader never sees a half-published tree.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from scraper.errors import IntegrityError, SnapshotError
+from scraper.publish.validate import validate
+from scraper.store.snapshot import Dataset, sha256_file, write_json_atomic
+
+TOP_FILES = ("README.md", "dataset.toml")
+
+
+def publish(dataset_dir: Path, target: Path) -> dict[str, Any]:
+    """Validate ``dataset_dir`` and write its versions as a static tree into ``target``."""
+    source = Dataset(dataset_dir)
+    index = source.write_index()
+    if not index["versions"]:
+        raise SnapshotError(f"{dataset_dir} has no versions to publish")
+    report = validate(dataset_dir)
+    if not report.valid:
+        failed = [f"{c.version} {c.name}" for c in report.checks if c.status == "fail"]
+        raise IntegrityError(f"{dataset_dir} does not validate ({'; '.join(failed[:3])}); run validate")
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for entry in index["versions"]:
+        vid = entry["version"]
+        src, dst = source.version_dir(vid), target / "versions" / vid
+        if dst.is_dir():
+            if sha256_file(dst / "manifest.json") != entry["manifest_sha256"]:
+                raise IntegrityError(f"{dst} holds a different {vid}; published versions are never rewritten")
+            continue
+        staging = target / ".staging" / vid
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(src, staging)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(dst)
+        copied.append(vid)
+    shutil.rmtree(target / ".staging", ignore_errors=True)
+    for name in TOP_FILES:
+        if (dataset_dir / name).is_file():
+            shutil.copyfile(dataset_dir / name, target / name)
+    write_json_atomic(target / "index.json", index)
+    return {
+        "target": str(target),
+        "versions": [e["version"] for e in index["versions"]],
+        "copied": copied,
+        "latest": index["latest"],
+    }

@@ -1,0 +1,307 @@
+"""Validate dataset versions: schema, checksums, keys, links, depth, statuses, timestamps.
+
+``validate(path)`` takes a version folder, a dataset folder (every version) or a
+downloaded copy, and returns a :class:`Report` of :class:`Check` results, each
+with a count and a few example ids.  It reads only what it needs: the Parquet
+footer for schemas and row counts, the bytes once for sha256, and columnar
+scans through DuckDB for the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
+from scraper.errors import InputError
+from scraper.store.snapshot import sha256_file
+
+EXAMPLES = 5
+REDDIT_FOUNDED = datetime(2005, 6, 1, tzinfo=UTC)
+#: Warn, do not fail, while orphans stay under this share of comments (windowed collections have some).
+ORPHAN_WARN_SHARE = 0.05
+
+
+@dataclass
+class Check:
+    """One check on one version: ``ok``, ``warn`` or ``fail``, with a count and example ids."""
+
+    version: str
+    name: str
+    status: str
+    count: int = 0
+    detail: str = ""
+    examples: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "version": self.version,
+            "check": self.name,
+            "status": self.status,
+            "count": self.count,
+            "detail": self.detail,
+            "examples": self.examples,
+        }
+
+
+@dataclass
+class Report:
+    """Every check of every version validated."""
+
+    path: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        """No check failed (warnings allowed)."""
+        return all(c.status != "fail" for c in self.checks)
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {"path": self.path, "valid": self.valid, "checks": [c.as_json() for c in self.checks]}
+
+    def markdown(self) -> str:
+        """A Markdown table, for ``$GITHUB_STEP_SUMMARY``."""
+        icon = {"ok": "✅", "warn": "⚠️", "fail": "❌"}
+        lines = [
+            f"### validate `{self.path}`: {'valid' if self.valid else 'INVALID'}",
+            "",
+            "| version | check | status | count | detail | examples |",
+            "|---|---|---|---:|---|---|",
+        ]
+        for c in self.checks:
+            lines.append(
+                f"| {c.version} | {c.name} | {icon[c.status]} {c.status} | {c.count} | {c.detail} | "
+                f"{', '.join(f'`{e}`' for e in c.examples)} |"
+            )
+        return "\n".join(lines) + "\n"
+
+
+def _version_dirs(path: Path) -> tuple[list[Path], dict[str, Any] | None]:
+    """The version folders under ``path`` and the dataset's index, if any."""
+    if (path / "manifest.json").is_file():
+        index_path = path.parent.parent / "index.json"
+        index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.is_file() else None
+        return [path], index
+    index_path = path / "index.json"
+    if not index_path.is_file() and not (path / "versions").is_dir():
+        raise InputError(f"{path}: neither a version folder (manifest.json) nor a dataset folder (index.json)")
+    index = None
+    if index_path.is_file():
+        try:
+            index = json.loads(index_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise InputError(f"{index_path}: not JSON ({exc})") from None
+    found = (
+        sorted(p for p in (path / "versions").iterdir() if (p / "manifest.json").is_file())
+        if (path / "versions").is_dir()
+        else []
+    )
+    return found, index
+
+
+def validate(path: Path, *, orphan_warn_share: float = ORPHAN_WARN_SHARE) -> Report:
+    """Validate every version at ``path``; see the module docstring."""
+    if not path.exists():
+        raise InputError(f"{path}: no such folder")
+    versions, index = _version_dirs(path)
+    report = Report(str(path))
+    if index is not None:
+        report.checks.extend(
+            _check_index(path if (path / "index.json").is_file() else path.parent.parent, index, versions)
+        )
+    for folder in versions:
+        report.checks.extend(_validate_version(folder, orphan_warn_share))
+    if not versions:
+        report.checks.append(Check("-", "versions", "fail", 0, "no versions found"))
+    return report
+
+
+def _check_index(root: Path, index: dict[str, Any], versions: list[Path]) -> list[Check]:
+    entries = {e.get("version"): e for e in index.get("versions") or []}
+    bad: list[str] = []
+    for folder in versions:
+        entry = entries.get(folder.name)
+        if entry is None or sha256_file(folder / "manifest.json") != entry.get("manifest_sha256"):
+            bad.append(folder.name)
+    missing = [v for v in entries if not (root / "versions" / str(v) / "manifest.json").is_file()]
+    latest_ok = index.get("latest") in entries or (index.get("latest") is None and not entries)
+    problems = bad + [f"{v} (listed, absent)" for v in missing] + ([] if latest_ok else ["latest"])
+    status = "ok" if not bad and latest_ok else "fail"
+    if missing and status == "ok":
+        status = "warn"  # a download holds only some versions
+    detail = "manifests match index.json" if status == "ok" else "manifest sha256 or latest disagree with index.json"
+    return [Check("index", "index", status, len(problems), detail, problems[:EXAMPLES])]
+
+
+def _validate_version(folder: Path, orphan_warn_share: float) -> list[Check]:
+    version = folder.name
+    checks: list[Check] = []
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except ValueError as exc:
+        return [Check(version, "manifest", "fail", 1, f"manifest.json is not JSON: {exc}")]
+    schema_ok = manifest.get("schema_version", "").split(".")[0] == SCHEMA_VERSION.split(".")[0]
+    checks.append(
+        Check(
+            version,
+            "schema version",
+            "ok" if schema_ok else "fail",
+            0 if schema_ok else 1,
+            f"manifest {manifest.get('schema_version')}, tool {SCHEMA_VERSION}",
+        )
+    )
+    files = {info.get("table"): (name, info) for name, info in (manifest.get("files") or {}).items()}
+    readable: dict[str, Path] = {}
+    for stem, expected in ARROW_SCHEMAS.items():
+        if stem not in files:
+            checks.append(Check(version, f"{stem}: file", "fail", 1, "not listed in manifest.json"))
+            continue
+        name, info = files[stem]
+        path = folder / name
+        if "/" in name or not path.is_file():
+            checks.append(Check(version, f"{stem}: file", "fail", 1, f"{name} missing"))
+            continue
+        checks.append(_check_integrity(version, stem, path, info))
+        schema_check = _check_schema(version, stem, path, expected)
+        checks.append(schema_check)
+        if schema_check.status == "ok":
+            readable[stem] = path
+    if set(readable) == set(ARROW_SCHEMAS):
+        checks.extend(_check_rows(version, readable["submissions"], readable["comments"], orphan_warn_share))
+    return checks
+
+
+def _check_integrity(version: str, stem: str, path: Path, info: dict[str, Any]) -> Check:
+    problems = []
+    size = path.stat().st_size
+    if size != info.get("bytes"):
+        problems.append(f"bytes {size} != {info.get('bytes')}")
+    if sha256_file(path) != info.get("sha256"):
+        problems.append("sha256 differs")
+    try:
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except (pa.ArrowException, OSError) as exc:
+        problems.append(f"not Parquet: {exc}")
+    else:
+        if rows != info.get("rows"):
+            problems.append(f"rows {rows} != {info.get('rows')}")
+    return Check(
+        version,
+        f"{stem}: sha256, bytes, rows",
+        "fail" if problems else "ok",
+        len(problems),
+        "; ".join(problems) or f"{info.get('rows')} rows match manifest.json",
+    )
+
+
+def _check_schema(version: str, stem: str, path: Path, expected: pa.Schema) -> Check:
+    try:
+        actual = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        return Check(version, f"{stem}: schema", "fail", 1, f"unreadable footer: {exc}")
+    problems = []
+    for field_ in expected:
+        if field_.name not in actual.names:
+            problems.append(f"missing {field_.name}")
+            continue
+        got = actual.field(field_.name)
+        if not got.type.equals(field_.type):
+            problems.append(f"{field_.name}: {got.type} != {field_.type}")
+        elif got.nullable != field_.nullable:
+            problems.append(f"{field_.name}: nullable {got.nullable} != {field_.nullable}")
+    problems.extend(f"unexpected {name}" for name in actual.names if name not in expected.names)
+    meta = (actual.metadata or {}).get(b"schema_version", b"").decode()
+    if meta.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+        problems.append(f"schema_version {meta or 'absent'}")
+    return Check(
+        version,
+        f"{stem}: schema",
+        "fail" if problems else "ok",
+        len(problems),
+        "; ".join(problems[:EXAMPLES]) or "matches the models",
+    )
+
+
+def _check_rows(version: str, submissions: Path, comments: Path, orphan_warn_share: float) -> list[Check]:
+    con = duckdb.connect()
+    con.read_parquet(str(submissions)).create_view("s")
+    con.read_parquet(str(comments)).create_view("c")
+    n_comments = con.execute("select count(*) from c").fetchall()[0][0]
+
+    def query(sql: str) -> tuple[int, list[str]]:
+        # The SQL is this module's own constants; no value from the data is spliced in.
+        count = con.execute(f"select count(*) from ({sql})").fetchall()[0][0]  # noqa: S608
+        examples = [str(r[0]) for r in con.execute(f"{sql} limit {EXAMPLES}").fetchall()] if count else []
+        return count, examples
+
+    checks = []
+
+    def add(name: str, sql: str, ok_detail: str, *, warn_under: float | None = None) -> None:
+        count, examples = query(sql)
+        status = "ok" if count == 0 else "fail"
+        detail = ok_detail
+        if count and warn_under is not None and count <= warn_under * max(n_comments, 1):
+            status, detail = "warn", f"{count / max(n_comments, 1):.1%} of comments (warn up to {warn_under:.0%})"
+        elif count:
+            detail = f"{count} rows"
+        checks.append(Check(version, name, status, count, detail, examples))
+
+    add(
+        "unique fullnames",
+        "select name from (select name from s union all select name from c) group by name having count(*) > 1",
+        "every name once",
+    )
+    add(
+        "comment link_id has its submission",
+        "select c.name from c left join s on c.link_id = s.name where s.name is null",
+        "all linked",
+    )
+    add(
+        "parent_id has its parent",
+        "select c.name from c left join c p on c.parent_id = p.name where c.parent_id like 't1_%' and p.name is null",
+        "no orphans",
+        warn_under=orphan_warn_share,
+    )
+    add(
+        "parent_id of top-level comments is their link",
+        "select name from c where parent_id like 't3_%' and parent_id <> link_id",
+        "all consistent",
+    )
+    add(
+        "depth is parent's depth + 1",
+        "select c.name from c left join c p on c.parent_id = p.name "
+        "where (c.parent_id like 't3_%' and c.depth is not null and c.depth <> 0) "
+        "or (p.depth is not null and c.depth is not null and c.depth <> p.depth + 1)",
+        "consistent",
+    )
+    add(
+        "status agrees with content",
+        "select name from c where (status in ('deleted', 'removed') and (author is not null "
+        "or body not in ('', '[deleted]', '[removed]'))) "
+        "or (status = 'account_deleted' and author is not null) "
+        "or (status = 'visible' and (author is null or body in ('[deleted]', '[removed]'))) "
+        "union all select name from s where (status in ('deleted', 'removed') and "
+        "selftext not in ('', '[deleted]', '[removed]')) "
+        "or (status = 'visible' and author is null)",
+        "tombstones carry no text",
+    )
+    add(
+        "timestamps within bounds",
+        "select name from (select name, created_utc, edited, retrieved_at from s union all "  # noqa: S608
+        "select name, created_utc, edited, retrieved_at from c) "
+        f"where created_utc < TIMESTAMPTZ '{REDDIT_FOUNDED.isoformat()}' "
+        "or created_utc > retrieved_at + interval 1 day or edited < created_utc "
+        "or retrieved_at > now() + interval 1 day",
+        "2005-06 ≤ created ≤ edited, created ≤ retrieved ≤ now",
+    )
+    con.close()
+    return checks
