@@ -232,3 +232,86 @@ def test_413_on_long_id_lists_is_split_against_the_server() -> None:
         result = expand_thread(client, "th0", expansion=expansion)
         assert result.complete and server.count_status(413) >= 1
         assert forest.visible_ids("th0") <= set(expansion.depth)
+
+
+LOCKED = """
+import sys
+from pathlib import Path
+from scraper.cli import main
+sys.argv = ["scraper", "collect", "--dataset", sys.argv[1], "--summary", sys.argv[2]] + sys.argv[3:]
+main()
+"""
+
+
+def test_two_collect_processes_at_once_exactly_one_collects(tmp_path: Path) -> None:
+    folder = write_spec(tmp_path / "locked", SPEC)
+    faults = Faults(rate=1.0, kinds=("slow",), slow_seconds=0.15)  # every answer slow: the first run lasts
+    with FakeReddit(forest_of(200), quota=10**9, faults=faults) as server:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "SCRAPER_OAUTH_URL": server.url,
+            "SCRAPER_REDDIT_URL": server.url,
+            "praw_client_id": "fake-client-id",
+            "praw_client_secret": "fake-client-secret",
+            "praw_user_agent": "python:tests:0 (lock)",
+        }
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", LOCKED, str(folder), str(tmp_path / f"s{i}.json")],
+                env=env,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(2)
+        ]
+        outputs = [p.communicate(timeout=120) for p in procs]
+        codes = sorted(p.returncode for p in procs)
+    assert codes == [0, 73], outputs
+    loser = next(i for i, p in enumerate(procs) if p.returncode == 73)
+    assert "another run is collecting" in outputs[loser][1]
+    assert [p.name for p in (folder / "versions").iterdir()] == ["v0001"]
+    import json
+
+    summaries = [json.loads((tmp_path / f"s{i}.json").read_text()) for i in range(2)]
+    assert sorted(s["exit_code"] for s in summaries) == [0, 73]
+    winner = next(s for s in summaries if s["exit_code"] == 0)
+    assert winner["version"] == "v0001" and winner["comments_held"] > 150 and winner["requests"]
+
+
+def test_wait_queues_behind_the_lock_holder(tmp_path: Path) -> None:
+    from scraper.errors import Locked
+    from scraper.store.lock import dataset_lock
+
+    folder = tmp_path / "q"
+    with dataset_lock(folder), pytest.raises(Locked), dataset_lock(folder):
+        pass
+    with dataset_lock(folder), dataset_lock(tmp_path / "other"):
+        pass
+    with dataset_lock(folder, wait=True):  # free again: the first holder released it on exit
+        pass
+
+
+def test_json_lines_log(tmp_path: Path, fake_reddit: FakeReddit) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from scraper.cli import main
+
+    folder = write_spec(tmp_path / "logs", SPEC.replace('"quit machine learning"', '"quit machine learning"'))
+    log = tmp_path / "run.jsonl"
+    env = {
+        "SCRAPER_OAUTH_URL": fake_reddit.url,
+        "SCRAPER_REDDIT_URL": fake_reddit.url,
+        "praw_client_id": "fake-client-id",
+        "praw_client_secret": "fake-client-secret",
+        "praw_user_agent": "python:tests:0 (logs)",
+    }
+    spec = folder / "dataset.toml"
+    spec.write_text(spec.read_text().replace('["MachineLearning"]', '["MachineLearning", "nosuchsub"]'))
+    result = CliRunner().invoke(main, ["--log-json", str(log), "collect", "--dataset", str(folder)], env=env)
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert any(line["level"] == "WARNING" and "r/nosuchsub" in line["message"] for line in lines)
+    assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scraper.fake_reddit.generate import base36
+
 OUT = Path(__file__).with_name("leaving_ml_demo.json")
 SUBREDDITS = [
     "MachineLearning",
@@ -47,16 +49,6 @@ def parse_seed(text: str) -> tuple[str, str, list[str]]:
         elif bodies:
             bodies[-1] += "\n" + line
     return (title.group(1).strip() if title else ""), content[0].strip(), [b.strip() for b in bodies]
-
-
-def _id36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if n == 0:
-            return out
 
 
 def build(seed_text: str) -> dict[str, Any]:
@@ -114,7 +106,7 @@ def build(seed_text: str) -> dict[str, Any]:
         "view_count": None,
     }
     comments = []
-    ids = [_id36(int("jcaa000", 36) + 7 * i) for i in range(len(bodies))]
+    ids = [base36(int("jcaa000", 36) + 7 * i) for i in range(len(bodies))]
     for i, body in enumerate(bodies):
         deleted = body in ("[deleted]", "[removed]")
         author = "[deleted]" if deleted else (OP if i in OP_COMMENTS else f"demo_user_{i:02d}")

@@ -14,13 +14,14 @@ from typing import Any
 BASE_TIME = 1_700_000_000.0
 
 
-def _id36(n: int) -> str:
+def base36(number: int) -> str:
+    """A non-negative integer in Reddit's id alphabet (``0-9a-z``)."""
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
     while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if n == 0:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if number == 0:
             return out
 
 
@@ -67,7 +68,7 @@ def generate_thread(
     depth: dict[str, int] = {}
 
     def add(parent: str) -> str:
-        cid = _id36(base + len(comments))
+        cid = base36(base + len(comments))
         deleted = rng.random() < deleted_rate
         author = "[deleted]" if deleted else f"user{rng.randrange(5000)}"
         data: dict[str, Any] = {

@@ -123,7 +123,13 @@ def download(
     on_progress: Callable[[str, int, int | None], None] | None = None,
 ) -> dict[str, Any]:
     """Download, verify and install one version; return what was installed."""
-    fetcher = fetcher or fetcher_for(source)
+    if fetcher is None:
+        own = fetcher_for(source)
+        try:
+            return download(source, target, version=version, fetcher=own, on_progress=on_progress)
+        finally:
+            if isinstance(own, HttpFetcher):
+                own.client.close()
     try:
         index = json.loads(fetcher.read("index.json"))
         entries = {e["version"]: e for e in index["versions"]}

@@ -170,13 +170,19 @@ def _validate_version(folder: Path, orphan_warn_share: float) -> list[Check]:
         if "/" in name or not path.is_file():
             checks.append(Check(version, f"{stem}: file", "fail", 1, f"{name} missing"))
             continue
-        checks.append(_check_integrity(version, stem, path, info))
+        integrity = _check_integrity(version, stem, path, info)
+        checks.append(integrity)
         schema_check = _check_schema(version, stem, path, expected)
         checks.append(schema_check)
-        if schema_check.status == "ok":
+        if schema_check.status == "ok" and integrity.status == "ok":
             readable[stem] = path
     if set(readable) == set(ARROW_SCHEMAS):
-        checks.extend(_check_rows(version, readable["submissions"], readable["comments"], orphan_warn_share))
+        try:
+            checks.extend(_check_rows(version, readable["submissions"], readable["comments"], orphan_warn_share))
+        except duckdb.Error as exc:
+            checks.append(Check(version, "rows", "fail", 1, f"cannot scan the files: {exc}"))
+    else:
+        checks.append(Check(version, "rows", "fail", 1, "row checks skipped: a file failed its integrity or schema"))
     return checks
 
 

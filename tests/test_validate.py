@@ -1,0 +1,179 @@
+"""validate: good versions pass; each kind of breakage fails its own check, with exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from scraper.cli import main
+from scraper.collect.run import collect
+from scraper.fake_reddit import FakeReddit, Forest
+from scraper.fake_reddit.generate import generate_thread
+from scraper.publish.validate import validate
+from scraper.store.snapshot import Dataset, sha256_file
+from tests.conftest import settings_for, write_spec
+
+SPEC = """
+[dataset]
+name = "valid"
+[discovery]
+subreddits = ["MachineLearning"]
+queries = ["quit"]
+"""
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = write_spec(tmp_path_factory.mktemp("good") / "ds", SPEC)
+    forest = Forest()
+    for n in range(3):
+        sub, comments = generate_thread(f"g{n}", 150, seed=n, title=f"I quit, part {n}", deleted_rate=0.1)
+        forest.add_thread(sub, comments)
+    with FakeReddit(forest, quota=10**9) as server:
+        collect(folder, settings_for(server))
+    return folder
+
+
+@pytest.fixture
+def copy(good: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "ds"
+    shutil.copytree(good, target, ignore=shutil.ignore_patterns("raw", ".lock"))
+    return target
+
+
+def version_dir(folder: Path) -> Path:
+    return folder / "versions" / "v0001"
+
+
+def rewrite(folder: Path, stem: str, table: pa.Table) -> None:
+    """Replace a file and update manifest and index to match, so only the data is wrong."""
+    vdir = version_dir(folder)
+    path = vdir / f"{stem}.parquet"
+    pq.write_table(table, path, compression="zstd")
+    manifest = json.loads((vdir / "manifest.json").read_text())
+    manifest["files"][path.name].update(rows=table.num_rows, bytes=path.stat().st_size, sha256=sha256_file(path))
+    (vdir / "manifest.json").write_text(json.dumps(manifest))
+    Dataset(folder).write_index()
+
+
+def comments(folder: Path) -> pa.Table:
+    return pq.read_table(version_dir(folder) / "comments.parquet")
+
+
+def failed(folder: Path, **kwargs: Any) -> dict[str, Any]:
+    report = validate(folder, **kwargs)
+    return {c.name: c for c in report.checks if c.status != "ok"}
+
+
+def test_good_dataset_is_valid(good: Path) -> None:
+    report = validate(good)
+    assert report.valid and {c.status for c in report.checks} == {"ok"}
+    assert len(report.checks) == 13
+    assert validate(version_dir(good)).valid  # a version folder alone
+
+
+def test_wrong_type(copy: Path) -> None:
+    table = comments(copy)
+    idx = table.schema.get_field_index("score")
+    rewrite(copy, "comments", table.set_column(idx, "score", pc.cast(table["score"], pa.string())))
+    bad = failed(copy)
+    assert list(bad) == ["comments: schema", "rows"] and "score: string != int64" in bad["comments: schema"].detail
+
+
+def test_missing_column(copy: Path) -> None:
+    rewrite(copy, "comments", comments(copy).drop_columns(["depth"]))
+    assert "missing depth" in failed(copy)["comments: schema"].detail
+
+
+def test_edited_file_bytes(copy: Path) -> None:
+    path = version_dir(copy) / "comments.parquet"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert "sha256 differs" in failed(copy)["comments: sha256, bytes, rows"].detail
+
+
+def test_edited_manifest(copy: Path) -> None:
+    path = version_dir(copy) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["files"]["comments.parquet"]["rows"] += 1
+    path.write_text(json.dumps(manifest))
+    bad = failed(copy)
+    assert bad["index"].examples == ["v0001"]
+    assert "rows" in bad["comments: sha256, bytes, rows"].detail
+
+
+def test_duplicate_ids(copy: Path) -> None:
+    table = comments(copy)
+    rewrite(copy, "comments", pa.concat_tables([table, table.slice(0, 3)]))
+    bad = failed(copy)
+    assert bad["unique fullnames"].count == 3 and len(bad["unique fullnames"].examples) == 3
+
+
+def test_orphan_parents_warn_under_the_threshold_and_fail_over_it(copy: Path) -> None:
+    table = comments(copy)
+    nested = pc.starts_with(table["parent_id"], "t1_")
+    first_nested = [i for i, n in enumerate(nested.to_pylist()) if n][:2]
+    parents = table["parent_id"].to_pylist()
+    for i in first_nested:
+        parents[i] = "t1_gone"
+    idx = table.schema.get_field_index("parent_id")
+    field = table.schema.field("parent_id")
+    rewrite(copy, "comments", table.set_column(idx, field, pa.array(parents, pa.string())))
+    check = failed(copy)["parent_id has its parent"]
+    assert check.status == "warn" and check.count == 2
+    assert validate(copy).valid
+    assert failed(copy, orphan_warn_share=0.0)["parent_id has its parent"].status == "fail"
+
+
+def test_text_in_a_tombstone(copy: Path) -> None:
+    table = comments(copy)
+    statuses = table["status"].to_pylist()
+    visible = statuses.index("visible")
+    statuses[visible] = "deleted"
+    idx = table.schema.get_field_index("status")
+    rewrite(copy, "comments", table.set_column(idx, table.schema.field("status"), pa.array(statuses, pa.string())))
+    check = failed(copy)["status agrees with content"]
+    assert check.status == "fail" and check.examples == [table["name"][visible].as_py()]
+
+
+def test_wrong_depth_and_missing_submission(copy: Path) -> None:
+    table = comments(copy)
+    depth = pc.add(table["depth"], 1)
+    rewrite(
+        copy, "comments", table.set_column(table.schema.get_field_index("depth"), table.schema.field("depth"), depth)
+    )
+    subs = pq.read_table(version_dir(copy) / "submissions.parquet")
+    rewrite(copy, "submissions", subs.slice(1))
+    bad = failed(copy)
+    assert "depth is parent's depth + 1" in bad
+    dropped = subs["name"][0].as_py()
+    expected = sum(1 for link in table["link_id"].to_pylist() if link == dropped)
+    assert bad["comment link_id has its submission"].count == expected > 100
+
+
+def test_timestamps_out_of_bounds(copy: Path) -> None:
+    table = comments(copy)
+    idx = table.schema.get_field_index("created_utc")
+    early = pa.array([0] * table.num_rows, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    rewrite(copy, "comments", table.set_column(idx, table.schema.field("created_utc"), early))
+    assert failed(copy)["timestamps within bounds"].count == table.num_rows
+
+
+def test_cli_exit_codes_json_and_step_summary(good: Path, copy: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    ok = CliRunner().invoke(main, ["validate", str(good), "--json"], env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["valid"] is True
+    assert "| v0001 | unique fullnames | ✅ ok |" in summary.read_text()
+    (version_dir(copy) / "comments.parquet").write_bytes(b"PAR1 not really")
+    assert CliRunner().invoke(main, ["validate", str(copy)]).exit_code == 1
+    missing = CliRunner().invoke(main, ["validate", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "no such folder" in missing.stderr
