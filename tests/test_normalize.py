@@ -165,3 +165,19 @@ def test_token_responses_and_errors_are_not_rows() -> None:
     harvest = harvest_records([token, error])
     assert not harvest.submissions and not harvest.comments
     assert harvest.skipped == ["https://oauth.reddit.com/comments/abc/: HTTP 404"]
+
+
+def test_tombstones_keep_structure_but_no_text() -> None:
+    gone = t1("c1", "t3_abc", author="[deleted]", body="my own words, account since deleted",
+              permalink="/r/sub/comments/abc/a_title_slug/c1/")
+    child = t1("c2", "t1_c1")
+    removed_post = t3(author="op", selftext="[removed]", removed_by_category="moderator", title="secret title",
+                      url="https://example.org/x", permalink="/r/sub/comments/abc/secret_title/")
+    rows = build_rows(harvest_records([record([listing([removed_post]), listing([gone, child])])]))
+    sub = rows.submissions[0]
+    assert (sub.status, sub.title, sub.selftext, sub.url, sub.author) == (Status.REMOVED, "", "", None, None)
+    assert sub.permalink == "/r/sub/comments/abc/" and sub.score == 10
+    c1 = next(r for r in rows.comments if r.id == "c1")
+    assert (c1.status, c1.body, c1.author, c1.author_fullname) == (Status.ACCOUNT_DELETED, "", None, None)
+    assert c1.permalink == "/r/sub/comments/abc/_/c1/" and c1.parent_id == "t3_abc" and c1.depth == 0
+    assert next(r for r in rows.comments if r.id == "c2").body == "body c2"

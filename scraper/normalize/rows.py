@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from schemas import Comment, Status, Submission
 from scraper.normalize.harvest import Harvest, Seen
+from scraper.normalize.policy import tombstone
 
 DELETED = "[deleted]"
 REMOVED = "[removed]"
@@ -190,7 +191,7 @@ def build_rows(
             continue
         kept.add(name)
         try:
-            rows.submissions.append(submission_row(seen, found))
+            rows.submissions.append(tombstone(submission_row(seen, found)))
         except (ValidationError, ValueError, TypeError) as exc:
             rows.quarantined.append(_quarantine(name, seen, exc))
     depths = _depths(harvest.comments)
@@ -200,7 +201,7 @@ def build_rows(
             continue
         found = sorted(harvest.found_by.get(link, set())) or [seen.source]
         try:
-            rows.comments.append(comment_row(seen, found, depths.get(name)))
+            rows.comments.append(tombstone(comment_row(seen, found, depths.get(name))))
         except (ValidationError, ValueError, TypeError) as exc:
             rows.quarantined.append(_quarantine(name, seen, exc))
     return rows

@@ -291,12 +291,10 @@ def _check_rows(version: str, submissions: Path, comments: Path, orphan_warn_sha
     )
     add(
         "status agrees with content",
-        "select name from c where (status in ('deleted', 'removed') and (author is not null "
-        "or body not in ('', '[deleted]', '[removed]'))) "
-        "or (status = 'account_deleted' and author is not null) "
+        "select name from c where (status <> 'visible' and (author is not null or body <> '')) "
         "or (status = 'visible' and (author is null or body in ('[deleted]', '[removed]'))) "
-        "union all select name from s where (status in ('deleted', 'removed') and "
-        "selftext not in ('', '[deleted]', '[removed]')) "
+        "union all select name from s where (status <> 'visible' and (author is not null "
+        "or title <> '' or selftext <> '')) "
         "or (status = 'visible' and author is null)",
         "tombstones carry no text",
     )

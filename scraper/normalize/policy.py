@@ -1,0 +1,38 @@
+"""Row policies applied before anything is written: tombstones (and pseudonyms, see pseudonyms.py).
+
+Reddit's terms ask data users to honour deletions, so no version carries the
+text of an item that was deleted, removed, or whose author's account was gone
+when the version was made.  Such an item keeps its row as a *tombstone*: ids,
+parent links, timestamps, scores and status stay, so the thread's structure
+holds; title, selftext, body, URL, author and author flair are emptied, and
+the permalink loses its title slug.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from schemas import Comment, Status, Submission
+
+RowT = TypeVar("RowT", Submission, Comment)
+
+
+def is_tombstone(row: Submission | Comment) -> bool:
+    """Whether a row's text must not be published."""
+    return row.status is not Status.VISIBLE
+
+
+def _slugless(row: Submission | Comment) -> str:
+    if isinstance(row, Submission):
+        return f"/r/{row.subreddit}/comments/{row.id}/"
+    return f"/r/{row.subreddit}/comments/{row.link_id[3:]}/_/{row.id}/"
+
+
+def tombstone(row: RowT) -> RowT:
+    """The row with its text and author emptied (a no-op for visible rows)."""
+    if not is_tombstone(row):
+        return row
+    common = {"author": None, "author_fullname": None, "author_flair_text": None, "permalink": _slugless(row)}
+    if isinstance(row, Submission):
+        return row.model_copy(update={**common, "title": "", "selftext": "", "url": None})
+    return row.model_copy(update={**common, "body": ""})
