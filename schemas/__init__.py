@@ -1,6 +1,15 @@
 """The dataset's schema: Pydantic models, and the Arrow and JSON schemas derived from them."""
 
 from schemas.arrow import ARROW_SCHEMAS, arrow_schema
-from schemas.models import MODELS, SCHEMA_VERSION, Comment, Status, Submission
+from schemas.models import MODELS, SCHEMA_VERSION, Comment, Status, Submission, schema_compatible
 
-__all__ = ["ARROW_SCHEMAS", "MODELS", "SCHEMA_VERSION", "Comment", "Status", "Submission", "arrow_schema"]
+__all__ = [
+    "ARROW_SCHEMAS",
+    "MODELS",
+    "SCHEMA_VERSION",
+    "Comment",
+    "Status",
+    "Submission",
+    "arrow_schema",
+    "schema_compatible",
+]

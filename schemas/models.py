@@ -17,6 +17,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 SCHEMA_VERSION = "1.0"
 
 
+def schema_compatible(version: str | None) -> bool:
+    """Whether files of schema ``version`` read with these models: the same major version."""
+    return str(version or "").split(".", maxsplit=1)[0] == SCHEMA_VERSION.split(".", maxsplit=1)[0]
+
+
 class Status(enum.StrEnum):
     """What Reddit shows of an item, derived from its markers (WIRE-FORMAT §7)."""
 
@@ -97,4 +102,4 @@ class Comment(_Row):
 MODELS: dict[str, type[_Row]] = {"submissions": Submission, "comments": Comment}
 """The dataset's tables, by file stem."""
 
-__all__ = ["MODELS", "SCHEMA_VERSION", "Comment", "Status", "Submission"]
+__all__ = ["MODELS", "SCHEMA_VERSION", "Comment", "Status", "Submission", "schema_compatible"]

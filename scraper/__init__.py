@@ -6,6 +6,6 @@ is a thin skin over the rest.
 
 __version__ = "0.1.0"
 
-from scraper.study import Snapshot, load  # noqa: E402 - after __version__, which submodules read
+from scraper.study import Snapshot, load
 
 __all__ = ["Snapshot", "__version__", "load"]

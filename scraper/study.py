@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas import SCHEMA_VERSION
+from schemas import SCHEMA_VERSION, schema_compatible
 from scraper.errors import SnapshotError
 from scraper.store.snapshot import Dataset
 
@@ -117,7 +117,7 @@ def load(path: str | Path, version: str = "latest") -> Snapshot:
         folder = dataset.version_dir(vid)
         manifest = dataset.manifest(vid)
     found = str(manifest.get("schema_version", "0"))
-    if found.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+    if not schema_compatible(found):
         raise SnapshotError(
             f"{folder} has schema {found}; this tool reads schema {SCHEMA_VERSION.split('.')[0]}.x. "
             "Install the tool version named in its manifest to read it."

@@ -168,11 +168,22 @@ def test_token_responses_and_errors_are_not_rows() -> None:
 
 
 def test_tombstones_keep_structure_but_no_text() -> None:
-    gone = t1("c1", "t3_abc", author="[deleted]", body="my own words, account since deleted",
-              permalink="/r/sub/comments/abc/a_title_slug/c1/")
+    gone = t1(
+        "c1",
+        "t3_abc",
+        author="[deleted]",
+        body="my own words, account since deleted",
+        permalink="/r/sub/comments/abc/a_title_slug/c1/",
+    )
     child = t1("c2", "t1_c1")
-    removed_post = t3(author="op", selftext="[removed]", removed_by_category="moderator", title="secret title",
-                      url="https://example.org/x", permalink="/r/sub/comments/abc/secret_title/")
+    removed_post = t3(
+        author="op",
+        selftext="[removed]",
+        removed_by_category="moderator",
+        title="secret title",
+        url="https://example.org/x",
+        permalink="/r/sub/comments/abc/secret_title/",
+    )
     rows = build_rows(harvest_records([record([listing([removed_post]), listing([gone, child])])]))
     sub = rows.submissions[0]
     assert (sub.status, sub.title, sub.selftext, sub.url, sub.author) == (Status.REMOVED, "", "", None, None)

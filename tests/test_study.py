@@ -68,7 +68,7 @@ def test_readme_worked_example_runs(demo: Path) -> None:
     code = block.group(1).replace('"build/demo/leaving-ml"', repr(str(demo)))
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - the README's own example
+        exec(compile(code, "README.md", "exec"), {})
     printed = out.getvalue()
     assert "v0001 1 threads, 20 comments" in printed
     assert "To those of you who quit machine learning" in printed

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
+from schemas import ARROW_SCHEMAS, SCHEMA_VERSION, schema_compatible
 from scraper.errors import InputError
 from scraper.store.snapshot import sha256_file
 
@@ -149,7 +149,7 @@ def _validate_version(folder: Path, orphan_warn_share: float) -> list[Check]:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except ValueError as exc:
         return [Check(version, "manifest", "fail", 1, f"manifest.json is not JSON: {exc}")]
-    schema_ok = manifest.get("schema_version", "").split(".")[0] == SCHEMA_VERSION.split(".")[0]
+    schema_ok = schema_compatible(manifest.get("schema_version"))
     checks.append(
         Check(
             version,
@@ -226,7 +226,7 @@ def _check_schema(version: str, stem: str, path: Path, expected: pa.Schema) -> C
             problems.append(f"{field_.name}: nullable {got.nullable} != {field_.nullable}")
     problems.extend(f"unexpected {name}" for name in actual.names if name not in expected.names)
     meta = (actual.metadata or {}).get(b"schema_version", b"").decode()
-    if meta.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+    if not schema_compatible(meta):
         problems.append(f"schema_version {meta or 'absent'}")
     return Check(
         version,
