@@ -383,6 +383,56 @@ def show(path: Path, version: str, as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("a")
+@click.argument("b")
+@click.option("--ignore", "ignore", default="", help="Comma-separated columns to leave out, e.g. score.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    help="Items listed per kind of change in the human output.",
+)
+@json_option
+@handle_errors
+def diff(path: Path, a: str, b: str, ignore: str, limit: int, as_json: bool) -> None:
+    """Show what changed between versions A and B: added, removed, tombstoned, changed items.
+
+    Items are keyed by fullname and compared by a content hash that leaves
+    out volatile fields (retrieved_at, source) and the --ignore columns.
+
+    Example:
+
+        python -m scraper diff datasets/leaving-ml v0001 v0002 --ignore score
+    """
+    from scraper.publish.diff import diff_versions
+
+    result = diff_versions(path, a, b, ignore=frozenset(c.strip() for c in ignore.split(",") if c.strip()))
+    if as_json:
+        emit_json(result.as_json())
+    table = Table(
+        "table", "added", "removed", "tombstoned", "changed", "columns changed", title=f"{result.a} → {result.b}"
+    )
+    for name, t in result.tables.items():
+        columns = ", ".join(f"{c} {n}" for c, n in t.column_counts().items())
+        table.add_row(
+            name, str(len(t.added)), str(len(t.removed)), str(len(t.tombstoned)), str(len(t.changed)), columns
+        )
+    err.print(table)
+    for name, t in result.tables.items():
+        for kind, items in (
+            ("added", t.added),
+            ("removed", t.removed),
+            ("tombstoned", t.tombstoned),
+            ("changed", list(t.changed)),
+        ):
+            if items:
+                more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
+                err.print(f"{name} {kind}: {', '.join(items[:limit])}{more}", soft_wrap=True)
+
+
+@main.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option(
     "--orphan-warn",
