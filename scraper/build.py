@@ -11,8 +11,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from schemas import Comment, Submission
 from scraper.normalize import build_rows, harvest_records
 from scraper.normalize.harvest import Harvest, Seen
+from scraper.normalize.policy import is_tombstone
+from scraper.normalize.pseudonyms import Pseudonymizer, check_key, load_key
+from scraper.normalize.rows import RowSet
+from scraper.spec import DatasetSpec
 from scraper.store.snapshot import Dataset, rows_to_table
 
 
@@ -26,10 +31,14 @@ def build_version(
     stats: dict[str, Any] | None = None,
     harvest: Harvest | None = None,
     completeness: list[dict[str, Any]] | None = None,
+    pseudonymizer: Pseudonymizer | None = None,
 ) -> dict[str, Any]:
     """Normalize ``records`` and write them as the dataset's next version; return its manifest."""
     harvest = harvest_records(records, harvest)
     rows = build_rows(harvest, keep_thread=keep_thread)
+    if pseudonymizer is not None:
+        rows.submissions = [pseudonymizer.row(r) for r in rows.submissions]
+        rows.comments = [pseudonymizer.row(r) for r in rows.comments]
     tables = {
         "submissions": rows_to_table("submissions", rows.submissions),
         "comments": rows_to_table("comments", rows.comments),
@@ -44,9 +53,16 @@ def build_version(
         "skipped_responses": harvest.skipped,
         **(stats or {}),
     }
-    manifest = dataset.write_version(
-        tables, spec_sha256=spec_sha256, source=source, stats=all_stats, completeness=completeness
-    )
+    extra: dict[str, Any] = {
+        "pseudonymization": pseudonymizer.manifest_entry() if pseudonymizer else {"pseudonymized": False},
+        "tombstones": {
+            "total": sum(1 for r in _every_row(rows) if is_tombstone(r)),
+            "added": _tombstones_added(dataset, rows),
+        },
+    }
+    if completeness is not None:
+        extra["completeness"] = completeness
+    manifest = dataset.write_version(tables, spec_sha256=spec_sha256, source=source, stats=all_stats, extra=extra)
     if rows.quarantined:
         qdir = dataset.path / "quarantine"
         qdir.mkdir(parents=True, exist_ok=True)
@@ -54,3 +70,32 @@ def build_version(
             for item in rows.quarantined:
                 handle.write(json.dumps(item.as_json(), ensure_ascii=False) + "\n")
     return manifest
+
+
+def _tombstones_added(dataset: Dataset, rows: RowSet) -> int:
+    """Items visible in the previous version that are tombstones in this one."""
+    latest = dataset.latest()
+    if latest is None:
+        return 0
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    visible: set[str] = set()
+    for stem in ("submissions", "comments"):
+        table = pq.read_table(dataset.version_dir(latest) / f"{stem}.parquet", columns=["name", "status"])
+        visible.update(table.filter(pc.equal(table["status"], "visible"))["name"].to_pylist())
+    return sum(1 for r in _every_row(rows) if is_tombstone(r) and r.name in visible)
+
+
+def _every_row(rows: RowSet) -> list[Submission | Comment]:
+    return [*rows.submissions, *rows.comments]
+
+
+def pseudonymizer_for(dataset: Dataset, spec: DatasetSpec | None) -> Pseudonymizer | None:
+    """The spec's pseudonymizer, its key loaded and checked against earlier versions; None when off."""
+    if spec is None or not spec.pseudonymize.enabled:
+        return None
+    pseudonymizer = load_key(dataset.path, key_env=spec.pseudonymize.key_env, key_file=spec.pseudonymize.key_file)
+    latest = dataset.latest()
+    check_key(pseudonymizer, dataset.manifest(latest) if latest else None, dataset.path)
+    return pseudonymizer

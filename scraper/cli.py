@@ -486,14 +486,16 @@ def validate(path: Path, orphan_warn: float, as_json: bool) -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder to write the static tree into (served as is by any static host).",
 )
+@click.option("--identifiable", is_flag=True, help="Also publish versions whose authors are not pseudonymized.")
 @json_option
 @handle_errors
-def publish(path: Path, target: Path, as_json: bool) -> None:
+def publish(path: Path, target: Path, identifiable: bool, as_json: bool) -> None:
     """Write a dataset's versions as a static tree that download reads.
 
     Validates first; writes index.json, the version folders (manifests,
     Parquet files, cards), the dataset card and spec.  Raw archives stay
-    behind.  Versions already published are left as they are.
+    behind.  Versions already published are left as they are.  Versions
+    that name authors (no pseudonyms) need --identifiable.
 
     Example:
 
@@ -501,7 +503,7 @@ def publish(path: Path, target: Path, as_json: bool) -> None:
     """
     from scraper.publish.tree import publish as run_publish
 
-    result = run_publish(path, target)
+    result = run_publish(path, target, allow_identifiable=identifiable)
     if as_json:
         emit_json(result)
     new = ", ".join(result["copied"]) or "none"

@@ -12,7 +12,6 @@ Accepted files, recognised by content:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from email.utils import parsedate_to_datetime
@@ -20,8 +19,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from scraper.build import build_version
+from scraper.build import build_version, pseudonymizer_for
 from scraper.errors import InputError
+from scraper.spec import SPEC_FILE, load_spec
 from scraper.store.raw import read_records
 from scraper.store.snapshot import Dataset
 
@@ -106,12 +106,13 @@ def ingest(dataset_dir: Path, files: Sequence[Path]) -> dict[str, Any]:
     for path in files:
         records.extend(file_records(path))  # read all first: a bad file stops before anything is written
     dataset = Dataset(dataset_dir)
+    spec, spec_sha = load_spec(dataset_dir) if (dataset_dir / SPEC_FILE).is_file() else (None, None)
+    pseudonymizer = pseudonymizer_for(dataset, spec)  # before anything is written
     dataset_dir.mkdir(parents=True, exist_ok=True)
-    spec_path = dataset_dir / "dataset.toml"
-    spec_sha = hashlib.sha256(spec_path.read_bytes()).hexdigest() if spec_path.is_file() else None
     return build_version(
         dataset,
         records,
         spec_sha256=spec_sha,
         source={"kind": "ingest", "files": [p.name for p in files]},
+        pseudonymizer=pseudonymizer,
     )

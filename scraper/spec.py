@@ -20,6 +20,10 @@ Example::
 
     [collection]
     comment_sort = "confidence"
+
+    [pseudonymize]            # optional: keyed pseudonyms for authors and u/ mentions
+    enabled = true
+    key_env = "LEAVING_ML_PSEUDONYM_KEY"   # or key_file = "~/.config/…" (outside the dataset)
 """
 
 from __future__ import annotations
@@ -103,6 +107,14 @@ class Collection(_Section):
     comment_sort: Literal["confidence", "top", "new", "controversial", "old", "qa"] = "confidence"
 
 
+class Pseudonymize(_Section):
+    """``[pseudonymize]``: keyed pseudonyms for authors (see scraper/normalize/pseudonyms.py)."""
+
+    enabled: bool = False
+    key_env: str | None = None
+    key_file: str | None = None
+
+
 class DatasetSpec(_Section):
     """The whole ``dataset.toml``."""
 
@@ -110,6 +122,7 @@ class DatasetSpec(_Section):
     discovery: Discovery = Field(default_factory=Discovery)
     filter: Filter = Field(default_factory=Filter)
     collection: Collection = Field(default_factory=Collection)
+    pseudonymize: Pseudonymize = Field(default_factory=Pseudonymize)
 
 
 def thread_id(value: str) -> str:

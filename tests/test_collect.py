@@ -28,7 +28,10 @@ def read_version(folder: Path, version: str) -> tuple[list[dict], list[dict]]:
     )
 
 
-def test_collect_leaving_ml_spec_is_complete(tmp_path: Path, fake_reddit: FakeReddit) -> None:
+def test_collect_leaving_ml_spec_is_complete(
+    tmp_path: Path, fake_reddit: FakeReddit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LEAVING_ML_PSEUDONYM_KEY", "a-test-key-of-enough-length")
     folder = write_spec(tmp_path / "leaving-ml", LEAVING_ML.read_text(encoding="utf-8"))
     report = collect(folder, settings_for(fake_reddit))
     assert report.version == "v0001" and report.problems == []

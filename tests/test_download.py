@@ -71,7 +71,7 @@ def published(tmp_path: Path) -> Path:
     ingest(dataset, [tree_file(tmp_path, "aaa", 60, 1)])
     ingest(dataset, [tree_file(tmp_path, "bbb", 90, 2)])
     target = tmp_path / "public"
-    result = publish(dataset, target)
+    result = publish(dataset, target, allow_identifiable=True)
     assert result["copied"] == ["v0001", "v0002"]
     assert not (target / "raw").exists() and (target / "index.json").is_file()
     return target
@@ -181,4 +181,4 @@ def test_publish_refuses_an_invalid_dataset(tmp_path: Path) -> None:
     ingest(dataset, [tree_file(tmp_path, "aaa", 30, 1)])
     (dataset / "versions/v0001/comments.parquet").write_bytes(b"broken")
     with pytest.raises(IntegrityError, match="does not validate"):
-        publish(dataset, tmp_path / "public")
+        publish(dataset, tmp_path / "public", allow_identifiable=True)

@@ -21,11 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scraper.build import build_version
+from scraper.build import build_version, pseudonymizer_for
 from scraper.collect.discover import Candidate, discover
 from scraper.collect.expand import Expansion, TreeResult, expand_thread
 from scraper.errors import BudgetExhausted, ThreadUnavailable
 from scraper.normalize.harvest import Seen
+from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.sources.pacing import Clock, RetryPolicy
 from scraper.sources.reddit import RedditClient, RedditSettings
 from scraper.spec import DatasetSpec, load_spec
@@ -127,7 +128,8 @@ def collect(
     Holds the dataset's lock throughout: a second run exits at once with
     :class:`~scraper.errors.Locked`, or queues behind the first with ``wait_for_lock``.
     """
-    load_spec(dataset_dir)  # a bad spec is reported before anything else happens
+    spec, _ = load_spec(dataset_dir)  # a bad spec, or a missing or wrong key, stops us before any write
+    pseudonymizer = pseudonymizer_for(Dataset(dataset_dir), spec)
     with dataset_lock(dataset_dir, wait=wait_for_lock):
         return _collect_locked(
             dataset_dir,
@@ -137,6 +139,7 @@ def collect(
             deadline_seconds=deadline_seconds,
             retry=retry,
             clock=clock,
+            pseudonymizer=pseudonymizer,
         )
 
 
@@ -149,6 +152,7 @@ def _collect_locked(
     deadline_seconds: float | None,
     retry: RetryPolicy | None,
     clock: Clock | None,
+    pseudonymizer: Pseudonymizer | None,
 ) -> CollectReport:
     spec, spec_sha256 = load_spec(dataset_dir)
     dataset = Dataset(dataset_dir)
@@ -198,6 +202,7 @@ def _collect_locked(
         keep_thread=keep_rule(spec),
         stats=stats,
         completeness=[t.as_json() for t in report.threads],
+        pseudonymizer=pseudonymizer,
     )
     (dataset.path / RUN_STATE).unlink(missing_ok=True)
     report.version = manifest["version"]

@@ -9,6 +9,7 @@ depth 3) so that the demo walks every kind of stub Reddit sends.
 
 from __future__ import annotations
 
+import os
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -21,6 +22,10 @@ from scraper.sources.reddit import RedditSettings
 from scraper.spec import SPEC_FILE
 
 DEMO_DATA = "leaving_ml_demo.json"
+#: The demo's pseudonym key, used only when LEAVING_ML_PSEUDONYM_KEY is unset. Not a secret: it
+#: pseudonymizes invented demo authors. Real collections set their own key.
+DEMO_KEY_ENV = "LEAVING_ML_PSEUDONYM_KEY"
+DEMO_KEY = "demo-key-not-secret-reconstructed-data-only"
 DEMO_DIR = Path("build/demo/leaving-ml")
 SPEC_SOURCE = Path("datasets/leaving-ml") / SPEC_FILE
 
@@ -43,6 +48,7 @@ def run_demo(
         shutil.copyfile(spec_source, spec_target)
     # A large quota: prawcore paces to the advertised quota, and the demo should not wait a minute.
     server = FakeReddit(demo_forest(), quota=100_000, tree_limit_cap=8, morechildren_budget=4, max_depth=3)
+    os.environ.setdefault(DEMO_KEY_ENV, DEMO_KEY)
     with server:
         settings = RedditSettings(
             oauth_url=server.url,

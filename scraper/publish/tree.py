@@ -27,12 +27,26 @@ from scraper.store.snapshot import Dataset, sha256_file, write_json_atomic
 TOP_FILES = ("README.md", "dataset.toml")
 
 
-def publish(dataset_dir: Path, target: Path) -> dict[str, Any]:
-    """Validate ``dataset_dir`` and write its versions as a static tree into ``target``."""
+def publish(dataset_dir: Path, target: Path, *, allow_identifiable: bool = False) -> dict[str, Any]:
+    """Validate ``dataset_dir`` and write its versions as a static tree into ``target``.
+
+    Versions whose authors are not pseudonymized are refused unless ``allow_identifiable``.
+    """
     source = Dataset(dataset_dir)
     index = source.write_index()
     if not index["versions"]:
         raise SnapshotError(f"{dataset_dir} has no versions to publish")
+    if not allow_identifiable:
+        plain = [
+            e["version"]
+            for e in index["versions"]
+            if not (source.manifest(e["version"]).get("pseudonymization") or {}).get("pseudonymized")
+        ]
+        if plain:
+            raise SnapshotError(
+                f"{', '.join(plain)} of {dataset_dir} name authors as Reddit does; turn [pseudonymize] on in "
+                "dataset.toml, or publish with --identifiable if that is intended"
+            )
     report = validate(dataset_dir)
     if not report.valid:
         failed = [f"{c.version} {c.name}" for c in report.checks if c.status == "fail"]

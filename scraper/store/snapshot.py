@@ -175,7 +175,7 @@ class Dataset:
         source: dict[str, Any],
         stats: dict[str, Any],
         version: str | None = None,
-        completeness: list[dict[str, Any]] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Write a new version (staging, then rename) and return its manifest."""
         existing = self.versions()
@@ -215,8 +215,7 @@ class Dataset:
             "files": files,
             "stats": stats,
         }
-        if completeness is not None:
-            manifest["completeness"] = completeness
+        manifest.update(extra or {})
         write_json_atomic(staging / "manifest.json", manifest)
         _fsync_dir(staging)
         self.versions_dir.mkdir(parents=True, exist_ok=True)
