@@ -17,6 +17,7 @@ from scraper.normalize.harvest import Harvest, Seen
 from scraper.normalize.policy import is_tombstone
 from scraper.normalize.pseudonyms import Pseudonymizer, check_key, load_key
 from scraper.normalize.rows import RowSet
+from scraper.publish.card import render_card
 from scraper.spec import DatasetSpec
 from scraper.store.snapshot import Dataset, rows_to_table
 
@@ -32,6 +33,7 @@ def build_version(
     harvest: Harvest | None = None,
     completeness: list[dict[str, Any]] | None = None,
     pseudonymizer: Pseudonymizer | None = None,
+    spec: DatasetSpec | None = None,
 ) -> dict[str, Any]:
     """Normalize ``records`` and write them as the dataset's next version; return its manifest."""
     harvest = harvest_records(records, harvest)
@@ -62,7 +64,21 @@ def build_version(
     }
     if completeness is not None:
         extra["completeness"] = completeness
-    manifest = dataset.write_version(tables, spec_sha256=spec_sha256, source=source, stats=all_stats, extra=extra)
+    every = _every_row(rows)
+    window = {
+        "created_min": min((r.created_utc for r in every), default=None),
+        "created_max": max((r.created_utc for r in every), default=None),
+        "retrieved_min": min((r.retrieved_at for r in every), default=None),
+        "retrieved_max": max((r.retrieved_at for r in every), default=None),
+    }
+    manifest = dataset.write_version(
+        tables,
+        spec_sha256=spec_sha256,
+        source=source,
+        stats=all_stats,
+        extra=extra,
+        card=lambda m: render_card(m, spec, window),
+    )
     if rows.quarantined:
         qdir = dataset.path / "quarantine"
         qdir.mkdir(parents=True, exist_ok=True)

@@ -115,4 +115,5 @@ def ingest(dataset_dir: Path, files: Sequence[Path]) -> dict[str, Any]:
         spec_sha256=spec_sha,
         source={"kind": "ingest", "files": [p.name for p in files]},
         pseudonymizer=pseudonymizer,
+        spec=spec,
     )

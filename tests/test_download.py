@@ -86,8 +86,9 @@ def server(published: Path) -> Iterator[TreeServer]:
 def test_download_latest_verifies_and_installs(server: TreeServer, published: Path, tmp_path: Path) -> None:
     target = tmp_path / "copy"
     result = download(server.url, target)
-    assert result["version"] == "v0002" and sorted(result["downloaded"]) == ["comments.parquet", "submissions.parquet"]
-    for name in ("comments.parquet", "submissions.parquet", "manifest.json"):
+    assert result["version"] == "v0002"
+    assert sorted(result["downloaded"]) == ["README.md", "comments.parquet", "submissions.parquet"]
+    for name in ("comments.parquet", "submissions.parquet", "manifest.json", "README.md"):
         assert (target / "versions/v0002" / name).read_bytes() == (published / "versions/v0002" / name).read_bytes()
     assert validate(target).valid
     assert json.loads((target / "index.json").read_text())["latest"] == "v0002"
@@ -108,7 +109,7 @@ def test_resume_after_a_cut_connection_skips_verified_files(server: TreeServer, 
     assert not (target / "versions").exists()  # nothing half-installed
     server.requests.clear()
     result = download(server.url, target)
-    assert result["skipped"] == ["comments.parquet"] and result["downloaded"] == ["submissions.parquet"]
+    assert result["skipped"] == ["comments.parquet"] and result["downloaded"] == ["submissions.parquet", "README.md"]
     assert "/versions/v0002/comments.parquet" not in server.requests
     assert validate(target).valid
 

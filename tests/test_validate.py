@@ -76,7 +76,7 @@ def failed(folder: Path, **kwargs: Any) -> dict[str, Any]:
 def test_good_dataset_is_valid(good: Path) -> None:
     report = validate(good)
     assert report.valid and {c.status for c in report.checks} == {"ok"}
-    assert len(report.checks) == 13
+    assert len(report.checks) == 14  # index, schema version, card, 2 files x 2, 7 row checks
     assert validate(version_dir(good)).valid  # a version folder alone
 
 
@@ -177,3 +177,23 @@ def test_cli_exit_codes_json_and_step_summary(good: Path, copy: Path, tmp_path: 
     assert CliRunner().invoke(main, ["validate", str(copy)]).exit_code == 1
     missing = CliRunner().invoke(main, ["validate", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2 and "no such folder" in missing.stderr
+
+
+def test_version_card_is_generated_and_checked(copy: Path) -> None:
+    card = (version_dir(copy) / "README.md").read_text()
+    assert card.startswith("---\nlicense: other\n")
+    assert "configs:\n- config_name: comments\n  data_files: comments.parquet" in card
+    assert "size_categories:\n- n<1K" in card
+    for section in (
+        "## Sources and collection",
+        "## Completeness",
+        "## Deletions and pseudonymization",
+        "## Terms of use",
+        "r/MachineLearning",
+        "`quit`",
+        "Schema version 1.0",
+    ):
+        assert section in card
+    assert "not to train" in card or "Do not use them to train" in card
+    (version_dir(copy) / "README.md").write_text(card + "tampered\n")
+    assert failed(copy)["card: sha256, bytes"].status == "fail"

@@ -203,6 +203,7 @@ def _collect_locked(
         stats=stats,
         completeness=[t.as_json() for t in report.threads],
         pseudonymizer=pseudonymizer,
+        spec=spec,
     )
     (dataset.path / RUN_STATE).unlink(missing_ok=True)
     report.version = manifest["version"]

@@ -17,7 +17,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -146,8 +146,10 @@ def download(
     if hashlib.sha256(manifest_bytes).hexdigest() != entries[vid].get("manifest_sha256"):
         raise IntegrityError(f"{rel}/manifest.json does not match the sha256 in index.json: tampered or broken")
     manifest = json.loads(manifest_bytes)
-    files = {_safe_name(name, f"{rel}/manifest.json"): info for name, info in manifest["files"].items()}
-    extras = [n for n in ("README.md",) if n not in files]
+    listed = dict(manifest["files"])
+    if isinstance(manifest.get("card"), dict):  # the version's card, checksummed like the data
+        listed[manifest["card"]["name"]] = manifest["card"]
+    files = {_safe_name(name, f"{rel}/manifest.json"): info for name, info in listed.items()}
 
     final = target / "versions" / vid
     if final.is_dir():
@@ -170,9 +172,6 @@ def download(
             continue
         _fetch_verified(fetcher, f"{rel}/{name}", path, info, on_progress)
         downloaded.append(name)
-    for name in extras:  # the version's card, where the tree has one; not part of the checksummed set
-        with suppress(InputError):
-            (staging / name).write_bytes(fetcher.read(f"{rel}/{name}"))
     (staging / "manifest.json").write_bytes(manifest_bytes)
     final.parent.mkdir(parents=True, exist_ok=True)
     os.rename(staging, final)

@@ -176,6 +176,19 @@ def _validate_version(folder: Path, orphan_warn_share: float) -> list[Check]:
         checks.append(schema_check)
         if schema_check.status == "ok" and integrity.status == "ok":
             readable[stem] = path
+    card = manifest.get("card")
+    if isinstance(card, dict):
+        path = folder / str(card.get("name"))
+        ok = path.is_file() and path.stat().st_size == card.get("bytes") and sha256_file(path) == card.get("sha256")
+        checks.append(
+            Check(
+                version,
+                "card: sha256, bytes",
+                "ok" if ok else "fail",
+                0 if ok else 1,
+                "README.md matches manifest.json" if ok else "README.md missing or changed",
+            )
+        )
     if set(readable) == set(ARROW_SCHEMAS):
         try:
             checks.extend(_check_rows(version, readable["submissions"], readable["comments"], orphan_warn_share))

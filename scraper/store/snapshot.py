@@ -26,7 +26,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -176,6 +176,7 @@ class Dataset:
         stats: dict[str, Any],
         version: str | None = None,
         extra: dict[str, Any] | None = None,
+        card: Callable[[dict[str, Any]], str] | None = None,
     ) -> dict[str, Any]:
         """Write a new version (staging, then rename) and return its manifest."""
         existing = self.versions()
@@ -216,6 +217,14 @@ class Dataset:
             "stats": stats,
         }
         manifest.update(extra or {})
+        if card is not None:
+            card_path = staging / "README.md"
+            card_path.write_text(card(manifest), encoding="utf-8")
+            manifest["card"] = {
+                "name": card_path.name,
+                "bytes": card_path.stat().st_size,
+                "sha256": sha256_file(card_path),
+            }
         write_json_atomic(staging / "manifest.json", manifest)
         _fsync_dir(staging)
         self.versions_dir.mkdir(parents=True, exist_ok=True)
