@@ -22,6 +22,22 @@ from scraper.spec import DatasetSpec
 from scraper.store.snapshot import Dataset, rows_to_table
 
 
+def rows_from_records(
+    records: Iterable[dict[str, Any]],
+    *,
+    keep_thread: Callable[[Seen, list[str]], bool] | None = None,
+    harvest: Harvest | None = None,
+    pseudonymizer: Pseudonymizer | None = None,
+) -> tuple[RowSet, Harvest]:
+    """Normalize raw records into rows, with the row policies applied (tombstones, pseudonyms)."""
+    harvest = harvest_records(records, harvest)
+    rows = build_rows(harvest, keep_thread=keep_thread)
+    if pseudonymizer is not None:
+        rows.submissions = [pseudonymizer.row(r) for r in rows.submissions]
+        rows.comments = [pseudonymizer.row(r) for r in rows.comments]
+    return rows, harvest
+
+
 def build_version(
     dataset: Dataset,
     records: Iterable[dict[str, Any]],
@@ -36,35 +52,56 @@ def build_version(
     spec: DatasetSpec | None = None,
 ) -> dict[str, Any]:
     """Normalize ``records`` and write them as the dataset's next version; return its manifest."""
-    harvest = harvest_records(records, harvest)
-    rows = build_rows(harvest, keep_thread=keep_thread)
-    if pseudonymizer is not None:
-        rows.submissions = [pseudonymizer.row(r) for r in rows.submissions]
-        rows.comments = [pseudonymizer.row(r) for r in rows.comments]
+    rows, harvest = rows_from_records(records, keep_thread=keep_thread, harvest=harvest, pseudonymizer=pseudonymizer)
+    stats = {"responses": harvest.responses, "skipped_responses": harvest.skipped, **(stats or {})}
+    return write_rows(
+        dataset,
+        rows,
+        spec_sha256=spec_sha256,
+        source=source,
+        stats=stats,
+        completeness=completeness,
+        pseudonymizer=pseudonymizer,
+        spec=spec,
+    )
+
+
+def write_rows(
+    dataset: Dataset,
+    rows: RowSet,
+    *,
+    spec_sha256: str | None,
+    source: dict[str, Any],
+    stats: dict[str, Any],
+    completeness: list[dict[str, Any]] | None = None,
+    pseudonymizer: Pseudonymizer | None = None,
+    spec: DatasetSpec | None = None,
+) -> dict[str, Any]:
+    """Write rows as the dataset's next version (card and quarantine file included); return its manifest."""
+    rows.submissions.sort(key=lambda r: r.name)
+    rows.comments.sort(key=lambda r: r.name)
     tables = {
         "submissions": rows_to_table("submissions", rows.submissions),
         "comments": rows_to_table("comments", rows.comments),
     }
-    statuses = Counter(str(r.status) for r in [*rows.submissions, *rows.comments])
+    every = _every_row(rows)
+    statuses = Counter(str(r.status) for r in every)
     all_stats = {
-        "responses": harvest.responses,
         "submissions": len(rows.submissions),
         "comments": len(rows.comments),
         "status": dict(sorted(statuses.items())),
         "quarantined": len(rows.quarantined),
-        "skipped_responses": harvest.skipped,
-        **(stats or {}),
+        **stats,
     }
     extra: dict[str, Any] = {
         "pseudonymization": pseudonymizer.manifest_entry() if pseudonymizer else {"pseudonymized": False},
         "tombstones": {
-            "total": sum(1 for r in _every_row(rows) if is_tombstone(r)),
+            "total": sum(1 for r in every if is_tombstone(r)),
             "added": _tombstones_added(dataset, rows),
         },
     }
     if completeness is not None:
         extra["completeness"] = completeness
-    every = _every_row(rows)
     window = {
         "created_min": min((r.created_utc for r in every), default=None),
         "created_max": max((r.created_utc for r in every), default=None),

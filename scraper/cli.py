@@ -189,21 +189,35 @@ def parse_duration(value: str | None) -> float | None:
         raise click.BadParameter(f"{value!r} is not a duration (90, 90s, 45m, 2h)") from None
 
 
+def run_options(func: F) -> F:
+    """Bounds of a run that asks Reddit, spelled the same on collect and refresh."""
+    for option in reversed(
+        [
+            click.option("--max-requests", type=click.IntRange(min=1), help="Stop cleanly after this many requests."),
+            click.option("--deadline", help="Stop cleanly after this long: 90s, 45m, 2h."),
+            click.option(
+                "--max-retries",
+                type=click.IntRange(min=0),
+                default=6,
+                show_default=True,
+                help="Retries of a request on 5xx, timeouts and dropped connections.",
+            ),
+            click.option(
+                "--wait",
+                "wait_for_lock",
+                is_flag=True,
+                help="Wait for another run on this dataset instead of exiting 73.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
 @main.command()
 @dataset_option
 @reddit_options
-@click.option("--max-requests", type=click.IntRange(min=1), help="Stop cleanly after this many requests.")
-@click.option("--deadline", help="Stop cleanly after this long: 90s, 45m, 2h.")
-@click.option(
-    "--max-retries",
-    type=click.IntRange(min=0),
-    default=6,
-    show_default=True,
-    help="Retries of a request on 5xx, timeouts and dropped connections.",
-)
-@click.option(
-    "--wait", "wait_for_lock", is_flag=True, help="Wait for another run on this dataset instead of exiting 73."
-)
+@run_options
 @click.option(
     "--summary",
     "summary_path",
@@ -562,6 +576,63 @@ def download(source: str, version: str | None, target: Path, as_json: bool) -> N
         f"{result['version']} {state} in {result['path']} "
         f"({len(result['downloaded'])} downloaded, {len(result['skipped'])} already verified)"
     )
+
+
+@main.command()
+@dataset_option
+@reddit_options
+@run_options
+@json_option
+@handle_errors
+def refresh(
+    dataset: Path,
+    site: str | None,
+    oauth_url: str | None,
+    reddit_url: str | None,
+    user_agent: str | None,
+    max_requests: int | None,
+    deadline: str | None,
+    max_retries: int,
+    wait_for_lock: bool,
+    as_json: bool,
+) -> None:
+    """Re-check a dataset's latest version against Reddit and write the next version.
+
+    Asks /api/info for every stored item (100 a request) and fetches again
+    the trees of threads whose comment count moved.  Scores, edits and
+    statuses are updated, new comments added; items deleted or removed since
+    become tombstones.
+
+    Example:
+
+        python -m scraper refresh --dataset datasets/leaving-ml
+    """
+    from scraper.collect.refresh import refresh as run_refresh
+    from scraper.sources.pacing import RetryPolicy
+    from scraper.sources.reddit import RedditSettings
+
+    settings = RedditSettings.from_env(site=site, oauth_url=oauth_url, reddit_url=reddit_url, user_agent=user_agent)
+    report = run_refresh(
+        dataset,
+        settings,
+        max_requests=max_requests,
+        deadline_seconds=parse_duration(deadline),
+        retry=RetryPolicy(max_retries=max_retries),
+        wait_for_lock=wait_for_lock,
+    )
+    summary = report.as_json()
+    if as_json:
+        emit_json(summary)
+    tombstones = summary["tombstones"]
+    err.print(
+        f"wrote {dataset / 'versions' / str(report.version)} from {report.base}: {report.checked} items checked, "
+        f"{len(report.refetched)} threads fetched again, {tombstones.get('added', 0)} new tombstones",
+        soft_wrap=True,
+    )
+    for problem in report.problems:
+        err.print(f"[yellow]problem:[/] {escape(problem)}", soft_wrap=True, markup=True)
+    if report.problems:
+        sys.exit(EXIT_NEEDS_PERSON)
 
 
 @main.command()

@@ -1,0 +1,205 @@
+"""Refresh: re-check what a dataset holds and write a new version.
+
+1. ``/api/info`` in batches of 100 fullnames for every stored submission and
+   comment: scores, edits and statuses as Reddit shows them now.
+2. The trees of threads that are still active (Reddit's ``num_comments`` moved
+   since the last version) are fetched again in full, for new comments.
+3. The new version is the previous one with every re-seen item replaced by its
+   new sighting and the new comments added.  Items Reddit now shows as deleted,
+   removed or account-gone become tombstones (text and author emptied), and
+   the manifest counts those added.  Items ``/api/info`` no longer returns at
+   all keep their previous row and are counted (``stats.not_returned``).
+
+Every response is archived like a collection run's; rows are built from them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from schemas import Comment, Submission
+from scraper.build import pseudonymizer_for, rows_from_records, write_rows
+from scraper.collect.expand import TreeResult, expand_thread
+from scraper.collect.run import new_run_id
+from scraper.errors import ThreadUnavailable
+from scraper.normalize.pseudonyms import Pseudonymizer
+from scraper.normalize.rows import RowSet
+from scraper.sources.pacing import Clock, RetryPolicy
+from scraper.sources.reddit import INFO_MAX_IDS, RedditClient, RedditSettings
+from scraper.spec import DatasetSpec, load_spec
+from scraper.store.lock import dataset_lock
+from scraper.store.raw import RawArchive, read_records
+from scraper.store.snapshot import Dataset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh did."""
+
+    dataset: str
+    run_id: str
+    base: str
+    version: str | None = None
+    checked: int = 0
+    refetched: list[TreeResult] = field(default_factory=list)
+    requests: Counter[str] = field(default_factory=Counter)
+    problems: list[str] = field(default_factory=list)
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready summary."""
+        return {
+            "dataset": self.dataset,
+            "run": self.run_id,
+            "base": self.base,
+            "version": self.version,
+            "checked": self.checked,
+            "threads_refetched": [t.link for t in self.refetched],
+            "requests": dict(self.requests),
+            "problems": self.problems,
+            "tombstones": self.manifest.get("tombstones", {}),
+            "stats": self.manifest.get("stats", {}),
+        }
+
+
+def _base_rows(dataset: Dataset, version: str) -> tuple[dict[str, Submission], dict[str, Comment]]:
+    folder = dataset.version_dir(version)
+    subs = {r["name"]: Submission.model_validate(r) for r in pq.read_table(folder / "submissions.parquet").to_pylist()}
+    coms = {r["name"]: Comment.model_validate(r) for r in pq.read_table(folder / "comments.parquet").to_pylist()}
+    return subs, coms
+
+
+def refresh(
+    dataset_dir: Path,
+    settings: RedditSettings,
+    *,
+    max_requests: int | None = None,
+    deadline_seconds: float | None = None,
+    retry: RetryPolicy | None = None,
+    clock: Clock | None = None,
+    wait_for_lock: bool = False,
+) -> RefreshReport:
+    """Re-check the latest version of ``dataset_dir`` against Reddit and write the next version."""
+    spec, spec_sha256 = load_spec(dataset_dir)
+    dataset = Dataset(dataset_dir)
+    pseudonymizer = pseudonymizer_for(dataset, spec)  # a missing or wrong key stops us before any write
+    with dataset_lock(dataset_dir, wait=wait_for_lock):
+        base = dataset.resolve("latest")
+        clock = clock or Clock()
+        deadline = clock.now() + deadline_seconds if deadline_seconds is not None else None
+        return _refresh_locked(
+            dataset,
+            spec,
+            spec_sha256,
+            base,
+            settings,
+            pseudonymizer,
+            RedditClientArgs(max_requests, deadline, retry, clock),
+        )
+
+
+@dataclass
+class RedditClientArgs:
+    """How the refresh's client is bounded."""
+
+    max_requests: int | None
+    deadline: float | None
+    retry: RetryPolicy | None
+    clock: Clock
+
+
+def _refresh_locked(
+    dataset: Dataset,
+    spec: DatasetSpec,
+    spec_sha256: str,
+    base: str,
+    settings: RedditSettings,
+    pseudonymizer: Pseudonymizer | None,
+    bounds: RedditClientArgs,
+) -> RefreshReport:
+    base_subs, base_comments = _base_rows(dataset, base)
+    run_id = f"{new_run_id()}-refresh"
+    report = RefreshReport(spec.dataset.name, run_id, base)
+    archive_path = dataset.path / "raw" / f"{run_id}.jsonl.gz"
+    names = [*base_subs, *base_comments]
+    with RawArchive(archive_path) as archive:
+        client = RedditClient(
+            settings,
+            archive,
+            run_id=run_id,
+            clock=bounds.clock,
+            retry=bounds.retry,
+            max_requests=bounds.max_requests,
+            deadline=bounds.deadline,
+        )
+        fresh_counts: dict[str, int] = {}
+        with client.context(refresh="info"):
+            for start in range(0, len(names), INFO_MAX_IDS):
+                listing = client.info(names[start : start + INFO_MAX_IDS])
+                for thing in listing["data"].get("children") or []:
+                    if thing.get("kind") == "t3" and isinstance(thing["data"].get("num_comments"), int):
+                        fresh_counts[thing["data"]["name"]] = thing["data"]["num_comments"]
+        report.checked = len(names)
+        for name, sub in sorted(base_subs.items()):
+            if name in fresh_counts and fresh_counts[name] != sub.num_comments:
+                with client.context(thread=name, found_by=sub.found_by):
+                    try:
+                        report.refetched.append(expand_thread(client, sub.id, sort=spec.collection.comment_sort))
+                    except ThreadUnavailable as exc:
+                        report.problems.append(str(exc))
+        report.requests = client.requests_by_endpoint
+    fresh, harvest = rows_from_records(read_records(archive_path), pseudonymizer=pseudonymizer)
+    rows = _overlay(base_subs, base_comments, fresh)
+    not_returned = len(set(names) - {r.name for r in [*fresh.submissions, *fresh.comments]})
+    manifest = write_rows(
+        dataset,
+        rows,
+        spec_sha256=spec_sha256,
+        source={"kind": "refresh", "base": base, "runs": [run_id], "raw": [f"raw/{archive_path.name}"]},
+        stats={
+            "run": run_id,
+            "requests": dict(report.requests),
+            "responses": harvest.responses,
+            "checked": len(names),
+            "not_returned": not_returned,
+            "threads_refetched": len(report.refetched),
+            "problems": report.problems,
+        },
+        completeness=[t.as_json() for t in report.refetched],
+        pseudonymizer=pseudonymizer,
+        spec=spec,
+    )
+    report.version = manifest["version"]
+    report.manifest = manifest
+    return report
+
+
+def _overlay(base_subs: dict[str, Submission], base_comments: dict[str, Comment], fresh: RowSet) -> RowSet:
+    """The previous rows with every new sighting laid over them, provenance and depth kept."""
+    subs = dict(base_subs)
+    comments = dict(base_comments)
+    for sub_row in fresh.submissions:
+        if sub_row.name in subs:  # only threads the dataset holds; found_by stays the discovery's
+            subs[sub_row.name] = sub_row.model_copy(update={"found_by": subs[sub_row.name].found_by})
+    for com_row in fresh.comments:
+        thread = subs.get(com_row.link_id)
+        if thread is None:
+            continue
+        old = comments.get(com_row.name)
+        depth = com_row.depth if com_row.depth is not None else (old.depth if old else None)
+        comments[com_row.name] = com_row.model_copy(update={"found_by": thread.found_by, "depth": depth})
+    # new comments whose depth the fresh answers could not give: from their parents, now all held
+    for name, held in list(comments.items()):
+        if held.depth is None and held.parent_id in comments:
+            parent = comments[held.parent_id]
+            if parent.depth is not None:
+                comments[name] = held.model_copy(update={"depth": parent.depth + 1})
+    return RowSet(list(subs.values()), list(comments.values()), list(fresh.quarantined))

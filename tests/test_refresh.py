@@ -1,0 +1,108 @@
+"""Refresh against the fake Reddit: edits, scores, deletions, removals, deleted accounts, new comments."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from scraper.cli import main
+from scraper.collect.refresh import refresh
+from scraper.collect.run import collect
+from scraper.fake_reddit import FakeReddit, Forest
+from scraper.fake_reddit.generate import generate_thread
+from scraper.publish.diff import diff_versions
+from scraper.publish.validate import validate
+from tests.conftest import settings_for, write_spec
+
+SPEC = """
+[dataset]
+name = "refresh"
+[discovery]
+subreddits = ["MachineLearning"]
+queries = ["quit"]
+"""
+
+
+def table(folder: Path, version: str, stem: str) -> dict[str, dict]:
+    rows = pq.read_table(folder / "versions" / version / f"{stem}.parquet").to_pylist()
+    return {r["name"]: r for r in rows}
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> tuple[Path, Forest]:
+    forest = Forest()
+    for n in range(2):
+        sub, comments = generate_thread(f"r{n}", 120, seed=n, title=f"Why I quit ML ({n})", deleted_rate=0)
+        forest.add_thread(sub, comments)
+    folder = write_spec(tmp_path / "ds", SPEC)
+    with FakeReddit(forest, quota=10**9) as server:
+        collect(folder, settings_for(server))
+    return folder, forest
+
+
+def test_refresh_updates_tombstones_and_adds(world: tuple[Path, Forest]) -> None:
+    folder, forest = world
+    before = table(folder, "v0001", "comments")
+    t0 = forest.threads["r0"]
+    ids = sorted(t0.comments)
+    edited, deleted, removed, gone, scored = ids[1], ids[2], ids[3], ids[4], ids[5]
+    t0.comments[edited].update(body="edited text", edited=t0.comments[edited]["created_utc"] + 100)
+    t0.comments[deleted].update(author="[deleted]", body="[deleted]")
+    t0.comments[removed].update(author="[deleted]", body="[removed]")
+    t0.comments[gone].update(author="[deleted]")  # account deleted, text kept by Reddit
+    t0.comments.get(gone).pop("author_fullname", None)
+    t0.comments[scored]["score"] = 9999
+    new = dict(
+        t0.comments[ids[0]],
+        id="newone",
+        name="t1_newone",
+        parent_id=f"t1_{ids[0]}",
+        body="late answer",
+        created_utc=t0.comments[ids[0]]["created_utc"] + 10**5,
+    )
+    t0.add_comment(new)
+    t0.submission["num_comments"] = len(t0.comments)
+    with FakeReddit(forest, quota=10**9) as server:
+        report = refresh(folder, settings_for(server))
+        assert server.count("/api/info") == 3  # 242 fullnames, 100 a request
+        assert server.count("/comments/r0") >= 1 and server.count("/comments/r1") == 0
+    assert report.version == "v0002" and [t.link for t in report.refetched] == ["r0"]
+    after = table(folder, "v0002", "comments")
+    assert after[f"t1_{edited}"]["body"] == "edited text" and after[f"t1_{edited}"]["edited"] is not None
+    assert after[f"t1_{scored}"]["score"] == 9999
+    for cid, status in ((deleted, "deleted"), (removed, "removed"), (gone, "account_deleted")):
+        row = after[f"t1_{cid}"]
+        assert (row["status"], row["body"], row["author"]) == (status, "", None)
+        assert row["parent_id"] == before[f"t1_{cid}"]["parent_id"] and row["depth"] == before[f"t1_{cid}"]["depth"]
+    assert after["t1_newone"]["body"] == "late answer" and after["t1_newone"]["depth"] == 1
+    assert after["t1_newone"]["found_by"] == before[f"t1_{ids[0]}"]["found_by"]
+    assert len(after) == len(before) + 1
+    manifest = json.loads((folder / "versions/v0002/manifest.json").read_text())
+    assert manifest["tombstones"] == {"total": 3, "added": 3} and manifest["parent"] == "v0001"
+    assert manifest["source"]["kind"] == "refresh" and manifest["stats"]["not_returned"] == 0
+    assert validate(folder).valid
+    result = diff_versions(folder, "v0001", "v0002", ignore=frozenset({"score"}))
+    comments = result.tables["comments"]
+    assert comments.added == ["t1_newone"]
+    assert sorted(comments.tombstoned) == sorted(f"t1_{c}" for c in (deleted, removed, gone))
+    assert list(comments.changed) == [f"t1_{edited}"]
+
+
+def test_refresh_cli(world: tuple[Path, Forest]) -> None:
+    folder, forest = world
+    with FakeReddit(forest, quota=10**9) as server:
+        env = {
+            "SCRAPER_OAUTH_URL": server.url,
+            "SCRAPER_REDDIT_URL": server.url,
+            "praw_client_id": "fake-client-id",
+            "praw_client_secret": "fake-client-secret",
+            "praw_user_agent": "python:tests:0 (refresh)",
+        }
+        result = CliRunner().invoke(main, ["refresh", "--dataset", str(folder), "--json"], env=env)
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["version"] == "v0002" and summary["checked"] == 242 and summary["threads_refetched"] == []
