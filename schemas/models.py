@@ -14,7 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 #: Bumped on every change to the models. Additive changes bump the minor part,
 #: anything that renames, removes or retypes a column bumps the major part.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: status "purged"
 
 
 def schema_compatible(version: str | None) -> bool:
@@ -32,6 +32,8 @@ class Status(enum.StrEnum):
     """Removed by moderators or Reddit: text ``[removed]`` (or ``removed_by_category``)."""
     ACCOUNT_DELETED = "account_deleted"
     """The author's account is gone, the text is kept."""
+    PURGED = "purged"
+    """Text and author removed from the dataset on request (``python -m scraper purge``)."""
 
 
 class _Row(BaseModel):
@@ -59,7 +61,7 @@ class _Row(BaseModel):
     permalink: str | None = Field(description="Path of the item on reddit.com, relative.")
     status: Status = Field(
         description="visible, deleted (by its author), removed (by moderators or Reddit), "
-        "account_deleted (text kept, author gone)."
+        "account_deleted (text kept on Reddit, author gone), purged (text removed from the dataset on request)."
     )
     retrieved_at: AwareDatetime = Field(description="When the response holding this row arrived, UTC.")
     source: str = Field(description="Where the row came from: 'reddit-api' for collection, 'file:<name>' for ingest.")

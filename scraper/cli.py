@@ -636,6 +636,36 @@ def refresh(
 
 
 @main.command()
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("fullnames", nargs=-1, required=True)
+@json_option
+@handle_errors
+def purge(path: Path, fullnames: tuple[str, ...], as_json: bool) -> None:
+    """Remove the given items' text from every stored version and the raw archive (removal requests).
+
+    The items stay as rows with status "purged" (ids, links and timestamps
+    kept); checksums, cards and index.json are updated, and purges.jsonl
+    records the request.
+
+    Example:
+
+        python -m scraper purge datasets/leaving-ml t1_jcaa00s t3_11ryvao
+    """
+    from scraper.store.purge import purge as run_purge
+
+    result = run_purge(path, list(fullnames))
+    if as_json:
+        emit_json(result)
+    rows = sum(result["rows"].values())
+    err.print(
+        f"purged {len(result['fullnames'])} fullnames: {rows} rows in {len(result['rows'])} versions, "
+        f"{sum(result['raw_things'].values())} things in the raw archive, "
+        f"{result['quarantine_lines']} quarantine lines; recorded in {path / 'purges.jsonl'}",
+        soft_wrap=True,
+    )
+
+
+@main.command()
 @click.option(
     "--dataset",
     "dataset",

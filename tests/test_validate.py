@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from schemas import SCHEMA_VERSION
 from scraper.cli import main
 from scraper.collect.run import collect
 from scraper.fake_reddit import FakeReddit, Forest
@@ -191,7 +192,7 @@ def test_version_card_is_generated_and_checked(copy: Path) -> None:
         "## Terms of use",
         "r/MachineLearning",
         "`quit`",
-        "Schema version 1.0",
+        f"Schema version {SCHEMA_VERSION}",
     ):
         assert section in card
     assert "not to train" in card or "Do not use them to train" in card
