@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from scraper.build import build_version, pseudonymizer_for
+from scraper.collect.run import keep_rule
 from scraper.errors import InputError
 from scraper.spec import SPEC_FILE, load_spec
 from scraper.store.raw import read_records
@@ -116,4 +117,5 @@ def ingest(dataset_dir: Path, files: Sequence[Path]) -> dict[str, Any]:
         source={"kind": "ingest", "files": [p.name for p in files]},
         pseudonymizer=pseudonymizer,
         spec=spec,
+        keep_thread=keep_rule(spec) if spec is not None else None,
     )

@@ -158,3 +158,23 @@ def test_archive_keeps_every_response_with_its_request(tmp_path: Path, fake_redd
     posts = [r for r in records if r["url"].endswith("/api/morechildren/")]
     assert posts and all(r["form"]["link_id"] == "t3_11ryvao" and r["method"] == "POST" for r in posts)
     assert all(r["params"].get("raw_json") == "1" for r in records if "access_token" not in r["url"])
+
+
+def test_ingest_of_the_raw_archive_rebuilds_the_same_version(tmp_path: Path) -> None:
+    forest = Forest(seed=3, vanish_rate=0.1)
+    for n, title in enumerate(["Why I quit machine learning", "Machine learning homework help"]):
+        submission, comments = generate_thread(f"rb{n}", 300, seed=n, title=title)
+        forest.add_thread(submission, comments)
+    spec = SMALL_SPEC.replace('"quit machine learning"', "machine learning") + '\n[filter]\ninclude = ["quit"]\n'
+    folder = write_spec(tmp_path / "ds", spec)
+    with FakeReddit(forest, quota=10**9) as server:
+        collect(folder, settings_for(server))
+    from scraper.ingest import ingest
+
+    raw = sorted((folder / "raw").glob("*.jsonl.gz"))
+    manifest = ingest(folder, raw)  # no network: the fake Reddit is gone
+    assert manifest["version"] == "v0002"
+    for stem in ("submissions", "comments"):
+        first = pq.read_table(folder / "versions" / "v0001" / f"{stem}.parquet")
+        again = pq.read_table(folder / "versions" / "v0002" / f"{stem}.parquet")
+        assert again.equals(first), stem

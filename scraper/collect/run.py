@@ -79,11 +79,11 @@ def keep_rule(spec: DatasetSpec) -> Any:
     """The thread filter of a spec, as normalization applies it to raw records."""
 
     def keep(seen: Seen, found_by: list[str]) -> bool:
-        if not any(label.startswith(("search:", "seed:")) for label in found_by):
-            return False
         if any(label.startswith("seed:") for label in found_by):
             return True
-        return spec.filter.matches(seen.data.get("title") or "", seen.data.get("selftext") or "")
+        if any(label.startswith("search:") for label in found_by):
+            return spec.filter.matches(seen.data.get("title") or "", seen.data.get("selftext") or "")
+        return True  # a thread from a saved file: the user chose it
 
     return keep
 
