@@ -341,6 +341,10 @@ def _handler_for(fake: FakeReddit) -> type[BaseHTTPRequestHandler]:
             for key, value in extra.items():
                 self.send_header(key, value)
             self.send_header("content-length", str(len(body)))
+            if headers.get("connection", "").lower() == "close":
+                # Say so, as real servers do: otherwise the client pools a socket we are about to close
+                # and its next request races our close (prawcore sends "Connection: close" for tokens).
+                self.send_header("connection", "close")
             self.end_headers()
             if fault == "cut":  # promise the whole body, send half, hang up
                 self.wfile.write(body[: len(body) // 2])

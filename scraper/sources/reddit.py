@@ -294,6 +294,7 @@ class RedditClient:
                 raise _translate(exc, endpoint, item) from None
             except prawcore.RequestException as exc:
                 name = exc.original_exception.__class__.__name__
+                log.debug("%s on %s: %s", name, item, exc.original_exception)
                 retries = self._backoff(retries, item, name)
             except RedditAPIException as exc:
                 raise RedditError(f"Reddit rejected the request for {item}: {exc}") from None
