@@ -162,6 +162,11 @@ def _collect_locked(
     archive_path = dataset.path / "raw" / f"{run_id}.jsonl.gz"
     prior = list(read_records(archive_path)) if archive_path.exists() else []
     events = [r for r in prior if "event" in r]
+    answers_by_thread: dict[str, list[dict[str, Any]]] = {}
+    for record in prior:  # index once: a resumed run replays each cut-off thread from its own answers
+        thread = (record.get("context") or {}).get("thread")
+        if thread and "event" not in record:
+            answers_by_thread.setdefault(str(thread), []).append(record)
     clock = clock or Clock()
     deadline = clock.now() + deadline_seconds if deadline_seconds is not None else None
     with RawArchive(archive_path) as archive:
@@ -174,7 +179,8 @@ def _collect_locked(
             if progress is not None:
                 progress.start(len(candidates))
             for cand in candidates:
-                result = _collect_thread(client, spec, archive, cand, finished.get(cand.link), prior, report)
+                answers = answers_by_thread.get(f"t3_{cand.link}", [])
+                result = _collect_thread(client, spec, archive, cand, finished.get(cand.link), answers, report)
                 if result is not None:
                     report.threads.append(result)
                     if progress is not None:
@@ -250,7 +256,7 @@ def _collect_thread(
     archive: RawArchive,
     cand: Candidate,
     finished: dict[str, Any] | None,
-    prior: list[dict[str, Any]],
+    answers: list[dict[str, Any]],
     report: CollectReport,
 ) -> TreeResult | None:
     if finished is not None:
@@ -259,11 +265,10 @@ def _collect_thread(
             return None
         return TreeResult.from_json(finished["result"])
     expansion = Expansion(cand.link, spec.collection.comment_sort)
-    for record in prior:  # a thread cut off by a kill: take in what was already answered
-        if "event" not in record and (record.get("context") or {}).get("thread") == f"t3_{cand.link}":
-            body = _body(record)
-            if body is not None:
-                expansion.replay(record, body)
+    for record in answers:  # a thread cut off by a kill: take in what was already answered
+        body = _body(record)
+        if body is not None:
+            expansion.replay(record, body)
     with client.context(thread=f"t3_{cand.link}", found_by=sorted(cand.found_by)):
         try:
             result = expand_thread(client, cand.link, expansion=expansion)
