@@ -163,3 +163,24 @@ def test_credentials_and_endpoints_from_praw_ini(tmp_path: Path, fake_reddit: Fa
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["comments_held"] == 20
     assert fake_reddit.log[0].path == "/api/v1/access_token"
+
+
+def test_debug_logs_carry_no_secrets(tmp_path: Path, fake_reddit: FakeReddit, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    folder = write_spec(tmp_path / "ds", SMALL_SPEC)
+    log = tmp_path / "log.jsonl"
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    caplog.set_level(logging.DEBUG)  # everything prawcore, urllib3 and we log, at the most verbose
+    try:
+        result = run("-vv", "--log-json", str(log), "collect", "--dataset", str(folder), env=reddit_env(fake_reddit))
+    finally:
+        for handler in root.handlers[len(handlers) :]:
+            handler.close()
+        root.handlers[:] = handlers
+    assert result.exit_code == 0
+    assert "prawcore" in caplog.text and "/api/morechildren" in caplog.text  # debug logs were on
+    (token,) = fake_reddit.tokens
+    for text in (result.stderr, log.read_text(), caplog.text):
+        assert CLIENT_SECRET not in text and token not in text
