@@ -106,3 +106,62 @@ def test_refresh_cli(world: tuple[Path, Forest]) -> None:
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["version"] == "v0002" and summary["checked"] == 242 and summary["threads_refetched"] == []
+
+
+def _rows_without_times(folder: Path, version: str) -> dict[str, list[dict]]:
+    out = {}
+    for stem in ("submissions", "comments"):
+        rows = pq.read_table(folder / "versions" / version / f"{stem}.parquet").to_pylist()
+        out[stem] = [{k: v for k, v in r.items() if k != "retrieved_at"} for r in rows]
+    return out
+
+
+def _mutate(forest: Forest) -> None:
+    for thread in forest.threads.values():
+        ids = sorted(thread.comments)
+        thread.comments[ids[3]].update(author="[deleted]", body="[deleted]")
+        for n, cid in enumerate(ids[10:40]):
+            new = dict(
+                thread.comments[cid],
+                id=f"{cid}x",
+                name=f"t1_{cid}x",
+                parent_id=f"t1_{cid}",
+                body=f"new {n}",
+                created_utc=thread.comments[cid]["created_utc"] + 10**6,
+            )
+            thread.add_comment(new)
+        thread.submission["num_comments"] = len(thread.comments)
+
+
+def test_refresh_stopped_by_its_budget_resumes_to_the_same_version(tmp_path: Path) -> None:
+    def world(name: str) -> tuple[Path, Forest]:
+        forest = Forest()
+        for n in range(2):
+            sub, comments = generate_thread(f"r{n}", 300, seed=n, title=f"Why I quit ML ({n})", deleted_rate=0)
+            forest.add_thread(sub, comments)
+        folder = write_spec(tmp_path / name, SPEC)
+        with FakeReddit(forest, quota=10**9) as server:
+            collect(folder, settings_for(server))
+        _mutate(forest)
+        return folder, forest
+
+    reference, forest = world("reference")
+    with FakeReddit(forest, quota=10**9) as server:
+        refresh(reference, settings_for(server))
+    stopped, forest = world("stopped")
+    from scraper.errors import BudgetExhausted
+
+    with FakeReddit(forest, quota=10**9) as server:
+        stops = 0
+        while True:
+            try:
+                refresh(stopped, settings_for(server), max_requests=3)
+                break
+            except BudgetExhausted:
+                stops += 1
+        info_calls = server.count("/api/info")
+    assert stops >= 3
+    assert info_calls == 7  # 602 fullnames, 100 a request: none asked twice across the stops
+    assert sorted(p.name for p in (stopped / "versions").iterdir()) == ["v0001", "v0002"]
+    assert _rows_without_times(stopped, "v0002") == _rows_without_times(reference, "v0002")
+    assert not (stopped / ".refresh.json").exists()

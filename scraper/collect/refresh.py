@@ -15,6 +15,7 @@ Every response is archived like a collection run's; rows are built from them.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,9 +26,9 @@ import pyarrow.parquet as pq
 
 from schemas import Comment, Submission
 from scraper.build import pseudonymizer_for, rows_from_records, write_rows
-from scraper.collect.expand import TreeResult, expand_thread
-from scraper.collect.run import new_run_id
-from scraper.errors import ThreadUnavailable
+from scraper.collect.expand import Expansion, TreeResult, expand_thread
+from scraper.collect.run import index_answers, new_run_id, record_body
+from scraper.errors import BudgetExhausted, ThreadUnavailable
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.normalize.rows import RowSet
 from scraper.sources.pacing import Clock, RetryPolicy
@@ -35,7 +36,9 @@ from scraper.sources.reddit import INFO_MAX_IDS, RedditClient, RedditSettings
 from scraper.spec import DatasetSpec, load_spec
 from scraper.store.lock import dataset_lock
 from scraper.store.raw import RawArchive, read_records
-from scraper.store.snapshot import Dataset
+from scraper.store.snapshot import Dataset, write_json_atomic
+
+REFRESH_STATE = ".refresh.json"
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +129,17 @@ def _refresh_locked(
     bounds: RedditClientArgs,
 ) -> RefreshReport:
     base_subs, base_comments = _base_rows(dataset, base)
-    run_id = f"{new_run_id()}-refresh"
+    run_id, resumed = _refresh_run(dataset, spec_sha256, base)
     report = RefreshReport(spec.dataset.name, run_id, base)
     archive_path = dataset.path / "raw" / f"{run_id}.jsonl.gz"
+    prior = list(read_records(archive_path)) if resumed and archive_path.exists() else []
+    asked = {
+        str((r.get("params") or {}).get("id"))
+        for r in prior
+        if str(r.get("url", "")).rstrip("/").endswith("/api/info") and r.get("status") == 200
+    }
+    finished = {e["link"]: e for e in prior if e.get("event") in ("thread", "thread-problem")}
+    answers = index_answers(prior)
     names = [*base_subs, *base_comments]
     with RawArchive(archive_path) as archive:
         client = RedditClient(
@@ -141,20 +152,44 @@ def _refresh_locked(
             deadline=bounds.deadline,
         )
         fresh_counts: dict[str, int] = {}
-        with client.context(refresh="info"):
-            for start in range(0, len(names), INFO_MAX_IDS):
-                listing = client.info(names[start : start + INFO_MAX_IDS])
-                for thing in listing["data"].get("children") or []:
+        listings = [record_body(r) for r in prior if str((r.get("params") or {}).get("id")) in asked]
+        try:
+            with client.context(refresh="info"):
+                for start in range(0, len(names), INFO_MAX_IDS):
+                    batch = names[start : start + INFO_MAX_IDS]
+                    if ",".join(batch) not in asked:  # a resumed refresh asks only what it has not
+                        listings.append(client.info(batch))
+            for listing in listings:
+                for thing in (listing or {}).get("data", {}).get("children") or []:
                     if thing.get("kind") == "t3" and isinstance(thing["data"].get("num_comments"), int):
                         fresh_counts[thing["data"]["name"]] = thing["data"]["num_comments"]
-        report.checked = len(names)
-        for name, sub in sorted(base_subs.items()):
-            if name in fresh_counts and fresh_counts[name] != sub.num_comments:
+            report.checked = len(names)
+            for name, sub in sorted(base_subs.items()):
+                if name not in fresh_counts or fresh_counts[name] == sub.num_comments:
+                    continue
+                done = finished.get(sub.id)
+                if done is not None:
+                    if done["event"] == "thread":
+                        report.refetched.append(TreeResult.from_json(done["result"]))
+                    else:
+                        report.problems.append(done["problem"])
+                    continue
+                expansion = Expansion(sub.id, spec.collection.comment_sort)
+                for record in answers.get(name, []):
+                    body = record_body(record)
+                    if body is not None:
+                        expansion.replay(record, body)
                 with client.context(thread=name, found_by=sub.found_by):
                     try:
-                        report.refetched.append(expand_thread(client, sub.id, sort=spec.collection.comment_sort))
+                        result = expand_thread(client, sub.id, expansion=expansion)
                     except ThreadUnavailable as exc:
                         report.problems.append(str(exc))
+                        archive.append({"event": "thread-problem", "link": sub.id, "problem": str(exc)})
+                        continue
+                report.refetched.append(result)
+                archive.append({"event": "thread", "link": sub.id, "result": result.as_json()})
+        except BudgetExhausted as exc:
+            raise BudgetExhausted(f"{exc} (refresh of {base} kept in {archive_path.name})") from None
         report.requests = client.requests_by_endpoint
     fresh, harvest = rows_from_records(read_records(archive_path), pseudonymizer=pseudonymizer)
     rows = _overlay(base_subs, base_comments, fresh)
@@ -177,9 +212,24 @@ def _refresh_locked(
         pseudonymizer=pseudonymizer,
         spec=spec,
     )
+    (dataset.path / REFRESH_STATE).unlink(missing_ok=True)
     report.version = manifest["version"]
     report.manifest = manifest
     return report
+
+
+def _refresh_run(dataset: Dataset, spec_sha256: str, base: str) -> tuple[str, bool]:
+    """The refresh to continue (same spec, same base version) or a new one; recorded in ``.refresh.json``."""
+    path = dataset.path / REFRESH_STATE
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        if state.get("spec_sha256") == spec_sha256 and state.get("base") == base:
+            return str(state["run"]), True
+    except (OSError, ValueError, KeyError):
+        pass
+    run_id = f"{new_run_id()}-refresh"
+    write_json_atomic(path, {"run": run_id, "base": base, "spec_sha256": spec_sha256})
+    return run_id, False
 
 
 def _overlay(base_subs: dict[str, Submission], base_comments: dict[str, Comment], fresh: RowSet) -> RowSet:

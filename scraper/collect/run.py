@@ -105,7 +105,17 @@ def _run_id(dataset: Dataset, spec_sha256: str) -> tuple[str, bool]:
     return run_id, False
 
 
-def _body(record: dict[str, Any]) -> Any:
+def index_answers(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Archived answers by the thread they were asked for: a resumed run replays each cut-off thread."""
+    answers: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        thread = (record.get("context") or {}).get("thread")
+        if thread and "event" not in record:
+            answers.setdefault(str(thread), []).append(record)
+    return answers
+
+
+def record_body(record: dict[str, Any]) -> Any:
     try:
         return json.loads(record.get("body") or "")
     except ValueError:
@@ -162,11 +172,7 @@ def _collect_locked(
     archive_path = dataset.path / "raw" / f"{run_id}.jsonl.gz"
     prior = list(read_records(archive_path)) if archive_path.exists() else []
     events = [r for r in prior if "event" in r]
-    answers_by_thread: dict[str, list[dict[str, Any]]] = {}
-    for record in prior:  # index once: a resumed run replays each cut-off thread from its own answers
-        thread = (record.get("context") or {}).get("thread")
-        if thread and "event" not in record:
-            answers_by_thread.setdefault(str(thread), []).append(record)
+    answers_by_thread = index_answers(prior)
     clock = clock or Clock()
     deadline = clock.now() + deadline_seconds if deadline_seconds is not None else None
     with RawArchive(archive_path) as archive:
@@ -266,7 +272,7 @@ def _collect_thread(
         return TreeResult.from_json(finished["result"])
     expansion = Expansion(cand.link, spec.collection.comment_sort)
     for record in answers:  # a thread cut off by a kill: take in what was already answered
-        body = _body(record)
+        body = record_body(record)
         if body is not None:
             expansion.replay(record, body)
     with client.context(thread=f"t3_{cand.link}", found_by=sorted(cand.found_by)):
