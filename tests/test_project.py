@@ -1,0 +1,52 @@
+"""The project's own files: CI runs the README's test command; the shipped job examples are complete."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+import scraper
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = re.search(r"# 2\. .*\n(python3 -m venv .*)\n", readme)
+    assert command is not None
+    test_command = command.group(1).split("&&")[-1].strip()  # .venv/bin/python -m pytest
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert test_command in ci.splitlines()
+    assert ".venv/bin/ruff check ." in ci and ".venv/bin/mypy" in ci
+
+
+def test_project_ci_workflow_runs_ci_script() -> None:
+    workflow = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
+    steps = workflow["jobs"]["test"]["steps"]
+    assert {"run": "bash .ci/run"} in steps
+
+
+def test_collect_workflow_is_scheduled_serialized_and_validated() -> None:
+    workflow = yaml.safe_load((ROOT / ".github/workflows/collect.yml").read_text())
+    assert workflow[True]["schedule"][0]["cron"]  # YAML reads the key "on" as True
+    assert workflow["concurrency"]["group"] and workflow["concurrency"]["cancel-in-progress"] is False
+    steps = {step.get("name"): step for step in workflow["jobs"]["collect"]["steps"]}
+    assert "secrets.REDDIT_CLIENT_SECRET" in steps["collect"]["env"]["praw_client_secret"]
+    assert "python -m scraper" in steps["collect"]["run"] and "75" in steps["collect"]["run"]
+    assert steps["validate"]["run"] == "python -m scraper validate datasets/leaving-ml"
+    assert "publish" in steps["publish"]["run"]
+    assert "LEAVING_ML_PSEUDONYM_KEY" in steps["collect"]["env"]
+
+
+def test_systemd_units_name_each_other_and_treat_75_as_success() -> None:
+    service = (ROOT / "deploy/systemd/reddit-dataset-collect.service").read_text()
+    timer = (ROOT / "deploy/systemd/reddit-dataset-collect.timer").read_text()
+    assert "Type=oneshot" in service and "SuccessExitStatus=75" in service and "EnvironmentFile=" in service
+    assert "python -m scraper" in service and "OnCalendar=" in timer and "Persistent=true" in timer
+
+
+def test_public_api_is_listed() -> None:
+    assert set(scraper.__all__) == {"Snapshot", "__version__", "load"}
+    assert callable(scraper.load)
