@@ -178,3 +178,24 @@ def test_ingest_of_the_raw_archive_rebuilds_the_same_version(tmp_path: Path) -> 
         first = pq.read_table(folder / "versions" / "v0001" / f"{stem}.parquet")
         again = pq.read_table(folder / "versions" / "v0002" / f"{stem}.parquet")
         assert again.equals(first), stem
+
+
+def test_a_thread_made_private_mid_expansion_is_a_problem_not_the_end_of_the_run(tmp_path: Path) -> None:
+    forest = Forest()
+    for n in range(2):
+        submission, comments = generate_thread(f"pv{n}", 800, seed=n, title=f"I quit machine learning {n}")
+        forest.add_thread(submission, comments)
+
+    class PrivateAfterFirstLook(FakeReddit):
+        def _api(self, method: str, path: str, params: dict, form: dict) -> tuple:
+            if path.startswith("/api/morechildren") and form.get("link_id") == "t3_pv0":
+                return 403, {"content-type": "application/json"}, b'{"reason": "private", "error": 403}'
+            return super()._api(method, path, params, form)
+
+    folder = write_spec(tmp_path / "ds", SMALL_SPEC)
+    with PrivateAfterFirstLook(forest, quota=10**9) as server:
+        report = collect(folder, settings_for(server))
+    assert len(report.problems) == 1 and "t3_pv0" in report.problems[0] and "private" in report.problems[0]
+    _, comments = read_version(folder, report.version or "")
+    assert {c["link_id"] for c in comments} == {"t3_pv0", "t3_pv1"}  # what pv0 gave before is kept
+    assert sum(c["link_id"] == "t3_pv1" for c in comments) == len(forest.visible_ids("pv1"))

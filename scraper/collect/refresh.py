@@ -28,7 +28,7 @@ from schemas import Comment, Submission
 from scraper.build import pseudonymizer_for, rows_from_records, write_rows
 from scraper.collect.expand import Expansion, TreeResult, expand_thread
 from scraper.collect.run import index_answers, new_run_id, record_body
-from scraper.errors import BudgetExhausted, ThreadUnavailable
+from scraper.errors import AuthError, BudgetExhausted, RedditError
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.normalize.rows import RowSet
 from scraper.sources.pacing import Clock, RetryPolicy
@@ -182,7 +182,9 @@ def _refresh_locked(
                 with client.context(thread=name, found_by=sub.found_by):
                     try:
                         result = expand_thread(client, sub.id, expansion=expansion)
-                    except ThreadUnavailable as exc:
+                    except RedditError as exc:  # this thread only
+                        if isinstance(exc, AuthError):
+                            raise
                         report.problems.append(str(exc))
                         archive.append({"event": "thread-problem", "link": sub.id, "problem": str(exc)})
                         continue

@@ -24,7 +24,7 @@ from typing import Any
 from scraper.build import build_version, pseudonymizer_for
 from scraper.collect.discover import Candidate, discover
 from scraper.collect.expand import Expansion, TreeResult, expand_thread
-from scraper.errors import BudgetExhausted, ThreadUnavailable
+from scraper.errors import AuthError, BudgetExhausted, RedditError
 from scraper.normalize.harvest import Seen
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.sources.pacing import Clock, RetryPolicy
@@ -278,7 +278,9 @@ def _collect_thread(
     with client.context(thread=f"t3_{cand.link}", found_by=sorted(cand.found_by)):
         try:
             result = expand_thread(client, cand.link, expansion=expansion)
-        except ThreadUnavailable as exc:
+        except RedditError as exc:  # this thread only: deleted, made private, or answered oddly
+            if isinstance(exc, AuthError):
+                raise
             report.problems.append(str(exc))
             log.warning("%s", exc)
             archive.append({"event": "thread-problem", "link": cand.link, "problem": str(exc)})

@@ -375,7 +375,7 @@ def _translate(exc: prawcore.ResponseException, endpoint: str, item: str) -> Scr
             f"{item} cannot be searched: {kind} subreddit{detail} (HTTP {status}). "
             "Remove it from dataset.toml or check its spelling."
         )
-    if endpoint == "comments" and status in (403, 404):
+    if endpoint in ("comments", "morechildren") and status in (403, 404):
         kind = "private or quarantined" if status == 403 else "deleted or never existed"
         return ThreadUnavailable(f"{item} is {kind}{detail} (HTTP {status}).")
     if status >= 500:
