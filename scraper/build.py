@@ -53,7 +53,12 @@ def build_version(
 ) -> dict[str, Any]:
     """Normalize ``records`` and write them as the dataset's next version; return its manifest."""
     rows, harvest = rows_from_records(records, keep_thread=keep_thread, harvest=harvest, pseudonymizer=pseudonymizer)
-    stats = {"responses": harvest.responses, "skipped_responses": harvest.skipped, **(stats or {})}
+    stats = {
+        "responses": harvest.responses,
+        "stubs_seen": harvest.stubs_seen,
+        "skipped_responses": harvest.skipped,
+        **(stats or {}),
+    }
     return write_rows(
         dataset,
         rows,

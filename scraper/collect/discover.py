@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scraper.errors import SubredditUnavailable
+from scraper.normalize.harvest import search_label
 from scraper.spec import DatasetSpec
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,6 @@ class Discovery:
     def keep(self) -> list[Candidate]:
         """The candidates to collect, in a stable order."""
         return [self.candidates[k] for k in sorted(self.candidates)]
-
-
-def search_label(subreddit: str, query: str) -> str:
-    """The provenance label of a search (the same as normalization derives from raw records)."""
-    return f"search:r/{subreddit}:{query}"
 
 
 def discover(client: SearchClient, spec: DatasetSpec) -> Discovery:

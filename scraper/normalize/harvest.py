@@ -130,12 +130,16 @@ def _is_listing(value: Any) -> bool:
     return isinstance(value, dict) and value.get("kind") == "Listing" and isinstance(value.get("data"), dict)
 
 
+def search_label(subreddit: str, query: str) -> str:
+    """The provenance label of a search: the same whether read from a spec or from a raw record."""
+    return f"search:r/{subreddit}:{query}"
+
+
 def _search_label(url: str, params: dict[str, Any]) -> str | None:
     if "/search" not in url or "q" not in params:
         return None
     parts = url.split("/r/", 1)
-    subreddit = parts[1].split("/", 1)[0] if len(parts) == 2 else "all"
-    return f"search:r/{subreddit}:{params['q']}"
+    return search_label(parts[1].split("/", 1)[0] if len(parts) == 2 else "all", str(params["q"]))
 
 
 def _add_thing(harvest: Harvest, thing: Any, seen_at: datetime, source: str, *, absolute: bool) -> None:
