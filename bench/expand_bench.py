@@ -82,13 +82,7 @@ def _count_t1(value: Any) -> int:
 
 
 def settings(server: FakeReddit) -> RedditSettings:
-    return RedditSettings(
-        oauth_url=server.url,
-        reddit_url=server.url,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        user_agent="python:bench:0 (expand bench)",
-    )
+    return server.client_settings(user_agent="python:bench:0 (expand bench)")
 
 
 def run_ours(forest: Forest, faults: Faults | None = None) -> dict[str, Any]:

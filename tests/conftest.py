@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from scraper.fake_reddit import FakeReddit, Forest
-from scraper.fake_reddit.server import CLIENT_ID, CLIENT_SECRET
 from scraper.sources.reddit import RedditSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,15 +55,7 @@ def load_sample(name: str) -> dict[str, Any]:
 
 def settings_for(server: FakeReddit, **overrides: Any) -> RedditSettings:
     """Client settings that reach a fake Reddit with its credentials."""
-    values: dict[str, Any] = {
-        "oauth_url": server.url,
-        "reddit_url": server.url,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-        "user_agent": "python:tests:0 (by the test suite)",
-    }
-    values.update(overrides)
-    return RedditSettings(**values)
+    return server.client_settings(**{"user_agent": "python:tests:0 (by the test suite)", **overrides})
 
 
 @pytest.fixture
@@ -78,7 +69,9 @@ def demo_forest() -> Forest:
 @pytest.fixture
 def fake_reddit(demo_forest: Forest) -> Iterator[FakeReddit]:
     """A fake Reddit serving the demo forest, cut with small limits so every stub kind appears."""
-    with FakeReddit(demo_forest, quota=10**9, tree_limit_cap=8, morechildren_budget=4, max_depth=3) as server:
+    from scraper.demo import demo_server
+
+    with demo_server(demo_forest, quota=10**9) as server:
         yield server
 
 

@@ -18,9 +18,7 @@ import vcr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scraper.collect.run import collect
-from scraper.demo import demo_forest
-from scraper.fake_reddit import FakeReddit
-from scraper.sources.reddit import RedditSettings
+from scraper.demo import demo_forest, demo_server
 from tests.cassette_setup import PrettyJSON, vcr_kwargs
 from tests.test_cassettes import CASSETTE_SPECS, CLIENT, CLIENT_SECRET
 
@@ -35,27 +33,13 @@ def record(name: str, spec: str) -> Path:
     recorder.register_serializer("json", PrettyJSON)
     path = CASSETTES / f"{name}.json"
     with (
-        FakeReddit(
-            forest,
-            client_id=CLIENT,
-            client_secret=CLIENT_SECRET,
-            quota=100_000,
-            tree_limit_cap=8,
-            morechildren_budget=4,
-            max_depth=3,
-        ) as server,
+        demo_server(forest, client_id=CLIENT, client_secret=CLIENT_SECRET) as server,
         tempfile.TemporaryDirectory() as tmp,
     ):
         folder = Path(tmp) / "ds"
         folder.mkdir()
         (folder / "dataset.toml").write_text(spec, encoding="utf-8")
-        settings = RedditSettings(
-            oauth_url=server.url,
-            reddit_url=server.url,
-            client_id=CLIENT,
-            client_secret=CLIENT_SECRET,
-            user_agent="python:cassettes:0 (recording)",
-        )
+        settings = server.client_settings(user_agent="python:cassettes:0 (recording)")
         with recorder.use_cassette(str(path)):
             collect(folder, settings)
     return path

@@ -26,9 +26,9 @@ import pyarrow.parquet as pq
 
 from schemas import Comment, Submission
 from scraper.build import pseudonymizer_for, rows_from_records, write_rows
-from scraper.collect.expand import Expansion, TreeResult, expand_thread
-from scraper.collect.run import index_answers, new_run_id, record_body
-from scraper.errors import AuthError, BudgetExhausted, RedditError
+from scraper.collect.expand import TreeResult
+from scraper.collect.run import collect_thread, index_answers, new_run_id, record_body
+from scraper.errors import BudgetExhausted
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.normalize.rows import RowSet
 from scraper.sources.pacing import Clock, RetryPolicy
@@ -167,29 +167,18 @@ def _refresh_locked(
             for name, sub in sorted(base_subs.items()):
                 if name not in fresh_counts or fresh_counts[name] == sub.num_comments:
                     continue
-                done = finished.get(sub.id)
-                if done is not None:
-                    if done["event"] == "thread":
-                        report.refetched.append(TreeResult.from_json(done["result"]))
-                    else:
-                        report.problems.append(done["problem"])
-                    continue
-                expansion = Expansion(sub.id, spec.collection.comment_sort)
-                for record in answers.get(name, []):
-                    body = record_body(record)
-                    if body is not None:
-                        expansion.replay(record, body)
-                with client.context(thread=name, found_by=sub.found_by):
-                    try:
-                        result = expand_thread(client, sub.id, expansion=expansion)
-                    except RedditError as exc:  # this thread only
-                        if isinstance(exc, AuthError):
-                            raise
-                        report.problems.append(str(exc))
-                        archive.append({"event": "thread-problem", "link": sub.id, "problem": str(exc)})
-                        continue
-                report.refetched.append(result)
-                archive.append({"event": "thread", "link": sub.id, "result": result.as_json()})
+                result = collect_thread(
+                    client,
+                    archive,
+                    sub.id,
+                    sort=spec.collection.comment_sort,
+                    found_by=sub.found_by,
+                    finished=finished.get(sub.id),
+                    answers=answers.get(name, []),
+                    problems=report.problems,
+                )
+                if result is not None:
+                    report.refetched.append(result)
         except BudgetExhausted as exc:
             raise BudgetExhausted(f"{exc} (refresh of {base} kept in {archive_path.name})") from None
         report.requests = client.requests_by_endpoint

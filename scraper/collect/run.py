@@ -186,7 +186,16 @@ def _collect_locked(
                 progress.start(len(candidates))
             for cand in candidates:
                 answers = answers_by_thread.get(f"t3_{cand.link}", [])
-                result = _collect_thread(client, spec, archive, cand, finished.get(cand.link), answers, report)
+                result = collect_thread(
+                    client,
+                    archive,
+                    cand.link,
+                    sort=spec.collection.comment_sort,
+                    found_by=sorted(cand.found_by),
+                    finished=finished.get(cand.link),
+                    answers=answers,
+                    problems=report.problems,
+                )
                 if result is not None:
                     report.threads.append(result)
                     if progress is not None:
@@ -256,34 +265,41 @@ def _discover(client: RedditClient, spec: DatasetSpec, archive: RawArchive, repo
     return candidates
 
 
-def _collect_thread(
+def collect_thread(
     client: RedditClient,
-    spec: DatasetSpec,
     archive: RawArchive,
-    cand: Candidate,
+    link: str,
+    *,
+    sort: str,
+    found_by: list[str],
     finished: dict[str, Any] | None,
     answers: list[dict[str, Any]],
-    report: CollectReport,
+    problems: list[str],
 ) -> TreeResult | None:
+    """Expand one thread with checkpoints: skip it if finished, replay what a cut-off run fetched.
+
+    A problem of this thread alone (deleted, made private, answered oddly) is appended to
+    ``problems`` and archived, and ``None`` returned; the run goes on.
+    """
     if finished is not None:
         if finished["event"] == "thread-problem":
-            report.problems.append(finished["problem"])
+            problems.append(finished["problem"])
             return None
         return TreeResult.from_json(finished["result"])
-    expansion = Expansion(cand.link, spec.collection.comment_sort)
+    expansion = Expansion(link, sort)
     for record in answers:  # a thread cut off by a kill: take in what was already answered
         body = record_body(record)
         if body is not None:
             expansion.replay(record, body)
-    with client.context(thread=f"t3_{cand.link}", found_by=sorted(cand.found_by)):
+    with client.context(thread=f"t3_{link}", found_by=found_by):
         try:
-            result = expand_thread(client, cand.link, expansion=expansion)
-        except RedditError as exc:  # this thread only: deleted, made private, or answered oddly
+            result = expand_thread(client, link, expansion=expansion)
+        except RedditError as exc:
             if isinstance(exc, AuthError):
                 raise
-            report.problems.append(str(exc))
+            problems.append(str(exc))
             log.warning("%s", exc)
-            archive.append({"event": "thread-problem", "link": cand.link, "problem": str(exc)})
+            archive.append({"event": "thread-problem", "link": link, "problem": str(exc)})
             return None
-    archive.append({"event": "thread", "link": cand.link, "result": result.as_json()})
+    archive.append({"event": "thread", "link": link, "result": result.as_json()})
     return result

@@ -13,12 +13,11 @@ import os
 import shutil
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from scraper.collect.run import CollectReport, collect
 from scraper.errors import ConfigError
 from scraper.fake_reddit import FakeReddit, Forest
-from scraper.fake_reddit.server import CLIENT_ID, CLIENT_SECRET
-from scraper.sources.reddit import RedditSettings
 from scraper.spec import SPEC_FILE
 
 DEMO_DATA = "leaving_ml_demo.json"
@@ -36,6 +35,22 @@ def demo_forest() -> Forest:
         return Forest.from_file(path)
 
 
+def demo_server(forest: Forest | None = None, **overrides: Any) -> FakeReddit:
+    """A fake Reddit cutting trees with the demo's small limits (8 a tree, 4 a morechildren call, depth 3).
+
+    The quota is large: prawcore-style pacing follows the advertised quota, and the demo should not
+    wait a minute.
+    """
+    options: dict[str, Any] = {
+        "quota": 100_000,
+        "tree_limit_cap": 8,
+        "morechildren_budget": 4,
+        "max_depth": 3,
+        **overrides,
+    }
+    return FakeReddit(forest or demo_forest(), **options)
+
+
 def run_demo(
     dataset_dir: Path = DEMO_DIR, spec_source: Path = SPEC_SOURCE, *, progress: object = None
 ) -> CollectReport:
@@ -46,15 +61,7 @@ def run_demo(
             raise ConfigError(f"{spec_source} not found; run the demo from the project's root or pass --spec.")
         dataset_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(spec_source, spec_target)
-    # A large quota: prawcore paces to the advertised quota, and the demo should not wait a minute.
-    server = FakeReddit(demo_forest(), quota=100_000, tree_limit_cap=8, morechildren_budget=4, max_depth=3)
     os.environ.setdefault(DEMO_KEY_ENV, DEMO_KEY)
-    with server:
-        settings = RedditSettings(
-            oauth_url=server.url,
-            reddit_url=server.url,
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-            user_agent="python:reddit-research-dataset-demo:0 (offline demo)",
-        )
+    with demo_server() as server:
+        settings = server.client_settings(user_agent="python:reddit-research-dataset-demo:0 (offline demo)")
         return collect(dataset_dir, settings, progress=progress)

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from scraper.fake_reddit.forest import Forest
+from scraper.sources.reddit import RedditSettings
 
 WINDOW_SECONDS = 600
 CLIENT_ID = "fake-client-id"
@@ -172,6 +173,18 @@ class FakeReddit:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def client_settings(self, **overrides: Any) -> RedditSettings:
+        """Settings for a client of this server: its URL for both endpoints and its credentials."""
+        values: dict[str, Any] = {
+            "oauth_url": self.url,
+            "reddit_url": self.url,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "user_agent": "python:fake-reddit-client:0 (talks to the fake Reddit)",
+            **overrides,
+        }
+        return RedditSettings(**values)
 
     def count(self, path_fragment: str = "") -> int:
         """How many logged requests have ``path_fragment`` in their path."""
