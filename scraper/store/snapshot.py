@@ -140,9 +140,11 @@ class Dataset:
     def write_index(self) -> dict[str, Any]:
         """Rebuild ``index.json`` from the versions present, atomically."""
         entries = []
+        name = self.name  # a downloaded copy keeps the dataset's name, from its manifests
         for vid in self.versions():
-            manifest_path = self.version_dir(vid) / "manifest.json"
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            raw = (self.version_dir(vid) / "manifest.json").read_bytes()
+            manifest = json.loads(raw)
+            name = manifest.get("dataset", name)
             entries.append(
                 {
                     "version": vid,
@@ -150,16 +152,13 @@ class Dataset:
                     "created_at": manifest.get("created_at"),
                     "schema_version": manifest.get("schema_version"),
                     "manifest": f"{VERSIONS_DIR}/{vid}/manifest.json",
-                    "manifest_sha256": sha256_file(manifest_path),
+                    "manifest_sha256": hashlib.sha256(raw).hexdigest(),
                     "rows": {stem: f["rows"] for stem, f in _files_by_stem(manifest).items()},
                 }
             )
-        names = [
-            json.loads((self.version_dir(e["version"]) / "manifest.json").read_text())["dataset"] for e in entries[-1:]
-        ]
         index = {
             "format": INDEX_FORMAT,
-            "dataset": names[0] if names else self.name,  # a downloaded copy keeps the dataset's name
+            "dataset": name,
             "latest": entries[-1]["version"] if entries else None,
             "versions": entries,
         }
