@@ -17,9 +17,23 @@ against the lower bound
 
 where C is the number of continue-this-thread stubs the tree needs (shown
 comments at depth 9, 19, … with replies) and L the comments neither in the
-first answer nor below depth 10 (those behind load-more stubs).  A faults
-run repeats ours with 10% of responses failing (5xx, cut connections,
-malformed JSON) and a burst of 429s, and checks the comment set is identical.
+first answer nor below depth 10 (those behind load-more stubs).
+
+Faults runs repeat ours, in simulated time (server and client share a
+:class:`SimulatedClock`, so backoff and ``retry-after`` cost no real seconds),
+and check the comment set is identical and the requests spent:
+
+- ``faults``: exactly one API answer in ten fails (500, 503, cut connection,
+  malformed JSON in turn) and, after the fifth answer, the server throttles for
+  30 seconds, answering every request 429 with ``retry-after``: the burst of
+  429s Reddit sends to a client over its limit;
+- ``random_faults``: each answer fails with probability 0.1, over
+  ``--fault-seeds`` seeds, with the same throttle: mean and worst case;
+- ``forced_burst``: random 10% plus three 429s forced on consecutive requests
+  whatever the client does (the count no client can lower).
+
+``wasted`` is extra requests minus injected faults: a retry that was not the
+repeat of a failed answer.
 """
 
 from __future__ import annotations
@@ -42,6 +56,7 @@ import praw
 
 from scraper.collect.expand import expand_thread
 from scraper.fake_reddit import FakeReddit, Forest
+from scraper.fake_reddit.clock import SimulatedClock
 from scraper.fake_reddit.generate import generate_thread
 from scraper.fake_reddit.server import CLIENT_ID, CLIENT_SECRET, Faults
 from scraper.normalize import build_rows, harvest_records
@@ -85,11 +100,19 @@ def settings(server: FakeReddit) -> RedditSettings:
     return server.client_settings(user_agent="python:bench:0 (expand bench)")
 
 
-def run_ours(forest: Forest, faults: Faults | None = None) -> dict[str, Any]:
-    with FakeReddit(forest, quota=10**9, faults=faults) as server, tempfile.TemporaryDirectory() as tmp:
+def run_ours(forest: Forest, faults: Faults | None = None, *, simulated: bool = False) -> dict[str, Any]:
+    clock = SimulatedClock() if simulated else None
+    server_clock = clock.now if clock else time.monotonic
+    with (
+        FakeReddit(forest, quota=10**9, faults=faults, clock=server_clock) as server,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         archive_path = Path(tmp) / "raw.jsonl.gz"
         with RawArchive(archive_path) as archive:
-            client = RedditClient(settings(server), archive, retry=RetryPolicy(base=0.01, cap=0.05))
+            if clock:  # the default retry policy: its waits cost simulated seconds only
+                client = RedditClient(settings(server), archive, clock=clock)
+            else:
+                client = RedditClient(settings(server), archive, retry=RetryPolicy(base=0.01, cap=0.05))
             start = time.perf_counter()
             result = expand_thread(client, LINK)
             wall = time.perf_counter() - start
@@ -100,11 +123,29 @@ def run_ours(forest: Forest, faults: Faults | None = None) -> dict[str, Any]:
             "requests": dict(client.requests_by_endpoint),
             "total": client.request_count,
             "faults": dict(client.faults),
+            "injected": sum(1 for e in server.log if e.fault and "access_token" not in e.path),
             "ids": set(parents),
             "parents": parents,
             "unresolved": len(result.unresolved),
             "server_429": server.count_status(429),
         }
+
+
+THROTTLE = (5, 30.0)  # after the fifth answer, 30 s over the limit
+
+
+def faults_row(size: int, seed: int, faults: Faults, clean: dict[str, Any], truth: set[str]) -> dict[str, Any]:
+    run = run_ours(make_forest(size, seed), faults, simulated=True)
+    extra = run["total"] - clean["total"]
+    return {
+        "collected": len(run["ids"] & truth),
+        "identical": run["ids"] & truth == clean["ids"] & truth,
+        "total": run["total"],
+        "faults_seen": run["faults"],
+        "injected": run["injected"],
+        "wasted": extra - run["injected"],
+        "extra_requests": round(extra / clean["total"], 3),
+    }
 
 
 def run_praw(forest: Forest) -> dict[str, Any]:
@@ -144,13 +185,20 @@ def wrong_parents(forest: Forest, parents: dict[str, str]) -> int:
     return sum(1 for cid, parent in parents.items() if comments[cid]["parent_id"] != parent)
 
 
-def bench(size: int, seed: int) -> dict[str, Any]:
+def bench(size: int, seed: int, fault_seeds: int) -> dict[str, Any]:
     forest = make_forest(size, seed)
     truth = forest.visible_ids(LINK)
     lb = lower_bound(forest)
     ours = run_ours(forest)
     reference = run_praw(make_forest(size, seed))  # same tree, same vanishing draws
-    faulty = run_ours(make_forest(size, seed), Faults(rate=0.10, seed=seed, burst_429=(5, 3)))
+    clean = run_ours(make_forest(size, seed), simulated=True)
+    even = faults_row(size, seed, Faults(rate=0.10, evenly=True, throttle_429=THROTTLE), clean, truth)
+    randoms = [
+        faults_row(size, seed, Faults(rate=0.10, seed=s, throttle_429=THROTTLE), clean, truth)
+        for s in range(1, fault_seeds + 1)
+    ]
+    extras = [r["extra_requests"] for r in randoms]
+    forced = faults_row(size, seed, Faults(rate=0.10, seed=seed, burst_429=(5, 3)), clean, truth)
     row = {
         "size": size,
         "true_comments": len(truth),
@@ -171,13 +219,17 @@ def bench(size: int, seed: int) -> dict[str, Any]:
             "total": reference["total"],
             "wall_s": round(reference["wall"], 3),
         },
-        "faults": {
-            "collected": len(faulty["ids"] & truth),
-            "identical": faulty["ids"] & truth == ours["ids"] & truth,
-            "total": faulty["total"],
-            "faults_seen": faulty["faults"],
-            "extra_requests": round(faulty["total"] / ours["total"] - 1, 3),
+        "faults": even,
+        "random_faults": {
+            "seeds": fault_seeds,
+            "all_identical": all(r["identical"] for r in randoms),
+            "wasted": sum(r["wasted"] for r in randoms),
+            "extra_mean": round(sum(extras) / len(extras), 3),
+            "extra_min": min(extras),
+            "extra_max": max(extras),
+            "over_15_percent": sum(1 for e in extras if e > 0.15),
         },
+        "forced_burst": forced,
     }
     row["ratio_vs_praw"] = round(ours["total"] / reference["total"], 3)
     row["ratio_vs_lower_bound"] = round(ours["total"] / lb, 3)
@@ -189,22 +241,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="200,2000,10000")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--fault-seeds", type=int, default=20)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the faults run logs every retry
-    rows = [bench(int(s), args.seed) for s in args.sizes.split(",")]
+    rows = [bench(int(s), args.seed, args.fault_seeds) for s in args.sizes.split(",")]
     header = (
         f"{'size':>6} {'true':>6} | {'ours':>6} {'req':>5} {'s':>6} | {'praw':>6} {'req':>5} {'s':>6} | "
-        f"{'LB':>4} {'vsPRAW':>6} {'vsLB':>5} | faults: same? +req"
+        f"{'LB':>4} {'vsPRAW':>6} {'vsLB':>5} | 10% even+throttle | 10% random+throttle: mean [min, max] | forced"
     )
     print(header)
     for r in rows:
-        o, p, f = r["ours"], r["praw"], r["faults"]
+        o, p, f, m, b = r["ours"], r["praw"], r["faults"], r["random_faults"], r["forced_burst"]
         print(
             f"{r['size']:>6} {r['true_comments']:>6} | {o['collected']:>6} {o['total']:>5} {o['wall_s']:>6.2f} | "
             f"{p['collected']:>6} {p['total']:>5} {p['wall_s']:>6.2f} | {r['lower_bound']:>4} "
-            f"{r['ratio_vs_praw']:>6.2f} {r['ratio_vs_lower_bound']:>5.2f} | {f['identical']} "
-            f"{f['extra_requests']:+.1%}"
+            f"{r['ratio_vs_praw']:>6.2f} {r['ratio_vs_lower_bound']:>5.2f} | "
+            f"{'same' if f['identical'] else 'DIFFERENT'} {f['extra_requests']:+.1%} wasted {f['wasted']} | "
+            f"{'same' if m['all_identical'] else 'DIFFERENT'} {m['extra_mean']:+.1%} "
+            f"[{m['extra_min']:+.1%}, {m['extra_max']:+.1%}] wasted {m['wasted']} | "
+            f"{'same' if b['identical'] else 'DIFFERENT'} {b['extra_requests']:+.1%}"
         )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -33,7 +33,8 @@ def more(parent: str, ids: list[str], count: int | None = None) -> dict[str, Any
             "id": ids[0],
             "name": f"t1_{ids[0]}",
             "parent_id": parent,
-            "count": count if count is not None else len(ids),
+            # Reddit's count includes descendants; by default say each id has one reply (not a leaf).
+            "count": count if count is not None else 2 * len(ids),
             "children": ids,
         },
     }
@@ -59,6 +60,7 @@ class Scripted:
     ) -> None:
         self.first, self.more_answer = first, more_answer
         self.subtree = subtree or (lambda c: tree([]))
+        self.info_answer: Callable[[str], dict[str, Any] | None] = lambda name: None
         self.calls: list[tuple[str, Any]] = []
 
     def comment_tree(self, link: str, *, comment: str | None = None, sort: str = "", limit: int = 0) -> list[Any]:
@@ -68,6 +70,11 @@ class Scripted:
     def more_children(self, link_fullname: str, ids: list[str], *, sort: str = "") -> list[Any]:
         self.calls.append(("more", list(ids)))
         return self.more_answer(ids)
+
+    def info(self, fullnames: list[str]) -> dict[str, Any]:
+        self.calls.append(("info", list(fullnames)))
+        found = [thing for thing in map(self.info_answer, fullnames) if thing]
+        return {"kind": "Listing", "data": {"children": found}}
 
 
 def test_ids_of_several_stubs_at_one_depth_share_a_call() -> None:
@@ -193,3 +200,125 @@ def test_replay_of_archived_answers_resumes_without_asking_again() -> None:
     result = expand_thread(client, "L", expansion=expansion)
     assert result.complete and result.held == 3
     assert client.calls == [("more", ["c"])]
+
+
+def test_stubs_of_known_leaves_at_several_depths_share_one_info_call() -> None:
+    # count == len(children): each stub announces leaves; three depths would be three morechildren calls.
+    first = tree(
+        [
+            t1("a", "t3_L", [t1("a1", "t1_a", [more("t1_a1", ["x3", "x4"], count=2)], depth=1)]),
+            t1("b", "t3_L", [more("t1_b", ["x1", "x2"], count=2)]),
+            more("t3_L", ["x0"], count=1),
+        ]
+    )
+    parents = {"x0": "t3_L", "x1": "t1_b", "x2": "t1_b", "x3": "t1_a1", "x4": "t1_a1"}
+    client = Scripted(first, lambda ids: [])
+    client.info_answer = lambda name: t1(name[3:], parents[name[3:]]) if name[3:] in parents else None
+    expansion = Expansion("L")
+    result = expand_thread(client, "L", expansion=expansion)
+    assert result.complete and result.held == 8
+    assert [kind for kind, _ in client.calls] == ["tree", "info"]
+    assert sorted(client.calls[1][1]) == ["t1_x0", "t1_x1", "t1_x2", "t1_x3", "t1_x4"]
+    assert result.requests == {"comments": 1, "info": 1}
+    assert [expansion.depth[c] for c in ("x0", "x1", "x3")] == [0, 1, 2]  # from the parents held, not the answer
+
+
+def test_a_leaf_morechildren_keeps_dropping_is_asked_through_info_not_its_permalink() -> None:
+    # "b" and "c" hide replies (count 4), so morechildren is the right call; "l1", "l2" are leaves it drops.
+    first = tree([more("t3_L", ["b", "c"], count=4), t1("p", "t3_L", [more("t1_p", ["l1", "l2"], count=2)])])
+
+    def more_answer(ids: list[str]) -> list[Any]:
+        if "b" in ids:
+            return [t1("b", "t3_L"), t1("b1", "t1_b", depth=1), t1("c", "t3_L"), t1("c1", "t1_c", depth=1)]
+        return []
+
+    client = Scripted(first, more_answer)
+    client.info_answer = lambda name: t1("l1", "t1_p") if name == "t1_l1" else None
+    result = expand_thread(client, "L")
+    assert result.held == 6
+    assert [kind for kind, _ in client.calls] == ["tree", "more", "info"]
+    assert result.unresolved == {"l2": "announced by a stub, returned neither by morechildren nor /api/info"}
+
+
+def test_replayed_info_answers_are_not_asked_again() -> None:
+    first = tree([t1("p", "t3_L", [more("t1_p", ["l1", "l2"], count=2)])])
+    client = Scripted(first, lambda ids: [])
+    expansion = Expansion("L")
+    expansion.replay({"url": "https://oauth.reddit.com/comments/L/", "status": 200}, first)
+    expansion.replay(
+        {"url": "https://oauth.reddit.com/api/info/", "status": 200, "params": {"id": "t1_l1,t1_l2"}},
+        {"kind": "Listing", "data": {"children": [t1("l1", "t1_p"), t1("l2", "t1_p")]}},
+    )
+    result = expand_thread(client, "L", expansion=expansion)
+    assert result.complete and result.held == 3 and client.calls == []
+
+
+def chain(ids: list[str], parent: str, end: list[dict[str, Any]]) -> dict[str, Any]:
+    """Comments each replying to the one before, ``end`` below the last."""
+    node = t1(ids[-1], f"t1_{ids[-2]}" if len(ids) > 1 else parent, end, depth=len(ids) - 1)
+    for n in range(len(ids) - 2, -1, -1):
+        node = t1(ids[n], f"t1_{ids[n - 1]}" if n else parent, [node], depth=n)
+    return node
+
+
+def two_continues() -> list[Any]:
+    """Depth 0-5 shared ("r0".."r5"), then two branches to depth 9, each with a continue stub."""
+    left = chain([f"a{n}" for n in range(6, 10)], "t1_r5", [cont("t1_a9")])
+    right = chain([f"b{n}" for n in range(6, 10)], "t1_r5", [cont("t1_b9")])
+    shared = chain([f"r{n}" for n in range(6)], "t3_L", [])
+    node = shared
+    while node["data"]["replies"]:
+        node = node["data"]["replies"]["data"]["children"][0]
+    node["data"]["replies"] = {"kind": "Listing", "data": {"children": [left, right]}}
+    return tree([shared])
+
+
+def test_continue_parents_below_one_ancestor_share_its_permalink() -> None:
+    def subtree(comment: str) -> list[Any]:
+        assert comment == "r5"  # a9 and b9 are 4 levels below r5: r5's answer shows both with replies
+        return tree(
+            [
+                t1(
+                    "r5",
+                    "t1_r4",
+                    [
+                        chain(["a6", "a7", "a8", "a9", "a10"], "t1_r5", []),
+                        chain(["b6", "b7", "b8", "b9", "b10", "b11"], "t1_r5", []),
+                    ],
+                )
+            ]
+        )
+
+    client = Scripted(two_continues(), lambda ids: [], subtree)
+    expansion = Expansion("L")
+    result = expand_thread(client, "L", expansion=expansion)
+    assert result.complete and result.held == 6 + 8 + 3
+    assert client.calls == [("tree", None), ("tree", "r5")]
+    assert expansion.depth["b11"] == 11 and expansion.continued == {"a9", "b9"}
+
+
+def test_an_ancestor_that_fails_is_not_asked_again_its_continue_parents_go_one_by_one() -> None:
+    def subtree(comment: str) -> list[Any]:
+        if comment == "r5":
+            return tree([t1("zz", "t3_L")])  # Reddit ignored the comment: the whole thread, not r5
+        return tree([t1(comment, "t1_x", [t1(f"{comment}-reply", f"t1_{comment}")])])
+
+    client = Scripted(two_continues(), lambda ids: [], subtree)
+    result = expand_thread(client, "L")
+    assert result.complete and result.held == 6 + 8 + 2
+    assert client.calls == [("tree", None), ("tree", "r5"), ("tree", "a9"), ("tree", "b9")]
+
+
+def test_stubs_at_depth_ten_or_more_skip_morechildren() -> None:
+    first = tree([chain([f"a{n}" for n in range(10)], "t3_L", [cont("t1_a9")])])
+
+    def subtree(comment: str) -> list[Any]:
+        if comment == "a9":  # depth restarts at 0: the stub below a10 hides "m" at absolute depth 11
+            return tree([t1("a9", "t1_a8", [t1("a10", "t1_a9", [more("t1_a10", ["m"], count=3)], depth=1)])])
+        return tree([t1("m", "t1_a10", [t1("m1", "t1_m", [t1("m2", "t1_m1")])])])
+
+    client = Scripted(first, lambda ids: [], subtree)
+    expansion = Expansion("L")
+    result = expand_thread(client, "L", expansion=expansion)
+    assert result.complete and expansion.depth["m2"] == 13
+    assert client.calls == [("tree", None), ("tree", "a9"), ("tree", "m")]

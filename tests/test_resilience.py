@@ -13,10 +13,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from scraper.collect.expand import expand_thread
+from scraper.collect.expand import Expansion, expand_thread
 from scraper.collect.run import collect
 from scraper.errors import BudgetExhausted
 from scraper.fake_reddit import FakeReddit, Forest
+from scraper.fake_reddit.clock import SimulatedClock
 from scraper.fake_reddit.generate import generate_thread
 from scraper.fake_reddit.server import Faults
 from scraper.sources.pacing import Pacer, RetryPolicy
@@ -26,21 +27,6 @@ from tests.conftest import settings_for, write_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = RetryPolicy(base=0.01, cap=0.02)
-
-
-class FakeClock:
-    """Time that passes only when someone sleeps."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.t += seconds
 
 
 def forest_of(*sizes: int, title: str = "Why I quit machine learning") -> Forest:
@@ -62,7 +48,7 @@ queries = ["quit machine learning"]
 
 # -- pacing ----------------------------------------------------------------------------
 def test_pacer_spreads_the_remaining_requests_over_the_window() -> None:
-    clock = FakeClock()
+    clock = SimulatedClock()
     pacer = Pacer(clock)
     pacer.update({"x-ratelimit-remaining": "599.0", "x-ratelimit-used": "1", "x-ratelimit-reset": "300"})
     pacer.wait()
@@ -73,7 +59,7 @@ def test_pacer_spreads_the_remaining_requests_over_the_window() -> None:
 
 
 def test_pacer_assumes_the_documented_quota_without_headers() -> None:
-    clock = FakeClock()
+    clock = SimulatedClock()
     pacer = Pacer(clock)
     pacer.update({})
     pacer.wait()
@@ -81,7 +67,7 @@ def test_pacer_assumes_the_documented_quota_without_headers() -> None:
 
 
 def test_zero_429s_when_headers_are_honest() -> None:
-    clock = FakeClock()
+    clock = SimulatedClock()
     forest = forest_of(1200)
     with FakeReddit(forest, quota=12, window=60, clock=clock.now) as server:
         client = RedditClient(settings_for(server), clock=clock, retry=QUICK)
@@ -93,7 +79,7 @@ def test_zero_429s_when_headers_are_honest() -> None:
 
 
 def test_paced_at_the_documented_quota_when_headers_are_missing() -> None:
-    clock = FakeClock()
+    clock = SimulatedClock()
     with FakeReddit(forest_of(300), quota=10**9, honest_headers=False, clock=clock.now) as server:
         client = RedditClient(settings_for(server), clock=clock, retry=QUICK)
         expand_thread(client, "th0")
@@ -104,7 +90,7 @@ def test_paced_at_the_documented_quota_when_headers_are_missing() -> None:
 
 @pytest.mark.parametrize(("retry_after", "expected"), [("7", 7.0), (None, 60.0)])
 def test_429_waits_for_retry_after_or_a_minute(retry_after: str | None, expected: float) -> None:
-    clock = FakeClock()
+    clock = SimulatedClock()
     faults = Faults(burst_429=(0, 2), retry_after=retry_after)
     with FakeReddit(forest_of(30), quota=10**9, faults=faults, clock=clock.now) as server:
         client = RedditClient(settings_for(server), clock=clock, retry=QUICK)
@@ -115,21 +101,56 @@ def test_429_waits_for_retry_after_or_a_minute(retry_after: str | None, expected
 
 
 # -- faults ----------------------------------------------------------------------------
-def test_ten_percent_faults_give_the_identical_comment_set() -> None:
-    def held(faults: Faults | None) -> tuple[set[str], int]:
-        forest = forest_of(1500)
-        with FakeReddit(forest, quota=10**9, faults=faults) as server:
-            client = RedditClient(settings_for(server), clock=FakeClock(), retry=QUICK)
-            from scraper.collect.expand import Expansion
+def held(faults: Faults | None) -> tuple[set[str], int, int]:
+    """Expand one 1,500-comment thread in simulated time: comments held, requests sent, faults injected."""
+    forest, clock = forest_of(1500), SimulatedClock()
+    with FakeReddit(forest, quota=10**9, faults=faults, clock=clock.now) as server:
+        client = RedditClient(settings_for(server), clock=clock)
+        expansion = Expansion("th0")
+        expand_thread(client, "th0", expansion=expansion)
+        injected = sum(1 for entry in server.log if entry.fault and "access_token" not in entry.path)
+        return set(expansion.depth) & forest.visible_ids("th0"), client.request_count, injected
 
-            expansion = Expansion("th0")
-            expand_thread(client, "th0", expansion=expansion)
-            return set(expansion.depth) & forest.visible_ids("th0"), client.request_count
 
-    clean, clean_requests = held(None)
-    faulty, faulty_requests = held(Faults(rate=0.10, seed=3, burst_429=(4, 3)))
-    assert faulty == clean and len(clean) > 1400
-    assert faulty_requests > clean_requests
+@pytest.mark.parametrize(
+    "faults",
+    [
+        Faults(rate=0.10, seed=3, burst_429=(4, 3)),
+        Faults(rate=0.10, seed=4, throttle_429=(4, 30)),
+        Faults(rate=0.10, evenly=True, throttle_429=(10, 30)),
+        Faults(rate=0.10, seed=5, kinds=("cut",)),
+    ],
+    ids=["random+forced-burst", "random+throttle", "even+throttle", "cuts"],
+)
+def test_faults_give_the_identical_comment_set_and_cost_only_the_faulted_requests(faults: Faults) -> None:
+    clean, clean_requests, none = held(None)
+    faulty, faulty_requests, injected = held(faults)
+    assert none == 0 and len(clean) > 1400
+    assert faulty == clean
+    # Every extra request is the retry of an answer that failed: no retry is wasted, no batch re-planned.
+    assert injected > 0 and faulty_requests - clean_requests == injected
+
+
+def test_a_throttle_burst_costs_one_429_when_retry_after_is_honoured() -> None:
+    clock = SimulatedClock()
+    with FakeReddit(forest_of(300), quota=10**9, faults=Faults(throttle_429=(2, 45)), clock=clock.now) as server:
+        client = RedditClient(settings_for(server), clock=clock, retry=QUICK)
+        result = expand_thread(client, "th0")
+        assert result.complete
+        assert server.count_status(429) == 1 and client.faults["429"] == 1
+        assert any(s == pytest.approx(45) for s in clock.sleeps), clock.sleeps
+
+
+def test_throttle_retry_after_counts_down_and_even_faults_are_exact() -> None:
+    throttle = Faults(throttle_429=(1, 10))
+    assert throttle.draw(0.0) == (None, None)
+    assert throttle.draw(0.0) == ("429", "10")
+    assert throttle.draw(4.5) == ("429", "6")  # rounded up: retrying at 6 s lands after the end
+    assert throttle.draw(10.0) == (None, None)
+    even = Faults(rate=0.10, evenly=True, kinds=("500", "cut"))
+    draws = [even.draw()[0] for _ in range(100)]
+    assert [d for d in draws if d] == ["500", "cut"] * 5
+    assert draws.index("500") == 9  # the tenth answer is the first to fail
 
 
 def test_slow_replies_time_out_and_are_retried() -> None:

@@ -16,7 +16,16 @@ Choosing the endpoint, per pending stub:
   the same depth share a call (up to 100 ids).
 - ``GET /comments/{link}/_/{id}`` serves one comment's subtree, up to about
   500 comments: cheaper when a stub hides more than ~100 comments per id.
-  Continue-this-thread stubs are always fetched this way.
+  Continue-this-thread stubs are always fetched this way, and when several
+  sit below one comment a few levels up, that comment's subtree is fetched
+  once for all of them (depth restarts at 0, so it shows them and their
+  replies to the depth limit): one request instead of one per stub.
+- ``GET /api/info`` serves up to 100 comments by fullname, at any depths, but
+  not their replies.  A stub whose ``count`` equals its number of ids announces
+  leaves (``count`` includes descendants), so when the next morechildren call
+  would ask for known leaves only, one info call takes up to 100 known leaves
+  from every depth instead; and a leaf that morechildren dropped twice is asked
+  through info, batched, rather than one permalink each.
 
 An :class:`Expansion` can be replayed from archived answers (:meth:`replay`), so
 a run killed halfway through a thread resumes it without asking again.
@@ -32,6 +41,12 @@ from scraper.errors import TooManyIds
 from scraper.sources.reddit import MORECHILDREN_MAX_IDS
 
 MORECHILDREN_TRIES = 2
+#: Reddit shows comments to depth 9; morechildren returns nothing for ids at depth 10 or more.
+MAX_DEPTH = 10
+#: Continue-this-thread parents are fetched through an ancestor this many levels up when it covers several.
+GROUP_LEVELS = 4
+#: ... if the ancestor's subtree already held stays under this many comments (a tree answer shows ~500).
+GROUP_MAX_HELD = 300
 #: A stub hiding more than this many comments per id is fetched id by id through permalinks.
 SUBTREE_PER_ID = 100
 
@@ -44,6 +59,8 @@ class TreeClient(Protocol):
     ) -> list[Any]: ...
 
     def more_children(self, link_fullname: str, ids: list[str], *, sort: str = ...) -> list[Any]: ...
+
+    def info(self, fullnames: list[str]) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -97,11 +114,15 @@ class Expansion:
     sort: str = "confidence"
     num_comments: int | None = None
     depth: dict[str, int] = field(default_factory=dict)  # held id -> absolute depth
+    parent: dict[str, str] = field(default_factory=dict)  # held id -> parent comment id ("" at top level)
     pending: dict[str, int] = field(default_factory=dict)  # announced id -> the depth it will have
     pending_parent: dict[str, str] = field(default_factory=dict)
     subtree: list[str] = field(default_factory=list)  # ids to fetch through their permalink
+    leaves: set[str] = field(default_factory=set)  # announced ids known to have no replies
+    lookup: list[str] = field(default_factory=list)  # dropped leaves to fetch through /api/info
     continue_parents: list[str] = field(default_factory=list)
     continued: set[str] = field(default_factory=set)
+    group_roots: set[str] = field(default_factory=set)  # ancestors fetched for several continue parents
     tries: Counter[str] = field(default_factory=Counter)
     given_up: set[str] = field(default_factory=set)
     unresolved: dict[str, str] = field(default_factory=dict)
@@ -114,6 +135,7 @@ class Expansion:
         if cid in self.depth:
             return False
         parent = str(data.get("parent_id", ""))
+        self.parent[cid] = parent[3:] if parent.startswith("t1_") else ""
         if parent.startswith("t1_") and parent[3:] in self.depth:
             self.depth[cid] = self.depth[parent[3:]] + 1
         elif parent.startswith("t3_"):
@@ -142,13 +164,17 @@ class Expansion:
                     self.subtree.append(cid)
                 self.pending.setdefault(cid, depth)
             return
+        if count == len(children):
+            self.leaves.update(fresh)  # count includes descendants: these ids have none
         for cid in fresh:
             self.pending.setdefault(cid, depth)
             self.pending_parent.setdefault(cid, parent)
+            if depth >= MAX_DEPTH and cid not in self.leaves and cid not in self.subtree:
+                self.subtree.append(cid)  # morechildren answers nothing this deep: its permalink
 
-    def _absorb(self, things: list[Any]) -> int:
-        """Take in nested or flat things; return how many new comments they held."""
-        new = 0
+    def _absorb(self, things: list[Any]) -> set[str]:
+        """Take in nested or flat things; return the ids of the comments they showed."""
+        seen: set[str] = set()
         stack = list(reversed(things))
         while stack:
             thing = stack.pop()
@@ -156,11 +182,12 @@ class Expansion:
                 continue
             data = thing.get("data") or {}
             if thing.get("kind") == "t1":
-                new += self._hold(data)
+                self._hold(data)
+                seen.add(str(data.get("id")))
                 stack.extend(reversed(_children(data.get("replies"))))
             elif thing.get("kind") == "more":
                 self._stub(data)
-        return new
+        return seen
 
     def on_tree(self, answer: list[Any]) -> None:
         """The whole-thread answer of ``GET /comments/{link}``."""
@@ -172,20 +199,27 @@ class Expansion:
         self._absorb(_children(answer[1]))
 
     def on_subtree(self, comment: str, answer: list[Any]) -> None:
-        """The answer of ``GET /comments/{link}/_/{comment}`` (a continue parent or a fallback)."""
+        """The answer of ``GET /comments/{link}/_/{comment}``: a continue parent, a group's root, or a fallback."""
         top = _children(answer[1])
+        if comment not in self.continued and comment not in self.pending:
+            self.group_roots.add(comment)  # never asked twice: its parents go one by one if it fails
         if not (top and (top[0].get("data") or {}).get("id") == comment):
             # Reddit ignores an unknown comment and answers the whole thread: nothing to take.
+            if comment in self.group_roots:
+                return
             if comment in self.continued:
                 self.unresolved[f"continue:{comment}"] = "the subtree's permalink did not return its comment"
             else:
                 self.unresolved[comment] = "announced by a stub, returned neither by morechildren nor its permalink"
             self.pending.pop(comment, None)
             return
-        if comment in self.continued:
-            self._absorb(_children(top[0]["data"].get("replies")))
-        else:
-            self._absorb(top)  # pending[comment] gives it the depth its stub announced
+        seen = self._absorb(top)  # a held root is skipped; a fallback's pending[comment] gives its depth
+        root_depth = self.depth.get(comment, 0)
+        for parent in list(self.continue_parents):
+            # Shown with room below it (depth restarts at 0 here): its replies came in this answer.
+            if parent in seen and self.depth.get(parent, 0) - root_depth < MAX_DEPTH - 1:
+                self.continue_parents.remove(parent)
+                self.continued.add(parent)
 
     def on_more(self, batch: list[str], things: list[Any]) -> None:
         """The answer of ``POST /api/morechildren`` for ``batch``."""
@@ -202,31 +236,100 @@ class Expansion:
             self.tries[cid] += 1  # asked for and silently dropped
             if self.tries[cid] >= MORECHILDREN_TRIES and cid in self.pending and cid not in self.subtree:
                 self.pending_parent.pop(cid, None)
-                self.subtree.append(cid)  # morechildren will not give it: ask its own permalink once
+                # morechildren will not give it: a leaf through info, batched; else its own permalink, once
+                (self.lookup if cid in self.leaves else self.subtree).append(cid)
+
+    def on_info(self, batch: list[str], answer: Any) -> None:
+        """The answer of ``GET /api/info`` for ``batch`` (comment ids without their ``t1_``)."""
+        for cid in batch:
+            if cid in self.lookup:
+                self.lookup.remove(cid)
+        self._absorb(_children(answer))
+        for cid in batch:
+            if cid not in self.depth and cid in self.pending:
+                self.pending.pop(cid)
+                self.pending_parent.pop(cid, None)
+                self.unresolved[cid] = "announced by a stub, returned neither by morechildren nor /api/info"
 
     # -- choosing the next request ------------------------------------------------------
     def _more_batch(self) -> list[str]:
         """Up to 100 pending ids at the shallowest depth, siblings together (Reddit serves one depth)."""
-        candidates = {c: d for c, d in self.pending.items() if c not in self.subtree}
+        candidates = {c: d for c, d in self.pending.items() if c not in self.subtree and c not in self.lookup}
+        if not candidates:
+            return []
         shallowest = min(candidates.values())
         same = [cid for cid, d in candidates.items() if d == shallowest]
         same.sort(key=lambda cid: self.pending_parent.get(cid, ""))
         return same[:MORECHILDREN_MAX_IDS]
 
+    def _info_batch(self, more_batch: list[str]) -> list[str]:
+        """The ids for one info call, when it serves at least what ``more_batch`` would; else none.
+
+        Dropped leaves go once nothing else is left for morechildren (so that they
+        share calls); known leaves go instead of a morechildren call that would ask
+        for leaves only, together with known leaves of every other depth.
+        """
+        if more_batch and not all(c in self.leaves for c in more_batch):
+            return []
+        leaves = [c for c in self.pending if c in self.leaves and c not in self.subtree]
+        leaves.sort(key=lambda c: (c not in more_batch, c not in self.lookup))
+        return leaves[:MORECHILDREN_MAX_IDS]
+
     def done(self) -> bool:
         """Nothing left to ask."""
         return self.started and not (self.pending or self.continue_parents)
 
+    def _continue_root(self) -> str:
+        """The comment whose permalink serves the next continue-this-thread parent, and others if it can.
+
+        The ancestor ``GROUP_LEVELS`` up of the first pending parent, when other
+        pending parents sit below it and its subtree held so far is small enough for
+        one answer to show them all; else the parent itself (which shows its replies
+        deepest).
+        """
+        first = self.continue_parents[0]
+        root = first
+        for _ in range(GROUP_LEVELS):
+            if not self.parent.get(root):
+                break
+            root = self.parent[root]
+        if root == first or root in self.group_roots:
+            return first
+        below = 0
+        for parent in self.continue_parents[1:]:
+            node = parent
+            for _ in range(MAX_DEPTH - 2):
+                node = self.parent.get(node, "")
+                if node == root:
+                    below += 1
+                    break
+                if not node:
+                    break
+        if below and self._held_below(root) <= GROUP_MAX_HELD:
+            return root
+        return first
+
+    def _held_below(self, root: str) -> int:
+        kids: dict[str, list[str]] = {}
+        for cid, parent in self.parent.items():
+            kids.setdefault(parent, []).append(cid)
+        count, stack = 0, [root]
+        while stack and count <= GROUP_MAX_HELD:
+            node = stack.pop()
+            count += 1
+            stack.extend(kids.get(node, ()))
+        return count
+
     def step(self, client: TreeClient) -> None:
-        """Make the next request and take its answer in."""
+        """Make the next request and take its answer in.
+
+        The order: the thread, permalinks of big or unreachable subtrees, morechildren
+        and info while ids are pending, and continue-this-thread parents last, when
+        most of them are known and can share requests.
+        """
         if not self.started:
             self.requests["comments"] += 1
             self.on_tree(client.comment_tree(self.link, sort=self.sort))
-        elif self.continue_parents:
-            parent = self.continue_parents.pop(0)
-            self.continued.add(parent)
-            self.requests["comments"] += 1
-            self.on_subtree(parent, client.comment_tree(self.link, comment=parent, sort=self.sort))
         elif self.subtree:
             cid = self.subtree.pop(0)
             if cid in self.depth or cid not in self.pending:
@@ -236,9 +339,24 @@ class Expansion:
             self.on_subtree(cid, client.comment_tree(self.link, comment=cid, sort=self.sort))
             if cid in self.depth:
                 self.given_up.discard(cid)
-        else:
+        elif self.pending:
             batch = self._more_batch()
-            self._more(client, batch)
+            if info := self._info_batch(batch):
+                self.requests["info"] += 1
+                self.on_info(info, client.info([f"t1_{c}" for c in info]))
+            elif batch:
+                self._more(client, batch)
+            else:  # only permalink-bound or lookup ids remained and none could be asked: end, reported
+                for cid in list(self.pending):
+                    self.unresolved[cid] = "announced by a stub, no request left that could return it"
+                    self.pending.pop(cid)
+        elif self.continue_parents:
+            root = self._continue_root()
+            if root == self.continue_parents[0]:
+                self.continue_parents.pop(0)
+                self.continued.add(root)
+            self.requests["comments"] += 1
+            self.on_subtree(root, client.comment_tree(self.link, comment=root, sort=self.sort))
 
     def _more(self, client: TreeClient, batch: list[str]) -> None:
         self.requests["morechildren"] += 1
@@ -272,6 +390,9 @@ class Expansion:
                 if cid in self.subtree:
                     self.subtree.remove(cid)
             self.on_more(batch, things)
+        elif "/api/info" in url:
+            batch = [n[3:] for n in str((record.get("params") or {}).get("id", "")).split(",") if n]
+            self.on_info(batch, body)
         elif "/_/" in url:
             comment = url.rstrip("/").rsplit("/", 1)[-1]
             if comment in self.continue_parents:

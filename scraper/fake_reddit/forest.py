@@ -10,9 +10,9 @@ requested ids and spending budget on deleted leaves without showing them.
 from __future__ import annotations
 
 import copy
+import hashlib
 import heapq
 import json
-import random
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -86,7 +86,7 @@ class Forest:
         self.private_subreddits: set[str] = set()
         self.subreddits: set[str] = set()
         self.vanish_rate = vanish_rate
-        self._random = random.Random(seed)  # noqa: S311 - reproducible faults, not security
+        self.seed = seed
 
     # -- building -------------------------------------------------------------------
     def add_thread(self, submission: dict[str, Any], comments: Iterable[dict[str, Any]] = ()) -> Thread:
@@ -216,6 +216,18 @@ class Forest:
             },
         }
 
+    def _vanishes(self, cid: str, asked: str) -> bool:
+        """Whether ``cid`` silently drops out of the answer to the request for ``asked``.
+
+        A function of the request, not of how many came before: the same request
+        asked again (a retry after a fault) gets the same answer, so a run with
+        faults can be compared request for request with one without.
+        """
+        if not self.vanish_rate:
+            return False
+        digest = hashlib.sha256(f"{self.seed}:{cid}:{asked}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.vanish_rate
+
     def more_children(
         self,
         link: str,
@@ -273,8 +285,9 @@ class Forest:
                 emit(cid)
         leftover = [c for c in served if c not in spent]
         by_parent: dict[str, list[str]] = {}
+        asked = ",".join(known)
         for cid in leftover:
-            if self.vanish_rate and self._random.random() < self.vanish_rate:
+            if self._vanishes(cid, asked):
                 continue  # Reddit sometimes drops requested ids without a stub
             by_parent.setdefault(thread.comments[cid]["parent_id"], []).append(cid)
         for parent, rest in by_parent.items():

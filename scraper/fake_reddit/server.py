@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import random
 import re
 import secrets
@@ -74,30 +75,59 @@ class Faults:
 
     ``rate`` of the answers fail, each with one of ``kinds``: ``"500"``/``"502"``/``"503"``
     (empty body), ``"cut"`` (the connection closes mid-body), ``"malformed"`` (a
-    200 with broken JSON) or ``"slow"`` (``slow_seconds`` before answering).
-    ``burst_429=(n, k)`` answers 429 to the k API requests after the n-th.
+    200 with broken JSON) or ``"slow"`` (``slow_seconds`` before answering).  The
+    failing answers are drawn at random from ``seed``, or, with ``evenly=True``,
+    spread exactly: one answer in ten fails at ``rate=0.1``, the kinds taken in turn.
+
+    Two kinds of 429 bursts:
+
+    - ``throttle_429=(n, seconds)``, Reddit's own: after the n-th API answer the
+      server is over its limit for ``seconds``; every request in that time gets
+      429 with ``retry-after`` saying how long is left (whole seconds, rounded up).
+      A client that honours ``retry-after`` sees one 429; one that retries sooner
+      sees more.
+    - ``burst_429=(n, k)``: the k API requests after the n-th get 429 whatever
+      the client does (``retry_after`` as given, or none), to test the waiting.
     """
 
     rate: float = 0.0
     kinds: tuple[str, ...] = ("500", "503", "cut", "malformed")
     slow_seconds: float = 0.0
+    evenly: bool = False
     burst_429: tuple[int, int] | None = None
+    throttle_429: tuple[int, float] | None = None
     retry_after: str | None = "1"
     seed: int = 0
     _random: random.Random = field(init=False, repr=False)
     _seen: int = field(default=0, init=False)
+    _owed: float = field(default=0.0, init=False)
+    _turn: int = field(default=0, init=False)
+    _throttled_until: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.seed)  # noqa: S311 - reproducible faults
 
-    def draw(self) -> str | None:
-        """The fault for the next API answer, if any."""
+    def draw(self, now: float = 0.0) -> tuple[str | None, str | None]:
+        """The fault for the next API answer, if any, and the ``retry-after`` to send with a 429."""
         self._seen += 1
+        if self.throttle_429:
+            after, seconds = self.throttle_429
+            if self._throttled_until is None and self._seen > after:
+                self._throttled_until = now + seconds
+            if self._throttled_until is not None and now < self._throttled_until:
+                return "429", str(max(1, math.ceil(self._throttled_until - now)))
         if self.burst_429 and self.burst_429[0] < self._seen <= self.burst_429[0] + self.burst_429[1]:
-            return "429"
+            return "429", self.retry_after
+        if self.evenly:
+            self._owed += self.rate
+            if self._owed >= 1 - 1e-9:
+                self._owed -= 1
+                self._turn += 1
+                return self.kinds[(self._turn - 1) % len(self.kinds)], None
+            return None, None
         if self.rate and self._random.random() < self.rate:
-            return self._random.choice(self.kinds)
-        return None
+            return self._random.choice(self.kinds), None
+        return None, None
 
 
 @dataclass
@@ -136,6 +166,7 @@ class FakeReddit:
         self.forest = forest
         self.client_id = client_id
         self.client_secret = client_secret
+        self.clock = clock
         self.rate = RateLimit(quota=quota, window=window, clock=clock)
         self.faults = faults or Faults()
         self.honest_headers = honest_headers
@@ -201,14 +232,14 @@ class FakeReddit:
         """Answer one request: status, headers, body, and the fault to act out (cut, slow)."""
         with self._lock:
             status, extra, body = self._answer(method, path, params, form, headers)
-            fault = None
+            fault = retry_after = None
             if not path.rstrip("/").endswith("/access_token") and status != 401:
-                fault = self.faults.draw()
+                fault, retry_after = self.faults.draw(self.clock())
             if fault == "429":
                 status, body = 429, b"<html><body><h1>whoa there, pardner!</h1></body></html>"
                 extra = {"content-type": "text/html; charset=UTF-8"}
-                if self.faults.retry_after is not None:
-                    extra["retry-after"] = self.faults.retry_after
+                if retry_after is not None:
+                    extra["retry-after"] = retry_after
             elif fault in ("500", "502", "503"):
                 status, extra, body = int(fault), {"content-type": "text/html"}, b""
             elif fault == "malformed":
