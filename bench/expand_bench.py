@@ -23,14 +23,17 @@ Faults runs repeat ours, in simulated time (server and client share a
 :class:`SimulatedClock`, so backoff and ``retry-after`` cost no real seconds),
 and check the comment set is identical and the requests spent:
 
-- ``faults``: exactly one API answer in ten fails (500, 503, cut connection,
-  malformed JSON in turn) and, after the fifth answer, the server throttles for
-  30 seconds, answering every request 429 with ``retry-after``: the burst of
-  429s Reddit sends to a client over its limit;
-- ``random_faults``: each answer fails with probability 0.1, over
-  ``--fault-seeds`` seeds, with the same throttle: mean and worst case;
-- ``forced_burst``: random 10% plus three 429s forced on consecutive requests
-  whatever the client does (the count no client can lower).
+- ``faults``: exactly one API answer in ten fails, evenly (the tenth,
+  twentieth, …; 500, 503, cut connection, malformed JSON in turn) and, after
+  the second answer, the server throttles for 30 seconds, answering every
+  request 429 with ``retry-after``: the burst of 429s Reddit sends to a client
+  over its limit;
+- ``block_faults``: exactly one answer in each ten fails, at a random place, of
+  a random kind, over ``--fault-seeds`` seeds, with the same throttle;
+- ``bernoulli_faults``: each answer fails with probability 0.1 (so a run may see
+  more or fewer than 10%), over the same seeds, with the same throttle;
+- ``forced_burst``: Bernoulli 10% plus three 429s forced on consecutive requests
+  whatever the client does (a count no client can lower).
 
 ``wasted`` is extra requests minus injected faults: a retry that was not the
 repeat of a failed answer.
@@ -131,7 +134,7 @@ def run_ours(forest: Forest, faults: Faults | None = None, *, simulated: bool = 
         }
 
 
-THROTTLE = (5, 30.0)  # after the fifth answer, 30 s over the limit
+THROTTLE = (2, 30.0)  # after the second answer, 30 s over the limit
 
 
 def faults_row(size: int, seed: int, faults: Faults, clean: dict[str, Any], truth: set[str]) -> dict[str, Any]:
@@ -145,6 +148,21 @@ def faults_row(size: int, seed: int, faults: Faults, clean: dict[str, Any], trut
         "injected": run["injected"],
         "wasted": extra - run["injected"],
         "extra_requests": round(extra / clean["total"], 3),
+        "failure_share": round((run["injected"] - run["faults"].get("429", 0)) / run["total"], 3),
+    }
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    extras = [r["extra_requests"] for r in rows]
+    return {
+        "seeds": len(rows),
+        "all_identical": all(r["identical"] for r in rows),
+        "wasted": sum(r["wasted"] for r in rows),
+        "extra_mean": round(sum(extras) / len(extras), 3),
+        "extra_min": min(extras),
+        "extra_max": max(extras),
+        "over_15_percent": sum(1 for e in extras if e > 0.15),
+        "failure_share_mean": round(sum(r["failure_share"] for r in rows) / len(rows), 3),
     }
 
 
@@ -192,12 +210,13 @@ def bench(size: int, seed: int, fault_seeds: int) -> dict[str, Any]:
     ours = run_ours(forest)
     reference = run_praw(make_forest(size, seed))  # same tree, same vanishing draws
     clean = run_ours(make_forest(size, seed), simulated=True)
-    even = faults_row(size, seed, Faults(rate=0.10, evenly=True, throttle_429=THROTTLE), clean, truth)
-    randoms = [
-        faults_row(size, seed, Faults(rate=0.10, seed=s, throttle_429=THROTTLE), clean, truth)
-        for s in range(1, fault_seeds + 1)
+    even = faults_row(size, seed, Faults(rate=0.10, pattern="even", throttle_429=THROTTLE), clean, truth)
+    seeds = range(1, fault_seeds + 1)
+    blocks = [
+        faults_row(size, seed, Faults(rate=0.10, pattern="blocks", seed=s, throttle_429=THROTTLE), clean, truth)
+        for s in seeds
     ]
-    extras = [r["extra_requests"] for r in randoms]
+    bernoulli = [faults_row(size, seed, Faults(rate=0.10, seed=s, throttle_429=THROTTLE), clean, truth) for s in seeds]
     forced = faults_row(size, seed, Faults(rate=0.10, seed=seed, burst_429=(5, 3)), clean, truth)
     row = {
         "size": size,
@@ -220,15 +239,8 @@ def bench(size: int, seed: int, fault_seeds: int) -> dict[str, Any]:
             "wall_s": round(reference["wall"], 3),
         },
         "faults": even,
-        "random_faults": {
-            "seeds": fault_seeds,
-            "all_identical": all(r["identical"] for r in randoms),
-            "wasted": sum(r["wasted"] for r in randoms),
-            "extra_mean": round(sum(extras) / len(extras), 3),
-            "extra_min": min(extras),
-            "extra_max": max(extras),
-            "over_15_percent": sum(1 for e in extras if e > 0.15),
-        },
+        "block_faults": summary(blocks),
+        "bernoulli_faults": summary(bernoulli),
         "forced_burst": forced,
     }
     row["ratio_vs_praw"] = round(ours["total"] / reference["total"], 3)
@@ -246,21 +258,29 @@ def main() -> int:
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the faults run logs every retry
     rows = [bench(int(s), args.seed, args.fault_seeds) for s in args.sizes.split(",")]
-    header = (
+    print(
         f"{'size':>6} {'true':>6} | {'ours':>6} {'req':>5} {'s':>6} | {'praw':>6} {'req':>5} {'s':>6} | "
-        f"{'LB':>4} {'vsPRAW':>6} {'vsLB':>5} | 10% even+throttle | 10% random+throttle: mean [min, max] | forced"
+        f"{'LB':>4} {'vsPRAW':>6} {'vsLB':>5}"
     )
-    print(header)
     for r in rows:
-        o, p, f, m, b = r["ours"], r["praw"], r["faults"], r["random_faults"], r["forced_burst"]
+        o, p = r["ours"], r["praw"]
         print(
             f"{r['size']:>6} {r['true_comments']:>6} | {o['collected']:>6} {o['total']:>5} {o['wall_s']:>6.2f} | "
             f"{p['collected']:>6} {p['total']:>5} {p['wall_s']:>6.2f} | {r['lower_bound']:>4} "
-            f"{r['ratio_vs_praw']:>6.2f} {r['ratio_vs_lower_bound']:>5.2f} | "
-            f"{'same' if f['identical'] else 'DIFFERENT'} {f['extra_requests']:+.1%} wasted {f['wasted']} | "
-            f"{'same' if m['all_identical'] else 'DIFFERENT'} {m['extra_mean']:+.1%} "
-            f"[{m['extra_min']:+.1%}, {m['extra_max']:+.1%}] wasted {m['wasted']} | "
-            f"{'same' if b['identical'] else 'DIFFERENT'} {b['extra_requests']:+.1%}"
+            f"{r['ratio_vs_praw']:>6.2f} {r['ratio_vs_lower_bound']:>5.2f}"
+        )
+    print("\nextra requests with faults (same comment set? wasted retries), 30 s throttle after answer 2:")
+    print(f"{'size':>6} | 10% even | 10% in blocks: mean [min, max] | Bernoulli 0.1: mean [min, max] | forced 3×429")
+    for r in rows:
+        f, k, b, x = r["faults"], r["block_faults"], r["bernoulli_faults"], r["forced_burst"]
+        same = all([f["identical"], k["all_identical"], b["all_identical"], x["identical"]])
+        wasted = f["wasted"] + k["wasted"] + b["wasted"] + x["wasted"]
+        print(
+            f"{r['size']:>6} | {f['extra_requests']:+.1%} | "
+            f"{k['extra_mean']:+.1%} [{k['extra_min']:+.1%}, {k['extra_max']:+.1%}] | "
+            f"{b['extra_mean']:+.1%} [{b['extra_min']:+.1%}, {b['extra_max']:+.1%}] "
+            f"(failed {b['failure_share_mean']:.1%}) | {x['extra_requests']:+.1%} | "
+            f"{'same' if same else 'DIFFERENT'}, wasted {wasted}"
         )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n", encoding="utf-8")

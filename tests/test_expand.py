@@ -322,3 +322,23 @@ def test_stubs_at_depth_ten_or_more_skip_morechildren() -> None:
     result = expand_thread(client, "L", expansion=expansion)
     assert result.complete and expansion.depth["m2"] == 13
     assert client.calls == [("tree", None), ("tree", "a9"), ("tree", "m")]
+
+
+def test_a_stub_announced_again_and_again_without_progress_is_not_looped_on() -> None:
+    first = tree([more("t3_L", ["a", "b"])])
+    client = Scripted(first, lambda ids: [more("t3_L", ids)])  # never serves, always re-announces
+    result = expand_thread(client, "L")
+    assert set(result.unresolved) == {"a", "b"}
+    assert [kind for kind, _ in client.calls] == ["tree", "more", "more", "tree", "tree"]
+
+
+def test_a_replayed_shared_ancestor_answer_settles_its_continue_parents() -> None:
+    answer = tree([t1("r5", "t1_r4", [chain(["a6", "a7", "a8", "a9", "a10"], "t1_r5", [])])])
+    client = Scripted(two_continues(), lambda ids: [], lambda c: tree([t1(c, "t1_x", [t1("b10", "t1_b9")])]))
+    expansion = Expansion("L")
+    expansion.replay({"url": "https://oauth.reddit.com/comments/L/", "status": 200}, two_continues())
+    expansion.replay({"url": "https://oauth.reddit.com/comments/L/_/r5/", "status": 200}, answer)
+    result = expand_thread(client, "L", expansion=expansion)
+    # a9's replies came with r5's answer (replayed, not asked again); b9 was not in it: its own permalink.
+    assert result.complete and expansion.depth["a10"] == 10 and expansion.depth["b10"] == 10
+    assert client.calls == [("tree", "b9")]

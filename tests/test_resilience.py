@@ -117,10 +117,11 @@ def held(faults: Faults | None) -> tuple[set[str], int, int]:
     [
         Faults(rate=0.10, seed=3, burst_429=(4, 3)),
         Faults(rate=0.10, seed=4, throttle_429=(4, 30)),
-        Faults(rate=0.10, evenly=True, throttle_429=(10, 30)),
+        Faults(rate=0.10, pattern="even", throttle_429=(10, 30)),
+        Faults(rate=0.10, seed=6, pattern="blocks", throttle_429=(2, 30)),
         Faults(rate=0.10, seed=5, kinds=("cut",)),
     ],
-    ids=["random+forced-burst", "random+throttle", "even+throttle", "cuts"],
+    ids=["random+forced-burst", "random+throttle", "even+throttle", "blocks+throttle", "cuts"],
 )
 def test_faults_give_the_identical_comment_set_and_cost_only_the_faulted_requests(faults: Faults) -> None:
     clean, clean_requests, none = held(None)
@@ -147,10 +148,16 @@ def test_throttle_retry_after_counts_down_and_even_faults_are_exact() -> None:
     assert throttle.draw(0.0) == ("429", "10")
     assert throttle.draw(4.5) == ("429", "6")  # rounded up: retrying at 6 s lands after the end
     assert throttle.draw(10.0) == (None, None)
-    even = Faults(rate=0.10, evenly=True, kinds=("500", "cut"))
+    even = Faults(rate=0.10, pattern="even", kinds=("500", "cut"))
     draws = [even.draw()[0] for _ in range(100)]
     assert [d for d in draws if d] == ["500", "cut"] * 5
     assert draws.index("500") == 9  # the tenth answer is the first to fail
+    blocks = Faults(rate=0.10, pattern="blocks", seed=7)
+    failed = [n for n in range(1000) if blocks.draw()[0]]
+    assert len(failed) == 100 and all(n // 10 == k for k, n in enumerate(failed))  # one in each ten
+    assert len({n % 10 for n in failed}) > 5  # at random places
+    with pytest.raises(ValueError, match="unknown fault pattern"):
+        Faults(pattern="sometimes")
 
 
 def test_slow_replies_time_out_and_are_retried() -> None:

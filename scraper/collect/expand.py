@@ -223,7 +223,9 @@ class Expansion:
 
     def on_more(self, batch: list[str], things: list[Any]) -> None:
         """The answer of ``POST /api/morechildren`` for ``batch``."""
+        held_before = len(self.depth)
         self._absorb(things)
+        progress = len(self.depth) > held_before
         announced = {
             str(c)
             for t in things
@@ -231,9 +233,11 @@ class Expansion:
             for c in (t.get("data") or {}).get("children") or []
         }
         for cid in batch:
-            if cid in self.depth or cid in announced:
+            if cid in self.depth or (cid in announced and progress):
                 continue  # held, or left for a later call in a new stub: both are normal
-            self.tries[cid] += 1  # asked for and silently dropped
+            # Silently dropped, or announced again by an answer that brought nothing new (a stub
+            # that stops yielding must not be asked forever).
+            self.tries[cid] += 1
             if self.tries[cid] >= MORECHILDREN_TRIES and cid in self.pending and cid not in self.subtree:
                 self.pending_parent.pop(cid, None)
                 # morechildren will not give it: a leaf through info, batched; else its own permalink, once

@@ -75,9 +75,15 @@ class Faults:
 
     ``rate`` of the answers fail, each with one of ``kinds``: ``"500"``/``"502"``/``"503"``
     (empty body), ``"cut"`` (the connection closes mid-body), ``"malformed"`` (a
-    200 with broken JSON) or ``"slow"`` (``slow_seconds`` before answering).  The
-    failing answers are drawn at random from ``seed``, or, with ``evenly=True``,
-    spread exactly: one answer in ten fails at ``rate=0.1``, the kinds taken in turn.
+    200 with broken JSON) or ``"slow"`` (``slow_seconds`` before answering).
+    Which answers fail depends on ``pattern`` (all drawn from ``seed``):
+
+    - ``"bernoulli"``: each answer fails with probability ``rate`` (so a run may
+      see more or fewer than ``rate`` of its answers fail);
+    - ``"blocks"``: exactly ``rate`` of the answers: of each block of ``1/rate``
+      answers one fails, at a random place, of a random kind;
+    - ``"even"``: exactly ``rate`` of the answers, evenly: the tenth, twentieth, …
+      at ``rate=0.1``, the kinds taken in turn.
 
     Two kinds of 429 bursts:
 
@@ -93,7 +99,7 @@ class Faults:
     rate: float = 0.0
     kinds: tuple[str, ...] = ("500", "503", "cut", "malformed")
     slow_seconds: float = 0.0
-    evenly: bool = False
+    pattern: str = "bernoulli"
     burst_429: tuple[int, int] | None = None
     throttle_429: tuple[int, float] | None = None
     retry_after: str | None = "1"
@@ -102,9 +108,12 @@ class Faults:
     _seen: int = field(default=0, init=False)
     _owed: float = field(default=0.0, init=False)
     _turn: int = field(default=0, init=False)
+    _block: list[bool] = field(default_factory=list, init=False)
     _throttled_until: float | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
+        if self.pattern not in ("bernoulli", "blocks", "even"):
+            raise ValueError(f"unknown fault pattern {self.pattern!r}: use bernoulli, blocks or even")
         self._random = random.Random(self.seed)  # noqa: S311 - reproducible faults
 
     def draw(self, now: float = 0.0) -> tuple[str | None, str | None]:
@@ -118,14 +127,24 @@ class Faults:
                 return "429", str(max(1, math.ceil(self._throttled_until - now)))
         if self.burst_429 and self.burst_429[0] < self._seen <= self.burst_429[0] + self.burst_429[1]:
             return "429", self.retry_after
-        if self.evenly:
+        if not self.rate:
+            return None, None
+        if self.pattern == "even":
             self._owed += self.rate
             if self._owed >= 1 - 1e-9:
                 self._owed -= 1
                 self._turn += 1
                 return self.kinds[(self._turn - 1) % len(self.kinds)], None
             return None, None
-        if self.rate and self._random.random() < self.rate:
+        if self.pattern == "blocks":
+            if not self._block:
+                size = max(1, round(1 / self.rate))
+                self._block = [False] * size
+                self._block[self._random.randrange(size)] = True
+            if self._block.pop(0):
+                return self._random.choice(self.kinds), None
+            return None, None
+        if self._random.random() < self.rate:
             return self._random.choice(self.kinds), None
         return None, None
 
