@@ -27,6 +27,9 @@ from tests.conftest import settings_for, write_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = RetryPolicy(base=0.01, cap=0.02)
+# Three threads; the first needs every kind of request: morechildren, /api/info for known leaves,
+# continue-this-thread parents one by one and through a shared ancestor.
+RESUME_SIZES = (1500, 250, 120)
 
 
 def forest_of(*sizes: int, title: str = "Why I quit machine learning") -> Forest:
@@ -183,8 +186,10 @@ def table_rows(folder: Path) -> dict[str, list[dict[str, Any]]]:
 @pytest.fixture
 def reference(tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
     folder = write_spec(tmp_path / "reference", SPEC)
-    with FakeReddit(forest_of(400, 250, 120), quota=10**9) as server:
-        collect(folder, settings_for(server), retry=QUICK)
+    with FakeReddit(forest_of(*RESUME_SIZES), quota=10**9) as server:
+        report = collect(folder, settings_for(server), retry=QUICK)
+    first = next(t for t in report.threads if t.link == "th0")
+    assert first.complete and {"comments", "morechildren", "info"} <= set(first.requests)
     return table_rows(folder)
 
 
@@ -192,7 +197,7 @@ def test_budget_stops_cleanly_and_the_rerun_completes_the_same_snapshot(
     tmp_path: Path, reference: dict[str, list[dict[str, Any]]]
 ) -> None:
     folder = write_spec(tmp_path / "budget", SPEC)
-    with FakeReddit(forest_of(400, 250, 120), quota=10**9) as server:
+    with FakeReddit(forest_of(*RESUME_SIZES), quota=10**9) as server:
         stops = 0
         while True:
             try:
@@ -225,12 +230,12 @@ collect(Path(sys.argv[1]), RedditSettings(oauth_url=url, reddit_url=url, client_
 """
 
 
-@pytest.mark.parametrize("kill_after", [2, 9, 25])
+@pytest.mark.parametrize("kill_after", [2, 9, 25, 40])
 def test_sigkill_at_any_point_then_rerun_equals_an_uninterrupted_run(
     tmp_path: Path, reference: dict[str, list[dict[str, Any]]], kill_after: int
 ) -> None:
     folder = write_spec(tmp_path / "killed", SPEC)
-    forest = forest_of(400, 250, 120)
+    forest = forest_of(*RESUME_SIZES)
     with FakeReddit(forest, quota=10**9) as server:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         proc = subprocess.Popen([sys.executable, "-c", KILLED, str(folder), server.url], env=env)

@@ -4,10 +4,11 @@ Reddit's answers are partial by design (WIRE-FORMAT §3–§4b): load-more stubs
 hide ids, continue-this-thread stubs hide deep subtrees, and morechildren may
 answer only some of the ids asked for, in a new stub or not at all.  So this
 module trusts no single answer: it tracks every id a stub announced until the
-id is held, asks again once, then asks for the comment's own permalink, and only
-then records the id as unresolved with the reason.  Every id and every
-continue-this-thread parent is asked for a bounded number of times, so the loop
-always ends.
+id is held, asks again once, then asks through ``/api/info`` (a known leaf) or
+the comment's own permalink, and only then records the id as unresolved with
+the reason.  An id re-announced by an answer that brought nothing new counts as
+a try too.  Every id, every continue-this-thread parent and every shared
+ancestor is asked for a bounded number of times, so the loop always ends.
 
 Choosing the endpoint, per pending stub:
 
@@ -52,7 +53,7 @@ SUBTREE_PER_ID = 100
 
 
 class TreeClient(Protocol):
-    """The two calls expansion needs (``RedditClient`` provides them)."""
+    """The three calls expansion needs (``RedditClient`` provides them)."""
 
     def comment_tree(
         self, link: str, *, comment: str | None = None, sort: str = ..., limit: int = ...
