@@ -19,8 +19,8 @@ Choosing the endpoint, per pending stub:
   500 comments: cheaper when a stub hides more than ~100 comments per id.
   Continue-this-thread stubs are always fetched this way, and when several
   sit below one comment a few levels up, that comment's subtree is fetched
-  once for all of them (depth restarts at 0, so it shows them and their
-  replies to the depth limit): one request instead of one per stub.
+  once for all of them (depth restarts at 0, so it shows them and some levels
+  of their replies): one request instead of one per stub.
 - ``GET /api/info`` serves up to 100 comments by fullname, at any depths, but
   not their replies.  A stub whose ``count`` equals its number of ids announces
   leaves (``count`` includes descendants), so when the next morechildren call
@@ -44,8 +44,8 @@ from scraper.sources.reddit import MORECHILDREN_MAX_IDS
 MORECHILDREN_TRIES = 2
 #: Reddit shows comments to depth 9; morechildren returns nothing for ids at depth 10 or more.
 MAX_DEPTH = 10
-#: Continue-this-thread parents are fetched through an ancestor this many levels up when it covers several.
-GROUP_LEVELS = 4
+#: Continue-this-thread parents may share the permalink of an ancestor up to this many levels up.
+GROUP_MAX_LEVELS = 7
 #: ... if the ancestor's subtree already held stays under this many comments (a tree answer shows ~500).
 GROUP_MAX_HELD = 300
 #: A stub hiding more than this many comments per id is fetched id by id through permalinks.
@@ -124,6 +124,7 @@ class Expansion:
     continue_parents: list[str] = field(default_factory=list)
     continued: set[str] = field(default_factory=set)
     group_roots: set[str] = field(default_factory=set)  # ancestors fetched for several continue parents
+    alone: set[str] = field(default_factory=set)  # continue parents a shared ancestor failed: asked alone
     tries: Counter[str] = field(default_factory=Counter)
     given_up: set[str] = field(default_factory=set)
     unresolved: dict[str, str] = field(default_factory=dict)
@@ -203,10 +204,11 @@ class Expansion:
         """The answer of ``GET /comments/{link}/_/{comment}``: a continue parent, a group's root, or a fallback."""
         top = _children(answer[1])
         if comment not in self.continued and comment not in self.pending:
-            self.group_roots.add(comment)  # never asked twice: its parents go one by one if it fails
+            self.group_roots.add(comment)  # a shared ancestor: asked once
         if not (top and (top[0].get("data") or {}).get("id") == comment):
             # Reddit ignores an unknown comment and answers the whole thread: nothing to take.
             if comment in self.group_roots:
+                self._alone_below(comment, set())
                 return
             if comment in self.continued:
                 self.unresolved[f"continue:{comment}"] = "the subtree's permalink did not return its comment"
@@ -221,6 +223,12 @@ class Expansion:
             if parent in seen and self.depth.get(parent, 0) - root_depth < MAX_DEPTH - 1:
                 self.continue_parents.remove(parent)
                 self.continued.add(parent)
+        if comment in self.group_roots:
+            self._alone_below(comment, seen)
+
+    def _alone_below(self, root: str, seen: set[str]) -> None:
+        """Parents a shared ancestor's answer should have settled and did not: their own permalinks next."""
+        self.alone.update(p for p in self.continue_parents if p not in seen and self._within(p, root))
 
     def on_more(self, batch: list[str], things: list[Any]) -> None:
         """The answer of ``POST /api/morechildren`` for ``batch``."""
@@ -287,32 +295,36 @@ class Expansion:
     def _continue_root(self) -> str:
         """The comment whose permalink serves the next continue-this-thread parent, and others if it can.
 
-        The ancestor ``GROUP_LEVELS`` up of the first pending parent, when other
-        pending parents sit below it and its subtree held so far is small enough for
-        one answer to show them all; else the parent itself (which shows its replies
-        deepest).
+        Of the first pending parent's ancestors up to ``GROUP_MAX_LEVELS`` levels up,
+        the one with the most other pending parents close enough below it (eight
+        levels, so that their replies show too), nearest on ties, when its subtree
+        held so far is small enough for one answer; else the parent itself, whose own
+        permalink shows its replies deepest.
         """
         first = self.continue_parents[0]
-        root = first
-        for _ in range(GROUP_LEVELS):
-            if not self.parent.get(root):
-                break
-            root = self.parent[root]
-        if root == first or root in self.group_roots:
+        if first in self.alone:
             return first
-        below = 0
-        for parent in self.continue_parents[1:]:
-            node = parent
-            for _ in range(MAX_DEPTH - 2):
-                node = self.parent.get(node, "")
-                if node == root:
-                    below += 1
-                    break
-                if not node:
-                    break
-        if below and self._held_below(root) <= GROUP_MAX_HELD:
-            return root
-        return first
+        best, best_below, root = first, 0, first
+        for _ in range(GROUP_MAX_LEVELS):
+            root = self.parent.get(root, "")
+            if not root:
+                break
+            if root in self.group_roots:
+                continue
+            below = sum(1 for other in self.continue_parents[1:] if self._within(other, root))
+            if below > best_below and self._held_below(root) <= GROUP_MAX_HELD:
+                best, best_below = root, below
+        return best
+
+    def _within(self, node: str, root: str) -> bool:
+        """Whether ``root`` is an ancestor of ``node`` at most ``MAX_DEPTH - 2`` levels up."""
+        for _ in range(MAX_DEPTH - 2):
+            node = self.parent.get(node, "")
+            if node == root:
+                return True
+            if not node:
+                return False
+        return False
 
     def _held_below(self, root: str) -> int:
         kids: dict[str, list[str]] = {}
