@@ -50,3 +50,27 @@ def test_systemd_units_name_each_other_and_treat_75_as_success() -> None:
 def test_public_api_is_listed() -> None:
     assert set(scraper.__all__) == {"Snapshot", "__version__", "load"}
     assert callable(scraper.load)
+
+
+def test_the_readme_performance_tables_are_the_committed_benchmark_results() -> None:
+    """The figures in the README are those of ``bench/expand_results.json``, not typed by hand."""
+    import json
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    results = json.loads((ROOT / "bench" / "expand_results.json").read_text(encoding="utf-8"))
+
+    def number(n: int) -> str:
+        return f"{n:,}"
+
+    for row in results:
+        ours, praw, faults = row["ours"], row["praw"], row["faults"]
+        size = number(row["size"])
+        line = next(x for x in readme.splitlines() if x.startswith(f"| {size} | {number(row['true_comments'])} |"))
+        assert f"| {number(ours['collected'])} / {ours['total']} (" in line
+        assert f"| {number(praw['collected'])} / {praw['total']} (" in line
+        assert f"{row['ratio_vs_praw']:.2f}" in line and f"(LB {row['lower_bound']})" in line
+        assert f"{row['ratio_vs_lower_bound']:.2f}" in line
+        fault_line = next(x for x in readme.splitlines() if re.match(rf"\| {size} \(\d+( requests)?\) \|", x))
+        assert f"({ours['total']}" in fault_line and f"{faults['extra_requests']:+.1%}" in fault_line
+        assert faults["identical"] and faults["wasted"] == 0
