@@ -23,7 +23,9 @@ Choosing the endpoint, per pending stub:
   of their replies): one request instead of one per stub.
 - ``GET /api/info`` serves up to 100 comments by fullname, at any depths, but
   not their replies.  A stub whose ``count`` equals its number of ids announces
-  leaves (``count`` includes descendants), so when the next morechildren call
+  leaves: Reddit's comment builder (``r2/models/_builder.pyx``) adds one to a
+  stub's ``count`` for every hidden comment below its parent, descendants
+  included, and lists only the direct children.  So when the next morechildren call
   would ask for known leaves only, one info call takes up to 100 known leaves
   from every depth instead; and a leaf that morechildren dropped twice is asked
   through info, batched, rather than one permalink each.
