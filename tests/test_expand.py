@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from scraper.collect.expand import SUBTREE_PER_ID, Expansion, expand_thread
+from scraper.collect.expand import GROUP_MAX_HELD, SUBTREE_PER_ID, Expansion, expand_thread
 from scraper.errors import TooManyIds
 
 
@@ -342,3 +342,16 @@ def test_a_replayed_shared_ancestor_answer_settles_its_continue_parents() -> Non
     # a9's replies came with r5's answer (replayed, not asked again); b9 was not in it: its own permalink.
     assert result.complete and expansion.depth["a10"] == 10 and expansion.depth["b10"] == 10
     assert client.calls == [("tree", "b9")]
+
+
+def test_an_ancestor_with_too_big_a_subtree_is_not_shared() -> None:
+    # r5 also holds GROUP_MAX_HELD leaves: its answer might not show a9 and b9, so each goes alone.
+    first = two_continues()
+    node = first[1]["data"]["children"][0]
+    while node["data"]["id"] != "r5":
+        node = node["data"]["replies"]["data"]["children"][0]
+    node["data"]["replies"]["data"]["children"] += [t1(f"leaf{n}", "t1_r5", depth=6) for n in range(GROUP_MAX_HELD)]
+    client = Scripted(first, lambda ids: [], lambda c: tree([t1(c, "t1_x", [t1(f"{c}-reply", f"t1_{c}")])]))
+    result = expand_thread(client, "L")
+    assert result.complete
+    assert client.calls == [("tree", None), ("tree", "a9"), ("tree", "b9")]
