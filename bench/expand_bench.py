@@ -35,6 +35,11 @@ and check the comment set is identical and the requests spent:
 - ``forced_burst``: Bernoulli 10% plus three 429s forced on consecutive requests
   whatever the client does (a count no client can lower).
 
+``paced`` repeats ours, in simulated time, against a server that enforces a
+quota per 600-second window with honest ``x-ratelimit-*`` headers: Reddit's
+1,000 (100 a minute) and a tight 50, so the pacer must wait for resets.  It
+reports the 429s received (the target is none) and the simulated minutes.
+
 ``wasted`` is extra requests minus injected faults: a retry that was not the
 repeat of a failed answer.
 """
@@ -103,11 +108,13 @@ def settings(server: FakeReddit) -> RedditSettings:
     return server.client_settings(user_agent="python:bench:0 (expand bench)")
 
 
-def run_ours(forest: Forest, faults: Faults | None = None, *, simulated: bool = False) -> dict[str, Any]:
+def run_ours(
+    forest: Forest, faults: Faults | None = None, *, simulated: bool = False, quota: int = 10**9
+) -> dict[str, Any]:
     clock = SimulatedClock() if simulated else None
     server_clock = clock.now if clock else time.monotonic
     with (
-        FakeReddit(forest, quota=10**9, faults=faults, clock=server_clock) as server,
+        FakeReddit(forest, quota=quota, faults=faults, clock=server_clock) as server,
         tempfile.TemporaryDirectory() as tmp,
     ):
         archive_path = Path(tmp) / "raw.jsonl.gz"
@@ -131,6 +138,7 @@ def run_ours(forest: Forest, faults: Faults | None = None, *, simulated: bool = 
             "parents": parents,
             "unresolved": len(result.unresolved),
             "server_429": server.count_status(429),
+            "simulated_s": clock.t - SimulatedClock().t if clock else None,
         }
 
 
@@ -218,6 +226,9 @@ def bench(size: int, seed: int, fault_seeds: int) -> dict[str, Any]:
     ]
     bernoulli = [faults_row(size, seed, Faults(rate=0.10, seed=s, throttle_429=THROTTLE), clean, truth) for s in seeds]
     forced = faults_row(size, seed, Faults(rate=0.10, seed=seed, burst_429=(5, 3)), clean, truth)
+    paced = {  # Reddit's quota (1,000 requests a 600-second window) and a tight one (50), honest headers
+        str(quota): run_ours(make_forest(size, seed), simulated=True, quota=quota) for quota in (1000, 50)
+    }
     row = {
         "size": size,
         "true_comments": len(truth),
@@ -242,6 +253,15 @@ def bench(size: int, seed: int, fault_seeds: int) -> dict[str, Any]:
         "block_faults": summary(blocks),
         "bernoulli_faults": summary(bernoulli),
         "forced_burst": forced,
+        "paced": {
+            quota: {
+                "requests": run["total"],
+                "server_429": run["server_429"],
+                "identical": run["ids"] & truth == ours["ids"] & truth,
+                "simulated_minutes": round(run["simulated_s"] / 60, 1),
+            }
+            for quota, run in paced.items()
+        },
     }
     row["ratio_vs_praw"] = round(ours["total"] / reference["total"], 3)
     row["ratio_vs_lower_bound"] = round(ours["total"] / lb, 3)
@@ -282,6 +302,13 @@ def main() -> int:
             f"(failed {b['failure_share_mean']:.1%}) | {x['extra_requests']:+.1%} | "
             f"{'same' if same else 'DIFFERENT'}, wasted {wasted}"
         )
+    print("\npaced by the x-ratelimit headers (simulated time): requests, 429s received, minutes")
+    for r in rows:
+        cells = [
+            f"quota {q}/600 s: {v['requests']} req, {v['server_429']} × 429, {v['simulated_minutes']} min"
+            for q, v in r["paced"].items()
+        ]
+        print(f"{r['size']:>6} | " + " | ".join(cells))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return 0
