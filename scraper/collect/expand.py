@@ -118,11 +118,11 @@ class Expansion:
     num_comments: int | None = None
     depth: dict[str, int] = field(default_factory=dict)  # held id -> absolute depth
     parent: dict[str, str] = field(default_factory=dict)  # held id -> parent comment id ("" at top level)
+    replies: dict[str, list[str]] = field(default_factory=dict)  # the other way round
     pending: dict[str, int] = field(default_factory=dict)  # announced id -> the depth it will have
     pending_parent: dict[str, str] = field(default_factory=dict)
     subtree: list[str] = field(default_factory=list)  # ids to fetch through their permalink
     leaves: set[str] = field(default_factory=set)  # announced ids known to have no replies
-    lookup: list[str] = field(default_factory=list)  # dropped leaves to fetch through /api/info
     continue_parents: list[str] = field(default_factory=list)
     continued: set[str] = field(default_factory=set)
     group_roots: set[str] = field(default_factory=set)  # ancestors fetched for several continue parents
@@ -140,6 +140,7 @@ class Expansion:
             return False
         parent = str(data.get("parent_id", ""))
         self.parent[cid] = parent[3:] if parent.startswith("t1_") else ""
+        self.replies.setdefault(self.parent[cid], []).append(cid)
         if parent.startswith("t1_") and parent[3:] in self.depth:
             self.depth[cid] = self.depth[parent[3:]] + 1
         elif parent.startswith("t3_"):
@@ -251,14 +252,17 @@ class Expansion:
             self.tries[cid] += 1
             if self.tries[cid] >= MORECHILDREN_TRIES and cid in self.pending and cid not in self.subtree:
                 self.pending_parent.pop(cid, None)
-                # morechildren will not give it: a leaf through info, batched; else its own permalink, once
-                (self.lookup if cid in self.leaves else self.subtree).append(cid)
+                # morechildren will not give it: a leaf through info, batched (see _dropped_leaf);
+                # else its own permalink, once
+                if cid not in self.leaves:
+                    self.subtree.append(cid)
+
+    def _dropped_leaf(self, cid: str) -> bool:
+        """A known leaf morechildren would not give: for /api/info, not morechildren."""
+        return cid in self.leaves and self.tries[cid] >= MORECHILDREN_TRIES
 
     def on_info(self, batch: list[str], answer: Any) -> None:
         """The answer of ``GET /api/info`` for ``batch`` (comment ids without their ``t1_``)."""
-        for cid in batch:
-            if cid in self.lookup:
-                self.lookup.remove(cid)
         self._absorb(_children(answer))
         for cid in batch:
             if cid not in self.depth and cid in self.pending:
@@ -269,7 +273,7 @@ class Expansion:
     # -- choosing the next request ------------------------------------------------------
     def _more_batch(self) -> list[str]:
         """Up to 100 pending ids at the shallowest depth, siblings together (Reddit serves one depth)."""
-        candidates = {c: d for c, d in self.pending.items() if c not in self.subtree and c not in self.lookup}
+        candidates = {c: d for c, d in self.pending.items() if c not in self.subtree and not self._dropped_leaf(c)}
         if not candidates:
             return []
         shallowest = min(candidates.values())
@@ -287,7 +291,7 @@ class Expansion:
         if more_batch and not all(c in self.leaves for c in more_batch):
             return []
         leaves = [c for c in self.pending if c in self.leaves and c not in self.subtree]
-        leaves.sort(key=lambda c: (c not in more_batch, c not in self.lookup))
+        leaves.sort(key=lambda c: (c not in more_batch, not self._dropped_leaf(c)))
         return leaves[:MORECHILDREN_MAX_IDS]
 
     def done(self) -> bool:
@@ -329,14 +333,12 @@ class Expansion:
         return False
 
     def _held_below(self, root: str) -> int:
-        kids: dict[str, list[str]] = {}
-        for cid, parent in self.parent.items():
-            kids.setdefault(parent, []).append(cid)
+        """Comments held in ``root``'s subtree, itself included, counted up to just past the cap."""
         count, stack = 0, [root]
         while stack and count <= GROUP_MAX_HELD:
             node = stack.pop()
             count += 1
-            stack.extend(kids.get(node, ()))
+            stack.extend(self.replies.get(node, ()))
         return count
 
     def step(self, client: TreeClient) -> None:
@@ -359,16 +361,13 @@ class Expansion:
             if cid in self.depth:
                 self.given_up.discard(cid)
         elif self.pending:
+            # Pending ids are each for morechildren or, dropped leaves, for info: one batch is never empty.
             batch = self._more_batch()
             if info := self._info_batch(batch):
                 self.requests["info"] += 1
                 self.on_info(info, client.info([f"t1_{c}" for c in info]))
-            elif batch:
+            else:
                 self._more(client, batch)
-            else:  # only permalink-bound or lookup ids remained and none could be asked: end, reported
-                for cid in list(self.pending):
-                    self.unresolved[cid] = "announced by a stub, no request left that could return it"
-                    self.pending.pop(cid)
         elif self.continue_parents:
             root = self._continue_root()
             if root == self.continue_parents[0]:
