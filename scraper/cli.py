@@ -1,9 +1,14 @@
 """The command line: a thin skin over the library.
 
 Each command parses its options, calls one library function and prints the
-result: people's output goes to stderr, ``--json`` output to stdout.  Errors of
-the layers below arrive as :class:`~scraper.errors.ScraperError` and leave as
-one line and an exit code:
+result.  One grammar for every command: the dataset folder is the first
+argument, ``PATH``, and ``--dataset PATH`` is accepted as the same thing
+(:class:`DatasetCommand`).  Data goes to stdout (the tables of ``versions``,
+``show``, ``diff`` and ``validate``, every ``--json`` document), messages to
+stderr.  Tables are drawn on a terminal and written as tab-separated values,
+never wrapped or cut, when stdout is a pipe or a file.  Errors of the layers
+below arrive as :class:`~scraper.errors.ScraperError` and leave as one line and
+an exit code:
 
 ====  =================================================================
 code  meaning
@@ -38,7 +43,7 @@ from scraper.collect.expand import TreeResult
 from scraper.errors import EXIT_CONFIG, EXIT_NEEDS_PERSON, ScraperError
 
 F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True, highlight=False, markup=False)  # paths and messages may hold [brackets]
+err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)  # messages may hold [brackets]; never wrapped
 
 
 def json_option(func: F) -> F:
@@ -46,15 +51,83 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(func)
 
 
-def dataset_option(func: F) -> F:
-    """The ``--dataset PATH`` option, spelled the same on every command that writes."""
-    return click.option(
-        "--dataset",
-        "dataset",
-        required=True,
-        type=click.Path(path_type=Path, file_okay=False),
-        help="Dataset folder, e.g. datasets/leaving-ml.",
-    )(func)
+class DatasetCommand(click.Command):
+    """A command whose first argument is the dataset folder, PATH; ``--dataset PATH`` is the same.
+
+    Click has no positional-or-option parameter, so ``--dataset X`` (or
+    ``--dataset=X``) is taken out of the arguments before parsing and X put
+    first, where PATH is read.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        rest: list[str] = []
+        given: list[str] = []
+        items = iter(args)
+        for arg in items:
+            if arg == "--":
+                rest.extend([arg, *items])
+                break
+            if arg == "--dataset":
+                value = next(items, None)
+                if value is None:
+                    raise click.UsageError("Option '--dataset' requires an argument.", ctx)
+                given.append(value)
+            elif arg.startswith("--dataset="):
+                given.append(arg.split("=", 1)[1])
+            else:
+                rest.append(arg)
+        if len(given) > 1:
+            raise click.UsageError("the dataset is given more than once: give PATH or --dataset PATH once", ctx)
+        if not given:
+            return super().parse_args(ctx, rest)
+        try:
+            return super().parse_args(ctx, [given[0], *rest])
+        except click.UsageError as exc:
+            if "unexpected extra argument" in exc.message:
+                raise click.UsageError(
+                    f"the dataset is given twice ({given[0]} as --dataset and as PATH): give one", ctx
+                ) from None
+            raise
+
+
+def dataset_path(*, exists: bool = False, default: Path | None = None) -> Callable[[F], F]:
+    """The dataset folder: argument PATH, or ``--dataset PATH`` (the same; see :class:`DatasetCommand`)."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--dataset",
+            "_dataset_alias",
+            metavar="PATH",
+            expose_value=False,
+            help="The same as the PATH argument (accepted on every command).",
+        )(func)
+        kind = click.Path(path_type=Path, file_okay=False, exists=exists)
+        if default is None:
+            return click.argument("path", metavar="PATH", type=kind)(func)
+        return click.argument("path", metavar="PATH", type=kind, required=False, default=default)(func)
+
+    return decorate
+
+
+def stdout_is_terminal() -> bool:
+    """Whether data on stdout is read by a person at a terminal (else: a pipe or a file)."""
+    return sys.stdout.isatty()
+
+
+def print_table(table: Table) -> None:
+    """Write a table of data to stdout: drawn on a terminal, else tab-separated values with a header line.
+
+    Piped or redirected output is never wrapped or cut, so ``versions D | grep``
+    and ``show D > file`` see every value whole.
+    """
+    if stdout_is_terminal():
+        Console(highlight=False, markup=False).print(table)
+        return
+    columns = table.columns
+    if table.show_header:
+        click.echo("\t".join(str(c.header) for c in columns))
+    for row in zip(*(list(c.cells) for c in columns), strict=True):
+        click.echo("\t".join(str(cell).replace("\t", " ").replace("\n", " ") for cell in row))
 
 
 def reddit_options(func: F) -> F:
@@ -176,17 +249,28 @@ def _print_report(report: Any, as_json: bool) -> None:
         err.print(f"[yellow]problem:[/] {escape(problem)}", soft_wrap=True, markup=True)
 
 
-def parse_duration(value: str | None) -> float | None:
-    """Seconds from ``90``, ``90s``, ``45m`` or ``2h``."""
-    if value is None:
-        return None
+def parse_duration(value: str) -> float:
+    """Seconds from ``90``, ``90s``, ``45m`` or ``2h``; ValueError otherwise."""
     units = {"s": 1, "m": 60, "h": 3600}
-    try:
-        if value[-1:] in units:
-            return float(value[:-1]) * units[value[-1]]
-        return float(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a duration (90, 90s, 45m, 2h)") from None
+    number, unit = (value[:-1], units[value[-1]]) if value[-1:] in units else (value, 1)
+    seconds = float(number) * unit
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(value)
+    return seconds
+
+
+class Duration(click.ParamType[float]):
+    """A duration option (``90``, ``90s``, ``45m``, ``2h``) read as seconds; a bad one is named in the error."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_duration(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a duration: give seconds or a number with s, m or h (90, 90s, 45m, 2h)")
 
 
 def run_options(func: F) -> F:
@@ -194,7 +278,7 @@ def run_options(func: F) -> F:
     for option in reversed(
         [
             click.option("--max-requests", type=click.IntRange(min=1), help="Stop cleanly after this many requests."),
-            click.option("--deadline", help="Stop cleanly after this long: 90s, 45m, 2h."),
+            click.option("--deadline", type=Duration(), help="Stop cleanly after this long: 90s, 45m, 2h."),
             click.option(
                 "--max-retries",
                 type=click.IntRange(min=0),
@@ -214,8 +298,8 @@ def run_options(func: F) -> F:
     return func
 
 
-@main.command()
-@dataset_option
+@main.command(cls=DatasetCommand)
+@dataset_path()
 @reddit_options
 @run_options
 @click.option(
@@ -227,19 +311,19 @@ def run_options(func: F) -> F:
 @json_option
 @handle_errors
 def collect(
-    dataset: Path,
+    path: Path,
     site: str | None,
     oauth_url: str | None,
     reddit_url: str | None,
     user_agent: str | None,
     max_requests: int | None,
-    deadline: str | None,
+    deadline: float | None,
     max_retries: int,
     wait_for_lock: bool,
     summary_path: Path | None,
     as_json: bool,
 ) -> None:
-    """Collect a dataset per its dataset.toml and write a new version.
+    """Collect the dataset at PATH per its dataset.toml and write a new version.
 
     Credentials come from praw.ini or the praw_client_id, praw_client_secret
     and praw_user_agent environment variables, as in PRAW.  Exits 1 after
@@ -250,7 +334,7 @@ def collect(
 
     Example:
 
-        python -m scraper collect --dataset datasets/leaving-ml
+        python -m scraper collect datasets/leaving-ml
     """
     from scraper.collect.run import collect as run_collect
     from scraper.sources.pacing import RetryPolicy
@@ -258,14 +342,14 @@ def collect(
 
     settings = RedditSettings.from_env(site=site, oauth_url=oauth_url, reddit_url=reddit_url, user_agent=user_agent)
     progress = ThreadProgress(enabled=err.is_terminal)
-    summary: dict[str, Any] = {"dataset": str(dataset), "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    summary: dict[str, Any] = {"dataset": str(path), "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
     try:
         report = run_collect(
-            dataset,
+            path,
             settings,
             progress=progress,
             max_requests=max_requests,
-            deadline_seconds=parse_duration(deadline),
+            deadline_seconds=deadline,
             retry=RetryPolicy(max_retries=max_retries),
             wait_for_lock=wait_for_lock,
         )
@@ -281,36 +365,36 @@ def collect(
             summary_path.parent.mkdir(parents=True, exist_ok=True)
             summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
     _print_report(report, as_json)
-    err.print(f"wrote {dataset / 'versions' / str(report.version)}")
+    err.print(f"wrote {path / 'versions' / str(report.version)}")
     if report.problems:
         sys.exit(EXIT_NEEDS_PERSON)
 
 
-@main.command()
-@dataset_option
+@main.command(cls=DatasetCommand)
+@dataset_path()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
 @json_option
 @handle_errors
-def ingest(dataset: Path, files: tuple[Path, ...], as_json: bool) -> None:
+def ingest(path: Path, files: tuple[Path, ...], as_json: bool) -> None:
     """Build a new version from saved Reddit API responses (FILES), without asking Reddit.
 
     FILES may be response bodies (comment trees, morechildren answers,
     Listings), recorded interactions, vcrpy cassettes or this tool's raw
-    archives (raw/*.jsonl.gz, to rebuild a snapshot).  Creates the dataset
+    archives (raw/*.jsonl.gz, to rebuild a snapshot) into the dataset at PATH.  Creates the
     folder if needed.
 
     Example:
 
-        python -m scraper ingest --dataset /tmp/samples ../shared/reddit/samples/*.json
+        python -m scraper ingest /tmp/samples ../shared/reddit/samples/*.json
     """
     from scraper.ingest import ingest as run_ingest
 
-    manifest = run_ingest(dataset, list(files))
+    manifest = run_ingest(path, list(files))
     if as_json:
         emit_json(manifest)
     stats = manifest["stats"]
     err.print(
-        f"wrote {dataset / 'versions' / manifest['version']}: {stats['submissions']} submissions, "
+        f"wrote {path / 'versions' / manifest['version']}: {stats['submissions']} submissions, "
         f"{stats['comments']} comments from {stats['responses']} responses"
         f" ({stats['quarantined']} quarantined)"
     )
@@ -318,8 +402,8 @@ def ingest(dataset: Path, files: tuple[Path, ...], as_json: bool) -> None:
         err.print(f"skipped {skipped}")
 
 
-@main.command()
-@click.argument("path", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@main.command(cls=DatasetCommand)
+@dataset_path(exists=True)
 @json_option
 @handle_errors
 def versions(path: Path, as_json: bool) -> None:
@@ -334,6 +418,7 @@ def versions(path: Path, as_json: bool) -> None:
     index = Dataset(path).write_index() if (path / "versions").is_dir() else {"latest": None, "versions": []}
     if as_json:
         emit_json(index)
+        return
     table = Table("version", "parent", "created_at", "schema", "submissions", "comments")
     for entry in index["versions"]:
         rows = entry["rows"]
@@ -345,12 +430,12 @@ def versions(path: Path, as_json: bool) -> None:
             str(rows.get("submissions", "")),
             str(rows.get("comments", "")),
         )
-    err.print(table)
+    print_table(table)
     err.print(f"latest: {index['latest']}")
 
 
-@main.command()
-@click.argument("path", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@main.command(cls=DatasetCommand)
+@dataset_path(exists=True)
 @click.option("--version", "version", default="latest", show_default=True, help="Version id, e.g. v0001.")
 @json_option
 @handle_errors
@@ -366,13 +451,14 @@ def show(path: Path, version: str, as_json: bool) -> None:
     manifest = Dataset(path).manifest(version)
     if as_json:
         emit_json(manifest)
+        return
     table = Table(title=f"{manifest['dataset']} {manifest['version']}", show_header=False)
     for key in ("parent", "created_at", "schema_version", "spec_sha256"):
         table.add_row(key, str(manifest.get(key)))
     table.add_row("tool", f"{manifest['tool']['name']} {manifest['tool']['version']}")
     table.add_row("source", json.dumps(manifest.get("source"), sort_keys=True))
     for name, info in manifest["files"].items():
-        table.add_row(name, f"{info['rows']} rows, {info['bytes']} bytes, sha256 {info['sha256'][:16]}…")
+        table.add_row(name, f"{info['rows']} rows, {info['bytes']} bytes, sha256 {info['sha256']}")
     stats = manifest.get("stats", {})
     table.add_row("status", ", ".join(f"{k} {v}" for k, v in stats.get("status", {}).items()))
     if "comments_stated" in stats:
@@ -380,7 +466,7 @@ def show(path: Path, version: str, as_json: bool) -> None:
         table.add_row("threads incomplete", str(stats.get("threads_incomplete", 0)))
         table.add_row("unresolved ids", str(stats.get("unresolved_ids", 0)))
     table.add_row("quarantined", str(stats.get("quarantined", 0)))
-    err.print(table)
+    print_table(table)
     completeness = manifest.get("completeness") or []
     if completeness:
         threads = Table("thread", "stated", "held", "unresolved", "requests", title="completeness per thread")
@@ -393,11 +479,12 @@ def show(path: Path, version: str, as_json: bool) -> None:
                 "; ".join(f"{n} {why}" for why, n in reasons.items()) or "0",
                 ", ".join(f"{k} {v}" for k, v in sorted(entry["requests"].items())),
             )
-        err.print(threads)
+        click.echo()
+        print_table(threads)
 
 
-@main.command()
-@click.argument("path", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@main.command(cls=DatasetCommand)
+@dataset_path(exists=True)
 @click.argument("a")
 @click.argument("b")
 @click.option("--ignore", "ignore", default="", help="Comma-separated columns to leave out, e.g. score.")
@@ -425,6 +512,7 @@ def diff(path: Path, a: str, b: str, ignore: str, limit: int, as_json: bool) -> 
     result = diff_versions(path, a, b, ignore=frozenset(c.strip() for c in ignore.split(",") if c.strip()))
     if as_json:
         emit_json(result.as_json())
+        return
     table = Table(
         "table", "added", "removed", "tombstoned", "changed", "columns changed", title=f"{result.a} → {result.b}"
     )
@@ -433,7 +521,7 @@ def diff(path: Path, a: str, b: str, ignore: str, limit: int, as_json: bool) -> 
         table.add_row(
             name, str(len(t.added)), str(len(t.removed)), str(len(t.tombstoned)), str(len(t.changed)), columns
         )
-    err.print(table)
+    print_table(table)
     for name, t in result.tables.items():
         for kind, items in (
             ("added", t.added),
@@ -443,11 +531,11 @@ def diff(path: Path, a: str, b: str, ignore: str, limit: int, as_json: bool) -> 
         ):
             if items:
                 more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
-                err.print(f"{name} {kind}: {', '.join(items[:limit])}{more}", soft_wrap=True)
+                click.echo(f"{name} {kind}: {', '.join(items[:limit])}{more}")
 
 
-@main.command()
-@click.argument("path", type=click.Path(path_type=Path))
+@main.command(cls=DatasetCommand)
+@dataset_path()
 @click.option(
     "--orphan-warn",
     type=click.FloatRange(0, 1),
@@ -480,10 +568,11 @@ def validate(path: Path, orphan_warn: float, as_json: bool) -> None:
         sys.exit(EXIT_CONFIG)
     if as_json:
         emit_json(report.as_json())
-    table = Table("version", "check", "status", "count", "detail", "examples", title=f"validate {path}")
-    for c in report.checks:
-        table.add_row(c.version, c.name, c.status, str(c.count), c.detail, ", ".join(c.examples))
-    err.print(table)
+    else:
+        table = Table("version", "check", "status", "count", "detail", "examples", title=f"validate {path}")
+        for c in report.checks:
+            table.add_row(c.version, c.name, c.status, str(c.count), c.detail, ", ".join(c.examples))
+        print_table(table)
     err.print("valid" if report.valid else "INVALID")
     if summary_file := os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(summary_file, "a", encoding="utf-8") as handle:
@@ -491,8 +580,8 @@ def validate(path: Path, orphan_warn: float, as_json: bool) -> None:
     sys.exit(0 if report.valid else EXIT_NEEDS_PERSON)
 
 
-@main.command()
-@click.argument("path", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@main.command(cls=DatasetCommand)
+@dataset_path(exists=True)
 @click.option(
     "--to",
     "target",
@@ -504,7 +593,7 @@ def validate(path: Path, orphan_warn: float, as_json: bool) -> None:
 @json_option
 @handle_errors
 def publish(path: Path, target: Path, identifiable: bool, as_json: bool) -> None:
-    """Write a dataset's versions as a static tree that download reads.
+    """Write the versions of the dataset at PATH as a static tree that download reads.
 
     Validates first; writes index.json, the version folders (manifests,
     Parquet files, cards), the dataset card and spec.  Raw archives stay
@@ -529,10 +618,12 @@ def publish(path: Path, target: Path, identifiable: bool, as_json: bool) -> None
 @click.option("--version", "version", default=None, help="Version id (default: the latest).")
 @click.option(
     "--to",
+    "--dataset",
     "target",
     required=True,
+    metavar="PATH",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Dataset folder to install the version into.",
+    help="Dataset folder to install the version into (--dataset is the same).",
 )
 @json_option
 @handle_errors
@@ -578,25 +669,25 @@ def download(source: str, version: str | None, target: Path, as_json: bool) -> N
     )
 
 
-@main.command()
-@dataset_option
+@main.command(cls=DatasetCommand)
+@dataset_path()
 @reddit_options
 @run_options
 @json_option
 @handle_errors
 def refresh(
-    dataset: Path,
+    path: Path,
     site: str | None,
     oauth_url: str | None,
     reddit_url: str | None,
     user_agent: str | None,
     max_requests: int | None,
-    deadline: str | None,
+    deadline: float | None,
     max_retries: int,
     wait_for_lock: bool,
     as_json: bool,
 ) -> None:
-    """Re-check a dataset's latest version against Reddit and write the next version.
+    """Re-check the latest version of the dataset at PATH against Reddit and write the next version.
 
     Asks /api/info for every stored item (100 a request) and fetches again
     the trees of threads whose comment count moved.  Scores, edits and
@@ -605,7 +696,7 @@ def refresh(
 
     Example:
 
-        python -m scraper refresh --dataset datasets/leaving-ml
+        python -m scraper refresh datasets/leaving-ml
     """
     from scraper.collect.refresh import refresh as run_refresh
     from scraper.sources.pacing import RetryPolicy
@@ -613,10 +704,10 @@ def refresh(
 
     settings = RedditSettings.from_env(site=site, oauth_url=oauth_url, reddit_url=reddit_url, user_agent=user_agent)
     report = run_refresh(
-        dataset,
+        path,
         settings,
         max_requests=max_requests,
-        deadline_seconds=parse_duration(deadline),
+        deadline_seconds=deadline,
         retry=RetryPolicy(max_retries=max_retries),
         wait_for_lock=wait_for_lock,
     )
@@ -625,7 +716,7 @@ def refresh(
         emit_json(summary)
     tombstones = summary["tombstones"]
     err.print(
-        f"wrote {dataset / 'versions' / str(report.version)} from {report.base}: {report.checked} items checked, "
+        f"wrote {path / 'versions' / str(report.version)} from {report.base}: {report.checked} items checked, "
         f"{len(report.refetched)} threads fetched again, {tombstones.get('added', 0)} new tombstones",
         soft_wrap=True,
     )
@@ -635,8 +726,8 @@ def refresh(
         sys.exit(EXIT_NEEDS_PERSON)
 
 
-@main.command()
-@click.argument("path", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@main.command(cls=DatasetCommand)
+@dataset_path(exists=True)
 @click.argument("fullnames", nargs=-1, required=True)
 @json_option
 @handle_errors
@@ -665,15 +756,8 @@ def purge(path: Path, fullnames: tuple[str, ...], as_json: bool) -> None:
     )
 
 
-@main.command()
-@click.option(
-    "--dataset",
-    "dataset",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=Path("build/demo/leaving-ml"),
-    show_default=True,
-    help="Where to write the demo dataset.",
-)
+@main.command(cls=DatasetCommand)
+@dataset_path(default=Path("build/demo/leaving-ml"))
 @click.option(
     "--spec",
     "spec",
@@ -684,8 +768,8 @@ def purge(path: Path, fullnames: tuple[str, ...], as_json: bool) -> None:
 )
 @json_option
 @handle_errors
-def demo(dataset: Path, spec: Path, as_json: bool) -> None:
-    """Collect leaving-ml offline from a fake Reddit on 127.0.0.1 serving reconstructed data.
+def demo(path: Path, spec: Path, as_json: bool) -> None:
+    """Collect leaving-ml offline into PATH (default build/demo/leaving-ml) from a fake Reddit on 127.0.0.1.
 
     Runs the real collector (OAuth, search, tree expansion, normalization,
     snapshot writing) against a bundled server; needs no network and no
@@ -699,11 +783,11 @@ def demo(dataset: Path, spec: Path, as_json: bool) -> None:
 
     progress = ThreadProgress(enabled=err.is_terminal)
     try:
-        report = run_demo(dataset, spec, progress=progress)
+        report = run_demo(path, spec, progress=progress)
     finally:
         progress.stop()
     _print_report(report, as_json)
-    version_dir = dataset / "versions" / str(report.version)
+    version_dir = path / "versions" / str(report.version)
     err.print(f"wrote {version_dir} (RECONSTRUCTED demo data, not a Reddit recording)", soft_wrap=True)
     err.print("open it with:")
     err.print(f"  duckdb: select * from '{version_dir}/comments.parquet'", soft_wrap=True)  # noqa: S608

@@ -141,7 +141,8 @@ def test_cli_diff_json_and_summary(versions: Path) -> None:
     payload = json.loads(result.stdout)
     assert payload["summary"]["submissions"]["changed"] == 0 and payload["ignored"] == ["score"]
     assert payload["tables"]["comments"]["changed_columns"] == {"edited": 1, "body": 1}
-    assert "comments tombstoned: t1_c3" in result.stderr
+    human = CliRunner().invoke(main, ["diff", "--dataset", str(versions), "v0001", "v0002", "--ignore", "score"])
+    assert human.exit_code == 0 and "comments tombstoned: t1_c3" in human.stdout  # data on stdout
     missing = CliRunner().invoke(main, ["diff", str(versions), "v0001", "v0007"])
     assert missing.exit_code == 1 and "no version 'v0007'" in missing.stderr
 
