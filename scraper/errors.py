@@ -13,6 +13,7 @@
     │   └── BudgetExhausted      exit 75: --max-requests or --deadline reached; run again to continue
     ├── SnapshotError            exit 1: a version exists already, a staging folder in use
     │   └── IntegrityError       exit 1: a file, manifest or index does not match its checksum
+    │       └── RawArchiveDamaged exit 1: a raw archive damaged other than by a torn last record
     ├── Locked                   exit 73: another run holds the dataset's lock
     └── InputError               exit 1: a file given to ingest that is not a Reddit response
 
@@ -22,6 +23,8 @@ name the item and say what to do next.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 EXIT_OK = 0
 EXIT_NEEDS_PERSON = 1
@@ -80,6 +83,18 @@ class SnapshotError(ScraperError):
 
 class IntegrityError(SnapshotError):
     """Data that does not match its manifest or index: a tampered or broken copy."""
+
+
+class RawArchiveDamaged(IntegrityError):
+    """A raw archive file with damage other than a torn last record; ``offset`` is where it starts.
+
+    Raised before anything is changed: the file is neither cut nor appended to.
+    """
+
+    def __init__(self, message: str, *, path: Path, offset: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.offset = offset
 
 
 class Locked(ScraperError):

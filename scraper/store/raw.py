@@ -2,8 +2,11 @@
 
 A run appends to one file, ``<dataset>/raw/<run_id>.jsonl.gz``.  Each record is
 its own gzip member, flushed and fsynced before the next request is made, so a
-kill at any moment loses at most the record being written; readers skip a
-truncated last member.  Files are append-only and never rewritten (a purge
+kill at any moment loses at most the record being written: readers skip a
+torn last member and reopening for append cuts it off.  Any other damage (a bad
+member in the middle, a flipped byte) is a :class:`~scraper.errors.RawArchiveDamaged`
+error naming the file and byte offset, and nothing is changed.  Reading is one
+linear, streaming pass over the file.  Files are append-only and never rewritten (a purge
 asked for by a removal request is the one exception, issue 4).
 
 Secrets never reach the archive: request headers are not recorded, secret form
@@ -15,11 +18,17 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import zlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from scraper.errors import RawArchiveDamaged
+
+logger = logging.getLogger(__name__)
 
 RECORD_VERSION = 1
 SECRET_FORM_FIELDS = frozenset({"password", "refresh_token", "otp", "code", "client_secret", "client_id"})
@@ -67,11 +76,14 @@ class RawArchive:
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             # A run killed mid-write leaves a torn last member: cut it off, or every record
-            # appended after it would be unreadable.
-            size = valid_length(path.read_bytes())
-            if size != path.stat().st_size:
+            # appended after it would be unreadable.  Any other damage raises before anything
+            # is changed (scan_archive), so appending never buries a bad member.
+            scan = scan_archive(path)
+            if scan.torn_at is not None:
                 with path.open("r+b") as handle:
-                    handle.truncate(size)
+                    handle.truncate(scan.torn_at)
+                    handle.flush()
+                    os.fsync(handle.fileno())
         self._file = open(path, "ab")  # noqa: SIM115 - held for the run, closed in close()
         self.count = 0
 
@@ -95,39 +107,147 @@ class RawArchive:
         self.close()
 
 
-def valid_length(data: bytes) -> int:
-    """The length of the longest prefix of ``data`` made of whole gzip members."""
-    offset = 0
-    while offset < len(data):
-        decompressor = zlib.decompressobj(wbits=31)
-        try:
-            decompressor.decompress(data[offset:])
-        except zlib.error:
-            break
-        if not decompressor.eof:
-            break
-        offset = len(data) - len(decompressor.unused_data)
-    return offset
+# Reading.  The stdlib's gzip.GzipFile reads multi-member files linearly but neither reports
+# where each member starts nor tells a torn last member from damage in the middle (it raises
+# EOFError or BadGzipFile for both, after yielding what it could), so the members are walked
+# here with one zlib decompressor each.  Input is fed in
+# slices of _FEED bytes: zlib copies the rest of the slice into ``unused_data`` when a member
+# ends, so that copy stays bounded and reading is linear in the file's size however many
+# members it holds.
+_FEED = 1 << 14
+_BUFFER = 1 << 20
+_MAGIC = b"\x1f\x8b\x08"
+
+
+@dataclass(frozen=True)
+class ArchiveScan:
+    """What a walk over an archive file found."""
+
+    members: int
+    length: int  # bytes made of whole members
+    torn_at: int | None  # where a torn last member starts, if the file ends in one
+
+
+def _damaged(path: Path, offset: int, what: str) -> RawArchiveDamaged:
+    return RawArchiveDamaged(
+        f"{path}: raw archive damaged at byte {offset} ({what}); nothing was changed. "
+        "Restore the file from a backup, or move it aside to go on without the records it holds.",
+        path=path,
+        offset=offset,
+    )
+
+
+class _Walk:
+    """One linear pass over the gzip members of an archive file.
+
+    Iterating yields ``(offset, data)`` for every whole member.  A torn last member (the file
+    ends inside it and no whole member follows its start) ends the walk and is left in
+    ``torn_at``; any other damage raises :class:`RawArchiveDamaged` naming the byte offset.
+    With ``decode=False`` the members are checked (CRC and length) but their data is dropped.
+    """
+
+    def __init__(self, path: Path, *, decode: bool = True) -> None:
+        self.path = path
+        self.decode = decode
+        self.torn_at: int | None = None
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        with self.path.open("rb", buffering=_BUFFER) as handle:
+            size, pos = os.fstat(handle.fileno()).st_size, 0
+            while pos < size:
+                try:
+                    end, data = _member(handle, pos, keep=self.decode)
+                except zlib.error as exc:
+                    raise _damaged(self.path, pos, f"bad gzip member: {exc}") from None
+                if end is None:
+                    if _whole_member_after(handle, pos):
+                        raise _damaged(self.path, pos, "a gzip member that runs past where the next one begins")
+                    self.torn_at = pos
+                    return
+                yield pos, data
+                pos = end
+
+
+def _member(handle: BinaryIO, start: int, *, keep: bool) -> tuple[int | None, bytes]:
+    """Decompress the gzip member at ``start``: where it ends (None: the file ends first), its data.
+
+    Raises zlib.error for a member that is not valid gzip (header, deflate data, CRC, length).
+    """
+    handle.seek(start)  # within the read buffer, after the member before: no system call
+    decompressor = zlib.decompressobj(wbits=31)
+    parts: list[bytes] = []
+    pos = start
+    while not decompressor.eof:
+        piece = handle.read(_FEED)
+        if not piece:
+            return None, b""
+        out = decompressor.decompress(piece)
+        if keep:
+            parts.append(out)
+        pos += len(piece) - len(decompressor.unused_data)
+    return pos, b"".join(parts)
+
+
+def _whole_member_after(handle: BinaryIO, start: int) -> bool:
+    """Whether a whole gzip member begins anywhere after ``start``.
+
+    A write cut short leaves a prefix of one member, which never holds a whole member of its
+    own; damage that makes a member in the middle run on to the end of the file leaves the
+    members after it whole.  So finding one tells damage from a torn tail.  The search reads
+    the rest of the file in blocks (it is short unless the file is damaged).
+    """
+    offset = start + 1
+    while True:
+        handle.seek(offset)
+        block = handle.read(_BUFFER)
+        if len(block) < len(_MAGIC):
+            return False
+        found = block.find(_MAGIC)
+        while found >= 0:
+            try:
+                end, _ = _member(handle, offset + found, keep=False)
+            except zlib.error:
+                end = None
+            if end is not None:
+                return True
+            found = block.find(_MAGIC, found + 1)
+        offset += len(block) - (len(_MAGIC) - 1)
+
+
+def scan_archive(path: Path) -> ArchiveScan:
+    """Check an archive file in one pass without decoding its records.
+
+    Raises :class:`RawArchiveDamaged` for any damage other than a torn last member.
+    """
+    walk = _Walk(path, decode=False)
+    members = sum(1 for _ in walk)
+    length = walk.torn_at if walk.torn_at is not None else path.stat().st_size
+    return ArchiveScan(members, length, walk.torn_at)
 
 
 def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield every complete record of an archive file; a truncated tail is skipped."""
-    data = path.read_bytes()
-    while data:
-        decompressor = zlib.decompressobj(wbits=31)
-        try:
-            chunk = decompressor.decompress(data)
-        except zlib.error:
-            return  # a torn write at the end of the file
-        if not decompressor.eof:
-            return
-        for line in chunk.splitlines():
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except ValueError:
-                    return
-        data = decompressor.unused_data
+    """Yield every record of an archive file, streaming, in one linear pass.
+
+    A torn last member (a write cut short by a crash or kill) is skipped with a warning: it
+    is the one loss the append-and-fsync design allows.  Any other damage (a bad member
+    anywhere, a flipped byte, a record that is not JSON) raises :class:`RawArchiveDamaged`
+    naming the file and byte offset; records before it have been yielded already, but the
+    caller never sees a silently shortened archive.
+    """
+    walk = _Walk(path)
+    for offset, data in walk:
+        for line in data.splitlines():
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise _damaged(path, offset, f"a record that is not JSON: {exc}") from None
+            if not isinstance(record, dict):
+                raise _damaged(path, offset, "a record that is not a JSON object")
+            yield record
+    if walk.torn_at is not None:
+        logger.warning("%s: torn last record at byte %d skipped (a write cut short)", path, walk.torn_at)
 
 
 def archive_files(raw_dir: Path) -> list[Path]:

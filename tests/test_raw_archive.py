@@ -1,0 +1,190 @@
+"""The raw archive reader: only a torn last record is cut; other damage names file and offset, changes nothing."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scraper.errors import IntegrityError, RawArchiveDamaged
+from scraper.store.raw import RawArchive, read_records, scan_archive
+
+# Header bytes gzip does not protect: MTIME (4-7), XFL (8), OS (9).  A flip there changes no record.
+UNCHECKED_HEADER = range(4, 10)
+FTEXT = 0x01  # FLG bit 0 is a hint only: flipping it alone changes nothing either
+
+records_strategy = st.lists(
+    st.fixed_dictionaries(
+        {"seq": st.integers(0, 10**6), "body": st.text(max_size=300)},
+        optional={"endpoint": st.sampled_from(["comments", "morechildren", "info"]), "event": st.just("thread")},
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def write_archive(path: Path, records: list[dict[str, Any]]) -> list[int]:
+    """Write ``records`` through RawArchive; return each member's start offset plus the file's end."""
+    bounds = [0]
+    with RawArchive(path) as archive:
+        for record in records:
+            archive.append(record)
+            bounds.append(path.stat().st_size)
+    return bounds
+
+
+def expected(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"v": 1, **r} for r in records]
+
+
+def test_round_trip_with_and_without_endpoint(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl.gz"
+    records = [{"seq": 0, "url": "/comments/a"}, {"seq": 1, "endpoint": "comments", "body": "é\u2028x\n"}]
+    write_archive(path, records)
+    assert list(read_records(path)) == expected(records)
+    scan = scan_archive(path)
+    assert (scan.members, scan.length, scan.torn_at) == (2, path.stat().st_size, None)
+
+
+def test_an_empty_file_holds_no_records(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl.gz"
+    path.write_bytes(b"")
+    assert list(read_records(path)) == []
+    with RawArchive(path) as archive:
+        archive.append({"seq": 1})
+    assert list(read_records(path)) == [{"v": 1, "seq": 1}]
+
+
+def test_old_silent_truncation_does_not_come_back(tmp_path: Path) -> None:
+    """Issue 9 item 4: one flipped byte in record 3 of 10 left 2 records in silence (456 bytes -> 88)."""
+    path = tmp_path / "run.jsonl.gz"
+    bounds = write_archive(path, [{"seq": i, "body": f"record {i}"} for i in range(10)])
+    damaged = bytearray(path.read_bytes())
+    damaged[bounds[2] + 12] ^= 0x40  # inside record 3's deflate data
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(RawArchiveDamaged, match=rf"run\.jsonl\.gz: raw archive damaged at byte {bounds[2]} ") as err:
+        list(read_records(path))
+    assert err.value.offset == bounds[2] and err.value.path == path and isinstance(err.value, IntegrityError)
+    assert "\n" not in str(err.value)
+    with pytest.raises(RawArchiveDamaged):
+        RawArchive(path)
+    assert path.read_bytes() == bytes(damaged)  # reopening changed nothing
+
+
+def test_a_torn_member_followed_by_whole_ones_is_damage(tmp_path: Path) -> None:
+    """A tear that later appends buried (the old reopen cut everything after it) is named, not cut."""
+    path = tmp_path / "run.jsonl.gz"
+    records = [{"seq": i, "body": "x" * 50 * i} for i in range(6)]
+    bounds = write_archive(path, records)
+    data = path.read_bytes()
+    buried = data[: bounds[3] - 7] + data[bounds[3] :]  # record 3 torn, records 4 and 5 after it
+    path.write_bytes(buried)
+    with pytest.raises(RawArchiveDamaged) as err:
+        list(read_records(path))
+    assert err.value.offset == bounds[2]
+    with pytest.raises(RawArchiveDamaged):
+        RawArchive(path)
+    assert path.read_bytes() == buried
+
+
+def test_a_record_that_is_not_json_is_damage(tmp_path: Path) -> None:
+    path = tmp_path / "run.jsonl.gz"
+    bounds = write_archive(path, [{"seq": 0}])
+    with path.open("ab") as handle:
+        handle.write(gzip.compress(b"{not json\n", mtime=0))
+    with pytest.raises(RawArchiveDamaged, match=f"at byte {bounds[1]} .*not JSON"):
+        list(read_records(path))
+
+
+def test_a_torn_tail_is_skipped_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "run.jsonl.gz"
+    bounds = write_archive(path, [{"seq": 0}, {"seq": 1}])
+    path.write_bytes(path.read_bytes()[: bounds[2] - 3])
+    with caplog.at_level(logging.WARNING, logger="scraper.store.raw"):
+        assert list(read_records(path)) == [{"v": 1, "seq": 0}]
+    assert f"torn last record at byte {bounds[1]}" in caplog.text
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=records_strategy, data=st.data())
+def test_torn_tail_anywhere_is_cut_exactly(tmp_path_factory: Any, records: list[dict[str, Any]], data: Any) -> None:
+    path = tmp_path_factory.mktemp("torn") / "run.jsonl.gz"
+    bounds = write_archive(path, records)
+    cut = data.draw(st.integers(1, bounds[-1] - 1), label="cut")
+    path.write_bytes(path.read_bytes()[:cut])
+    whole = sum(1 for end in bounds[1:] if end <= cut)  # members that end before the cut
+    assert list(read_records(path)) == expected(records[:whole])
+    scan = scan_archive(path)
+    torn = None if cut == bounds[whole] else bounds[whole]
+    assert (scan.members, scan.torn_at, scan.length) == (whole, torn, bounds[whole] if torn is not None else cut)
+    with RawArchive(path) as archive:  # reopening cuts the torn member only, then appends after it
+        archive.append({"seq": -1})
+    assert path.stat().st_size > bounds[whole]
+    assert list(read_records(path)) == [*expected(records[:whole]), {"v": 1, "seq": -1}]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=records_strategy.filter(lambda r: len(r) >= 2), data=st.data())
+def test_a_flipped_byte_before_the_last_record_is_named_and_changes_nothing(
+    tmp_path_factory: Any, records: list[dict[str, Any]], data: Any
+) -> None:
+    path = tmp_path_factory.mktemp("flip") / "run.jsonl.gz"
+    bounds = write_archive(path, records)
+    offset = data.draw(st.integers(0, bounds[-2] - 1), label="offset")  # anywhere but the last member
+    mask = data.draw(st.integers(1, 255), label="mask")
+    member = max(i for i, start in enumerate(bounds[:-1]) if start <= offset)
+    damaged = bytearray(path.read_bytes())
+    damaged[offset] ^= mask
+    path.write_bytes(bytes(damaged))
+    inside = offset - bounds[member]
+    if inside in UNCHECKED_HEADER or (inside == 3 and mask == FTEXT):
+        assert list(read_records(path)) == expected(records)  # gzip does not protect these bytes; no record differs
+        return
+    with pytest.raises(RawArchiveDamaged) as err:
+        list(read_records(path))
+    assert err.value.offset == bounds[member]
+    with pytest.raises(RawArchiveDamaged) as again:
+        RawArchive(path)
+    assert again.value.offset == bounds[member]
+    assert path.read_bytes() == bytes(damaged)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(records=records_strategy, data=st.data())
+def test_a_flipped_byte_in_the_last_record_never_loses_another(
+    tmp_path_factory: Any, records: list[dict[str, Any]], data: Any
+) -> None:
+    """In the last member a flip is damage, or (if it leaves the member unfinished) looks like a tear of it alone."""
+    path = tmp_path_factory.mktemp("last") / "run.jsonl.gz"
+    bounds = write_archive(path, records)
+    offset = data.draw(st.integers(bounds[-2], bounds[-1] - 1), label="offset")
+    mask = data.draw(st.integers(1, 255), label="mask")
+    damaged = bytearray(path.read_bytes())
+    damaged[offset] ^= mask
+    path.write_bytes(bytes(damaged))
+    try:
+        got = list(read_records(path))
+    except RawArchiveDamaged as exc:
+        assert exc.offset == bounds[-2]
+        return
+    assert got in (expected(records), expected(records[:-1]))
+    if got == expected(records[:-1]):
+        assert scan_archive(path).torn_at == bounds[-2]
+
+
+def test_reader_matches_gzip_module_on_a_large_archive(tmp_path: Path) -> None:
+    """Members larger than the feed slice and many small ones read the same as the stdlib's gzip."""
+    path = tmp_path / "run.jsonl.gz"
+    records = [{"seq": i, "body": zlib.compress(str(i).encode() * 4000).hex()} for i in range(40)]
+    records += [{"seq": i} for i in range(500)]
+    write_archive(path, records)
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        reference = [json.loads(line) for line in handle]
+    assert list(read_records(path)) == reference == expected(records)
