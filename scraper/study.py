@@ -8,8 +8,9 @@
     >>> snap.path_to_root("t1_jcaa03p")                        # comment, its parents, the submission
 
 Works on a dataset folder, a downloaded copy or a version folder.  A version
-written with an older minor schema version loads as it is; another major
-version is refused with the reason.
+written with an older minor schema version loads in the current schema (its
+added columns derived, see schemas/upgrade.py); another major version is
+refused with the reason.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas import SCHEMA_VERSION, schema_compatible
+from schemas.upgrade import upgrade_table
 from scraper.errors import SnapshotError
 from scraper.store.snapshot import Dataset
 
@@ -122,5 +124,6 @@ def load(path: str | Path, version: str = "latest") -> Snapshot:
             f"{folder} has schema {found}; this tool reads schema {SCHEMA_VERSION.split('.')[0]}.x. "
             "Install the tool version named in its manifest to read it."
         )
-    tables = {stem: pq.read_table(folder / f"{stem}.parquet") for stem in TABLES}
+    # An older minor version reads as the current one: added columns derived (schemas/upgrade.py).
+    tables = {stem: upgrade_table(stem, pq.read_table(folder / f"{stem}.parquet")) for stem in TABLES}
     return Snapshot(folder, manifest["version"], manifest, tables["submissions"], tables["comments"])

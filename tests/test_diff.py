@@ -117,7 +117,7 @@ def test_diff_kinds_and_columns(versions: Path) -> None:
     result = diff_versions(versions, "v0001", "v0002")
     c = result.tables["comments"]
     assert c.added == ["t1_c5"] and c.removed == ["t1_c4"] and c.tombstoned == ["t1_c3"]
-    assert c.changed == {"t1_c2": ["edited", "score", "body"]}
+    assert c.changed == {"t1_c2": ["edited", "is_edited", "score", "body"]}
     assert result.tables["submissions"].changed == {"t3_a": ["score"]}
     assert result.summary()["comments"] == {"added": 1, "removed": 1, "tombstoned": 1, "changed": 1}
 
@@ -125,7 +125,7 @@ def test_diff_kinds_and_columns(versions: Path) -> None:
 def test_ignored_columns_are_left_out(versions: Path) -> None:
     result = diff_versions(versions, "v0001", "v0002", ignore=frozenset({"score"}))
     assert result.tables["submissions"].changed == {}
-    assert result.tables["comments"].changed == {"t1_c2": ["edited", "body"]}
+    assert result.tables["comments"].changed == {"t1_c2": ["edited", "is_edited", "body"]}
 
 
 def test_content_hash_is_canonical() -> None:
@@ -140,7 +140,7 @@ def test_cli_diff_json_and_summary(versions: Path) -> None:
     assert result.exit_code == 0
     payload = json.loads(result.stdout)
     assert payload["summary"]["submissions"]["changed"] == 0 and payload["ignored"] == ["score"]
-    assert payload["tables"]["comments"]["changed_columns"] == {"edited": 1, "body": 1}
+    assert payload["tables"]["comments"]["changed_columns"] == {"edited": 1, "is_edited": 1, "body": 1}
     human = CliRunner().invoke(main, ["diff", "--dataset", str(versions), "v0001", "v0002", "--ignore", "score"])
     assert human.exit_code == 0 and "comments tombstoned: t1_c3" in human.stdout  # data on stdout
     missing = CliRunner().invoke(main, ["diff", str(versions), "v0001", "v0007"])

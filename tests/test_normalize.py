@@ -139,7 +139,7 @@ def test_newest_sighting_wins() -> None:
 
 
 def test_bad_item_is_quarantined_with_its_name_and_field_and_the_rest_goes_on() -> None:
-    bad_edit = t1("c1", "t3_abc", edited=True)
+    bad_edit = t1("c1", "t3_abc", edited="yesterday")  # no era of Reddit or its archives sends this
     bad_score = t1("c2", "t3_abc", score="lots")
     good = t1("c3", "t3_abc")
     rows = build_rows(harvest_records([record([listing([t3()]), listing([bad_edit, bad_score, good])])]))

@@ -23,9 +23,10 @@ def is_tombstone(row: Submission | Comment) -> bool:
 
 
 def _slugless(row: Submission | Comment) -> str:
+    prefix = f"/r/{row.subreddit}" if row.subreddit else ""  # /comments/<id>/ resolves without it
     if isinstance(row, Submission):
-        return f"/r/{row.subreddit}/comments/{row.id}/"
-    return f"/r/{row.subreddit}/comments/{row.link_id[3:]}/_/{row.id}/"
+        return f"{prefix}/comments/{row.id}/"
+    return f"{prefix}/comments/{row.link_id[3:]}/_/{row.id}/"
 
 
 def tombstone(row: RowT) -> RowT:

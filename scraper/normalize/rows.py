@@ -75,16 +75,27 @@ def _utc(data: dict[str, Any], key: str, default: Any = None) -> datetime | None
     value = data.get(key, default)
     if value is None or value is False:
         return None
-    if value is True:  # never seen (WIRE-FORMAT §8), but must not become 1970-01-01T00:00:01
-        raise FieldError(key, "true is not a time (expected false or epoch seconds)")
+    if value is True:  # must not become 1970-01-01T00:00:01
+        raise FieldError(key, "true is not a time (expected epoch seconds)")
     try:
         return datetime.fromtimestamp(float(value), tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         raise FieldError(key, f"{value!r} is not epoch seconds") from None
 
 
+def _edited(data: dict[str, Any]) -> tuple[datetime | None, bool]:
+    """``(edit time, edited?)``: Reddit sends false, an epoch, or ``true`` for items edited
+    before about 2012, when no edit time was stored (WIRE-FORMAT §8; archives 2006-2012)."""
+    value = data.get("edited", False)
+    if value is True:
+        return None, True
+    when = _utc(data, "edited", False)
+    return when, when is not None
+
+
 def _common(data: dict[str, Any], kind: str, seen: Seen, found_by: list[str]) -> dict[str, Any]:
     author = data.get("author")
+    edited, is_edited = _edited(data)
     return {
         "name": data.get("name") or f"{kind}_{data.get('id')}",
         "id": data.get("id"),
@@ -94,7 +105,8 @@ def _common(data: dict[str, Any], kind: str, seen: Seen, found_by: list[str]) ->
         "author_fullname": data.get("author_fullname"),
         "author_flair_text": data.get("author_flair_text"),
         "created_utc": _utc(data, "created_utc"),
-        "edited": _utc(data, "edited", False),
+        "edited": edited,
+        "is_edited": is_edited,
         "score": data.get("score"),
         "distinguished": data.get("distinguished"),
         "stickied": bool(data.get("stickied", False)),
