@@ -6,7 +6,6 @@ the raw archive without asking Reddit again.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,7 +18,9 @@ from scraper.normalize.pseudonyms import Pseudonymizer, check_key, load_key
 from scraper.normalize.rows import RowSet
 from scraper.publish.card import render_card
 from scraper.spec import DatasetSpec
-from scraper.store.snapshot import Dataset, rows_to_table
+from scraper.store.killpoints import killpoint
+from scraper.store.purge import apply_purges, purged_fullnames
+from scraper.store.snapshot import Dataset, rows_to_table, write_json_lines_atomic
 
 
 def rows_from_records(
@@ -82,7 +83,12 @@ def write_rows(
     pseudonymizer: Pseudonymizer | None = None,
     spec: DatasetSpec | None = None,
 ) -> dict[str, Any]:
-    """Write rows as the dataset's next version (card and quarantine file included); return its manifest."""
+    """Write rows as the dataset's next version (card and quarantine file included); return its manifest.
+
+    Every path that makes rows ends here, so here the dataset's purge list is applied.
+    """
+    apply_purges(rows, purged_fullnames(dataset.path))
+    killpoint("normalized")
     rows.submissions.sort(key=lambda r: r.name)
     rows.comments.sort(key=lambda r: r.name)
     tables = {
@@ -113,21 +119,20 @@ def write_rows(
         "retrieved_min": min((r.retrieved_at for r in every), default=None),
         "retrieved_max": max((r.retrieved_at for r in every), default=None),
     }
-    manifest = dataset.write_version(
+    version = dataset.next_version()
+    if rows.quarantined:  # in place before the version is: a kill between the two loses neither
+        qdir = dataset.path / "quarantine"
+        qdir.mkdir(parents=True, exist_ok=True)
+        write_json_lines_atomic(qdir / f"{version}.jsonl", [item.as_json() for item in rows.quarantined])
+    return dataset.write_version(
         tables,
         spec_sha256=spec_sha256,
         source=source,
         stats=all_stats,
         extra=extra,
         card=lambda m: render_card(m, spec, window),
+        version=version,
     )
-    if rows.quarantined:
-        qdir = dataset.path / "quarantine"
-        qdir.mkdir(parents=True, exist_ok=True)
-        with (qdir / f"{manifest['version']}.jsonl").open("w", encoding="utf-8") as handle:
-            for item in rows.quarantined:
-                handle.write(json.dumps(item.as_json(), ensure_ascii=False) + "\n")
-    return manifest
 
 
 def _tombstones_added(dataset: Dataset, rows: RowSet) -> int:

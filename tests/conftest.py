@@ -75,6 +75,25 @@ def fake_reddit(demo_forest: Forest) -> Iterator[FakeReddit]:
         yield server
 
 
+def comparable_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A manifest less what differs between two equal runs: times, run ids, checksums of files holding times."""
+    out = json.loads(json.dumps(manifest))
+    out.pop("created_at", None)
+    for key in ("runs", "raw"):
+        out.get("source", {}).pop(key, None)
+    out.get("stats", {}).pop("run", None)
+    for info in [*out.get("files", {}).values(), out.get("card") or {}]:
+        info.pop("sha256", None)
+        info.pop("bytes", None)
+    return out
+
+
+def latest_manifest(folder: Path) -> dict[str, Any]:
+    """The newest version's manifest, less times and run ids."""
+    version = sorted((folder / "versions").iterdir(), key=lambda p: int(p.name[1:]))[-1]
+    return comparable_manifest(json.loads((version / "manifest.json").read_text(encoding="utf-8")))
+
+
 def write_spec(folder: Path, body: str) -> Path:
     """Write a dataset.toml into ``folder`` and return the folder."""
     folder.mkdir(parents=True, exist_ok=True)

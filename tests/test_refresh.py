@@ -16,7 +16,7 @@ from scraper.fake_reddit import FakeReddit, Forest
 from scraper.fake_reddit.generate import generate_thread
 from scraper.publish.diff import diff_versions
 from scraper.publish.validate import validate
-from tests.conftest import settings_for, write_spec
+from tests.conftest import latest_manifest, settings_for, write_spec
 
 SPEC = """
 [dataset]
@@ -139,7 +139,7 @@ def test_refresh_stopped_by_its_budget_resumes_to_the_same_version(tmp_path: Pat
         for n in range(2):
             sub, comments = generate_thread(f"r{n}", 300, seed=n, title=f"Why I quit ML ({n})", deleted_rate=0)
             forest.add_thread(sub, comments)
-        folder = write_spec(tmp_path / name, SPEC)
+        folder = write_spec(tmp_path / name / "ds", SPEC)
         with FakeReddit(forest, quota=10**9) as server:
             collect(folder, settings_for(server))
         _mutate(forest)
@@ -164,4 +164,5 @@ def test_refresh_stopped_by_its_budget_resumes_to_the_same_version(tmp_path: Pat
     assert info_calls == 7  # 602 fullnames, 100 a request: none asked twice across the stops
     assert sorted(p.name for p in (stopped / "versions").iterdir()) == ["v0001", "v0002"]
     assert _rows_without_times(stopped, "v0002") == _rows_without_times(reference, "v0002")
+    assert latest_manifest(stopped) == latest_manifest(reference)
     assert not (stopped / ".refresh.json").exists()

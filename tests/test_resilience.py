@@ -23,7 +23,7 @@ from scraper.fake_reddit.server import Faults
 from scraper.sources.pacing import Pacer, RetryPolicy
 from scraper.sources.reddit import RedditClient
 from scraper.store.raw import read_records
-from tests.conftest import settings_for, write_spec
+from tests.conftest import latest_manifest, settings_for, write_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = RetryPolicy(base=0.01, cap=0.02)
@@ -185,18 +185,18 @@ def table_rows(folder: Path) -> dict[str, list[dict[str, Any]]]:
 
 @pytest.fixture
 def reference(tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
-    folder = write_spec(tmp_path / "reference", SPEC)
+    folder = write_spec(tmp_path / "reference" / "resilience", SPEC)
     with FakeReddit(forest_of(*RESUME_SIZES), quota=10**9) as server:
         report = collect(folder, settings_for(server), retry=QUICK)
     first = next(t for t in report.threads if t.link == "th0")
     assert first.complete and {"comments", "morechildren", "info"} <= set(first.requests)
-    return table_rows(folder)
+    return {**table_rows(folder), "manifest": latest_manifest(folder)}
 
 
 def test_budget_stops_cleanly_and_the_rerun_completes_the_same_snapshot(
     tmp_path: Path, reference: dict[str, list[dict[str, Any]]]
 ) -> None:
-    folder = write_spec(tmp_path / "budget", SPEC)
+    folder = write_spec(tmp_path / "budget" / "resilience", SPEC)
     with FakeReddit(forest_of(*RESUME_SIZES), quota=10**9) as server:
         stops = 0
         while True:
@@ -208,7 +208,7 @@ def test_budget_stops_cleanly_and_the_rerun_completes_the_same_snapshot(
                 assert "run again" in str(exc)
                 assert not (folder / "versions").exists()
         assert stops >= 3
-    assert table_rows(folder) == reference
+    assert {**table_rows(folder), "manifest": latest_manifest(folder)} == reference
 
 
 def test_deadline_stops_cleanly(tmp_path: Path) -> None:
@@ -234,7 +234,7 @@ collect(Path(sys.argv[1]), RedditSettings(oauth_url=url, reddit_url=url, client_
 def test_sigkill_at_any_point_then_rerun_equals_an_uninterrupted_run(
     tmp_path: Path, reference: dict[str, list[dict[str, Any]]], kill_after: int
 ) -> None:
-    folder = write_spec(tmp_path / "killed", SPEC)
+    folder = write_spec(tmp_path / "killed" / "resilience", SPEC)
     forest = forest_of(*RESUME_SIZES)
     with FakeReddit(forest, quota=10**9) as server:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -252,7 +252,7 @@ def test_sigkill_at_any_point_then_rerun_equals_an_uninterrupted_run(
         assert report.resumed
         for link in done_before:  # finished threads are not fetched again
             assert server.count(f"/comments/{link}") == 0
-    assert table_rows(folder) == reference
+    assert {**table_rows(folder), "manifest": latest_manifest(folder)} == reference
     assert len(list((folder / "raw").glob("*.jsonl.gz"))) == 1
 
 

@@ -27,7 +27,16 @@ import pyarrow.parquet as pq
 from schemas import Comment, Submission
 from scraper.build import pseudonymizer_for, rows_from_records, write_rows
 from scraper.collect.expand import TreeResult
-from scraper.collect.run import collect_thread, index_answers, new_run_id, record_body
+from scraper.collect.run import (
+    clear_run_state,
+    collect_thread,
+    count_thread_requests,
+    endpoint_counts,
+    finish_placed_run,
+    index_answers,
+    new_run_id,
+    record_body,
+)
 from scraper.errors import BudgetExhausted
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.normalize.rows import RowSet
@@ -35,7 +44,8 @@ from scraper.sources.pacing import Clock, RetryPolicy
 from scraper.sources.reddit import INFO_MAX_IDS, RedditClient, RedditSettings
 from scraper.spec import DatasetSpec, load_spec
 from scraper.store.lock import dataset_lock
-from scraper.store.raw import RawArchive, read_records
+from scraper.store.purge import PurgingArchive, purged_fullnames
+from scraper.store.raw import read_records
 from scraper.store.snapshot import Dataset, write_json_atomic
 
 REFRESH_STATE = ".refresh.json"
@@ -95,6 +105,9 @@ def refresh(
     dataset = Dataset(dataset_dir)
     pseudonymizer = pseudonymizer_for(dataset, spec)  # a missing or wrong key stops us before any write
     with dataset_lock(dataset_dir, wait=wait_for_lock):
+        placed = _placed_refresh(dataset, spec.dataset.name)
+        if placed is not None:
+            return placed
         base = dataset.resolve("latest")
         clock = clock or Clock()
         deadline = clock.now() + deadline_seconds if deadline_seconds is not None else None
@@ -141,7 +154,7 @@ def _refresh_locked(
     finished = {e["link"]: e for e in prior if e.get("event") in ("thread", "thread-problem")}
     answers = index_answers(prior)
     names = [*base_subs, *base_comments]
-    with RawArchive(archive_path) as archive:
+    with PurgingArchive(archive_path, purged_fullnames(dataset.path)) as archive:
         client = RedditClient(
             settings,
             archive,
@@ -182,7 +195,9 @@ def _refresh_locked(
         except BudgetExhausted as exc:
             raise BudgetExhausted(f"{exc} (refresh of {base} kept in {archive_path.name})") from None
         report.requests = client.requests_by_endpoint
-    fresh, harvest = rows_from_records(read_records(archive_path), pseudonymizer=pseudonymizer)
+    records = list(read_records(archive_path))
+    count_thread_requests(records, report.refetched)
+    fresh, harvest = rows_from_records(records, pseudonymizer=pseudonymizer)
     rows = _overlay(base_subs, base_comments, fresh)
     not_returned = len(set(names) - {r.name for r in [*fresh.submissions, *fresh.comments]})
     manifest = write_rows(
@@ -192,7 +207,7 @@ def _refresh_locked(
         source={"kind": "refresh", "base": base, "runs": [run_id], "raw": [f"raw/{archive_path.name}"]},
         stats={
             "run": run_id,
-            "requests": dict(report.requests),
+            "requests": endpoint_counts(records),
             "responses": harvest.responses,
             "checked": len(names),
             "not_returned": not_returned,
@@ -203,9 +218,24 @@ def _refresh_locked(
         pseudonymizer=pseudonymizer,
         spec=spec,
     )
-    (dataset.path / REFRESH_STATE).unlink(missing_ok=True)
+    clear_run_state(dataset.path / REFRESH_STATE)
     report.version = manifest["version"]
     report.manifest = manifest
+    return report
+
+
+def _placed_refresh(dataset: Dataset, name: str) -> RefreshReport | None:
+    """The report of a refresh killed after its version was placed but before its state was cleared."""
+    try:
+        state = json.loads((dataset.path / REFRESH_STATE).read_text(encoding="utf-8"))
+        run_id, base = str(state["run"]), str(state["base"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    report = RefreshReport(name, run_id, base)
+    if not finish_placed_run(dataset, run_id, dataset.path / REFRESH_STATE, report):
+        return None
+    report.refetched = [TreeResult.from_json(t) for t in report.manifest.get("completeness") or []]
+    report.checked = int((report.manifest.get("stats") or {}).get("checked") or 0)
     return report
 
 

@@ -30,7 +30,9 @@ from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.sources.pacing import Clock, RetryPolicy
 from scraper.sources.reddit import RedditClient, RedditSettings
 from scraper.spec import DatasetSpec, load_spec
+from scraper.store.killpoints import killpoint
 from scraper.store.lock import dataset_lock
+from scraper.store.purge import PurgingArchive, purged_fullnames
 from scraper.store.raw import RawArchive, read_records
 from scraper.store.snapshot import Dataset, write_json_atomic
 
@@ -169,13 +171,17 @@ def _collect_locked(
     dataset.path.mkdir(parents=True, exist_ok=True)
     run_id, resumed = _run_id(dataset, spec_sha256)
     report = CollectReport(spec.dataset.name, run_id, resumed=resumed)
+    if resumed and finish_placed_run(dataset, run_id, dataset.path / RUN_STATE, report):
+        # killed after its version was placed: that version is the run's, no second one
+        report.threads = [TreeResult.from_json(t) for t in report.manifest.get("completeness") or []]
+        return report
     archive_path = dataset.path / "raw" / f"{run_id}.jsonl.gz"
     prior = list(read_records(archive_path)) if archive_path.exists() else []
     events = [r for r in prior if "event" in r]
     answers_by_thread = index_answers(prior)
     clock = clock or Clock()
     deadline = clock.now() + deadline_seconds if deadline_seconds is not None else None
-    with RawArchive(archive_path) as archive:
+    with PurgingArchive(archive_path, purged_fullnames(dataset.path)) as archive:
         client = RedditClient(
             settings, archive, run_id=run_id, clock=clock, retry=retry, max_requests=max_requests, deadline=deadline
         )
@@ -207,9 +213,10 @@ def _collect_locked(
             ) from None
         report.requests = client.requests_by_endpoint
     records = list(read_records(archive_path))
+    count_thread_requests(records, report.threads)
     stats = {
         "run": run_id,
-        "requests": dict(Counter(_endpoint(r) for r in records if "event" not in r)),
+        "requests": endpoint_counts(records),
         "threads_incomplete": sum(not t.complete for t in report.threads),
         "comments_stated": sum(t.num_comments or 0 for t in report.threads),
         "unresolved_ids": sum(len(t.unresolved) for t in report.threads),
@@ -226,10 +233,57 @@ def _collect_locked(
         pseudonymizer=pseudonymizer,
         spec=spec,
     )
-    (dataset.path / RUN_STATE).unlink(missing_ok=True)
+    clear_run_state(dataset.path / RUN_STATE)
     report.version = manifest["version"]
     report.manifest = manifest
     return report
+
+
+def clear_run_state(path: Path) -> None:
+    """Remove a run's state file once its version is placed (durably: the folder is synced)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    killpoint("state-cleared")
+
+
+def finish_placed_run(dataset: Dataset, run_id: str, state: Path, report: Any) -> bool:
+    """If ``run_id`` already became a version, fill ``report`` with it, clear the state and say so."""
+    version = dataset.version_of_run(run_id)
+    if version is None:
+        return False
+    log.info("run %s already became %s; clearing its state", run_id, version)
+    dataset.write_index()  # the kill may have come before the index was replaced
+    report.version = version
+    report.manifest = dataset.manifest(version)
+    clear_run_state(state)
+    return True
+
+
+def endpoint_counts(records: list[dict[str, Any]]) -> dict[str, int]:
+    """API requests by endpoint, counted from a run's archive, so a resumed run counts what an uninterrupted one does.
+
+    Every answer counts, retried ones included.  The OAuth token fetches are left out: each
+    process fetches its own, so they count processes, not the data asked for.
+    """
+    counts = Counter(_endpoint(r) for r in records if "event" not in r)
+    counts.pop("token", None)
+    return dict(sorted(counts.items()))
+
+
+def count_thread_requests(records: list[dict[str, Any]], results: list[TreeResult]) -> None:
+    """Set each thread's request counts from the archive (its answered requests, whichever process made them)."""
+    by_thread: dict[str, Counter[str]] = {}
+    for record in records:
+        thread = (record.get("context") or {}).get("thread")
+        endpoint = _endpoint(record)
+        if thread and "event" not in record and record.get("status") == 200 and endpoint != "token":
+            by_thread.setdefault(str(thread), Counter())[endpoint] += 1
+    for result in results:
+        result.requests = by_thread.get(f"t3_{result.link}", Counter())
 
 
 def _endpoint(record: dict[str, Any]) -> str:

@@ -34,6 +34,7 @@ from scraper.fake_reddit.forest import Forest
 from scraper.sources.reddit import RedditSettings
 
 WINDOW_SECONDS = 600
+SHUTDOWN_POLL = 0.01
 CLIENT_ID = "fake-client-id"
 CLIENT_SECRET = "fake-client-secret"  # noqa: S105 - the fake server's own test credential
 
@@ -209,7 +210,11 @@ class FakeReddit:
 
     def start(self) -> FakeReddit:
         """Serve in a background thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-reddit", daemon=True)
+        # serve_forever checks for shutdown every poll_interval (0.5 s by default): every test
+        # would wait that long at its end.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL}, name="fake-reddit", daemon=True
+        )
         self._thread.start()
         return self
 

@@ -7,6 +7,14 @@ manifests, cards and ``index.json`` get the new checksums and a ``purges``
 entry, the raw archive's responses and the quarantine files lose the items'
 text and author, and ``purges.jsonl`` records when and which fullnames were
 purged.  Every file is rewritten beside itself and renamed over it.
+
+A purge stays purged: ``purges.jsonl`` is read back by every path that makes
+rows or archives responses.  :func:`apply_purges` is the one function that
+does it for rows (``scraper.build.write_rows`` calls it, so collect, refresh,
+ingest and rebuilds all pass through it; an archive source that writes rows
+another way calls it too), and :class:`PurgingArchive` blanks the purged items
+in every response before it reaches the raw archive, so a refresh or a new
+collection that meets the item on Reddit again never stores its text.
 """
 
 from __future__ import annotations
@@ -17,18 +25,22 @@ import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow.parquet as pq
 
 from schemas import Comment, Status, Submission
-from scraper.errors import InputError
+from scraper.errors import InputError, IntegrityError
 from scraper.normalize.policy import tombstone
+from scraper.normalize.rows import RowSet
+from scraper.store.killpoints import killpoint
 from scraper.store.lock import dataset_lock
-from scraper.store.raw import archive_files, read_records
-from scraper.store.snapshot import Dataset, rows_to_table, sha256_file, write_json_atomic
+from scraper.store.raw import RawArchive, archive_files, read_records
+from scraper.store.snapshot import Dataset, rows_to_table, sha256_file, write_json_atomic, write_json_lines_atomic
 
 _FULLNAME = re.compile(r"^t[13]_[0-9a-z]{1,13}$")
+PURGES_FILE = "purges.jsonl"
+RowT = TypeVar("RowT", Submission, Comment)
 TEXT_FIELDS = (
     "body",
     "body_html",
@@ -53,15 +65,8 @@ def _replace_file(path: Path, data: bytes) -> None:
 
 def _purge_rows(path: Path, stem: str, names: set[str]) -> int:
     model: type[Submission] | type[Comment] = Submission if stem == "submissions" else Comment
-    rows = pq.read_table(path).to_pylist()
-    hits = 0
-    out = []
-    for row in rows:
-        item = model.model_validate(row)
-        if item.name in names:
-            hits += 1
-            item = _purged(item)
-        out.append(item)
+    rows: list[Any] = [model.model_validate(r) for r in pq.read_table(path).to_pylist()]
+    out, hits = purge_rows(rows, names)
     if hits:
         tmp = path.with_name(f".{path.name}.purge")
         pq.write_table(rows_to_table(stem, out), tmp, compression="zstd", write_statistics=True)
@@ -69,10 +74,66 @@ def _purge_rows(path: Path, stem: str, names: set[str]) -> int:
     return hits
 
 
-def _purged(item: Submission | Comment) -> Submission | Comment:
-    if isinstance(item, Submission):
-        return tombstone(item.model_copy(update={"status": Status.PURGED}))
+def _purged(item: RowT) -> RowT:
     return tombstone(item.model_copy(update={"status": Status.PURGED}))
+
+
+def purged_fullnames(dataset_dir: Path) -> frozenset[str]:
+    """Every fullname ever purged from the dataset, from ``purges.jsonl`` (empty if there is none).
+
+    A damaged log is an integrity error, never an empty list: reading it wrong would
+    bring purged text back.
+    """
+    path = dataset_dir / PURGES_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return frozenset()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IntegrityError(f"cannot read {path} ({exc}); it lists purged items, restore it from a backup") from None
+    names: set[str] = set()
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            found = entry["fullnames"]
+            if not isinstance(found, list) or not all(isinstance(n, str) and _FULLNAME.match(n) for n in found):
+                raise TypeError("fullnames is not a list of t1_/t3_ ids")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IntegrityError(
+                f"{path} line {number} is not a purge record ({exc}); fix or restore it before writing rows"
+            ) from None
+        names.update(found)
+    return frozenset(names)
+
+
+def purge_rows(rows: list[RowT], names: frozenset[str] | set[str]) -> tuple[list[RowT], int]:
+    """The rows with every purged item turned into a ``purged`` tombstone, and how many changed."""
+    if not names:
+        return rows, 0
+    out, hits = [], 0
+    for row in rows:
+        kept = row
+        if row.name in names:
+            kept = _purged(row)
+            hits += kept != row
+        out.append(kept)
+    return out, hits
+
+
+def apply_purges(rows: RowSet, names: frozenset[str] | set[str]) -> int:
+    """Apply the purge list to a set of rows in place; return how many rows it changed.
+
+    Purged submissions and comments become ``purged`` tombstones; quarantined
+    things that were purged are dropped (their raw text is all they hold).
+    """
+    rows.submissions, subs = purge_rows(rows.submissions, names)
+    rows.comments, coms = purge_rows(rows.comments, names)
+    kept = [q for q in rows.quarantined if q.as_json().get("name") not in names]
+    dropped = len(rows.quarantined) - len(kept)
+    rows.quarantined = kept
+    return subs + coms + dropped
 
 
 def _purge_version(dataset: Dataset, version: str, names: set[str], when: str) -> int:
@@ -104,8 +165,8 @@ def _purge_version(dataset: Dataset, version: str, names: set[str], when: str) -
     return hits
 
 
-def _scrub(value: Any, names: set[str]) -> int:
-    """Blank the text fields of every thing in ``value`` whose fullname is in ``names``."""
+def _scrub(value: Any, names: frozenset[str] | set[str]) -> int:
+    """Blank the text fields of every thing in ``value`` whose fullname is in ``names``; count those changed."""
     hits = 0
     if isinstance(value, dict):
         kind, data = value.get("kind"), value.get("data")
@@ -114,10 +175,13 @@ def _scrub(value: Any, names: set[str]) -> int:
             and isinstance(data, dict)
             and (data.get("name") or f"{kind}_{data.get('id')}") in names
         ):
+            changed = False
             for key in TEXT_FIELDS:
                 if key in data:
-                    data[key] = None if key not in ("body", "selftext", "title") else ""
-            hits += 1
+                    blank = None if key not in ("body", "selftext", "title") else ""
+                    changed |= data[key] != blank
+                    data[key] = blank
+            hits += changed
         for child in value.values():
             hits += _scrub(child, names)
     elif isinstance(value, list):
@@ -126,21 +190,50 @@ def _scrub(value: Any, names: set[str]) -> int:
     return hits
 
 
+def scrub_record(record: dict[str, Any], names: frozenset[str] | set[str]) -> int:
+    """Blank the purged things inside one raw record (its ``body`` text or ``json`` value), in place."""
+    if not names:
+        return 0
+    hits = 0
+    body = record.get("body")
+    if isinstance(body, str) and any(n.split("_", 1)[1] in body for n in names):
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            found = _scrub(parsed, names)
+            if found:
+                record["body"] = json.dumps(parsed, ensure_ascii=False)
+                hits += found
+    if isinstance(record.get("json"), dict | list):
+        hits += _scrub(record["json"], names)
+    return hits
+
+
+class PurgingArchive(RawArchive):
+    """A run's raw archive that never stores the text of a purged item.
+
+    Each record passes through :func:`scrub_record` before it is written, and each
+    write is a kill point (see :mod:`scraper.store.killpoints`).
+    """
+
+    def __init__(self, path: Path, purged: frozenset[str]) -> None:
+        super().__init__(path)
+        self.purged = purged
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Scrub, append durably, then pass a kill point."""
+        scrub_record(record, self.purged)
+        super().append(record)
+        killpoint("archive")
+
+
 def _purge_archive(path: Path, names: set[str]) -> int:
     hits = 0
     out = bytearray()
     for record in read_records(path):
-        body = record.get("body")
-        if isinstance(body, str) and any(n.split("_", 1)[1] in body for n in names):
-            try:
-                parsed = json.loads(body)
-            except ValueError:
-                parsed = None
-            if parsed is not None:
-                found = _scrub(parsed, names)
-                if found:
-                    record["body"] = json.dumps(parsed, ensure_ascii=False)
-                    hits += found
+        hits += scrub_record(record, names)
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
         out += gzip.compress(line, compresslevel=6, mtime=0)
     if hits:
@@ -157,7 +250,12 @@ def _purge_quarantine(path: Path, names: set[str]) -> int:
 
 
 def purge(dataset_dir: Path, fullnames: list[str]) -> dict[str, Any]:
-    """Remove the items' text from every version and the raw archive; return what was done."""
+    """Remove the items' text from every version and the raw archive; return what was done.
+
+    The purge is recorded in ``purges.jsonl`` first (atomically, before any file is
+    rewritten), so a purge cut off by a crash is still applied by every later run and
+    completed by running it again.
+    """
     bad = [n for n in fullnames if not _FULLNAME.match(n)]
     if bad or not fullnames:
         raise InputError(f"not fullnames: {', '.join(bad) or '(none given)'}; give t1_… or t3_… ids")
@@ -165,6 +263,11 @@ def purge(dataset_dir: Path, fullnames: list[str]) -> dict[str, Any]:
     dataset = Dataset(dataset_dir)
     when = datetime.now(UTC).isoformat(timespec="seconds")
     with dataset_lock(dataset_dir):
+        log_path = dataset.path / PURGES_FILE
+        purged_fullnames(dataset.path)  # a damaged log stops us before anything changes
+        earlier = [json.loads(line) for line in _log_lines(log_path)]
+        entry: dict[str, Any] = {"at": when, "fullnames": sorted(names)}
+        write_json_lines_atomic(log_path, [*earlier, entry])
         dataset.clean_staging()
         versions = {v: _purge_version(dataset, v, names, when) for v in dataset.versions()}
         raw = {p.name: _purge_archive(p, names) for p in archive_files(dataset.path / "raw")}
@@ -176,13 +279,12 @@ def purge(dataset_dir: Path, fullnames: list[str]) -> dict[str, Any]:
         )
         if any(versions.values()):
             dataset.write_index()
-        entry = {
-            "at": when,
-            "fullnames": sorted(names),
-            "rows": versions,
-            "raw_things": raw,
-            "quarantine_lines": quarantined,
-        }
-        with (dataset.path / "purges.jsonl").open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry, sort_keys=True) + "\n")
+        entry.update(rows=versions, raw_things=raw, quarantine_lines=quarantined)
+        write_json_lines_atomic(log_path, [*earlier, entry])
     return entry
+
+
+def _log_lines(path: Path) -> list[str]:
+    if not path.is_file():
+        return []
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -39,6 +39,7 @@ from pydantic import BaseModel
 from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
 from scraper import __version__
 from scraper.errors import SnapshotError
+from scraper.store.killpoints import killpoint
 
 MANIFEST_FORMAT = "reddit-research-dataset/manifest/1"
 INDEX_FORMAT = "reddit-research-dataset/index/1"
@@ -69,6 +70,17 @@ def write_json_atomic(path: Path, payload: Any) -> None:
     with tmp.open("w", encoding="utf-8") as handle:
         json.dump(payload, handle, indent=2, sort_keys=True, ensure_ascii=False)
         handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_lines_atomic(path: Path, entries: Sequence[Any]) -> None:
+    """Replace ``path`` with one JSON document a line, atomically and durably."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        for entry in entries:
+            handle.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
@@ -137,6 +149,26 @@ class Dataset:
             raise SnapshotError(f"cannot read {path}: {exc}") from None
         return result
 
+    def next_version(self) -> str:
+        """The id the next version will take."""
+        existing = self.versions()
+        return f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
+
+    def version_of_run(self, run_id: str) -> str | None:
+        """The version a run already became, if any (``source.runs`` of its manifest names the run).
+
+        Turning a run into a version is idempotent: a run killed after its version was
+        placed but before its run state was cleared finds its version here on rerun.
+        """
+        for vid in reversed(self.versions()):
+            try:
+                manifest = json.loads((self.version_dir(vid) / "manifest.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if run_id in ((manifest.get("source") or {}).get("runs") or []):
+                return vid
+        return None
+
     def write_index(self) -> dict[str, Any]:
         """Rebuild ``index.json`` from the versions present, atomically."""
         entries = []
@@ -180,7 +212,7 @@ class Dataset:
         """Write a new version (staging, then rename) and return its manifest."""
         existing = self.versions()
         if version is None:
-            version = f"v{(int(existing[-1][1:]) + 1) if existing else 1:04d}"
+            version = self.next_version()
         target = self.version_dir(version)
         if target.exists():
             raise SnapshotError(f"version {version} of {self.path} exists; versions are never rewritten.")
@@ -196,6 +228,7 @@ class Dataset:
             pq.write_table(table, path, compression="zstd", write_statistics=True)
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
+            killpoint("staged-file")
             files[path.name] = {
                 "table": stem,
                 "rows": table.num_rows,
@@ -226,6 +259,7 @@ class Dataset:
             }
         write_json_atomic(staging / "manifest.json", manifest)
         _fsync_dir(staging)
+        killpoint("staged-manifest")
         self.versions_dir.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(staging, target)  # atomic; fails if another run took the id meanwhile
@@ -233,7 +267,9 @@ class Dataset:
             shutil.rmtree(staging, ignore_errors=True)
             raise SnapshotError(f"cannot place version {version} in {self.versions_dir}: {exc}") from None
         _fsync_dir(self.versions_dir)
+        killpoint("placed")
         self.write_index()
+        killpoint("indexed")
         return manifest
 
     def clean_staging(self) -> list[Path]:

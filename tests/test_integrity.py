@@ -1,0 +1,169 @@
+"""What is stored stays true: one run one version, purges stay purged, refresh counts from the archive."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from scraper.collect.refresh import REFRESH_STATE, refresh
+from scraper.collect.run import RUN_STATE, collect
+from scraper.errors import IntegrityError
+from scraper.fake_reddit import FakeReddit, Forest
+from scraper.fake_reddit.generate import generate_thread
+from scraper.ingest import ingest
+from scraper.publish.validate import validate
+from scraper.store.purge import PURGES_FILE, purge, purged_fullnames
+from scraper.store.snapshot import Dataset
+from tests.conftest import settings_for, write_spec
+from tests.test_purge import every_byte
+
+SECRET = "PLEASE-REMOVE-my-words-4242"
+SECRET_TITLE = "PRIVATE-thread-title-9191"
+SPEC = """
+[dataset]
+name = "integrity"
+[discovery]
+subreddits = ["MachineLearning"]
+queries = ["quit"]
+"""
+
+
+def world(tmp_path: Path) -> tuple[Forest, Path, str, str]:
+    """Two threads; a comment of the first and the whole second submission hold secrets."""
+    forest = Forest()
+    sub, comments = generate_thread("p0", 60, seed=4, title="I quit ML", deleted_rate=0)
+    target = [c for c in comments if c["parent_id"] == sub["name"]][1]  # in the first page of the tree
+    target["body"] = f"some text {SECRET} more text"
+    forest.add_thread(sub, comments)
+    sub2, comments2 = generate_thread("p1", 20, seed=5, title=f"I quit ML {SECRET_TITLE}", deleted_rate=0)
+    sub2["selftext"] = f"{SECRET_TITLE} body"
+    forest.add_thread(sub2, comments2)
+    return forest, write_spec(tmp_path / "ds", SPEC), target["name"], sub2["name"]
+
+
+def rows(folder: Path, version: str, stem: str) -> dict[str, dict[str, Any]]:
+    return {r["name"]: r for r in pq.read_table(folder / "versions" / version / f"{stem}.parquet").to_pylist()}
+
+
+# -- purges stay purged -----------------------------------------------------------------
+def test_a_purge_stays_purged_through_refresh_rebuild_and_recollect(tmp_path: Path) -> None:
+    forest, folder, comment, submission = world(tmp_path)
+    with FakeReddit(forest, quota=10**9) as server:
+        collect(folder, settings_for(server))
+        assert SECRET.encode() in every_byte(folder) and SECRET_TITLE.encode() in every_byte(folder)
+        purge(folder, [comment, submission])
+        assert SECRET.encode() not in every_byte(folder)
+        # Reddit still shows both items; the thread moved, so refresh fetches its tree again
+        forest.threads["p0"].submission["num_comments"] += 1
+        refresh(folder, settings_for(server))
+        assert every_byte(folder).count(SECRET.encode()) == 0
+        ingest(folder, sorted((folder / "raw").glob("*.jsonl.gz")))  # rebuild from the archive
+        collect(folder, settings_for(server))  # a new run: everything asked again
+    data = every_byte(folder)
+    assert SECRET.encode() not in data and SECRET_TITLE.encode() not in data
+    versions = Dataset(folder).versions()
+    assert versions == ["v0001", "v0002", "v0003", "v0004"]
+    for version in versions:
+        com = rows(folder, version, "comments")[comment]
+        sub = rows(folder, version, "submissions")[submission]
+        assert (com["status"], com["body"], com["author"]) == ("purged", "", None), version
+        assert (sub["status"], sub["title"], sub["selftext"], sub["author"]) == ("purged", "", "", None), version
+        assert Dataset(folder).manifest(version)["stats"]["status"]["purged"] == 2
+        # everything else of the thread is still there
+        assert len(rows(folder, version, "comments")) == 80
+    report = validate(folder)
+    assert report.valid, [c for c in report.checks if c.status == "fail"]
+
+
+def test_ingest_of_saved_responses_applies_the_purge_list(tmp_path: Path) -> None:
+    forest, folder, comment, _ = world(tmp_path)
+    with FakeReddit(forest, quota=10**9) as server:
+        collect(folder, settings_for(server))
+    purge(folder, [comment])
+    saved = tmp_path / "tree.json"  # the thread as a researcher saved it from Reddit before the purge
+    saved.write_text(json.dumps(forest.tree("p0", limit=500, sort="confidence")))
+    ingest(folder, [saved])
+    assert SECRET.encode() not in every_byte(folder)
+    assert rows(folder, "v0002", "comments")[comment]["status"] == "purged"
+
+
+def test_a_damaged_purge_log_stops_the_writer_instead_of_forgetting(tmp_path: Path) -> None:
+    forest, folder, comment, _ = world(tmp_path)
+    with FakeReddit(forest, quota=10**9) as server:
+        collect(folder, settings_for(server))
+        purge(folder, [comment])
+        assert purged_fullnames(folder) == frozenset({comment})
+        log = folder / PURGES_FILE
+        log.write_text(log.read_text() + '{"at": "x", "fullnames": ["t1_ok", 3]}\n')
+        with pytest.raises(IntegrityError, match=r"purges.jsonl line 2"):
+            refresh(folder, settings_for(server))
+    assert Dataset(folder).versions() == ["v0001"]
+
+
+def test_purging_twice_changes_nothing_the_second_time(tmp_path: Path) -> None:
+    forest, folder, comment, _ = world(tmp_path)
+    with FakeReddit(forest, quota=10**9) as server:
+        collect(folder, settings_for(server))
+    first = purge(folder, [comment])
+    snapshot = {p: p.read_bytes() for p in (folder / "versions").rglob("*") if p.is_file()}
+    second = purge(folder, [comment])
+    assert first["rows"] == {"v0001": 1} and second["rows"] == {"v0001": 0}
+    assert sum(second["raw_things"].values()) == 0
+    assert {p: p.read_bytes() for p in (folder / "versions").rglob("*") if p.is_file()} == snapshot
+    assert [e["fullnames"] for e in map(json.loads, (folder / PURGES_FILE).read_text().splitlines())] == [
+        [comment],
+        [comment],
+    ]
+
+
+# -- one run, one version -----------------------------------------------------------------
+def test_a_run_killed_after_its_version_was_placed_does_not_make_a_second(tmp_path: Path) -> None:
+    forest, folder, _, _ = world(tmp_path)
+    with FakeReddit(forest, quota=10**9) as server:
+        first = collect(folder, settings_for(server))
+        # the state a kill between placing v0001 and removing .run.json leaves behind
+        state = {"run": first.run_id, "spec_sha256": first.manifest["spec_sha256"], "started_at": "x"}
+        (folder / RUN_STATE).write_text(json.dumps(state))
+        (folder / "index.json").unlink()
+        server.log.clear()
+        again = collect(folder, settings_for(server))
+        assert server.log == []  # nothing asked
+    assert again.resumed and again.version == "v0001" and again.run_id == first.run_id
+    assert Dataset(folder).versions() == ["v0001"] and not (folder / RUN_STATE).exists()
+    assert json.loads((folder / "index.json").read_text())["latest"] == "v0001"
+    assert again.as_json()["threads"] == first.as_json()["threads"] == 2
+
+
+def test_a_refresh_killed_after_its_version_was_placed_does_not_make_a_second(tmp_path: Path) -> None:
+    forest, folder, _, _ = world(tmp_path)
+    with FakeReddit(forest, quota=10**9) as server:
+        collect(folder, settings_for(server))
+        first = refresh(folder, settings_for(server))
+        (folder / REFRESH_STATE).write_text(json.dumps({"run": first.run_id, "base": "v0001", "spec_sha256": "x"}))
+        server.log.clear()
+        again = refresh(folder, settings_for(server))
+        assert server.log == []
+    assert (again.version, again.base, again.run_id) == ("v0002", "v0001", first.run_id)
+    assert again.checked == first.checked == 82
+    assert Dataset(folder).versions() == ["v0001", "v0002"] and not (folder / REFRESH_STATE).exists()
+
+
+# -- an interrupted refresh equals an uninterrupted one --------------------------------------
+def test_refresh_request_counts_come_from_the_archive(tmp_path: Path) -> None:
+    forest, folder, _, _ = world(tmp_path)
+    with FakeReddit(forest, quota=10**9) as server:
+        collect(folder, settings_for(server))
+        forest.threads["p0"].submission["num_comments"] += 1
+        server.log.clear()
+        report = refresh(folder, settings_for(server))
+        sent = {
+            "info": server.count("/api/info"),
+            "comments": server.count("/comments/p0"),
+        }
+        assert server.count("access_token") == 1  # a process's token fetch is not counted
+    stats = report.manifest["stats"]["requests"]
+    assert stats == {k: v for k, v in sent.items() if v}, (stats, sent)
