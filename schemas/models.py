@@ -15,7 +15,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 #: Bumped on every change to the models. Additive changes bump the minor part,
 #: anything that renames, removes or retypes a column bumps the major part.
-SCHEMA_VERSION = "1.2"  # 1.1: status "purged"; 1.2: is_edited, subreddit nullable (schemas/upgrade.py)
+SCHEMA_VERSION = "1.3"  # 1.1: status "purged"; 1.2: is_edited, subreddit nullable (schemas/upgrade.py);
+# 1.3: archive provenance (archived_at, archive_status, archive_flags), status "unavailable"
 
 
 def schema_compatible(version: str | None) -> bool:
@@ -35,6 +36,8 @@ class Status(enum.StrEnum):
     """The author's account is gone, the text is kept."""
     PURGED = "purged"
     """Text and author removed from the dataset on request (``python -m scraper purge``)."""
+    UNAVAILABLE = "unavailable"
+    """Reddit was asked and no longer serves the item; it is known only from an archive (docs/ARCHIVES.md)."""
 
 
 class _Row(BaseModel):
@@ -71,12 +74,35 @@ class _Row(BaseModel):
     permalink: str | None = Field(description="Path of the item on reddit.com, relative.")
     status: Status = Field(
         description="visible, deleted (by its author), removed (by moderators or Reddit), "
-        "account_deleted (text kept on Reddit, author gone), purged (text removed from the dataset on request)."
+        "account_deleted (text kept on Reddit, author gone), purged (text removed from the dataset on request), "
+        "unavailable (Reddit no longer serves it; known only from an archive)."
     )
     retrieved_at: AwareDatetime = Field(description="When the response holding this row arrived, UTC.")
-    source: str = Field(description="Where the row came from: 'reddit-api' for collection, 'file:<name>' for ingest.")
+    source: str = Field(
+        description="Where the row came from: 'reddit-api' for collection, 'arctic-shift' for the Arctic Shift API, "
+        "'dump:<file>' for a dump file, 'file:<name>' for ingest."
+    )
     found_by: list[str] = Field(
-        description="Discovery provenance of the row's thread: 'search:r/<sub>:<query>', 'seed:<id>' or 'file:<name>'."
+        description="Discovery provenance of the row's thread: 'search:r/<sub>:<query>', 'seed:<id>', "
+        "'archive:r/<sub>' or 'file:<name>'."
+    )
+    archived_at: AwareDatetime | None = Field(
+        default=None,
+        description="When an archive (Arctic Shift, a dump) captured the item, UTC: _meta.retrieved_2nd_on, "
+        "else retrieved_on / retrieved_utc; null when the row was never seen in an archive.",
+        json_schema_extra={"since": "1.3"},
+    )
+    archive_status: Status | None = Field(
+        default=None,
+        description="The item's state by the archive's deletion facts (_meta and text markers mapped onto "
+        "statuses, docs/ARCHIVES.md); null when the row was never seen in an archive.",
+        json_schema_extra={"since": "1.3"},
+    )
+    archive_flags: list[str] = Field(
+        default_factory=list,
+        description="The archive's facts behind archive_status: was_deleted_later, was_initially_deleted, "
+        "removal_type:<value>, is_edited, note:<value>, score_provisional.",
+        json_schema_extra={"since": "1.3"},
     )
 
     @model_validator(mode="before")

@@ -48,8 +48,13 @@ def _is_edited(table: pa.Table) -> pa.Array:
     return pc.is_valid(table.column("edited")).combine_chunks()
 
 
+def _no_archive_flags(table: pa.Table) -> pa.Array:
+    # Before 1.3 no row came from an archive: no archive facts.
+    return pa.array([[]] * table.num_rows, type=ARROW_SCHEMAS["comments"].field("archive_flags").type)
+
+
 #: How each added column is derived from a table of a version without it.
-DERIVED: dict[str, Callable[[pa.Table], pa.Array]] = {"is_edited": _is_edited}
+DERIVED: dict[str, Callable[[pa.Table], pa.Array]] = {"is_edited": _is_edited, "archive_flags": _no_archive_flags}
 
 
 def upgrade_table(stem: str, table: pa.Table) -> pa.Table:

@@ -29,10 +29,11 @@ def rows_from_records(
     keep_thread: Callable[[Seen, list[str]], bool] | None = None,
     harvest: Harvest | None = None,
     pseudonymizer: Pseudonymizer | None = None,
+    archive_text_when_gone: bool = False,
 ) -> tuple[RowSet, Harvest]:
     """Normalize raw records into rows, with the row policies applied (tombstones, pseudonyms)."""
     harvest = harvest_records(records, harvest)
-    rows = build_rows(harvest, keep_thread=keep_thread)
+    rows = build_rows(harvest, keep_thread=keep_thread, archive_text_when_gone=archive_text_when_gone)
     if pseudonymizer is not None:
         rows.submissions = [pseudonymizer.row(r) for r in rows.submissions]
         rows.comments = [pseudonymizer.row(r) for r in rows.comments]
@@ -53,7 +54,14 @@ def build_version(
     spec: DatasetSpec | None = None,
 ) -> dict[str, Any]:
     """Normalize ``records`` and write them as the dataset's next version; return its manifest."""
-    rows, harvest = rows_from_records(records, keep_thread=keep_thread, harvest=harvest, pseudonymizer=pseudonymizer)
+    text_when_gone = bool(spec and spec.archive and spec.archive.text_when_gone)
+    rows, harvest = rows_from_records(
+        records,
+        keep_thread=keep_thread,
+        harvest=harvest,
+        pseudonymizer=pseudonymizer,
+        archive_text_when_gone=text_when_gone,
+    )
     stats = {
         "responses": harvest.responses,
         "stubs_seen": harvest.stubs_seen,

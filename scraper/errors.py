@@ -9,6 +9,7 @@
     │   ├── SubredditUnavailable exit 1: unknown, private, banned or quarantined subreddit
     │   ├── TooManyIds           (internal) an id list refused as too long: expansion splits it
     │   └── ThreadUnavailable    exit 1: a seed thread that is deleted or private
+    ├── ArchiveError             exit 1: the Arctic Shift API refused a request (400, bad answer)
     ├── TransientError           exit 75: network down, 5xx or 429 after retries: try again later
     │   └── BudgetExhausted      exit 75: --max-requests or --deadline reached; run again to continue
     ├── SnapshotError            exit 1: a version exists already, a staging folder in use
@@ -61,6 +62,10 @@ class SubredditUnavailable(RedditError):
 
 class ThreadUnavailable(RedditError):
     """A seed thread does not exist (any more) or cannot be read."""
+
+
+class ArchiveError(ScraperError):
+    """An archive (the Arctic Shift API) refused a request for good; retrying will not help."""
 
 
 class TransientError(ScraperError):

@@ -21,6 +21,11 @@ Example::
     [collection]
     comment_sort = "confidence"
 
+    [archive]                 # optional: history from the Arctic Shift API (docs/ARCHIVES.md)
+    subreddits = []           # default: [discovery] subreddits; posts kept by the [filter] rule
+    after = "2015-01-01"      # time range of post creation, UTC; before = "now" by default
+    text_when_gone = false    # archive text for items Reddit no longer serves (default: withheld)
+
     [pseudonymize]            # optional: keyed pseudonyms for authors and u/ mentions
     enabled = true
     key_env = "LEAVING_ML_PSEUDONYM_KEY"   # or key_file = "~/.config/…" (outside the dataset)
@@ -31,10 +36,11 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from scraper.errors import ConfigError
 
@@ -107,6 +113,44 @@ class Collection(_Section):
     comment_sort: Literal["confidence", "top", "new", "controversial", "old", "qa"] = "confidence"
 
 
+class Archive(_Section):
+    """``[archive]``: history from the Arctic Shift API, over subreddits and a time range.
+
+    Posts are enumerated by time and kept by the spec's ``[filter]`` rule (the
+    API's keyword search is documented as unreliable).  Threads found are
+    collected through Reddit when credentials exist; the archive's copy is used
+    only for items Reddit no longer serves, and its text only with
+    ``text_when_gone = true``.
+    """
+
+    url: str = "https://arctic-shift.photon-reddit.com"
+    subreddits: list[str] = Field(default_factory=list)
+    after: date = date(2015, 1, 1)
+    before: date | Literal["now"] = "now"
+    tree_max: int = Field(default=2000, ge=0, description="threads with more comments are paged by link_id")
+    text_when_gone: bool = False
+
+    @field_validator("subreddits")
+    @classmethod
+    def _strip_prefix(cls, value: list[str]) -> list[str]:
+        return [re.sub(r"^/?r/", "", s.strip()) for s in value]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Archive:
+        if self.before != "now" and not self.after < self.before:
+            raise ValueError(f"after ({self.after}) must be before before ({self.before})")
+        return self
+
+    def range_epochs(self, now: datetime | None = None) -> tuple[int, int]:
+        """``[after, before)`` as epoch seconds (``now`` for an open end)."""
+        start = int(datetime.combine(self.after, time(), tzinfo=UTC).timestamp())
+        if self.before == "now":
+            end = int((now or datetime.now(UTC)).timestamp())
+        else:
+            end = int(datetime.combine(self.before, time(), tzinfo=UTC).timestamp())
+        return start, end
+
+
 class Pseudonymize(_Section):
     """``[pseudonymize]``: keyed pseudonyms for authors (see scraper/normalize/pseudonyms.py)."""
 
@@ -123,6 +167,13 @@ class DatasetSpec(_Section):
     filter: Filter = Field(default_factory=Filter)
     collection: Collection = Field(default_factory=Collection)
     pseudonymize: Pseudonymize = Field(default_factory=Pseudonymize)
+    archive: Archive | None = None
+
+    def archive_subreddits(self) -> list[str]:
+        """The subreddits the archive is searched over: ``[archive]``'s, else ``[discovery]``'s."""
+        if self.archive is None:
+            return []
+        return self.archive.subreddits or self.discovery.subreddits
 
 
 def thread_id(value: str) -> str:

@@ -83,7 +83,7 @@ def keep_rule(spec: DatasetSpec) -> Any:
     def keep(seen: Seen, found_by: list[str]) -> bool:
         if any(label.startswith("seed:") for label in found_by):
             return True
-        if any(label.startswith("search:") for label in found_by):
+        if any(label.startswith(("search:", "archive:")) for label in found_by):
             return spec.filter.matches(seen.data.get("title") or "", seen.data.get("selftext") or "")
         return True  # a thread from a saved file: the user chose it
 

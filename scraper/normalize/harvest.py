@@ -11,12 +11,16 @@ keys are present.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from scraper.errors import InputError
+from scraper.normalize.archive import ARCHIVE_ORIGIN, archive_kind, harvest_archive_answer
+
+_THREAD_PATH = re.compile(r"/comments/([a-z0-9]+)/?$", re.IGNORECASE)
 
 
 @dataclass
@@ -36,6 +40,11 @@ class Harvest:
     submissions: dict[str, Seen] = field(default_factory=dict)
     comments: dict[str, Seen] = field(default_factory=dict)
     found_by: dict[str, set[str]] = field(default_factory=dict)
+    archived_submissions: dict[str, Seen] = field(default_factory=dict)
+    """Archive sightings (Arctic Shift), kept apart: Reddit's own answer wins where both exist."""
+    archived_comments: dict[str, Seen] = field(default_factory=dict)
+    reddit_gone: set[str] = field(default_factory=set)
+    """Threads Reddit answered 403/404 for: their archive copies are what is left."""
     stubs_seen: int = 0
     responses: int = 0
     skipped: list[str] = field(default_factory=list)
@@ -82,6 +91,12 @@ def _harvest_one(harvest: Harvest, record: dict[str, Any]) -> None:
     if url.rstrip("/").endswith("/access_token"):
         return
     status = int(record.get("status") or 200)
+    if record.get("origin") == ARCHIVE_ORIGIN or archive_kind(url):
+        if status == 200 and "event" not in record:
+            harvest_archive_answer(harvest, record, _body_or_none(record), _parse_time(record.get("received_at")))
+        return
+    if status in (403, 404) and (match := _THREAD_PATH.search(url)):
+        harvest.reddit_gone.add(f"t3_{match.group(1).lower()}")
     if status != 200:
         harvest.skipped.append(f"{label}: HTTP {status}")
         return
@@ -124,6 +139,15 @@ def _harvest_one(harvest: Harvest, record: dict[str, Any]) -> None:
         t3 = body[0]["data"]["children"][0]["data"]
         for found in context["found_by"]:
             harvest.find(t3["name"], found)
+
+
+def _body_or_none(record: dict[str, Any]) -> Any:
+    if "json" in record:
+        return record["json"]
+    try:
+        return json.loads(record.get("body") or "")
+    except ValueError:
+        return None
 
 
 def _is_listing(value: Any) -> bool:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas import Comment, Status, Submission
+from scraper.normalize.archive import with_archive
 from scraper.normalize.harvest import Harvest, Seen
 from scraper.normalize.policy import tombstone
 
@@ -187,33 +188,52 @@ def build_rows(
     harvest: Harvest,
     *,
     keep_thread: Callable[[Seen, list[str]], bool] | None = None,
+    archive_text_when_gone: bool = False,
 ) -> RowSet:
     """Build the snapshot's rows from a harvest.
 
     ``keep_thread`` decides which submissions (and so which comments) belong to
     the snapshot; comments whose submission was not seen are kept unless a
     filter is given.  A row whose thread nobody searched for is labelled with
-    its own source.
+    its own source.  Reddit's sighting of an item wins over an archive's; an
+    item seen only in an archive is built from it (docs/ARCHIVES.md).
     """
     rows = RowSet()
     kept: set[str] = set()
-    for name, seen in sorted(harvest.submissions.items()):
+    served = {n for n, s in harvest.submissions.items() if s.source == "reddit-api"}
+    submissions = {**harvest.archived_submissions, **harvest.submissions}
+    for name, seen in sorted(submissions.items()):
         found = sorted(harvest.found_by.get(name, set())) or [seen.source]
         if keep_thread is not None and not keep_thread(seen, found):
             continue
         kept.add(name)
         try:
-            rows.submissions.append(tombstone(submission_row(seen, found)))
+            row = with_archive(
+                submission_row(seen, found),
+                harvest.archived_submissions.get(name),
+                from_archive=name not in harvest.submissions,
+                reddit_asked=name in harvest.reddit_gone,
+                text_when_gone=archive_text_when_gone,
+            )
+            rows.submissions.append(tombstone(row))
         except (ValidationError, ValueError, TypeError) as exc:
             rows.quarantined.append(_quarantine(name, seen, exc))
-    depths = _depths(harvest.comments)
-    for name, seen in sorted(harvest.comments.items()):
+    comments = {**harvest.archived_comments, **harvest.comments}
+    depths = _depths(comments)
+    for name, seen in sorted(comments.items()):
         link = str(seen.data.get("link_id") or "")
         if keep_thread is not None and link not in kept:
             continue
         found = sorted(harvest.found_by.get(link, set())) or [seen.source]
         try:
-            rows.comments.append(tombstone(comment_row(seen, found, depths.get(name))))
+            comment = with_archive(
+                comment_row(seen, found, depths.get(name)),
+                harvest.archived_comments.get(name),
+                from_archive=name not in harvest.comments,
+                reddit_asked=link in served or link in harvest.reddit_gone,
+                text_when_gone=archive_text_when_gone,
+            )
+            rows.comments.append(tombstone(comment))
         except (ValidationError, ValueError, TypeError) as exc:
             rows.quarantined.append(_quarantine(name, seen, exc))
     return rows

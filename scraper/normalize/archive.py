@@ -1,0 +1,266 @@
+"""Archive objects (Arctic Shift answers, dump lines) made Reddit-shaped, and their deletion facts.
+
+Archive objects are Reddit things as Pushshift or Arctic Shift captured them,
+with the field drift of every era (ARCTIC-SHIFT-AND-DUMPS.md §3.3, summarised in
+docs/ARCHIVES.md): ``created_utc`` as an int, a float or a string; ``edited``
+false, an int, a float or a bare ``true``; ``name``, ``permalink`` and
+``author_fullname`` missing for whole eras; ``link_id`` always prefixed, ids
+compared case-blind.  :func:`wire_shape` fixes these so that the one row builder
+reads archive objects like Reddit's own answers; nothing else is changed, so
+real data is never dropped for fitting the schema badly.
+
+:func:`archive_facts` maps the archive's deletion facts (``_meta`` since
+2023-11, text markers before) onto our statuses, first match wins (§2):
+
+====================================================  ================  =================
+condition                                             archive_status    observed at
+====================================================  ================  =================
+``was_deleted_later``, removal_type deleted/author    deleted           retrieved_2nd_on
+``was_deleted_later``, any other removal_type         removed           retrieved_2nd_on
+``was_initially_deleted``                             visible           retrieved_2nd_on
+text ``[deleted]`` (author too)                       deleted           retrieved_on
+text ``[removed]``; post's removed_by_category        removed/deleted   retrieved_on
+author ``[deleted]``, text intact                     account_deleted   retrieved_on
+otherwise                                             visible           the later fetch
+====================================================  ================  =================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from schemas import Comment, Status, Submission
+
+if TYPE_CHECKING:
+    from scraper.normalize.harvest import Harvest, Seen
+
+RowT = TypeVar("RowT", Submission, Comment)
+
+DELETED = "[deleted]"
+REMOVED = "[removed]"
+AUTHOR_REMOVALS = frozenset({"deleted", "author"})
+#: A score is provisional when the archive's last fetch came sooner than this after creation (§4.1).
+MATURE_SECONDS = 2 * 86400
+
+
+class DriftError(ValueError):
+    """An archive object that cannot be read as a thing, naming the field at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def epoch(value: Any) -> int | None:
+    """Integer epoch seconds from ``created_utc`` as an int, a float or a string; None if unusable."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _edited(value: Any) -> Any:
+    """``edited`` as Reddit sends it: false, true or epoch seconds (archives add ints, floats, strings, 0)."""
+    if value is None or value is False or value == 0:
+        return False
+    if value is True:
+        return True  # edited before edit times were stored: the row says is_edited with no time
+    seconds = epoch(value)
+    if seconds is None:
+        raise DriftError("edited", f"{value!r} is neither false, true nor epoch seconds")
+    return float(value) if not isinstance(value, str) else float(seconds)
+
+
+def _prefixed(value: Any, prefix: str) -> Any:
+    if isinstance(value, str) and value and not value.startswith(("t1_", "t3_")):
+        return f"{prefix}{value}"
+    return value
+
+
+def wire_shape(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A copy of an archive object shaped like Reddit's answer for a ``kind`` (t1 or t3) thing."""
+    if not isinstance(obj.get("id"), str) or not obj["id"]:
+        raise DriftError("id", "no id: an archive line must carry the thing's base-36 id")
+    data = dict(obj)
+    thing_id = data["id"].lower() if data["id"].isascii() else data["id"]
+    data["id"] = thing_id
+    created = epoch(data.get("created_utc"))
+    if created is None:
+        raise DriftError("created_utc", f"{obj.get('created_utc')!r} is not epoch seconds")
+    data["created_utc"] = created
+    data["edited"] = _edited(data.get("edited", False))
+    if not data.get("name"):
+        data["name"] = f"{kind}_{thing_id}"
+    subreddit = data.get("subreddit")
+    if kind == "t1":
+        data["link_id"] = _prefixed(data.get("link_id"), "t3_")
+        data["parent_id"] = _prefixed(data.get("parent_id"), "t1_")
+        if not data.get("permalink") and isinstance(data.get("link_id"), str) and subreddit:
+            data["permalink"] = f"/r/{subreddit}/comments/{data['link_id'][3:]}/_/{thing_id}/"
+    elif not data.get("permalink") and subreddit:
+        data["permalink"] = f"/r/{subreddit}/comments/{thing_id}/"
+    return data
+
+
+@dataclass(frozen=True)
+class ArchiveFacts:
+    """What an archive says about an item's state, and when it last looked."""
+
+    status: Status
+    archived_at: datetime | None
+    flags: list[str] = field(default_factory=list)
+
+    def columns(self) -> dict[str, Any]:
+        """The row's archive columns."""
+        return {"archive_status": self.status, "archived_at": self.archived_at, "archive_flags": list(self.flags)}
+
+
+def _when(value: Any) -> datetime | None:
+    seconds = epoch(value)
+    if seconds is None or seconds <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def archive_facts(obj: dict[str, Any], kind: str) -> ArchiveFacts:
+    """Map an archive object's deletion facts onto our statuses (table in the module docstring)."""
+    raw_meta = obj.get("_meta")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    first = _when(obj.get("retrieved_on")) or _when(obj.get("retrieved_utc"))
+    second = _when(meta.get("retrieved_2nd_on"))
+    flags: list[str] = []
+    removal = meta.get("removal_type")
+    for key in ("was_deleted_later", "was_initially_deleted", "is_edited"):
+        if meta.get(key):
+            flags.append(key)
+    if removal:
+        flags.append(f"removal_type:{removal}")
+    if meta.get("note"):
+        flags.append(f"note:{meta['note']}")
+    latest = max((t for t in (first, second) if t is not None), default=None)
+    created = epoch(obj.get("created_utc"))
+    if created is not None and (latest is None or latest.timestamp() - created < MATURE_SECONDS):
+        flags.append("score_provisional")
+    text = obj.get("body") if kind == "t1" else obj.get("selftext")
+    author_gone = obj.get("author") == DELETED
+    category = obj.get("removed_by_category") if kind == "t3" else None
+    if meta.get("was_deleted_later"):
+        deleted = str(removal or "") in AUTHOR_REMOVALS
+        return ArchiveFacts(Status.DELETED if deleted else Status.REMOVED, second or latest, flags)
+    if meta.get("was_initially_deleted"):
+        return ArchiveFacts(Status.VISIBLE, second or latest, flags)
+    if text == DELETED and (author_gone or kind == "t3"):
+        return ArchiveFacts(Status.DELETED, first or latest, flags)
+    if text == REMOVED or (category and category not in AUTHOR_REMOVALS):
+        return ArchiveFacts(Status.REMOVED, first or latest, flags)
+    if category in AUTHOR_REMOVALS:
+        return ArchiveFacts(Status.DELETED, first or latest, flags)
+    if author_gone:
+        return ArchiveFacts(Status.ACCOUNT_DELETED, first or latest, flags)
+    return ArchiveFacts(Status.VISIBLE, latest, flags)
+
+
+# Raw records of Arctic Shift answers -------------------------------------------------------------
+
+ARCHIVE_ORIGIN = "arctic-shift"
+_POST_PATHS = ("/api/posts/search", "/api/posts/ids")
+_COMMENT_PATHS = ("/api/comments/search", "/api/comments/ids", "/api/comments/tree")
+
+
+def archive_kind(url: str) -> str | None:
+    """``t3`` or ``t1`` for the URL of an Arctic Shift endpoint this tool reads; None otherwise."""
+    path = url.split("?", 1)[0].rstrip("/")
+    if path.endswith(_POST_PATHS):
+        return "t3"
+    if path.endswith(_COMMENT_PATHS):
+        return "t1"
+    return None
+
+
+def archive_label(subreddit: str) -> str:
+    """The provenance label of a thread found by enumerating a subreddit in the archive."""
+    return f"archive:r/{subreddit}"
+
+
+def flatten_tree(things: list[Any]) -> list[dict[str, Any]]:
+    """The comments of a ``/api/comments/tree`` answer, ``replies`` removed; ``more`` stubs skipped."""
+    comments: list[dict[str, Any]] = []
+    stack = list(things)
+    while stack:
+        thing = stack.pop()
+        if not isinstance(thing, dict):
+            continue
+        data = thing.get("data")
+        if thing.get("kind") == "t1" and isinstance(data, dict):
+            replies = data.get("replies")
+            comments.append({k: v for k, v in data.items() if k != "replies"})
+            if isinstance(replies, dict):
+                stack.extend((replies.get("data") or {}).get("children") or [])
+        elif "kind" not in thing and "id" in thing:
+            comments.append(thing)  # a flat item, as the search endpoints send
+    return comments
+
+
+def answer_items(body: Any) -> list[dict[str, Any]] | None:
+    """The items of an Arctic Shift answer body; None when it is a failure (``error`` or null ``data``)."""
+    if not isinstance(body, dict) or body.get("error") is not None or not isinstance(body.get("data"), list):
+        return None
+    return flatten_tree(body["data"])
+
+
+def harvest_archive_answer(harvest: Harvest, record: dict[str, Any], body: Any, seen_at: datetime) -> None:
+    """Take in one archived Arctic Shift answer: its items become archive sightings (Reddit's stay apart)."""
+    from scraper.normalize.harvest import Seen
+
+    url = str(record.get("url") or "")
+    kind = archive_kind(url)
+    items = answer_items(body)
+    if kind is None or items is None:
+        return  # a failed answer (422, error envelope): retried when collected, nothing to read
+    harvest.responses += 1
+    params = record.get("params") or {}
+    label = archive_label(str(params["subreddit"])) if kind == "t3" and params.get("subreddit") else None
+    table = harvest.archived_submissions if kind == "t3" else harvest.archived_comments
+    for item in items:
+        if not isinstance(item, dict) or not item.get("id"):
+            continue
+        try:
+            data = wire_shape(item, kind)
+        except DriftError:
+            data = dict(item)  # kept as it is: building its row fails and quarantines it, named
+        name = str(data.get("name") or f"{kind}_{data['id']}")
+        old = table.get(name)
+        if old is None or seen_at >= old.retrieved_at:
+            table[name] = Seen(data, seen_at, ARCHIVE_ORIGIN, False)
+        if label is not None:
+            harvest.find(name, label)
+    for found in (record.get("context") or {}).get("found_by") or []:
+        if kind == "t3":
+            for item in items:
+                if isinstance(item, dict) and item.get("id"):
+                    harvest.find(f"t3_{str(item['id']).lower()}", found)
+
+
+def with_archive(
+    row: RowT, archived: Seen | None, *, from_archive: bool, reddit_asked: bool, text_when_gone: bool
+) -> RowT:
+    """A row with its archive columns; for a row built from the archive, its status by the archive's facts.
+
+    An item Reddit was asked for and no longer serves is ``unavailable`` (so its
+    text is withheld) unless the spec allows archive text (``text_when_gone``).
+    """
+    if archived is None:
+        return row
+    kind = "t3" if isinstance(row, Submission) else "t1"
+    facts = archive_facts(archived.data, kind)
+    update: dict[str, Any] = facts.columns()
+    if from_archive:
+        update["status"] = Status.UNAVAILABLE if reddit_asked and not text_when_gone else facts.status
+    return row.model_copy(update=update)

@@ -1,0 +1,382 @@
+"""The Arctic Shift API (httpx): archived posts and comments past Reddit's 1,000-item listings.
+
+Every answer, failed ones included, is appended to the run's raw archive like
+Reddit's (``origin: "arctic-shift"``), so ``ingest`` rebuilds a version from it.
+The rules follow ``ARCTIC-SHIFT-AND-DUMPS.md`` §1 (summarised in docs/ARCHIVES.md):
+
+- an answer is a failure when it carries an ``error`` key or ``data`` is null,
+  whatever its HTTP status;
+- throttling comes as HTTP 422 ``"Timeout. Maybe slow down a bit"``: back off
+  (long waits, smaller ``limit``); 429 and 5xx and "Query timed out" likewise;
+  400 is never retried;
+- pacing follows ``X-RateLimit-Remaining`` / ``X-RateLimit-Reset`` (Reset in
+  seconds, or an epoch when > 1e9), else "a couple of requests per second";
+- searches always send ``sort=asc`` and integer epoch seconds; a page's end is an
+  empty page, never a short one; ids go in batches of at most 500.
+
+Paging walks ``created_utc`` (§1.5): the next page starts one second before the
+last item seen, so items sharing that second are read again and de-duplicated
+by id, whether the server treats ``after`` as inclusive or exclusive.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from scraper import __version__
+from scraper.errors import ArchiveError, BudgetExhausted, TransientError
+from scraper.normalize.archive import epoch
+from scraper.sources.pacing import Clock, RetryPolicy
+from scraper.store.raw import RawArchive
+
+log = logging.getLogger(__name__)
+
+BASE_URL = "https://arctic-shift.photon-reddit.com"
+POSTS_SEARCH = "/api/posts/search"
+COMMENTS_SEARCH = "/api/comments/search"
+COMMENTS_TREE = "/api/comments/tree"
+POSTS_IDS = "/api/posts/ids"
+COMMENTS_IDS = "/api/comments/ids"
+ENDPOINTS = (POSTS_SEARCH, COMMENTS_SEARCH, COMMENTS_TREE, POSTS_IDS, COMMENTS_IDS)
+ORIGIN = "arctic-shift"
+
+PAGE_LIMIT = 100  # documented 1–100; "auto" is not a promise of 1000 (§1.1)
+MIN_LIMIT = 10
+IDS_MAX = 500
+TREE_LIMIT = 9999  # "something like 9999 returns all comments"
+KEPT_HEADERS = ("content-type", "date", "retry-after", "x-ratelimit-remaining", "x-ratelimit-reset")
+#: Messages that mean "too fast or too heavy": retried with backoff and a smaller limit.
+THROTTLE_MESSAGES = ("timeout", "slow down", "query timed out", "under maintenance")
+DEFAULT_INTERVAL = 0.5  # "a couple of requests per second is fine"
+
+
+@dataclass
+class ArchivePacer:
+    """Waits between requests from ``X-RateLimit-*``; without them, ``interval`` seconds."""
+
+    clock: Clock = field(default_factory=Clock)
+    interval: float = DEFAULT_INTERVAL
+    next_at: float = 0.0
+    waited: float = 0.0
+
+    def wait(self) -> None:
+        """Sleep until the next request may go."""
+        delay = self.next_at - self.clock.now()
+        if delay > 0:
+            self.waited += delay
+            self.clock.sleep(delay)
+
+    def update(self, headers: Mapping[str, str], wall_now: float) -> None:
+        """Schedule the next request from an answer's headers (Reset: seconds, or an epoch if > 1e9)."""
+        now = self.clock.now()
+        try:
+            remaining = int(float(headers["x-ratelimit-remaining"]))
+            reset = float(headers["x-ratelimit-reset"])
+        except (KeyError, ValueError):
+            self.next_at = now + self.interval
+            return
+        if reset > 1e9:
+            reset = reset - wall_now
+        reset = min(max(reset, 0.0), 3600.0)
+        if remaining <= 0:
+            self.next_at = now + max(reset, 1.0)
+        else:
+            self.next_at = now + min(self.interval, reset / (remaining + 1))
+
+    def hold(self, seconds: float) -> None:
+        """Make the next request wait at least ``seconds``."""
+        self.next_at = max(self.next_at, self.clock.now() + seconds)
+
+
+#: 422 "Timeout" cleared after minutes, not seconds, in the one report we have (§1.3).
+THROTTLE_RETRY = RetryPolicy(max_retries=6, base=15.0, cap=300.0)
+
+
+class ArcticShiftClient:
+    """The Arctic Shift calls a backfill makes: paced, retried, budgeted, every answer archived."""
+
+    def __init__(
+        self,
+        base_url: str = BASE_URL,
+        archive: RawArchive | None = None,
+        *,
+        run_id: str = "",
+        clock: Clock | None = None,
+        retry: RetryPolicy | None = None,
+        throttle_retry: RetryPolicy | None = None,
+        max_requests: int | None = None,
+        deadline: float | None = None,
+        timeout: float = 60.0,
+        user_agent: str | None = None,
+        interval: float = DEFAULT_INTERVAL,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.archive = archive
+        self.run_id = run_id
+        self.clock = clock or Clock()
+        self.pacer = ArchivePacer(self.clock, interval=interval)
+        self.retry = retry or RetryPolicy()
+        self.throttle_retry = throttle_retry or THROTTLE_RETRY
+        self.max_requests = max_requests
+        self.deadline = deadline
+        self.requests_by_endpoint: collections.Counter[str] = collections.Counter()
+        self.faults: collections.Counter[str] = collections.Counter()
+        self._tags: dict[str, Any] = {}
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            headers={"User-Agent": user_agent or f"reddit-research-dataset/{__version__} (research backfill)"},
+            follow_redirects=True,
+        )
+
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> ArcticShiftClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def request_count(self) -> int:
+        """Requests made so far, all endpoints."""
+        return sum(self.requests_by_endpoint.values())
+
+    @contextmanager
+    def context(self, **tags: Any) -> Iterator[None]:
+        """Tag the archived records of the requests made inside the block."""
+        saved = dict(self._tags)
+        self._tags.update(tags)
+        try:
+            yield
+        finally:
+            self._tags = saved
+
+    def _check_budget(self) -> None:
+        if self.max_requests is not None and self.request_count >= self.max_requests:
+            raise BudgetExhausted(f"request budget of {self.max_requests} reached; run again to continue.")
+        if self.deadline is not None and self.clock.now() >= self.deadline:
+            raise BudgetExhausted("deadline reached; run again to continue.")
+
+    def get(self, path: str, params: dict[str, Any], *, item: str) -> list[Any]:
+        """One call: the ``data`` list of its answer, after retries; :class:`ArchiveError` when refused."""
+        params = dict(params)
+        retries = throttles = 0
+        while True:
+            self._check_budget()
+            self.pacer.wait()
+            self.requests_by_endpoint[path.rsplit("/api/", 1)[-1]] += 1
+            requested_at = datetime.now(UTC)
+            try:
+                response = self._http.get(path, params=params)
+            except httpx.HTTPError as exc:
+                retries = self._backoff(retries, item, type(exc).__name__, self.retry)
+                continue
+            self._archive(path, params, response, requested_at)
+            self.pacer.update(response.headers, datetime.now(UTC).timestamp())
+            try:
+                body = response.json()
+            except ValueError:
+                if response.status_code >= 500 or response.status_code in (200, 422, 429):
+                    retries = self._backoff(retries, item, f"HTTP {response.status_code}, not JSON", self.retry)
+                    continue
+                raise ArchiveError(
+                    f"Arctic Shift refused {item} (HTTP {response.status_code}, not JSON); check the request."
+                ) from None
+            error = body.get("error") if isinstance(body, dict) else "not a JSON object"
+            data = body.get("data") if isinstance(body, dict) else None
+            if error is None and isinstance(data, list) and response.status_code < 400:
+                return data
+            message = str(error or f"HTTP {response.status_code} with data {type(data).__name__}")
+            status = response.status_code
+            if status == 400 or (status < 500 and status not in (200, 422, 429) and not _throttle(message)):
+                raise ArchiveError(f"Arctic Shift refused {item}: {message} (HTTP {status}); check dataset.toml.")
+            if status in (422, 429) or _throttle(message):
+                throttles = self._backoff(throttles, item, f"HTTP {status} {message}", self.throttle_retry)
+                if "limit" in params and isinstance(params["limit"], int):
+                    params["limit"] = max(MIN_LIMIT, params["limit"] // 2)  # "reduce limit" (§1.3)
+                continue
+            retries = self._backoff(retries, item, f"HTTP {status} {message}", self.retry)
+
+    def _backoff(self, retries: int, item: str, fault: str, policy: RetryPolicy) -> int:
+        self.faults[fault] += 1
+        retries += 1
+        if retries > policy.max_retries:
+            raise TransientError(
+                f"Arctic Shift kept failing on {item} ({fault}, {retries} attempts); run the same command later."
+            )
+        wait = policy.backoff(retries)
+        log.warning("Arctic Shift: %s on %s; retry %d in %.1f s", fault, item, retries, wait)
+        self.pacer.hold(wait)
+        return retries
+
+    def _archive(self, path: str, params: dict[str, Any], response: httpx.Response, requested_at: datetime) -> None:
+        if self.archive is None:
+            return
+        self.archive.append(
+            {
+                "run": self.run_id,
+                "origin": ORIGIN,
+                "requested_at": requested_at.isoformat(),
+                "received_at": datetime.now(UTC).isoformat(),
+                "method": "GET",
+                "url": f"{self.base_url}{path}",
+                "params": {k: str(v) for k, v in params.items()},
+                "status": response.status_code,
+                "headers": {k: response.headers[k] for k in KEPT_HEADERS if k in response.headers},
+                "body": response.text,
+                "context": dict(self._tags),
+            }
+        )
+
+    # The endpoints -----------------------------------------------------------------------------
+
+    def search_posts(self, subreddit: str, after: int, before: int, *, limit: int = PAGE_LIMIT) -> list[Any]:
+        """One page of a subreddit's posts created in [after, before), oldest first."""
+        params = {"subreddit": subreddit, "after": after, "before": before, "sort": "asc", "limit": limit}
+        return self.get(POSTS_SEARCH, params, item=f"posts of r/{subreddit} after {after}")
+
+    def search_comments(self, link_id: str, after: int, before: int, *, limit: int = PAGE_LIMIT) -> list[Any]:
+        """One page of a thread's comments created in [after, before), oldest first."""
+        params = {"link_id": link_id, "after": after, "before": before, "sort": "asc", "limit": limit}
+        return self.get(COMMENTS_SEARCH, params, item=f"comments of {link_id} after {after}")
+
+    def comment_tree(self, link_id: str, *, limit: int = TREE_LIMIT) -> list[Any]:
+        """A thread's comments as a nested tree of t1 things and ``more`` stubs."""
+        return self.get(COMMENTS_TREE, {"link_id": link_id, "limit": limit}, item=f"comment tree of {link_id}")
+
+    def posts_by_id(self, ids: list[str]) -> list[Any]:
+        """Posts by base-36 id, in batches of at most 500."""
+        return self._by_ids(POSTS_IDS, ids, "posts")
+
+    def comments_by_id(self, ids: list[str]) -> list[Any]:
+        """Comments by base-36 id, in batches of at most 500."""
+        return self._by_ids(COMMENTS_IDS, ids, "comments")
+
+    def _by_ids(self, path: str, ids: list[str], what: str) -> list[Any]:
+        found: list[Any] = []
+        for start in range(0, len(ids), IDS_MAX):
+            batch = ids[start : start + IDS_MAX]
+            found.extend(self.get(path, {"ids": ",".join(batch)}, item=f"{len(batch)} {what} by id"))
+        return found
+
+
+def _throttle(message: str) -> bool:
+    lowered = message.lower()
+    return any(m in lowered for m in THROTTLE_MESSAGES)
+
+
+@dataclass
+class TimeWalk:
+    """A walk over ``[start, end)`` by ``created_utc``, one page at a time, resumable from its state (§1.5).
+
+    Each page asks for items after ``cursor``; the next page starts one second
+    before the last item read, so the boundary second is read again and its
+    items are de-duplicated by id (``seen`` holds only the ids of that second),
+    whether the server treats ``after`` as inclusive or exclusive.  Every full
+    page thus splits what is left of the window at its last item.  When a whole
+    page lies inside one second (time cannot split it further), the walk moves
+    on by one second and records the second in ``gaps`` (only when the page was
+    full: a short page of already seen items is the end of that second).  An empty page is the
+    only end signal: a short page may just be the server's capacity.
+    """
+
+    start: int
+    end: int
+    cursor: int | None = None
+    seen: dict[str, int] = field(default_factory=dict)
+    pages: int = 0
+    rows: int = 0
+    duplicates: int = 0
+    done: bool = False
+    gaps: list[int] = field(default_factory=list)
+    page_size: int = PAGE_LIMIT
+
+    def __post_init__(self) -> None:
+        if self.cursor is None:
+            self.cursor = self.start - 1  # ``after`` may be exclusive: ask from one second early
+
+    def step(self, fetch: Callable[[int, int], list[Any]]) -> list[dict[str, Any]]:
+        """Ask for one page; return its items not seen before, inside [start, end)."""
+        assert self.cursor is not None
+        if self.done or self.cursor >= self.end:
+            self.done = True
+            return []
+        rows = fetch(self.cursor, self.end)
+        self.pages += 1
+        if not rows:
+            self.done = True
+            return []
+        self.rows += len(rows)
+        new: list[dict[str, Any]] = []
+        last = self.cursor
+        for row in rows:
+            created = epoch(row.get("created_utc")) if isinstance(row, dict) and "id" in row else None
+            if created is None:
+                continue
+            last = max(last, created)
+            key = str(row["id"])
+            if key in self.seen:
+                self.duplicates += 1
+            elif self.start <= created < self.end:
+                self.seen[key] = created
+                new.append(row)
+        nxt = last - 1 if new else last
+        if nxt <= self.cursor:
+            if len(rows) >= self.page_size:  # a full page inside one second: the rest of it cannot be asked for
+                self.gaps.append(self.cursor + 1)
+                log.warning("Arctic Shift: more items at %d than one page holds; some may be missed", self.cursor + 1)
+            nxt = self.cursor + 1
+        self.cursor = nxt
+        self.seen = {k: v for k, v in self.seen.items() if v >= nxt}
+        return new
+
+    def walk(self, fetch: Callable[[int, int], list[Any]]) -> Iterator[dict[str, Any]]:
+        """Every remaining item, page after page."""
+        while not self.done:
+            yield from self.step(fetch)
+
+    def state(self) -> dict[str, Any]:
+        """The walk's state as JSON, to checkpoint and resume."""
+        return {
+            "start": self.start,
+            "end": self.end,
+            "cursor": self.cursor,
+            "seen": self.seen,
+            "pages": self.pages,
+            "rows": self.rows,
+            "duplicates": self.duplicates,
+            "done": self.done,
+            "gaps": self.gaps,
+            "page_size": self.page_size,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> TimeWalk:
+        """A walk continued from :meth:`state`."""
+        return cls(**state)
+
+
+def more_ids(tree: list[Any]) -> list[str]:
+    """The ids held by the ``more`` stubs of a tree answer, at any depth."""
+    found: list[str] = []
+    stack = list(tree)
+    while stack:
+        thing = stack.pop()
+        if not isinstance(thing, dict) or not isinstance(thing.get("data"), dict):
+            continue
+        if thing.get("kind") == "more":
+            found.extend(str(c) for c in thing["data"].get("children") or [])
+        elif isinstance(thing["data"].get("replies"), dict):
+            stack.extend((thing["data"]["replies"].get("data") or {}).get("children") or [])
+    return found
