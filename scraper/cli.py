@@ -244,6 +244,10 @@ def _print_report(report: Any, as_json: bool) -> None:
     table.add_row("comments held / stated", f"{summary['comments_held']} / {summary['comments_stated']}")
     table.add_row("requests", ", ".join(f"{k} {v}" for k, v in sorted(summary["requests"].items())))
     table.add_row("quarantined", str(summary["stats"].get("quarantined", 0)))
+    if summary.get("archive"):
+        arch = summary["archive"]
+        pages = sum(arch["pages"].values())
+        table.add_row("archive", f"{arch['threads']} threads kept, {arch['filtered_out']} filtered out, {pages} pages")
     err.print(table)
     for problem in summary["problems"]:
         err.print(f"[yellow]problem:[/] {escape(problem)}", soft_wrap=True, markup=True)
@@ -308,6 +312,16 @@ def run_options(func: F) -> F:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write a JSON run summary here (also when the run stops early).",
 )
+@click.option(
+    "--archive-url",
+    envvar="SCRAPER_ARCTIC_SHIFT_URL",
+    help="Arctic Shift API base URL for the [archive] section (default: the spec's url).",
+)
+@click.option(
+    "--archive-only",
+    is_flag=True,
+    help="With an [archive] section: build the version from the archive alone, without asking Reddit.",
+)
 @json_option
 @handle_errors
 def collect(
@@ -321,9 +335,15 @@ def collect(
     max_retries: int,
     wait_for_lock: bool,
     summary_path: Path | None,
+    archive_url: str | None,
+    archive_only: bool,
     as_json: bool,
 ) -> None:
     """Collect the dataset at PATH per its dataset.toml and write a new version.
+
+    With an [archive] section, the run also walks the Arctic Shift API over
+    the spec's time range and collects the threads it finds through Reddit
+    (docs/ARCHIVES.md); without Reddit credentials, from the archive alone.
 
     Credentials come from praw.ini or the praw_client_id, praw_client_secret
     and praw_user_agent environment variables, as in PRAW.  Exits 1 after
@@ -352,6 +372,8 @@ def collect(
             deadline_seconds=deadline,
             retry=RetryPolicy(max_retries=max_retries),
             wait_for_lock=wait_for_lock,
+            archive_url=archive_url,
+            archive_only=archive_only,
         )
         summary.update(report.as_json())
         summary["exit_code"] = EXIT_NEEDS_PERSON if report.problems else 0

@@ -4,6 +4,7 @@
 
     ScraperError                 base; carries an exit code for the CLI
     ├── ConfigError              exit 2: bad dataset.toml, missing credentials, bad options
+    │   └── CredentialsMissing   exit 2: no Reddit credentials configured at all
     ├── RedditError              exit 1: Reddit refused a request for good (403, 404, 400)
     │   ├── AuthError            exit 2: credentials rejected by the token endpoint
     │   ├── SubredditUnavailable exit 1: unknown, private, banned or quarantined subreddit
@@ -44,6 +45,10 @@ class ConfigError(ScraperError):
     """The configuration, the dataset spec or the command line is wrong."""
 
     exit_code = EXIT_CONFIG
+
+
+class CredentialsMissing(ConfigError):
+    """No Reddit credentials are configured (an archive-only run can go on without them)."""
 
 
 class RedditError(ScraperError):

@@ -22,11 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from scraper.build import build_version, pseudonymizer_for
+from scraper.collect.archive import archive_comments, archived_threads_done, discover_in_archive
 from scraper.collect.discover import Candidate, discover
 from scraper.collect.expand import Expansion, TreeResult, expand_thread
-from scraper.errors import AuthError, BudgetExhausted, RedditError
+from scraper.errors import AuthError, BudgetExhausted, ConfigError, CredentialsMissing, RedditError
+from scraper.normalize.archive import archive_label
 from scraper.normalize.harvest import Seen
 from scraper.normalize.pseudonyms import Pseudonymizer
+from scraper.sources.arctic_shift import ArcticShiftClient
 from scraper.sources.pacing import Clock, RetryPolicy
 from scraper.sources.reddit import RedditClient, RedditSettings
 from scraper.spec import DatasetSpec, load_spec
@@ -38,6 +41,7 @@ from scraper.store.snapshot import Dataset, write_json_atomic
 
 log = logging.getLogger(__name__)
 RUN_STATE = ".run.json"
+ARCHIVE_URL_ENV = "SCRAPER_ARCTIC_SHIFT_URL"
 
 
 @dataclass
@@ -53,6 +57,7 @@ class CollectReport:
     requests: Counter[str] = field(default_factory=Counter)
     filtered_out: int = 0
     manifest: dict[str, Any] = field(default_factory=dict)
+    archive: dict[str, Any] | None = None
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready summary."""
@@ -68,6 +73,7 @@ class CollectReport:
             "comments_stated": sum(t.num_comments or 0 for t in self.threads),
             "filtered_out": self.filtered_out,
             "problems": self.problems,
+            "archive": self.archive,
             "stats": self.manifest.get("stats", {}),
         }
 
@@ -134,8 +140,15 @@ def collect(
     retry: RetryPolicy | None = None,
     clock: Clock | None = None,
     wait_for_lock: bool = False,
+    archive_url: str | None = None,
+    archive_only: bool = False,
 ) -> CollectReport:
     """Collect a dataset per its spec (continuing an interrupted run) and write a new version.
+
+    With an ``[archive]`` section the run also walks the Arctic Shift API
+    (``archive_url`` overrides the spec's) and collects the threads it finds
+    through Reddit; with ``archive_only``, or when no Reddit credentials are
+    configured at all, the version is built from the archive alone.
 
     Holds the dataset's lock throughout: a second run exits at once with
     :class:`~scraper.errors.Locked`, or queues behind the first with ``wait_for_lock``.
@@ -152,6 +165,8 @@ def collect(
             retry=retry,
             clock=clock,
             pseudonymizer=pseudonymizer,
+            archive_url=archive_url,
+            archive_only=archive_only,
         )
 
 
@@ -165,6 +180,8 @@ def _collect_locked(
     retry: RetryPolicy | None,
     clock: Clock | None,
     pseudonymizer: Pseudonymizer | None,
+    archive_url: str | None = None,
+    archive_only: bool = False,
 ) -> CollectReport:
     spec, spec_sha256 = load_spec(dataset_dir)
     dataset = Dataset(dataset_dir)
@@ -181,16 +198,38 @@ def _collect_locked(
     answers_by_thread = index_answers(prior)
     clock = clock or Clock()
     deadline = clock.now() + deadline_seconds if deadline_seconds is not None else None
+    if archive_only and spec.archive is None:
+        raise ConfigError(f"{dataset_dir}: --archive-only needs an [archive] section in dataset.toml")
     with PurgingArchive(archive_path, purged_fullnames(dataset.path)) as archive:
-        client = RedditClient(
-            settings, archive, run_id=run_id, clock=clock, retry=retry, max_requests=max_requests, deadline=deadline
-        )
+        client: RedditClient | None = None
+        if not archive_only:
+            try:
+                client = RedditClient(
+                    settings,
+                    archive,
+                    run_id=run_id,
+                    clock=clock,
+                    retry=retry,
+                    max_requests=max_requests,
+                    deadline=deadline,
+                )
+            except CredentialsMissing as exc:
+                if spec.archive is None:
+                    raise
+                log.warning("%s: collecting from the archive alone", exc)
+                report.problems.append("no Reddit credentials: threads found in the archive were not re-read")
         try:
-            candidates = _discovered(events, report) or _discover(client, spec, archive, report)
+            candidates = []
+            if client is not None:
+                candidates = _discovered(events, report) or _discover(client, spec, archive, report)
+            if spec.archive is not None:
+                found = _archive_pass(spec, archive, events, report, archive_url, clock, run_id)
+                candidates = _merge(candidates, found)
             finished = {e["link"]: e for e in events if e["event"] in ("thread", "thread-problem")}
             if progress is not None:
-                progress.start(len(candidates))
-            for cand in candidates:
+                progress.start(len(candidates) if client is not None else 0)
+            for cand in candidates if client is not None else []:
+                assert client is not None
                 answers = answers_by_thread.get(f"t3_{cand.link}", [])
                 result = collect_thread(
                     client,
@@ -207,11 +246,13 @@ def _collect_locked(
                     if progress is not None:
                         progress.advance(cand.link, result)
         except BudgetExhausted as exc:
-            report.requests = client.requests_by_endpoint
+            if client is not None:
+                report.requests = client.requests_by_endpoint
             raise BudgetExhausted(
                 f"{exc} ({len(report.threads)} threads finished so far, all kept in {archive_path.name})"
             ) from None
-        report.requests = client.requests_by_endpoint
+        if client is not None:
+            report.requests = client.requests_by_endpoint
     records = list(read_records(archive_path))
     count_thread_requests(records, report.threads)
     stats = {
@@ -222,11 +263,18 @@ def _collect_locked(
         "unresolved_ids": sum(len(t.unresolved) for t in report.threads),
         "problems": report.problems,
     }
+    if report.archive is not None:
+        stats["archive"] = report.archive
     manifest = build_version(
         dataset,
         records,
         spec_sha256=spec_sha256,
-        source={"kind": "reddit-api", "runs": [run_id], "raw": [f"raw/{archive_path.name}"]},
+        source={
+            "kind": "arctic-shift" if not report.requests else "reddit-api",
+            "runs": [run_id],
+            "raw": [f"raw/{archive_path.name}"],
+            **({"archive": spec.archive.url if archive_url is None else archive_url} if spec.archive else {}),
+        },
         keep_thread=keep_rule(spec),
         stats=stats,
         completeness=[t.as_json() for t in report.threads],
@@ -286,8 +334,42 @@ def count_thread_requests(records: list[dict[str, Any]], results: list[TreeResul
         result.requests = by_thread.get(f"t3_{result.link}", Counter())
 
 
+def _archive_pass(
+    spec: DatasetSpec,
+    archive: RawArchive,
+    events: list[dict[str, Any]],
+    report: CollectReport,
+    archive_url: str | None,
+    clock: Clock,
+    run_id: str,
+) -> list[Candidate]:
+    """Walk the archive (posts, then each kept thread's comments); the threads found, as candidates."""
+    assert spec.archive is not None
+    url = archive_url or os.environ.get(ARCHIVE_URL_ENV) or spec.archive.url
+    now = datetime.now(UTC)
+    with ArcticShiftClient(url, archive, run_id=run_id, clock=clock) as client:
+        found = discover_in_archive(client, spec, archive, events, now=now)
+        done = archived_threads_done(events)
+        for thread in sorted(found.threads.values(), key=lambda t: t.link):
+            if thread.link not in done:
+                found.comments_fetched += archive_comments(
+                    client, archive, thread, tree_max=spec.archive.tree_max, end=int(now.timestamp())
+                )
+        report.archive = {**found.as_json(), "requests": dict(client.requests_by_endpoint), "url": url}
+    return [Candidate(t.link, {archive_label(t.subreddit)}) for t in found.threads.values()]
+
+
+def _merge(first: list[Candidate], second: list[Candidate]) -> list[Candidate]:
+    merged: dict[str, Candidate] = {c.link: Candidate(c.link, set(c.found_by)) for c in first}
+    for cand in second:
+        merged.setdefault(cand.link, Candidate(cand.link)).found_by |= cand.found_by
+    return [merged[k] for k in sorted(merged)]
+
+
 def _endpoint(record: dict[str, Any]) -> str:
     url = str(record.get("url") or "")
+    if record.get("origin") == "arctic-shift":
+        return "arctic-shift " + url.rsplit("/api/", 1)[-1]
     for name in ("access_token", "morechildren", "search", "info"):
         if name in url:
             return "token" if name == "access_token" else name

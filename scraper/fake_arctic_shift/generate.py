@@ -210,3 +210,48 @@ def generate(
         store.comments.extend(drift(c, "t1", rng) for c in thread)
     store.sort()
     return store
+
+
+def reddit_today(store: ArchiveStore, forest: Any, *, gone_share: float = 0.1, seed: int = 0) -> set[str]:
+    """Add the archive's threads to a fake Reddit ``forest`` as Reddit would serve them today.
+
+    Items the archive saw deleted later (``_meta.was_deleted_later``) read ``[deleted]``
+    on Reddit; ``gone_share`` of the other comments are no longer served at all.
+    Returns the fullnames of the comments Reddit no longer serves.
+    """
+    from scraper.normalize.archive import wire_shape
+
+    rng = random.Random(seed)  # noqa: S311 - reproducible fixtures
+    by_link: dict[str, list[dict[str, Any]]] = {}
+    for comment in store.comments:
+        by_link.setdefault(str(comment["link_id"]), []).append(comment)
+    gone: set[str] = set()
+    for post in store.posts:
+        submission = _today(wire_shape(post, "t3"), "selftext")
+        comments = []
+        kept_ids: set[str] = set()
+        for comment in sorted(by_link.get(f"t3_{submission['id']}", []), key=lambda c: int(float(c["created_utc"]))):
+            data = _today(wire_shape(comment, "t1"), "body")
+            parent = str(data["parent_id"])
+            if rng.random() < gone_share or (parent.startswith("t1_") and parent[3:] not in kept_ids):
+                gone.add(str(data["name"]))
+                continue
+            kept_ids.add(str(data["id"]))
+            comments.append(data)
+        forest.add_thread(submission, comments)
+    return gone
+
+
+def _today(data: dict[str, Any], text: str) -> dict[str, Any]:
+    meta = data.pop("_meta", None) or {}
+    for key in ("retrieved_on", "retrieved_utc"):
+        data.pop(key, None)
+    if meta.get("was_deleted_later"):
+        data[text] = "[deleted]" if meta.get("removal_type") == "deleted" else "[removed]"
+        if meta.get("removal_type") == "deleted":
+            data["author"] = "[deleted]"
+    data["created_utc"] = float(data["created_utc"])
+    data.setdefault("score", 1)
+    if data.get("score") is None:
+        data["score"] = 0
+    return data

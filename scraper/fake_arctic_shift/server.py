@@ -15,7 +15,8 @@ Follows ARCTIC-SHIFT-AND-DUMPS.md §1 (the reference wins where this and it diff
   ``kind: "more"`` stub with ``count`` and ``children`` (every hidden id);
 - throttling is HTTP 422 ``"Timeout. Maybe slow down a bit"`` (every
   ``throttle_every``-th request, or queries with ``limit`` above ``heavy_limit``);
-  ``error_200_every`` sends the error envelope with HTTP 200;
+  ``error_200_every`` sends the error envelope with HTTP 200; ``tree_cap``
+  caps a tree's comments whatever ``limit`` asks;
 - every answer carries ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``.
 
 Requests are logged (path and parameters) so tests and benchmarks can count pages.
@@ -73,6 +74,7 @@ class FakeArcticShift:
     throttle_every: int = 0
     error_200_every: int = 0
     heavy_limit: int | None = None
+    tree_cap: int | None = None
     rate_remaining: int = 1000
     rate_reset: str = "60"
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
@@ -213,6 +215,8 @@ class FakeArcticShift:
             raise _Refused(400, "'link_id' is required")
         link = link if link.startswith("t3_") else f"t3_{link}"
         limit = self._limit(params, default=50, top=25000)
+        if self.tree_cap is not None:
+            limit = min(limit, self.tree_cap)  # the service's own limits bite
         _, comments = self._by_link.groups.get(link.lower(), ([], []))
         children: dict[str, list[dict[str, Any]]] = {}
         for comment in comments:

@@ -35,6 +35,7 @@ from scraper.errors import (
     AuthError,
     BudgetExhausted,
     ConfigError,
+    CredentialsMissing,
     RedditError,
     ScraperError,
     SubredditUnavailable,
@@ -221,7 +222,7 @@ class RedditClient:
                 warnings.simplefilter("ignore")
                 self.reddit = praw.Reddit(settings.site, **kwargs)
         except MissingRequiredAttributeException as exc:
-            raise ConfigError(
+            raise CredentialsMissing(
                 f"Reddit credentials are missing ({exc}). Set praw_client_id and praw_client_secret "
                 "(and praw_user_agent) in the environment, or name a praw.ini site with --site."
             ) from None

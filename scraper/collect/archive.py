@@ -1,0 +1,157 @@
+"""History from the Arctic Shift API: posts enumerated by time, kept by the keyword rule, and their comments.
+
+Part of a collection run (:mod:`scraper.collect.run`) when the spec has an
+``[archive]`` section.  The archive finds threads Reddit's 1,000-item listings
+no longer reach; Reddit stays authoritative: each thread found is then collected
+through the official API when credentials exist, and the archive's copy is used
+only for what Reddit no longer serves (see :func:`scraper.normalize.rows.build_rows`).
+
+The walk is checkpointed in the run's raw archive after every page
+(``archive-page`` events: the walk's cursor, the threads kept), and every
+thread's comments once fetched (``archive-thread``), so a killed run continues
+where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from scraper.normalize.archive import epoch, flatten_tree
+from scraper.sources.arctic_shift import ArcticShiftClient, TimeWalk, more_ids
+from scraper.spec import DatasetSpec
+from scraper.store.raw import RawArchive
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ArchiveThread:
+    """A thread the archive found: its id, who found it, when it was made, how many comments it states."""
+
+    link: str
+    subreddit: str
+    created: int
+    num_comments: int | None
+
+    def as_json(self) -> dict[str, Any]:
+        """The thread as an event field."""
+        return {
+            "link": self.link,
+            "subreddit": self.subreddit,
+            "created": self.created,
+            "num_comments": self.num_comments,
+        }
+
+
+@dataclass
+class ArchiveReport:
+    """What the archive pass did: threads kept, posts filtered out, pages and possible gaps per subreddit."""
+
+    threads: dict[str, ArchiveThread] = field(default_factory=dict)
+    filtered_out: int = 0
+    walks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    comments_fetched: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready summary (in the run summary and the manifest)."""
+        return {
+            "threads": len(self.threads),
+            "filtered_out": self.filtered_out,
+            "pages": {sub: w["pages"] for sub, w in self.walks.items()},
+            "duplicates": sum(w["duplicates"] for w in self.walks.values()),
+            "gaps": {sub: w["gaps"] for sub, w in self.walks.items() if w["gaps"]},
+        }
+
+
+def _keep(thread: dict[str, Any]) -> ArchiveThread:
+    return ArchiveThread(thread["link"], thread["subreddit"], int(thread["created"]), thread.get("num_comments"))
+
+
+def discover_in_archive(
+    client: ArcticShiftClient,
+    spec: DatasetSpec,
+    archive: RawArchive,
+    events: list[dict[str, Any]],
+    *,
+    now: datetime | None = None,
+) -> ArchiveReport:
+    """Walk each subreddit's posts over the spec's range; keep those the ``[filter]`` rule passes."""
+    assert spec.archive is not None
+    report = ArchiveReport()
+    walks: dict[str, dict[str, Any]] = {}
+    for event in events:
+        if event.get("event") == "archive-page":
+            walks[event["subreddit"]] = event["walk"]
+            report.filtered_out += int(event.get("filtered_out") or 0)
+            for thread in event.get("kept") or []:
+                report.threads[thread["link"]] = _keep(thread)
+    start, end = spec.archive.range_epochs(now)
+    for subreddit in spec.archive_subreddits():
+        walk = TimeWalk.from_state(walks[subreddit]) if subreddit in walks else TimeWalk(start, end)
+
+        def fetch(after: int, before: int, sub: str = subreddit) -> list[Any]:
+            return client.search_posts(sub, after, before)
+
+        with client.context(archive_subreddit=subreddit):
+            while not walk.done:
+                kept: list[dict[str, Any]] = []
+                filtered = 0
+                for post in walk.step(fetch):
+                    if spec.filter.matches(str(post.get("title") or ""), str(post.get("selftext") or "")):
+                        comments = post.get("num_comments")
+                        thread = ArchiveThread(
+                            str(post["id"]).lower(),
+                            subreddit,
+                            epoch(post.get("created_utc")) or start,
+                            comments if isinstance(comments, int) else None,
+                        )
+                        report.threads[thread.link] = thread
+                        kept.append(thread.as_json())
+                    else:
+                        filtered += 1
+                report.filtered_out += filtered
+                archive.append(
+                    {
+                        "event": "archive-page",
+                        "subreddit": subreddit,
+                        "walk": walk.state(),
+                        "kept": kept,
+                        "filtered_out": filtered,
+                    }
+                )
+        report.walks[subreddit] = walk.state()
+    return report
+
+
+def archive_comments(
+    client: ArcticShiftClient, archive: RawArchive, thread: ArchiveThread, *, tree_max: int, end: int
+) -> int:
+    """Fetch one thread's archived comments; return how many arrived.
+
+    Small threads come as one tree (``/api/comments/tree``) plus the ids of its
+    ``more`` stubs (``/api/comments/ids``, ≤500 a call); threads stating more
+    than ``tree_max`` comments are paged by time through ``/api/comments/search``,
+    as the reference advises (the tree endpoint slows the service on huge threads).
+    """
+    link_id = f"t3_{thread.link}"
+    count = 0
+    with client.context(archive_thread=link_id):
+        if thread.num_comments is not None and thread.num_comments <= tree_max:
+            tree = client.comment_tree(link_id)
+            count = len(flatten_tree(tree))
+            hidden = more_ids(tree)
+            if hidden:
+                count += len(client.comments_by_id(hidden))
+        else:
+            walk = TimeWalk(thread.created, max(end, thread.created + 1))
+            count = sum(1 for _ in walk.walk(lambda a, b: client.search_comments(link_id, a, b)))
+    archive.append({"event": "archive-thread", "link": thread.link, "comments": count})
+    return count
+
+
+def archived_threads_done(events: list[dict[str, Any]]) -> set[str]:
+    """Threads whose archived comments were fetched in an earlier part of the run."""
+    return {str(e["link"]) for e in events if e.get("event") == "archive-thread"}
