@@ -84,8 +84,10 @@ def test_archive_only_without_credentials_builds_a_version_and_ingest_rebuilds_i
     rebuilt = write_spec(tmp_path / "rebuilt", (folder / "dataset.toml").read_text())  # the same keyword rule
     ingest(rebuilt, sorted((folder / "raw").glob("*.jsonl.gz")))
     for stem in ("submissions", "comments"):
-        assert _table(rebuilt, stem).select(["name", "status", "body" if stem == "comments" else "title"]).equals(
-            _table(folder, stem).select(["name", "status", "body" if stem == "comments" else "title"])
+        assert (
+            _table(rebuilt, stem)
+            .select(["name", "status", "body" if stem == "comments" else "title"])
+            .equals(_table(folder, stem).select(["name", "status", "body" if stem == "comments" else "title"]))
         )
 
 

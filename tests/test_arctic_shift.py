@@ -62,7 +62,12 @@ def test_every_post_once_whatever_after_means(gaps: list[int], inclusive: bool, 
         times.append(t)
     # never more items in one second than a page holds: that case is a recorded gap (below)
     per_second: dict[int, int] = {}
-    times = [x for x in times if per_second.setdefault(x, 0) < limit - 1 and not per_second.update({x: per_second[x] + 1})]
+    capped = []
+    for x in times:
+        per_second[x] = per_second.get(x, 0) + 1
+        if per_second[x] < limit:
+            capped.append(x)
+    times = capped
     fake = FakeArcticShift(_store(times), after_inclusive=inclusive)
     walk = TimeWalk(1_000_000, t + 1, page_size=limit)
     found = [r["id"] for r in walk.walk(_fetcher(fake, "s", limit))]

@@ -75,7 +75,8 @@ def test_required_fields_are_all_present() -> None:
 
 def test_json_schema_lists_status_values() -> None:
     doc = json.loads(json_schema_text("comments"))
-    assert doc["$defs"]["Status"]["enum"] == ["visible", "deleted", "removed", "account_deleted", "purged", "unavailable"]
+    statuses = ["visible", "deleted", "removed", "account_deleted", "purged", "unavailable"]
+    assert doc["$defs"]["Status"]["enum"] == statuses
 
 
 def test_naive_datetimes_are_refused() -> None:
