@@ -6,18 +6,13 @@ argument, ``PATH``, and ``--dataset PATH`` is accepted as the same thing
 (:class:`DatasetCommand`).  Data goes to stdout (the tables of ``versions``,
 ``show``, ``diff`` and ``validate``, every ``--json`` document), messages to
 stderr.  Tables are drawn on a terminal and written as tab-separated values,
-never wrapped or cut, when stdout is a pipe or a file.  Errors of the layers
-below arrive as :class:`~scraper.errors.ScraperError` and leave as one line and
-an exit code:
+never wrapped or cut, when stdout is a pipe or a file.
 
-====  =================================================================
-code  meaning
-====  =================================================================
-0     done
-1     needs a person: Reddit refused something, bad input, a problem in the run
-2     usage or configuration error: options, dataset.toml, credentials
-75    try again later: network down, Reddit failing or rate limiting
-====  =================================================================
+Errors leave through one boundary, :class:`Boundary`: the library's
+:class:`~scraper.errors.ScraperError` and any foreign error that escaped it
+(mapped by :func:`scraper.errors.from_exception`) become one line on stderr,
+a record in the ``--log-json`` file, and the documented exit code (the table
+is in :mod:`scraper.errors` and the README): never a traceback.
 """
 
 from __future__ import annotations
@@ -40,7 +35,13 @@ from rich.table import Table
 
 from scraper import __version__
 from scraper.collect.expand import TreeResult
-from scraper.errors import EXIT_CONFIG, EXIT_NEEDS_PERSON, ScraperError
+from scraper.errors import (
+    EXIT_NEEDS_PERSON,
+    ConfigError,
+    InputError,
+    from_exception,
+    storage_error,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)  # messages may hold [brackets]; never wrapped
@@ -150,18 +151,70 @@ def reddit_options(func: F) -> F:
     return func
 
 
+fatal_log = logging.getLogger("scraper.fatal")  # the error a command ends with; only the --log-json file gets it
+fatal_log.propagate = False
+fatal_log.addHandler(logging.NullHandler())
+
+
+def fail(exc: BaseException, where: str | None = None) -> None:
+    """Leave with one line on stderr, a --log-json record and the exit code of ``exc`` mapped into our tree."""
+    error = from_exception(exc, where=where)
+    if error is not exc:
+        logging.getLogger("scraper").debug("mapped %r", exc, exc_info=exc)
+    fatal_log.error("%s", error, extra={"exit_code": error.exit_code, "error": error.__class__.__name__})
+    err.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True, markup=True)
+    sys.exit(error.exit_code)
+
+
+def _subject(ctx: click.Context) -> str | None:
+    """What a command works on (its dataset, path or target), to name in errors that carry no path."""
+    for key in ("dataset", "path", "target", "source"):
+        value = ctx.params.get(key)
+        if value:
+            return str(value)
+    return None
+
+
+class Boundary(click.Group):
+    """The group whose commands end in one line and a documented exit code, whatever goes wrong."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the boundary: every error leaves as one line
+            fail(exc)
+
+
 def handle_errors(func: F) -> F:
-    """Turn the library's errors into one line on stderr and the documented exit code."""
+    """Turn the library's errors into one line on stderr and the documented exit code.
+
+    The :class:`Boundary` does the same for every command; this keeps the command's own
+    subject (its dataset or path) in the line of an error that carries no path.
+    """
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except ScraperError as exc:
-            err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, markup=True)
-            sys.exit(exc.exit_code)
+        except Exception as exc:  # noqa: BLE001 - the boundary
+            fail(exc, _subject(click.get_current_context()))
 
     return wrapper  # type: ignore[return-value]
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> bool:
+    """Write the run summary where possible; a failure to is a warning that hides no other error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        err.print(f"warning: summary not written: {storage_error(exc, path)}", soft_wrap=True)
+        return False
+    return True
 
 
 def emit_json(payload: Any) -> None:
@@ -195,7 +248,7 @@ class ThreadProgress:
         self._progress.stop()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Boundary, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scraper")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 @click.option(
@@ -208,16 +261,26 @@ def main(verbose: int, log_json: Path | None) -> None:
     """Collect Reddit threads into versioned, checksummed Parquet datasets.
 
     Exit codes: 0 done, 1 needs a person, 2 usage or configuration error,
+    70 internal error, 73 dataset locked, 74 I/O error (disk full, read-only),
     75 try again later.
     """
     level = max(logging.WARNING - 10 * verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for logger in (logging.getLogger(), fatal_log):  # a second run in one process (tests) starts afresh
+        for old in [h for h in logger.handlers if isinstance(h.formatter, JsonLines)]:
+            logger.removeHandler(old)
+            old.close()
     if log_json is not None:
-        handler = logging.FileHandler(log_json, encoding="utf-8")
+        try:
+            log_json.parent.mkdir(parents=True, exist_ok=True)  # cron lines name a log folder not made yet
+            handler = logging.FileHandler(log_json, encoding="utf-8")
+        except OSError as exc:
+            raise storage_error(exc, log_json) from None
         handler.setFormatter(JsonLines())
         handler.setLevel(logging.INFO)
         logging.getLogger().addHandler(handler)
         logging.getLogger().setLevel(min(level, logging.INFO))
+        fatal_log.addHandler(handler)
 
 
 class JsonLines(logging.Formatter):
@@ -230,6 +293,7 @@ class JsonLines(logging.Formatter):
                 "level": record.levelname,
                 "logger": record.name,
                 "message": record.getMessage(),
+                **{key: getattr(record, key) for key in ("exit_code", "error") if hasattr(record, key)},
             },
             ensure_ascii=False,
         )
@@ -377,15 +441,15 @@ def collect(
         )
         summary.update(report.as_json())
         summary["exit_code"] = EXIT_NEEDS_PERSON if report.problems else 0
-    except ScraperError as exc:
-        summary.update({"exit_code": exc.exit_code, "error": str(exc)})
+    except Exception as exc:
+        mapped = from_exception(exc, where=str(path))
+        summary.update({"exit_code": mapped.exit_code, "error": str(mapped)})
         raise
     finally:
         progress.stop()
         if summary_path is not None:
             summary["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-            summary_path.parent.mkdir(parents=True, exist_ok=True)
-            summary_path.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n")
+            write_summary(summary_path, summary)
     _print_report(report, as_json)
     err.print(f"wrote {path / 'versions' / str(report.version)}")
     if report.problems:
@@ -437,7 +501,7 @@ def versions(path: Path, as_json: bool) -> None:
     """
     from scraper.store.snapshot import Dataset
 
-    index = Dataset(path).write_index() if (path / "versions").is_dir() else {"latest": None, "versions": []}
+    index = Dataset(path).index()  # read-only: index.json is left as it is
     if as_json:
         emit_json(index)
         return
@@ -585,9 +649,8 @@ def validate(path: Path, orphan_warn: float, as_json: bool) -> None:
 
     try:
         report = run_validate(path, orphan_warn_share=orphan_warn)
-    except (ScraperError, OSError) as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True, markup=True)
-        sys.exit(EXIT_CONFIG)
+    except InputError as exc:  # not a dataset at all: a usage error; damage is a failed check (exit 1)
+        fail(ConfigError(str(exc)))
     if as_json:
         emit_json(report.as_json())
     else:

@@ -1,4 +1,4 @@
-"""Every error the tool raises on purpose, in one tree.
+"""Every error the tool raises on purpose, in one tree, and the one place foreign errors join it.
 
 ::
 
@@ -14,24 +14,51 @@
     ├── TransientError           exit 75: network down, 5xx or 429 after retries: try again later
     │   └── BudgetExhausted      exit 75: --max-requests or --deadline reached; run again to continue
     ├── SnapshotError            exit 1: a version exists already, a staging folder in use
-    │   └── IntegrityError       exit 1: a file, manifest or index does not match its checksum
+    │   └── IntegrityError       exit 1: a file, manifest or index that is damaged or does not match its checksum
     │       └── RawArchiveDamaged exit 1: a raw archive damaged other than by a torn last record
+    ├── StorageError             exit 74: a file could not be written or read: disk full, read-only, permission
     ├── Locked                   exit 73: another run holds the dataset's lock
-    └── InputError               exit 1: a file given to ingest that is not a Reddit response
+    ├── InputError               exit 1: a file given to ingest that is not a Reddit response
+    └── InternalError            exit 70: a bug in this tool (an error no layer expected); please report it
 
-Third-party errors (prawcore, requests, pyarrow, tomllib) are wrapped where
-they are caught, so no layer above :mod:`scraper.sources` sees them.  Messages
-name the item and say what to do next.
+Exit codes (also in the README):
+
+====  ==========================================================================
+code  meaning
+====  ==========================================================================
+0     done
+1     needs a person: Reddit refused something, bad or damaged input, a problem in the run
+2     usage or configuration error: options, dataset.toml, credentials
+70    internal error: a bug; the line names the exception, ``-vv`` shows the traceback
+73    another run holds the dataset's lock (``--wait`` queues behind it)
+74    I/O error: disk full, read-only folder, no permission; the line names the path and the
+      cause; earlier versions are intact and the same command continues once fixed
+75    try again later: network down, Reddit failing or rate limiting, a budget reached
+====  ==========================================================================
+
+Like httpx, which maps the transport's exceptions onto its own tree in one
+place, third-party errors (``OSError``, pyarrow, ``json``, ``tomllib``, prawcore,
+httpx, ``UnicodeDecodeError``, ``RecursionError``) are translated once, by
+:func:`from_exception`, at the CLI's boundary; the library translates them earlier
+where it knows better what the item is (a manifest, a spec, a downloaded file).
+Messages name the item and say what to do next.
 """
 
 from __future__ import annotations
 
+import errno as _errno
+import json
+import re
+import sys
+import tomllib
 from pathlib import Path
 
 EXIT_OK = 0
 EXIT_NEEDS_PERSON = 1
 EXIT_CONFIG = 2
+EXIT_INTERNAL = 70  # EX_SOFTWARE from sysexits.h: a bug in this tool
 EXIT_LOCKED = 73  # EX_CANTCREAT from sysexits.h: another run is collecting this dataset
+EXIT_IO = 74  # EX_IOERR from sysexits.h: disk full, read-only folder, no permission
 EXIT_TRY_LATER = 75  # EX_TEMPFAIL from sysexits.h, understood by schedulers
 
 
@@ -92,7 +119,7 @@ class SnapshotError(ScraperError):
 
 
 class IntegrityError(SnapshotError):
-    """Data that does not match its manifest or index: a tampered or broken copy."""
+    """Data that is damaged or does not match its manifest or index: a tampered or broken copy."""
 
 
 class RawArchiveDamaged(IntegrityError):
@@ -107,6 +134,12 @@ class RawArchiveDamaged(IntegrityError):
         self.offset = offset
 
 
+class StorageError(ScraperError):
+    """The file system refused a read or write: disk full, read-only, no permission, an I/O fault."""
+
+    exit_code = EXIT_IO
+
+
 class Locked(ScraperError):
     """Another run holds the dataset's lock."""
 
@@ -115,3 +148,90 @@ class Locked(ScraperError):
 
 class InputError(ScraperError):
     """A file given to ingest is not a Reddit API response this tool understands."""
+
+
+class InternalError(ScraperError):
+    """An error no layer expected: a bug in this tool."""
+
+    exit_code = EXIT_INTERNAL
+
+
+_ADVICE = {
+    _errno.ENOSPC: "free some space and run the same command again; earlier versions are intact",
+    _errno.EDQUOT: "free some space (quota) and run the same command again; earlier versions are intact",
+    _errno.EROFS: "the file system is read-only; remount it or choose another folder",
+    _errno.EACCES: "check the folder's permissions or choose another folder",
+    _errno.EPERM: "check the folder's permissions or choose another folder",
+    _errno.ELOOP: "a symbolic link points back at itself; fix or remove it",
+    _errno.ENOENT: "check the path",
+    _errno.ENOTDIR: "a part of the path is a file, not a folder; check the path",
+    _errno.EISDIR: "a folder stands where a file is expected; check the path",
+    _errno.EIO: "the device reported an I/O error; check the disk",
+    _errno.EFBIG: "a file grew past the file system's limit",
+}
+_ERRNO_IN_TEXT = re.compile(r"\[errno (\d+)\]", re.IGNORECASE)
+
+
+def storage_error(exc: OSError, path: str | Path | None = None) -> StorageError:
+    """One line for a failed read or write: the path, the cause (errno name) and what to do."""
+    code = exc.errno
+    if code is None and (found := _ERRNO_IN_TEXT.search(str(exc))):  # pyarrow folds errno into its text
+        code = int(found.group(1))
+    where = path if path is not None else (exc.filename or "a file")
+    cause = exc.strerror or (_os_strerror(code) if code else str(exc)) or exc.__class__.__name__
+    name = _errno.errorcode.get(code or -1)
+    advice = _ADVICE.get(code or -1, "check the path and the disk")
+    return StorageError(f"cannot use {where}: {cause}{f' ({name})' if name else ''}; {advice}")
+
+
+def _os_strerror(code: int) -> str:
+    import os
+
+    return os.strerror(code)
+
+
+def from_exception(exc: BaseException, *, where: str | None = None) -> ScraperError:
+    """The error of this tree that stands for ``exc``, a foreign exception that reached the boundary.
+
+    ``where`` names what the command was working on, for errors that do not carry a path.
+    """
+    if isinstance(exc, ScraperError):
+        return exc
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is not None and isinstance(exc, pyarrow.ArrowException):
+        if isinstance(exc, OSError) and _ERRNO_IN_TEXT.search(str(exc)):
+            return storage_error(exc, where)
+        return IntegrityError(
+            f"{where or 'a Parquet file'} is damaged or not Parquet ({_first_line(exc)}); "
+            "run validate, and restore the version from a published copy (download)"
+        )
+    if isinstance(exc, OSError):
+        return storage_error(exc, exc.filename or where)
+    if isinstance(exc, RecursionError):
+        return InputError(f"{where or 'the input'} is nested too deeply to read; it is not a file this tool wrote")
+    if isinstance(exc, MemoryError):
+        return InputError(f"{where or 'the input'} is too large to read in memory")
+    if isinstance(exc, UnicodeError):
+        return InputError(f"{where or 'the input'} is not valid UTF-8 text ({_first_line(exc)})")
+    if isinstance(exc, tomllib.TOMLDecodeError):
+        return ConfigError(f"{where or 'the spec'} is not valid TOML ({_first_line(exc)})")
+    if isinstance(exc, json.JSONDecodeError):
+        return InputError(f"{where or 'a file'} is not JSON ({_first_line(exc)})")
+    httpx = sys.modules.get("httpx")
+    if httpx is not None and isinstance(exc, httpx.TransportError):
+        return TransientError(f"network error ({exc.__class__.__name__}); try again later")
+    prawcore = sys.modules.get("prawcore")
+    if prawcore is not None and isinstance(exc, prawcore.PrawcoreException):
+        if isinstance(exc, prawcore.RequestException):
+            return TransientError(f"cannot reach Reddit ({exc.__class__.__name__}); try again later")
+        return RedditError(f"Reddit refused a request ({_first_line(exc)})")
+    return InternalError(
+        f"internal error {exc.__class__.__name__}: {_first_line(exc)} "
+        f"{f'(while working on {where}) ' if where else ''}— a bug in this tool; run with -vv for the traceback "
+        "and report it"
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else exc.__class__.__name__

@@ -43,8 +43,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from scraper.errors import ConfigError
+from scraper.sources import names
 
 SPEC_FILE = "dataset.toml"
+MAX_SPEC_BYTES = 1 << 20  # a spec is a page of text; a bigger file is something else
 _THREAD_URL = re.compile(r"(?:/comments/|redd\.it/)([a-z0-9]+)", re.IGNORECASE)
 _THREAD_ID = re.compile(r"^(?:t3_)?([a-z0-9]{1,13})$", re.IGNORECASE)
 
@@ -75,7 +77,7 @@ class Discovery(_Section):
     @field_validator("subreddits")
     @classmethod
     def _strip_prefix(cls, value: list[str]) -> list[str]:
-        return [re.sub(r"^/?r/", "", s.strip()) for s in value]
+        return [names.subreddit(re.sub(r"^/?r/", "", s.strip())) for s in value]
 
     @field_validator("seeds")
     @classmethod
@@ -95,8 +97,8 @@ class Filter(_Section):
         for pattern in value:
             try:
                 re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+            except (re.error, OverflowError, RecursionError) as exc:
+                raise ValueError(f"bad regular expression {pattern[:80]!r}: {exc}") from None
         return value
 
     def matches(self, title: str, selftext: str) -> bool:
@@ -180,21 +182,31 @@ def thread_id(value: str) -> str:
     """The base-36 id of a thread given as an id, a ``t3_`` fullname or a URL."""
     value = value.strip()
     if match := _THREAD_URL.search(value):
-        return match.group(1).lower()
+        return names.id36(match.group(1).lower(), "thread id")
     if match := _THREAD_ID.match(value):
         return match.group(1).lower()
-    raise ValueError(f"{value!r} is neither a thread id nor a Reddit thread URL")
+    raise ValueError(f"{value[:80]!r} is neither a thread id nor a Reddit thread URL")
 
 
 def load_spec(dataset_dir: Path) -> tuple[DatasetSpec, str]:
     """Read and check ``dataset.toml``; return the spec and the sha256 of its bytes."""
     path = dataset_dir / SPEC_FILE
     try:
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise ConfigError(f"{path} is over {MAX_SPEC_BYTES // 1024} KiB: not a dataset spec")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path} not found: a dataset folder needs a {SPEC_FILE} (see README).") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder; it must be the dataset's spec file (see README).") from None
+    except OSError as exc:  # a symlink loop, no permission
+        raise ConfigError(f"{path} cannot be read: {exc.strerror or exc}; fix the file (see README).") from None
     try:
         spec = DatasetSpec.model_validate(tomllib.loads(raw.decode("utf-8")))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 (TOML must be UTF-8)") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a dataset spec") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except ValidationError as exc:

@@ -15,7 +15,6 @@ refused with the reason.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,8 @@ import pyarrow.parquet as pq
 
 from schemas import SCHEMA_VERSION, schema_compatible
 from schemas.upgrade import upgrade_table
-from scraper.errors import SnapshotError
-from scraper.store.snapshot import Dataset
+from scraper.errors import IntegrityError, SnapshotError, storage_error
+from scraper.store.snapshot import RESTORE, Dataset, read_manifest, verify_files
 
 TABLES = ("submissions", "comments")
 
@@ -107,12 +106,16 @@ class Snapshot:
         return path
 
 
-def load(path: str | Path, version: str = "latest") -> Snapshot:
-    """Load one version of a dataset (``version`` an id such as ``v0002``, or ``latest``)."""
+def load(path: str | Path, version: str = "latest", *, verify: bool = True) -> Snapshot:
+    """Load one version of a dataset (``version`` an id such as ``v0002``, or ``latest``).
+
+    A damaged manifest, or (with ``verify``, the default) a file whose bytes or sha256
+    differ from it, raises :class:`~scraper.errors.IntegrityError` naming the file.
+    """
     path = Path(path)
     if (path / "manifest.json").is_file():
         folder = path
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        manifest = read_manifest(folder / "manifest.json")
     else:
         dataset = Dataset(path)
         vid = dataset.resolve(version)
@@ -124,6 +127,17 @@ def load(path: str | Path, version: str = "latest") -> Snapshot:
             f"{folder} has schema {found}; this tool reads schema {SCHEMA_VERSION.split('.')[0]}.x. "
             "Install the tool version named in its manifest to read it."
         )
+    if verify:
+        verify_files(folder, manifest)
     # An older minor version reads as the current one: added columns derived (schemas/upgrade.py).
-    tables = {stem: upgrade_table(stem, pq.read_table(folder / f"{stem}.parquet")) for stem in TABLES}
+    tables = {stem: upgrade_table(stem, _read_table(folder / f"{stem}.parquet")) for stem in TABLES}
     return Snapshot(folder, manifest["version"], manifest, tables["submissions"], tables["comments"])
+
+
+def _read_table(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except pa.ArrowException as exc:
+        raise IntegrityError(f"{path} is not readable Parquet ({str(exc)[:160]}); {RESTORE}") from None
+    except OSError as exc:
+        raise storage_error(exc, path) from None

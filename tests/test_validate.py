@@ -77,7 +77,7 @@ def failed(folder: Path, **kwargs: Any) -> dict[str, Any]:
 def test_good_dataset_is_valid(good: Path) -> None:
     report = validate(good)
     assert report.valid and {c.status for c in report.checks} == {"ok"}
-    assert len(report.checks) == 14  # index, schema version, card, 2 files x 2, 7 row checks
+    assert len(report.checks) == 15  # index, schema version, card, 2 files x 2, 8 row checks
     assert validate(version_dir(good)).valid  # a version folder alone
 
 

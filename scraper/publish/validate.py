@@ -10,6 +10,7 @@ scans through DuckDB for the rest.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,9 +23,10 @@ import pyarrow.parquet as pq
 from schemas import ARROW_SCHEMAS, SCHEMA_VERSION, schema_compatible
 from schemas.upgrade import schema_at
 from scraper.errors import InputError
-from scraper.store.snapshot import sha256_file
+from scraper.store.snapshot import manifest_problem, sha256_file
 
 EXAMPLES = 5
+_VERSION = re.compile(r"^v\d{4,}$")
 REDDIT_FOUNDED = datetime(2005, 6, 1, tzinfo=UTC)
 #: Warn, do not fail, while orphans stay under this share of comments (windowed collections have some).
 ORPHAN_WARN_SHARE = 0.05
@@ -86,36 +88,56 @@ class Report:
         return "\n".join(lines) + "\n"
 
 
-def _version_dirs(path: Path) -> tuple[list[Path], dict[str, Any] | None]:
-    """The version folders under ``path`` and the dataset's index, if any."""
+def _read_index(index_path: Path) -> dict[str, Any] | str | None:
+    """The parsed index, None when there is none, or what is wrong with it."""
+    if not index_path.is_file():
+        return None
+    try:
+        index = json.loads(index_path.read_bytes())
+    except (ValueError, RecursionError) as exc:
+        return f"index.json is not JSON ({str(exc)[:120]})"
+    if not isinstance(index, dict) or not isinstance(index.get("versions"), list):
+        return "index.json is not an object with a list of versions"
+    if not all(isinstance(e, dict) for e in index["versions"]):
+        return "index.json lists a version that is not an object"
+    return index
+
+
+def _version_dirs(path: Path) -> tuple[list[Path], dict[str, Any] | str | None, list[str]]:
+    """The version folders under ``path``, the dataset's index (or its damage), and folders without a manifest."""
     if (path / "manifest.json").is_file():
-        index_path = path.parent.parent / "index.json"
-        index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.is_file() else None
-        return [path], index
+        return [path], _read_index(path.parent.parent / "index.json"), []
     index_path = path / "index.json"
     if not index_path.is_file() and not (path / "versions").is_dir():
         raise InputError(f"{path}: neither a version folder (manifest.json) nor a dataset folder (index.json)")
-    index = None
-    if index_path.is_file():
-        try:
-            index = json.loads(index_path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise InputError(f"{index_path}: not JSON ({exc})") from None
-    found = (
-        sorted(p for p in (path / "versions").iterdir() if (p / "manifest.json").is_file())
-        if (path / "versions").is_dir()
-        else []
-    )
-    return found, index
+    folders = sorted(p for p in (path / "versions").iterdir() if p.is_dir()) if (path / "versions").is_dir() else []
+    found = [p for p in folders if (p / "manifest.json").is_file()]
+    headless = [p.name for p in folders if not (p / "manifest.json").is_file() and _VERSION.match(p.name)]
+    return found, _read_index(index_path), headless
 
 
 def validate(path: Path, *, orphan_warn_share: float = ORPHAN_WARN_SHARE) -> Report:
     """Validate every version at ``path``; see the module docstring."""
     if not path.exists():
         raise InputError(f"{path}: no such folder")
-    versions, index = _version_dirs(path)
+    if not path.is_dir():
+        raise InputError(f"{path}: not a folder (give a dataset folder or a version folder)")
+    versions, index, headless = _version_dirs(path)
     report = Report(str(path))
-    if index is not None:
+    if headless:
+        report.checks.append(
+            Check(
+                "versions",
+                "every version folder has its manifest",
+                "fail",
+                len(headless),
+                "version folders without manifest.json: damaged or half-removed (they vanish from the index)",
+                headless[:EXAMPLES],
+            )
+        )
+    if isinstance(index, str):
+        report.checks.append(Check("index", "index", "fail", 1, index))
+    elif index is not None:
         report.checks.extend(
             _check_index(path if (path / "index.json").is_file() else path.parent.parent, index, versions)
         )
@@ -127,13 +149,13 @@ def validate(path: Path, *, orphan_warn_share: float = ORPHAN_WARN_SHARE) -> Rep
 
 
 def _check_index(root: Path, index: dict[str, Any], versions: list[Path]) -> list[Check]:
-    entries = {e.get("version"): e for e in index.get("versions") or []}
+    entries = {str(e.get("version")): e for e in index.get("versions") or []}
     bad: list[str] = []
     for folder in versions:
         entry = entries.get(folder.name)
         if entry is None or sha256_file(folder / "manifest.json") != entry.get("manifest_sha256"):
             bad.append(folder.name)
-    missing = [v for v in entries if not (root / "versions" / str(v) / "manifest.json").is_file()]
+    missing = [v for v in entries if not _VERSION.match(v) or not (root / "versions" / v / "manifest.json").is_file()]
     latest_ok = index.get("latest") in entries or (index.get("latest") is None and not entries)
     problems = bad + [f"{v} (listed, absent)" for v in missing] + ([] if latest_ok else ["latest"])
     status = "ok" if not bad and latest_ok else "fail"
@@ -147,9 +169,12 @@ def _validate_version(folder: Path, orphan_warn_share: float) -> list[Check]:
     version = folder.name
     checks: list[Check] = []
     try:
-        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    except ValueError as exc:
-        return [Check(version, "manifest", "fail", 1, f"manifest.json is not JSON: {exc}")]
+        manifest = json.loads((folder / "manifest.json").read_bytes())
+    except (ValueError, RecursionError) as exc:
+        return [Check(version, "manifest", "fail", 1, f"manifest.json is not JSON: {str(exc)[:120]}")]
+    expected_version = version if _VERSION.match(version) else None  # a version folder given on its own
+    if problem := manifest_problem(manifest, expected_version):
+        return [Check(version, "manifest", "fail", 1, f"manifest.json is damaged: {problem}")]
     schema_ok = schema_compatible(manifest.get("schema_version"))
     checks.append(
         Check(
@@ -292,6 +317,11 @@ def _check_rows(version: str, submissions: Path, comments: Path, orphan_warn_sha
         "select c.name from c left join c p on c.parent_id = p.name where c.parent_id like 't1_%' and p.name is null",
         "no orphans",
         warn_under=orphan_warn_share,
+    )
+    add(
+        "no comment is its own parent",
+        "select name from c where parent_id = name",
+        "none",
     )
     add(
         "parent_id of top-level comments is their link",

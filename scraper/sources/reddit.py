@@ -43,6 +43,7 @@ from scraper.errors import (
     TooManyIds,
     TransientError,
 )
+from scraper.sources import names
 from scraper.sources.pacing import WINDOW_SECONDS, Clock, Pacer, RetryPolicy
 from scraper.store.raw import KEPT_HEADERS, RawArchive, redact_form, redact_token_body
 
@@ -319,6 +320,9 @@ class RedditClient:
         self, subreddit: str, query: str, *, sort: str, time_filter: str, after: str | None = None
     ) -> dict[str, Any]:
         """One page (≤100) of a subreddit search."""
+        subreddit = _checked(names.subreddit, subreddit, "subreddit")
+        if after:
+            _checked(names.fullname, after, "search cursor")
         params: dict[str, Any] = {"q": query, "restrict_sr": "on", "sort": sort, "t": time_filter, "limit": 100}
         if after:
             params["after"] = after
@@ -330,6 +334,9 @@ class RedditClient:
         self, link: str, *, comment: str | None = None, sort: str = "confidence", limit: int = TREE_LIMIT
     ) -> list[Any]:
         """A submission and its comment tree, or one comment's subtree (``comment``)."""
+        link = _checked(names.id36, link, "thread id")
+        if comment:
+            comment = _checked(names.id36, comment, "comment id")
         path = COMMENT_SUBTREE.format(link=link, comment=comment) if comment else COMMENTS.format(link=link)
         params = {"limit": limit, "sort": sort}
         result = self._call("comments", f"thread t3_{link}", method="GET", path=path, params=params)
@@ -339,6 +346,9 @@ class RedditClient:
 
     def more_children(self, link_fullname: str, ids: list[str], *, sort: str = "confidence") -> list[Any]:
         """The things Reddit returns for up to 100 ids of load-more stubs."""
+        _checked(lambda v: names.fullname(v, "3"), link_fullname, "thread")
+        for cid in ids:
+            _checked(names.id36, cid, "comment id")
         data = {"children": ",".join(ids), "link_id": link_fullname, "sort": sort}
         result = self._call("morechildren", f"comments of {link_fullname}", method="POST", path=MORECHILDREN, data=data)
         body = result.get("json", {}) if isinstance(result, dict) else {}
@@ -349,6 +359,8 @@ class RedditClient:
 
     def info(self, fullnames: list[str]) -> dict[str, Any]:
         """The current state of up to 100 items by fullname."""
+        for name in fullnames:
+            _checked(names.fullname, name, "item")
         return self._page("info", "items", method="GET", path=INFO, params={"id": ",".join(fullnames)})
 
     def _page(self, endpoint: str, item: str, **kwargs: Any) -> dict[str, Any]:
@@ -356,6 +368,14 @@ class RedditClient:
         if not (isinstance(result, dict) and result.get("kind") == "Listing"):
             raise RedditError(f"unexpected answer for {item}: not a Listing")
         return result
+
+
+def _checked(check: Callable[[str], str], value: str, what: str) -> str:
+    """``value`` once ``check`` passes it; otherwise no request is made and the run stops with one line."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise RedditError(f"refusing to put {what} {value!r} into a request to Reddit: {exc}") from None
 
 
 def _translate(exc: prawcore.ResponseException, endpoint: str, item: str) -> ScraperError:

@@ -38,7 +38,7 @@ from pydantic import BaseModel
 
 from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
 from scraper import __version__
-from scraper.errors import SnapshotError
+from scraper.errors import IntegrityError, SnapshotError, StorageError, storage_error
 from scraper.store.killpoints import killpoint
 
 MANIFEST_FORMAT = "reddit-research-dataset/manifest/1"
@@ -46,6 +46,9 @@ INDEX_FORMAT = "reddit-research-dataset/index/1"
 VERSIONS_DIR = "versions"
 STAGING_DIR = ".staging"
 _VERSION = re.compile(r"^v(\d{4,})$")
+_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+RESTORE = "run validate; restore the version from a published copy (download) or move it out of versions/"
 
 
 def sha256_file(path: Path) -> str:
@@ -66,13 +69,102 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
+    """Replace ``path`` with ``payload`` as JSON, all or nothing; a failed write leaves no temporary behind."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2, sort_keys=True, ensure_ascii=False)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=2, sort_keys=True, ensure_ascii=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise storage_error(exc, path) from None
+
+
+def _file_entry_problem(name: Any, info: Any) -> str | None:
+    if not isinstance(name, str) or not _FILE_NAME.match(name):
+        return f"file name {name!r} is not a plain file name"
+    if not isinstance(info, dict):
+        return f"entry of {name} is not an object"
+    for key, kind in (("rows", int), ("bytes", int)):
+        if key in info or key == "bytes":
+            value = info.get(key)
+            if not isinstance(value, kind) or isinstance(value, bool) or value < 0:
+                return f"{name}: {key} is {value!r}, not a count"
+    if not isinstance(info.get("sha256"), str) or not _SHA256.match(info["sha256"]):
+        return f"{name}: sha256 is {info.get('sha256')!r}, not a sha256"
+    return None
+
+
+def manifest_problem(manifest: Any, version: str | None = None) -> str | None:
+    """What is wrong with the shape of a parsed manifest (None when it is usable)."""
+    if not isinstance(manifest, dict):
+        return f"it is a JSON {type(manifest).__name__}, not an object"
+    if version is not None and manifest.get("version") != version:
+        return f"it names version {manifest.get('version')!r}, not {version}"
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        return f"'files' is {type(files).__name__}, not an object listing the version's files"
+    for name, info in files.items():
+        if problem := _file_entry_problem(name, info):
+            return problem
+        if not isinstance(info.get("table"), str):
+            return f"{name}: table is {info.get('table')!r}"
+    card = manifest.get("card")
+    card_name = card.get("name") if isinstance(card, dict) else None
+    if card is not None and (problem := _file_entry_problem(card_name, card)):
+        return f"card: {problem}"
+    return None
+
+
+def read_manifest(path: Path, version: str | None = None) -> dict[str, Any]:
+    """A manifest read and checked for shape (an object whose ``files`` list names, rows, bytes, sha256).
+
+    ``version`` is the folder's name, which the manifest must repeat.  Raises
+    :class:`~scraper.errors.IntegrityError` naming the file for any damage.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise IntegrityError(f"{path} is missing: the version folder is damaged; {RESTORE}") from None
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+    return parse_manifest(raw, path, version)
+
+
+def parse_manifest(raw: bytes, path: Path, version: str | None = None) -> dict[str, Any]:
+    """A manifest's bytes parsed and checked for shape, as :func:`read_manifest` does."""
+    try:
+        manifest = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise IntegrityError(f"{path} is damaged: not JSON ({str(exc)[:120]}); {RESTORE}") from None
+    if problem := manifest_problem(manifest, version):
+        raise IntegrityError(f"{path} is damaged: {problem}; {RESTORE}")
+    result: dict[str, Any] = manifest
+    return result
+
+
+def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
+    """Check every file a manifest lists (data and card) for bytes and sha256; raise IntegrityError on the first."""
+    listed = dict(manifest["files"])
+    if isinstance(manifest.get("card"), dict):
+        listed[manifest["card"]["name"]] = manifest["card"]
+    for name, info in listed.items():
+        path = folder / name
+        try:
+            size = path.stat().st_size
+            same = size == info["bytes"] and sha256_file(path) == info["sha256"]
+        except FileNotFoundError:
+            raise IntegrityError(f"{path} is missing; {RESTORE}") from None
+        except OSError as exc:
+            raise storage_error(exc, path) from None
+        if not same:
+            raise IntegrityError(
+                f"{path} does not match its manifest ({size} bytes, manifest says {info['bytes']}, or another "
+                f"sha256): truncated or changed; {RESTORE}"
+            )
 
 
 def write_json_lines_atomic(path: Path, entries: Sequence[Any]) -> None:
@@ -140,14 +232,9 @@ class Dataset:
         return version
 
     def manifest(self, version: str | None = None) -> dict[str, Any]:
-        """The manifest of one version (default: latest)."""
+        """The manifest of one version (default: latest), checked for shape."""
         vid = self.resolve(version)
-        path = self.version_dir(vid) / "manifest.json"
-        try:
-            result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise SnapshotError(f"cannot read {path}: {exc}") from None
-        return result
+        return read_manifest(self.version_dir(vid) / "manifest.json", vid)
 
     def next_version(self) -> str:
         """The id the next version will take."""
@@ -162,21 +249,48 @@ class Dataset:
         """
         for vid in reversed(self.versions()):
             try:
-                manifest = json.loads((self.version_dir(vid) / "manifest.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                manifest = read_manifest(self.version_dir(vid) / "manifest.json", vid)
+            except (SnapshotError, StorageError):
                 continue
-            if run_id in ((manifest.get("source") or {}).get("runs") or []):
+            source = manifest.get("source")
+            runs = source.get("runs") if isinstance(source, dict) else None
+            if isinstance(runs, list) and run_id in runs:
                 return vid
         return None
 
-    def write_index(self) -> dict[str, Any]:
-        """Rebuild ``index.json`` from the versions present, atomically."""
+    def headless(self) -> list[str]:
+        """Version folders without a manifest: damage (writers put a version in place with its manifest)."""
+        if not self.versions_dir.is_dir():
+            return []
+        names = [p.name for p in self.versions_dir.iterdir() if _VERSION.match(p.name)]
+        return sorted(
+            (v for v in names if not (self.versions_dir / v / "manifest.json").is_file()), key=lambda v: int(v[1:])
+        )
+
+    def check_store(self, *, verify_latest: bool = True) -> None:
+        """Refuse to build on a damaged store: every manifest readable, no headless version, latest intact.
+
+        Raises :class:`~scraper.errors.IntegrityError` naming the first damaged file and what to do.
+        """
+        if headless := self.headless():
+            raise IntegrityError(
+                f"{self.versions_dir / headless[0]} has no manifest.json: a damaged or half-removed version; {RESTORE}"
+            )
+        latest = None
+        for vid in self.versions():
+            latest = self.manifest(vid)
+        if verify_latest and latest is not None:
+            verify_files(self.version_dir(latest["version"]), latest)
+
+    def index(self) -> dict[str, Any]:
+        """The index of the versions present, built from their manifests (nothing is written)."""
         entries = []
         name = self.name  # a downloaded copy keeps the dataset's name, from its manifests
         for vid in self.versions():
-            raw = (self.version_dir(vid) / "manifest.json").read_bytes()
-            manifest = json.loads(raw)
-            name = manifest.get("dataset", name)
+            path = self.version_dir(vid) / "manifest.json"
+            raw = path.read_bytes()
+            manifest = parse_manifest(raw, path, vid)
+            name = manifest.get("dataset", name) if isinstance(manifest.get("dataset"), str) else name
             entries.append(
                 {
                     "version": vid,
@@ -188,12 +302,16 @@ class Dataset:
                     "rows": {stem: f["rows"] for stem, f in _files_by_stem(manifest).items()},
                 }
             )
-        index = {
+        return {
             "format": INDEX_FORMAT,
             "dataset": name,
             "latest": entries[-1]["version"] if entries else None,
             "versions": entries,
         }
+
+    def write_index(self) -> dict[str, Any]:
+        """Rebuild ``index.json`` from the versions present, atomically."""
+        index = self.index()
         self.path.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.path / "index.json", index)
         return index
@@ -209,7 +327,12 @@ class Dataset:
         extra: dict[str, Any] | None = None,
         card: Callable[[dict[str, Any]], str] | None = None,
     ) -> dict[str, Any]:
-        """Write a new version (staging, then rename) and return its manifest."""
+        """Write a new version (staging, then rename) and return its manifest.
+
+        Refuses (:class:`~scraper.errors.IntegrityError`) to build on a damaged store; a failed
+        write (:class:`~scraper.errors.StorageError`) leaves the earlier versions as they were.
+        """
+        self.check_store()
         existing = self.versions()
         if version is None:
             version = self.next_version()
@@ -218,48 +341,56 @@ class Dataset:
             raise SnapshotError(f"version {version} of {self.path} exists; versions are never rewritten.")
         self.clean_staging()
         staging = self.path / STAGING_DIR / f"{version}.{os.getpid()}"
-        staging.mkdir(parents=True)
-        files: dict[str, Any] = {}
-        for stem, table in tables.items():
-            expected = ARROW_SCHEMAS[stem]
-            if not table.schema.equals(expected):
-                raise SnapshotError(f"{stem}: table schema differs from the models' schema")
-            path = staging / f"{stem}.parquet"
-            pq.write_table(table, path, compression="zstd", write_statistics=True)
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-            killpoint("staged-file")
-            files[path.name] = {
-                "table": stem,
-                "rows": table.num_rows,
-                "bytes": path.stat().st_size,
-                "sha256": sha256_file(path),
+        current = staging
+        try:
+            staging.mkdir(parents=True)
+            files: dict[str, Any] = {}
+            for stem, table in tables.items():
+                expected = ARROW_SCHEMAS[stem]
+                if not table.schema.equals(expected):
+                    raise SnapshotError(f"{stem}: table schema differs from the models' schema")
+                path = current = staging / f"{stem}.parquet"
+                pq.write_table(table, path, compression="zstd", write_statistics=True)
+                with path.open("rb") as handle:
+                    os.fsync(handle.fileno())
+                killpoint("staged-file")
+                files[path.name] = {
+                    "table": stem,
+                    "rows": table.num_rows,
+                    "bytes": path.stat().st_size,
+                    "sha256": sha256_file(path),
+                }
+            manifest: dict[str, Any] = {
+                "format": MANIFEST_FORMAT,
+                "dataset": self.name,
+                "version": version,
+                "parent": existing[-1] if existing else None,
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "schema_version": SCHEMA_VERSION,
+                "tool": {"name": "scraper", "version": __version__},
+                "spec_sha256": spec_sha256,
+                "source": source,
+                "files": files,
+                "stats": stats,
             }
-        manifest: dict[str, Any] = {
-            "format": MANIFEST_FORMAT,
-            "dataset": self.name,
-            "version": version,
-            "parent": existing[-1] if existing else None,
-            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "schema_version": SCHEMA_VERSION,
-            "tool": {"name": "scraper", "version": __version__},
-            "spec_sha256": spec_sha256,
-            "source": source,
-            "files": files,
-            "stats": stats,
-        }
-        manifest.update(extra or {})
-        if card is not None:
-            card_path = staging / "README.md"
-            card_path.write_text(card(manifest), encoding="utf-8")
-            manifest["card"] = {
-                "name": card_path.name,
-                "bytes": card_path.stat().st_size,
-                "sha256": sha256_file(card_path),
-            }
-        write_json_atomic(staging / "manifest.json", manifest)
-        _fsync_dir(staging)
-        killpoint("staged-manifest")
+            manifest.update(extra or {})
+            if card is not None:
+                card_path = current = staging / "README.md"
+                card_path.write_text(card(manifest), encoding="utf-8")
+                manifest["card"] = {
+                    "name": card_path.name,
+                    "bytes": card_path.stat().st_size,
+                    "sha256": sha256_file(card_path),
+                }
+            current = staging / "manifest.json"
+            write_json_atomic(current, manifest)
+            _fsync_dir(staging)
+            killpoint("staged-manifest")
+        except BaseException as exc:  # disk full, read-only, a bad table: nothing half-written stays behind
+            shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise storage_error(exc, current) from None
+            raise
         self.versions_dir.mkdir(parents=True, exist_ok=True)
         try:
             os.rename(staging, target)  # atomic; fails if another run took the id meanwhile
