@@ -341,6 +341,16 @@ class Duration(click.ParamType[float]):
             self.fail(f"{value!r} is not a duration: give seconds or a number with s, m or h (90, 90s, 45m, 2h)")
 
 
+def wait_option(func: F) -> F:
+    """The ``--wait`` flag of every command that writes a dataset."""
+    return click.option(
+        "--wait",
+        "wait_for_lock",
+        is_flag=True,
+        help="Wait for another run on this dataset instead of exiting 73.",
+    )(func)
+
+
 def run_options(func: F) -> F:
     """Bounds of a run that asks Reddit, spelled the same on collect and refresh."""
     for option in reversed(
@@ -354,12 +364,7 @@ def run_options(func: F) -> F:
                 show_default=True,
                 help="Retries of a request on 5xx, timeouts and dropped connections.",
             ),
-            click.option(
-                "--wait",
-                "wait_for_lock",
-                is_flag=True,
-                help="Wait for another run on this dataset instead of exiting 73.",
-            ),
+            wait_option,
         ]
     ):
         func = option(func)
@@ -459,9 +464,10 @@ def collect(
 @main.command(cls=DatasetCommand)
 @dataset_path()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@wait_option
 @json_option
 @handle_errors
-def ingest(path: Path, files: tuple[Path, ...], as_json: bool) -> None:
+def ingest(path: Path, files: tuple[Path, ...], wait_for_lock: bool, as_json: bool) -> None:
     """Build a new version from saved Reddit API responses (FILES), without asking Reddit.
 
     FILES may be response bodies (comment trees, morechildren answers,
@@ -474,8 +480,10 @@ def ingest(path: Path, files: tuple[Path, ...], as_json: bool) -> None:
         python -m scraper ingest /tmp/samples ../shared/reddit/samples/*.json
     """
     from scraper.ingest import ingest as run_ingest
+    from scraper.store.lock import dataset_lock
 
-    manifest = run_ingest(path, list(files))
+    with dataset_lock(path, wait=wait_for_lock):  # one writer per dataset
+        manifest = run_ingest(path, list(files))
     if as_json:
         emit_json(manifest)
     stats = manifest["stats"]
@@ -675,9 +683,10 @@ def validate(path: Path, orphan_warn: float, as_json: bool) -> None:
     help="Folder to write the static tree into (served as is by any static host).",
 )
 @click.option("--identifiable", is_flag=True, help="Also publish versions whose authors are not pseudonymized.")
+@wait_option
 @json_option
 @handle_errors
-def publish(path: Path, target: Path, identifiable: bool, as_json: bool) -> None:
+def publish(path: Path, target: Path, identifiable: bool, wait_for_lock: bool, as_json: bool) -> None:
     """Write the versions of the dataset at PATH as a static tree that download reads.
 
     Validates first; writes index.json, the version folders (manifests,
@@ -691,7 +700,7 @@ def publish(path: Path, target: Path, identifiable: bool, as_json: bool) -> None
     """
     from scraper.publish.tree import publish as run_publish
 
-    result = run_publish(path, target, allow_identifiable=identifiable)
+    result = run_publish(path, target, allow_identifiable=identifiable, wait_for_lock=wait_for_lock)
     if as_json:
         emit_json(result)
     new = ", ".join(result["copied"]) or "none"
@@ -710,9 +719,28 @@ def publish(path: Path, target: Path, identifiable: bool, as_json: bool) -> None
     type=click.Path(path_type=Path, file_okay=False),
     help="Dataset folder to install the version into (--dataset is the same).",
 )
+@click.option(
+    "--stall",
+    type=Duration(),
+    default="30s",
+    show_default=True,
+    help="Give up when the server sends nothing this long.",
+)
+@click.option(
+    "--deadline", type=Duration(), default="6h", show_default=True, help="Give up when the whole download takes longer."
+)
+@wait_option
 @json_option
 @handle_errors
-def download(source: str, version: str | None, target: Path, as_json: bool) -> None:
+def download(
+    source: str,
+    version: str | None,
+    target: Path,
+    stall: float,
+    deadline: float,
+    wait_for_lock: bool,
+    as_json: bool,
+) -> None:
     """Download a published version from SOURCE (an http(s) base URL or a folder) and verify it.
 
     Checks the manifest against index.json and every file's bytes and
@@ -744,7 +772,15 @@ def download(source: str, version: str | None, target: Path, as_json: bool) -> N
         progress.update(tasks[rel], completed=done)
 
     with progress:
-        result = run_download(source, target, version=version, on_progress=on_progress)
+        result = run_download(
+            source,
+            target,
+            version=version,
+            on_progress=on_progress,
+            stall=stall,
+            deadline=deadline,
+            wait_for_lock=wait_for_lock,
+        )
     if as_json:
         emit_json(result)
     state = "already installed" if result["already_installed"] else "verified and installed"

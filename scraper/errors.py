@@ -57,7 +57,7 @@ EXIT_OK = 0
 EXIT_NEEDS_PERSON = 1
 EXIT_CONFIG = 2
 EXIT_INTERNAL = 70  # EX_SOFTWARE from sysexits.h: a bug in this tool
-EXIT_LOCKED = 73  # EX_CANTCREAT from sysexits.h: another run is collecting this dataset
+EXIT_LOCKED = 73  # EX_CANTCREAT from sysexits.h: another run is writing this dataset
 EXIT_IO = 74  # EX_IOERR from sysexits.h: disk full, read-only folder, no permission
 EXIT_TRY_LATER = 75  # EX_TEMPFAIL from sysexits.h, understood by schedulers
 

@@ -303,7 +303,7 @@ def test_two_collect_processes_at_once_exactly_one_collects(tmp_path: Path) -> N
         codes = sorted(p.returncode for p in procs)
     assert codes == [0, 73], outputs
     loser = next(i for i, p in enumerate(procs) if p.returncode == 73)
-    assert "another run is collecting" in outputs[loser][1]
+    assert "another run is writing" in outputs[loser][1]
     assert [p.name for p in (folder / "versions").iterdir()] == ["v0001"]
     import json
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -96,16 +97,23 @@ def keep_rule(spec: DatasetSpec) -> Any:
     return keep
 
 
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
 def _run_id(dataset: Dataset, spec_sha256: str) -> tuple[str, bool]:
     """The run to continue (same spec) or a new one; recorded in ``.run.json``."""
     path = dataset.path / RUN_STATE
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
-        if state.get("spec_sha256") == spec_sha256 and (dataset.path / "raw" / f"{state['run']}.jsonl.gz").exists():
-            return str(state["run"]), True
-        log.warning("dataset.toml changed since run %s; starting a new run", state.get("run"))
-    except (OSError, ValueError, KeyError):
-        pass
+        run = state["run"]
+        if not (isinstance(run, str) and _RUN_ID.match(run)):
+            raise ValueError(f"{path} names run {run!r}")  # damaged: never a path out of raw/
+        if state.get("spec_sha256") == spec_sha256 and (dataset.path / "raw" / f"{run}.jsonl.gz").exists():
+            return run, True
+        log.warning("dataset.toml changed since run %s; starting a new run", run)
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+        if path.exists():
+            log.warning("%s unreadable (%s); starting a new run", path, exc)
     run_id = new_run_id()
     write_json_atomic(
         path, {"run": run_id, "spec_sha256": spec_sha256, "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -185,6 +193,7 @@ def _collect_locked(
 ) -> CollectReport:
     spec, spec_sha256 = load_spec(dataset_dir)
     dataset = Dataset(dataset_dir)
+    dataset.check_store()  # a damaged latest version stops us before any request, not after
     dataset.path.mkdir(parents=True, exist_ok=True)
     run_id, resumed = _run_id(dataset, spec_sha256)
     report = CollectReport(spec.dataset.name, run_id, resumed=resumed)

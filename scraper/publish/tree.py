@@ -22,18 +22,30 @@ from typing import Any
 
 from scraper.errors import IntegrityError, SnapshotError
 from scraper.publish.validate import validate
+from scraper.store.lock import dataset_lock
 from scraper.store.snapshot import Dataset, sha256_file, write_json_atomic
 
 TOP_FILES = ("README.md", "dataset.toml")
 
 
-def publish(dataset_dir: Path, target: Path, *, allow_identifiable: bool = False) -> dict[str, Any]:
+def publish(
+    dataset_dir: Path, target: Path, *, allow_identifiable: bool = False, wait_for_lock: bool = False
+) -> dict[str, Any]:
     """Validate ``dataset_dir`` and write its versions as a static tree into ``target``.
 
     Versions whose authors are not pseudonymized are refused unless ``allow_identifiable``.
+    Holds the source's lock shared (a purge or collect cannot change it meanwhile; the
+    source is only read) and the target's exclusively.
     """
+    if target.resolve() == dataset_dir.resolve():
+        raise SnapshotError(f"{target} is the dataset itself; publish into another folder")
+    with dataset_lock(dataset_dir, wait=wait_for_lock, shared=True), dataset_lock(target, wait=wait_for_lock):
+        return _publish_locked(dataset_dir, target, allow_identifiable=allow_identifiable)
+
+
+def _publish_locked(dataset_dir: Path, target: Path, *, allow_identifiable: bool) -> dict[str, Any]:
     source = Dataset(dataset_dir)
-    index = source.write_index()
+    index = source.index()  # the source is only read
     if not index["versions"]:
         raise SnapshotError(f"{dataset_dir} has no versions to publish")
     if not allow_identifiable:
@@ -57,12 +69,21 @@ def publish(dataset_dir: Path, target: Path, *, allow_identifiable: bool = False
         vid = entry["version"]
         src, dst = source.version_dir(vid), target / "versions" / vid
         if dst.is_dir():
-            if sha256_file(dst / "manifest.json") != entry["manifest_sha256"]:
+            published = dst / "manifest.json"
+            if not published.is_file() or sha256_file(published) != entry["manifest_sha256"]:
                 raise IntegrityError(f"{dst} holds a different {vid}; published versions are never rewritten")
             continue
         staging = target / ".staging" / vid
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(src, staging)
+        staging.mkdir(parents=True)
+        manifest = source.manifest(vid)
+        listed = [*manifest["files"], "manifest.json"]
+        if isinstance(manifest.get("card"), dict):
+            listed.append(manifest["card"]["name"])
+        for name in listed:  # only what the manifest lists, and never through a symlink
+            if (src / name).is_symlink():
+                raise IntegrityError(f"{src / name} is a symbolic link; a version holds plain files only")
+            shutil.copyfile(src / name, staging / name, follow_symlinks=False)
         dst.parent.mkdir(parents=True, exist_ok=True)
         staging.rename(dst)
         copied.append(vid)
