@@ -724,7 +724,7 @@ def publish(path: Path, target: Path, identifiable: bool, wait_for_lock: bool, a
     type=Duration(),
     default="30s",
     show_default=True,
-    help="Give up when the server sends nothing this long.",
+    help="Give up when the server is silent this long.",
 )
 @click.option(
     "--deadline", type=Duration(), default="6h", show_default=True, help="Give up when the whole download takes longer."
