@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from scraper.build import build_version, pseudonymizer_for
 from scraper.collect.archive import archive_comments, archived_threads_done, discover_in_archive
-from scraper.collect.discover import Candidate, discover
+from scraper.collect.discover import Candidate, SearchClient, discover
 from scraper.collect.expand import Expansion, TreeResult, expand_thread
 from scraper.errors import AuthError, BudgetExhausted, ConfigError, CredentialsMissing, RedditError
 from scraper.normalize.archive import archive_label
@@ -43,6 +44,7 @@ from scraper.store.snapshot import Dataset, write_json_atomic
 log = logging.getLogger(__name__)
 RUN_STATE = ".run.json"
 ARCHIVE_URL_ENV = "SCRAPER_ARCTIC_SHIFT_URL"
+_SEARCH_PATH = re.compile(r"/r/([^/]+)/search/?(?:\.json)?$")
 
 
 @dataclass
@@ -230,7 +232,9 @@ def _collect_locked(
         try:
             candidates = []
             if client is not None:
-                candidates = _discovered(events, report) or _discover(client, spec, archive, report)
+                candidates = _discovered(events, report) or _discover(
+                    ResumedSearch(client, prior), spec, archive, report
+                )
             if spec.archive is not None:
                 found = _archive_pass(spec, archive, events, report, archive_url, clock, run_id)
                 candidates = _merge(candidates, found)
@@ -394,7 +398,32 @@ def _discovered(events: list[dict[str, Any]], report: CollectReport) -> list[Can
     return []
 
 
-def _discover(client: RedditClient, spec: DatasetSpec, archive: RawArchive, report: CollectReport) -> list[Candidate]:
+class ResumedSearch:
+    """Discovery's client for a resumed run: search pages the cut-off run archived are replayed, not asked again."""
+
+    def __init__(self, client: RedditClient, records: list[dict[str, Any]]) -> None:
+        self.client = client
+        self.answers: dict[tuple[str, Any, Any], dict[str, Any]] = {}
+        for record in records:
+            if "event" in record or record.get("status") != 200 or (record.get("context") or {}).get("thread"):
+                continue
+            match = _SEARCH_PATH.search(urlsplit(str(record.get("url") or "")).path)
+            body = record_body(record)
+            if match and isinstance(body, dict):
+                params = record.get("params") or {}
+                self.answers[(match.group(1).lower(), params.get("q"), params.get("after") or None)] = body
+
+    def search(
+        self, subreddit: str, query: str, *, sort: str, time_filter: str, after: str | None = None
+    ) -> dict[str, Any]:
+        """The archived page, or a new request for it."""
+        archived = self.answers.get((subreddit.lower(), query, after))
+        if archived is not None:
+            return archived
+        return self.client.search(subreddit, query, sort=sort, time_filter=time_filter, after=after)
+
+
+def _discover(client: SearchClient, spec: DatasetSpec, archive: RawArchive, report: CollectReport) -> list[Candidate]:
     found = discover(client, spec)
     report.problems.extend(found.problems)
     report.filtered_out = found.filtered_out

@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable
 
 _KILL_AT = int(os.environ.get("SCRAPER_KILL_AT") or 0)
 _TRACE = os.environ.get("SCRAPER_KILL_TRACE") or None
 _passed = 0
 
 
-def killpoint(name: str) -> None:
-    """Count one point; die here by SIGKILL if it is the one ``SCRAPER_KILL_AT`` names."""
+def killpoint(name: str, before_death: Callable[[], None] | None = None) -> None:
+    """Count one point; die here by SIGKILL if it is the one ``SCRAPER_KILL_AT`` names.
+
+    ``before_death`` runs just before the kill: a torn write, say, of what was being written.
+    """
     global _passed  # noqa: PLW0603 - one counter per process, by design
     if not _KILL_AT and _TRACE is None:
         return
@@ -33,6 +37,8 @@ def killpoint(name: str) -> None:
         with open(_TRACE, "a", encoding="utf-8") as handle:
             handle.write(f"{name}\n")
     if _passed == _KILL_AT:
+        if before_death is not None:
+            before_death()
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -223,10 +223,31 @@ class PurgingArchive(RawArchive):
         self.purged = purged
 
     def append(self, record: dict[str, Any]) -> None:
-        """Scrub, append durably, then pass a kill point."""
+        """Scrub, append durably; a kill point before (a torn write) and after."""
         scrub_record(record, self.purged)
+        phase = _phase(record)
+        killpoint(f"torn-record:{phase}", lambda: self._torn(record))
         super().append(record)
-        killpoint("archive")
+        killpoint(f"record:{phase}")
+
+    def _torn(self, record: dict[str, Any]) -> None:
+        """Half of the record's gzip member, made durable: what a kill in the middle of a write leaves."""
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+        member = gzip.compress(line, compresslevel=6, mtime=0)
+        with self.path.open("ab") as handle:
+            handle.write(member[: len(member) // 2])
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def _phase(record: dict[str, Any]) -> str:
+    """Which part of a run a raw record belongs to, for naming kill points."""
+    context = record.get("context") or {}
+    if context.get("thread") or record.get("event") in ("thread", "thread-problem"):
+        return "expansion"
+    if context.get("refresh"):
+        return "check"
+    return "discovery"
 
 
 def _purge_archive(path: Path, names: set[str]) -> int:

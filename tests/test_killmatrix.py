@@ -1,0 +1,213 @@
+"""kill -9 at every kind of moment of collect and refresh: the rerun always equals an uninterrupted run.
+
+Each case is a real process (forked from the test process, which has the tool
+imported, so a case costs milliseconds, not an interpreter start) running ``collect`` or
+``refresh`` against the fake Reddit on 127.0.0.1.  ``SCRAPER_KILL_AT``'s hook
+(:mod:`scraper.store.killpoints`) makes it SIGKILL itself at the N-th durable
+step: before a raw record (leaving half a gzip member) or after it, in
+discovery, expansion or the refresh's checks, after normalization, after each
+staged file, after staging the manifest, after placing the version, after the
+index, after clearing the run state.  The points are listed by one traced
+uninterrupted run and chosen from it deterministically, spread over the phases.
+Then the run is repeated in this process and must end with exactly the versions,
+tables and manifests (less times and run ids) that an uninterrupted run makes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+import warnings
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from scraper.collect.refresh import REFRESH_STATE, refresh
+from scraper.collect.run import RUN_STATE, collect
+from scraper.fake_reddit import FakeReddit, Forest
+from scraper.fake_reddit.generate import generate_thread
+from scraper.sources.pacing import RetryPolicy
+from scraper.sources.reddit import RedditSettings
+from scraper.store import killpoints
+from scraper.store.snapshot import Dataset
+from tests.conftest import latest_manifest, write_spec
+
+QUICK = RetryPolicy(base=0.001, cap=0.002)
+SPEC = """
+[dataset]
+name = "killed"
+[discovery]
+subreddits = ["MachineLearning"]
+queries = ["quit machine learning"]
+"""
+PER_PHASE = {"discovery": 4, "check": 3, "expansion": 11}  # record points kept per phase (the rest: all)
+
+
+def settings(url: str) -> RedditSettings:
+    return RedditSettings(
+        oauth_url=url,
+        reddit_url=url,
+        client_id="fake-client-id",
+        client_secret="fake-client-secret",
+        user_agent="python:tests:0 (kill matrix)",
+    )
+
+
+def run(kind: str, folder: Path, url: str) -> None:
+    """One collect or refresh with the fake Reddit at ``url``."""
+    if kind == "collect":
+        collect(folder, settings(url), retry=QUICK)
+    else:
+        refresh(folder, settings(url), retry=QUICK)
+
+
+def child(kind: str, folder: str, url: str, kill_at: int, trace: str | None) -> None:
+    """The process under test: arm the kill hook, then run."""
+    killpoints.reset(kill_at, trace)
+    run(kind, Path(folder), url)
+
+
+def forest() -> Forest:
+    """Two threads; the first needs morechildren and continue-this-thread requests."""
+    world = Forest(seed=1)
+    for n, size in enumerate((160, 25)):
+        submission, comments = generate_thread(f"k{n}", size, seed=n + 20, title=f"Why I quit machine learning ({n})")
+        world.add_thread(submission, comments)
+    return world
+
+
+def change(world: Forest) -> None:
+    """What Reddit shows at refresh time: a score, an edit, a deletion and a new comment in k0."""
+    thread = world.threads["k0"]
+    ids = sorted(thread.comments)
+    thread.comments[ids[0]]["score"] += 7
+    thread.comments[ids[1]].update(body="edited", edited=thread.comments[ids[1]]["created_utc"] + 50)
+    thread.comments[ids[2]].update(author="[deleted]", body="[deleted]")
+    new = dict(thread.comments[ids[3]], id="zzlate", name="t1_zzlate", parent_id=f"t1_{ids[3]}", body="late")
+    thread.add_comment(new)
+    thread.submission["num_comments"] = len(thread.comments)
+
+
+def state(folder: Path) -> dict[str, Any]:
+    """Versions, tables (less retrieval times) and the latest manifest (less times and run ids)."""
+    dataset = Dataset(folder)
+    tables = {}
+    for version in dataset.versions():
+        for stem in ("submissions", "comments"):
+            rows = pq.read_table(folder / "versions" / version / f"{stem}.parquet").to_pylist()
+            tables[f"{version}/{stem}"] = [{k: v for k, v in r.items() if k != "retrieved_at"} for r in rows]
+    return {"versions": dataset.versions(), "tables": tables, "manifest": latest_manifest(folder)}
+
+
+def differences(a: Any, b: Any, where: str = "") -> list[str]:
+    """Where two JSON-like values differ, as paths (for a readable failure)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str) for d in differences(a.get(k), b.get(k), f"{where}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in differences(x, y, f"{where}[{i}]")]
+    return [] if a == b else [f"{where}: {str(a)[:80]} != {str(b)[:80]}"]
+
+
+def choose(points: list[str]) -> list[int]:
+    """1-based kill points: every point outside raw records, and records spread evenly within each phase."""
+    by_phase: dict[str, list[int]] = defaultdict(list)
+    chosen = []
+    for number, name in enumerate(points, 1):
+        kind, _, phase = name.partition(":")
+        if kind in ("record", "torn-record"):
+            by_phase[phase].append(number)
+        else:
+            chosen.append(number)
+    for phase, numbers in by_phase.items():
+        keep = min(PER_PHASE[phase], len(numbers))
+        chosen += [numbers[round(i * (len(numbers) - 1) / max(1, keep - 1))] for i in range(keep)]
+    return sorted(set(chosen))
+
+
+@pytest.fixture(scope="module")
+def forkserver() -> Iterator[Any]:
+    """Fork, not spawn: the child starts with the tool imported.  The only other thread is the idle
+    fake server's, and the child touches none of its locks (Python 3.12+ warns about that in general)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield multiprocessing.get_context("fork")
+
+
+def spawn(ctx: Any, kind: str, folder: Path, url: str, kill_at: int = 0, trace: Path | None = None) -> int:
+    proc = ctx.Process(target=child, args=(kind, str(folder), url, kill_at, str(trace) if trace else None))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        proc.start()
+    proc.join(60)
+    assert proc.exitcode is not None, "the run under test hung"
+    return int(proc.exitcode)
+
+
+def traced(ctx: Any, kind: str, folder: Path, url: str, tmp: Path) -> list[str]:
+    trace = tmp / f"{kind}.trace"
+    assert spawn(ctx, kind, folder, url, trace=trace) == 0
+    return trace.read_text().splitlines()
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Iterator[Path]:
+    """A folder in memory where there is one: a kill does not lose the page cache, so the disk's fsync
+    adds nothing to what is tested here but seconds."""
+    shm = Path("/dev/shm")
+    if not (shm.is_dir() and os.access(shm, os.W_OK)):
+        yield tmp_path
+        return
+    folder = Path(tempfile.mkdtemp(prefix="killmatrix-", dir=shm))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_kill_9_at_forty_and_more_points_then_rerun_equals_uninterrupted(scratch: Path, forkserver: Any) -> None:
+    tmp_path = scratch
+    world = forest()
+    cases = 0
+    with FakeReddit(world, quota=10**9, morechildren_max_ids=30) as server:
+        # collect: a traced uninterrupted run is the reference
+        reference = write_spec(tmp_path / "reference" / "ds", SPEC)
+        points = traced(forkserver, "collect", reference, server.url, tmp_path)
+        phases = {p.partition(":")[2] or p for p in points}
+        assert {"discovery", "expansion", "normalized", "staged-file", "placed", "state-cleared"} <= phases, phases
+        expected = state(reference)
+        base = tmp_path / "base"
+        shutil.copytree(reference.parent, base)
+        for number in choose(points):
+            folder = write_spec(tmp_path / f"collect-{number}" / "ds", SPEC)
+            assert spawn(forkserver, "collect", folder, server.url, kill_at=number) == -9, points[number - 1]
+            if points[number - 1] != "state-cleared":  # after that the run is over; a rerun is a new run
+                run("collect", folder, server.url)
+            got = state(folder)
+            assert got == expected, (number, points[number - 1], differences(got, expected))
+            assert not (folder / RUN_STATE).exists() and len(list((folder / "raw").iterdir())) == 1
+            assert not any((folder / ".staging").iterdir()) if (folder / ".staging").exists() else True
+            cases += 1
+
+        # refresh of what was collected, after Reddit changed
+        change(world)
+        points = traced(forkserver, "refresh", reference, server.url, tmp_path)
+        assert {p.partition(":")[2] for p in points} >= {"check", "expansion"}, points
+        expected = state(reference)
+        assert expected["versions"] == ["v0001", "v0002"]
+        for number in choose(points):
+            folder = tmp_path / f"refresh-{number}" / "ds"
+            shutil.copytree(base / "ds", folder)
+            assert spawn(forkserver, "refresh", folder, server.url, kill_at=number) == -9, points[number - 1]
+            if points[number - 1] != "state-cleared":
+                run("refresh", folder, server.url)
+            got = state(folder)
+            assert got == expected, (number, points[number - 1], differences(got, expected))
+            assert not (folder / REFRESH_STATE).exists() and len(list((folder / "raw").iterdir())) == 2
+            cases += 1
+    assert cases >= 40
