@@ -283,7 +283,8 @@ def _collect_locked(
         records,
         spec_sha256=spec_sha256,
         source={
-            "kind": "arctic-shift" if not report.requests else "reddit-api",
+            # from the archive, not this process's counter: a resumed run may have asked Reddit nothing
+            "kind": "reddit-api" if any(r.get("origin") == "reddit-api" for r in records) else "arctic-shift",
             "runs": [run_id],
             "raw": [f"raw/{archive_path.name}"],
             **({"archive": spec.archive.url if archive_url is None else archive_url} if spec.archive else {}),

@@ -165,22 +165,36 @@ def _purge_version(dataset: Dataset, version: str, names: set[str], when: str) -
     return hits
 
 
+def _fullname(data: dict[str, Any]) -> str | None:
+    """The fullname of a thing as Reddit or an archive gives it (``name``, or ``id`` and its kind's fields)."""
+    name = data.get("name")
+    if isinstance(name, str) and name[:3] in ("t1_", "t3_"):
+        return name
+    thing_id = data.get("id")
+    if not isinstance(thing_id, str):
+        return None
+    if "body" in data:
+        return f"t1_{thing_id}"
+    if "title" in data or "selftext" in data:
+        return f"t3_{thing_id}"
+    return None
+
+
 def _scrub(value: Any, names: frozenset[str] | set[str]) -> int:
-    """Blank the text fields of every thing in ``value`` whose fullname is in ``names``; count those changed."""
+    """Blank the text fields of every thing in ``value`` whose fullname is in ``names``; count those changed.
+
+    A thing is any object with a fullname: Reddit's ``{"kind": "t1", "data": {...}}`` data
+    and an archive's bare comment or submission objects alike.
+    """
     hits = 0
     if isinstance(value, dict):
-        kind, data = value.get("kind"), value.get("data")
-        if (
-            kind in ("t1", "t3")
-            and isinstance(data, dict)
-            and (data.get("name") or f"{kind}_{data.get('id')}") in names
-        ):
+        if _fullname(value) in names:
             changed = False
             for key in TEXT_FIELDS:
-                if key in data:
+                if key in value:
                     blank = None if key not in ("body", "selftext", "title") else ""
-                    changed |= data[key] != blank
-                    data[key] = blank
+                    changed |= value[key] != blank
+                    value[key] = blank
             hits += changed
         for child in value.values():
             hits += _scrub(child, names)
