@@ -29,6 +29,13 @@ Example::
     [pseudonymize]            # optional: keyed pseudonyms for authors and u/ mentions
     enabled = true
     key_env = "LEAVING_ML_PSEUDONYM_KEY"   # or key_file = "~/.config/…" (outside the dataset)
+
+    [report.taxonomy]         # optional: groups for the top-level answers in `report` (docs/REPORT.md)
+    question = "What do you do now?"
+    [[report.taxonomy.groups]]
+    name = "Data engineering"
+    patterns = ['data engineer', '\bETL\b']
+    exclude = []
 """
 
 from __future__ import annotations
@@ -49,6 +56,16 @@ SPEC_FILE = "dataset.toml"
 MAX_SPEC_BYTES = 1 << 20  # a spec is a page of text; a bigger file is something else
 _THREAD_URL = re.compile(r"(?:/comments/|redd\.it/)([a-z0-9]+)", re.IGNORECASE)
 _THREAD_ID = re.compile(r"^(?:t3_)?([a-z0-9]{1,13})$", re.IGNORECASE)
+
+
+def compiled(patterns: list[str]) -> list[str]:
+    """``patterns`` unchanged if each is a regular expression, else a ValueError naming the bad one."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except (re.error, OverflowError, RecursionError) as exc:
+            raise ValueError(f"bad regular expression {pattern[:80]!r}: {exc}") from None
+    return patterns
 
 
 class _Section(BaseModel):
@@ -94,12 +111,7 @@ class Filter(_Section):
     @field_validator("include", "exclude")
     @classmethod
     def _compiles(cls, value: list[str]) -> list[str]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except (re.error, OverflowError, RecursionError) as exc:
-                raise ValueError(f"bad regular expression {pattern[:80]!r}: {exc}") from None
-        return value
+        return compiled(value)
 
     def matches(self, title: str, selftext: str) -> bool:
         """Whether a thread with this title and selftext passes the rule."""
@@ -161,6 +173,40 @@ class Pseudonymize(_Section):
     key_file: str | None = None
 
 
+class TaxonomyGroup(_Section):
+    """One group of ``[report.taxonomy]``: an answer joins it when any pattern matches and no exclude does."""
+
+    name: str = Field(min_length=1)
+    patterns: list[str] = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
+
+    @field_validator("patterns", "exclude")
+    @classmethod
+    def _compiles(cls, value: list[str]) -> list[str]:
+        return compiled(value)
+
+
+class Taxonomy(_Section):
+    """``[report.taxonomy]``: a keyword taxonomy of the threads' top-level answers (scraper/report/taxonomy.py)."""
+
+    question: str = ""
+    groups: list[TaxonomyGroup] = Field(min_length=1)
+
+    @field_validator("groups")
+    @classmethod
+    def _unique(cls, value: list[TaxonomyGroup]) -> list[TaxonomyGroup]:
+        names = [g.name for g in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"group names repeat: {sorted(n for n in set(names) if names.count(n) > 1)}")
+        return value
+
+
+class ReportOptions(_Section):
+    """``[report]``: what ``python -m scraper report`` adds for this dataset."""
+
+    taxonomy: Taxonomy | None = None
+
+
 class DatasetSpec(_Section):
     """The whole ``dataset.toml``."""
 
@@ -170,6 +216,7 @@ class DatasetSpec(_Section):
     collection: Collection = Field(default_factory=Collection)
     pseudonymize: Pseudonymize = Field(default_factory=Pseudonymize)
     archive: Archive | None = None
+    report: ReportOptions = Field(default_factory=ReportOptions)
 
     def archive_subreddits(self) -> list[str]:
         """The subreddits the archive is searched over: ``[archive]``'s, else ``[discovery]``'s."""

@@ -112,6 +112,16 @@ def load(path: str | Path, version: str = "latest", *, verify: bool = True) -> S
     A damaged manifest, or (with ``verify``, the default) a file whose bytes or sha256
     differ from it, raises :class:`~scraper.errors.IntegrityError` naming the file.
     """
+    folder, manifest = locate(path, version, verify=verify)
+    # An older minor version reads as the current one: added columns derived (schemas/upgrade.py).
+    tables = {stem: upgrade_table(stem, _read_table(folder / f"{stem}.parquet")) for stem in TABLES}
+    return Snapshot(folder, manifest["version"], manifest, tables["submissions"], tables["comments"])
+
+
+def locate(path: str | Path, version: str = "latest", *, verify: bool = True) -> tuple[Path, dict[str, Any]]:
+    """The folder and manifest of one version, checked as :func:`load` checks them, without reading its
+    tables (for scans with DuckDB).
+    """
     path = Path(path)
     if (path / "manifest.json").is_file():
         folder = path
@@ -129,9 +139,7 @@ def load(path: str | Path, version: str = "latest", *, verify: bool = True) -> S
         )
     if verify:
         verify_files(folder, manifest)
-    # An older minor version reads as the current one: added columns derived (schemas/upgrade.py).
-    tables = {stem: upgrade_table(stem, _read_table(folder / f"{stem}.parquet")) for stem in TABLES}
-    return Snapshot(folder, manifest["version"], manifest, tables["submissions"], tables["comments"])
+    return folder, manifest
 
 
 def _read_table(path: Path) -> pa.Table:

@@ -1,0 +1,162 @@
+"""Open a report in headless Chromium (Debian's chromium + chromium-driver, driven by Selenium).
+
+Used by tests/test_report_browser.py, and to remake the README's screenshot:
+
+    python -m tests.browser build/demo/report.html docs/report-demo.png --height 1500
+
+Chromium runs with a fresh profile, no background networking, and a host
+resolver that resolves nothing, so even a request the page tried could not
+leave the machine; the DevTools network log, the page's resource timing and
+its Content-Security-Policy violations tell whether it tried.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--force-device-scale-factor=1",
+)
+
+#: Per chart div: whether plotly drew it, its traces, the data points given, and the SVG marks drawn for them.
+CHART_STATE = """
+return Array.from(document.querySelectorAll('div.chart')).map(function (d) {
+  var data = d.data || [];
+  var points = data.reduce(function (n, t) {
+    var v = t.orientation === 'h' ? t.x : t.y;
+    return n + (v || []).filter(function (x) { return x !== null && x !== 0; }).length; }, 0);
+  var marks = Array.from(d.querySelectorAll('g.trace g.point path, g.trace path.point, g.trace path.js-line'))
+    .filter(function (p) { var b = p.getBBox(); return b.width > 0 || b.height > 0; }).length;
+  return {id: d.id, plotted: d.classList.contains('js-plotly-plot'), traces: data.length, points: points, marks: marks};
+});
+"""
+VIOLATIONS = """
+window.__violations = [];
+document.addEventListener('securitypolicyviolation', function (e) { window.__violations.push(e.blockedURI); });
+"""
+
+
+def missing() -> str | None:
+    """Why the browser test cannot run here, or None."""
+    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not Path(path).is_file():
+            return f"{path} not found: install Debian's {package} (apt-get install chromium chromium-driver)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[test]')"
+    return None
+
+
+@dataclass
+class PageCheck:
+    """What Chromium saw when it opened the page."""
+
+    url: str
+    charts: list[dict[str, Any]]
+    requests: list[str]
+    resources: list[str]
+    violations: list[str]
+    errors: list[str]
+    title: str
+    text: str = field(repr=False)
+
+
+def open_report(html: Path, screenshot: Path | None = None, *, width: int = 1280, height: int | None = None) -> PageCheck:
+    """Open ``html`` in headless Chromium, wait for the charts, and report what it saw (and a screenshot)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never download a driver
+    profile = tempfile.mkdtemp(prefix="report-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (*FLAGS, f"--user-data-dir={profile}", f"--window-size={width},900"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": VIOLATIONS})
+        url = html.resolve().as_uri()
+        driver.get(url)
+        WebDriverWait(driver, 30).until(
+            lambda d: d.execute_script(
+                "return Array.from(document.querySelectorAll('div.chart'))"
+                ".every(function (d) { return d.classList.contains('js-plotly-plot'); })"
+            )
+        )
+        charts = driver.execute_script(CHART_STATE)
+        resources = driver.execute_script(
+            "return performance.getEntriesByType('resource').map(function (e) { return e.name; })"
+        )
+        violations = driver.execute_script("return window.__violations")
+        requests = []
+        for entry in driver.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            # the log also holds the new-tab page Chromium shows before the report: keep this document's requests
+            if message["method"] == "Network.requestWillBeSent" and message["params"].get("documentURL") == url:
+                requests.append(message["params"]["request"]["url"])
+        errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        if screenshot is not None:
+            full = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(width, height or full)
+            driver.execute_script("window.dispatchEvent(new Event('resize'))")
+            driver.execute_script("return new Promise(function (r) { setTimeout(r, 300); })")
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            driver.save_screenshot(str(screenshot))
+        return PageCheck(
+            url=url,
+            charts=charts,
+            requests=requests,
+            resources=resources,
+            violations=violations,
+            errors=errors,
+            title=driver.title,
+            text=driver.execute_script("return document.body.innerText"),
+        )
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Screenshot a report in headless Chromium.")
+    parser.add_argument("html", type=Path)
+    parser.add_argument("png", type=Path)
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=None, help="Viewport height (default: the whole page).")
+    args = parser.parse_args()
+    if reason := missing():
+        print(reason, file=sys.stderr)
+        return 2
+    check = open_report(args.html, args.png, width=args.width, height=args.height)
+    print(json.dumps({"charts": check.charts, "requests": check.requests, "errors": check.errors}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
