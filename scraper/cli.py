@@ -629,6 +629,53 @@ def diff(path: Path, a: str, b: str, ignore: str, limit: int, as_json: bool) -> 
 
 
 @main.command(cls=DatasetCommand)
+@dataset_path(exists=True)
+@click.option("--version", "version", default="latest", show_default=True, help="Version to show, e.g. v0002.")
+@click.option("--against", "against", default=None, help="An earlier version to show the changes since, e.g. v0001.")
+@click.option(
+    "--ignore", "ignore", default="", help="With --against: comma-separated columns to leave out, e.g. score."
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The HTML file to write (one self-contained file).",
+)
+@json_option
+@handle_errors
+def report(path: Path, version: str, against: str | None, ignore: str, out: Path, as_json: bool) -> None:
+    """Write one self-contained HTML report of a version: coverage, conversation shape, the answers
+    grouped by the spec's [report.taxonomy], changes since --against, and provenance.
+
+    Every number comes from the version's Parquet files through DuckDB; the
+    page inlines its scripts and styles and opens offline.  Needs the
+    report extra (plotly, jinja2).
+
+    Example:
+
+        python -m scraper report datasets/leaving-ml --against v0001 --out report.html
+    """
+    from scraper.report import write_report
+
+    result = write_report(
+        path,
+        out,
+        version=version,
+        against=against,
+        ignore=frozenset(c.strip() for c in ignore.split(",") if c.strip()),
+    )
+    if as_json:
+        emit_json(result.as_json())
+        return
+    since = f" (changes since {result.against})" if result.against else ""
+    err.print(
+        f"wrote {result.out}: report of {result.version}{since}, {len(result.charts)} charts, "
+        f"{result.bytes / 1e6:.1f} MB; open it in a browser (works offline)"
+    )
+
+
+@main.command(cls=DatasetCommand)
 @dataset_path()
 @click.option(
     "--orphan-warn",
@@ -914,3 +961,12 @@ def demo(path: Path, spec: Path, as_json: bool) -> None:
     err.print(f"  duckdb: select * from '{version_dir}/comments.parquet'", soft_wrap=True)  # noqa: S608
     err.print(f"  pandas: pd.read_parquet('{version_dir}/comments.parquet')", soft_wrap=True)
     err.print(f"  polars: pl.read_parquet('{version_dir}/comments.parquet')", soft_wrap=True)
+    from scraper.report import write_report
+
+    out = path.parent / f"{path.name}-report.html"
+    try:
+        written = write_report(path, out)
+    except ScraperError as exc:  # the report extra not installed: the demo's data stand
+        err.print(f"no report: {exc}")
+    else:
+        err.print(f"report: {written.out} (open it in a browser; python -m scraper report {path} --out FILE)")

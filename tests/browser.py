@@ -2,7 +2,8 @@
 
 Used by tests/test_report_browser.py, and to remake the README's screenshot:
 
-    python -m tests.browser build/demo/report.html docs/report-demo.png --height 1500
+    python -m tests.browser build/demo/leaving-ml-report.html docs/report-demo.png \\
+        --section answers --height 1180 --scale 0.75
 
 Chromium runs with a fresh profile, no background networking, and a host
 resolver that resolves nothing, so even a request the page tried could not
@@ -13,6 +14,7 @@ its Content-Security-Policy violations tell whether it tried.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import shutil
@@ -84,8 +86,20 @@ class PageCheck:
     text: str = field(repr=False)
 
 
-def open_report(html: Path, screenshot: Path | None = None, *, width: int = 1280, height: int | None = None) -> PageCheck:
-    """Open ``html`` in headless Chromium, wait for the charts, and report what it saw (and a screenshot)."""
+def open_report(
+    html: Path,
+    screenshot: Path | None = None,
+    *,
+    width: int = 1280,
+    height: int | None = None,
+    section: str | None = None,
+    scale: float = 1.0,
+) -> PageCheck:
+    """Open ``html`` in headless Chromium, wait for the charts, and report what it saw.
+
+    With ``screenshot``: a PNG of the first ``height`` pixels (default: the whole page), or of
+    ``height`` pixels from the top of the element with id ``section``, scaled by ``scale``.
+    """
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.support.ui import WebDriverWait
@@ -123,11 +137,18 @@ def open_report(html: Path, screenshot: Path | None = None, *, width: int = 1280
         errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         if screenshot is not None:
             full = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.set_window_size(width, height or full)
-            driver.execute_script("window.dispatchEvent(new Event('resize'))")
-            driver.execute_script("return new Promise(function (r) { setTimeout(r, 300); })")
+            top = 0
+            if section is not None:
+                top = driver.execute_script(
+                    "return document.getElementById(arguments[0]).getBoundingClientRect().top + window.scrollY - 8",
+                    section,
+                )
+            clip = {"x": 0, "y": top, "width": width, "height": min(height or full, full - top), "scale": scale}
+            shot = driver.execute_cdp_cmd(
+                "Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True}
+            )
             screenshot.parent.mkdir(parents=True, exist_ok=True)
-            driver.save_screenshot(str(screenshot))
+            screenshot.write_bytes(base64.b64decode(shot["data"]))
         return PageCheck(
             url=url,
             charts=charts,
@@ -148,12 +169,16 @@ def main() -> int:
     parser.add_argument("html", type=Path)
     parser.add_argument("png", type=Path)
     parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=None, help="Viewport height (default: the whole page).")
+    parser.add_argument("--height", type=int, default=None, help="Pixels to capture (default: the whole page).")
+    parser.add_argument("--section", default=None, help="Start at the element with this id, e.g. answers.")
+    parser.add_argument("--scale", type=float, default=1.0, help="Scale of the PNG, e.g. 0.75.")
     args = parser.parse_args()
     if reason := missing():
         print(reason, file=sys.stderr)
         return 2
-    check = open_report(args.html, args.png, width=args.width, height=args.height)
+    check = open_report(
+        args.html, args.png, width=args.width, height=args.height, section=args.section, scale=args.scale
+    )
     print(json.dumps({"charts": check.charts, "requests": check.requests, "errors": check.errors}, indent=1))
     return 0
 

@@ -29,7 +29,9 @@ FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, s
 
 def _layout(fig: go.Figure, *, height: int = 320, **extra: Any) -> go.Figure:
     layout: dict[str, Any] = {
-        "template": "plotly_white",
+        "template": "none",  # styled here: plotly's named templates cost ~0.1 s a figure to copy
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
         "height": height,
         "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
         "font": {"family": FONT, "size": 12, "color": "#1f2933"},
@@ -38,8 +40,9 @@ def _layout(fig: go.Figure, *, height: int = 320, **extra: Any) -> go.Figure:
         "bargap": 0.15,
     }
     fig.update_layout(**{**layout, **extra})
-    fig.update_xaxes(automargin=True)
-    fig.update_yaxes(automargin=True)
+    axes = {"automargin": True, "gridcolor": "#e9edf2", "zerolinecolor": "#cfd6de", "linecolor": "#cfd6de"}
+    fig.update_xaxes(**axes)
+    fig.update_yaxes(**axes)
     for axis in (fig.layout.xaxis, fig.layout.yaxis):
         if axis.type == "log":
             axis.dtick = 1  # ticks at powers of ten only
@@ -62,7 +65,9 @@ def coverage(f: Figures) -> dict[str, go.Figure]:
     """Threads and comments per subreddit and month, discovery, statuses, completeness."""
     charts: dict[str, go.Figure] = {}
     subs = [s for s, _, _ in f.per_subreddit][::-1]
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("threads", "comments"), horizontal_spacing=0.04)
+    fig = make_subplots(
+        rows=1, cols=2, shared_yaxes=True, subplot_titles=("threads", "comments"), horizontal_spacing=0.04
+    )
     fig.add_trace(
         _bar([t for _, t, _ in f.per_subreddit][::-1], subs, "threads", PALETTE[0], orientation="h"), row=1, col=1
     )
@@ -206,9 +211,7 @@ def answers(f: Figures) -> dict[str, go.Figure]:
     fig.add_trace(
         go.Scatter(
             x=periods,
-            y=[
-                row["unmatched"] / row["answers"] if row["answers"] else None for row in a.over_time
-            ],
+            y=[row["unmatched"] / row["answers"] if row["answers"] else None for row in a.over_time],
             name="unmatched",
             mode="lines+markers",
             line={"color": GREY, "dash": "dot"},

@@ -171,8 +171,8 @@ def compute(
     per_subreddit = _rows(
         con,
         """
-        WITH t AS (SELECT subreddit, count(*) AS n FROM s GROUP BY ALL),
-             k AS (SELECT subreddit, count(*) AS n FROM c GROUP BY ALL)
+        WITH t AS (SELECT coalesce(subreddit, '(unknown)') AS subreddit, count(*) AS n FROM s GROUP BY ALL),
+             k AS (SELECT coalesce(subreddit, '(unknown)') AS subreddit, count(*) AS n FROM c GROUP BY ALL)
         SELECT coalesce(t.subreddit, k.subreddit) AS sub, coalesce(t.n, 0), coalesce(k.n, 0)
         FROM t FULL OUTER JOIN k ON t.subreddit = k.subreddit
         ORDER BY 3 DESC, 2 DESC, 1
@@ -197,7 +197,7 @@ def compute(
     )
     status: dict[str, dict[str, int]] = {}
     for table, view in (("submissions", "s"), ("comments", "c")):
-        for value, n in _rows(con, f"SELECT status, count(*) FROM {view} GROUP BY ALL ORDER BY 2 DESC"):  # noqa: S608
+        for value, n in _rows(con, f"SELECT status, count(*) FROM {view} GROUP BY ALL ORDER BY 2 DESC"):
             status.setdefault(table, {})[str(value)] = n
     bands, least = _completeness(con, manifest)
     per_thread = _rows(
@@ -206,7 +206,7 @@ def compute(
         WITH k AS (SELECT link_id, count(*) AS n FROM c GROUP BY ALL)
         SELECT {pow2_bucket("coalesce(k.n, 0)")} AS b, count(*) FROM s LEFT JOIN k ON k.link_id = s.name
         GROUP BY b
-        """,  # noqa: S608
+        """,
     )
     depth = _rows(con, "SELECT depth, count(*) FROM c GROUP BY depth ORDER BY depth NULLS LAST")
     replies = _rows(
@@ -215,7 +215,7 @@ def compute(
         WITH r AS (SELECT parent_id, count(*) AS n FROM c WHERE depth = 1 GROUP BY ALL)
         SELECT {pow2_bucket("coalesce(r.n, 0)")} AS b, count(*)
         FROM c LEFT JOIN r ON r.parent_id = c.name WHERE c.parent_id = c.link_id GROUP BY b
-        """,  # noqa: S608
+        """,
     )
     delay = "greatest(epoch(c.created_utc) - epoch(s.created_utc), 0)"
     timing = _rows(
@@ -224,14 +224,14 @@ def compute(
         SELECT {_case(delay, TIME_BUCKETS)} AS b,
                count(*) FILTER (WHERE c.parent_id = c.link_id), count(*) FILTER (WHERE c.parent_id <> c.link_id)
         FROM c JOIN s ON s.name = c.link_id GROUP BY b
-        """,  # noqa: S608
+        """,
     )
     medians = _one(
         con,
         f"""
         SELECT quantile_disc({delay}, 0.5) FILTER (WHERE c.parent_id = c.link_id), quantile_disc({delay}, 0.5)
         FROM c JOIN s ON s.name = c.link_id
-        """,  # noqa: S608
+        """,
     )
     score_rows = _rows(
         con,
@@ -239,7 +239,7 @@ def compute(
         SELECT {pow2_bucket("score")} AS b, 'comments' AS kind, count(*) FROM c WHERE score IS NOT NULL GROUP BY b
         UNION ALL
         SELECT {pow2_bucket("score")} AS b, 'submissions' AS kind, count(*) FROM s WHERE score IS NOT NULL GROUP BY b
-        """,  # noqa: S608
+        """,
     )
     timing_by = {b: (top, rest) for b, top, rest in timing}
     score_counts: dict[int, list[int]] = {}
@@ -257,16 +257,12 @@ def compute(
         comments_per_thread=[(label, v[0]) for label, v in _fill_pow2({b: [n] for b, n in per_thread}, 1)],
         depth=[("unknown" if d is None else str(d), n) for d, n in depth],
         replies_per_top_level=[(label, v[0]) for label, v in _fill_pow2({b: [n] for b, n in replies}, 1)],
-        time_to_comment=[
-            (label, *timing_by.get(i, (0, 0))) for i, (_, label) in enumerate(TIME_BUCKETS) if timing_by
-        ],
+        time_to_comment=[(label, *timing_by.get(i, (0, 0))) for i, (_, label) in enumerate(TIME_BUCKETS) if timing_by],
         median_minutes={
             "top_level": None if medians[0] is None else round(medians[0] / 60, 1),
             "all": None if medians[1] is None else round(medians[1] / 60, 1),
         },
-        scores=[
-            (label, v[0] / score_totals[0], v[1] / score_totals[1]) for label, v in _fill_pow2(score_counts, 2)
-        ],
+        scores=[(label, v[0] / score_totals[0], v[1] / score_totals[1]) for label, v in _fill_pow2(score_counts, 2)],
         answers=None if taxonomy is None else answers(con, taxonomy, pseudonymized=pseudonymized),
     )
 
@@ -290,7 +286,7 @@ def _completeness(
             WITH k AS (SELECT link_id, count(*) AS n FROM c GROUP BY ALL)
             SELECT {_case(ratio, COMPLETENESS_BANDS)} AS b, count(*)
             FROM s LEFT JOIN k ON k.link_id = s.name WHERE s.num_comments > 0 GROUP BY b
-            """,  # noqa: S608
+            """,
         )
     )
     least = _rows(
@@ -322,7 +318,7 @@ def _completeness(
 
 
 def _period(con: duckdb.DuckDBPyConnection, where: str) -> str:
-    first, last = _one(con, f"SELECT min(created_utc), max(created_utc) FROM c WHERE {where}")  # noqa: S608
+    first, last = _one(con, f"SELECT min(created_utc), max(created_utc) FROM c WHERE {where}")
     if first is None:
         return "month"
     months = (last.year - first.year) * 12 + last.month - first.month
@@ -340,8 +336,7 @@ def answers(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy, *, pseudonymized
     groups = taxonomy.groups
     flags = ",\n       ".join(f"{group_sql(g, 'c.body')} AS g{i}" for i, g in enumerate(groups))
     select = (
-        "SELECT c.name, c.created_utc, c.score, c.body <> '' AS has_text,\n"
-        f"       {flags}\nFROM c\nWHERE {ANSWER_RULE}"
+        f"SELECT c.name, c.created_utc, c.score, c.body <> '' AS has_text,\n       {flags}\nFROM c\nWHERE {ANSWER_RULE}"
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE answers AS {select}")
     any_group = " OR ".join(f"g{i}" for i in range(len(groups)))
@@ -349,7 +344,7 @@ def answers(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy, *, pseudonymized
         con,
         f"SELECT count(*), count(*) FILTER (WHERE has_text), count(*) FILTER (WHERE has_text AND NOT ({any_group})), "
         + ", ".join(f"count(*) FILTER (WHERE g{i})" for i in range(len(groups)))
-        + " FROM answers",  # noqa: S608
+        + " FROM answers",
     )
     period = _period(con, ANSWER_RULE)
     over_time = _rows(
@@ -357,7 +352,7 @@ def answers(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy, *, pseudonymized
         f"SELECT strftime(date_trunc('{period}', created_utc), '%Y-%m') AS p, count(*) FILTER (WHERE has_text), "
         f"count(*) FILTER (WHERE has_text AND NOT ({any_group})), "
         + ", ".join(f"count(*) FILTER (WHERE g{i})" for i in range(len(groups)))
-        + " FROM answers GROUP BY p ORDER BY p",  # noqa: S608
+        + " FROM answers GROUP BY p ORDER BY p",
     )
     quotes: dict[str, list[dict[str, Any]]] = {}
     for i, group in enumerate(groups):
@@ -369,7 +364,7 @@ def answers(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy, *, pseudonymized
             FROM c SEMI JOIN (SELECT name FROM answers WHERE g{i} ORDER BY score DESC NULLS LAST, name
                               LIMIT {QUOTES_PER_GROUP}) a ON a.name = c.name
             ORDER BY c.score DESC NULLS LAST, c.name
-            """,  # noqa: S608
+            """,
         )
         quotes[group.name] = [
             {
@@ -391,7 +386,12 @@ def answers(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy, *, pseudonymized
         counts={g.name: n for g, n in zip(groups, counts[3:], strict=True)},
         period=period,
         over_time=[
-            {"period": p, "answers": n, "unmatched": u, "groups": dict(zip([g.name for g in groups], rest, strict=True))}
+            {
+                "period": p,
+                "answers": n,
+                "unmatched": u,
+                "groups": dict(zip([g.name for g in groups], rest, strict=True)),
+            }
             for p, n, u, *rest in over_time
         ],
         quotes=quotes,
@@ -455,7 +455,7 @@ def changes(con: duckdb.DuckDBPyConnection, result: VersionDiff, limit: int = 25
             FROM diff_items d LEFT JOIN links l ON l.name = d.name GROUP BY link)
         SELECT per.*, (SELECT any_value(title) FROM titles WHERE titles.name = per.link) AS title
         FROM per ORDER BY added + removed + tombstoned + changed DESC, link LIMIT {limit}
-        """,  # noqa: S608
+        """,
     )
     con.unregister("diff_items")
     return ChangeFigures(

@@ -122,6 +122,7 @@ def write_report(
     started = time.perf_counter()
     try:
         import jinja2
+        import markupsafe
         from markdown_it import MarkdownIt
         from plotly.io import to_json
         from plotly.offline import get_plotlyjs
@@ -130,6 +131,10 @@ def write_report(
     except ImportError as exc:
         raise ConfigError(f"the report needs {exc.name}: {INSTALL_HINT}") from None
     path, out = Path(path), Path(out)
+    try:  # before the work: a folder that cannot be made fails at once
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the report to {out}: {exc.strerror or exc}; choose another --out") from None
     folder, manifest = locate(path, version)
     spec_dir = _spec_dir(path, folder)
     spec_found = (spec_dir / SPEC_FILE).is_file()
@@ -172,10 +177,12 @@ def write_report(
         spec_found=spec_found,
         quotes_per_group=fig_mod.QUOTES_PER_GROUP,
         facts=_facts(manifest),
-        terms_html=jinja2.utils.markupsafe.Markup(markdown.render(terms_of_use(folder, manifest))),
-        plotly_js=jinja2.utils.markupsafe.Markup(get_plotlyjs()),
+        # trusted HTML: Markdown rendered with raw HTML off, plotly's own script, JSON with every "<" escaped
+        terms_html=markupsafe.Markup(markdown.render(terms_of_use(folder, manifest))),  # noqa: S704
+        plotly_js=markupsafe.Markup(get_plotlyjs()),  # noqa: S704
         charts={
-            key: jinja2.utils.markupsafe.Markup(_script_json(to_json(fig, validate=False))) for key, fig in charts.items()
+            key: markupsafe.Markup(_script_json(to_json(fig, validate=False)))  # noqa: S704
+            for key, fig in charts.items()
         },
         tool_version=__version__,
     )
@@ -198,12 +205,9 @@ def _script_json(text: str) -> str:
 def _write_atomic(out: Path, html: str) -> None:
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(html, encoding="utf-8")
         os.replace(tmp, out)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        raise ConfigError(
-            f"cannot write the report to {out}: {exc.strerror or exc}; choose another --out"
-        ) from None
+        raise ConfigError(f"cannot write the report to {out}: {exc.strerror or exc}; choose another --out") from None

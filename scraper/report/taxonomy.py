@@ -44,7 +44,7 @@ def check(taxonomy: Taxonomy, con: duckdb.DuckDBPyConnection) -> None:
         for kind, patterns in (("patterns", group.patterns), ("exclude", group.exclude)):
             for pattern in patterns:
                 try:
-                    con.execute(f"SELECT regexp_matches('', {sql_literal(pattern)})").fetchall()  # noqa: S608
+                    con.execute(f"SELECT regexp_matches('', {sql_literal(pattern)})").fetchall()
                 except duckdb.Error as exc:
                     first = str(exc).splitlines()[0]
                     raise ConfigError(
@@ -61,7 +61,7 @@ def classify(taxonomy: Taxonomy, texts: Sequence[str], con: Any = None) -> list[
         return []
     flags = ", ".join(group_sql(g, "t.body") for g in taxonomy.groups)
     rows = con.execute(
-        f"SELECT t.i, {flags} FROM (SELECT unnest(?) AS body, generate_subscripts(?, 1) AS i) t ORDER BY t.i",  # noqa: S608
+        f"SELECT t.i, {flags} FROM (SELECT unnest(?) AS body, generate_subscripts(?, 1) AS i) t ORDER BY t.i",
         [list(texts), list(texts)],
     ).fetchall()
     return [[g.name for g, hit in zip(taxonomy.groups, row[1:], strict=True) if hit] for row in rows]

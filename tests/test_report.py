@@ -1,0 +1,261 @@
+"""The report: numbers in the page against direct DuckDB queries on the files, the taxonomy matcher, the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scraper.cli import main
+from scraper.errors import ConfigError
+from scraper.publish.diff import diff_versions
+from scraper.report import write_report
+from scraper.report.figures import pow2_label, quote
+from scraper.report.taxonomy import classify
+from scraper.spec import Taxonomy, load_spec
+from tests.report_data import make_dataset
+
+
+class Page(HTMLParser):
+    """The numbers a reader sees (``data-figure`` elements) and each chart's JSON."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.figures: dict[str, str] = {}
+        self.charts: dict[str, Any] = {}
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self._open: tuple[str, str] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if a.get("data-figure"):
+            self._open = ("figure", str(a["data-figure"]))
+        elif tag == "script" and a.get("data-chart"):
+            self._open = ("chart", str(a["data-chart"]))
+
+    def handle_data(self, data: str) -> None:
+        if self._open and self._open[0] == "figure":
+            self.figures[self._open[1]] = data.strip()
+        elif self._open:
+            self.charts[self._open[1]] = json.loads(data)
+        self._open = None
+
+    def number(self, key: str) -> int:
+        return int(self.figures[key].replace(",", ""))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_dataset(tmp_path_factory.mktemp("report") / "ds")
+
+
+@pytest.fixture(scope="module")
+def page(dataset: Path) -> Page:
+    out = dataset.parent / "report.html"
+    result = write_report(dataset, out, against="v0001")
+    assert result.version == "v0002" and out.stat().st_size == result.bytes
+    return Page(out.read_text(encoding="utf-8"))
+
+
+def q(dataset: Path, sql: str) -> list[tuple[Any, ...]]:
+    folder = dataset / "versions" / "v0002"
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(f"CREATE VIEW s AS SELECT * FROM '{folder}/submissions.parquet'")
+    con.execute(f"CREATE VIEW c AS SELECT * FROM '{folder}/comments.parquet'")
+    return con.execute(sql).fetchall()
+
+
+def test_page_numbers_equal_direct_queries(dataset: Path, page: Page) -> None:
+    assert page.number("threads") == q(dataset, "SELECT count(*) FROM s")[0][0] == 9
+    assert page.number("comments") == q(dataset, "SELECT count(*) FROM c")[0][0]
+    assert page.number("top_level") == q(dataset, "SELECT count(*) FROM c WHERE parent_id = link_id")[0][0]
+    for status, n in q(dataset, "SELECT status, count(*) FROM c GROUP BY 1"):
+        assert page.number(f"status-comments-{status}") == n
+    # per subreddit: both traces of the chart
+    subs = page.charts["chart-subreddits"]["data"]
+    drawn = dict(zip(subs[1]["y"], subs[1]["x"], strict=True))
+    assert drawn == dict(q(dataset, "SELECT subreddit, count(*) FROM c GROUP BY 1"))
+    assert dict(zip(subs[0]["y"], subs[0]["x"], strict=True)) == dict(
+        q(dataset, "SELECT subreddit, count(*) FROM s GROUP BY 1")
+    )
+    # comments by month of their thread
+    months = page.charts["chart-months"]["data"][1]
+    expected = q(
+        dataset,
+        "SELECT strftime(s.created_utc, '%Y-%m') m, count(*) FROM c JOIN s ON c.link_id = s.name GROUP BY 1 ORDER BY 1",
+    )
+    assert list(zip(months["x"], months["y"], strict=True)) == expected
+    # depth distribution
+    depth = page.charts["chart-depth"]["data"][0]
+    assert [int(x) for x in depth["x"]] == [r[0] for r in q(dataset, "SELECT depth FROM c GROUP BY 1 ORDER BY 1")]
+    assert depth["y"] == [n for _, n in q(dataset, "SELECT depth, count(*) FROM c GROUP BY 1 ORDER BY 1")]
+    # found_by, search labels folded over subreddits
+    found = page.charts["chart-found-by"]["data"][0]
+    assert dict(zip(found["y"], found["x"], strict=True)) == {'search: "quit ML"': 9, "seed:th0": 1}
+
+
+def test_answers_match_the_rule_run_directly(dataset: Path, page: Page) -> None:
+    answers = (
+        "FROM c WHERE parent_id = link_id AND NOT stickied AND distinguished IS NULL AND NOT is_submitter "
+        "AND body <> ''"
+    )
+    with_text = q(dataset, f"SELECT count(*) {answers}")[0][0]
+    data_eng = q(dataset, f"SELECT count(*) {answers} AND regexp_matches(body, 'data engineer|\\bETL\\b', 'i')")[0][0]
+    research = q(
+        dataset,
+        f"SELECT count(*) {answers} AND regexp_matches(body, '\\bresearch|\\bphd\\b', 'i') "
+        "AND NOT regexp_matches(body, 'quant research', 'i')",
+    )[0][0]
+    unmatched = q(
+        dataset, f"SELECT count(*) {answers} AND NOT regexp_matches(body, 'data engineer|etl|research|phd|quant', 'i')"
+    )[0][0]
+    assert page.number("answers-with-text") == with_text > 0
+    assert page.number("group-0") == data_eng > 0
+    assert page.number("group-1") == research > 0
+    assert page.number("answers-unmatched") == unmatched > 0
+    bars = page.charts["chart-answers"]["data"][0]
+    assert dict(zip(bars["y"], bars["x"], strict=True))["unmatched"] == unmatched
+
+
+def test_changes_come_from_diff(dataset: Path, page: Page) -> None:
+    summary = diff_versions(dataset, "v0001", "v0002").summary()
+    for table, counts in summary.items():
+        for kind, n in counts.items():
+            assert page.number(f"change-{table}-{kind}") == n
+    assert page.number("change-comments-removed") == 1
+    assert page.number("change-comments-edited") == 1
+    assert page.number("change-submissions-added") == 1
+    per_thread = page.charts["chart-changes"]["data"]
+    by_kind = {t["name"]: dict(zip(t["y"], t["x"], strict=True)) for t in per_thread}
+    assert by_kind["removed"]["t3_th0"] == 1 and by_kind["added"]["t3_th8"] == 8 + 10 + 1
+
+
+def test_page_is_self_contained(page: Page) -> None:
+    for tag, attrs in page.tags:
+        assert tag != "link", attrs
+        assert not (tag in ("script", "img", "iframe") and attrs.get("src")), attrs
+    assert len(page.charts) == 13 and all(chart["data"] for chart in page.charts.values())
+
+
+def test_quotes_are_pseudonymized_or_anonymous(tmp_path: Path) -> None:
+    dataset = make_dataset(tmp_path / "plain", pseudonymized=False)
+    out = tmp_path / "r.html"
+    write_report(dataset, out)
+    html = out.read_text(encoding="utf-8")
+    assert "authors are not shown" in html and "u_1" not in html.split("In their words")[1]
+    assert quote("ask u/someone_else about it", "", pseudonymized=False) == ("", "", "ask u/… about it")
+
+
+def test_report_cli(dataset: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "sub" / "r.html"
+    version_folder = dataset / "versions" / "v0001"  # a version folder: the spec two levels up is found
+    result = runner.invoke(main, ["report", "--dataset", str(version_folder), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["version"] == "v0001"
+    assert "No <code>[report.taxonomy]</code>" not in out.read_text(encoding="utf-8")
+    missing = runner.invoke(main, ["report", str(dataset), "--version", "v0009", "--out", str(out)])
+    assert missing.exit_code == 1 and "v0009" in missing.stderr and "Traceback" not in missing.output
+    blocked = runner.invoke(main, ["report", str(dataset), "--out", str(out / "x.html")])  # a file as the folder
+    assert blocked.exit_code == 2 and "cannot write the report" in blocked.stderr
+    assert len(blocked.stderr.strip().splitlines()) == 1
+
+
+def test_report_without_taxonomy_says_so(dataset: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    (bare / "versions").mkdir(parents=True)
+    (dataset / "versions" / "v0001").rename(bare / "versions" / "v0001")
+    try:
+        write_report(bare, tmp_path / "r.html")  # no dataset.toml: no taxonomy, said so
+        assert "No <code>[report.taxonomy]</code>" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    finally:
+        (bare / "versions" / "v0001").rename(dataset / "versions" / "v0001")
+
+
+WORDS = st.sampled_from(["the", "model", "job", "now", "work", "left", "ML", "data", "team", "I", "and"])
+KEYWORDS = ["airflow", "backend", "phd", "quant", "farmer"]
+
+
+CON = duckdb.connect()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    texts=st.lists(
+        st.lists(st.one_of(WORDS, st.sampled_from([*KEYWORDS, "Backend", "PHD"])), max_size=12).map(" ".join),
+        max_size=8,
+    ),
+    excluded=st.sampled_from([[], ["farmer"]]),
+)
+def test_taxonomy_matches_exactly_the_keywords_and_never_forces(texts: list[str], excluded: list[str]) -> None:
+    taxonomy = Taxonomy.model_validate(
+        {
+            "groups": [
+                {"name": "eng", "patterns": ["airflow", "backend"]},
+                {"name": "research", "patterns": ["phd"], "exclude": excluded},
+                {"name": "other", "patterns": ["quant", "farmer"]},
+            ]
+        }
+    )
+    got = classify(taxonomy, texts, CON)
+    assert len(got) == len(texts)
+    for text, groups in zip(texts, got, strict=True):
+        low = text.lower()
+        expected = [
+            g.name
+            for g in taxonomy.groups
+            if any(p in low for p in g.patterns) and not any(x in low for x in g.exclude)
+        ]
+        assert groups == expected  # unmatched texts stay unmatched ([]), never put in a group
+        if not any(k in low for k in KEYWORDS):
+            assert groups == []
+
+
+def test_taxonomy_refuses_what_re2_cannot_run() -> None:
+    taxonomy = Taxonomy.model_validate({"groups": [{"name": "look-behind", "patterns": ["(?<=data )engineer"]}]})
+    with pytest.raises(ConfigError, match=r"group 'look-behind'.*RE2"):
+        classify(taxonomy, ["data engineer"])
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        ("[[report.taxonomy.groups]]\nname = 'a'\npatterns = ['(']", "bad regular expression"),
+        ("[[report.taxonomy.groups]]\nname = 'a'\npatterns = []", "report.taxonomy.groups.0.patterns"),
+        (
+            "[[report.taxonomy.groups]]\nname = 'a'\npatterns = ['x']\n[[report.taxonomy.groups]]\nname = 'a'\n"
+            "patterns = ['y']",
+            "group names repeat",
+        ),
+    ],
+)
+def test_bad_taxonomy_in_the_spec_is_one_clear_error(tmp_path: Path, groups: str, message: str) -> None:
+    (tmp_path / "dataset.toml").write_text(f"[dataset]\nname = 'x'\n[report.taxonomy]\n{groups}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_spec(tmp_path)
+
+
+def test_leaving_ml_taxonomy_loads_and_runs_in_duckdb() -> None:
+    spec, _ = load_spec(Path(__file__).resolve().parents[1] / "datasets" / "leaving-ml")
+    taxonomy = spec.report.taxonomy
+    assert taxonomy is not None and len(taxonomy.groups) == 9
+    got = classify(
+        taxonomy,
+        ["Now I do MLOps and data engineering", "I went into a quant research position", "Still searching"],
+    )
+    assert got == [["Data engineering", "MLOps and platform"], ["Quant and finance"], []]
+
+
+def test_pow2_labels() -> None:
+    assert [pow2_label(b) for b in (-1, 0, 1, 2, 3, 11)] == ["< 0", "0", "1", "2–3", "4–7", "1,024–2,047"]
