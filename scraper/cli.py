@@ -966,7 +966,7 @@ def demo(path: Path, spec: Path, as_json: bool) -> None:
     out = path.parent / f"{path.name}-report.html"
     try:
         written = write_report(path, out)
-    except ScraperError as exc:  # the report extra not installed: the demo's data stand
+    except ConfigError as exc:  # the report extra is not installed: the demo's data stand
         err.print(f"no report: {exc}")
     else:
         err.print(f"report: {written.out} (open it in a browser; python -m scraper report {path} --out FILE)")

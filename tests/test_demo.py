@@ -27,6 +27,8 @@ def test_demo_builds_a_real_snapshot_offline(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "RECONSTRUCTED" in result.stderr and "duckdb" in result.stderr
+    report = tmp_path / "leaving-ml-report.html"  # the demo writes its report and says where
+    assert report.is_file() and f"report: {report}" in result.stderr
     version = target / "versions" / "v0001"
     comments = pd.read_parquet(version / "comments.parquet")
     assert len(comments) == 20

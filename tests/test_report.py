@@ -168,7 +168,7 @@ def test_report_cli(dataset: Path, tmp_path: Path) -> None:
     missing = runner.invoke(main, ["report", str(dataset), "--version", "v0009", "--out", str(out)])
     assert missing.exit_code == 1 and "v0009" in missing.stderr and "Traceback" not in missing.output
     blocked = runner.invoke(main, ["report", str(dataset), "--out", str(out / "x.html")])  # a file as the folder
-    assert blocked.exit_code == 2 and "cannot write the report" in blocked.stderr
+    assert blocked.exit_code == 74 and f"cannot use {out}" in blocked.stderr
     assert len(blocked.stderr.strip().splitlines()) == 1
 
 

@@ -23,6 +23,7 @@ STATUS_COLOURS = {
     "removed": "#b5545c",
     "account_deleted": "#c9a227",
     "purged": "#6b7b8c",
+    "unavailable": "#7f6aa8",
 }
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
@@ -59,6 +60,11 @@ def _counts_axis(values: list[int]) -> dict[str, Any]:
 
 def _bar(x: list[Any], y: list[Any], name: str, colour: str, **extra: Any) -> go.Bar:
     return go.Bar(x=x, y=y, name=name, marker={"color": colour}, **extra)
+
+
+def _status_order(status: str) -> tuple[int, str]:
+    order = list(STATUS_COLOURS)
+    return (order.index(status) if status in order else len(order), status)
 
 
 def coverage(f: Figures) -> dict[str, go.Figure]:
@@ -105,7 +111,7 @@ def coverage(f: Figures) -> dict[str, go.Figure]:
 
     fig = go.Figure()
     tables = list(f.status)
-    for status in sorted({s for counts in f.status.values() for s in counts}, key=list(STATUS_COLOURS).index):
+    for status in sorted({s for counts in f.status.values() for s in counts}, key=_status_order):
         shares = [f.status[t].get(status, 0) / max(1, sum(f.status[t].values())) for t in tables]
         counts = [f.status[t].get(status, 0) for t in tables]
         fig.add_trace(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from scraper import __version__
-from scraper.errors import ConfigError
+from scraper.errors import ConfigError, storage_error
 from scraper.report import figures as fig_mod
 from scraper.spec import SPEC_FILE, load_spec
 from scraper.study import locate
@@ -134,7 +134,7 @@ def write_report(
     try:  # before the work: a folder that cannot be made fails at once
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"cannot write the report to {out}: {exc.strerror or exc}; choose another --out") from None
+        raise storage_error(exc, out) from None
     folder, manifest = locate(path, version)
     spec_dir = _spec_dir(path, folder)
     spec_found = (spec_dir / SPEC_FILE).is_file()
@@ -210,4 +210,4 @@ def _write_atomic(out: Path, html: str) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        raise ConfigError(f"cannot write the report to {out}: {exc.strerror or exc}; choose another --out") from None
+        raise storage_error(exc, out) from None
