@@ -21,7 +21,8 @@ import json
 import logging
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
@@ -30,12 +31,12 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
 from scraper import __version__
-from scraper.collect.expand import TreeResult
 from scraper.errors import (
+    EXIT_INTERRUPTED,
     EXIT_NEEDS_PERSON,
     ConfigError,
     InputError,
@@ -187,6 +188,56 @@ class Boundary(click.Group):
             fail(exc)
 
 
+def summary_option(func: F) -> F:
+    """``--summary FILE``: a JSON summary of the run, written however it ends (for schedulers and CI).
+
+    Holds the command, dataset, start and finish times, the exit code, the error
+    message if any, and what the command recorded with :func:`record_summary`.
+    Goes below :func:`handle_errors`, so it sees the library's errors first.
+    """
+
+    @click.option(
+        "--summary",
+        "summary_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Write a JSON summary of the run to FILE, however it ends (exit code, error, counts).",
+    )
+    @wraps(func)
+    def wrapper(*args: Any, summary_path: Path | None, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        summary: dict[str, Any] = {
+            "command": ctx.info_name,
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "exit_code": 0,
+        }
+        ctx.meta["summary"] = summary
+        try:
+            return func(*args, **kwargs)
+        except SystemExit as exc:
+            summary["exit_code"] = exc.code if isinstance(exc.code, int) else 1
+            raise
+        except Exception as exc:
+            mapped = from_exception(exc, where=_subject(ctx))
+            summary.update({"exit_code": mapped.exit_code, "error": str(mapped)})
+            raise
+        except KeyboardInterrupt:
+            summary.update({"exit_code": EXIT_INTERRUPTED, "error": "interrupted"})
+            raise
+        finally:
+            if summary_path is not None:
+                summary["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+                write_summary(summary_path, summary)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def record_summary(payload: dict[str, Any]) -> None:
+    """Add to the ``--summary`` of the command running (nothing without one)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and "summary" in ctx.meta:
+        ctx.meta["summary"].update(payload)
+
+
 def handle_errors(func: F) -> F:
     """Turn the library's errors into one line on stderr and the documented exit code.
 
@@ -200,6 +251,11 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the boundary
             fail(exc, _subject(click.get_current_context()))
+        except KeyboardInterrupt:
+            err.print(
+                "interrupted: everything fetched so far is kept; run the same command to continue.", soft_wrap=True
+            )
+            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
 
@@ -222,30 +278,32 @@ def emit_json(payload: Any) -> None:
     click.echo(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False, default=str))
 
 
-class ThreadProgress:
-    """A rich progress bar over threads, on stderr."""
+@contextmanager
+def watching() -> Iterator[None]:
+    """Progress of a run for people: bars on a terminal, a line every 30 s elsewhere (see :mod:`scraper.watch`).
 
-    def __init__(self, enabled: bool) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=not enabled,
-            transient=True,
-        )
-        self._task: Any = None
+    With ``-v`` and stderr not a terminal, every INFO event is a line already, so no periodic line is added.
+    """
+    from scraper.watch import PeriodicProgress, RichProgress
 
-    def start(self, total: int) -> None:
-        self._progress.start()
-        self._task = self._progress.add_task("threads", total=total)
-
-    def advance(self, link: str, result: TreeResult) -> None:
-        self._progress.update(self._task, advance=1, description=f"t3_{link}: {result.held} comments")
-
-    def stop(self) -> None:
-        self._progress.stop()
+    verbose = int((click.get_current_context().find_root().obj or {}).get("verbose", 0))
+    handler: logging.Handler | None = None
+    if err.is_terminal:
+        handler = RichProgress(err)
+    elif not verbose:
+        handler = PeriodicProgress(sys.stderr)
+    package = logging.getLogger("scraper")
+    saved = package.level
+    if handler is not None:
+        package.addHandler(handler)
+        package.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        if handler is not None:
+            package.removeHandler(handler)
+            handler.close()
+            package.setLevel(saved)
 
 
 @click.group(cls=Boundary, context_settings={"help_option_names": ["-h", "--help"]})
@@ -257,46 +315,72 @@ class ThreadProgress:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Also append logs to FILE as JSON lines (for schedulers and log shippers).",
 )
-def main(verbose: int, log_json: Path | None) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: int, log_json: Path | None) -> None:
     """Collect Reddit threads into versioned, checksummed Parquet datasets.
 
     Exit codes: 0 done, 1 needs a person, 2 usage or configuration error,
     70 internal error, 73 dataset locked, 74 I/O error (disk full, read-only),
-    75 try again later.
+    75 try again later, 130 interrupted (Ctrl-C; the same command continues).
     """
+    ctx.obj = {"verbose": verbose}
+    setup_logging(verbose, log_json)
+
+
+_OUR_HANDLER = "_scraper_cli"
+
+
+def setup_logging(verbose: int, log_json: Path | None) -> None:
+    """Logs on stderr at WARNING (INFO with -v, DEBUG with -vv), and every INFO record as JSON with --log-json."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, _OUR_HANDLER, False)]:  # a second call in one process
+        root.removeHandler(old)
+        old.close()
     level = max(logging.WARNING - 10 * verbose, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for logger in (logging.getLogger(), fatal_log):  # a second run in one process (tests) starts afresh
-        for old in [h for h in logger.handlers if isinstance(h.formatter, JsonLines)]:
-            logger.removeHandler(old)
-            old.close()
+    handler: logging.Handler
+    if err.is_terminal:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=err, show_path=False, show_time=verbose > 0, markup=False, highlighter=None)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(level)
+    handlers: list[logging.Handler] = [handler]
     if log_json is not None:
         try:
             log_json.parent.mkdir(parents=True, exist_ok=True)  # cron lines name a log folder not made yet
-            handler = logging.FileHandler(log_json, encoding="utf-8")
+            json_handler = logging.FileHandler(log_json, encoding="utf-8")
         except OSError as exc:
             raise storage_error(exc, log_json) from None
-        handler.setFormatter(JsonLines())
-        handler.setLevel(logging.INFO)
-        logging.getLogger().addHandler(handler)
-        logging.getLogger().setLevel(min(level, logging.INFO))
-        fatal_log.addHandler(handler)
+        json_handler.setFormatter(JsonLines())
+        json_handler.setLevel(logging.INFO)
+        setattr(json_handler, _OUR_HANDLER, True)
+        fatal_log.addHandler(json_handler)
+        handlers.append(json_handler)
+    for h in handlers:
+        setattr(h, _OUR_HANDLER, True)
+        root.addHandler(h)
+    root.setLevel(min(level, logging.INFO if log_json is not None else level))
 
 
 class JsonLines(logging.Formatter):
-    """One JSON object a log record: time, level, logger, message."""
+    """One JSON object a log record: time, level, logger, message, and an event's name and fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(
-            {
-                "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
-                "level": record.levelname,
-                "logger": record.name,
-                "message": record.getMessage(),
-                **{key: getattr(record, key) for key in ("exit_code", "error") if hasattr(record, key)},
-            },
-            ensure_ascii=False,
-        )
+        from scraper.watch import event_of
+
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **{key: getattr(record, key) for key in ("exit_code", "error") if hasattr(record, key)},
+        }
+        if found := event_of(record):
+            line["event"], line["fields"] = found
+        return json.dumps(line, ensure_ascii=False, default=str)
 
 
 def _print_report(report: Any, as_json: bool) -> None:
@@ -376,12 +460,6 @@ def run_options(func: F) -> F:
 @reddit_options
 @run_options
 @click.option(
-    "--summary",
-    "summary_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Write a JSON run summary here (also when the run stops early).",
-)
-@click.option(
     "--archive-url",
     envvar="SCRAPER_ARCTIC_SHIFT_URL",
     help="Arctic Shift API base URL for the [archive] section (default: the spec's url).",
@@ -393,6 +471,7 @@ def run_options(func: F) -> F:
 )
 @json_option
 @handle_errors
+@summary_option
 def collect(
     path: Path,
     site: str | None,
@@ -403,7 +482,6 @@ def collect(
     deadline: float | None,
     max_retries: int,
     wait_for_lock: bool,
-    summary_path: Path | None,
     archive_url: str | None,
     archive_only: bool,
     as_json: bool,
@@ -430,13 +508,11 @@ def collect(
     from scraper.sources.reddit import RedditSettings
 
     settings = RedditSettings.from_env(site=site, oauth_url=oauth_url, reddit_url=reddit_url, user_agent=user_agent)
-    progress = ThreadProgress(enabled=err.is_terminal)
-    summary: dict[str, Any] = {"dataset": str(path), "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    try:
+    record_summary({"dataset": str(path)})
+    with watching():
         report = run_collect(
             path,
             settings,
-            progress=progress,
             max_requests=max_requests,
             deadline_seconds=deadline,
             retry=RetryPolicy(max_retries=max_retries),
@@ -444,17 +520,7 @@ def collect(
             archive_url=archive_url,
             archive_only=archive_only,
         )
-        summary.update(report.as_json())
-        summary["exit_code"] = EXIT_NEEDS_PERSON if report.problems else 0
-    except Exception as exc:
-        mapped = from_exception(exc, where=str(path))
-        summary.update({"exit_code": mapped.exit_code, "error": str(mapped)})
-        raise
-    finally:
-        progress.stop()
-        if summary_path is not None:
-            summary["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-            write_summary(summary_path, summary)
+    record_summary(report.as_json())
     _print_report(report, as_json)
     err.print(f"wrote {path / 'versions' / str(report.version)}")
     if report.problems:
@@ -467,6 +533,7 @@ def collect(
 @wait_option
 @json_option
 @handle_errors
+@summary_option
 def ingest(path: Path, files: tuple[Path, ...], wait_for_lock: bool, as_json: bool) -> None:
     """Build a new version from saved Reddit API responses (FILES), without asking Reddit.
 
@@ -482,8 +549,10 @@ def ingest(path: Path, files: tuple[Path, ...], wait_for_lock: bool, as_json: bo
     from scraper.ingest import ingest as run_ingest
     from scraper.store.lock import dataset_lock
 
+    record_summary({"dataset": str(path)})
     with dataset_lock(path, wait=wait_for_lock):  # one writer per dataset
         manifest = run_ingest(path, list(files))
+    record_summary({"version": manifest["version"], "stats": manifest["stats"]})
     if as_json:
         emit_json(manifest)
     stats = manifest["stats"]
@@ -685,6 +754,7 @@ def report(path: Path, version: str, against: str | None, ignore: str, out: Path
     help="Orphan comments up to this share of comments warn instead of failing.",
 )
 @json_option
+@summary_option
 def validate(path: Path, orphan_warn: float, as_json: bool) -> None:
     """Validate a version folder, a dataset folder or a downloaded copy (for CI).
 
@@ -702,10 +772,12 @@ def validate(path: Path, orphan_warn: float, as_json: bool) -> None:
 
     from scraper.publish.validate import validate as run_validate
 
+    record_summary({"dataset": str(path)})
     try:
         report = run_validate(path, orphan_warn_share=orphan_warn)
     except InputError as exc:  # not a dataset at all: a usage error; damage is a failed check (exit 1)
         fail(ConfigError(str(exc)))
+    record_summary({"valid": report.valid, "report": report.as_json()})
     if as_json:
         emit_json(report.as_json())
     else:
@@ -733,6 +805,7 @@ def validate(path: Path, orphan_warn: float, as_json: bool) -> None:
 @wait_option
 @json_option
 @handle_errors
+@summary_option
 def publish(path: Path, target: Path, identifiable: bool, wait_for_lock: bool, as_json: bool) -> None:
     """Write the versions of the dataset at PATH as a static tree that download reads.
 
@@ -747,7 +820,9 @@ def publish(path: Path, target: Path, identifiable: bool, wait_for_lock: bool, a
     """
     from scraper.publish.tree import publish as run_publish
 
+    record_summary({"dataset": str(path), "to": str(target)})
     result = run_publish(path, target, allow_identifiable=identifiable, wait_for_lock=wait_for_lock)
+    record_summary(result)
     if as_json:
         emit_json(result)
     new = ", ".join(result["copied"]) or "none"
@@ -779,6 +854,7 @@ def publish(path: Path, target: Path, identifiable: bool, wait_for_lock: bool, a
 @wait_option
 @json_option
 @handle_errors
+@summary_option
 def download(
     source: str,
     version: str | None,
@@ -818,6 +894,7 @@ def download(
             tasks[rel] = progress.add_task(rel, total=total)
         progress.update(tasks[rel], completed=done)
 
+    record_summary({"source": source, "dataset": str(target)})
     with progress:
         result = run_download(
             source,
@@ -828,6 +905,7 @@ def download(
             deadline=deadline,
             wait_for_lock=wait_for_lock,
         )
+    record_summary(result)
     if as_json:
         emit_json(result)
     state = "already installed" if result["already_installed"] else "verified and installed"
@@ -843,6 +921,7 @@ def download(
 @run_options
 @json_option
 @handle_errors
+@summary_option
 def refresh(
     path: Path,
     site: str | None,
@@ -871,15 +950,18 @@ def refresh(
     from scraper.sources.reddit import RedditSettings
 
     settings = RedditSettings.from_env(site=site, oauth_url=oauth_url, reddit_url=reddit_url, user_agent=user_agent)
-    report = run_refresh(
-        path,
-        settings,
-        max_requests=max_requests,
-        deadline_seconds=deadline,
-        retry=RetryPolicy(max_retries=max_retries),
-        wait_for_lock=wait_for_lock,
-    )
+    record_summary({"dataset": str(path)})
+    with watching():
+        report = run_refresh(
+            path,
+            settings,
+            max_requests=max_requests,
+            deadline_seconds=deadline,
+            retry=RetryPolicy(max_retries=max_retries),
+            wait_for_lock=wait_for_lock,
+        )
     summary = report.as_json()
+    record_summary(summary)
     if as_json:
         emit_json(summary)
     tombstones = summary["tombstones"]
@@ -899,6 +981,7 @@ def refresh(
 @click.argument("fullnames", nargs=-1, required=True)
 @json_option
 @handle_errors
+@summary_option
 def purge(path: Path, fullnames: tuple[str, ...], as_json: bool) -> None:
     """Remove the given items' text from every stored version and the raw archive (removal requests).
 
@@ -912,7 +995,9 @@ def purge(path: Path, fullnames: tuple[str, ...], as_json: bool) -> None:
     """
     from scraper.store.purge import purge as run_purge
 
+    record_summary({"dataset": str(path)})
     result = run_purge(path, list(fullnames))
+    record_summary(result)
     if as_json:
         emit_json(result)
     rows = sum(result["rows"].values())
@@ -949,11 +1034,8 @@ def demo(path: Path, spec: Path, as_json: bool) -> None:
     """
     from scraper.demo import run_demo
 
-    progress = ThreadProgress(enabled=err.is_terminal)
-    try:
-        report = run_demo(path, spec, progress=progress)
-    finally:
-        progress.stop()
+    with watching():
+        report = run_demo(path, spec)
     _print_report(report, as_json)
     version_dir = path / "versions" / str(report.version)
     err.print(f"wrote {version_dir} (RECONSTRUCTED demo data, not a Reddit recording)", soft_wrap=True)

@@ -60,6 +60,7 @@ EXIT_INTERNAL = 70  # EX_SOFTWARE from sysexits.h: a bug in this tool
 EXIT_LOCKED = 73  # EX_CANTCREAT from sysexits.h: another run is writing this dataset
 EXIT_IO = 74  # EX_IOERR from sysexits.h: disk full, read-only folder, no permission
 EXIT_TRY_LATER = 75  # EX_TEMPFAIL from sysexits.h, understood by schedulers
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C; the run continues next time
 
 
 class ScraperError(Exception):

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from scraper.errors import SubredditUnavailable
 from scraper.normalize.harvest import search_label
 from scraper.spec import DatasetSpec
+from scraper.watch import emit, plural
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +50,27 @@ def discover(client: SearchClient, spec: DatasetSpec) -> Discovery:
     """Run every search of the spec (paging with ``after`` up to the cap) and add the seeds."""
     found = Discovery()
     disc = spec.discovery
+    searches = len(disc.subreddits) * len(disc.queries)
+    emit(
+        log,
+        "discovery",
+        "discovery: %s in %s, %s",
+        plural(searches, "search"),
+        plural(len(disc.subreddits), "subreddit"),
+        plural(len(disc.seeds), "seed"),
+        searches=searches,
+        seeds=len(disc.seeds),
+    )
+    number = 0
     for subreddit in disc.subreddits:
         for query in disc.queries:
+            number += 1
             try:
-                _search_all(client, found, subreddit, query, spec)
+                _search_all(client, found, subreddit, query, spec, (number, searches))
             except SubredditUnavailable as exc:
                 found.problems.append(str(exc))
                 log.warning("%s", exc)
+                number += len(disc.queries) - disc.queries.index(query) - 1
                 break  # the other queries of this subreddit would fail the same way
     for seed in disc.seeds:
         cand = found.candidates.setdefault(seed, Candidate(seed))
@@ -64,25 +79,62 @@ def discover(client: SearchClient, spec: DatasetSpec) -> Discovery:
     kept = {k: c for k, c in found.candidates.items() if c.is_seed or spec.filter.matches(c.title, c.selftext)}
     found.filtered_out = len(found.candidates) - len(kept)
     found.candidates = kept
+    emit(
+        log,
+        "discovered",
+        "discovered %s (%d left out by the filter)",
+        plural(len(kept), "thread"),
+        found.filtered_out,
+        threads=len(kept),
+        filtered_out=found.filtered_out,
+    )
     return found
 
 
-def _search_all(client: SearchClient, found: Discovery, subreddit: str, query: str, spec: DatasetSpec) -> None:
+def _search_all(
+    client: SearchClient, found: Discovery, subreddit: str, query: str, spec: DatasetSpec, number: tuple[int, int]
+) -> None:
     label = search_label(subreddit, query)
     after: str | None = None
     seen_cursors: set[str] = set()
-    for _page in range(spec.discovery.max_pages):
+    for page in range(1, spec.discovery.max_pages + 1):
         listing = client.search(
             subreddit, query, sort=spec.discovery.sort, time_filter=spec.discovery.time_filter, after=after
         )
+        results = new = 0
         for thing in listing["data"].get("children") or []:
             if thing.get("kind") != "t3":
                 continue
             data = thing["data"]
+            results += 1
+            new += data["id"] not in found.candidates
             cand = found.candidates.setdefault(data["id"], Candidate(data["id"]))
             cand.found_by.add(label)
             cand.title, cand.selftext = data.get("title") or "", data.get("selftext") or ""
         after = listing["data"].get("after")
-        if not after or after in seen_cursors:  # PRAW's rule: stop on null or a repeated cursor
+        # PRAW's rule: stop on null or a repeated cursor
+        last = not after or after in seen_cursors or page == spec.discovery.max_pages
+        emit(
+            log,
+            "search-page",
+            "search %d/%d r/%s %s page %d: %s, %d new (%s found)",
+            *number,
+            subreddit,
+            query,
+            page,
+            plural(results, "thread"),
+            new,
+            plural(len(found.candidates), "thread"),
+            search=number[0],
+            searches=number[1],
+            subreddit=subreddit,
+            query=query,
+            page=page,
+            results=results,
+            new=new,
+            found=len(found.candidates),
+            last=last,
+        )
+        if last:
             return
-        seen_cursors.add(after)
+        seen_cursors.add(str(after))

@@ -37,6 +37,7 @@ a run killed halfway through a thread resumes it without asking again.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -426,10 +427,20 @@ class Expansion:
 
 
 def expand_thread(
-    client: TreeClient, link: str, *, sort: str = "confidence", expansion: Expansion | None = None
+    client: TreeClient,
+    link: str,
+    *,
+    sort: str = "confidence",
+    expansion: Expansion | None = None,
+    on_step: Callable[[Expansion], None] | None = None,
 ) -> TreeResult:
-    """Fetch a thread and every comment its stubs announce; see the module docstring."""
+    """Fetch a thread and every comment its stubs announce; see the module docstring.
+
+    ``on_step`` is called after every request with the expansion (progress of a large thread).
+    """
     state = expansion or Expansion(link, sort)
     while not state.done():
         state.step(client)
+        if on_step is not None:
+            on_step(state)
     return state.result()

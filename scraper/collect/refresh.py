@@ -34,6 +34,7 @@ from scraper.collect.run import (
     endpoint_counts,
     finish_placed_run,
     index_answers,
+    log_version,
     new_run_id,
     record_body,
 )
@@ -47,6 +48,7 @@ from scraper.store.lock import dataset_lock
 from scraper.store.purge import PurgingArchive, purged_fullnames
 from scraper.store.raw import read_records
 from scraper.store.snapshot import Dataset, write_json_atomic
+from scraper.watch import emit
 
 REFRESH_STATE = ".refresh.json"
 
@@ -168,10 +170,13 @@ def _refresh_locked(
         listings = [record_body(r) for r in prior if str((r.get("params") or {}).get("id")) in asked]
         try:
             with client.context(refresh="info"):
+                batches = -(-len(names) // INFO_MAX_IDS)
                 for start in range(0, len(names), INFO_MAX_IDS):
                     batch = names[start : start + INFO_MAX_IDS]
                     if ",".join(batch) not in asked:  # a resumed refresh asks only what it has not
                         listings.append(client.info(batch))
+                    number = start // INFO_MAX_IDS + 1
+                    emit(log, "info-batch", "refresh: /api/info %d/%d", number, batches, batch=number, batches=batches)
             for listing in listings:
                 for thing in (listing or {}).get("data", {}).get("children") or []:
                     if thing.get("kind") == "t3" and isinstance(thing["data"].get("num_comments"), int):
@@ -221,6 +226,7 @@ def _refresh_locked(
     clear_run_state(dataset.path / REFRESH_STATE)
     report.version = manifest["version"]
     report.manifest = manifest
+    log_version(dataset.path, manifest)
     return report
 
 

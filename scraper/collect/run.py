@@ -40,6 +40,7 @@ from scraper.store.lock import dataset_lock
 from scraper.store.purge import PurgingArchive, purged_fullnames
 from scraper.store.raw import RawArchive, read_records
 from scraper.store.snapshot import Dataset, write_json_atomic
+from scraper.watch import emit, plural
 
 log = logging.getLogger(__name__)
 RUN_STATE = ".run.json"
@@ -144,7 +145,6 @@ def collect(
     dataset_dir: Path,
     settings: RedditSettings,
     *,
-    progress: Any = None,
     max_requests: int | None = None,
     deadline_seconds: float | None = None,
     retry: RetryPolicy | None = None,
@@ -162,6 +162,7 @@ def collect(
 
     Holds the dataset's lock throughout: a second run exits at once with
     :class:`~scraper.errors.Locked`, or queues behind the first with ``wait_for_lock``.
+    Progress is reported as log events (:mod:`scraper.watch`).
     """
     spec, _ = load_spec(dataset_dir)  # a bad spec, or a missing or wrong key, stops us before any write
     pseudonymizer = pseudonymizer_for(Dataset(dataset_dir), spec)
@@ -169,7 +170,6 @@ def collect(
         return _collect_locked(
             dataset_dir,
             settings,
-            progress=progress,
             max_requests=max_requests,
             deadline_seconds=deadline_seconds,
             retry=retry,
@@ -184,7 +184,6 @@ def _collect_locked(
     dataset_dir: Path,
     settings: RedditSettings,
     *,
-    progress: Any,
     max_requests: int | None,
     deadline_seconds: float | None,
     retry: RetryPolicy | None,
@@ -239,9 +238,18 @@ def _collect_locked(
                 found = _archive_pass(spec, archive, events, report, archive_url, clock, run_id)
                 candidates = _merge(candidates, found)
             finished = {e["link"]: e for e in events if e["event"] in ("thread", "thread-problem")}
-            if progress is not None:
-                progress.start(len(candidates) if client is not None else 0)
-            for cand in candidates if client is not None else []:
+            active = candidates if client is not None else []
+            done = sum(c.link in finished for c in active)
+            emit(
+                log,
+                "threads",
+                "%s to collect (%d finished before)",
+                plural(len(active), "thread"),
+                done,
+                total=len(active),
+                finished=done,
+            )
+            for number, cand in enumerate(active, 1):
                 assert client is not None
                 answers = answers_by_thread.get(f"t3_{cand.link}", [])
                 result = collect_thread(
@@ -253,11 +261,10 @@ def _collect_locked(
                     finished=finished.get(cand.link),
                     answers=answers,
                     problems=report.problems,
+                    number=(number, len(candidates)),
                 )
                 if result is not None:
                     report.threads.append(result)
-                    if progress is not None:
-                        progress.advance(cand.link, result)
         except BudgetExhausted as exc:
             if client is not None:
                 report.requests = client.requests_by_endpoint
@@ -298,6 +305,7 @@ def _collect_locked(
     clear_run_state(dataset.path / RUN_STATE)
     report.version = manifest["version"]
     report.manifest = manifest
+    log_version(dataset.path, manifest)
     return report
 
 
@@ -380,6 +388,25 @@ def _merge(first: list[Candidate], second: list[Candidate]) -> list[Candidate]:
     return [merged[k] for k in sorted(merged)]
 
 
+def log_version(folder: Path, manifest: dict[str, Any]) -> None:
+    """The ``version`` event: which version was written where, with its row counts."""
+    rows = {name.removesuffix(".parquet"): info.get("rows", 0) for name, info in manifest.get("files", {}).items()}
+    path = folder / "versions" / str(manifest.get("version"))
+    emit(
+        log,
+        "version",
+        "wrote %s: %s, %s",
+        path,
+        plural(int(rows.get("submissions", 0)), "submission"),
+        plural(int(rows.get("comments", 0)), "comment"),
+        dataset=manifest.get("dataset"),
+        version=manifest.get("version"),
+        path=str(path),
+        submissions=rows.get("submissions", 0),
+        comments=rows.get("comments", 0),
+    )
+
+
 def _endpoint(record: dict[str, Any]) -> str:
     url = str(record.get("url") or "")
     if record.get("origin") == "arctic-shift":
@@ -450,6 +477,7 @@ def collect_thread(
     finished: dict[str, Any] | None,
     answers: list[dict[str, Any]],
     problems: list[str],
+    number: tuple[int, int] = (1, 1),
 ) -> TreeResult | None:
     """Expand one thread with checkpoints: skip it if finished, replay what a cut-off run fetched.
 
@@ -466,9 +494,28 @@ def collect_thread(
         body = record_body(record)
         if body is not None:
             expansion.replay(record, body)
+    index, total = number
+    emit(log, "thread-start", "thread t3_%s (%d/%d) started", link, index, total, link=link, index=index, total=total)
+
+    def step(state: Expansion) -> None:
+        held, stated = len(state.depth), state.num_comments
+        emit(
+            log,
+            "thread-step",
+            "thread t3_%s: %d of %s comments held after %d requests",
+            link,
+            held,
+            stated,
+            sum(state.requests.values()),
+            link=link,
+            held=held,
+            stated=stated,
+            requests=sum(state.requests.values()),
+        )
+
     with client.context(thread=f"t3_{link}", found_by=found_by):
         try:
-            result = expand_thread(client, link, expansion=expansion)
+            result = expand_thread(client, link, expansion=expansion, on_step=step)
         except RedditError as exc:
             if isinstance(exc, AuthError):
                 raise
@@ -477,4 +524,25 @@ def collect_thread(
             archive.append({"event": "thread-problem", "link": link, "problem": str(exc)})
             return None
     archive.append({"event": "thread", "link": link, "result": result.as_json()})
+    requests = dict(sorted(result.requests.items()))
+    emit(
+        log,
+        "thread-done",
+        "thread t3_%s (%d/%d) done: %s of %s comments held, %s (%s)%s",
+        link,
+        index,
+        total,
+        f"{result.held:,}",
+        "?" if result.num_comments is None else f"{result.num_comments:,}",
+        plural(sum(requests.values()), "request"),
+        ", ".join(f"{n} {endpoint}" for endpoint, n in requests.items()),
+        f", {len(result.unresolved)} unresolved" if result.unresolved else "",
+        link=link,
+        index=index,
+        total=total,
+        held=result.held,
+        stated=result.num_comments,
+        requests=requests,
+        unresolved=len(result.unresolved),
+    )
     return result

@@ -51,9 +51,7 @@ def demo_server(forest: Forest | None = None, **overrides: Any) -> FakeReddit:
     return FakeReddit(forest or demo_forest(), **options)
 
 
-def run_demo(
-    dataset_dir: Path = DEMO_DIR, spec_source: Path = SPEC_SOURCE, *, progress: object = None
-) -> CollectReport:
+def run_demo(dataset_dir: Path = DEMO_DIR, spec_source: Path = SPEC_SOURCE) -> CollectReport:
     """Collect the demo dataset into ``dataset_dir`` through a fake Reddit on 127.0.0.1."""
     spec_target = dataset_dir / SPEC_FILE
     if not spec_target.exists():
@@ -64,4 +62,4 @@ def run_demo(
     os.environ.setdefault(DEMO_KEY_ENV, DEMO_KEY)
     with demo_server() as server:
         settings = server.client_settings(user_agent="python:reddit-research-dataset-demo:0 (offline demo)")
-        return collect(dataset_dir, settings, progress=progress)
+        return collect(dataset_dir, settings)

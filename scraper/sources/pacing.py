@@ -98,6 +98,10 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
         return float(min(self.cap, self.base * 2 ** (attempt - 1)) * (0.5 + self.jitter()))
 
+    def patience(self, attempt: int) -> float:
+        """Seconds of backoff still ahead after retry number ``attempt``, at the mean jitter (for messages)."""
+        return float(sum(min(self.cap, self.base * 2 ** (k - 1)) for k in range(attempt + 1, self.max_retries + 1)))
+
     def retry_after(self, header: str | None, reset: str | None = None) -> float:
         """Seconds to wait after a 429."""
         for value in (header, reset):

@@ -46,6 +46,7 @@ from scraper.errors import (
 from scraper.sources import names
 from scraper.sources.pacing import WINDOW_SECONDS, Clock, Pacer, RetryPolicy
 from scraper.store.raw import KEPT_HEADERS, RawArchive, redact_form, redact_token_body
+from scraper.watch import emit
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +277,21 @@ class RedditClient:
                         f"still rate-limited after {waits_429 - 1} waits on {item}; try again later."
                     ) from None
                 wait = self.retry.retry_after(exc.retry_after, exc.response.headers.get("x-ratelimit-reset"))
-                log.warning("429 on %s; waiting %.0f s as Reddit asks", item, wait)
+                url = _url_of(exc)
+                emit(
+                    log,
+                    "rate-limited",
+                    "rate-limited (429) on %s (%s); waiting %.0f s as Reddit asks (wait %d of %d)",
+                    url,
+                    item,
+                    wait,
+                    waits_429,
+                    self.retry.max_429_waits,
+                    url=url,
+                    wait=wait,
+                    attempt=waits_429,
+                    max_waits=self.retry.max_429_waits,
+                )
                 self.pacer.hold(wait)
             except prawcore.OAuthException as exc:
                 raise AuthError(
@@ -291,28 +306,47 @@ class RedditClient:
                 if endpoint == "morechildren" and status in (400, 413, 414):
                     raise TooManyIds(f"Reddit refused {item} as too long (HTTP {status})") from None
                 if status >= 500 or isinstance(exc, prawcore.BadJSON):
-                    retries = self._backoff(retries, item, f"HTTP {status}" if status >= 500 else "bad JSON")
+                    fault = f"HTTP {status}" if status >= 500 else "bad JSON"
+                    retries = self._backoff(retries, item, fault, _url_of(exc))
                     continue
                 raise _translate(exc, endpoint, item) from None
             except prawcore.RequestException as exc:
                 name = exc.original_exception.__class__.__name__
                 log.debug("%s on %s: %s", name, item, exc.original_exception)
-                retries = self._backoff(retries, item, name)
+                retries = self._backoff(retries, item, name, _url_of(exc))
             except RedditAPIException as exc:
                 raise RedditError(f"Reddit rejected the request for {item}: {exc}") from None
             except prawcore.PrawcoreException as exc:
                 raise ScraperError(f"request for {item} failed: {exc}") from None
 
-    def _backoff(self, retries: int, item: str, fault: str) -> int:
+    def _backoff(self, retries: int, item: str, fault: str, url: str) -> int:
         self.faults[fault] += 1
         retries += 1
         if retries > self.retry.max_retries:
             raise TransientError(
-                f"Reddit kept failing on {item} ({fault}, {retries} attempts); "
+                f"Reddit kept failing on {item} ({fault} from {url}, {retries} attempts); "
                 "check the network and run the same command again."
             )
         wait = self.retry.backoff(retries)
-        log.warning("%s on %s; retry %d in %.1f s", fault, item, retries, wait)
+        ahead = self.retry.patience(retries)
+        emit(
+            log,
+            "retry",
+            "%s from %s (%s); retry %d of %d in %.1f s, %s",
+            fault,
+            url,
+            item,
+            retries,
+            self.retry.max_retries,
+            wait,
+            f"then about {ahead:.0f} s more of retries before giving up" if ahead else "the last one",
+            url=url,
+            fault=fault,
+            attempt=retries,
+            max_retries=self.retry.max_retries,
+            wait=round(wait, 3),
+            gives_up_after=round(wait + ahead, 3),
+        )
         self.pacer.hold(wait)
         return retries
 
@@ -376,6 +410,18 @@ def _checked(check: Callable[[str], str], value: str, what: str) -> str:
         return check(value)
     except ValueError as exc:
         raise RedditError(f"refusing to put {what} {value!r} into a request to Reddit: {exc}") from None
+
+
+def _url_of(exc: prawcore.PrawcoreException) -> str:
+    """``GET https://host/path`` of the request that failed (no query: it may carry ids, never secrets)."""
+    if isinstance(exc, prawcore.RequestException):
+        args = [str(a) for a in exc.request_args[:2]]
+        args[:1] = [a.upper() for a in args[:1]]
+    elif isinstance(exc, prawcore.ResponseException):
+        args = [str(exc.response.request.method), str(exc.response.request.url or exc.response.url)]
+    else:
+        return "?"
+    return " ".join(a.split("?", 1)[0] for a in args)
 
 
 def _translate(exc: prawcore.ResponseException, endpoint: str, item: str) -> ScraperError:
