@@ -167,3 +167,68 @@ def test_refresh_request_counts_come_from_the_archive(tmp_path: Path) -> None:
         assert server.count("access_token") == 1  # a process's token fetch is not counted
     stats = report.manifest["stats"]["requests"]
     assert stats == {k: v for k, v in sent.items() if v}, (stats, sent)
+
+
+# -- purges reach published copies ------------------------------------------------------------
+def test_a_purge_reaches_the_published_tree_and_every_downloaded_copy(tmp_path: Path) -> None:
+    from scraper.errors import IntegrityError as Refused
+    from scraper.publish.download import download
+    from scraper.publish.tree import publish
+    from tests.test_download import TreeServer
+
+    forest, folder, comment, submission = world(tmp_path)
+    with FakeReddit(forest, quota=10**9) as server:
+        collect(folder, settings_for(server))
+        forest.threads["p0"].submission["num_comments"] += 1
+        refresh(folder, settings_for(server))
+    public, copy, old_copy = tmp_path / "public", tmp_path / "copy", tmp_path / "old-copy"
+    publish(folder, public, allow_identifiable=True)
+    with TreeServer(public) as web:
+        download(web.url, copy)  # v0002 over HTTP
+        download(web.url, copy, version="v0001")
+        download(str(public), old_copy, version="v0001")  # a copy that only holds v0001, from the folder
+        assert SECRET.encode() in every_byte(public) and SECRET.encode() in every_byte(copy)
+
+        purge(folder, [comment, submission])
+        result = publish(folder, public, allow_identifiable=True)
+        assert (result["copied"], result["purged"]) == ([], ["v0001", "v0002"])
+        assert SECRET.encode() not in every_byte(public) and SECRET_TITLE.encode() not in every_byte(public)
+        assert purged_fullnames(public) == {comment, submission}
+        for version in ("v0001", "v0002"):  # exactly the purged versions, byte for byte the source's
+            for name in ("manifest.json", "comments.parquet", "submissions.parquet", "README.md"):
+                assert (public / "versions" / version / name).read_bytes() == (
+                    folder / "versions" / version / name
+                ).read_bytes()
+        assert validate(public).valid
+        assert not (public / ".staging").exists()
+
+        again = download(web.url, copy)  # the next download from the source brings the purge
+        assert again["replaced"] and again["purged"] == ["v0002", "v0001"]
+    assert download(str(public), old_copy, version="v0001")["purged"] == ["v0001"]
+    for target in (copy, old_copy):
+        data = every_byte(target)
+        assert SECRET.encode() not in data and SECRET_TITLE.encode() not in data, target
+        assert purged_fullnames(target) == {comment, submission}
+        assert validate(target).valid
+        assert not (target / ".download").exists()
+    assert rows(copy, "v0002", "comments")[comment]["status"] == "purged"
+    # anything but a purge is still refused
+    manifest = folder / "versions" / "v0002" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"stats"', '"extra": 1, "stats"', 1))
+    Dataset(folder).write_index()
+    with pytest.raises(Refused, match="never rewritten"):
+        publish(folder, public, allow_identifiable=True)
+
+
+def test_replace_dir_swaps_a_folder_whole(tmp_path: Path) -> None:
+    from scraper.store.snapshot import replace_dir
+
+    old, new = tmp_path / "v0001", tmp_path / ".staging"
+    old.mkdir()
+    new.mkdir()
+    (old / "a").write_text("old")
+    (old / "gone").write_text("old")
+    (new / "a").write_text("new")
+    replace_dir(new, old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v0001"]
+    assert sorted(p.name for p in old.iterdir()) == ["a"] and (old / "a").read_text() == "new"

@@ -35,7 +35,8 @@ import httpx
 
 from scraper.errors import InputError, IntegrityError, SnapshotError, TransientError
 from scraper.store.lock import dataset_lock
-from scraper.store.snapshot import Dataset, manifest_problem, sha256_file
+from scraper.store.purge import PURGES_FILE, is_purge_of
+from scraper.store.snapshot import Dataset, manifest_problem, replace_dir, sha256_file
 
 _VERSION = re.compile(r"^v\d{4,}$")
 _FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -229,11 +230,58 @@ def _download_locked(
     if not isinstance(vid, str) or vid not in entries:
         known = ", ".join(entries) or "none"
         raise InputError(f"{source} has no version {vid!r} (versions: {known})")
+    result = _install(source, target, vid, entries[vid], fetcher, on_progress, until)
+    # A purge at the source reaches this copy: every installed version the source rewrote by a
+    # purge (and only by one) is fetched again and swapped in.
+    result["purged"] = [vid] if result["replaced"] else []
+    result["purged"] += [
+        other
+        for other in Dataset(target).versions()
+        if other != vid
+        and other in entries
+        and _install(source, target, other, entries[other], fetcher, on_progress, until, only_purge=True)["replaced"]
+    ]
+    _fetch_purge_log(fetcher, target)
+    return result
+
+
+def _fetch_purge_log(fetcher: Fetcher, target: Path) -> None:
+    """The source's purge record, kept beside the copy (absent at the source: nothing to keep)."""
+    try:
+        data = fetcher.read(PURGES_FILE, MAX_META_BYTES)
+    except InputError:
+        return
+    tmp = target / f".{PURGES_FILE}.{os.getpid()}.tmp"
+    tmp.write_bytes(data)
+    os.replace(tmp, target / PURGES_FILE)
+
+
+def _install(
+    source: str,
+    target: Path,
+    vid: str,
+    entry: dict[str, Any],
+    fetcher: Fetcher,
+    on_progress: Callable[[str, int, int | None], None] | None,
+    until: float,
+    *,
+    only_purge: bool = False,
+) -> dict[str, Any]:
+    """Install version ``vid`` from the source, or replace an installed one the source purged since.
+
+    With ``only_purge``, an installed version is replaced only when the source's manifest
+    is the installed one rewritten by purges; otherwise it is left as it is.
+    """
     if not _VERSION.match(vid):
         raise IntegrityError(f"index.json names version {vid!r}, which is not a version id; refusing it")
     rel = f"versions/{vid}"
+    final = target / "versions" / vid
+    installed = final / "manifest.json"
+    unchanged = {"version": vid, "path": str(final), "downloaded": [], "already_installed": True, "replaced": False}
+    if only_purge and installed.is_file() and sha256_file(installed) == entry["manifest_sha256"]:
+        return unchanged
     manifest_bytes = fetcher.read(f"{rel}/manifest.json", MAX_META_BYTES)
-    if hashlib.sha256(manifest_bytes).hexdigest() != entries[vid]["manifest_sha256"]:
+    if hashlib.sha256(manifest_bytes).hexdigest() != entry["manifest_sha256"]:
         raise IntegrityError(f"{rel}/manifest.json does not match the sha256 in index.json: tampered or broken")
     try:
         manifest = json.loads(manifest_bytes)
@@ -250,18 +298,16 @@ def _download_locked(
     files = {_safe_name(name, f"{rel}/manifest.json"): info for name, info in listed.items()}
 
     dataset = Dataset(target)
-    final = target / "versions" / vid
+    replace = False
     if final.is_dir():
-        installed = final / "manifest.json"
-        if installed.is_file() and sha256_file(installed) == entries[vid]["manifest_sha256"]:
-            return {
-                "version": vid,
-                "path": str(final),
-                "downloaded": [],
-                "skipped": sorted(files),
-                "already_installed": True,
-            }
-        raise SnapshotError(f"{final} holds a different {vid}; remove it or download elsewhere")
+        if installed.is_file() and sha256_file(installed) == entry["manifest_sha256"]:
+            return {**unchanged, "skipped": sorted(files)}
+        if installed.is_file() and is_purge_of(manifest, _installed_manifest(installed)):
+            replace = True
+        elif only_purge:
+            return unchanged
+        else:
+            raise SnapshotError(f"{final} holds a different {vid}; remove it or download elsewhere")
     dataset.check_store(verify_latest=False)  # the index rebuilt below must not trip over old damage
     staging = target / ".download" / vid
     staging.mkdir(parents=True, exist_ok=True)
@@ -275,12 +321,16 @@ def _download_locked(
         downloaded.append(name)
     (staging / "manifest.json").write_bytes(manifest_bytes)
     final.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(staging, final)
-    try:
+    if replace:
+        replace_dir(staging, final)  # one atomic swap; the old, unpurged files are removed
         dataset.write_index()
-    except BaseException:
-        os.rename(final, staging)  # no version without its index: put it back to staging for the rerun
-        raise
+    else:
+        os.rename(staging, final)
+        try:
+            dataset.write_index()
+        except BaseException:
+            os.rename(final, staging)  # no version without its index: put it back to staging for the rerun
+            raise
     shutil.rmtree(target / ".download", ignore_errors=True)
     return {
         "version": vid,
@@ -288,7 +338,16 @@ def _download_locked(
         "downloaded": downloaded,
         "skipped": skipped,
         "already_installed": False,
+        "replaced": replace,
     }
+
+
+def _installed_manifest(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _fetch_verified(

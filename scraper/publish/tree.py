@@ -12,10 +12,18 @@ Raw archives, quarantine files, staging folders and run state stay behind.
 Versions already in the target with the same manifest are left as they are;
 new ones are copied into a staging folder and renamed into place, and
 ``index.json`` is replaced last, so a reader never sees a half-published tree.
+
+Published versions are never rewritten, with one exception: a purge (a removal
+request, ``scraper.store.purge``).  A version whose source manifest is the
+published one plus purges, and nothing else, is copied into staging and
+swapped in for the published folder in one atomic step, with its new
+checksums; ``purges.jsonl``, the purge record, is published beside the index,
+and ``download`` brings the rewrite to every copy downloaded from the tree.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,7 +31,8 @@ from typing import Any
 from scraper.errors import IntegrityError, SnapshotError
 from scraper.publish.validate import validate
 from scraper.store.lock import dataset_lock
-from scraper.store.snapshot import Dataset, sha256_file, write_json_atomic
+from scraper.store.purge import copy_purge_log, is_purge_of
+from scraper.store.snapshot import Dataset, replace_dir, sha256_file, write_json_atomic
 
 TOP_FILES = ("README.md", "dataset.toml")
 
@@ -64,15 +73,22 @@ def _publish_locked(dataset_dir: Path, target: Path, *, allow_identifiable: bool
         failed = [f"{c.version} {c.name}" for c in report.checks if c.status == "fail"]
         raise IntegrityError(f"{dataset_dir} does not validate ({'; '.join(failed[:3])}); run validate")
     target.mkdir(parents=True, exist_ok=True)
-    copied = []
+    copied: list[str] = []
+    purged: list[str] = []
     for entry in index["versions"]:
         vid = entry["version"]
         src, dst = source.version_dir(vid), target / "versions" / vid
+        replace = False
         if dst.is_dir():
             published = dst / "manifest.json"
-            if not published.is_file() or sha256_file(published) != entry["manifest_sha256"]:
-                raise IntegrityError(f"{dst} holds a different {vid}; published versions are never rewritten")
-            continue
+            if published.is_file() and sha256_file(published) == entry["manifest_sha256"]:
+                continue
+            if not (published.is_file() and is_purge_of(source.manifest(vid), _read_json(published))):
+                raise IntegrityError(
+                    f"{dst} holds a different {vid}; published versions are never rewritten (a purge is the "
+                    "one exception, and this is not one)"
+                )
+            replace = True
         staging = target / ".staging" / vid
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
@@ -85,16 +101,32 @@ def _publish_locked(dataset_dir: Path, target: Path, *, allow_identifiable: bool
                 raise IntegrityError(f"{src / name} is a symbolic link; a version holds plain files only")
             shutil.copyfile(src / name, staging / name, follow_symlinks=False)
         dst.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(dst)
-        copied.append(vid)
+        if replace:
+            replace_dir(staging, dst)
+            purged.append(vid)
+        else:
+            staging.rename(dst)
+            copied.append(vid)
     shutil.rmtree(target / ".staging", ignore_errors=True)
     for name in TOP_FILES:
         if (dataset_dir / name).is_file():
             shutil.copyfile(dataset_dir / name, target / name)
+    copy_purge_log(dataset_dir, target)
     write_json_atomic(target / "index.json", index)
     return {
         "target": str(target),
         "versions": [e["version"] for e in index["versions"]],
         "copied": copied,
+        "purged": purged,
         "latest": index["latest"],
     }
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IntegrityError(f"cannot read {path} ({exc}); remove the published copy's version or fix it") from None
+    if not isinstance(value, dict):
+        raise IntegrityError(f"{path} is not a manifest")
+    return value

@@ -136,6 +136,39 @@ def apply_purges(rows: RowSet, names: frozenset[str] | set[str]) -> int:
     return subs + coms + dropped
 
 
+def is_purge_of(new: dict[str, Any], old: dict[str, Any]) -> bool:
+    """Whether manifest ``new`` is ``old`` rewritten by one or more purges and nothing else.
+
+    ``new`` lists more purges, and the two differ only in purges, file checksums and
+    sizes, and status counts.  Publish and download replace a version only then.
+    """
+    if len(new.get("purges") or []) <= len(old.get("purges") or []):
+        return False
+    return bool(_without_purges(new) == _without_purges(old))
+
+
+def _without_purges(manifest: dict[str, Any]) -> Any:
+    out = json.loads(json.dumps(manifest))
+    out.pop("purges", None)
+    (out.get("stats") or {}).pop("status", None)
+    for info in [*(out.get("files") or {}).values(), out.get("card") or {}]:
+        if isinstance(info, dict):
+            info.pop("sha256", None)
+            info.pop("bytes", None)
+    return out
+
+
+def copy_purge_log(source_dir: Path, target_dir: Path) -> bool:
+    """Copy the purge record (``purges.jsonl``) beside a published or downloaded copy, atomically."""
+    log = source_dir / PURGES_FILE
+    if not log.is_file():
+        return False
+    tmp = target_dir / f".{PURGES_FILE}.{os.getpid()}.tmp"
+    tmp.write_bytes(log.read_bytes())
+    os.replace(tmp, target_dir / PURGES_FILE)
+    return True
+
+
 def _purge_version(dataset: Dataset, version: str, names: set[str], when: str) -> int:
     folder = dataset.version_dir(version)
     manifest_path = folder / "manifest.json"

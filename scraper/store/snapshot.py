@@ -21,6 +21,8 @@ so a crash between the two steps loses nothing.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import os
@@ -176,6 +178,37 @@ def write_json_lines_atomic(path: Path, entries: Sequence[Any]) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def replace_dir(new: Path, old: Path) -> None:
+    """Put the folder ``new`` where ``old`` is and remove the old one.
+
+    The swap is one atomic step where the kernel offers it (Linux ``renameat2`` with
+    ``RENAME_EXCHANGE``): a reader sees the old folder or the new one, never neither.
+    Elsewhere it is two renames, and a reader may miss the folder for that instant.
+    """
+    if not _exchange(new, old):
+        aside = old.with_name(f".{old.name}.old.{os.getpid()}")
+        os.rename(old, aside)
+        os.rename(new, old)
+        new = aside
+    _fsync_dir(old.parent)
+    shutil.rmtree(new)  # the old contents, now at the new folder's path
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders atomically with renameat2; False where the system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
 
 
 def rows_to_table(stem: str, rows: Sequence[BaseModel]) -> pa.Table:
