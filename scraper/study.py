@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import SCHEMA_VERSION, schema_compatible
@@ -39,8 +40,7 @@ class Snapshot:
     manifest: dict[str, Any]
     submissions: pa.Table
     comments: pa.Table
-    _rows: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
-    _children: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    _threads: dict[str, _Thread] = field(default_factory=dict, repr=False)  # link -> index, built on first use
 
     def _table(self, name: str) -> pa.Table:
         if name not in TABLES:
@@ -65,45 +65,134 @@ class Snapshot:
         con = connection or duckdb.default_connection()
         return con.from_arrow(self._table(table))
 
-    def _index(self) -> None:
-        if self._rows:
-            return
-        for row in self.submissions.to_pylist():
-            self._rows[row["name"]] = row
-        for row in self.comments.to_pylist():
-            self._rows[row["name"]] = row
-            self._children.setdefault(row["parent_id"], []).append(row["name"])
+    # Lookups answer from Arrow, never from the whole table as Python dicts: a row by an Arrow
+    # filter on ``name``; a path to the root from a small index of that thread (the positions and
+    # parents of the comments sharing its ``link_id``), built on first use and kept, whose rows
+    # become dicts only when asked for; a whole thread from the same index, closed over replies
+    # whose ``link_id`` disagrees with their parent's (as a tree by ``parent_id`` has them).
+    def _find(self, fullname: str) -> dict[str, Any] | None:
+        for table in (self.comments, self.submissions):  # a comment's row first, as before
+            hits = pc.indices_nonzero(pc.fill_null(pc.equal(table["name"], fullname), False))
+            if len(hits):
+                return _rows_at(table, [hits[-1].as_py()])[0]  # the last, as a dict by name kept
+        return None
+
+    def _thread(self, link: str) -> _Thread:
+        thread = self._threads.get(link)
+        if thread is None:
+            inside = pc.fill_null(pc.equal(self.comments["link_id"], link), False)
+            thread = self._threads[link] = _Thread(self.comments, inside)
+        return thread
 
     def row(self, fullname: str) -> dict[str, Any]:
         """One submission or comment by fullname."""
-        self._index()
-        try:
-            return self._rows[fullname]
-        except KeyError:
-            raise KeyError(f"{fullname} is not in {self.version}") from None
+        found = self._find(fullname)
+        if found is None:
+            raise KeyError(f"{fullname} is not in {self.version}")
+        return found
 
     def thread(self, link: str) -> dict[str, Any]:
         """A submission and its comments as a tree: ``{"row": …, "replies": [{"row": …, "replies": …}]}``."""
-        self._index()
         link = link if link.startswith("t3_") else f"t3_{link}"
+        root = self.row(link)
+        index = self._thread(link)
+        index.close_over_replies(link)
+        rows = index.all_rows()
+        children: dict[str, list[str]] = {}
+        for name, parent in zip(index.names, index.parents, strict=True):
+            children.setdefault(parent, []).append(name)
 
-        def node(name: str) -> dict[str, Any]:
-            kids = sorted(self._children.get(name, []), key=lambda n: self._rows[n]["created_utc"])
-            return {"row": self._rows[name], "replies": [node(k) for k in kids]}
+        def node(name: str, row: dict[str, Any]) -> dict[str, Any]:
+            kids = sorted(children.get(name, []), key=lambda n: rows[n]["created_utc"])
+            return {"row": row, "replies": [node(k, rows[k]) for k in kids]}
 
-        self.row(link)
-        return node(link)
+        return node(link, root)
 
     def path_to_root(self, fullname: str) -> list[dict[str, Any]]:
         """The rows from a comment up through its parents to its submission."""
-        self._index()
         path = [self.row(fullname)]
+        index = self._thread(path[0]["link_id"]) if path[0].get("link_id") else None
         while path[-1]["name"].startswith("t1_"):
             parent = path[-1]["parent_id"]
-            if parent not in self._rows:
+            row = index.row(parent) if index is not None else None
+            row = row or self._find(parent)
+            if row is None:
                 break  # an orphan: the chain ends where the dataset does
-            path.append(self._rows[parent])
+            path.append(row)
         return path
+
+
+class _Thread:
+    """One thread's comments: their positions in the table, names and parents, in table order.
+
+    Rows become dicts only when asked for (``row``, ``all_rows``), a slice at a time.
+    """
+
+    def __init__(self, comments: pa.Table, inside: pa.ChunkedArray) -> None:
+        self.comments = comments
+        self.inside = inside
+        self.closed = False
+        self._load()
+        self._rows: dict[str, dict[str, Any]] = {}
+
+    def _load(self) -> None:
+        self.indices: list[int] = pc.indices_nonzero(self.inside).to_pylist()
+        self.names: list[str] = _values_at(self.comments["name"], self.indices)
+        self.parents: list[str] = _values_at(self.comments["parent_id"], self.indices)
+        self.position = dict(zip(self.names, self.indices, strict=True))  # the last of a name, as before
+
+    def close_over_replies(self, link: str) -> None:
+        """Take in the replies to this thread's comments whose own ``link_id`` names another thread."""
+        if self.closed:
+            return
+        names = {link, *self.names}
+        while True:
+            value_set = pa.array(list(names), pa.string())
+            replies = pc.fill_null(pc.is_in(self.comments["parent_id"], value_set=value_set), False)
+            strays = pc.and_(pc.invert(self.inside), replies)
+            found = pc.indices_nonzero(strays).to_pylist()
+            if not found:
+                break
+            self.inside = pc.or_(self.inside, strays)
+            names.update(_values_at(self.comments["name"], found))
+        self._load()
+        self.closed = True
+
+    def row(self, name: str) -> dict[str, Any] | None:
+        if name not in self._rows:
+            at = self.position.get(name)
+            if at is None:
+                return None
+            self._rows[name] = _rows_at(self.comments, [at])[0]
+        return self._rows[name]
+
+    def all_rows(self) -> dict[str, dict[str, Any]]:
+        rows = {}
+        for row in _rows_at(self.comments, self.indices):
+            rows[row["name"]] = row  # the last of a name, as before
+        return rows
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Ascending ``indices`` as (start, length) runs of consecutive positions."""
+    runs, start = [], 0
+    for end in range(1, len(indices) + 1):
+        if end == len(indices) or indices[end] != indices[end - 1] + 1:
+            runs.append((indices[start], end - start))
+            start = end
+    return runs
+
+
+# ``take`` and ``filter`` on a table or chunked column first gather whole chunks (the text columns
+# too), tens of milliseconds on a million rows; a slice is a view, so these cost only what is asked.
+def _rows_at(table: pa.Table, indices: list[int]) -> list[dict[str, Any]]:
+    """The rows at ascending ``indices`` as dicts."""
+    return [row for start, length in _runs(indices) for row in table.slice(start, length).to_pylist()]
+
+
+def _values_at(column: pa.ChunkedArray, indices: list[int]) -> list[Any]:
+    """The values of ``column`` at ascending ``indices``."""
+    return [value for start, length in _runs(indices) for value in column.slice(start, length).to_pylist()]
 
 
 def load(path: str | Path, version: str = "latest", *, verify: bool = True) -> Snapshot:

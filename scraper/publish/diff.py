@@ -1,10 +1,12 @@
 """Differences between two versions of a dataset, keyed by fullname.
 
-Each row gets a content hash: sha256 over the canonical JSON (sorted keys,
-fixed separators, ISO datetimes) of its fields, leaving out volatile ones
-(``retrieved_at``, ``source``) and any the caller ignores (say ``score``).  An
-item is *added*, *removed*, *tombstoned* (visible in A, deleted/removed/account
-gone in B) or *changed*, with the columns that changed.  Versions of the same
+Two rows of one item are the same when their canonical fields are, leaving out
+volatile ones (``retrieved_at``, ``source``) and any the caller ignores (say
+``score``); :func:`content_hash` is that identity as one sha256 over the
+canonical JSON of a row.  An item is *added*, *removed*, *tombstoned* (visible
+in A, deleted/removed/account gone in B) or *changed*, with the columns that
+changed.  The comparison runs in DuckDB, column by column inside the join (exact,
+where a row hash could collide), and only the differences come back to Python.  Versions of the same
 major schema version compare on their common columns (an additive change
 shows as columns added); another major version is refused with the reason.
 """
@@ -13,15 +15,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scraper.study import TABLES, load
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from scraper.errors import SnapshotError
+from scraper.study import TABLES, locate
 
 VOLATILE = frozenset({"retrieved_at", "source"})
+MEMORY_LIMIT = "512MB"  # DuckDB's own limit for a diff; past it the join spills to disk
 
 
 def _canonical(value: Any) -> Any:
@@ -98,29 +109,115 @@ class VersionDiff:
 
 
 def diff_versions(path: Path, a: str, b: str, *, ignore: frozenset[str] = frozenset()) -> VersionDiff:
-    """Compare versions ``a`` and ``b`` of the dataset at ``path``."""
-    old, new = load(path, a), load(path, b)
-    # load() has refused any version whose major schema differs from this tool's, so both share one
-    # major version here: an additive change shows as columns added or removed.
+    """Compare versions ``a`` and ``b`` of the dataset at ``path``.
+
+    The comparison runs in DuckDB over the Parquet files: a full outer join by fullname with
+    each common column compared there, so only the items that differ (and the names of the
+    columns that do) reach Python.  Memory stays bounded however large the versions are.
+    """
+    folder_a, manifest_a = locate(path, a)
+    folder_b, manifest_b = locate(path, b)
+    # locate() refuses any version whose major schema differs from this tool's, so both
+    # share one major version here: an additive change shows as columns added or removed.
     tables = {}
-    for name in TABLES:
-        ta, tb = getattr(old, name), getattr(new, name)
-        common = [c for c in ta.column_names if c in tb.column_names and c not in VOLATILE | ignore]
-        result = TableDiff(
-            columns_added=[c for c in tb.column_names if c not in ta.column_names],
-            columns_removed=[c for c in ta.column_names if c not in tb.column_names],
-        )
-        rows_a = {r["name"]: r for r in ta.select(common).to_pylist()}
-        rows_b = {r["name"]: r for r in tb.select(common).to_pylist()}
-        result.added = sorted(set(rows_b) - set(rows_a))
-        result.removed = sorted(set(rows_a) - set(rows_b))
-        for item in sorted(set(rows_a) & set(rows_b)):
-            ra, rb = rows_a[item], rows_b[item]
-            if content_hash(ra, common) == content_hash(rb, common):
-                continue
-            if ra.get("status") == "visible" and rb.get("status") != "visible":
-                result.tombstoned.append(item)
-                continue
-            result.changed[item] = [c for c in common if _canonical(ra.get(c)) != _canonical(rb.get(c))]
-        tables[name] = result
-    return VersionDiff(old.version, new.version, sorted(ignore), tables)
+    with _engine() as con:
+        for name in TABLES:
+            file_a, file_b = folder_a / f"{name}.parquet", folder_b / f"{name}.parquet"
+            schema_a, schema_b = _schema(file_a), _schema(file_b)
+            common = [c for c in schema_a.names if c in schema_b.names and c not in VOLATILE | ignore]
+            result = TableDiff(
+                columns_added=[c for c in schema_b.names if c not in schema_a.names],
+                columns_removed=[c for c in schema_a.names if c not in schema_b.names],
+            )
+            retyped = {c for c in common if not schema_a.field(c).type.equals(schema_b.field(c).type)}
+            _diff_table(con, (file_a, file_b), common, retyped, result)
+            tables[name] = result
+    return VersionDiff(manifest_a["version"], manifest_b["version"], sorted(ignore), tables)
+
+
+@contextmanager
+def _engine() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A private in-memory DuckDB connection, spilling to a temporary folder past its memory limit."""
+    with tempfile.TemporaryDirectory(prefix="diff-") as spill:
+        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
+        try:
+            con.execute("SET preserve_insertion_order = false")
+            yield con
+        finally:
+            con.close()
+
+
+def _schema(file: Path) -> pa.Schema:
+    try:
+        schema: pa.Schema = pq.read_schema(file)
+    except (OSError, pa.ArrowException) as exc:
+        raise SnapshotError(f"cannot read {file}: {exc}") from None
+    return schema
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _side(con: duckdb.DuckDBPyConnection, file: Path, view: str, columns: list[str]) -> str:
+    """SQL for one version's rows, one per fullname (the last one, as a dict keyed by name kept)."""
+    con.read_parquet(str(file), file_row_number=True).create_view(view)
+    select = ", ".join(_quote(c) for c in dict.fromkeys(["name", *columns]))
+    [(duplicates,)] = con.execute(f"SELECT count(*) - count(DISTINCT name) FROM {view}").fetchall()  # noqa: S608
+    if not duplicates:
+        return f"SELECT {select} FROM {view}"  # noqa: S608 - quoted column names, no values
+    return (
+        f"SELECT {select} FROM {view} "  # noqa: S608 - quoted column names, no values
+        "QUALIFY row_number() OVER (PARTITION BY name ORDER BY file_row_number DESC) = 1"
+    )
+
+
+def _diff_table(
+    con: duckdb.DuckDBPyConnection,
+    files: tuple[Path, Path],
+    common: list[str],
+    retyped: set[str],
+    result: TableDiff,
+) -> None:
+    """Fill ``result`` with the items that differ between two Parquet files on ``common`` columns."""
+
+    def differs(column: str) -> str:
+        left, right = f"a.{_quote(column)}", f"b.{_quote(column)}"
+        if column in retyped:  # a minor schema change retyped it: compare the values' text
+            left, right = f"CAST({left} AS VARCHAR)", f"CAST({right} AS VARCHAR)"
+        return f"{left} IS DISTINCT FROM {right}"
+
+    compared = [c for c in common if c != "name"]
+    flags = ", ".join(f"CASE WHEN {differs(c)} THEN {_literal(c)} END" for c in compared) or "NULL::VARCHAR"
+    any_differs = " OR ".join(differs(c) for c in compared) or "false"
+    # Issue 3's tombstone: visible in A and not in B; with status ignored there is none, as before.
+    tombstone = "a.status = 'visible' AND b.status IS DISTINCT FROM 'visible'" if "status" in common else "false"
+    sql = f"""
+        WITH a AS ({_side(con, files[0], "side_a", common)}), b AS ({_side(con, files[1], "side_b", common)})
+        SELECT
+            coalesce(a.name, b.name) AS item,
+            CASE WHEN a.name IS NULL THEN 'added' WHEN b.name IS NULL THEN 'removed'
+                 WHEN {tombstone} THEN 'tombstoned' ELSE 'changed' END AS kind,
+            list_filter([{flags}], lambda x: x IS NOT NULL) AS columns
+        FROM a FULL OUTER JOIN b ON a.name = b.name
+        WHERE a.name IS NULL OR b.name IS NULL OR {any_differs}
+    """  # noqa: S608 - built from quoted column names and literals of them, no values
+    changed: list[tuple[str, list[str]]] = []
+    for item, kind, columns in con.execute(sql).fetchall():
+        if kind == "added":
+            result.added.append(item)
+        elif kind == "removed":
+            result.removed.append(item)
+        elif kind == "tombstoned":
+            result.tombstoned.append(item)
+        else:
+            changed.append((item, columns))
+    result.added.sort()
+    result.removed.sort()
+    result.tombstoned.sort()
+    changed.sort()
+    result.changed = {item: [c for c in compared if c in set(columns)] for item, columns in changed}
