@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.reference_diff import reference_diff
+from bench.reference_old import reference_diff
 from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
 from scraper.publish.diff import diff_versions
 from scraper.store.snapshot import sha256_file

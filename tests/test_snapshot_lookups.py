@@ -11,38 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.reference_old import DictIndex
 from schemas import ARROW_SCHEMAS
 from scraper.study import Snapshot
 from tests.test_diff import T0, com, sub
-
-
-class DictIndex:
-    """The lookups as they were: every row of both tables as a dict, children by parent."""
-
-    def __init__(self, snap: Snapshot) -> None:
-        self.rows: dict[str, dict[str, Any]] = {}
-        self.children: dict[str, list[str]] = {}
-        for row in snap.submissions.to_pylist():
-            self.rows[row["name"]] = row
-        for row in snap.comments.to_pylist():
-            self.rows[row["name"]] = row
-            self.children.setdefault(row["parent_id"], []).append(row["name"])
-
-    def thread(self, link: str) -> dict[str, Any]:
-        def node(name: str) -> dict[str, Any]:
-            kids = sorted(self.children.get(name, []), key=lambda n: self.rows[n]["created_utc"])
-            return {"row": self.rows[name], "replies": [node(k) for k in kids]}
-
-        return node(link)
-
-    def path_to_root(self, fullname: str) -> list[dict[str, Any]]:
-        path = [self.rows[fullname]]
-        while path[-1]["name"].startswith("t1_"):
-            parent = path[-1]["parent_id"]
-            if parent not in self.rows:
-                break
-            path.append(self.rows[parent])
-        return path
 
 
 @st.composite

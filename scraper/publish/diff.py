@@ -32,7 +32,7 @@ from scraper.errors import SnapshotError
 from scraper.study import TABLES, locate
 
 VOLATILE = frozenset({"retrieved_at", "source"})
-MEMORY_LIMIT = "512MB"  # DuckDB's own limit for a diff; past it the join spills to disk
+MEMORY_LIMIT = "768MB"  # DuckDB's own limit for a diff (1M-comment versions fit); past it the join spills to disk
 
 
 def _canonical(value: Any) -> Any:
