@@ -157,10 +157,26 @@ def build(n: int) -> dict[str, pa.Table]:
         "collapsed": pa.array([False] * n),
     }
     comments = pa.Table.from_arrays(
-        [comment_cols[f.name] for f in ARROW_SCHEMAS["comments"]], schema=ARROW_SCHEMAS["comments"]
+        [comment_cols[f.name] if f.name in comment_cols else _empty(f, n) for f in ARROW_SCHEMAS["comments"]],
+        schema=ARROW_SCHEMAS["comments"],
     )
-    submissions = pa.Table.from_pydict(subs, schema=ARROW_SCHEMAS["submissions"])
+    submissions = pa.Table.from_arrays(
+        [
+            pa.array(subs[f.name], f.type) if subs.get(f.name) else _empty(f, threads)
+            for f in ARROW_SCHEMAS["submissions"]
+        ],
+        schema=ARROW_SCHEMAS["submissions"],
+    )
     return {"submissions": submissions, "comments": comments}
+
+
+def _empty(field: pa.Field, n: int) -> pa.Array:
+    """A column the generator does not fill (fields added by later schema versions): null, or empty if required."""
+    if field.nullable:
+        return pa.nulls(n, field.type)
+    empty = {pa.types.is_list: [], pa.types.is_boolean: False, pa.types.is_string: ""}
+    value = next(v for test, v in empty.items() if test(field.type))
+    return pa.array([value] * n, field.type)
 
 
 def main() -> int:

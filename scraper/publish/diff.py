@@ -28,7 +28,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scraper.errors import SnapshotError
+from schemas import ARROW_SCHEMAS
+from schemas.upgrade import upgrade_table
+from scraper.errors import IntegrityError, storage_error
+from scraper.store.snapshot import RESTORE
 from scraper.study import TABLES, locate
 
 VOLATILE = frozenset({"retrieved_at", "source"})
@@ -117,20 +120,20 @@ def diff_versions(path: Path, a: str, b: str, *, ignore: frozenset[str] = frozen
     """
     folder_a, manifest_a = locate(path, a)
     folder_b, manifest_b = locate(path, b)
-    # locate() refuses any version whose major schema differs from this tool's, so both
-    # share one major version here: an additive change shows as columns added or removed.
+    # locate() has checked both versions' files against their manifests and refused any
+    # version whose major schema differs from this tool's.  A file of an older minor version is
+    # read in the current schema (schemas/upgrade.py), as load() reads it.
     tables = {}
     with _engine() as con:
         for name in TABLES:
-            file_a, file_b = folder_a / f"{name}.parquet", folder_b / f"{name}.parquet"
-            schema_a, schema_b = _schema(file_a), _schema(file_b)
+            schema_a = _side_view(con, folder_a / f"{name}.parquet", name, "side_a")
+            schema_b = _side_view(con, folder_b / f"{name}.parquet", name, "side_b")
             common = [c for c in schema_a.names if c in schema_b.names and c not in VOLATILE | ignore]
             result = TableDiff(
                 columns_added=[c for c in schema_b.names if c not in schema_a.names],
                 columns_removed=[c for c in schema_a.names if c not in schema_b.names],
             )
-            retyped = {c for c in common if not schema_a.field(c).type.equals(schema_b.field(c).type)}
-            _diff_table(con, (file_a, file_b), common, retyped, result)
+            _diff_table(con, common, result)
             tables[name] = result
     return VersionDiff(manifest_a["version"], manifest_b["version"], sorted(ignore), tables)
 
@@ -147,12 +150,26 @@ def _engine() -> Iterator[duckdb.DuckDBPyConnection]:
             con.close()
 
 
-def _schema(file: Path) -> pa.Schema:
+def _side_view(con: duckdb.DuckDBPyConnection, file: Path, stem: str, view: str) -> pa.Schema:
+    """Make ``view`` one version's file in DuckDB; return the schema it is compared in.
+
+    A file in the current schema is scanned by DuckDB where it lies; one of an older minor
+    version is upgraded in Arrow first (the rare case; it is held in memory).
+    """
     try:
         schema: pa.Schema = pq.read_schema(file)
-    except (OSError, pa.ArrowException) as exc:
-        raise SnapshotError(f"cannot read {file}: {exc}") from None
-    return schema
+    except pa.ArrowException as exc:
+        raise IntegrityError(f"{file} is not readable Parquet ({str(exc)[:160]}); {RESTORE}") from None
+    except OSError as exc:
+        raise storage_error(exc, file) from None
+    current = ARROW_SCHEMAS[stem]
+    if schema.equals(current, check_metadata=False):
+        con.read_parquet(str(file), file_row_number=True).create_view(view)
+        return schema
+    table = upgrade_table(stem, pq.read_table(file))
+    table = table.append_column("file_row_number", pa.array(range(table.num_rows), pa.int64()))
+    con.from_arrow(table).create_view(view)
+    return current
 
 
 def _quote(identifier: str) -> str:
@@ -163,9 +180,8 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _side(con: duckdb.DuckDBPyConnection, file: Path, view: str, columns: list[str]) -> str:
+def _side(con: duckdb.DuckDBPyConnection, view: str, columns: list[str]) -> str:
     """SQL for one version's rows, one per fullname (the last one, as a dict keyed by name kept)."""
-    con.read_parquet(str(file), file_row_number=True).create_view(view)
     select = ", ".join(_quote(c) for c in dict.fromkeys(["name", *columns]))
     [(duplicates,)] = con.execute(f"SELECT count(*) - count(DISTINCT name) FROM {view}").fetchall()  # noqa: S608
     if not duplicates:
@@ -176,20 +192,11 @@ def _side(con: duckdb.DuckDBPyConnection, file: Path, view: str, columns: list[s
     )
 
 
-def _diff_table(
-    con: duckdb.DuckDBPyConnection,
-    files: tuple[Path, Path],
-    common: list[str],
-    retyped: set[str],
-    result: TableDiff,
-) -> None:
-    """Fill ``result`` with the items that differ between two Parquet files on ``common`` columns."""
+def _diff_table(con: duckdb.DuckDBPyConnection, common: list[str], result: TableDiff) -> None:
+    """Fill ``result`` with the items that differ between views side_a and side_b on ``common`` columns."""
 
     def differs(column: str) -> str:
-        left, right = f"a.{_quote(column)}", f"b.{_quote(column)}"
-        if column in retyped:  # a minor schema change retyped it: compare the values' text
-            left, right = f"CAST({left} AS VARCHAR)", f"CAST({right} AS VARCHAR)"
-        return f"{left} IS DISTINCT FROM {right}"
+        return f"a.{_quote(column)} IS DISTINCT FROM b.{_quote(column)}"
 
     compared = [c for c in common if c != "name"]
     flags = ", ".join(f"CASE WHEN {differs(c)} THEN {_literal(c)} END" for c in compared) or "NULL::VARCHAR"
@@ -197,7 +204,7 @@ def _diff_table(
     # Issue 3's tombstone: visible in A and not in B; with status ignored there is none, as before.
     tombstone = "a.status = 'visible' AND b.status IS DISTINCT FROM 'visible'" if "status" in common else "false"
     sql = f"""
-        WITH a AS ({_side(con, files[0], "side_a", common)}), b AS ({_side(con, files[1], "side_b", common)})
+        WITH a AS ({_side(con, "side_a", common)}), b AS ({_side(con, "side_b", common)})
         SELECT
             coalesce(a.name, b.name) AS item,
             CASE WHEN a.name IS NULL THEN 'added' WHEN b.name IS NULL THEN 'removed'
