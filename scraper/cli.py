@@ -566,6 +566,54 @@ def ingest(path: Path, files: tuple[Path, ...], wait_for_lock: bool, as_json: bo
 
 
 @main.command(cls=DatasetCommand)
+@dataset_path()
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Run the per-chunk filter-and-normalize tasks here, or on a Dask distributed cluster.",
+)
+@click.option("--scheduler", metavar="tcp://HOST:8786", help="Address of the Dask scheduler (with --engine dask).")
+@click.option(
+    "--wait", "wait_for_lock", is_flag=True, help="Wait for another run on this dataset instead of exiting 73."
+)
+@json_option
+@handle_errors
+def dumps(
+    path: Path, files: tuple[Path, ...], engine: str, scheduler: str | None, wait_for_lock: bool, as_json: bool
+) -> None:
+    """Build a new version from Reddit dump files (FILES), streamed: RS_/RC_YYYY-MM.zst, <sub>_comments.zst, …
+
+    Submissions are kept by the spec's subreddits, [archive] range and [filter]
+    rule; comments by exactly those threads (two passes; docs/ARCHIVES.md).
+    Lines that do not parse are quarantined and counted, never fatal.
+
+    Examples:
+
+        python -m scraper dumps datasets/leaving-ml RS_2016-0*.zst RC_2016-0*.zst
+
+        python -m scraper dumps datasets/leaving-ml RS_*.zst RC_*.zst --engine dask --scheduler tcp://head:8786
+    """
+    from scraper.dumps import check_engine_options, ingest_dumps
+
+    check_engine_options(engine, scheduler)
+    manifest = ingest_dumps(path, list(files), engine=engine, scheduler=scheduler, wait_for_lock=wait_for_lock)
+    if as_json:
+        emit_json(manifest)
+    stats = manifest["stats"]
+    err.print(
+        f"wrote {path / 'versions' / manifest['version']}: {stats['submissions']} submissions, "
+        f"{stats['comments']} comments from {stats['lines']} lines of {len(files)} file(s)"
+        f" ({stats['quarantined']} quarantined, engine {stats['engine']})",
+        soft_wrap=True,
+    )
+    for problem in stats["problems"]:
+        err.print(f"problem: {problem}", soft_wrap=True)
+
+
+@main.command(cls=DatasetCommand)
 @dataset_path(exists=True)
 @json_option
 @handle_errors

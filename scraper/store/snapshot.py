@@ -28,7 +28,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -351,7 +351,7 @@ class Dataset:
 
     def write_version(
         self,
-        tables: dict[str, pa.Table],
+        tables: Mapping[str, pa.Table | Path],
         *,
         spec_sha256: str | None,
         source: dict[str, Any],
@@ -380,16 +380,23 @@ class Dataset:
             files: dict[str, Any] = {}
             for stem, table in tables.items():
                 expected = ARROW_SCHEMAS[stem]
-                if not table.schema.equals(expected):
-                    raise SnapshotError(f"{stem}: table schema differs from the models' schema")
                 path = current = staging / f"{stem}.parquet"
-                pq.write_table(table, path, compression="zstd", write_statistics=True)
+                if isinstance(table, Path):  # a Parquet file already written batch by batch (the dump path)
+                    if not pq.read_schema(table).equals(expected):
+                        raise SnapshotError(f"{stem}: file schema differs from the models' schema")
+                    shutil.move(table, path)
+                    rows = pq.ParquetFile(path).metadata.num_rows
+                else:
+                    if not table.schema.equals(expected):
+                        raise SnapshotError(f"{stem}: table schema differs from the models' schema")
+                    pq.write_table(table, path, compression="zstd", write_statistics=True)
+                    rows = table.num_rows
                 with path.open("rb") as handle:
                     os.fsync(handle.fileno())
                 killpoint("staged-file")
                 files[path.name] = {
                     "table": stem,
-                    "rows": table.num_rows,
+                    "rows": rows,
                     "bytes": path.stat().st_size,
                     "sha256": sha256_file(path),
                 }
