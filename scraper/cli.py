@@ -590,9 +590,11 @@ def dumps(
     rule; comments by exactly those threads (two passes; docs/ARCHIVES.md).
     Lines that do not parse are quarantined and counted, never fatal.
 
-    Examples:
+    Example:
 
         python -m scraper dumps datasets/leaving-ml RS_2016-0*.zst RC_2016-0*.zst
+
+    On a Dask cluster (docs/ARCHIVES.md shows Slurm and Kubernetes):
 
         python -m scraper dumps datasets/leaving-ml RS_*.zst RC_*.zst --engine dask --scheduler tcp://head:8786
     """
