@@ -469,6 +469,7 @@ def run_options(func: F) -> F:
     is_flag=True,
     help="With an [archive] section: build the version from the archive alone, without asking Reddit.",
 )
+@click.option("--no-archive", is_flag=True, help="Skip the [archive] section: collect from Reddit's listings only.")
 @json_option
 @handle_errors
 @summary_option
@@ -484,6 +485,7 @@ def collect(
     wait_for_lock: bool,
     archive_url: str | None,
     archive_only: bool,
+    no_archive: bool,
     as_json: bool,
 ) -> None:
     """Collect the dataset at PATH per its dataset.toml and write a new version.
@@ -519,6 +521,7 @@ def collect(
             wait_for_lock=wait_for_lock,
             archive_url=archive_url,
             archive_only=archive_only,
+            archive=not no_archive,
         )
     record_summary(report.as_json())
     _print_report(report, as_json)
@@ -1077,16 +1080,28 @@ def demo(path: Path, spec: Path, as_json: bool) -> None:
     Runs the real collector (OAuth, search, tree expansion, normalization,
     snapshot writing) against a bundled server; needs no network and no
     credentials.  The data are reconstructed from the seed thread's text.
+    Next to it, PATH-history shows the history backfill: a fake Arctic Shift
+    archive (generated posts 2015-2022) walked, its threads re-read through Reddit.
 
     Example:
 
         python -m scraper demo
     """
-    from scraper.demo import run_demo
+    from scraper.demo import run_demo, run_history_demo
 
     with watching():
         report = run_demo(path, spec)
     _print_report(report, as_json)
+    history = path.parent / f"{path.name}-history"
+    with watching():
+        past = run_history_demo(history, spec)
+    arch = past.archive or {}
+    err.print(
+        f"history: wrote {history / 'versions' / str(past.version)}: {arch.get('threads', 0)} threads the keyword rule "
+        f"kept from a fake Arctic Shift (2015-2022, {sum((arch.get('pages') or {}).values())} pages), re-read through "
+        "Reddit; comments Reddit no longer serves are 'unavailable' tombstones (docs/ARCHIVES.md)",
+        soft_wrap=True,
+    )
     version_dir = path / "versions" / str(report.version)
     err.print(f"wrote {version_dir} (RECONSTRUCTED demo data, not a Reddit recording)", soft_wrap=True)
     err.print("open it with:")

@@ -39,3 +39,13 @@ def test_demo_builds_a_real_snapshot_offline(tmp_path: Path) -> None:
     ).fetchall()
     assert top == [("[D] To those of you who quit machine learning, what do you do now?", 20)]
     assert (target / "index.json").is_file() and any((target / "raw").glob("*.jsonl.gz"))
+    # next to it, the history backfill: archive threads re-read through Reddit, gone comments as tombstones
+    history = tmp_path / "leaving-ml-history" / "versions" / "v0001"
+    assert f"history: wrote {history}" in result.stderr
+    subs = pd.read_parquet(history / "submissions.parquet")
+    hist_comments = pd.read_parquet(history / "comments.parquet")
+    from_archive = subs[subs["found_by"].map(lambda f: any(x.startswith("archive:r/") for x in f))]
+    assert len(from_archive) > 10 and set(from_archive["source"]) == {"reddit-api"}
+    assert from_archive["archived_at"].notna().all()
+    gone = hist_comments[hist_comments["status"] == "unavailable"]
+    assert len(gone) > 0 and set(gone["source"]) == {"arctic-shift"} and (gone["body"] == "").all()

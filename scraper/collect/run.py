@@ -152,19 +152,23 @@ def collect(
     wait_for_lock: bool = False,
     archive_url: str | None = None,
     archive_only: bool = False,
+    archive: bool = True,
 ) -> CollectReport:
     """Collect a dataset per its spec (continuing an interrupted run) and write a new version.
 
     With an ``[archive]`` section the run also walks the Arctic Shift API
     (``archive_url`` overrides the spec's) and collects the threads it finds
     through Reddit; with ``archive_only``, or when no Reddit credentials are
-    configured at all, the version is built from the archive alone.
+    configured at all, the version is built from the archive alone.  ``archive=False``
+    skips the ``[archive]`` section (a live collection only).
 
     Holds the dataset's lock throughout: a second run exits at once with
     :class:`~scraper.errors.Locked`, or queues behind the first with ``wait_for_lock``.
     Progress is reported as log events (:mod:`scraper.watch`).
     """
     spec, _ = load_spec(dataset_dir)  # a bad spec, or a missing or wrong key, stops us before any write
+    if not archive and archive_only:
+        raise ConfigError("--archive-only and --no-archive contradict each other; give one")
     pseudonymizer = pseudonymizer_for(Dataset(dataset_dir), spec)
     with dataset_lock(dataset_dir, wait=wait_for_lock):
         return _collect_locked(
@@ -177,6 +181,7 @@ def collect(
             pseudonymizer=pseudonymizer,
             archive_url=archive_url,
             archive_only=archive_only,
+            use_archive=archive,
         )
 
 
@@ -191,8 +196,11 @@ def _collect_locked(
     pseudonymizer: Pseudonymizer | None,
     archive_url: str | None = None,
     archive_only: bool = False,
+    use_archive: bool = True,
 ) -> CollectReport:
     spec, spec_sha256 = load_spec(dataset_dir)
+    if not use_archive:
+        spec = spec.model_copy(update={"archive": None})
     dataset = Dataset(dataset_dir)
     dataset.check_store()  # a damaged latest version stops us before any request, not after
     dataset.path.mkdir(parents=True, exist_ok=True)
