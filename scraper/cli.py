@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -34,7 +35,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from scraper import __version__
+from scraper import TOOL_NAME, __version__
 from scraper.errors import (
     EXIT_INTERRUPTED,
     EXIT_NEEDS_PERSON,
@@ -92,7 +93,27 @@ class DatasetCommand(click.Command):
             raise
 
 
-def dataset_path(*, exists: bool = False, default: Path | None = None) -> Callable[[F], F]:
+class DatasetFolder(click.Path):
+    """A dataset folder; a version folder given instead is refused with the command that was meant."""
+
+    def __init__(self, *, exists: bool, version_ok: bool) -> None:
+        super().__init__(path_type=Path, file_okay=False, exists=exists)
+        self.version_ok = version_ok
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        folder = path if isinstance(path, Path) else Path(os.fsdecode(path))
+        if not self.version_ok and folder.parent.name == "versions" and (folder / "manifest.json").is_file():
+            self.fail(
+                f"{folder} is a version folder, not a dataset: give the dataset folder {folder.parent.parent} "
+                f"(with --version {folder.name} where the command takes one)",
+                param,
+                ctx,
+            )
+        return path
+
+
+def dataset_path(*, exists: bool = False, default: Path | None = None, version_ok: bool = False) -> Callable[[F], F]:
     """The dataset folder: argument PATH, or ``--dataset PATH`` (the same; see :class:`DatasetCommand`)."""
 
     def decorate(func: F) -> F:
@@ -103,7 +124,7 @@ def dataset_path(*, exists: bool = False, default: Path | None = None) -> Callab
             expose_value=False,
             help="The same as the PATH argument (accepted on every command).",
         )(func)
-        kind = click.Path(path_type=Path, file_okay=False, exists=exists)
+        kind = DatasetFolder(exists=exists, version_ok=version_ok)
         if default is None:
             return click.argument("path", metavar="PATH", type=kind)(func)
         return click.argument("path", metavar="PATH", type=kind, required=False, default=default)(func)
@@ -186,6 +207,24 @@ class Boundary(click.Group):
             raise
         except Exception as exc:  # noqa: BLE001 - the boundary: every error leaves as one line
             fail(exc)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Usage errors in one line too (click's own take three), with where to find help."""
+        if not kwargs.get("standalone_mode", True):
+            return super().main(*args, **kwargs)
+        try:
+            super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.exceptions.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "python -m scraper"
+            err.print(f"error: {exc.format_message()} (see: {where} --help)", soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            err.print(f"error: {exc.format_message()}", soft_wrap=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            err.print("interrupted.", soft_wrap=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(0)
 
 
 def summary_option(func: F) -> F:
@@ -307,7 +346,7 @@ def watching() -> Iterator[None]:
 
 
 @click.group(cls=Boundary, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="scraper")
+@click.version_option(__version__, prog_name=TOOL_NAME)
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 @click.option(
     "--log-json",
@@ -433,6 +472,29 @@ def wait_option(func: F) -> F:
         is_flag=True,
         help="Wait for another run on this dataset instead of exiting 73.",
     )(func)
+
+
+class Columns(click.ParamType[frozenset[str]]):
+    """Comma-separated column names of the schema (``score,edited``); an unknown one is named in the error."""
+
+    name = "columns"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> frozenset[str]:
+        if isinstance(value, frozenset):
+            return value
+        from schemas import Comment, Submission
+
+        known = set(Submission.model_fields) | set(Comment.model_fields)
+        names = frozenset(c.strip() for c in str(value).split(",") if c.strip())
+        unknown = sorted(names - known)
+        if unknown:
+            self.fail(
+                f"no column {', '.join(map(repr, unknown))} in submissions or comments; "
+                f"columns are: {', '.join(sorted(known))}",
+                param,
+                ctx,
+            )
+        return names
 
 
 def run_options(func: F) -> F:
@@ -703,7 +765,10 @@ def show(path: Path, version: str, as_json: bool) -> None:
 @dataset_path(exists=True)
 @click.argument("a")
 @click.argument("b")
-@click.option("--ignore", "ignore", default="", help="Comma-separated columns to leave out, e.g. score.")
+@click.option(
+    "--ignore", "ignore", type=Columns(), default="", help="Comma-separated columns to leave out, e.g. score."
+)
+@click.option("--values", "values", is_flag=True, help="Show old → new values of the changed columns.")
 @click.option(
     "--limit",
     type=click.IntRange(min=0),
@@ -713,21 +778,27 @@ def show(path: Path, version: str, as_json: bool) -> None:
 )
 @json_option
 @handle_errors
-def diff(path: Path, a: str, b: str, ignore: str, limit: int, as_json: bool) -> None:
+def diff(path: Path, a: str, b: str, ignore: frozenset[str], values: bool, limit: int, as_json: bool) -> None:
     """Show what changed between versions A and B: added, removed, tombstoned, changed items.
 
     Items are keyed by fullname and compared by a content hash that leaves
     out volatile fields (retrieved_at, source) and the --ignore columns.
+    With --values, each changed item is listed with its old → new values
+    (every changed item in --json, else --limit of them per table).
 
     Example:
 
-        python -m scraper diff datasets/leaving-ml v0001 v0002 --ignore score
+        python -m scraper diff datasets/leaving-ml v0001 v0002 --ignore score --values
     """
     from scraper.publish.diff import diff_versions
 
-    result = diff_versions(path, a, b, ignore=frozenset(c.strip() for c in ignore.split(",") if c.strip()))
+    result = diff_versions(path, a, b, ignore=ignore)
+    changes = changed_values(path, result, None if as_json else limit) if values else {}
     if as_json:
-        emit_json(result.as_json())
+        payload = result.as_json()
+        if values:
+            payload["values"] = changes
+        emit_json(payload)
         return
     table = Table(
         "table", "added", "removed", "tombstoned", "changed", "columns changed", title=f"{result.a} → {result.b}"
@@ -748,6 +819,36 @@ def diff(path: Path, a: str, b: str, ignore: str, limit: int, as_json: bool) -> 
             if items:
                 more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
                 click.echo(f"{name} {kind}: {', '.join(items[:limit])}{more}")
+        for item, olds_news in changes.get(name, {}).items():
+            shown = "; ".join(f"{c}: {_shown(old)} → {_shown(new)}" for c, (old, new) in olds_news.items())
+            click.echo(f"{name} {item}: {shown}")
+
+
+def _shown(value: Any) -> str:
+    """A value in one line: repr of text (newlines escaped), ISO times, null as null."""
+    if value is None:
+        return "null"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def changed_values(path: Path, result: Any, limit: int | None) -> dict[str, dict[str, dict[str, list[Any]]]]:
+    """Old and new values of each changed item's changed columns: ``{table: {fullname: {column: [old, new]}}}``.
+
+    ``limit`` items per table (all with None), in the diff's order.
+    """
+    from scraper.study import load
+
+    old, new = load(path, result.a), load(path, result.b)
+    out: dict[str, dict[str, dict[str, list[Any]]]] = {}
+    for name, t in result.tables.items():
+        items = list(t.changed.items())[: limit if limit is not None else None]
+        if items:
+            out[name] = {
+                item: {c: [old.row(item).get(c), new.row(item).get(c)] for c in columns} for item, columns in items
+            }
+    return out
 
 
 @main.command(cls=DatasetCommand)
@@ -755,7 +856,11 @@ def diff(path: Path, a: str, b: str, ignore: str, limit: int, as_json: bool) -> 
 @click.option("--version", "version", default="latest", show_default=True, help="Version to show, e.g. v0002.")
 @click.option("--against", "against", default=None, help="An earlier version to show the changes since, e.g. v0001.")
 @click.option(
-    "--ignore", "ignore", default="", help="With --against: comma-separated columns to leave out, e.g. score."
+    "--ignore",
+    "ignore",
+    type=Columns(),
+    default="",
+    help="With --against: comma-separated columns to leave out, e.g. score.",
 )
 @click.option(
     "--out",
@@ -766,7 +871,7 @@ def diff(path: Path, a: str, b: str, ignore: str, limit: int, as_json: bool) -> 
 )
 @json_option
 @handle_errors
-def report(path: Path, version: str, against: str | None, ignore: str, out: Path, as_json: bool) -> None:
+def report(path: Path, version: str, against: str | None, ignore: frozenset[str], out: Path, as_json: bool) -> None:
     """Write one self-contained HTML report of a version: coverage, conversation shape, the answers
     grouped by the spec's [report.taxonomy], changes since --against, and provenance.
 
@@ -785,7 +890,7 @@ def report(path: Path, version: str, against: str | None, ignore: str, out: Path
         out,
         version=version,
         against=against,
-        ignore=frozenset(c.strip() for c in ignore.split(",") if c.strip()),
+        ignore=ignore,
     )
     if as_json:
         emit_json(result.as_json())
@@ -798,7 +903,7 @@ def report(path: Path, version: str, against: str | None, ignore: str, out: Path
 
 
 @main.command(cls=DatasetCommand)
-@dataset_path()
+@dataset_path(version_ok=True)
 @click.option(
     "--orphan-warn",
     type=click.FloatRange(0, 1),
@@ -1032,15 +1137,21 @@ def refresh(
 @main.command(cls=DatasetCommand)
 @dataset_path(exists=True)
 @click.argument("fullnames", nargs=-1, required=True)
+@click.option(
+    "--allow-missing",
+    is_flag=True,
+    help="Record the purge even for fullnames no version holds (else: exit 1, nothing recorded).",
+)
 @json_option
 @handle_errors
 @summary_option
-def purge(path: Path, fullnames: tuple[str, ...], as_json: bool) -> None:
+def purge(path: Path, fullnames: tuple[str, ...], allow_missing: bool, as_json: bool) -> None:
     """Remove the given items' text from every stored version and the raw archive (removal requests).
 
     The items stay as rows with status "purged" (ids, links and timestamps
     kept); checksums, cards and index.json are updated, and purges.jsonl
-    records the request.
+    records the request.  A fullname no version holds is an error (exit 1,
+    nothing recorded) unless --allow-missing.
 
     Example:
 
@@ -1049,7 +1160,7 @@ def purge(path: Path, fullnames: tuple[str, ...], as_json: bool) -> None:
     from scraper.store.purge import purge as run_purge
 
     record_summary({"dataset": str(path)})
-    result = run_purge(path, list(fullnames))
+    result = run_purge(path, list(fullnames), allow_missing=allow_missing)
     record_summary(result)
     if as_json:
         emit_json(result)

@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from scraper.build import build_version, pseudonymizer_for
-from scraper.collect.run import keep_rule
 from scraper.errors import InputError
+from scraper.normalize.policy import keep_rule
 from scraper.spec import SPEC_FILE, load_spec
 from scraper.store.raw import read_records
 from scraper.store.snapshot import Dataset

@@ -212,6 +212,9 @@ def locate(path: str | Path, version: str = "latest", *, verify: bool = True) ->
     tables (for scans with DuckDB).
     """
     path = Path(path)
+    if not path.is_dir():
+        kind = "is a file, not a dataset or version folder" if path.exists() else "does not exist"
+        raise SnapshotError(f"{path} {kind}: give a dataset folder, a downloaded copy or a version folder.")
     if (path / "manifest.json").is_file():
         folder = path
         manifest = read_manifest(folder / "manifest.json")

@@ -48,7 +48,7 @@ def test_manifest_checksums_rows_and_bytes_match_the_files(two_versions: Path) -
     assert dataset.versions() == ["v0001", "v0002"]
     manifest = dataset.manifest("v0002")
     assert manifest["parent"] == "v0001" and manifest["schema_version"] == SCHEMA_VERSION
-    assert manifest["tool"]["name"] == "scraper" and manifest["created_at"].endswith("+00:00")
+    assert manifest["tool"]["name"] == "reddit-research-dataset" and manifest["created_at"].endswith("+00:00")
     for name, info in manifest["files"].items():
         path = two_versions / "versions" / "v0002" / name
         assert sha256_file(path) == info["sha256"]

@@ -29,7 +29,7 @@ from scraper.collect.discover import Candidate, SearchClient, discover
 from scraper.collect.expand import Expansion, TreeResult, expand_thread
 from scraper.errors import AuthError, BudgetExhausted, ConfigError, CredentialsMissing, RedditError
 from scraper.normalize.archive import archive_label
-from scraper.normalize.harvest import Seen
+from scraper.normalize.policy import keep_rule
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.sources.arctic_shift import ArcticShiftClient
 from scraper.sources.pacing import Clock, RetryPolicy
@@ -85,19 +85,6 @@ class CollectReport:
 def new_run_id() -> str:
     """A sortable id for a run: UTC time and process id."""
     return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}"
-
-
-def keep_rule(spec: DatasetSpec) -> Any:
-    """The thread filter of a spec, as normalization applies it to raw records."""
-
-    def keep(seen: Seen, found_by: list[str]) -> bool:
-        if any(label.startswith("seed:") for label in found_by):
-            return True
-        if any(label.startswith(("search:", "archive:")) for label in found_by):
-            return spec.filter.matches(seen.data.get("title") or "", seen.data.get("selftext") or "")
-        return True  # a thread from a saved file: the user chose it
-
-    return keep
 
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

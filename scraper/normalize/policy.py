@@ -1,4 +1,5 @@
-"""Row policies applied before anything is written: tombstones (and pseudonyms, see pseudonyms.py).
+"""Row policies applied before anything is written: which threads are kept, tombstones (and pseudonyms,
+see pseudonyms.py).
 
 Reddit's terms ask data users to honour deletions, so no version carries the
 text of an item that was deleted, removed, or whose author's account was gone
@@ -10,9 +11,12 @@ the permalink loses its title slug.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypeVar
 
 from schemas import Comment, Status, Submission
+from scraper.normalize.harvest import Seen
+from scraper.spec import DatasetSpec
 
 RowT = TypeVar("RowT", Submission, Comment)
 
@@ -37,3 +41,16 @@ def tombstone(row: RowT) -> RowT:
     if isinstance(row, Submission):
         return row.model_copy(update={**common, "title": "", "selftext": "", "url": None})
     return row.model_copy(update={**common, "body": ""})
+
+
+def keep_rule(spec: DatasetSpec) -> Callable[[Seen, list[str]], bool]:
+    """The thread filter of a spec, as normalization applies it to raw records."""
+
+    def keep(seen: Seen, found_by: list[str]) -> bool:
+        if any(label.startswith("seed:") for label in found_by):
+            return True
+        if any(label.startswith(("search:", "archive:")) for label in found_by):
+            return spec.filter.matches(seen.data.get("title") or "", seen.data.get("selftext") or "")
+        return True  # a thread from a saved file: the user chose it
+
+    return keep

@@ -15,6 +15,7 @@ import collections
 import configparser
 import logging
 import os
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from praw.exceptions import MissingRequiredAttributeException, RedditAPIExceptio
 from prawcore.rate_limit import RateLimiter
 from prawcore.sessions import RetryStrategy
 
-from scraper import __version__
+from scraper import TOOL_NAME, __version__
 from scraper.errors import (
     AuthError,
     BudgetExhausted,
@@ -57,7 +58,7 @@ COMMENT_SUBTREE = "/comments/{link}/_/{comment}/"
 MORECHILDREN = "/api/morechildren/"
 INFO = "/api/info/"
 
-DEFAULT_USER_AGENT = f"python:reddit-research-dataset:{__version__} (research dataset builder; set praw_user_agent)"
+DEFAULT_USER_AGENT = f"python:{TOOL_NAME}:{__version__} (research dataset builder; set praw_user_agent)"
 TREE_LIMIT = 500  # the most comments Reddit shows in one tree answer
 MORECHILDREN_MAX_IDS = 100
 INFO_MAX_IDS = 100
@@ -224,12 +225,17 @@ class RedditClient:
                 warnings.simplefilter("ignore")
                 self.reddit = praw.Reddit(settings.site, **kwargs)
         except MissingRequiredAttributeException as exc:
-            raise CredentialsMissing(
-                f"Reddit credentials are missing ({exc}). Set praw_client_id and praw_client_secret "
-                "(and praw_user_agent) in the environment, or name a praw.ini site with --site."
+            raise CredentialsMissing(_missing_setting(exc, settings.site)) from None
+        except configparser.NoSectionError as exc:
+            raise ConfigError(
+                f"praw.ini has no section [{exc.section}] (named by --site or praw_site): add it to a praw.ini "
+                "in the working directory or ~/.config/, or drop --site and set praw_client_id and "
+                "praw_client_secret in the environment."
             ) from None
-        except (configparser.Error, ValueError, KeyError) as exc:  # unknown site, bad types
-            raise ConfigError(f"cannot configure the Reddit client: {exc}") from None
+        except (configparser.Error, ValueError, KeyError) as exc:  # bad types in praw.ini
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = f"cannot configure the Reddit client from praw.ini or praw_* variables: {first}"
+            raise ConfigError(message) from None
         core = self.reddit._core  # noqa: SLF001 - the only handle praw gives on its requestor
         assert core is not None
         requestor = core.requestor
@@ -410,6 +416,17 @@ def _checked(check: Callable[[str], str], value: str, what: str) -> str:
         return check(value)
     except ValueError as exc:
         raise RedditError(f"refusing to put {what} {value!r} into a request to Reddit: {exc}") from None
+
+
+def _missing_setting(exc: Exception, site: str | None) -> str:
+    """One line naming the credential PRAW missed and where to put it (PRAW's own text is three)."""
+    match = re.search(r"'(\w+)'", str(exc))
+    name = match.group(1) if match else "client_id"
+    where = f"in the [{site}] section of praw.ini" if site else "in a praw.ini section named with --site"
+    return (
+        f"Reddit credentials are missing: {name} is not set. Set praw_{name} in the environment, "
+        f"or put {name} {where} (README: Credentials)."
+    )
 
 
 def _url_of(exc: prawcore.PrawcoreException) -> str:

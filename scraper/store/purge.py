@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import Comment, Status, Submission
@@ -317,12 +319,15 @@ def _purge_quarantine(path: Path, names: set[str]) -> int:
     return len(lines) - len(kept)
 
 
-def purge(dataset_dir: Path, fullnames: list[str]) -> dict[str, Any]:
+def purge(dataset_dir: Path, fullnames: list[str], *, allow_missing: bool = False) -> dict[str, Any]:
     """Remove the items' text from every version and the raw archive; return what was done.
 
     The purge is recorded in ``purges.jsonl`` first (atomically, before any file is
     rewritten), so a purge cut off by a crash is still applied by every later run and
-    completed by running it again.
+    completed by running it again.  A fullname held by no version and no quarantine
+    file (a typo, most likely) raises :class:`~scraper.errors.InputError` before
+    anything is recorded, unless ``allow_missing`` (an item seen only in the raw
+    archive, or to keep it out of future runs).
     """
     bad = [n for n in fullnames if not _FULLNAME.match(n)]
     if bad or not fullnames:
@@ -333,6 +338,12 @@ def purge(dataset_dir: Path, fullnames: list[str]) -> dict[str, Any]:
     with dataset_lock(dataset_dir):
         log_path = dataset.path / PURGES_FILE
         purged_fullnames(dataset.path)  # a damaged log stops us before anything changes
+        missing = sorted(names - held_fullnames(dataset, names))
+        if missing and not allow_missing:
+            raise InputError(
+                f"not in any version of {dataset.path}: {', '.join(missing)}; nothing was purged or recorded. "
+                "Check the ids, or give --allow-missing to record the purge anyway."
+            )
         earlier = [json.loads(line) for line in _log_lines(log_path)]
         entry: dict[str, Any] = {"at": when, "fullnames": sorted(names)}
         write_json_lines_atomic(log_path, [*earlier, entry])
@@ -350,6 +361,24 @@ def purge(dataset_dir: Path, fullnames: list[str]) -> dict[str, Any]:
         entry.update(rows=versions, raw_things=raw, quarantine_lines=quarantined)
         write_json_lines_atomic(log_path, [*earlier, entry])
     return entry
+
+
+def held_fullnames(dataset: Dataset, names: set[str]) -> set[str]:
+    """Which of ``names`` some stored version (or a quarantine file) holds; reads the ``name`` columns only."""
+    wanted = pa.array(sorted(names), type=pa.string())
+    held: set[str] = set()
+    for version in dataset.versions():
+        folder = dataset.version_dir(version)
+        for path in sorted(folder.glob("*.parquet")):
+            column = pq.read_table(path, columns=["name"])["name"]
+            held.update(column.filter(pc.is_in(column, value_set=wanted)).unique().to_pylist())
+    quarantine_dir = dataset.path / "quarantine"
+    if quarantine_dir.is_dir():
+        for path in sorted(quarantine_dir.glob("*.jsonl")):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip() and (name := json.loads(line).get("name")) in names:
+                    held.add(name)
+    return held
 
 
 def _log_lines(path: Path) -> list[str]:

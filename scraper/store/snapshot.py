@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel
 
 from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
-from scraper import __version__
+from scraper import TOOL_NAME, __version__
 from scraper.errors import IntegrityError, SnapshotError, StorageError, storage_error
 from scraper.store.killpoints import killpoint
 
@@ -407,7 +407,7 @@ class Dataset:
                 "parent": existing[-1] if existing else None,
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "schema_version": SCHEMA_VERSION,
-                "tool": {"name": "scraper", "version": __version__},
+                "tool": {"name": TOOL_NAME, "version": __version__},
                 "spec_sha256": spec_sha256,
                 "source": source,
                 "files": files,
