@@ -11,4 +11,4 @@ TOOL_NAME = "reddit-research-dataset"
 
 from scraper.study import Snapshot, load  # noqa: E402 - after the names scraper.study reads back
 
-__all__ = ["TOOL_NAME", "Snapshot", "__version__", "load"]
+__all__ = ["Snapshot", "__version__", "load"]

@@ -852,7 +852,7 @@ def changed_values(path: Path, result: Any, limit: int | None) -> dict[str, dict
 
 
 @main.command(cls=DatasetCommand)
-@dataset_path(exists=True)
+@dataset_path(exists=True, version_ok=True)
 @click.option("--version", "version", default="latest", show_default=True, help="Version to show, e.g. v0002.")
 @click.option("--against", "against", default=None, help="An earlier version to show the changes since, e.g. v0001.")
 @click.option(
