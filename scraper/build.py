@@ -1,26 +1,275 @@
-"""Build a snapshot from raw records: harvest → rows → Parquet version (+ quarantine file).
+"""Build a version from raw records, streaming: sightings → newest per fullname → Parquet version.
 
-Collection and ingest both end here, so a version can always be rebuilt from
-the raw archive without asking Reddit again.
+Collection, refresh and ingest all end here, so a version can always be rebuilt
+from the raw archive without asking Reddit again.  Records flow through in
+bounded batches (:mod:`scraper.normalize.sightings`), are reduced to the newest
+sighting of each thing by DuckDB under a memory limit
+(:mod:`scraper.normalize.merge`) and written as row groups; memory does not
+depend on how much is built (docs/PERFORMANCE.md, "Data path").
+
+The library entry point for any source of things is :class:`VersionBuilder`::
+
+    with VersionBuilder(Dataset(path)) as builder:
+        builder.sightings.add_records(records)            # raw API records (archive, ingest)
+        builder.sightings.add_things(lines, kind="t1",    # or one wire object per line (dumps)
+                                     seen_at=when, source="file:RC_2020-01.zst")
+        manifest = builder.write(spec_sha256=None, source={"kind": "ingest"}, stats={})
+
+Lines may be bytes, str or already parsed dicts; the work folder
+(``<dataset>/.build-<pid>-*``) is removed on exit, and one left by a killed run
+is removed by the next build.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 from schemas import Comment, Submission
+from scraper.errors import InputError, SnapshotError
 from scraper.normalize import build_rows, harvest_records
 from scraper.normalize.harvest import Harvest, Seen
+from scraper.normalize.merge import MergeResult, merge
 from scraper.normalize.policy import is_tombstone
 from scraper.normalize.pseudonyms import Pseudonymizer, check_key, load_key
 from scraper.normalize.rows import RowSet
+from scraper.normalize.sightings import STEMS, Sightings
 from scraper.publish.card import render_card
 from scraper.spec import DatasetSpec
 from scraper.store.killpoints import killpoint
 from scraper.store.purge import apply_purges, purged_fullnames
 from scraper.store.snapshot import Dataset, rows_to_table, write_json_lines_atomic
+
+WORK_PREFIX = ".build-"
+
+
+class VersionBuilder:
+    """Streams sightings into a new version of ``dataset``.
+
+    ``base`` names a version whose rows take part (ingest's merge, refresh): a newer
+    sighting of a fullname replaces its row, ties go to the new one, and every other row
+    stays.  ``base_only`` keeps only threads the base holds (refresh).  ``keep_thread``
+    is the spec's thread filter.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        base: str | None = None,
+        base_only: bool = False,
+        keep_thread: Callable[[Seen, list[str]], bool] | None = None,
+        pseudonymizer: Pseudonymizer | None = None,
+        batch_rows: int = 32768,
+    ) -> None:
+        self.dataset = dataset
+        self.base = base
+        self.base_only = base_only
+        self.keep_thread = keep_thread
+        self.pseudonymizer = pseudonymizer
+        dataset.path.mkdir(parents=True, exist_ok=True)
+        _remove_stale_work(dataset.path)
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=dataset.path))
+        self.sightings = Sightings(self.workdir, batch_rows=batch_rows)
+        self._staged: dict[str, Path] | None = None
+        if base is not None:
+            folder = dataset.version_dir(base)
+            self.sightings.seq = -(2**62)  # the base's rows lose every tie
+            for stem in STEMS.values():
+                for batch in pq.ParquetFile(folder / f"{stem}.parquet").iter_batches(batch_size=batch_rows):
+                    self.sightings.add_rows(stem, pa.Table.from_batches([batch]))
+            self.sightings.seq = 0
+
+    def __enter__(self) -> VersionBuilder:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove the work folder."""
+        self.sightings.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def staged(self) -> dict[str, Path]:
+        """Stop taking sightings; the staging files by stem."""
+        if self._staged is None:
+            self._staged = self.sightings.close()
+        return self._staged
+
+    def new_keys(self, stem: str) -> pa.Array:
+        """Fullnames this build saw (valid, not from the base) in table ``stem``; read from the staging file."""
+        path = self.staged().get(stem)
+        if path is None:
+            return pa.array([], pa.string())
+        table = pq.read_table(path, columns=["_key", "_pre", "_qfield"])
+        fresh = pc.and_(pc.invert(table["_pre"]), pc.is_null(table["_qfield"]))
+        return table.filter(fresh)["_key"].combine_chunks()
+
+    def write(
+        self,
+        *,
+        spec_sha256: str | None,
+        source: dict[str, Any],
+        stats: dict[str, Any],
+        completeness: list[dict[str, Any]] | None = None,
+        spec: DatasetSpec | None = None,
+        require_rows: bool = False,
+    ) -> dict[str, Any]:
+        """Write the dataset's next version (card and quarantine file included); return its manifest.
+
+        With ``require_rows``, a build that holds no row at all writes nothing and raises
+        :class:`~scraper.errors.InputError` naming what was not kept.
+        """
+        staged = self.staged()
+        outputs = {stem: self.workdir / f"{stem}.parquet" for stem in ("submissions", "comments")}
+        quarantine = self.workdir / "quarantine.jsonl"
+        merged = merge(
+            staged,
+            self.workdir,
+            outputs,
+            quarantine,
+            keep_thread=self.keep_thread,
+            base_only=self.base_only,
+            pseudonymizer=self.pseudonymizer,
+            previously_visible=self._previously_visible(),
+            purged=purged_fullnames(self.dataset.path),
+        )
+        killpoint("normalized")
+        seen = self.sightings.stats
+        not_kept = dict(sorted((seen.not_kept + merged.not_kept).items()))
+        if require_rows and not merged.fresh_rows:
+            raise InputError(_nothing_usable(not_kept, merged.quarantined, seen.skipped))
+        all_stats = {
+            "submissions": merged.rows["submissions"],
+            "comments": merged.rows["comments"],
+            "status": dict(sorted(merged.status.items())),
+            "quarantined": merged.quarantined,
+            "responses": seen.responses,
+            "stubs_seen": seen.stubs_seen,
+            "skipped_responses": list(seen.skipped),
+            "not_kept": not_kept,
+            "repaired": dict(sorted(seen.repaired.items())),
+            **stats,
+        }
+        extra: dict[str, Any] = {
+            "pseudonymization": self.pseudonymizer.manifest_entry() if self.pseudonymizer else {"pseudonymized": False},
+            "tombstones": {"total": merged.tombstones, "added": merged.tombstones_added},
+        }
+        if completeness is not None:
+            extra["completeness"] = completeness
+        version = self.dataset.next_version()
+        if merged.quarantined:  # in place before the version is: a kill between the two loses neither
+            qdir = self.dataset.path / "quarantine"
+            qdir.mkdir(parents=True, exist_ok=True)
+            os.replace(quarantine, qdir / f"{version}.jsonl")
+        manifest = self.dataset.write_version(
+            dict(outputs),
+            spec_sha256=spec_sha256,
+            source=source,
+            stats=all_stats,
+            extra=extra,
+            card=lambda m: render_card(m, spec, merged.window()),
+            version=version,
+        )
+        self.result = merged
+        return manifest
+
+    def _previously_visible(self) -> pa.Array | None:
+        latest = self.dataset.latest()
+        if latest is None:
+            return None
+        names = []
+        for stem in STEMS.values():
+            path = self.dataset.version_dir(latest) / f"{stem}.parquet"
+            try:
+                table = pq.read_table(path, columns=["name", "status"])
+            except (OSError, pa.ArrowException) as exc:
+                raise SnapshotError(f"cannot read {path}: {exc}") from None
+            names.append(table.filter(pc.equal(table["status"], "visible"))["name"].combine_chunks())
+        return pa.concat_arrays(names)
+
+
+def _nothing_usable(not_kept: dict[str, int], quarantined: int, skipped: list[str]) -> str:
+    reasons = [f"{count} {reason}" for reason, count in not_kept.items() if count]
+    if quarantined:
+        reasons.append(f"{quarantined} things quarantined (do not fit the schema)")
+    said = "; ".join(reasons) if reasons else "no submissions or comments in it"
+    example = f"; first: {skipped[0]}" if skipped else ""
+    return f"nothing usable in the input ({said}{example}); no version written"
+
+
+def _remove_stale_work(folder: Path) -> None:
+    """Work folders of builds that died (their process is gone)."""
+    for leftover in folder.glob(f"{WORK_PREFIX}*"):
+        pid = leftover.name[len(WORK_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def build_version(
+    dataset: Dataset,
+    records: Iterable[dict[str, Any]],
+    *,
+    spec_sha256: str | None,
+    source: dict[str, Any],
+    keep_thread: Callable[[Seen, list[str]], bool] | None = None,
+    stats: dict[str, Any] | None = None,
+    completeness: list[dict[str, Any]] | None = None,
+    pseudonymizer: Pseudonymizer | None = None,
+    spec: DatasetSpec | None = None,
+    base: str | None = None,
+    require_rows: bool = False,
+) -> dict[str, Any]:
+    """Normalize ``records`` (streamed) and write them as the dataset's next version; return its manifest.
+
+    A spec with an ``[archive]`` section takes the in-memory path, where Arctic Shift
+    answers are overlaid on Reddit's (docs/ARCHIVES.md); every other build streams.
+    """
+    if spec is not None and spec.archive is not None:
+        return build_version_in_memory(
+            dataset,
+            records,
+            spec_sha256=spec_sha256,
+            source=source,
+            keep_thread=keep_thread,
+            stats=stats,
+            completeness=completeness,
+            pseudonymizer=pseudonymizer,
+            spec=spec,
+        )
+    with VersionBuilder(dataset, base=base, keep_thread=keep_thread, pseudonymizer=pseudonymizer) as builder:
+        builder.sightings.add_records(records)
+        return builder.write(
+            spec_sha256=spec_sha256,
+            source=source,
+            stats=stats or {},
+            completeness=completeness,
+            spec=spec,
+            require_rows=require_rows,
+        )
 
 
 def rows_from_records(
@@ -40,7 +289,7 @@ def rows_from_records(
     return rows, harvest
 
 
-def build_version(
+def build_version_in_memory(
     dataset: Dataset,
     records: Iterable[dict[str, Any]],
     *,
@@ -53,7 +302,7 @@ def build_version(
     pseudonymizer: Pseudonymizer | None = None,
     spec: DatasetSpec | None = None,
 ) -> dict[str, Any]:
-    """Normalize ``records`` and write them as the dataset's next version; return its manifest."""
+    """The in-memory path: every record harvested, every row a model, then written (builds with archive answers)."""
     text_when_gone = bool(spec and spec.archive and spec.archive.text_when_gone)
     rows, harvest = rows_from_records(
         records,
@@ -170,3 +419,14 @@ def pseudonymizer_for(dataset: Dataset, spec: DatasetSpec | None) -> Pseudonymiz
     latest = dataset.latest()
     check_key(pseudonymizer, dataset.manifest(latest) if latest else None, dataset.path)
     return pseudonymizer
+
+
+__all__ = [
+    "MergeResult",
+    "VersionBuilder",
+    "build_version",
+    "build_version_in_memory",
+    "pseudonymizer_for",
+    "rows_from_records",
+    "write_rows",
+]

@@ -594,18 +594,22 @@ def collect(
 
 @main.command(cls=DatasetCommand)
 @dataset_path()
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--replace", is_flag=True, help="Start afresh from FILES instead of adding them to the latest version.")
 @wait_option
 @json_option
 @handle_errors
 @summary_option
-def ingest(path: Path, files: tuple[Path, ...], wait_for_lock: bool, as_json: bool) -> None:
-    """Build a new version from saved Reddit API responses (FILES), without asking Reddit.
+def ingest(path: Path, files: tuple[Path, ...], replace: bool, wait_for_lock: bool, as_json: bool) -> None:
+    """Add saved Reddit API responses (FILES) to the dataset at PATH as a new version, without asking Reddit.
 
     FILES may be response bodies (comment trees, morechildren answers,
     Listings), recorded interactions, vcrpy cassettes or this tool's raw
-    archives (raw/*.jsonl.gz, to rebuild a snapshot) into the dataset at PATH.  Creates the
-    folder if needed.
+    archives (raw/*.jsonl.gz, to rebuild a snapshot).  The new version is the
+    latest one with FILES merged in (the newest sighting of each item wins);
+    --replace builds it from FILES alone.  Everything not kept is counted by
+    reason.  Creates the folder if needed; nothing usable in FILES writes no
+    version and exits 1.
 
     Example:
 
@@ -616,7 +620,7 @@ def ingest(path: Path, files: tuple[Path, ...], wait_for_lock: bool, as_json: bo
 
     record_summary({"dataset": str(path)})
     with dataset_lock(path, wait=wait_for_lock):  # one writer per dataset
-        manifest = run_ingest(path, list(files))
+        manifest = run_ingest(path, list(files), replace=replace)
     record_summary({"version": manifest["version"], "stats": manifest["stats"]})
     if as_json:
         emit_json(manifest)
@@ -626,7 +630,12 @@ def ingest(path: Path, files: tuple[Path, ...], wait_for_lock: bool, as_json: bo
         f"{stats['comments']} comments from {stats['responses']} responses"
         f" ({stats['quarantined']} quarantined)"
     )
-    for skipped in stats["skipped_responses"]:
+    for reason, count in (stats.get("not_kept") or {}).items():
+        err.print(f"not kept: {count} {reason}")
+    repaired = sum((stats.get("repaired") or {}).values())
+    if repaired:
+        err.print(f"repaired: {repaired} values that could not be stored (lone surrogates → U+FFFD)")
+    for skipped in stats["skipped_responses"][:20]:
         err.print(f"skipped {skipped}")
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from scraper.errors import InputError
 from scraper.ingest import ingest
 from tests.conftest import SAMPLES
 
@@ -56,14 +57,16 @@ def ingest_one(
 def test_sample_normalizes(tmp_path: Path, samples: Path, name: str) -> None:
     doc = json.loads((samples / name).read_text(encoding="utf-8"))
     stats = doc["stats"]
-    manifest, submissions, comments = ingest_one(tmp_path, samples, name)
     body = doc["response"].get("json")
     raw_t1 = walk(body, "t1")
     raw_t3 = walk(body, "t3")
-    if name in ERRORS_AND_TOKENS:
-        assert submissions == [] and comments == []
-        assert manifest["stats"]["responses"] == 0
+    if name in ERRORS_AND_TOKENS or not (raw_t1 or raw_t3):
+        # nothing usable: exit 1, no version, and the reason counted in the message
+        with pytest.raises(InputError, match="nothing usable in the input"):
+            ingest(tmp_path / "ds", [samples / name])
+        assert not (tmp_path / "ds" / "versions").exists()
         return
+    _, submissions, comments = ingest_one(tmp_path, samples, name)
 
     # ids and parents: one row per raw thing, with Reddit's own links
     assert len(comments) == len({d["id"] for d in raw_t1}) == stats.get("t1", 0)

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from schemas import Comment, Submission
-from scraper.build import pseudonymizer_for, rows_from_records, write_rows
+from scraper.build import VersionBuilder, pseudonymizer_for
 from scraper.collect.expand import TreeResult
 from scraper.collect.run import (
     clear_run_state,
@@ -40,7 +41,6 @@ from scraper.collect.run import (
 )
 from scraper.errors import BudgetExhausted
 from scraper.normalize.pseudonyms import Pseudonymizer
-from scraper.normalize.rows import RowSet
 from scraper.sources.pacing import Clock, RetryPolicy
 from scraper.sources.reddit import INFO_MAX_IDS, RedditClient, RedditSettings
 from scraper.spec import DatasetSpec, load_spec
@@ -85,11 +85,31 @@ class RefreshReport:
         }
 
 
-def _base_rows(dataset: Dataset, version: str) -> tuple[dict[str, Submission], dict[str, Comment]]:
+@dataclass(frozen=True)
+class _Held:
+    """What refresh needs of a stored submission."""
+
+    id: str
+    num_comments: int | None
+    found_by: list[str]
+
+
+def _base_rows(dataset: Dataset, version: str) -> tuple[dict[str, _Held], list[str]]:
+    """The base version's submissions (what refresh compares) and every comment's fullname, read column-wise."""
     folder = dataset.version_dir(version)
-    subs = {r["name"]: Submission.model_validate(r) for r in pq.read_table(folder / "submissions.parquet").to_pylist()}
-    coms = {r["name"]: Comment.model_validate(r) for r in pq.read_table(folder / "comments.parquet").to_pylist()}
-    return subs, coms
+    subs = pq.read_table(folder / "submissions.parquet", columns=["name", "id", "num_comments", "found_by"])
+    held = {
+        name: _Held(ident, count, list(found or []))
+        for name, ident, count, found in zip(
+            subs["name"].to_pylist(),
+            subs["id"].to_pylist(),
+            subs["num_comments"].to_pylist(),
+            subs["found_by"].to_pylist(),
+            strict=True,
+        )
+    }
+    comments = pq.read_table(folder / "comments.parquet", columns=["name"])["name"].to_pylist()
+    return held, comments
 
 
 def refresh(
@@ -143,7 +163,7 @@ def _refresh_locked(
     pseudonymizer: Pseudonymizer | None,
     bounds: RedditClientArgs,
 ) -> RefreshReport:
-    base_subs, base_comments = _base_rows(dataset, base)
+    base_subs, base_comment_names = _base_rows(dataset, base)
     run_id, resumed = _refresh_run(dataset, spec_sha256, base)
     report = RefreshReport(spec.dataset.name, run_id, base)
     archive_path = dataset.path / "raw" / f"{run_id}.jsonl.gz"
@@ -155,7 +175,7 @@ def _refresh_locked(
     }
     finished = {e["link"]: e for e in prior if e.get("event") in ("thread", "thread-problem")}
     answers = index_answers(prior)
-    names = [*base_subs, *base_comments]
+    names = [*base_subs, *base_comment_names]
     with PurgingArchive(archive_path, purged_fullnames(dataset.path)) as archive:
         client = RedditClient(
             settings,
@@ -200,29 +220,27 @@ def _refresh_locked(
         except BudgetExhausted as exc:
             raise BudgetExhausted(f"{exc} (refresh of {base} kept in {archive_path.name})") from None
         report.requests = client.requests_by_endpoint
-    records = list(read_records(archive_path))
-    count_thread_requests(records, report.refetched)
-    fresh, harvest = rows_from_records(records, pseudonymizer=pseudonymizer)
-    rows = _overlay(base_subs, base_comments, fresh)
-    not_returned = len(set(names) - {r.name for r in [*fresh.submissions, *fresh.comments]})
-    manifest = write_rows(
-        dataset,
-        rows,
-        spec_sha256=spec_sha256,
-        source={"kind": "refresh", "base": base, "runs": [run_id], "raw": [f"raw/{archive_path.name}"]},
-        stats={
-            "run": run_id,
-            "requests": endpoint_counts(records),
-            "responses": harvest.responses,
-            "checked": len(names),
-            "not_returned": not_returned,
-            "threads_refetched": len(report.refetched),
-            "problems": report.problems,
-        },
-        completeness=[t.as_json() for t in report.refetched],
-        pseudonymizer=pseudonymizer,
-        spec=spec,
-    )
+    with VersionBuilder(dataset, base=base, base_only=True, pseudonymizer=pseudonymizer) as builder:
+        records = list(read_records(archive_path))  # the refresh's own answers, counted twice below
+        count_thread_requests(records, report.refetched)
+        builder.sightings.add_records(records)
+        fresh = pa.concat_arrays([builder.new_keys("submissions"), builder.new_keys("comments")])
+        asked_names = pa.array(names, pa.string())
+        not_returned = len(asked_names) - (pc.sum(pc.is_in(asked_names, value_set=fresh)).as_py() or 0)
+        manifest = builder.write(
+            spec_sha256=spec_sha256,
+            source={"kind": "refresh", "base": base, "runs": [run_id], "raw": [f"raw/{archive_path.name}"]},
+            stats={
+                "run": run_id,
+                "requests": endpoint_counts(records),
+                "checked": len(names),
+                "not_returned": not_returned,
+                "threads_refetched": len(report.refetched),
+                "problems": report.problems,
+            },
+            completeness=[t.as_json() for t in report.refetched],
+            spec=spec,
+        )
     clear_run_state(dataset.path / REFRESH_STATE)
     report.version = manifest["version"]
     report.manifest = manifest
@@ -257,26 +275,3 @@ def _refresh_run(dataset: Dataset, spec_sha256: str, base: str) -> tuple[str, bo
     run_id = f"{new_run_id()}-refresh"
     write_json_atomic(path, {"run": run_id, "base": base, "spec_sha256": spec_sha256})
     return run_id, False
-
-
-def _overlay(base_subs: dict[str, Submission], base_comments: dict[str, Comment], fresh: RowSet) -> RowSet:
-    """The previous rows with every new sighting laid over them, provenance and depth kept."""
-    subs = dict(base_subs)
-    comments = dict(base_comments)
-    for sub_row in fresh.submissions:
-        if sub_row.name in subs:  # only threads the dataset holds; found_by stays the discovery's
-            subs[sub_row.name] = sub_row.model_copy(update={"found_by": subs[sub_row.name].found_by})
-    for com_row in fresh.comments:
-        thread = subs.get(com_row.link_id)
-        if thread is None:
-            continue
-        old = comments.get(com_row.name)
-        depth = com_row.depth if com_row.depth is not None else (old.depth if old else None)
-        comments[com_row.name] = com_row.model_copy(update={"found_by": thread.found_by, "depth": depth})
-    # new comments whose depth the fresh answers could not give: from their parents, now all held
-    for name, held in list(comments.items()):
-        if held.depth is None and held.parent_id in comments:
-            parent = comments[held.parent_id]
-            if parent.depth is not None:
-                comments[name] = held.model_copy(update={"depth": parent.depth + 1})
-    return RowSet(list(subs.values()), list(comments.values()), list(fresh.quarantined))

@@ -12,11 +12,13 @@ the permalink loses its title slug.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from schemas import Comment, Status, Submission
 from scraper.normalize.harvest import Seen
-from scraper.spec import DatasetSpec
+
+if TYPE_CHECKING:
+    from scraper.spec import DatasetSpec
 
 RowT = TypeVar("RowT", Submission, Comment)
 
@@ -44,7 +46,7 @@ def tombstone(row: RowT) -> RowT:
 
 
 def keep_rule(spec: DatasetSpec) -> Callable[[Seen, list[str]], bool]:
-    """The thread filter of a spec, as normalization applies it to raw records."""
+    """The spec's thread filter: seeds are kept, searched threads must match it, saved files are the user's choice."""
 
     def keep(seen: Seen, found_by: list[str]) -> bool:
         if any(label.startswith("seed:") for label in found_by):

@@ -51,8 +51,12 @@ class RowSet:
 def thing_status(data: dict[str, Any], kind: str) -> Status:
     """Derive visible / deleted / removed / account_deleted from Reddit's markers (WIRE-FORMAT §7)."""
     text = data.get("body") if kind == "t1" else data.get("selftext")
-    author_gone = data.get("author") == DELETED
-    category = data.get("removed_by_category")
+    return status_of(kind, text, data.get("author"), data.get("removed_by_category"))
+
+
+def status_of(kind: str, text: Any, author: Any, category: Any) -> Status:
+    """The status rule on the three markers it reads: the body or selftext, the author, the removal category."""
+    author_gone = author == DELETED
     if text == REMOVED or (kind == "t3" and category and category not in AUTHOR_CATEGORIES):
         return Status.REMOVED
     if text == DELETED and author_gone:

@@ -362,6 +362,8 @@ class Dataset:
     ) -> dict[str, Any]:
         """Write a new version (staging, then rename) and return its manifest.
 
+        A table is an Arrow table, or the path of a Parquet file already written (by a
+        streaming build) on the same filesystem, which is moved into the version.
         Refuses (:class:`~scraper.errors.IntegrityError`) to build on a damaged store; a failed
         write (:class:`~scraper.errors.StorageError`) leaves the earlier versions as they were.
         """

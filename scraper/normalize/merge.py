@@ -1,0 +1,412 @@
+"""Stage two of the streaming build: the newest sighting of each thing, its depth and provenance, as Parquet.
+
+The sightings of stage one (:mod:`scraper.normalize.sightings`) are reduced in
+DuckDB, which sorts and spills to disk under a memory limit: per fullname the
+sighting with the latest ``retrieved_at`` wins, a later one winning a tie, and
+the winners are written sorted by fullname.  Then, one bounded batch at a time:
+
+- **depth** comes from the parent chain over every winner, Reddit's own depth
+  only where the chain is not held and Reddit's answer gave it absolutely (a
+  permalink or context answer restarts depth at 0, WIRE-FORMAT §2); the chain
+  is resolved by pointer jumping over integer arrays (O(log depth) passes), so
+  no per-comment Python object is made; a parent loop leaves depth null;
+- **found_by** of a thread is every query, seed or file that found it, and a
+  comment carries its thread's; a row whose thread nobody found is labelled
+  with its own source;
+- the **thread filter** (the spec's, or "threads of the base version" for a
+  refresh) drops threads and their comments, counted by reason;
+- quarantined winners go to the quarantine file instead of the table;
+- the **row policies** (tombstones, pseudonyms) are applied column-wise.
+
+Memory holds one batch of rows plus, per winner, a few integers and its key
+(about 50 bytes a comment) — not the rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from schemas import ARROW_SCHEMAS, Status
+from scraper.normalize.harvest import Seen
+from scraper.normalize.pseudonyms import Pseudonymizer
+from scraper.normalize.repair import json_line
+
+#: Rows per batch of the final pass and per row group of the written tables.
+BATCH_ROWS = 65536
+#: DuckDB's memory for the de-duplicating sort; beyond it, it spills to the work folder.
+DUCKDB_MEMORY = "384MB"
+
+KeepThread = Callable[[Seen, list[str]], bool]
+
+
+@dataclass
+class MergeResult:
+    """What stage two wrote and counted."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    status: Counter[str] = field(default_factory=Counter)
+    quarantined: int = 0
+    not_kept: Counter[str] = field(default_factory=Counter)
+    tombstones: int = 0
+    tombstones_added: int = 0
+    created_min: datetime | None = None
+    created_max: datetime | None = None
+    retrieved_min: datetime | None = None
+    retrieved_max: datetime | None = None
+    fresh_rows: int = 0
+    """Rows written whose newest sighting is from this build, not the base version."""
+
+    def window(self) -> dict[str, datetime | None]:
+        """The time window the card shows."""
+        return {
+            "created_min": self.created_min,
+            "created_max": self.created_max,
+            "retrieved_min": self.retrieved_min,
+            "retrieved_max": self.retrieved_max,
+        }
+
+
+def merge(
+    staging: dict[str, Path],
+    workdir: Path,
+    outputs: dict[str, Path],
+    quarantine: Path,
+    *,
+    keep_thread: KeepThread | None = None,
+    base_only: bool = False,
+    pseudonymizer: Pseudonymizer | None = None,
+    previously_visible: pa.Array | None = None,
+    purged: frozenset[str] = frozenset(),
+) -> MergeResult:
+    """Reduce the staged sightings to one Parquet file per table (``outputs``) and a quarantine file."""
+    result = MergeResult()
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+        con.execute("SET threads = 2")
+        con.execute("SET preserve_insertion_order = true")
+        con.execute(f"SET temp_directory = '{_sql_path(workdir / 'duckdb.tmp')}'")
+        winners = {stem: _winners(con, staging.get(stem), workdir / f"{stem}.winners.parquet") for stem in outputs}
+        found = _found(con, staging.get("found"))
+    finally:
+        con.close()
+    threads = _threads(winners.get("submissions"), found, keep_thread=keep_thread, base_only=base_only)
+    comment_winners = winners.get("comments")
+    depth = _depths(comment_winners) if comment_winners is not None else None
+    with quarantine.open("w", encoding="utf-8") as qfile:
+        for stem, out in outputs.items():
+            _final(
+                stem,
+                winners.get(stem),
+                out,
+                qfile,
+                result,
+                found=found,
+                threads=threads,
+                depth=depth,
+                base_only=base_only,
+                filtering=keep_thread is not None or base_only,
+                pseudonymizer=pseudonymizer,
+                previously_visible=previously_visible,
+                purged=pa.array(sorted(purged), pa.string()),
+            )
+        qfile.flush()
+        os.fsync(qfile.fileno())
+    return result
+
+
+# The only values put into these queries are paths of our own work folder, quoted by _sql_path.
+_WINNERS = """
+COPY (
+    SELECT * EXCLUDE (_rank) FROM (
+        SELECT *,
+            row_number() OVER (PARTITION BY _key ORDER BY retrieved_at DESC, _seq DESC) AS _rank,
+            bool_or(_pre) OVER (PARTITION BY _key) AS _in_base,
+            max(CASE WHEN _pre THEN _rdepth END) OVER (PARTITION BY _key) AS _base_depth
+        FROM read_parquet('{src}')
+    ) WHERE _rank = 1
+    ORDER BY _key
+) TO '{out}' (FORMAT parquet, COMPRESSION lz4, ROW_GROUP_SIZE {rows})
+"""
+_FOUND = "SELECT thread, list_sort(list(DISTINCT label)) AS labels FROM read_parquet('{src}') GROUP BY thread"
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _winners(con: duckdb.DuckDBPyConnection, staged: Path | None, out: Path) -> Path | None:
+    """The newest sighting per key, sorted by key, with whether the base version held the key."""
+    if staged is None:
+        return None
+    con.execute(_WINNERS.format(src=_sql_path(staged), out=_sql_path(out), rows=BATCH_ROWS))
+    return out
+
+
+def _found(con: duckdb.DuckDBPyConnection, staged: Path | None) -> pa.Table:
+    """Every thread and the sorted labels that found it."""
+    if staged is None:
+        return pa.table({"thread": pa.array([], pa.string()), "labels": pa.array([], pa.list_(pa.string()))})
+    table = con.sql(_FOUND.format(src=_sql_path(staged))).to_arrow_table()
+    return table.combine_chunks()
+
+
+@dataclass
+class _Threads:
+    """The threads a version holds (all when ``kept`` is None) and the ones that were seen at all."""
+
+    kept: pa.Array | None
+    seen: pa.Array
+
+
+def _threads(submissions: Path | None, found: pa.Table, *, keep_thread: KeepThread | None, base_only: bool) -> _Threads:
+    if submissions is None:
+        empty = pa.array([], pa.string())
+        return _Threads(empty if (keep_thread or base_only) else None, empty)
+    table = pq.read_table(submissions, columns=["_key", "_in_base", "title", "selftext", "source", "retrieved_at"])
+    seen = table["_key"].combine_chunks()
+    if base_only:
+        return _Threads(seen.filter(table["_in_base"].combine_chunks()), seen)
+    if keep_thread is None:
+        return _Threads(None, seen)
+    labels = _labels_for(seen, found, table["source"].combine_chunks())
+    kept: list[str] = []
+    for i, (key, title, selftext) in enumerate(
+        zip(seen.to_pylist(), table["title"].to_pylist(), table["selftext"].to_pylist(), strict=True)
+    ):
+        data = {"title": title, "selftext": selftext}
+        probe = Seen(data, table["retrieved_at"][i].as_py(), "", False)
+        if keep_thread(probe, labels[i].as_py()):
+            kept.append(key)
+    return _Threads(pa.array(kept, pa.string()), seen)
+
+
+def _labels_for(threads: pa.Array, found: pa.Table, sources: pa.Array) -> pa.Array:
+    """found_by of each row: its thread's labels, or its own source when nobody found the thread."""
+    where = pc.index_in(threads, value_set=found["thread"].combine_chunks())
+    labels = found["labels"].combine_chunks().take(where)
+    own = pa.ListArray.from_arrays(pa.array(range(len(sources) + 1), pa.int32()), sources)
+    return pc.if_else(pc.is_null(labels), own, labels)
+
+
+def _depths(winners: Path) -> pa.Array:
+    """Depth of every comment winner, in key order (see the module's docstring)."""
+    table = pq.read_table(winners, columns=["_key", "_parent", "_rdepth", "_base_depth"])
+    keys = table["_key"].combine_chunks()
+    parents = table["_parent"].combine_chunks()
+    n = len(keys)
+    held = pc.index_in(parents, value_set=keys)
+    top = pc.fill_null(pc.starts_with(parents, "t3_"), False).to_numpy(zero_copy_only=False)
+    ptr = pc.fill_null(held, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    given = pc.coalesce(table["_rdepth"].combine_chunks(), table["_base_depth"].combine_chunks())
+    value = pc.fill_null(given, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    known = pc.is_valid(given).to_numpy(zero_copy_only=False).copy()
+    resolved = top | (ptr < 0)
+    value[top] = 0
+    known[top] = True
+    ptr[resolved] = -1
+    offset = np.ones(n, dtype=np.int64)
+    # Pointer jumping: each round, a comment whose pointer reaches a resolved one is resolved,
+    # the others double the distance their pointer covers. A loop never resolves.
+    for _ in range(max(1, int(n).bit_length() + 1)):
+        pending = np.flatnonzero(~resolved)
+        if pending.size == 0:
+            break
+        target = ptr[pending]
+        done = resolved[target]
+        finish, carry = pending[done], pending[~done]
+        value[finish] = value[target[done]] + offset[finish]
+        known[finish] = known[target[done]]
+        resolved[finish] = True
+        carry_target = target[~done]
+        offset[carry] += offset[carry_target]
+        ptr[carry] = ptr[carry_target]
+    known &= resolved
+    return pa.array(value, pa.int64(), mask=~known)
+
+
+def _batches(path: Path | None) -> Iterator[pa.RecordBatch]:
+    if path is None:
+        return
+    yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
+
+
+def _final(
+    stem: str,
+    winners: Path | None,
+    out: Path,
+    qfile: Any,
+    result: MergeResult,
+    *,
+    found: pa.Table,
+    threads: _Threads,
+    depth: pa.Array | None,
+    base_only: bool,
+    filtering: bool,
+    pseudonymizer: Pseudonymizer | None,
+    previously_visible: pa.Array | None,
+    purged: pa.Array,
+) -> None:
+    schema = ARROW_SCHEMAS[stem]
+    rows = 0
+    offset = 0
+    with pq.ParquetWriter(out, schema, compression="zstd", write_statistics=True) as writer:
+        for batch in _batches(winners):
+            n = batch.num_rows
+            table = pa.Table.from_batches([batch])
+            link = table["_link"].combine_chunks()
+            if stem == "comments" and depth is not None:
+                table = table.set_column(table.schema.get_field_index("depth"), "depth", depth.slice(offset, n))
+            offset += n
+            quarantined = pc.is_valid(table["_qfield"])
+            keep = pa.array([True] * n)
+            if filtering and threads.kept is not None:
+                in_kept = pc.is_in(link, value_set=threads.kept)
+                if stem == "comments":
+                    in_input = pc.is_in(link, value_set=threads.seen)
+                    gone = pc.invert(in_kept)
+                    no_thread = pc.sum(pc.and_(gone, pc.invert(in_input))).as_py() or 0
+                    if base_only:
+                        result.not_kept["comments of threads the base version does not hold"] += (
+                            pc.sum(gone).as_py() or 0
+                        )
+                    else:
+                        result.not_kept["comments whose submission is not in the input"] += no_thread
+                        result.not_kept["comments of threads the spec's filter leaves out"] += (
+                            pc.sum(gone).as_py() or 0
+                        ) - no_thread
+                else:
+                    reason = (
+                        "submissions the base version does not hold"
+                        if base_only
+                        else "submissions the spec's filter leaves out"
+                    )
+                    result.not_kept[reason] += pc.sum(pc.invert(in_kept)).as_py() or 0
+                keep = in_kept
+            if len(purged):  # a purged thing leaves no text: its quarantine entry goes, its row is a tombstone
+                hit = pc.is_in(table["_key"], value_set=purged)
+                quarantined = pc.and_(quarantined, pc.invert(hit))
+                keep = pc.and_(keep, pc.invert(pc.and_(hit, pc.is_valid(table["_qfield"]))))
+                status = pc.if_else(hit, pa.scalar(Status.PURGED.value), table["status"])
+                table = table.set_column(table.schema.get_field_index("status"), "status", status)
+            to_quarantine = pc.and_(quarantined, pa.array([True] * n) if base_only else keep)
+            if pc.any(to_quarantine).as_py():
+                _write_quarantine(qfile, table.filter(to_quarantine), result)
+            table = table.filter(pc.and_(keep, pc.invert(quarantined)))
+            if table.num_rows == 0:
+                continue
+            labels = _labels_for(table["_link"].combine_chunks(), found, table["source"].combine_chunks())
+            table = table.set_column(table.schema.get_field_index("found_by"), "found_by", labels)
+            flags = table["archive_flags"]
+            if flags.null_count:
+                empty = pa.array([[]] * table.num_rows, flags.type)
+                flags = pc.if_else(pc.is_null(flags), empty, flags)
+                table = table.set_column(table.schema.get_field_index("archive_flags"), "archive_flags", flags)
+            table = _tombstones(stem, table)
+            if pseudonymizer is not None:
+                table = _pseudonyms(stem, table, pseudonymizer)
+            _count(table, result, previously_visible)
+            final = table.select(schema.names).cast(schema)
+            writer.write_table(final, row_group_size=BATCH_ROWS)
+            rows += final.num_rows
+    result.rows[stem] = rows
+
+
+def _write_quarantine(qfile: Any, table: pa.Table, result: MergeResult) -> None:
+    for key, where, error, raw in zip(
+        table["_key"].to_pylist(),
+        table["_qfield"].to_pylist(),
+        table["_qerror"].to_pylist(),
+        table["_qraw"].to_pylist(),
+        strict=True,
+    ):
+        head = json_line({"error": error, "field": where, "name": key})  # sorted keys; "raw" sorts last
+        qfile.write(f'{head[:-1]}, "raw": {raw}}}\n')
+        result.quarantined += 1
+
+
+def _tombstones(stem: str, table: pa.Table) -> pa.Table:
+    """Rows not visible lose their text, author and the permalink's slug (see ``policy.tombstone``)."""
+    gone = pc.not_equal(table["status"], Status.VISIBLE.value)
+    if not pc.any(gone).as_py():
+        return table
+    slugless = []
+    for dead, sub, ident, link, permalink in zip(
+        gone.to_pylist(),
+        table["subreddit"].to_pylist(),
+        table["id"].to_pylist(),
+        table["link_id"].to_pylist() if stem == "comments" else [None] * table.num_rows,
+        table["permalink"].to_pylist(),
+        strict=True,
+    ):
+        if not dead:
+            slugless.append(permalink)
+        elif stem == "submissions":
+            slugless.append(f"{_prefix(sub)}/comments/{ident}/")
+        else:
+            slugless.append(f"{_prefix(sub)}/comments/{link[3:]}/_/{ident}/")
+    emptied: dict[str, Any] = {"author": None, "author_fullname": None, "author_flair_text": None}
+    emptied.update({"title": "", "selftext": "", "url": None} if stem == "submissions" else {"body": ""})
+    for name, value in emptied.items():
+        column = table[name]
+        replacement = pa.scalar(value, column.type)
+        table = table.set_column(table.schema.get_field_index(name), name, pc.if_else(gone, replacement, column))
+    return table.set_column(table.schema.get_field_index("permalink"), "permalink", pa.array(slugless, pa.string()))
+
+
+def _prefix(subreddit: str | None) -> str:
+    return f"/r/{subreddit}" if subreddit else ""  # /comments/<id>/ resolves without it (policy._slugless)
+
+
+def _pseudonyms(stem: str, table: pa.Table, pseudonymizer: Pseudonymizer) -> pa.Table:
+    """Authors, accounts and u/ mentions replaced, except in rows of the base version (already done)."""
+    fresh = pc.invert(table["_pre"]).to_pylist()
+
+    def mapped(name: str, fn: Callable[[str], str]) -> None:
+        nonlocal table
+        values = table[name].to_pylist()
+        out = [fn(v) if (v and new) else v for v, new in zip(values, fresh, strict=True)]
+        table = table.set_column(table.schema.get_field_index(name), name, pa.array(out, pa.string()))
+
+    mapped("author", pseudonymizer.name)
+    mapped("author_fullname", pseudonymizer.account)
+    texts = ("title", "selftext") if stem == "submissions" else ("body",)
+    for name in texts:
+        values = table[name].to_pylist()
+        out = [pseudonymizer.text(v) if new and v is not None else v for v, new in zip(values, fresh, strict=True)]
+        table = table.set_column(table.schema.get_field_index(name), name, pa.array(out, pa.string()))
+    return table
+
+
+def _count(table: pa.Table, result: MergeResult, previously_visible: pa.Array | None) -> None:
+    status = table["status"]
+    for entry in pc.value_counts(status).to_pylist():
+        result.status[str(entry["values"])] += int(entry["counts"])
+    gone = pc.not_equal(status, Status.VISIBLE.value)
+    result.tombstones += pc.sum(gone).as_py() or 0
+    if previously_visible is not None and len(previously_visible):
+        was = pc.is_in(table["name"], value_set=previously_visible)
+        result.tombstones_added += pc.sum(pc.and_(gone, was)).as_py() or 0
+    result.fresh_rows += pc.sum(pc.invert(table["_pre"])).as_py() or 0
+    for column, low, high in (
+        ("created_utc", "created_min", "created_max"),
+        ("retrieved_at", "retrieved_min", "retrieved_max"),
+    ):
+        bounds = pc.min_max(table[column]).as_py()
+        if bounds["min"] is not None:
+            current = getattr(result, low)
+            setattr(result, low, bounds["min"] if current is None else min(current, bounds["min"]))
+            current = getattr(result, high)
+            setattr(result, high, bounds["max"] if current is None else max(current, bounds["max"]))

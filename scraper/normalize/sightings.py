@@ -1,0 +1,719 @@
+"""Stage one of the streaming build: every thing seen, one row per sighting, written in bounded batches.
+
+A *sighting* is one submission or comment as one response showed it.  Records
+(the raw archive's, ingest's) are read by their shape as Reddit gives each
+endpoint (WIRE-FORMAT §1–§4, §10): a comment tree is an array of two Listings,
+morechildren is ``{"json": {"data": {"things"}}}``, search and info are one
+Listing; things are chosen by ``kind``, never by which keys are present.
+
+Each sighting becomes a row of the schema's columns (depth and ``found_by``
+are left to the merge, which sees every sighting) plus bookkeeping columns:
+the de-duplication key, a sequence number (a later sighting wins a tie), the
+thread, the parent and Reddit's own depth where it can be trusted, and the
+verdict of validation (a quarantined sighting carries its field, error and raw
+JSON).  Rows are buffered up to ``batch_rows`` and written as one row group of
+a staging Parquet file, so memory does not grow with the input.
+
+Two ways in, one result (``tests/test_fastpath.py``):
+
+- the fast path decodes a response with msgspec into :mod:`scraper.normalize.wire`
+  (only the fields the rows need, strictly typed) and builds Arrow columns
+  from the values, with no per-row model or dict;
+- the model path, taken by any document the fast path refuses, builds each
+  thing through the Pydantic models (``submission_row``/``comment_row``), so
+  validation, conversion and quarantine are the models' own.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pydantic import ValidationError
+
+from schemas import ARROW_SCHEMAS, Status
+from scraper.normalize import wire
+from scraper.normalize.archive import ARCHIVE_ORIGIN, archive_kind
+from scraper.normalize.harvest import Seen, search_label
+from scraper.normalize.repair import json_line, repair_fields, repair_text
+from scraper.normalize.rows import DELETED, FieldError, comment_row, status_of, submission_row
+
+STEMS = {"t3": "submissions", "t1": "comments"}
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+#: Bookkeeping columns of a staging row, after the schema's own.
+EXTRA_FIELDS = [
+    pa.field("_key", pa.string()),
+    pa.field("_seq", pa.int64()),
+    pa.field("_link", pa.string()),
+    pa.field("_parent", pa.string()),
+    pa.field("_rdepth", pa.int64()),
+    pa.field("_pre", pa.bool_()),
+    pa.field("_qfield", pa.string()),
+    pa.field("_qerror", pa.string()),
+    pa.field("_qraw", pa.string()),
+]
+
+
+def staging_schema(stem: str) -> pa.Schema:
+    """The schema's columns, all nullable (a quarantined sighting has none), and the bookkeeping columns."""
+    own = [pa.field(f.name, f.type, nullable=True) for f in ARROW_SCHEMAS[stem]]
+    return pa.schema(own + EXTRA_FIELDS)
+
+
+STAGING = {stem: staging_schema(stem) for stem in STEMS.values()}
+FOUND_SCHEMA = pa.schema([pa.field("thread", pa.string()), pa.field("label", pa.string())])
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch of acyclic objects is made; restored in ``finally``.
+
+    Decoding a batch makes hundreds of thousands of strings, tuples and lists, none in a
+    cycle; each generation-0 collection would scan them all again, and the full collections
+    it triggers rescan everything alive.  Reference counting frees them when the batch is
+    written, so pausing the collector for the batch loses nothing.  It is resumed on exit,
+    exceptions included, and left alone if the caller had already disabled it.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _Abort(Exception):
+    """The fast path met a value it does not convert itself: the document takes the model path."""
+
+
+@dataclass
+class SightingStats:
+    """What stage one saw besides the things themselves."""
+
+    responses: int = 0
+    stubs_seen: int = 0
+    skipped: list[str] = field(default_factory=list)
+    not_kept: Counter[str] = field(default_factory=Counter)
+    repaired: Counter[str] = field(default_factory=Counter)
+    sightings: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class _Segment:
+    """Consecutive fast rows of one document: they share time, source and depth trust."""
+
+    count: int
+    seq: int
+    seen_at: datetime
+    source: str
+    absolute: bool
+
+
+class Sightings:
+    """Stage one: takes records, documents or single things; writes staging Parquet in batches."""
+
+    def __init__(self, workdir: Path, *, batch_rows: int = 32768) -> None:
+        self.workdir = workdir
+        self.batch_rows = batch_rows
+        self.stats = SightingStats()
+        self.seq = 0
+        self._fast: dict[str, list[tuple[Any, ...]]] = {"t1": [], "t3": []}
+        self._segments: dict[str, list[_Segment]] = {"t1": [], "t3": []}
+        self._slow: dict[str, list[dict[str, Any]]] = {"t1": [], "t3": []}
+        self._found: list[tuple[str, str]] = []
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self.files: dict[str, Path] = {}
+
+    # ---- ways in -------------------------------------------------------------------------------
+
+    def add_records(self, records: Iterable[dict[str, Any]]) -> None:
+        """Read raw records (the archive's, or ingest's) into sightings."""
+        for record in records:
+            self.add_record(record)
+
+    def add_record(self, record: Any) -> None:
+        """One raw record: request, response status and body (text or parsed), collector context."""
+        if not isinstance(record, dict):
+            self._skip("records that are not JSON objects", "record", detail="not a JSON object")
+            return
+        url = str(record.get("url") or "")
+        label = str(record.get("label") or url)
+        if url.rstrip("/").endswith("/access_token"):
+            return  # the collector's own authentication, not data
+        if "event" in record:
+            return  # a collector checkpoint, not a response
+        try:
+            status = int(record.get("status") or 200)
+        except (TypeError, ValueError):
+            self._skip("records whose status is not a number", label, detail="status is not a number")
+            return
+        if record.get("origin") == ARCHIVE_ORIGIN or archive_kind(url):
+            self.stats.not_kept["archive answers (Arctic Shift; built by collect with an [archive] section)"] += 1
+            return
+        if status != 200:
+            self.stats.skipped.append(f"{label}: HTTP {status}")
+            self.stats.not_kept[f"HTTP {status} responses"] += 1
+            return
+        params = record.get("params")
+        context = record.get("context")
+        body = record["json"] if "json" in record else record.get("body")
+        if body is None:
+            body = ""
+        self.add_document(
+            body,
+            url=url,
+            params=params if isinstance(params, dict) else {},
+            seen_at=parse_time(record.get("received_at")),
+            source=str(record.get("origin") or "reddit-api"),
+            context=context if isinstance(context, dict) else {},
+            label=label,
+        )
+
+    def add_document(
+        self,
+        body: bytes | str | Any,
+        *,
+        url: str,
+        params: dict[str, Any],
+        seen_at: datetime,
+        source: str,
+        context: dict[str, Any] | None = None,
+        label: str = "",
+    ) -> None:
+        """One response body (JSON text or parsed) seen at ``seen_at``."""
+        source = repair_text(source, self.stats.repaired, "source")
+        context = context or {}
+        with collector_paused():
+            if self._fast_document(body, url, params, seen_at, source, context):
+                self.stats.responses += 1
+                self._maybe_flush()
+                return
+            if isinstance(body, bytes | str):
+                try:
+                    parsed = json.loads(body)
+                except RecursionError:
+                    self._skip("responses nested too deeply to read", label, detail="nested too deeply")
+                    return
+                except ValueError:
+                    self._skip("response bodies that are not JSON", label, detail="malformed JSON")
+                    return
+            else:
+                parsed = body
+            if self._model_document(parsed, url, params, seen_at, source, context, label):
+                self.stats.responses += 1
+            self._maybe_flush()
+
+    def add_things(
+        self,
+        things: Iterable[bytes | str | dict[str, Any]],
+        *,
+        kind: str,
+        seen_at: datetime,
+        source: str,
+        depth_is_absolute: bool = False,
+    ) -> None:
+        """Single things of one ``kind`` (``t1``/``t3``), each a JSON object's text or a dict of its fields.
+
+        The way in for archive dumps, one wire object per line.
+        """
+        if kind not in STEMS:
+            raise ValueError(f"kind must be t1 or t3, not {kind!r}")
+        source = repair_text(source, self.stats.repaired, "source")
+        decoder = wire.T1_DECODER if kind == "t1" else wire.T3_DECODER
+        struct = wire.T1Data if kind == "t1" else wire.T3Data
+        self._start_document(seen_at, source)
+        with collector_paused():
+            for item in things:
+                try:
+                    data = wire.decode(item, decoder, struct)
+                    self._emit(kind, data, absolute=depth_is_absolute)
+                except (*wire.NotFast, _Abort):
+                    parsed: Any = item
+                    if isinstance(item, bytes | str):
+                        try:
+                            parsed = json.loads(item)
+                        except (ValueError, RecursionError):
+                            self._skip("lines that are not JSON", source, detail="a line that is not JSON")
+                            continue
+                    self._model_thing(kind, parsed, seen_at, source, absolute=depth_is_absolute)
+                    continue
+                if len(self._fast[kind]) >= self.batch_rows:
+                    self.flush()
+
+    def add_rows(self, stem: str, table: pa.Table) -> None:
+        """Rows of an earlier version, to be merged with what is seen now (a newer sighting wins)."""
+        for batch in table.to_batches(max_chunksize=self.batch_rows):
+            n = batch.num_rows
+            columns: dict[str, pa.Array] = {name: batch.column(name) for name in batch.schema.names}
+            names = columns["name"]
+            extra = {
+                "_key": names,
+                "_seq": pa.array(range(self.seq, self.seq + n), pa.int64()),
+                "_link": columns["link_id"] if stem == "comments" else names,
+                "_parent": columns["parent_id"] if stem == "comments" else pa.nulls(n, pa.string()),
+                "_rdepth": columns["depth"] if stem == "comments" else pa.nulls(n, pa.int64()),
+                "_pre": pa.array([True] * n, pa.bool_()),
+            }
+            self.seq += n
+            self._write(stem, _batch(stem, {**columns, **extra}, n))
+            if stem == "submissions":
+                for name, labels in zip(names.to_pylist(), columns["found_by"].to_pylist(), strict=True):
+                    self._found.extend((name, label) for label in labels or [])
+
+    # ---- the fast path -----------------------------------------------------------------------------
+
+    def _fast_document(
+        self, body: Any, url: str, params: dict[str, Any], seen_at: datetime, source: str, context: dict[str, Any]
+    ) -> bool:
+        """Take a document through the fast path; False (nothing kept) when it does not fit."""
+        try:
+            doc, shape = _fast_decode(body)
+        except (*wire.NotFast, _Abort, ValueError):
+            return False
+        start = {kind: len(rows) for kind, rows in self._fast.items()}
+        seq, stubs, found = self.seq, self.stats.stubs_seen, len(self._found)
+        try:
+            self._fast_walk(doc, shape, url, params, seen_at, source, context)
+        except _Abort:
+            for kind, rows in self._fast.items():
+                del rows[start[kind] :]
+                while self._segments[kind] and self._segments[kind][-1].seq >= seq:
+                    self._segments[kind].pop()
+            self.seq, self.stats.stubs_seen = seq, stubs
+            del self._found[found:]
+            return False
+        return True
+
+    def _fast_walk(
+        self,
+        doc: Any,
+        shape: str,
+        url: str,
+        params: dict[str, Any],
+        seen_at: datetime,
+        source: str,
+        context: dict[str, Any],
+    ) -> None:
+        self._start_document(seen_at, source)
+        if shape == "tree":
+            head, comments = doc
+            for thing in head.data.children or ():
+                self._emit_thing(thing, absolute=False)
+            top = comments.data.children or ()
+            relative = (
+                "/_/" in url
+                or "context" in params
+                or any(type(t) is wire.T1Thing and t.data.parent_id.startswith("t1_") for t in top)
+            )
+            stack = list(top)
+            while stack:
+                thing = stack.pop()
+                if type(thing) is wire.T1Thing:
+                    self._emit_thing(thing, absolute=not relative)
+                    replies = thing.data.replies
+                    if type(replies) is wire.T1Listing:
+                        stack.extend(replies.data.children or ())
+                else:
+                    self.stats.stubs_seen += 1
+            found = context.get("found_by")
+            children = head.data.children
+            if found and children and type(children[0]) is wire.T3Thing and isinstance(children[0].data.name, str):
+                if not isinstance(found, list | tuple):
+                    raise _Abort
+                self._found.extend((children[0].data.name, self._label(str(label))) for label in found)
+        elif shape == "more":
+            for thing in (doc.json.data.things if doc.json.data else None) or ():
+                self._emit_thing(thing, absolute=True)
+        else:
+            search = _search_label(url, params)
+            search = self._label(search) if search else None
+            for thing in doc.data.children or ():
+                self._emit_thing(thing, absolute=False)
+                if search and type(thing) is wire.T3Thing:
+                    if not isinstance(thing.data.name, str):
+                        raise _Abort
+                    self._found.append((thing.data.name, search))
+
+    def _start_document(self, seen_at: datetime, source: str) -> None:
+        self._doc = (seen_at, source, source.startswith("file:"))
+        self._current: dict[str, _Segment | None] = {"t1": None, "t3": None}
+
+    def _emit_thing(self, thing: Any, *, absolute: bool) -> None:
+        kind_type = type(thing)
+        if kind_type is wire.MoreThing:
+            self.stats.stubs_seen += 1
+            return
+        self._emit("t1" if kind_type is wire.T1Thing else "t3", thing.data, absolute=absolute)
+
+    def _emit(self, kind: str, data: Any, *, absolute: bool) -> None:
+        """Append one decoded thing to the fast buffer, in the document's current segment."""
+        seen_at, source, from_file = self._doc
+        segment = self._current[kind]
+        if segment is None or segment.absolute != absolute or segment.seq + segment.count != self.seq:
+            segment = _Segment(0, self.seq, seen_at, source, absolute)
+            self._segments[kind].append(segment)
+            self._current[kind] = segment
+        self._fast[kind].append(msgspec.structs.astuple(data))
+        segment.count += 1
+        self.seq += 1
+        if kind == "t3" and from_file:
+            self._found.append((data.name or f"t3_{data.id}", source))
+
+    # ---- the model path ----------------------------------------------------------------------------
+
+    def _model_document(
+        self,
+        body: Any,
+        url: str,
+        params: dict[str, Any],
+        seen_at: datetime,
+        source: str,
+        context: dict[str, Any],
+        label: str,
+    ) -> bool:
+        if isinstance(body, list) and len(body) == 2 and all(_is_listing(x) for x in body):
+            for thing in _children(body[0]):
+                self._model_any(thing, seen_at, source, absolute=False)
+            top = _children(body[1])
+            relative = (
+                "/_/" in url
+                or "context" in params
+                or any(
+                    isinstance(t, dict)
+                    and t.get("kind") == "t1"
+                    and isinstance(t.get("data"), dict)
+                    and str(t["data"].get("parent_id", "")).startswith("t1_")
+                    for t in top
+                )
+            )
+            stack = list(top)
+            while stack:
+                thing = stack.pop()
+                if not isinstance(thing, dict):
+                    continue
+                if thing.get("kind") == "t1":
+                    data = thing.get("data") or {}
+                    if isinstance(data, dict):
+                        data = dict(data)
+                        replies = data.pop("replies", "")
+                        if _is_listing(replies):
+                            stack.extend(_children(replies))
+                    self._model_any({"kind": "t1", "data": data}, seen_at, source, absolute=not relative)
+                elif thing.get("kind") == "more":
+                    self.stats.stubs_seen += 1
+            found = context.get("found_by")
+            head = _children(body[0])
+            if found and head and isinstance(head[0], dict) and isinstance(head[0].get("data"), dict):
+                name = head[0]["data"].get("name")
+                if isinstance(name, str):
+                    labels = found if isinstance(found, list) else [found]
+                    name = repair_text(name, self.stats.repaired, "name")
+                    self._found.extend((name, self._label(str(x))) for x in labels)
+            return True
+        if isinstance(body, dict) and isinstance(body.get("json"), dict):
+            data = body["json"].get("data")
+            things = data.get("things") if isinstance(data, dict) else None
+            for thing in things if isinstance(things, list) else []:
+                self._model_any(thing, seen_at, source, absolute=True)
+            return True
+        if _is_listing(body):
+            search = _search_label(url, params)
+            search = self._label(search) if search else None
+            for thing in _children(body):
+                self._model_any(thing, seen_at, source, absolute=False)
+                if search and isinstance(thing, dict) and thing.get("kind") == "t3":
+                    data = thing.get("data")
+                    name = data.get("name") if isinstance(data, dict) else None
+                    if isinstance(name, str):
+                        self._found.append((repair_text(name, self.stats.repaired, "name"), search))
+            return True
+        self._skip(
+            "responses that are not a comment tree, a morechildren answer or a Listing",
+            label,
+            detail="not a Reddit API response this tool reads (a comment tree, a morechildren answer or a Listing)",
+        )
+        return False
+
+    def _model_any(self, thing: Any, seen_at: datetime, source: str, *, absolute: bool) -> None:
+        if not isinstance(thing, dict):
+            self.stats.not_kept["things that are not JSON objects"] += 1
+            return
+        kind = thing.get("kind")
+        if kind in ("t1", "t3"):
+            self._model_thing(str(kind), thing.get("data") or {}, seen_at, source, absolute=absolute)
+        elif kind == "more":
+            self.stats.stubs_seen += 1
+
+    def _model_thing(self, kind: str, data: Any, seen_at: datetime, source: str, *, absolute: bool) -> None:
+        """One thing through the models: a row, or a quarantined sighting naming the field at fault."""
+        if not isinstance(data, dict) or "id" not in data:
+            self.stats.not_kept["things without an id"] += 1
+            return
+        fixed = repair_fields(data, self.stats.repaired)
+        key_value = fixed.get("name") or f"{kind}_{fixed['id']}"
+        key = key_value if isinstance(key_value, str) else json.dumps(key_value, default=str)
+        key = repair_text(key, self.stats.repaired, "name")
+        if kind == "t3" and source.startswith("file:"):
+            self._found.append((key, source))
+        seen = Seen(fixed, seen_at, source, absolute)
+        link = key if kind == "t3" else repair_text(str(fixed.get("link_id") or ""), self.stats.repaired, "link_id")
+        parent = repair_text(str(fixed.get("parent_id") or ""), self.stats.repaired, "parent_id")
+        reddit_depth = fixed.get("depth")
+        rdepth = reddit_depth if absolute and isinstance(reddit_depth, int) else None
+        if rdepth is not None and not INT64_MIN <= rdepth <= INT64_MAX:
+            rdepth = None
+        row: dict[str, Any]
+        try:
+            model = submission_row(seen, []) if kind == "t3" else comment_row(seen, [], None)
+            row = model.model_dump(mode="python")
+            for name, value in row.items():
+                if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+                    raise FieldError(name, f"{value} does not fit a 64-bit integer")
+            row.pop("depth", None)
+            row.pop("found_by")
+            row["status"] = str(row["status"])
+        except (ValidationError, ValueError, TypeError) as exc:
+            where, message = _quarantine_reason(exc)
+            row = {
+                "retrieved_at": seen_at,
+                "source": source,
+                "_qfield": where,
+                "_qerror": message,
+                "_qraw": json_line(data),
+            }
+            if kind == "t3":  # the thread filter reads title and selftext even of a quarantined thread
+                for text in ("title", "selftext"):
+                    value = fixed.get(text)
+                    row[text] = value if isinstance(value, str) else None
+        row.update(_key=key, _seq=self.seq, _link=link, _parent=parent, _rdepth=rdepth, _pre=False)
+        self.seq += 1
+        self._slow[kind].append(row)
+        if len(self._slow[kind]) >= self.batch_rows:
+            self.flush()
+
+    def _label(self, label: str) -> str:
+        return repair_text(label, self.stats.repaired, "found_by")
+
+    def _skip(self, reason: str, label: str, *, detail: str) -> None:
+        self.stats.not_kept[reason] += 1
+        if len(self.stats.skipped) < 1000:
+            self.stats.skipped.append(f"{label}: {detail}")
+
+    # ---- writing ---------------------------------------------------------------------------------
+
+    def _maybe_flush(self) -> None:
+        if any(len(rows) >= self.batch_rows for rows in self._fast.values()):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is buffered as row groups of the staging files."""
+        for kind, stem in STEMS.items():
+            if self._fast[kind]:
+                self._write(stem, _fast_batch(kind, self._fast[kind], self._segments[kind], self.stats.repaired))
+                self.stats.sightings[stem] += len(self._fast[kind])
+            self._fast[kind] = []
+            self._segments[kind] = []
+            if self._slow[kind]:
+                self._write(stem, pa.RecordBatch.from_pylist(self._slow[kind], schema=STAGING[stem]))
+                self.stats.sightings[stem] += len(self._slow[kind])
+            self._slow[kind] = []
+        if self._found:
+            threads, labels = zip(*self._found, strict=True)
+            self._write("found", pa.record_batch([pa.array(threads), pa.array(labels)], schema=FOUND_SCHEMA))
+            self._found = []
+
+    def _write(self, stem: str, batch: pa.RecordBatch) -> None:
+        writer = self._writers.get(stem)
+        if writer is None:
+            path = self.workdir / f"{stem}.staging.parquet"
+            writer = pq.ParquetWriter(path, batch.schema, compression="lz4", write_statistics=False)
+            self._writers[stem] = writer
+            self.files[stem] = path
+        writer.write_batch(batch)
+
+    def close(self) -> dict[str, Path]:
+        """Flush and close the staging files; return them by stem (``submissions``, ``comments``, ``found``)."""
+        self.flush()
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+        return dict(self.files)
+
+
+def _fast_decode(body: Any) -> tuple[Any, str]:
+    if isinstance(body, bytes | str):
+        head = body.lstrip()[:1]
+        if head in (b"[", "["):
+            return wire.TREE_DECODER.decode(body), "tree"
+        if head not in (b"{", "{"):
+            raise _Abort
+        try:
+            return wire.LISTING_DECODER.decode(body), "listing"
+        except wire.NotFast:
+            return wire.MORE_DECODER.decode(body), "more"
+    if isinstance(body, list):
+        return msgspec.convert(body, wire.Tree, strict=True), "tree"
+    if isinstance(body, dict):
+        if "json" in body:
+            return msgspec.convert(body, wire.MoreChildren, strict=True), "more"
+        return msgspec.convert(body, wire.Listing, strict=True), "listing"
+    raise _Abort
+
+
+def _fast_batch(
+    kind: str, rows: list[tuple[Any, ...]], segments: list[_Segment], repaired: Counter[str]
+) -> pa.RecordBatch:
+    """Arrow columns straight from the decoded values of one batch of things."""
+    fields = wire.T1_FIELDS if kind == "t1" else wire.T3_FIELDS
+    values = dict(zip(fields, zip(*rows, strict=True), strict=True))
+    n = len(rows)
+    names = [name or f"{kind}_{ident}" for name, ident in zip(values["name"], values["id"], strict=True)]
+    seen = [s for s in segments if s.count]
+    seq: list[int] = []
+    retrieved: list[datetime] = []
+    sources: list[str] = []
+    absolute: list[bool] = []
+    for s in seen:
+        seq.extend(range(s.seq, s.seq + s.count))
+        retrieved.extend([s.seen_at] * s.count)
+        sources.extend([s.source] * s.count)
+        absolute.extend([s.absolute] * s.count)
+    text = values["body"] if kind == "t1" else values["selftext"]
+    categories = values["removed_by_category"] if kind == "t3" else [None] * n
+    columns: dict[str, Any] = {
+        "name": names,
+        "id": values["id"],
+        "subreddit": values["subreddit"],
+        "subreddit_id": values["subreddit_id"],
+        "author": [None if a == DELETED else a for a in values["author"]],
+        "author_fullname": values["author_fullname"],
+        "author_flair_text": values["author_flair_text"],
+        "created_utc": _timestamps(values["created_utc"]),
+        "edited": _timestamps([None if e is False or e is None or e is True else e for e in values["edited"]]),
+        "is_edited": [not (e is False or e is None) for e in values["edited"]],
+        "score": values["score"],
+        "distinguished": values["distinguished"],
+        "stickied": [v is True for v in values["stickied"]],
+        "locked": [v is True for v in values["locked"]],
+        "permalink": values["permalink"],
+        "status": [str(status_of(kind, t, a, c)) for t, a, c in zip(text, values["author"], categories, strict=True)],
+        "retrieved_at": pa.array(retrieved, pa.timestamp("us", tz="UTC")),
+        "source": sources,
+        "_key": names,
+        "_seq": seq,
+        "_pre": pa.array([False] * n, pa.bool_()),
+    }
+    if kind == "t1":
+        columns.update(
+            link_id=values["link_id"],
+            parent_id=values["parent_id"],
+            body=values["body"],
+            is_submitter=[v is True for v in values["is_submitter"]],
+            controversiality=values["controversiality"],
+            collapsed=values["collapsed"],
+            _link=values["link_id"],
+            _parent=values["parent_id"],
+            _rdepth=[d if a and type(d) is int else None for d, a in zip(values["depth"], absolute, strict=True)],
+        )
+    else:
+        columns.update(
+            title=values["title"],
+            selftext=values["selftext"],
+            url=values["url"],
+            domain=values["domain"],
+            is_self=[v is True for v in values["is_self"]],
+            num_comments=values["num_comments"],
+            upvote_ratio=values["upvote_ratio"],
+            over_18=[v is True for v in values["over_18"]],
+            link_flair_text=values["link_flair_text"],
+            removed_by_category=values["removed_by_category"],
+            _link=names,
+        )
+    del repaired  # msgspec refuses lone surrogates: the fast path never holds one
+    return _batch(STEMS[kind], columns, n)
+
+
+def _batch(stem: str, columns: dict[str, Any], n: int) -> pa.RecordBatch:
+    schema = STAGING[stem]
+    arrays = []
+    for f in schema:
+        value = columns.get(f.name)
+        if value is None:
+            arrays.append(pa.nulls(n, f.type))
+        elif isinstance(value, pa.Array | pa.ChunkedArray):
+            arrays.append(value if value.type == f.type else value.cast(f.type))
+        else:
+            arrays.append(pa.array(value, f.type))
+    return pa.RecordBatch.from_arrays(
+        [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays], schema=schema
+    )
+
+
+def _timestamps(values: Iterable[float | None]) -> pa.Array:
+    """Epoch seconds as UTC microseconds, rounded exactly as :meth:`datetime.fromtimestamp` rounds."""
+    floats = pa.array(values, pa.float64())
+    whole = pc.equal(pc.floor(floats), floats)
+    if pc.all(pc.fill_null(whole, True)).as_py():
+        seconds = pc.cast(floats, pa.int64())
+        return pc.cast(pc.multiply_checked(seconds, 1_000_000), pa.timestamp("us", tz="UTC"))
+    exact = [
+        None if v is None else datetime.fromtimestamp(v, tz=UTC) - _EPOCH for v in floats.to_pylist()
+    ]  # fractional seconds: Python's own rounding
+    micros = [None if d is None else d // _MICRO for d in exact]
+    return pa.array(micros, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+
+
+_MICRO = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
+
+
+def parse_time(value: Any) -> datetime:
+    """When a response arrived, from its record; now when the record does not say."""
+    if isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value)
+            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            parsed.astimezone(UTC)
+            return parsed
+        except (ValueError, OverflowError):
+            pass
+    return datetime.now(UTC)
+
+
+def _is_listing(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("kind") == "Listing" and isinstance(value.get("data"), dict)
+
+
+def _children(listing: dict[str, Any]) -> list[Any]:
+    children = listing["data"].get("children")
+    return children if isinstance(children, list) else []
+
+
+def _search_label(url: str, params: dict[str, Any]) -> str | None:
+    if "/search" not in url or "q" not in params:
+        return None
+    parts = url.split("/r/", 1)
+    return search_label(parts[1].split("/", 1)[0] if len(parts) == 2 else "all", str(params["q"]))
+
+
+def _quarantine_reason(exc: Exception) -> tuple[str, str]:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return ".".join(str(p) for p in first["loc"]) or "?", first["msg"]
+    return str(getattr(exc, "field", "?")), str(exc)
+
+
+__all__ = ["STAGING", "STEMS", "SightingStats", "Sightings", "Status", "collector_paused", "parse_time"]
