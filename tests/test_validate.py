@@ -198,3 +198,34 @@ def test_version_card_is_generated_and_checked(copy: Path) -> None:
     assert "not to train" in card or "Do not use them to train" in card
     (version_dir(copy) / "README.md").write_text(card + "tampered\n")
     assert failed(copy)["card: sha256, bytes"].status == "fail"
+
+
+def test_a_comment_that_is_its_own_parent_fails(copy: Path) -> None:
+    table = comments(copy)
+    names = table.column("name").to_pylist()
+    parents = table.column("parent_id").to_pylist()
+    parents[-1] = names[-1]
+    field = table.schema.field("parent_id")
+    column = pa.array(parents, type=field.type)
+    rewrite(copy, "comments", table.set_column(table.schema.get_field_index("parent_id"), field, column))
+    bad = failed(copy)
+    assert bad["no comment is its own parent"].examples == [names[-1]]
+
+
+def test_a_version_folder_without_its_manifest_fails(copy: Path) -> None:
+    headless = copy / "versions" / "v0002"
+    shutil.copytree(version_dir(copy), headless)
+    (headless / "manifest.json").unlink()
+    bad = failed(copy)
+    assert bad["every version folder has its manifest"].examples == ["v0002"]
+    result = CliRunner().invoke(main, ["validate", str(copy)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_a_manifest_naming_another_version_fails(copy: Path) -> None:
+    path = version_dir(copy) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["version"] = "v0007"
+    path.write_text(json.dumps(manifest))
+    bad = failed(copy)
+    assert "names version 'v0007', not v0001" in bad["manifest"].detail

@@ -438,10 +438,17 @@ class Dataset:
             os.rename(staging, target)  # atomic; fails if another run took the id meanwhile
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise storage_error(exc, target) from None
             raise SnapshotError(f"cannot place version {version} in {self.versions_dir}: {exc}") from None
         _fsync_dir(self.versions_dir)
         killpoint("placed")
-        self.write_index()
+        try:
+            self.write_index()
+        except StorageError:  # the disk filled between the two steps: take the version back, the rerun writes it
+            shutil.move(target, staging)
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         killpoint("indexed")
         return manifest
 
