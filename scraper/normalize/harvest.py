@@ -106,7 +106,7 @@ def _harvest_one(harvest: Harvest, record: dict[str, Any]) -> None:
     if body is None:
         try:
             body = json.loads(record.get("body") or "")
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past any Reddit answer
             if str(record.get("origin") or "").startswith("file:"):
                 raise InputError(f"{label}: the response body is not JSON") from None
             harvest.skipped.append(f"{label}: malformed JSON (retried when collected)")
@@ -146,7 +146,7 @@ def _body_or_none(record: dict[str, Any]) -> Any:
         return record["json"]
     try:
         return json.loads(record.get("body") or "")
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

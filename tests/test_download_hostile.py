@@ -1,0 +1,261 @@
+"""download against hostile sources: servers on 127.0.0.1 that drip, stall, oversize or lie; symlinked folders.
+
+Every refusal exits 1 (75 for the network: stall, deadline), installs nothing and leaves
+no version folder and no index behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from scraper.cli import main
+from scraper.errors import EXIT_NEEDS_PERSON, EXIT_TRY_LATER
+from scraper.ingest import ingest
+from scraper.publish.tree import publish
+from tests.test_snapshot import tree_file
+
+Serve = Callable[[BaseHTTPRequestHandler, bytes], None]
+
+
+class HostileServer:
+    """Serves a published tree from memory; ``behave[path]`` replaces the answer for one path."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+        self.behave: dict[str, Serve] = {}
+        self.stop = threading.Event()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                rel = self.path.lstrip("/")
+                body = server.files.get(rel)
+                if body is None:
+                    self.send_error(404)
+                    return
+                (server.behave.get(rel) or plain)(self, body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self) -> HostileServer:
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def plain(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    handler.send_response(200)
+    handler.send_header("content-length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def endless(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    """The right bytes, then more without end (no content-length): a 300 MB answer for a 400 KB file."""
+    handler.send_response(200)
+    handler.end_headers()
+    try:
+        handler.wfile.write(body)
+        for _ in range(10_000):
+            handler.wfile.write(b"\0" * 65536)
+    except OSError:
+        return
+
+
+def lying_length(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+    handler.send_response(200)
+    handler.send_header("content-length", str(300 << 20))
+    handler.end_headers()
+    try:
+        handler.wfile.write(body)
+    except OSError:
+        return
+
+
+def drip(stop: threading.Event) -> Serve:
+    """A byte every 20 ms: never silent long enough to stall, never done."""
+
+    def serve(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        handler.send_response(200)
+        handler.send_header("content-length", str(len(body)))
+        handler.end_headers()
+        try:
+            for byte in body:
+                if stop.wait(0.02):
+                    return
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+        except OSError:
+            return
+
+    return serve
+
+
+def silent(stop: threading.Event) -> Serve:
+    def serve(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        handler.send_response(200)
+        handler.send_header("content-length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.flush()
+        stop.wait(5)
+
+    return serve
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    tmp = tmp_path_factory.mktemp("hostile")
+    dataset = tmp / "dataset"
+    ingest(dataset, [tree_file(tmp, "aaa", 40, 1)])
+    publish(dataset, tmp / "public", allow_identifiable=True)
+    return {str(p.relative_to(tmp / "public")): p.read_bytes() for p in (tmp / "public").rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def server(tree: dict[str, bytes]) -> Iterator[HostileServer]:
+    with HostileServer(dict(tree)) as hostile:
+        yield hostile
+
+
+def download(*args: str) -> Any:
+    return CliRunner().invoke(main, ["download", *args])
+
+
+def refused(result: Any, code: int, target: Path) -> None:
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+    assert result.exit_code == code, result.output
+    assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1
+    assert not (target / "versions").exists() or not any((target / "versions").iterdir())
+    assert not (target / "index.json").exists()
+    assert not list(target.rglob("*.part"))
+
+
+def test_a_body_past_the_manifests_bytes_is_cut_off(server: HostileServer, tmp_path: Path) -> None:
+    server.behave["versions/v0001/comments.parquet"] = endless
+    started = time.monotonic()
+    result = download(server.url, "--to", str(tmp_path / "copy"))
+    refused(result, EXIT_NEEDS_PERSON, tmp_path / "copy")
+    assert "more than the" in result.stderr
+    assert time.monotonic() - started < 5  # stopped at the cap, not after 650 MB
+
+
+def test_an_announced_length_past_the_manifest_is_refused_before_the_body(
+    server: HostileServer, tmp_path: Path
+) -> None:
+    server.behave["versions/v0001/submissions.parquet"] = lying_length
+    result = download(server.url, "--to", str(tmp_path / "copy"))
+    refused(result, EXIT_NEEDS_PERSON, tmp_path / "copy")
+    assert "announces" in result.stderr
+
+
+def test_a_dripping_server_meets_the_deadline(server: HostileServer, tmp_path: Path) -> None:
+    server.behave["versions/v0001/comments.parquet"] = drip(server.stop)
+    started = time.monotonic()
+    result = download(server.url, "--to", str(tmp_path / "copy"), "--deadline", "0.5s", "--stall", "5s")
+    refused(result, EXIT_TRY_LATER, tmp_path / "copy")
+    assert "deadline" in result.stderr and time.monotonic() - started < 5
+
+
+def test_a_silent_server_is_a_stall(server: HostileServer, tmp_path: Path) -> None:
+    server.behave["versions/v0001/comments.parquet"] = silent(server.stop)
+    result = download(server.url, "--to", str(tmp_path / "copy"), "--stall", "0.3s")
+    refused(result, EXIT_TRY_LATER, tmp_path / "copy")
+    assert "sent nothing" in result.stderr
+
+
+def _signed(server: HostileServer, manifest: Any) -> None:
+    """Serve ``manifest`` for v0001 with an index that vouches for it (the attacker controls both)."""
+    raw = manifest if isinstance(manifest, bytes) else json.dumps(manifest).encode()
+    server.files["versions/v0001/manifest.json"] = raw
+    index = json.loads(server.files["index.json"])
+    index["versions"][-1]["manifest_sha256"] = hashlib.sha256(raw).hexdigest()
+    server.files["index.json"] = json.dumps(index).encode()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda m: [m],
+        lambda m: {**m, "files": "comments.parquet"},
+        lambda m: {**m, "files": {"comments.parquet": {"bytes": "1", "sha256": "x", "table": "comments"}}},
+        lambda m: {**m, "files": {k: {**v, "bytes": -1} for k, v in m["files"].items()}},
+        lambda m: {**m, "version": "v0002"},
+        lambda m: {**m, "card": {"name": "../../README.md", "bytes": 1, "sha256": "0" * 64}},
+        lambda m: b"[" * 50_000,
+    ],
+)
+def test_malformed_manifests_are_refused(server: HostileServer, tmp_path: Path, damage: Callable[[Any], Any]) -> None:
+    _signed(server, damage(json.loads(server.files["versions/v0001/manifest.json"])))
+    refused(download(server.url, "--to", str(tmp_path / "copy")), EXIT_NEEDS_PERSON, tmp_path / "copy")
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        b"",
+        b"[]",
+        b'{"versions": "v0001"}',
+        b'{"versions": [1, 2]}',
+        b'{"latest": "v0001", "versions": [{"version": "v0001", "manifest_sha256": 7}]}',
+        b'{"latest": "../v0001", "versions": [{"version": "../v0001", "manifest_sha256": "' + b"0" * 64 + b'"}]}',
+        b"{" * 100_000,
+        b"\xff\xfe",
+    ],
+)
+def test_malformed_indexes_are_refused(server: HostileServer, tmp_path: Path, index: bytes) -> None:
+    server.files["index.json"] = index
+    refused(download(server.url, "--to", str(tmp_path / "copy")), EXIT_NEEDS_PERSON, tmp_path / "copy")
+
+
+def test_a_huge_index_is_refused(server: HostileServer, tmp_path: Path) -> None:
+    server.behave["index.json"] = endless
+    refused(download(server.url, "--to", str(tmp_path / "copy")), EXIT_NEEDS_PERSON, tmp_path / "copy")
+
+
+def test_a_local_source_is_read_without_following_symlinks(tree: dict[str, bytes], tmp_path: Path) -> None:
+    public = tmp_path / "public"
+    for rel, data in tree.items():
+        (public / rel).parent.mkdir(parents=True, exist_ok=True)
+        (public / rel).write_bytes(data)
+    host = tmp_path / "host-secret"
+    host.write_bytes(b"a host file that must not be copied in\n")
+    victim = public / "versions" / "v0001" / "comments.parquet"
+    victim.unlink()
+    os.symlink(host, victim)
+    manifest = json.loads((public / "versions/v0001/manifest.json").read_bytes())
+    manifest["files"]["comments.parquet"].update(
+        bytes=host.stat().st_size, sha256=hashlib.sha256(host.read_bytes()).hexdigest()
+    )
+    raw = json.dumps(manifest).encode()
+    (public / "versions/v0001/manifest.json").write_bytes(raw)
+    index = json.loads((public / "index.json").read_bytes())
+    index["versions"][-1]["manifest_sha256"] = hashlib.sha256(raw).hexdigest()
+    (public / "index.json").write_text(json.dumps(index))
+    result = download(str(public), "--to", str(tmp_path / "copy"))
+    refused(result, EXIT_NEEDS_PERSON, tmp_path / "copy")
+    assert "symbolic link" in result.stderr
+    # a whole folder linked out of the tree is refused the same way
+    shutil.rmtree(public / "versions")
+    os.symlink(tmp_path, public / "versions")
+    refused(download(str(public), "--to", str(tmp_path / "copy2")), EXIT_NEEDS_PERSON, tmp_path / "copy2")
