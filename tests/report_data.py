@@ -129,6 +129,12 @@ def rows(seed: int = 0, threads: int = 9) -> tuple[list[Submission], list[Commen
     return subs, comments
 
 
+def write(dataset: Dataset, subs: list[Submission], comments: list[Comment], extra: dict[str, Any]) -> None:
+    """One version of these rows."""
+    tables = {"submissions": rows_to_table("submissions", subs), "comments": rows_to_table("comments", comments)}
+    dataset.write_version(tables, spec_sha256=None, source={"kind": "test"}, stats={}, extra=extra)
+
+
 def make_dataset(folder: Path, *, pseudonymized: bool = True) -> Path:
     """A dataset folder with v0001 and v0002 (v0002: a thread added, comments removed, tombstoned and edited)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -136,13 +142,7 @@ def make_dataset(folder: Path, *, pseudonymized: bool = True) -> Path:
     dataset = Dataset(folder)
     extra = {"pseudonymization": {"pseudonymized": pseudonymized, "method": "test", "key_fingerprint": "00"}}
     subs, comments = rows(threads=8)
-    dataset.write_version(
-        {"submissions": rows_to_table("submissions", subs), "comments": rows_to_table("comments", comments)},
-        spec_sha256=None,
-        source={"kind": "test"},
-        stats={},
-        extra=extra,
-    )
+    write(dataset, subs, comments, extra)
     subs2, comments2 = rows(threads=9)
     changed = []
     for c in comments2:
@@ -153,11 +153,5 @@ def make_dataset(folder: Path, *, pseudonymized: bool = True) -> Path:
         elif c.name == "t1_c2x0":
             c = c.model_copy(update={"body": c.body + " (edit: now a quant)"})
         changed.append(c)
-    dataset.write_version(
-        {"submissions": rows_to_table("submissions", subs2), "comments": rows_to_table("comments", changed)},
-        spec_sha256=None,
-        source={"kind": "test"},
-        stats={},
-        extra=extra,
-    )
+    write(dataset, subs2, changed, extra)
     return folder

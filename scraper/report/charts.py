@@ -164,12 +164,14 @@ def shape(f: Figures) -> dict[str, go.Figure]:
     fig = go.Figure()
     labels = [b for b, _, _ in f.scores]
     for i, kind in enumerate(("comments", "submissions")):
-        shares = [row[1 + i] or None for row in f.scores]  # zero shares have no place on a log axis
-        fig.add_trace(_bar(labels, shares, kind, PALETTE[i], hovertemplate="%{x}: %{y:.2%}<extra>" + kind + "</extra>"))
+        shares = [100 * row[1 + i] or None for row in f.scores]  # in %; zero has no place on a log axis
+        fig.add_trace(
+            _bar(labels, shares, kind, PALETTE[i], hovertemplate="%{x}: %{y:.3~g}%<extra>" + kind + "</extra>")
+        )
     charts["chart-scores"] = _layout(
         fig,
         xaxis={"type": "category", "title": "score (bins double in width: a log scale)"},
-        yaxis={"type": "log", "title": "share of items", "tickformat": ".1%"},
+        yaxis={"type": "log", "title": "% of items", "tickformat": "~g", "ticksuffix": "%"},
     )
     return charts
 

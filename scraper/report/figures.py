@@ -127,6 +127,7 @@ def connect(folder: Path, *, name: str = "") -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with views ``s{name}`` and ``c{name}`` over a version folder's Parquet files."""
     con = duckdb.connect(config={"threads": 2, "memory_limit": "2GB"})
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # DuckDB would draw one on stdout on long scans
     attach(con, folder, name)
     return con
 
@@ -325,6 +326,7 @@ def _period(con: duckdb.DuckDBPyConnection, where: str) -> str:
     return "month" if months <= 24 else "quarter" if months <= 96 else "year"
 
 
+_TOP = "ORDER BY score DESC NULLS LAST, name"
 #: Which comments count as answers to a thread's question: top level, not pinned or moderator notices,
 #: not by the thread's own author.
 ANSWER_RULE = "c.parent_id = c.link_id AND NOT c.stickied AND c.distinguished IS NULL AND NOT c.is_submitter"
@@ -354,17 +356,24 @@ def answers(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy, *, pseudonymized
         + ", ".join(f"count(*) FILTER (WHERE g{i})" for i in range(len(groups)))
         + " FROM answers GROUP BY p ORDER BY p",
     )
+    # The quoted answers' texts are read from the file in one scan, by name; then each group's match.
+    picks = {
+        i: [n for (n,) in _rows(con, f"SELECT name FROM answers WHERE g{i} {_TOP} LIMIT {QUOTES_PER_GROUP}")]
+        for i in range(len(groups))
+    }
+    wanted = sorted({n for names in picks.values() for n in names}) or [""]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE quoted AS SELECT c.name, c.score, c.permalink, c.author, c.created_utc, c.body "
+        f"FROM c WHERE c.name IN ({', '.join(sql_literal(n) for n in wanted)})"
+    )
     quotes: dict[str, list[dict[str, Any]]] = {}
     for i, group in enumerate(groups):
-        hit = f"regexp_extract(c.body, {sql_literal('|'.join(f'(?:{p})' for p in group.patterns))}, 0, 'i')"
+        hit = f"regexp_extract(body, {sql_literal('|'.join(f'(?:{p})' for p in group.patterns))}, 0, 'i')"
+        names = ", ".join(sql_literal(n) for n in picks[i]) or "''"
         picked = _rows(
             con,
-            f"""
-            SELECT c.name, c.score, c.permalink, c.author, c.created_utc, c.body, {hit}
-            FROM c SEMI JOIN (SELECT name FROM answers WHERE g{i} ORDER BY score DESC NULLS LAST, name
-                              LIMIT {QUOTES_PER_GROUP}) a ON a.name = c.name
-            ORDER BY c.score DESC NULLS LAST, c.name
-            """,
+            f"SELECT name, score, permalink, author, created_utc, body, {hit} FROM quoted "
+            f"WHERE name IN ({names}) {_TOP}",
         )
         quotes[group.name] = [
             {
