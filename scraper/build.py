@@ -44,7 +44,7 @@ from scraper.normalize.policy import is_tombstone
 from scraper.normalize.pseudonyms import Pseudonymizer, check_key, load_key
 from scraper.normalize.rows import RowSet
 from scraper.normalize.sightings import STEMS, Sightings
-from scraper.publish.card import render_card
+from scraper.publish.card import missing_context, render_card
 from scraper.spec import DatasetSpec
 from scraper.store.killpoints import killpoint
 from scraper.store.purge import apply_purges, purged_fullnames
@@ -173,13 +173,14 @@ class VersionBuilder:
             qdir = self.dataset.path / "quarantine"
             qdir.mkdir(parents=True, exist_ok=True)
             os.replace(quarantine, qdir / f"{version}.jsonl")
+        missing = missing_context(outputs["submissions"], outputs["comments"])
         manifest = self.dataset.write_version(
             dict(outputs),
             spec_sha256=spec_sha256,
             source=source,
             stats=all_stats,
             extra=extra,
-            card=lambda m: render_card(m, spec, merged.window()),
+            card=lambda m: render_card(m, spec, merged.window(), missing),
             version=version,
         )
         self.result = merged
@@ -387,7 +388,7 @@ def write_rows(
         source=source,
         stats=all_stats,
         extra=extra,
-        card=lambda m: render_card(m, spec, window),
+        card=lambda m: render_card(m, spec, window, missing_context(tables["submissions"], tables["comments"])),
         version=version,
     )
 

@@ -916,13 +916,13 @@ def report(path: Path, version: str, against: str | None, ignore: frozenset[str]
 @click.option(
     "--orphan-warn",
     type=click.FloatRange(0, 1),
-    default=0.05,
-    show_default=True,
-    help="Orphan comments up to this share of comments warn instead of failing.",
+    default=None,
+    help="Comments without their submission or parent, up to this share of comments, warn instead of failing "
+    "(default: dataset.toml's [validate] orphan_warn, else 0.05).",
 )
 @json_option
 @summary_option
-def validate(path: Path, orphan_warn: float, as_json: bool) -> None:
+def validate(path: Path, orphan_warn: float | None, as_json: bool) -> None:
     """Validate a version folder, a dataset folder or a downloaded copy (for CI).
 
     Checks schemas against the models, sha256/bytes/rows against the

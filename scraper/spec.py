@@ -207,6 +207,17 @@ class ReportOptions(_Section):
     taxonomy: Taxonomy | None = None
 
 
+class ValidateOptions(_Section):
+    """``[validate]``: how ``validate`` judges this dataset.
+
+    ``orphan_warn``: comments whose submission or parent comment the version does not
+    hold warn, rather than fail, up to this share of the comments (0 to 1).  Windowed
+    archive collections and ingested listings hold comments without their threads.
+    """
+
+    orphan_warn: float = Field(default=0.05, ge=0, le=1)
+
+
 class DatasetSpec(_Section):
     """The whole ``dataset.toml``."""
 
@@ -217,6 +228,7 @@ class DatasetSpec(_Section):
     pseudonymize: Pseudonymize = Field(default_factory=Pseudonymize)
     archive: Archive | None = None
     report: ReportOptions = Field(default_factory=ReportOptions)
+    checks: ValidateOptions = Field(default_factory=ValidateOptions, alias="validate")
 
     def archive_subreddits(self) -> list[str]:
         """The subreddits the archive is searched over: ``[archive]``'s, else ``[discovery]``'s."""

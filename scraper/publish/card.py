@@ -8,7 +8,11 @@ dataset repository, where the ``configs`` block makes both tables loadable).
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+import duckdb
+import pyarrow as pa
 
 from scraper.spec import DatasetSpec
 
@@ -40,8 +44,39 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "n/a"
 
 
-def render_card(manifest: dict[str, Any], spec: DatasetSpec | None, window: dict[str, datetime | None]) -> str:
-    """The README.md of one version."""
+def missing_context(submissions: pa.Table | Path, comments: pa.Table | Path) -> dict[str, int]:
+    """What a version's comments point at but it does not hold: their threads, their parent comments.
+
+    ``comments_without_submission`` comments in ``threads_not_held`` threads, and
+    ``comments_without_parent`` comments whose parent comment is absent (``validate``'s
+    orphans): normal for ingested listings and windowed archives, where the card says so.
+    Tables or Parquet files; DuckDB joins them under a memory limit.
+    """
+    con = duckdb.connect()
+    try:
+        con.execute("SET memory_limit = '512MB'")
+        for view, source, columns in (("s", submissions, "name"), ("c", comments, "name, link_id, parent_id")):
+            relation = con.read_parquet(str(source)) if isinstance(source, Path) else con.from_arrow(source)
+            relation.select(columns).create_view(view)
+        no_sub, threads = con.execute(
+            "select count(*), count(distinct c.link_id) from c left join s on c.link_id = s.name where s.name is null"
+        ).fetchall()[0]
+        (no_parent,) = con.execute(
+            "select count(*) from c left join c p on c.parent_id = p.name "
+            "where c.parent_id like 't1_%' and p.name is null"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    return {"comments_without_submission": no_sub, "threads_not_held": threads, "comments_without_parent": no_parent}
+
+
+def render_card(
+    manifest: dict[str, Any],
+    spec: DatasetSpec | None,
+    window: dict[str, datetime | None],
+    missing: dict[str, int] | None = None,
+) -> str:
+    """The README.md of one version: what it holds, how it was made (only what was done), what it lacks."""
     stats = manifest.get("stats", {})
     files = {f["table"]: f for f in manifest["files"].values()}
     total = sum(f["rows"] for f in files.values())
@@ -89,20 +124,7 @@ def render_card(manifest: dict[str, Any], spec: DatasetSpec | None, window: dict
         "",
         "## Sources and collection",
         "",
-        f"Source: {manifest.get('source', {}).get('kind', 'n/a')} "
-        "(the official Reddit Data API over OAuth, through PRAW, for collected versions).",
-    ]
-    if spec is not None:
-        disc = spec.discovery
-        lines += [
-            f"- Subreddits: {', '.join('r/' + s for s in disc.subreddits) or 'none'}",
-            f"- Queries (sort {disc.sort}, time filter {disc.time_filter}, up to {disc.max_pages} pages): "
-            + ("; ".join(f"`{q}`" for q in disc.queries) or "none"),
-            f"- Seed threads: {', '.join(disc.seeds) or 'none'}",
-            f"- Keyword rule on title and selftext: include {spec.filter.include or 'any'}, "
-            f"exclude {spec.filter.exclude or 'none'}",
-        ]
-    lines += [
+        *sources(manifest, spec),
         f"- Items created from {_when(window.get('created_min'))} to {_when(window.get('created_max'))}; "
         f"retrieved from {_when(window.get('retrieved_min'))} to {_when(window.get('retrieved_max'))}.",
         "",
@@ -120,7 +142,8 @@ def render_card(manifest: dict[str, Any], spec: DatasetSpec | None, window: dict
             f"{incomplete} threads with {unresolved} comment ids Reddit announced but never returned."
         )
     else:
-        lines.append("Not recorded for this version (built from saved responses).")
+        lines.append("Not recorded for this version: it was not collected thread by thread from Reddit.")
+    lines += _missing_lines(missing, files.get("comments", {}).get("rows", 0))
     lines += [
         "",
         "## Deletions and pseudonymization",
@@ -144,3 +167,84 @@ def render_card(manifest: dict[str, Any], spec: DatasetSpec | None, window: dict
         "",
     ]
     return "\n".join(lines)
+
+
+def sources(manifest: dict[str, Any], spec: DatasetSpec | None) -> list[str]:
+    """How the version was made, from its manifest's ``source``: only what was actually done."""
+    source = manifest.get("source") or {}
+    kind = source.get("kind")
+    stats = manifest.get("stats") or {}
+    if kind == "reddit-api":
+        lines = [
+            "Collected from the official Reddit Data API over OAuth (through PRAW) by run "
+            f"{', '.join(source.get('runs') or []) or 'n/a'}"
+            + (
+                f", with threads also found in the Arctic Shift archive ({source['archive']})."
+                if source.get("archive")
+                else "."
+            )
+        ]
+        lines += _discovery_lines(spec)
+    elif kind == "arctic-shift":
+        lines = [
+            f"Collected from the Arctic Shift archive ({source.get('archive', 'n/a')}) by run "
+            f"{', '.join(source.get('runs') or []) or 'n/a'}, without re-reading the threads through Reddit."
+        ]
+    elif kind == "refresh":
+        lines = [
+            f"Refreshed from version {source.get('base', 'n/a')} through the official Reddit Data API over OAuth "
+            f"(through PRAW): {stats.get('checked', 'n/a')} items re-checked by `/api/info`, "
+            f"{stats.get('threads_refetched', 0)} threads whose comment count moved fetched again. "
+            "No search was run."
+        ]
+    elif kind == "ingest":
+        files = [str(f) for f in source.get("files") or []]
+        shown = ", ".join(f"`{f}`" for f in files[:10]) + (f" and {len(files) - 10} more" if len(files) > 10 else "")
+        lines = [
+            f"Built by `ingest` from {len(files)} saved file(s) of Reddit API responses ({shown or 'none'}). "
+            "No request was made to Reddit and no search was run for this version."
+        ]
+    elif kind == "dumps":
+        files = [str(f.get("name", f) if isinstance(f, dict) else f) for f in source.get("files") or []]
+        lines = [
+            f"Built from {len(files)} Reddit dump file(s) ({', '.join(f'`{f}`' for f in files[:10]) or 'none'}). "
+            "No request was made to Reddit."
+        ]
+    else:
+        lines = [f"Source: {kind or 'not recorded'}."]
+    return [*lines, ""] if len(lines) == 1 else lines
+
+
+def _discovery_lines(spec: DatasetSpec | None) -> list[str]:
+    if spec is None:
+        return []
+    disc = spec.discovery
+    return [
+        "",
+        f"- Subreddits: {', '.join('r/' + s for s in disc.subreddits) or 'none'}",
+        f"- Queries (sort {disc.sort}, time filter {disc.time_filter}, up to {disc.max_pages} pages): "
+        + ("; ".join(f"`{q}`" for q in disc.queries) or "none"),
+        f"- Seed threads: {', '.join(disc.seeds) or 'none'}",
+        f"- Keyword rule on title and selftext: include {spec.filter.include or 'any'}, "
+        f"exclude {spec.filter.exclude or 'none'}",
+    ]
+
+
+def _missing_lines(missing: dict[str, int] | None, comments: int) -> list[str]:
+    if missing is None:
+        return []
+    no_sub, no_parent = missing["comments_without_submission"], missing["comments_without_parent"]
+    if not no_sub and not no_parent:
+        return ["", "Every comment's submission and parent comment are in this version."]
+
+    def share(n: int) -> str:
+        return f"{n / comments:.1%}" if comments else "n/a"
+
+    return [
+        "",
+        "**What is missing.** "
+        f"{no_sub} comments ({share(no_sub)}) belong to {missing['threads_not_held']} threads whose submission "
+        f"is not in this version, and {no_parent} comments ({share(no_parent)}) reply to a comment that is not. "
+        "Such comments came without their thread (an ingested listing, a windowed archive); "
+        "`validate` reports them as orphans, warning up to the dataset's `[validate] orphan_warn` share.",
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,16 +20,19 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from schemas import ARROW_SCHEMAS, SCHEMA_VERSION, schema_compatible
 from schemas.upgrade import schema_at
 from scraper.errors import InputError
+from scraper.spec import SPEC_FILE, ValidateOptions
 from scraper.store.snapshot import manifest_problem, sha256_file
 
 EXAMPLES = 5
 _VERSION = re.compile(r"^v\d{4,}$")
 REDDIT_FOUNDED = datetime(2005, 6, 1, tzinfo=UTC)
-#: Warn, do not fail, while orphans stay under this share of comments (windowed collections have some).
+#: Warn, do not fail, while orphans stay under this share of comments (windowed collections have some);
+#: a dataset sets its own with ``[validate] orphan_warn`` in dataset.toml.
 ORPHAN_WARN_SHARE = 0.05
 
 
@@ -116,12 +120,19 @@ def _version_dirs(path: Path) -> tuple[list[Path], dict[str, Any] | str | None, 
     return found, _read_index(index_path), headless
 
 
-def validate(path: Path, *, orphan_warn_share: float = ORPHAN_WARN_SHARE) -> Report:
-    """Validate every version at ``path``; see the module docstring."""
+def validate(path: Path, *, orphan_warn_share: float | None = None) -> Report:
+    """Validate every version at ``path``; see the module docstring.
+
+    Comments without their submission or parent comment (orphans) warn up to
+    ``orphan_warn_share`` of the comments and fail above; without it, the share
+    is the dataset's ``[validate] orphan_warn``, else :data:`ORPHAN_WARN_SHARE`.
+    """
     if not path.exists():
         raise InputError(f"{path}: no such folder")
     if not path.is_dir():
         raise InputError(f"{path}: not a folder (give a dataset folder or a version folder)")
+    if orphan_warn_share is None:
+        orphan_warn_share = dataset_orphan_warn(path)
     versions, index, headless = _version_dirs(path)
     report = Report(str(path))
     if headless:
@@ -146,6 +157,20 @@ def validate(path: Path, *, orphan_warn_share: float = ORPHAN_WARN_SHARE) -> Rep
     if not versions:
         report.checks.append(Check("-", "versions", "fail", 0, "no versions found"))
     return report
+
+
+def dataset_orphan_warn(path: Path) -> float:
+    """``[validate] orphan_warn`` of the dataset that ``path`` (a dataset or version folder) belongs to."""
+    root = path.parent.parent if (path / "manifest.json").is_file() else path
+    spec = root / SPEC_FILE
+    if not spec.is_file():
+        return ORPHAN_WARN_SHARE
+    try:
+        section = tomllib.loads(spec.read_text(encoding="utf-8")).get("validate") or {}
+        return ValidateOptions.model_validate(section).orphan_warn
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValidationError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{spec}: [validate] cannot be read ({first}); fix it or pass --orphan-warn") from None
 
 
 def _check_index(root: Path, index: dict[str, Any], versions: list[Path]) -> list[Check]:
@@ -311,6 +336,7 @@ def _check_rows(version: str, submissions: Path, comments: Path, orphan_warn_sha
         "comment link_id has its submission",
         "select c.name from c left join s on c.link_id = s.name where s.name is null",
         "all linked",
+        warn_under=orphan_warn_share,
     )
     add(
         "parent_id has its parent",
