@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from scraper.collect.expand import GROUP_MAX_HELD, SUBTREE_PER_ID, Expansion, expand_thread
+from scraper.collect.expand import BUDGET, GROUP_MAX_HELD, ROOT_MAX, SUBTREE_PER_ID, Expansion, expand_thread
 from scraper.errors import TooManyIds
 
 
@@ -118,18 +118,30 @@ def test_nested_stubs_and_continue_inside_morechildren_are_followed() -> None:
     assert expansion.depth["deep"] == 2 and expansion.depth["b2"] == 2
 
 
-def test_dropped_ids_are_asked_again_then_through_their_permalink() -> None:
-    first = tree([more("t3_L", ["a", "b", "c"])])
+def test_vanished_ids_are_classified_through_info_never_by_permalink_on_a_guess() -> None:
+    # b is a user-deleted leaf (info shows [deleted]), c a live comment morechildren dropped, d gone.
+    first = tree([t1("p", "t3_L", [more("t1_p", ["a", "b", "c", "d"], count=6)])])
     client = Scripted(
         first,
-        lambda ids: [t1("a", "t3_L")] if "a" in ids else [],
-        subtree=lambda c: tree([t1(c, "t3_L")]) if c == "b" else tree([t1("zz", "t3_L")]),
+        lambda ids: (
+            [t1("a", "t1_p", depth=1)]
+            if "a" in ids
+            else [t1("c", "t1_p", depth=1), t1("c1", "t1_c", depth=2)]
+            if ids == ["c"]
+            else []
+        ),
     )
-    result = expand_thread(client, "L")
-    assert result.held == 2  # a from morechildren, b from its permalink
-    assert client.calls.count(("more", ["b", "c"])) == 1
-    assert ("tree", "b") in client.calls and ("tree", "c") in client.calls
-    assert list(result.unresolved) == ["c"] and "permalink" in result.unresolved["c"]
+    gone = {"kind": "t1", "data": {**t1("b", "t1_p")["data"], "author": "[deleted]", "body": "[deleted]"}}
+    client.info_answer = lambda name: {"t1_b": gone, "t1_c": t1("c", "t1_p")}.get(name)
+    expansion = Expansion("L")
+    result = expand_thread(client, "L", expansion=expansion)
+    assert [kind for kind, _ in client.calls] == ["tree", "more", "info", "more"]
+    assert client.calls[2] == ("info", ["t1_b", "t1_c", "t1_d"])  # one call classifies all three
+    assert client.calls[3] == ("more", ["c"])  # the live one's replies, asked again alone
+    assert result.held == 5 and expansion.deleted == {"b"} and result.deleted_leaves == 1
+    assert result.unresolved == {"d": "announced by a stub, returned neither by morechildren nor /api/info"}
+    assert result.vanished == 3 and expansion.depth["c1"] == 2
+    assert not any(kind == "tree" and arg in ("b", "c", "d") for kind, arg in client.calls)
 
 
 def test_empty_results_end_the_loop_with_every_id_unresolved() -> None:
@@ -137,7 +149,7 @@ def test_empty_results_end_the_loop_with_every_id_unresolved() -> None:
     client = Scripted(first, lambda ids: [])
     result = expand_thread(client, "L")
     assert result.held == 0 and len(result.unresolved) == 5
-    assert len(client.calls) == 1 + 2 + 5  # tree, two morechildren tries, one permalink each
+    assert [kind for kind, _ in client.calls] == ["tree", "more", "info"]
 
 
 def test_ids_left_for_a_new_stub_are_not_counted_as_dropped() -> None:
@@ -170,11 +182,22 @@ def test_too_long_id_lists_are_split_until_accepted(limit: int) -> None:
 
 
 def test_big_subtrees_behind_few_ids_go_through_permalinks() -> None:
-    first = tree([t1("a", "t3_L", [more("t1_a", ["big"], count=SUBTREE_PER_ID * 3)])])
+    # too big for one answer of their parent's permalink: one permalink per id
+    first = tree([t1("a", "t3_L", [more("t1_a", ["big"], count=ROOT_MAX + 1)])])
     client = Scripted(first, lambda ids: [], subtree=lambda c: tree([t1("big", "t1_a", [t1("k", "t1_big")])]))
     result = expand_thread(client, "L")
     assert result.complete and result.held == 3
     assert client.calls == [("tree", None), ("tree", "big")]
+    assert SUBTREE_PER_ID < ROOT_MAX
+
+
+def test_a_stub_more_than_one_morechildren_answer_goes_through_its_parents_permalink() -> None:
+    first = tree([t1("a", "t3_L", [t1("x", "t1_a", depth=1), more("t1_a", ["b", "c"], count=BUDGET + 20)])])
+    answer = tree([t1("a", "t3_L", [t1("b", "t1_a", [t1("b1", "t1_b")]), t1("c", "t1_a")])])
+    client = Scripted(first, lambda ids: [], subtree=lambda c: answer if c == "a" else tree([]))
+    result = expand_thread(client, "L")
+    assert result.complete and result.held == 5
+    assert client.calls == [("tree", None), ("tree", "a")]  # one request for 120, not two morechildren
 
 
 def test_continue_stub_whose_permalink_fails_is_unresolved_not_looped() -> None:
@@ -315,13 +338,15 @@ def test_stubs_at_depth_ten_or_more_skip_morechildren() -> None:
     def subtree(comment: str) -> list[Any]:
         if comment == "a9":  # depth restarts at 0: the stub below a10 hides "m" at absolute depth 11
             return tree([t1("a9", "t1_a8", [t1("a10", "t1_a9", [more("t1_a10", ["m"], count=3)], depth=1)])])
-        return tree([t1("m", "t1_a10", [t1("m1", "t1_m", [t1("m2", "t1_m1")])])])
+        if comment == "a10":  # the stub's parent: its answer shows m and eight levels below
+            return tree([t1("a10", "t1_a9", [t1("m", "t1_a10", [t1("m1", "t1_m", [t1("m2", "t1_m1")])])])])
+        return tree([])
 
     client = Scripted(first, lambda ids: [], subtree)
     expansion = Expansion("L")
     result = expand_thread(client, "L", expansion=expansion)
     assert result.complete and expansion.depth["m2"] == 13
-    assert client.calls == [("tree", None), ("tree", "a9"), ("tree", "m")]
+    assert client.calls == [("tree", None), ("tree", "a9"), ("tree", "a10")]
 
 
 def test_a_stub_announced_again_and_again_without_progress_is_not_looped_on() -> None:
@@ -329,7 +354,7 @@ def test_a_stub_announced_again_and_again_without_progress_is_not_looped_on() ->
     client = Scripted(first, lambda ids: [more("t3_L", ids)])  # never serves, always re-announces
     result = expand_thread(client, "L")
     assert set(result.unresolved) == {"a", "b"}
-    assert [kind for kind, _ in client.calls] == ["tree", "more", "more", "tree", "tree"]
+    assert [kind for kind, _ in client.calls] == ["tree", "more", "more", "info"]
 
 
 def test_a_replayed_shared_ancestor_answer_settles_its_continue_parents() -> None:

@@ -3,56 +3,84 @@
 Reddit's answers are partial by design (WIRE-FORMAT §3–§4b): load-more stubs
 hide ids, continue-this-thread stubs hide deep subtrees, and morechildren may
 answer only some of the ids asked for, in a new stub or not at all.  So this
-module trusts no single answer: it tracks every id a stub announced until the
-id is held, asks again once, then asks through ``/api/info`` (a known leaf) or
-the comment's own permalink, and only then records the id as unresolved with
-the reason.  An id re-announced by an answer that brought nothing new counts as
-a try too.  Every id, every continue-this-thread parent and every shared
-ancestor is asked for a bounded number of times, so the loop always ends.
+module trusts no single answer: every id a stub announced is tracked until it
+is held or settled, and the loop always ends.
 
-Choosing the endpoint, per pending stub:
+**Plan from what the stub says.**  A load-more stub lists its parent's hidden
+children and a ``count`` that includes their descendants (and the parent's
+user-deleted leaves the builder dropped), so ``count - len(children)`` is how
+many comments hide *below* the ids.  Each stub gets the cheapest endpoint:
 
-- ``POST /api/morechildren`` serves about 100 comments a call, over the ids
-  asked and their descendants, one depth at a time; ids of *several* stubs at
-  the same depth share a call (up to 100 ids).
-- ``GET /comments/{link}/_/{id}`` serves one comment's subtree, up to about
-  500 comments: cheaper when a stub hides more than ~100 comments per id.
-  Continue-this-thread stubs are always fetched this way, and when several
-  sit below one comment a few levels up, that comment's subtree is fetched
-  once for all of them (depth restarts at 0, so it shows them and some levels
-  of their replies): one request instead of one per stub.
-- ``GET /api/info`` serves up to 100 comments by fullname, at any depths, but
-  not their replies.  A stub whose ``count`` equals its number of ids announces
-  leaves: Reddit's comment builder (``r2/models/_builder.pyx``) adds one to a
-  stub's ``count`` for every hidden comment below its parent, descendants
-  included, and lists only the direct children.  So when the next morechildren call
-  would ask for known leaves only, one info call takes up to 100 known leaves
-  from every depth instead; and a leaf that morechildren dropped twice is asked
-  through info, batched, rather than one permalink each.
+- ``count == len(children)``: the ids are leaves.  ``GET /api/info`` serves 100
+  of them a call, at any depths, user-deleted ones included (as ``[deleted]``);
+  they wait until 100 are queued (or nothing else is left) so calls are full.
+- A stub below a comment whose whole known subtree (held, plus the counts of
+  its pending stubs) fits one tree answer (:data:`ROOT_MAX` of the 500 Reddit
+  shows) while the stub alone is more than one morechildren call: that
+  comment's permalink ``GET /comments/{link}/_/{comment}``, once for all the
+  stubs below it (the highest such ancestor is taken).  Ids at depth 10 or more
+  (morechildren answers nothing there) go the same way, or through their own
+  permalinks when no ancestor fits; so do ids hiding more than
+  :data:`SUBTREE_PER_ID` comments each.
+- Otherwise ``POST /api/morechildren``: ids of one depth (Reddit serves only
+  the shallowest), siblings together, packed so that the stubs' estimated
+  subtrees fit the ~100 comments an answer spends (:data:`BUDGET`); at top
+  level 100 ids a call, since Reddit re-announces top-level ids it did not
+  serve.
+- Continue-this-thread stubs: the parent's permalink, or one shared by several
+  parents a few levels below one ancestor.
 
-An :class:`Expansion` can be replayed from archived answers (:meth:`replay`), so
-a run killed halfway through a thread resumes it without asking again.
+**Vanished ids cost at most one request per hundred.**  An id asked and not
+returned, nor announced again, is either a user-deleted leaf (morechildren
+spends budget on it and shows nothing, its permalink shows nothing) or a
+comment cut by the budget.  It is never asked by permalink on a guess: it joins
+the ``/api/info`` queue, which tells which, 100 per call.  A ``[deleted]`` leaf
+is settled and kept as a tombstone row (its id, parent, time and score are
+data).  A live comment that missed the budget is held from that answer and its
+replies are asked again, with fewer siblings, or through its permalink when its
+subtree is large.  A pending id whose parent an answer showed with its complete
+reply listing, and which that listing left out, is such a dropped deleted leaf
+for certain: a known leaf for info.
+
+An :class:`Expansion` can be replayed from archived answers (:meth:`replay`),
+dispatching on each record's endpoint, so a run killed halfway through a thread
+resumes it without asking again.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from scraper.errors import TooManyIds
-from scraper.sources.reddit import MORECHILDREN_MAX_IDS
+from scraper.sources import endpoints as ep
+from scraper.sources.reddit import MORECHILDREN_MAX_IDS, TREE_LIMIT
 
+#: How often an id is asked through morechildren before it is classified through /api/info.
 MORECHILDREN_TRIES = 2
 #: Reddit shows comments to depth 9; morechildren returns nothing for ids at depth 10 or more.
 MAX_DEPTH = 10
+#: Comments a morechildren answer spends, over the ids asked and their descendants (WIRE-FORMAT §4b).
+BUDGET = 100
+#: A subtree fetched through one permalink must fit a tree answer (500), with room for dropped deleted leaves.
+ROOT_MAX = int(TREE_LIMIT * 0.9)
+#: Morechildren batches are packed to this many budgets of estimated subtree: a stub's count overstates
+#: what one answer can spend (deleted leaves already dropped, replies at depth 10 and more).
+FILL = 1.0
+#: A permalink for pending stubs pays when they hide more than this (morechildren serves one depth a call).
+ROOT_MIN = BUDGET // 2
 #: Continue-this-thread parents may share the permalink of an ancestor up to this many levels up.
 GROUP_MAX_LEVELS = 7
 #: ... if the ancestor's subtree already held stays under this many comments (a tree answer shows ~500).
 GROUP_MAX_HELD = 300
 #: A stub hiding more than this many comments per id is fetched id by id through permalinks.
 SUBTREE_PER_ID = 100
+#: An answer that showed (or dropped) this share of the budget may have cut requested ids.
+EXHAUSTED = 0.9
+DELETED = "[deleted]"
 
 
 class TreeClient(Protocol):
@@ -69,13 +97,23 @@ class TreeClient(Protocol):
 
 @dataclass
 class TreeResult:
-    """What expanding one thread achieved."""
+    """What expanding one thread achieved.
+
+    ``held`` counts every comment held, tombstones of user-deleted leaves
+    included (``deleted_leaves`` of them).  ``vanished`` ids were asked through
+    morechildren and neither returned nor announced again; ``on_vanished`` is
+    the requests they cost: the info calls beyond those the known leaves
+    needed, and asks that brought nothing new.
+    """
 
     link: str
     num_comments: int | None
     held: int
     requests: Counter[str] = field(default_factory=Counter)
     unresolved: dict[str, str] = field(default_factory=dict)
+    deleted_leaves: int = 0
+    vanished: int = 0
+    on_vanished: int = 0
 
     @property
     def complete(self) -> bool:
@@ -88,19 +126,25 @@ class TreeResult:
             "link": self.link,
             "num_comments": self.num_comments,
             "held": self.held,
+            "deleted_leaves": self.deleted_leaves,
+            "vanished": self.vanished,
+            "on_vanished": self.on_vanished,
             "requests": dict(self.requests),
             "unresolved": dict(self.unresolved),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TreeResult:
-        """The inverse of :meth:`as_json`."""
+        """The inverse of :meth:`as_json` (older summaries lack the deleted-leaf figures)."""
         return cls(
             data["link"],
             data.get("num_comments"),
             data["held"],
             Counter(data.get("requests") or {}),
             dict(data.get("unresolved") or {}),
+            int(data.get("deleted_leaves") or 0),
+            int(data.get("vanished") or 0),
+            int(data.get("on_vanished") or 0),
         )
 
 
@@ -108,6 +152,17 @@ def _children(listing: Any) -> list[Any]:
     if isinstance(listing, dict):
         return list((listing.get("data") or {}).get("children") or [])
     return []
+
+
+@dataclass
+class _Answer:
+    """What one answer showed: comments, ids its stubs listed, comments whose reply listing is complete."""
+
+    shown: set[str] = field(default_factory=set)
+    listed: set[str] = field(default_factory=set)
+    complete: set[str] = field(default_factory=set)
+    stubs: list[dict[str, Any]] = field(default_factory=list)
+    new: int = 0
 
 
 @dataclass
@@ -122,16 +177,29 @@ class Expansion:
     replies: dict[str, list[str]] = field(default_factory=dict)  # the other way round
     pending: dict[str, int] = field(default_factory=dict)  # announced id -> the depth it will have
     pending_parent: dict[str, str] = field(default_factory=dict)
-    subtree: list[str] = field(default_factory=list)  # ids to fetch through their permalink
+    per_id: dict[str, float] = field(default_factory=dict)  # announced id -> its stub's count per id
+    stub_count: dict[str, int] = field(default_factory=dict)  # parent id -> its latest stub's count
     leaves: set[str] = field(default_factory=set)  # announced ids known to have no replies
+    inferred: set[str] = field(default_factory=set)  # of those, the ones taken for dropped deleted leaves
+    to_info: dict[str, str] = field(default_factory=dict)  # id -> "leaf" | "vanished", for /api/info
+    ambiguous: set[str] = field(default_factory=set)  # vanished from an answer that may have cut them
+    reask: dict[str, int] = field(default_factory=dict)  # held id whose replies are asked again -> depth
+    subtree: list[str] = field(default_factory=list)  # ids to fetch through their own permalink
+    roots: list[str] = field(default_factory=list)  # held comments whose permalink serves stubs below them
+    rooted: set[str] = field(default_factory=set)
     continue_parents: list[str] = field(default_factory=list)
     continued: set[str] = field(default_factory=set)
     group_roots: set[str] = field(default_factory=set)  # ancestors fetched for several continue parents
     alone: set[str] = field(default_factory=set)  # continue parents a shared ancestor failed: asked alone
     tries: Counter[str] = field(default_factory=Counter)
     given_up: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)  # settled user-deleted leaves (tombstones)
+    gone: set[str] = field(default_factory=set)  # /api/info showed them [deleted]
+    vanished: set[str] = field(default_factory=set)
     unresolved: dict[str, str] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
+    info_leaf_ids: int = 0
+    wasted: int = 0  # asks that brought nothing new
     started: bool = False
 
     # -- taking answers in -----------------------------------------------------------
@@ -148,52 +216,131 @@ class Expansion:
             self.depth[cid] = 0
         else:
             self.depth[cid] = self.pending.get(cid, int(data.get("depth") or 0))
-        self.pending.pop(cid, None)
-        self.pending_parent.pop(cid, None)
+        self._settle(cid)
         self.unresolved.pop(cid, None)
         return True
 
-    def _stub(self, data: dict[str, Any]) -> None:
+    def _settle(self, cid: str) -> None:
+        """``cid`` needs no further request of its own."""
+        self.pending.pop(cid, None)
+        self.pending_parent.pop(cid, None)
+        self.to_info.pop(cid, None)
+        self.reask.pop(cid, None)
+
+    def _stub(self, data: dict[str, Any], answer: _Answer) -> None:
         parent = str(data.get("parent_id", ""))
+        parent_id = parent[3:] if parent.startswith("t1_") else ""
         children = [str(c) for c in data.get("children") or []]
         if not children or data.get("id") == "_":
-            parent_id = parent[3:] if parent.startswith("t1_") else ""
             if parent_id and parent_id not in self.continued and parent_id not in self.continue_parents:
                 self.continue_parents.append(parent_id)
             return
-        depth = self.depth[parent[3:]] + 1 if parent[3:] in self.depth else int(data.get("depth") or 0)
-        fresh = [c for c in children if c not in self.depth and c not in self.given_up]
-        count = int(data.get("count") or len(children))
-        if fresh and count / len(children) > SUBTREE_PER_ID:
-            for cid in fresh:  # big subtrees behind few ids: one permalink each beats morechildren
-                if cid not in self.subtree:
-                    self.subtree.append(cid)
-                self.pending.setdefault(cid, depth)
-            return
-        if count == len(children):
-            self.leaves.update(fresh)  # count includes descendants: these ids have none
+        answer.listed.update(children)
+        depth = self.depth[parent_id] + 1 if parent_id in self.depth else int(data.get("depth") or 0)
+        count = max(int(data.get("count") or 0), len(children))
+        if parent_id:
+            self.stub_count[parent_id] = count
+        fresh = [c for c in children if c not in self.depth and c not in self.given_up and c not in self.deleted]
         for cid in fresh:
-            self.pending.setdefault(cid, depth)
-            self.pending_parent.setdefault(cid, parent)
-            if depth >= MAX_DEPTH and cid not in self.leaves and cid not in self.subtree:
-                self.subtree.append(cid)  # morechildren answers nothing this deep: its permalink
+            self.pending[cid] = depth
+            self.pending_parent[cid] = parent_id
+            self.per_id[cid] = count / len(children)
+            if count == len(children):  # count includes descendants: these ids have none
+                self.leaves.add(cid)
+        if fresh:
+            answer.stubs.append({"parent": parent_id, "depth": depth, "count": count, "ids": fresh})
 
-    def _absorb(self, things: list[Any]) -> set[str]:
-        """Take in nested or flat things; return the ids of the comments they showed."""
-        seen: set[str] = set()
-        stack = list(reversed(things))
+    def _absorb(self, things: list[Any], *, nested: bool) -> _Answer:
+        """Take in nested (tree) or flat (morechildren) things.
+
+        In a tree answer a comment's level is its nesting; in a flat one, its
+        absolute depth.  A comment shown above level 9 has its complete reply
+        listing in the answer: shown replies, then a stub for the hidden ones.
+        """
+        answer = _Answer()
+        stack = [(t, 0) for t in reversed(things)]
         while stack:
-            thing = stack.pop()
+            thing, level = stack.pop()
             if not isinstance(thing, dict):
                 continue
             data = thing.get("data") or {}
             if thing.get("kind") == "t1":
-                self._hold(data)
-                seen.add(str(data.get("id")))
-                stack.extend(reversed(_children(data.get("replies"))))
+                cid = str(data.get("id"))
+                answer.new += self._hold(data)
+                answer.shown.add(cid)
+                if not nested:
+                    level = self.depth.get(cid, level)
+                if level < MAX_DEPTH - 1:
+                    answer.complete.add(cid)
+                stack.extend((t, level + 1) for t in reversed(_children(data.get("replies"))))
             elif thing.get("kind") == "more":
-                self._stub(data)
-        return seen
+                self._stub(data, answer)
+        for cid, parent in list(self.pending_parent.items()):
+            # A dropped user-deleted leaf: its parent's reply listing is complete here and leaves it out.
+            if parent in answer.complete and cid not in answer.listed and cid not in answer.shown:
+                self.leaves.add(cid)
+                self.inferred.add(cid)
+                self.to_info.setdefault(cid, "leaf")
+        with_pending = set(self.pending_parent.values())
+        for stub in answer.stubs:
+            self._route(stub, with_pending)
+        return answer
+
+    def _route(self, stub: dict[str, Any], with_pending: set[str]) -> None:
+        """Choose the endpoint for a new stub's ids (module docstring)."""
+        ids = [c for c in stub["ids"] if c in self.pending]
+        if not ids:
+            return
+        parent, depth, count = stub["parent"], stub["depth"], stub["count"]
+        if parent and not self._covered(ids[0]):
+            root = self._root_for(parent, depth, with_pending, force=depth >= MAX_DEPTH)
+            if root is not None:
+                self.roots.append(root)
+                return
+        if all(c in self.leaves for c in ids):
+            for cid in ids:
+                self.to_info.setdefault(cid, "leaf")
+            return
+        if depth >= MAX_DEPTH or count / len(ids) > SUBTREE_PER_ID:
+            for cid in ids:  # morechildren answers nothing this deep / big subtrees behind few ids
+                if cid in self.leaves:
+                    self.to_info.setdefault(cid, "leaf")
+                elif cid not in self.subtree:
+                    self.subtree.append(cid)
+
+    def _root_for(self, parent: str, depth: int, with_pending: set[str], *, force: bool) -> str | None:
+        """The comment whose permalink serves this stub and others best, if one beats morechildren.
+
+        Of ``parent`` and its ancestors with the stub within their ten levels, the
+        highest whose known subtree (held, plus its pending stubs' counts) fits one
+        tree answer, if the pending part is more than one morechildren answer
+        serves (or ``force``: the stub is too deep for morechildren).
+        """
+        best, node = None, parent
+        # Too deep for morechildren: the parent itself, whose answer shows the most levels below the stub.
+        top = depth - 1 if force else depth - (MAX_DEPTH - 1)
+        while node and node in self.depth and self.depth[node] >= top:
+            held, hidden = self._mass(node, with_pending)
+            if held + hidden > ROOT_MAX:
+                break
+            if node not in self.rooted and node not in self.group_roots and (hidden > ROOT_MIN or force):
+                best = node
+            node = self.parent.get(node, "")
+        return best
+
+    def _mass(self, root: str, with_pending: set[str]) -> tuple[int, int]:
+        """Comments held in ``root``'s ten levels, and the counts of the pending stubs they show; the walk
+        stops just past ROOT_MAX."""
+        held = hidden = 0
+        stack = [(root, 0)]
+        while stack and held + hidden <= ROOT_MAX:
+            node, level = stack.pop()
+            held += 1
+            if node in with_pending and level < MAX_DEPTH - 1:
+                hidden += self.stub_count.get(node, 0)
+            if level < MAX_DEPTH - 1:
+                stack.extend((child, level + 1) for child in self.replies.get(node, ()))
+        return held, hidden
 
     def on_tree(self, answer: list[Any]) -> None:
         """The whole-thread answer of ``GET /comments/{link}``."""
@@ -202,33 +349,55 @@ class Expansion:
         if subs:
             num = (subs[0].get("data") or {}).get("num_comments")
             self.num_comments = num if isinstance(num, int) else None
-        self._absorb(_children(answer[1]))
+        self._absorb(_children(answer[1]), nested=True)
+        self._route_deep()
 
     def on_subtree(self, comment: str, answer: list[Any]) -> None:
-        """The answer of ``GET /comments/{link}/_/{comment}``: a continue parent, a group's root, or a fallback."""
+        """The answer of ``GET /comments/{link}/_/{comment}``: a root, a continue parent or group, or one id."""
+        if comment in self.subtree:
+            self.subtree.remove(comment)
+        if comment in self.roots:
+            self.roots.remove(comment)
+            self.rooted.add(comment)
+        elif comment in self.continue_parents and comment not in self.group_roots:
+            self.continue_parents.remove(comment)
+            self.continued.add(comment)
+        elif not ({comment} & (self.continued | self.rooted) or comment in self.pending or comment in self.reask):
+            self.group_roots.add(comment)  # a shared ancestor of continue parents: asked once
+        own = comment in self.pending or comment in self.reask
+        if own:
+            self.given_up.add(comment)  # asked by permalink: never queued again by later stubs
         top = _children(answer[1])
-        if comment not in self.continued and comment not in self.pending:
-            self.group_roots.add(comment)  # a shared ancestor: asked once
         if not (top and (top[0].get("data") or {}).get("id") == comment):
-            # Reddit ignores an unknown comment and answers the whole thread: nothing to take.
+            # Reddit ignores an unknown comment and answers the whole thread; a user-deleted leaf's
+            # permalink shows no comment: nothing to take either way.
             if comment in self.group_roots:
                 self._alone_below(comment, set())
-                return
-            if comment in self.continued:
+            elif comment in self.continued:
                 self.unresolved[f"continue:{comment}"] = "the subtree's permalink did not return its comment"
-            else:
-                self.unresolved[comment] = "announced by a stub, returned neither by morechildren nor its permalink"
-            self.pending.pop(comment, None)
+            elif comment in self.pending:
+                self.to_info.setdefault(comment, "vanished")  # info tells a deleted leaf from a lost comment
+            elif comment in self.reask:
+                self._settle(comment)
+            if own and comment in self.vanished | self.gone:
+                self.wasted += 1  # a request spent on a vanished id
+            self._route_deep()
             return
-        seen = self._absorb(top)  # a held root is skipped; a fallback's pending[comment] gives its depth
+        taken = self._absorb(top, nested=True)
+        self._settle(comment)
+        if own and comment in self.depth:
+            self.given_up.discard(comment)
         root_depth = self.depth.get(comment, 0)
         for parent in list(self.continue_parents):
             # Shown with room below it (depth restarts at 0 here): its replies came in this answer.
-            if parent in seen and self.depth.get(parent, 0) - root_depth < MAX_DEPTH - 1:
+            if parent in taken.shown and self.depth.get(parent, 0) - root_depth < MAX_DEPTH - 1:
                 self.continue_parents.remove(parent)
                 self.continued.add(parent)
         if comment in self.group_roots:
-            self._alone_below(comment, seen)
+            self._alone_below(comment, taken.shown)
+        if own and comment in self.vanished and not taken.new and not taken.stubs:
+            self.wasted += 1
+        self._route_deep()
 
     def _alone_below(self, root: str, seen: set[str]) -> None:
         """Parents a shared ancestor's answer should have settled and did not: their own permalinks next."""
@@ -236,68 +405,147 @@ class Expansion:
 
     def on_more(self, batch: list[str], things: list[Any]) -> None:
         """The answer of ``POST /api/morechildren`` for ``batch``."""
-        held_before = len(self.depth)
-        self._absorb(things)
-        progress = len(self.depth) > held_before
-        announced = {
-            str(c)
-            for t in things
-            if isinstance(t, dict) and t.get("kind") == "more"
-            for c in (t.get("data") or {}).get("children") or []
-        }
+        taken = self._absorb(things, nested=False)
+        missing = [c for c in batch if c not in taken.shown and c not in taken.listed]
+        exhausted = len(taken.shown) + len(missing) >= EXHAUSTED * BUDGET
+        if all(c in self.vanished for c in batch) and not taken.new and not taken.stubs:
+            self.wasted += 1  # asked again for vanished ids, and nothing new came
         for cid in batch:
-            if cid in self.depth or (cid in announced and progress):
-                continue  # held, or left for a later call in a new stub: both are normal
-            # Silently dropped, or announced again by an answer that brought nothing new (a stub
-            # that stops yielding must not be asked forever).
             self.tries[cid] += 1
-            if self.tries[cid] >= MORECHILDREN_TRIES and cid in self.pending and cid not in self.subtree:
-                self.pending_parent.pop(cid, None)
-                # morechildren will not give it: a leaf through info, batched (see _dropped_leaf);
-                # else its own permalink, once
-                if cid not in self.leaves:
-                    self.subtree.append(cid)
+            if cid in self.reask:
+                if cid in taken.shown:
+                    self.reask.pop(cid)  # its replies are shown or announced now
+                elif cid not in taken.listed:
+                    self._reask_lost(cid, exhausted)
+                elif self.tries[cid] > MORECHILDREN_TRIES:
+                    self._settle(cid)  # announced again and again, never served
+                    self.unresolved[cid] = "held; its replies were announced but never served"
+                continue
+            if cid in self.depth or cid not in self.pending:
+                continue  # held, or settled meanwhile
+            if cid in taken.listed:
+                if not taken.new and self.tries[cid] >= MORECHILDREN_TRIES:
+                    # announced again by an answer that brought nothing new: info says what it is
+                    self.to_info.setdefault(cid, "vanished")
+                    self.ambiguous.add(cid)
+                continue
+            # Neither shown nor announced again: a dropped deleted leaf or a comment the budget cut.
+            self.vanished.add(cid)
+            self.to_info.setdefault(cid, "vanished")
+            if self.pending.get(cid, 0) == 0 or not exhausted:
+                self.leaves.add(cid)  # every requested id was served (top level: unserved ones come back)
+                self.inferred.add(cid)
+            else:
+                self.ambiguous.add(cid)
+        self._route_deep()
 
-    def _dropped_leaf(self, cid: str) -> bool:
-        """A known leaf morechildren would not give: for /api/info, not morechildren."""
-        return cid in self.leaves and self.tries[cid] >= MORECHILDREN_TRIES
+    def _reask_lost(self, cid: str, exhausted: bool) -> None:
+        """A held comment whose replies were asked again, and that did not come back."""
+        if cid in self.gone and not exhausted:
+            self.deleted.add(cid)  # served within the budget and not shown: a user-deleted leaf
+            self._settle(cid)
+        elif self.tries[cid] > MORECHILDREN_TRIES:
+            self._settle(cid)
+            self.unresolved[cid] = "held; asked again for its replies, never returned"
+        elif exhausted or cid in self.subtree or cid in self.given_up:
+            return  # cut by the budget again: asked again with fewer siblings
+        else:  # not cut, not deleted, still not shown: its own permalink (it stays in reask till answered)
+            self.subtree.append(cid)
 
     def on_info(self, batch: list[str], answer: Any) -> None:
         """The answer of ``GET /api/info`` for ``batch`` (comment ids without their ``t1_``)."""
-        self._absorb(_children(answer))
+        found = {}
+        for thing in _children(answer):
+            if isinstance(thing, dict) and thing.get("kind") == "t1":
+                data = thing.get("data") or {}
+                found[str(data.get("id"))] = data
+        self.info_leaf_ids += sum(1 for c in batch if self.to_info.get(c) == "leaf" and c not in self.vanished)
         for cid in batch:
-            if cid not in self.depth and cid in self.pending:
-                self.pending.pop(cid)
-                self.pending_parent.pop(cid, None)
-                self.unresolved[cid] = "announced by a stub, returned neither by morechildren nor /api/info"
+            depth = self.pending.get(cid)
+            reason = self.to_info.pop(cid, None)
+            data = found.get(cid)
+            if data is None:
+                if cid in self.pending:
+                    self._settle(cid)
+                    self.unresolved[cid] = "announced by a stub, returned neither by morechildren nor /api/info"
+                continue
+            self._hold(data)
+            gone = data.get("body") == DELETED and data.get("author") == DELETED
+            if gone:
+                self.gone.add(cid)
+            certain = cid in self.leaves and cid not in self.ambiguous and (gone or cid not in self.inferred)
+            if certain or (gone and cid in self.given_up):
+                if gone:  # a leaf, or its permalink showed nothing: a user-deleted leaf, settled
+                    self.deleted.add(cid)
+                continue
+            if reason is None or depth is None or cid in self.given_up:
+                continue
+            # A comment the budget cut (or a deleted one that may have replies): its replies next.
+            self.reask[cid] = self.depth[cid]
+            self.tries[cid] = 0
+            if self.per_id.get(cid, 1.0) > SUBTREE_PER_ID:
+                self.subtree.append(cid)
+        self._route_deep()
 
     # -- choosing the next request ------------------------------------------------------
     def _more_batch(self) -> list[str]:
-        """Up to 100 pending ids at the shallowest depth, siblings together (Reddit serves one depth)."""
-        candidates = {c: d for c, d in self.pending.items() if c not in self.subtree and not self._dropped_leaf(c)}
+        """Ids of one depth (the shallowest), siblings together, whose estimated subtrees fit the budget."""
+        routed = set(self.to_info) | set(self.subtree)
+        candidates = {c: d for c, d in self.pending.items() if c not in routed and not self._covered(c)}
+        candidates.update({c: d for c, d in self.reask.items() if c not in routed})
         if not candidates:
             return []
         shallowest = min(candidates.values())
         same = [cid for cid, d in candidates.items() if d == shallowest]
-        same.sort(key=lambda cid: self.pending_parent.get(cid, ""))
-        return same[:MORECHILDREN_MAX_IDS]
+        same.sort(key=lambda cid: (self.pending_parent.get(cid, self.parent.get(cid, "")), cid))
+        if shallowest == 0:
+            return same[:MORECHILDREN_MAX_IDS]  # unserved top-level ids come back in a stub
+        batch: list[str] = []
+        spent = 0.0
+        for cid in same[:MORECHILDREN_MAX_IDS]:
+            cost = max(1.0, self.per_id.get(cid, 1.0))
+            if batch and spent + cost > BUDGET * FILL:
+                break
+            batch.append(cid)
+            spent += cost
+        return batch
 
-    def _info_batch(self, more_batch: list[str]) -> list[str]:
-        """The ids for one info call, when it serves at least what ``more_batch`` would; else none.
+    def _route_deep(self) -> None:
+        """Ids at depth 10 or more left for morechildren (which answers nothing there): info or permalink.
 
-        Dropped leaves go once nothing else is left for morechildren (so that they
-        share calls); known leaves go instead of a morechildren call that would ask
-        for leaves only, together with known leaves of every other depth.
+        Called at the end of every answer's handling, so that a replay routes exactly as a live run.
         """
-        if more_batch and not all(c in self.leaves for c in more_batch):
-            return []
-        leaves = [c for c in self.pending if c in self.leaves and c not in self.subtree]
-        leaves.sort(key=lambda c: (c not in more_batch, not self._dropped_leaf(c)))
-        return leaves[:MORECHILDREN_MAX_IDS]
+        routed = set(self.to_info) | set(self.subtree)
+        deep = [c for c, d in self.pending.items() if d >= MAX_DEPTH and c not in routed and not self._covered(c)]
+        deep += [c for c, d in self.reask.items() if d >= MAX_DEPTH and c not in routed]
+        for cid in deep:
+            if cid in self.leaves and cid not in self.reask:
+                self.to_info.setdefault(cid, "leaf")
+            else:
+                self.subtree.append(cid)
+
+    def _covered(self, cid: str) -> bool:
+        """Whether a queued root's permalink will serve ``cid``."""
+        node = self.pending_parent.get(cid, "")
+        for _ in range(MAX_DEPTH):
+            if not node:
+                return False
+            if node in self.roots:
+                return True
+            node = self.parent.get(node, "")
+        return False
+
+    def _info_batch(self, final: bool) -> list[str]:
+        """100 ids for /api/info once that many are queued, or what is queued when nothing else is left."""
+        if len(self.to_info) >= MORECHILDREN_MAX_IDS or (final and self.to_info):
+            return list(self.to_info)[:MORECHILDREN_MAX_IDS]
+        return []
 
     def done(self) -> bool:
         """Nothing left to ask."""
-        return self.started and not (self.pending or self.continue_parents)
+        return self.started and not (
+            self.pending or self.continue_parents or self.to_info or self.reask or self.roots or self.subtree
+        )
 
     def _continue_root(self) -> str:
         """The comment whose permalink serves the next continue-this-thread parent, and others if it can.
@@ -345,45 +593,51 @@ class Expansion:
     def step(self, client: TreeClient) -> None:
         """Make the next request and take its answer in.
 
-        The order: the thread, permalinks of big or unreachable subtrees, morechildren
-        and info while ids are pending, and continue-this-thread parents last, when
-        most of them are known and can share requests.
+        The order: the thread; permalinks of roots and of big or unreachable
+        subtrees; morechildren; /api/info once 100 ids are queued;
+        continue-this-thread parents (late, when most are known and can share
+        requests); the last partial /api/info batch.
         """
         if not self.started:
-            self.requests["comments"] += 1
+            self.requests[ep.COMMENTS] += 1
             self.on_tree(client.comment_tree(self.link, sort=self.sort))
-        elif self.subtree:
-            cid = self.subtree.pop(0)
-            if cid in self.depth or cid not in self.pending:
+        elif self.roots or self.subtree:
+            cid = self.roots[0] if self.roots else self.subtree[0]
+            if cid in self.subtree and cid not in self.pending and cid not in self.reask:
+                self.subtree.remove(cid)  # held meanwhile
                 return
-            self.given_up.add(cid)  # asked by permalink: never queued again by later stubs
-            self.requests["comments"] += 1
+            self.requests[ep.COMMENTS] += 1
             self.on_subtree(cid, client.comment_tree(self.link, comment=cid, sort=self.sort))
-            if cid in self.depth:
-                self.given_up.discard(cid)
-        elif self.pending:
-            # Pending ids are each for morechildren or, dropped leaves, for info: one batch is never empty.
-            batch = self._more_batch()
-            if info := self._info_batch(batch):
-                self.requests["info"] += 1
-                self.on_info(info, client.info([f"t1_{c}" for c in info]))
-            else:
-                self._more(client, batch)
+        elif batch := self._more_batch():
+            self._more(client, batch)
+        elif info := self._info_batch(final=False):
+            self._info(client, info)
         elif self.continue_parents:
             root = self._continue_root()
             if root == self.continue_parents[0]:
                 self.continue_parents.pop(0)
                 self.continued.add(root)
-            self.requests["comments"] += 1
+            self.requests[ep.COMMENTS] += 1
             self.on_subtree(root, client.comment_tree(self.link, comment=root, sort=self.sort))
+        elif info := self._info_batch(final=True):
+            self._info(client, info)
+        elif not (self.subtree or self.to_info):  # (_more_batch may have routed deep ids there)
+            # pending ids nobody can serve (a broken answer): record them rather than loop
+            for cid in list(self.pending):
+                self._settle(cid)
+                self.unresolved[cid] = "announced by a stub, no request left that could return it"
+
+    def _info(self, client: TreeClient, batch: list[str]) -> None:
+        self.requests[ep.INFO] += 1
+        self.on_info(batch, client.info([f"t1_{c}" for c in batch]))
 
     def _more(self, client: TreeClient, batch: list[str]) -> None:
-        self.requests["morechildren"] += 1
+        self.requests[ep.MORECHILDREN] += 1
         try:
             things = client.more_children(f"t3_{self.link}", batch, sort=self.sort)
         except TooManyIds:
             if len(batch) == 1:
-                self.pending.pop(batch[0], None)
+                self._settle(batch[0])
                 self.unresolved[batch[0]] = "morechildren refused even a single id"
                 return
             half = len(batch) // 2  # 400/413/414 on a long list: split and ask again
@@ -394,35 +648,45 @@ class Expansion:
 
     def result(self) -> TreeResult:
         """What the expansion achieved so far."""
-        return TreeResult(self.link, self.num_comments, len(self.depth), Counter(self.requests), dict(self.unresolved))
+        on_vanished = max(0, self.requests[ep.INFO] - math.ceil(self.info_leaf_ids / MORECHILDREN_MAX_IDS))
+        return TreeResult(
+            self.link,
+            self.num_comments,
+            len(self.depth),
+            Counter(self.requests),
+            dict(self.unresolved),
+            deleted_leaves=len(self.deleted),
+            vanished=len(self.vanished),
+            on_vanished=on_vanished + self.wasted,
+        )
 
     # -- resuming from the archive --------------------------------------------------
     def replay(self, record: dict[str, Any], body: Any) -> None:
         """Take in an archived answer of this thread, as if it had just arrived."""
-        url = str(record.get("url") or "")
         if record.get("status") != 200:
             return
-        if url.endswith("/api/morechildren/") or url.endswith("/api/morechildren"):
+        endpoint = ep.endpoint_of(record)
+        if endpoint == ep.MORECHILDREN:
             batch = [c for c in str((record.get("form") or {}).get("children", "")).split(",") if c]
             things = ((body or {}).get("json", {}).get("data") or {}).get("things") or []
-            for cid in batch:
-                if cid in self.subtree:
-                    self.subtree.remove(cid)
+            self.requests[ep.MORECHILDREN] += 1
             self.on_more(batch, things)
-        elif "/api/info" in url:
+        elif endpoint == ep.INFO:
             batch = [n[3:] for n in str((record.get("params") or {}).get("id", "")).split(",") if n]
+            self.requests[ep.INFO] += 1
             self.on_info(batch, body)
-        elif "/_/" in url:
-            comment = url.rstrip("/").rsplit("/", 1)[-1]
-            if comment in self.continue_parents:
-                self.continue_parents.remove(comment)
-                self.continued.add(comment)
-            elif comment in self.subtree:
-                self.subtree.remove(comment)
-                self.given_up.add(comment)
+        elif endpoint == ep.COMMENTS and isinstance(body, list) and len(body) == 2:
+            self.requests[ep.COMMENTS] += 1
+            comment = ep.subtree_comment(str(record.get("url") or ""))
+            if comment is None:
+                self.on_tree(body)
+                return
+            if comment in self.continue_parents and comment not in self.roots and comment not in self.subtree:
+                root = self._continue_root()
+                if root == comment:  # asked as itself, not as a shared ancestor
+                    self.continue_parents.remove(comment)
+                    self.continued.add(comment)
             self.on_subtree(comment, body)
-        elif "/comments/" in url and isinstance(body, list) and len(body) == 2:
-            self.on_tree(body)
         # anything else (a token refresh made while this thread was current) is not an answer of it
 
 

@@ -41,6 +41,7 @@ from scraper.collect.run import (
 )
 from scraper.errors import BudgetExhausted
 from scraper.normalize.pseudonyms import Pseudonymizer
+from scraper.sources.endpoints import INFO, endpoint_of
 from scraper.sources.pacing import Clock, RetryPolicy
 from scraper.sources.reddit import INFO_MAX_IDS, RedditClient, RedditSettings
 from scraper.spec import DatasetSpec, load_spec
@@ -168,11 +169,7 @@ def _refresh_locked(
     report = RefreshReport(spec.dataset.name, run_id, base)
     archive_path = dataset.path / "raw" / f"{run_id}.jsonl.gz"
     prior = list(read_records(archive_path)) if resumed and archive_path.exists() else []
-    asked = {
-        str((r.get("params") or {}).get("id"))
-        for r in prior
-        if str(r.get("url", "")).rstrip("/").endswith("/api/info") and r.get("status") == 200
-    }
+    asked = {str((r.get("params") or {}).get("id")) for r in prior if endpoint_of(r) == INFO and r.get("status") == 200}
     finished = {e["link"]: e for e in prior if e.get("event") in ("thread", "thread-problem")}
     answers = index_answers(prior)
     names = [*base_subs, *base_comment_names]

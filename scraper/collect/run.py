@@ -32,6 +32,7 @@ from scraper.normalize.archive import archive_label
 from scraper.normalize.policy import keep_rule
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.sources.arctic_shift import ArcticShiftClient
+from scraper.sources.endpoints import TOKEN, endpoint_of
 from scraper.sources.pacing import Clock, RetryPolicy
 from scraper.sources.reddit import RedditClient, RedditSettings
 from scraper.spec import DatasetSpec, load_spec
@@ -335,7 +336,7 @@ def endpoint_counts(records: list[dict[str, Any]]) -> dict[str, int]:
     process fetches its own, so they count processes, not the data asked for.
     """
     counts = Counter(_endpoint(r) for r in records if "event" not in r)
-    counts.pop("token", None)
+    counts.pop(TOKEN, None)
     return dict(sorted(counts.items()))
 
 
@@ -345,7 +346,7 @@ def count_thread_requests(records: list[dict[str, Any]], results: list[TreeResul
     for record in records:
         thread = (record.get("context") or {}).get("thread")
         endpoint = _endpoint(record)
-        if thread and "event" not in record and record.get("status") == 200 and endpoint != "token":
+        if thread and "event" not in record and record.get("status") == 200 and endpoint != TOKEN:
             by_thread.setdefault(str(thread), Counter())[endpoint] += 1
     for result in results:
         result.requests = by_thread.get(f"t3_{result.link}", Counter())
@@ -403,13 +404,9 @@ def log_version(folder: Path, manifest: dict[str, Any]) -> None:
 
 
 def _endpoint(record: dict[str, Any]) -> str:
-    url = str(record.get("url") or "")
     if record.get("origin") == "arctic-shift":
-        return "arctic-shift " + url.rsplit("/api/", 1)[-1]
-    for name in ("access_token", "morechildren", "search", "info"):
-        if name in url:
-            return "token" if name == "access_token" else name
-    return "comments"
+        return "arctic-shift " + str(record.get("url") or "").rsplit("/api/", 1)[-1]
+    return endpoint_of(record) or "other"
 
 
 def _discovered(events: list[dict[str, Any]], report: CollectReport) -> list[Candidate]:

@@ -1,10 +1,29 @@
 """Threads held by the fake Reddit, and the rules by which Reddit cuts them.
 
-The rules follow the archived reddit code (``r2/r2/models/builder.py``) as
-summarised in WIRE-FORMAT.md §4b: best-first picking with a budget, one
-load-more stub per parent for hidden children, a continue-this-thread stub
-where depth 10 would be reached, morechildren serving only the shallowest
-requested ids and spending budget on deleted leaves without showing them.
+The rules follow the archived reddit code (``r2/r2/models/builder.py``:
+``CommentOrdererBase``, ``ChildrenCommentOrderer``, ``PermalinkCommentOrderer``,
+``CommentBuilder._make_wrapped_tree``) as summarised in WIRE-FORMAT.md §4b:
+
+- best-first picking with a budget (500 for a tree, ~100 for morechildren);
+  comments at depth 10 and deeper are never picked (morechildren counts depth
+  from 0 whatever the ids' depth, so it answers nothing for them);
+- a user-deleted leaf that is picked spends budget and is not shown (and not
+  listed anywhere: the builder drops it when rendering); one that is not
+  picked is listed in its parent's load-more stub like any hidden child;
+- a shown comment's hidden children become one load-more stub whose ``count``
+  is the comment's descendants minus the shown children's subtrees (so it
+  includes dropped deleted leaves); unpicked top-level candidates become one
+  stub at the end of the top level; a shown comment at depth 9 with replies
+  gets a continue-this-thread stub;
+- morechildren serves only the requested ids at the shallowest depth; its
+  unpicked requested ids at depth 0 come back in a stub, deeper ones
+  **vanish** (``orphans="vanish"``, the archived code) or come back in a stub
+  per parent (``orphans="stub"``, the other behaviour seen in recordings);
+- a deleted leaf's permalink shows no comment; ``/api/info`` shows it as
+  ``[deleted]``.
+
+``vanish_rate`` additionally drops that share of the leftover ids a stub would
+list, at random (per request, reproducibly): a harsher server than either rule.
 """
 
 from __future__ import annotations
@@ -21,6 +40,8 @@ from typing import Any
 
 MAX_DEPTH = 10
 MORECHILDREN_BUDGET = 100
+#: What morechildren does with requested ids below top level that miss its budget (module docstring).
+ORPHAN_RULES = ("vanish", "stub")
 
 
 @dataclass
@@ -35,29 +56,42 @@ class Thread:
     def fullname(self) -> str:
         return str(self.submission["name"])
 
+    _depths: dict[str, int] = field(default_factory=dict, repr=False)
+    _sizes: dict[str, int] = field(default_factory=dict, repr=False)
+
     def add_comment(self, data: dict[str, Any]) -> None:
         """Add one t1 (wire data without ``replies``/``depth``)."""
         self.comments[data["id"]] = data
         self.children.setdefault(data["parent_id"], []).append(data["id"])
+        self._depths.clear()
+        self._sizes.clear()
 
     def depth(self, comment_id: str) -> int:
         """Absolute depth of a comment: 0 at top level."""
-        depth = 0
-        parent = self.comments[comment_id]["parent_id"]
-        while parent.startswith("t1_"):
-            depth += 1
-            parent = self.comments[parent[3:]]["parent_id"]
-        return depth
+        if not self._depths:
+            self._index()
+        return self._depths[comment_id]
 
     def descendants(self, comment_id: str) -> int:
-        """How many comments sit below one comment."""
-        total = 0
-        stack = list(self.children.get(f"t1_{comment_id}", []))
+        """How many comments sit below one comment (Reddit's ``num_children``)."""
+        if not self._sizes:
+            self._index()
+        return self._sizes[comment_id]
+
+    def _index(self) -> None:
+        order: list[str] = []
+        stack = [(cid, 0) for cid in self.children.get(self.fullname, [])]
         while stack:
-            cid = stack.pop()
-            total += 1
-            stack.extend(self.children.get(f"t1_{cid}", []))
-        return total
+            cid, depth = stack.pop()
+            self._depths[cid] = depth
+            order.append(cid)
+            stack.extend((child, depth + 1) for child in self.children.get(f"t1_{cid}", []))
+        for cid in reversed(order):  # children before parents
+            self._sizes[cid] = sum(1 + self._sizes[c] for c in self.children.get(f"t1_{cid}", []))
+        for cid in self.comments:  # comments whose parent is not in the thread: their own roots
+            if cid not in self._depths:
+                self._depths[cid] = 0
+                self._sizes[cid] = sum(1 for _ in self.children.get(f"t1_{cid}", []))
 
 
 def _sort_key(sort: str) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
@@ -81,11 +115,14 @@ class Forest:
     so :meth:`visible_ids` is what a complete collection can hold.
     """
 
-    def __init__(self, *, seed: int = 0, vanish_rate: float = 0.0) -> None:
+    def __init__(self, *, seed: int = 0, vanish_rate: float = 0.0, orphans: str = "vanish") -> None:
+        if orphans not in ORPHAN_RULES:
+            raise ValueError(f"unknown orphans rule {orphans!r}: use {' or '.join(ORPHAN_RULES)}")
         self.threads: dict[str, Thread] = {}
         self.private_subreddits: set[str] = set()
         self.subreddits: set[str] = set()
         self.vanish_rate = vanish_rate
+        self.orphans = orphans
         self.seed = seed
 
     # -- building -------------------------------------------------------------------
@@ -122,9 +159,14 @@ class Forest:
         return None
 
     def visible_ids(self, link: str) -> set[str]:
-        """The comments of a thread that Reddit would ever show."""
+        """The comments of a thread that a tree or morechildren answer can show (all but deleted leaves)."""
         thread = self.threads[link]
         return {cid for cid in thread.comments if not _is_deleted_leaf(thread, cid)}
+
+    def deleted_leaf_ids(self, link: str) -> set[str]:
+        """The user-deleted comments without replies: never shown in trees, ``[deleted]`` in /api/info."""
+        thread = self.threads[link]
+        return {cid for cid in thread.comments if _is_deleted_leaf(thread, cid)}
 
     # -- search ---------------------------------------------------------------------
     def search(self, subreddit: str, query: str, sort: str) -> list[dict[str, Any]]:
@@ -156,12 +198,14 @@ class Forest:
         heap = [(key(thread.comments[cid]), cid) for cid in starts]
         heapq.heapify(heap)
         picked: set[str] = set()
+        redacted: set[str] = set()  # deleted leaves picked: budget spent, shown nowhere
         spent = 0
         while heap and spent < limit:
             _, cid = heapq.heappop(heap)
             spent += 1
-            if _is_deleted_leaf(thread, cid) and cid != root:
-                continue  # Reddit spends budget on user-deleted leaves but never shows them
+            if _is_deleted_leaf(thread, cid):
+                redacted.add(cid)  # the permalink's own comment too: its answer shows no comment
+                continue
             picked.add(cid)
             if rel[cid] + 1 < max_depth:
                 for child in thread.children.get(f"t1_{cid}", []):
@@ -170,14 +214,14 @@ class Forest:
 
         def build(cid: str) -> dict[str, Any]:
             data = {**copy.deepcopy(thread.comments[cid]), "depth": rel[cid]}
-            kids = self._listing_children(thread, f"t1_{cid}", picked, rel[cid] + 1, key, max_depth, build)
+            kids = self._listing_children(thread, f"t1_{cid}", picked, redacted, rel[cid] + 1, key, max_depth, build)
             data["replies"] = _listing(kids) if kids else ""
             return {"kind": "t1", "data": data}
 
         if root:
             top = [build(root)] if root in picked else []
         else:
-            top = self._listing_children(thread, thread.fullname, picked, 0, key, max_depth, build)
+            top = self._listing_children(thread, thread.fullname, picked, redacted, 0, key, max_depth, build)
         submission = {"kind": "t3", "data": copy.deepcopy(thread.submission)}
         return [_listing([submission], dist=1), _listing(top)]
 
@@ -186,6 +230,7 @@ class Forest:
         thread: Thread,
         parent: str,
         picked: set[str],
+        redacted: set[str],
         depth: int,
         key: Callable[[dict[str, Any]], tuple[Any, ...]],
         max_depth: int,
@@ -197,13 +242,16 @@ class Forest:
         if depth >= max_depth:
             return [_continue_stub(parent, depth)]
         shown = [build(c) for c in kids if c in picked]
-        hidden = [c for c in kids if c not in picked and not _is_deleted_leaf(thread, c)]
+        hidden = [c for c in kids if c not in picked and c not in redacted]
         if hidden:
-            shown.append(self._more_stub(thread, parent, hidden, depth))
+            if parent.startswith("t1_"):  # the comment's num_children minus its shown children's subtrees
+                count = thread.descendants(parent[3:]) - sum(1 + thread.descendants(c) for c in kids if c in picked)
+            else:  # unpicked top-level candidates: their own subtrees only
+                count = sum(1 + thread.descendants(c) for c in hidden)
+            shown.append(self._more_stub(parent, hidden, depth, count))
         return shown
 
-    def _more_stub(self, thread: Thread, parent: str, ids: list[str], depth: int) -> dict[str, Any]:
-        count = sum(1 + thread.descendants(c) for c in ids)
+    def _more_stub(self, parent: str, ids: list[str], depth: int, count: int) -> dict[str, Any]:
         return {
             "kind": "more",
             "data": {
@@ -257,7 +305,7 @@ class Forest:
             budget -= 1
             spent.add(cid)
             if _is_deleted_leaf(thread, cid):
-                continue
+                continue  # budget spent, shown nowhere (the builder drops it when rendering)
             shown.add(cid)
             if thread.depth(cid) + 1 < max_depth:
                 for child in thread.children.get(f"t1_{cid}", []):
@@ -278,12 +326,15 @@ class Forest:
                     emit(child)
             hidden = [c for c in kids if c not in spent]
             if hidden:
-                things.append(self._more_stub(thread, f"t1_{cid}", hidden, depth + 1))
+                count = thread.descendants(cid) - sum(1 + thread.descendants(c) for c in kids if c in shown)
+                things.append(self._more_stub(f"t1_{cid}", hidden, depth + 1, count))
 
         for cid in served:
             if cid in shown:
                 emit(cid)
         leftover = [c for c in served if c not in spent]
+        if shallowest > 0 and self.orphans == "vanish":
+            return things  # the archived builder makes a stub for unpicked top-level ids only
         by_parent: dict[str, list[str]] = {}
         asked = ",".join(known)
         for cid in leftover:
@@ -291,7 +342,8 @@ class Forest:
                 continue  # Reddit sometimes drops requested ids without a stub
             by_parent.setdefault(thread.comments[cid]["parent_id"], []).append(cid)
         for parent, rest in by_parent.items():
-            things.append(self._more_stub(thread, parent, rest, shallowest))
+            count = sum(1 + thread.descendants(c) for c in rest)
+            things.append(self._more_stub(parent, rest, shallowest, count))
         return things
 
 

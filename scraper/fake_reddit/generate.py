@@ -111,3 +111,134 @@ def generate_thread(
             pick = comments[int(len(comments) * (1 - rng.random() ** 3)) - 1] if roll < 0.8 else rng.choice(comments)
             add(f"t1_{pick['id']}")
     return submission, comments
+
+
+#: Tree shapes of :func:`generate_shaped`.
+SHAPES = ("current", "ama", "chains")
+
+
+def _structure(shape: str, n: int, rng: random.Random) -> list[int]:
+    """The parent of each comment, by index (``-1``: top level); parents come first."""
+    parents: list[int] = []
+    depth: list[int] = []
+
+    def add(parent: int) -> int:
+        parents.append(parent)
+        depth.append(0 if parent < 0 else depth[parent] + 1)
+        return len(parents) - 1
+
+    if shape == "ama":
+        # ~80% top-level questions; replies pile onto popular ones (rich get richer), some follow-ups.
+        popular: list[int] = []
+        replies: list[int] = []
+        while len(parents) < n:
+            roll = rng.random()
+            if roll < 0.8 or not parents:
+                popular.append(add(-1))
+            elif roll < 0.94 or not replies:
+                parent = rng.choice(popular)
+                popular.append(parent)
+                replies.append(add(parent))
+            else:
+                replies.append(add(rng.choice(replies)))
+        return parents
+    if shape == "chains":
+        # back-and-forth chains of 30 to 150 replies (far past depth 10; ~20% of the comments) among ordinary
+        # conversation
+        while len(parents) < n:
+            if rng.random() < 0.0025 and n - len(parents) > 30:
+                length = min(rng.randrange(30, 151), n - len(parents))
+                shallow = [i for i in range(max(0, len(parents) - 200), len(parents)) if depth[i] < 5]
+                at = add(-1 if not shallow or rng.random() < 0.5 else rng.choice(shallow))
+                for _ in range(length - 1):
+                    at = add(at)
+            elif rng.random() < 0.25 or not parents:
+                add(-1)
+            else:
+                add(int(len(parents) * (1 - rng.random() ** 3)) - 1)
+        return parents[:n]
+    if shape != "current":
+        raise ValueError(f"unknown shape {shape!r}: use {', '.join(SHAPES)}")
+    chains = max(1, n // 2000) if n > 26 else 0
+    for _ in range(chains):
+        at = -1
+        for _ in range(25):
+            at = add(at)
+    while len(parents) < n:
+        roll = rng.random()
+        if roll < 0.25 or not parents:
+            add(-1)
+        elif roll < 0.8:
+            add(int(len(parents) * (1 - rng.random() ** 3)) - 1)
+        else:
+            add(rng.randrange(len(parents)))
+    return parents
+
+
+def generate_shaped(
+    link: str,
+    n_comments: int,
+    *,
+    shape: str = "current",
+    seed: int = 0,
+    subreddit: str = "MachineLearning",
+    deleted_leaves: float = 0.04,
+    removed: float = 0.015,
+    account_deleted: float = 0.03,
+    title: str = "Generated thread",
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A submission and ``n_comments`` comments of one :data:`SHAPES` shape (parents first).
+
+    Shares of all comments: ``deleted_leaves`` user-deleted comments without
+    replies (author and body ``[deleted]``), ``removed`` removed by moderators
+    (body ``[removed]``), ``account_deleted`` whose author's account is gone
+    (author ``[deleted]``, text kept); WIRE-FORMAT §7.
+    """
+    rng = random.Random(f"{shape}:{seed}")  # noqa: S311 - reproducible test data
+    submission, _ = generate_thread(link, 0, seed=seed, subreddit=subreddit, title=title)
+    parents = _structure(shape, n_comments, rng)
+    base = int("k0000", 36) + seed * 10_000_000
+    ids = [base36(base + i) for i in range(len(parents))]
+    has_reply = {p for p in parents if p >= 0}
+    leaves = [i for i in range(len(parents)) if i not in has_reply]
+    gone = set(rng.sample(leaves, min(len(leaves), round(deleted_leaves * len(parents)))))
+    rest = [i for i in range(len(parents)) if i not in gone]
+    marked = rng.sample(rest, min(len(rest), round((removed + account_deleted) * len(parents))))
+    cut = round(removed * len(parents))
+    was_removed, account_gone = set(marked[:cut]), set(marked[cut:])
+    comments = []
+    for i, parent in enumerate(parents):
+        cid = ids[i]
+        author = f"user{rng.randrange(5000)}"
+        body = f"comment {i} ({shape}, seed {seed})"
+        if i in gone:
+            author, body = "[deleted]", "[deleted]"
+        elif i in was_removed:
+            author, body = "[deleted]", "[removed]"
+        elif i in account_gone:
+            author = "[deleted]"
+        data: dict[str, Any] = {
+            "id": cid,
+            "name": f"t1_{cid}",
+            "parent_id": f"t3_{link}" if parent < 0 else f"t1_{ids[parent]}",
+            "link_id": f"t3_{link}",
+            "author": author,
+            "body": body,
+            "subreddit": subreddit,
+            "subreddit_id": "t5_gen",
+            "created_utc": BASE_TIME + 60 * i,
+            "edited": False,
+            "score": int(rng.paretovariate(1.3)) - 1 - (rng.random() < 0.1) * rng.randrange(10),
+            "controversiality": 0,
+            "distinguished": None,
+            "stickied": False,
+            "is_submitter": False,
+            "locked": False,
+            "collapsed": False,
+            "permalink": f"/r/{subreddit}/comments/{link}/generated/{cid}/",
+        }
+        if author != "[deleted]":
+            data["author_fullname"] = f"t2_u{author[4:]}"
+        comments.append(data)
+    submission["num_comments"] = len(comments)
+    return submission, comments

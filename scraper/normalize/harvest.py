@@ -19,6 +19,7 @@ from typing import Any
 
 from scraper.errors import InputError
 from scraper.normalize.archive import ARCHIVE_ORIGIN, archive_kind, harvest_archive_answer
+from scraper.sources.endpoints import SEARCH, TOKEN, endpoint_of, subtree_comment
 
 _THREAD_PATH = re.compile(r"/comments/([a-z0-9]+)/?$", re.IGNORECASE)
 
@@ -88,7 +89,8 @@ def _parse_time(value: str | None) -> datetime:
 def _harvest_one(harvest: Harvest, record: dict[str, Any]) -> None:
     url = str(record.get("url") or "")
     label = record.get("label") or url
-    if url.rstrip("/").endswith("/access_token"):
+    endpoint = endpoint_of(record)
+    if endpoint == TOKEN:
         return
     status = int(record.get("status") or 200)
     if record.get("origin") == ARCHIVE_ORIGIN or archive_kind(url):
@@ -125,7 +127,7 @@ def _harvest_one(harvest: Harvest, record: dict[str, Any]) -> None:
             _add_thing(harvest, thing, seen_at, source, absolute=True)
     elif _is_listing(body):
         children = body["data"].get("children") or []
-        search = _search_label(url, params)
+        search = _search_label(url, params) if endpoint == SEARCH else None
         for thing in children:
             _add_thing(harvest, thing, seen_at, source, absolute=False)
             if search and thing.get("kind") == "t3":
@@ -160,7 +162,7 @@ def search_label(subreddit: str, query: str) -> str:
 
 
 def _search_label(url: str, params: dict[str, Any]) -> str | None:
-    if "/search" not in url or "q" not in params:
+    if "q" not in params:
         return None
     parts = url.split("/r/", 1)
     return search_label(parts[1].split("/", 1)[0] if len(parts) == 2 else "all", str(params["q"]))
@@ -191,7 +193,7 @@ def _harvest_tree(
     # The permalink and context forms restart depth at 0 (WIRE-FORMAT §2): trust
     # Reddit's depth only in a whole-thread answer.
     relative = (
-        "/_/" in url
+        subtree_comment(url) is not None
         or "context" in params
         or any(
             isinstance(t, dict) and t.get("kind") == "t1" and str(t["data"].get("parent_id", "")).startswith("t1_")

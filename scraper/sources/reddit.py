@@ -44,6 +44,7 @@ from scraper.errors import (
     TooManyIds,
     TransientError,
 )
+from scraper.sources import endpoints as ep
 from scraper.sources import names
 from scraper.sources.pacing import WINDOW_SECONDS, Clock, Pacer, RetryPolicy
 from scraper.store.raw import KEPT_HEADERS, RawArchive, redact_form, redact_token_body
@@ -51,12 +52,6 @@ from scraper.watch import emit
 
 log = logging.getLogger(__name__)
 
-# Reddit's endpoints, one table (PRAW's ``endpoints.py`` habit).
-SEARCH = "/r/{subreddit}/search"
-COMMENTS = "/comments/{link}/"
-COMMENT_SUBTREE = "/comments/{link}/_/{comment}/"
-MORECHILDREN = "/api/morechildren/"
-INFO = "/api/info/"
 
 DEFAULT_USER_AGENT = f"python:{TOOL_NAME}:{__version__} (research dataset builder; set praw_user_agent)"
 TREE_LIMIT = 500  # the most comments Reddit shows in one tree answer
@@ -98,6 +93,7 @@ class _Context:
 
     def __init__(self) -> None:
         self.tags: dict[str, Any] = {}
+        self.endpoint: str | None = None  # of the API call being made (endpoints.py)
 
 
 class ArchivingRequestor(prawcore.Requestor):
@@ -125,7 +121,7 @@ class ArchivingRequestor(prawcore.Requestor):
         response: requests.Response = super().request(*args, timeout=self.timeout, **kwargs)
         if self._archive is not None:
             self._archive.append(self._record(response, requested_at))
-        if self._observer is not None and not str(response.request.url).endswith("/access_token"):
+        if self._observer is not None and ep.endpoint_from_url(str(response.request.url)) != ep.TOKEN:
             self._observer(response.headers)
         return response
 
@@ -137,11 +133,14 @@ class ArchivingRequestor(prawcore.Requestor):
             body = prepared.body.decode() if isinstance(prepared.body, bytes) else prepared.body
             form = redact_form(dict(parse_qsl(body, keep_blank_values=True)))
         text = response.text
-        if split.path.endswith("/access_token"):
+        # The token fetch prawcore makes inside an API call is the token endpoint's, not the call's.
+        endpoint = ep.TOKEN if ep.endpoint_from_url(split.path) == ep.TOKEN else self._context.endpoint
+        if endpoint == ep.TOKEN:
             text = redact_token_body(text)
         return {
             "run": self.run_id,
             "origin": "reddit-api",
+            "endpoint": endpoint,
             "requested_at": requested_at.isoformat(),
             "received_at": datetime.now(UTC).isoformat(),
             "method": prepared.method,
@@ -273,6 +272,7 @@ class RedditClient:
             self._check_budget()
             self.pacer.wait()
             self.requests_by_endpoint[endpoint] += 1
+            self._context.endpoint = endpoint
             try:
                 return self.reddit.request(**kwargs)
             except prawcore.TooManyRequests as exc:
@@ -306,10 +306,10 @@ class RedditClient:
                 ) from None
             except prawcore.ResponseException as exc:
                 status = exc.response.status_code
-                if status == 401 and not reauthorized and endpoint != "token":
+                if status == 401 and not reauthorized and endpoint != ep.TOKEN:
                     reauthorized = True  # prawcore dropped the token; the next call fetches a new one
                     continue
-                if endpoint == "morechildren" and status in (400, 413, 414):
+                if endpoint == ep.MORECHILDREN and status in (400, 413, 414):
                     raise TooManyIds(f"Reddit refused {item} as too long (HTTP {status})") from None
                 if status >= 500 or isinstance(exc, prawcore.BadJSON):
                     fault = f"HTTP {status}" if status >= 500 else "bad JSON"
@@ -367,7 +367,11 @@ class RedditClient:
         if after:
             params["after"] = after
         return self._page(
-            "search", f"r/{subreddit}", method="GET", path=SEARCH.format(subreddit=subreddit), params=params
+            ep.SEARCH,
+            f"r/{subreddit}",
+            method="GET",
+            path=ep.PATHS[ep.SEARCH].format(subreddit=subreddit),
+            params=params,
         )
 
     def comment_tree(
@@ -377,9 +381,13 @@ class RedditClient:
         link = _checked(names.id36, link, "thread id")
         if comment:
             comment = _checked(names.id36, comment, "comment id")
-        path = COMMENT_SUBTREE.format(link=link, comment=comment) if comment else COMMENTS.format(link=link)
+        path = (
+            ep.COMMENT_SUBTREE.format(link=link, comment=comment)
+            if comment
+            else ep.PATHS[ep.COMMENTS].format(link=link)
+        )
         params = {"limit": limit, "sort": sort}
-        result = self._call("comments", f"thread t3_{link}", method="GET", path=path, params=params)
+        result = self._call(ep.COMMENTS, f"thread t3_{link}", method="GET", path=path, params=params)
         if not (isinstance(result, list) and len(result) == 2):
             raise RedditError(f"unexpected answer for thread t3_{link}: not a two-listing comment tree")
         return result
@@ -390,7 +398,9 @@ class RedditClient:
         for cid in ids:
             _checked(names.id36, cid, "comment id")
         data = {"children": ",".join(ids), "link_id": link_fullname, "sort": sort}
-        result = self._call("morechildren", f"comments of {link_fullname}", method="POST", path=MORECHILDREN, data=data)
+        result = self._call(
+            ep.MORECHILDREN, f"comments of {link_fullname}", method="POST", path=ep.PATHS[ep.MORECHILDREN], data=data
+        )
         body = result.get("json", {}) if isinstance(result, dict) else {}
         things = (body.get("data") or {}).get("things")
         if things is None:
@@ -401,7 +411,7 @@ class RedditClient:
         """The current state of up to 100 items by fullname."""
         for name in fullnames:
             _checked(names.fullname, name, "item")
-        return self._page("info", "items", method="GET", path=INFO, params={"id": ",".join(fullnames)})
+        return self._page(ep.INFO, "items", method="GET", path=ep.PATHS[ep.INFO], params={"id": ",".join(fullnames)})
 
     def _page(self, endpoint: str, item: str, **kwargs: Any) -> dict[str, Any]:
         result = self._call(endpoint, item, **kwargs)
@@ -453,13 +463,13 @@ def _translate(exc: prawcore.ResponseException, endpoint: str, item: str) -> Scr
     detail = f" ({reason})" if reason else ""
     if status == 401:
         return AuthError(f"Reddit did not accept the token for {item} (401); check the app's credentials.")
-    if endpoint == "search" and (status in (403, 404) or isinstance(exc, prawcore.Redirect)):
+    if endpoint == ep.SEARCH and (status in (403, 404) or isinstance(exc, prawcore.Redirect)):
         kind = "private, banned or quarantined" if status == 403 else "unknown"
         return SubredditUnavailable(
             f"{item} cannot be searched: {kind} subreddit{detail} (HTTP {status}). "
             "Remove it from dataset.toml or check its spelling."
         )
-    if endpoint in ("comments", "morechildren") and status in (403, 404):
+    if endpoint in (ep.COMMENTS, ep.MORECHILDREN) and status in (403, 404):
         kind = "private or quarantined" if status == 403 else "deleted or never existed"
         return ThreadUnavailable(f"{item} is {kind}{detail} (HTTP {status}).")
     if status >= 500:
