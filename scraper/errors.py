@@ -207,6 +207,11 @@ def from_exception(exc: BaseException, *, where: str | None = None) -> ScraperEr
             "run validate, and restore the version from a published copy (download)"
         )
     if isinstance(exc, OSError):
+        if exc.errno is None and not _ERRNO_IN_TEXT.search(str(exc)):  # a reader's complaint (pyarrow: thrift)
+            return IntegrityError(
+                f"{where or 'a file'} is damaged or unreadable ({_first_line(exc)}); run validate, and restore "
+                "the version from a published copy (download)"
+            )
         return storage_error(exc, exc.filename or where)
     if isinstance(exc, RecursionError):
         return InputError(f"{where or 'the input'} is nested too deeply to read; it is not a file this tool wrote")
