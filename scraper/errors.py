@@ -30,10 +30,11 @@ code  meaning
 1     needs a person: Reddit refused something, bad or damaged input, a problem in the run
 2     usage or configuration error: options, dataset.toml, credentials
 70    internal error: a bug; the line names the exception, ``-vv`` shows the traceback
-73    another run holds the dataset's lock (``--wait`` queues behind it)
+73    another writer holds the dataset's lock (``--wait`` queues behind it)
 74    I/O error: disk full, read-only folder, no permission; the line names the path and the
       cause; earlier versions are intact and the same command continues once fixed
 75    try again later: network down, Reddit failing or rate limiting, a budget reached
+130   interrupted (Ctrl-C); what was fetched is kept and the same command continues
 ====  ==========================================================================
 
 Like httpx, which maps the transport's exceptions onto its own tree in one
