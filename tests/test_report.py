@@ -259,3 +259,15 @@ def test_leaving_ml_taxonomy_loads_and_runs_in_duckdb() -> None:
 
 def test_pow2_labels() -> None:
     assert [pow2_label(b) for b in (-1, 0, 1, 2, 3, 11)] == ["< 0", "0", "1", "2–3", "4–7", "1,024–2,047"]
+
+
+def test_a_damaged_version_is_one_line_and_no_report(tmp_path: Path) -> None:
+    dataset = make_dataset(tmp_path / "ds")
+    parquet = dataset / "versions" / "v0002" / "comments.parquet"
+    data = bytearray(parquet.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    parquet.write_bytes(bytes(data))
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(main, ["report", str(dataset), "--out", str(out)])
+    assert result.exit_code == 1 and "comments.parquet" in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
