@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -42,8 +41,7 @@ from schemas import ARROW_SCHEMAS
 from scraper.build import pseudonymizer_for
 from scraper.engine import Engine, open_engine
 from scraper.errors import ConfigError, InputError
-from scraper.normalize.archive import epoch
-from scraper.normalize.flat import STEMS, RowError, archive_row, batch
+from scraper.normalize.flat import Selection, normalize_block
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.sources.dumps import DumpFile, blocks, describe
 from scraper.spec import SPEC_FILE, DatasetSpec, load_spec
@@ -51,51 +49,14 @@ from scraper.store.lock import dataset_lock
 from scraper.store.snapshot import Dataset
 
 log = logging.getLogger(__name__)
-RAW_LIMIT = 20_000  # characters of a quarantined line kept
 
 
 @dataclass(frozen=True)
 class Rule:
-    """What a chunk task keeps: picklable, sent once to every worker."""
+    """What the chunk tasks keep, and the pseudonym key: picklable, sent once to every worker."""
 
-    subreddits: frozenset[str] = frozenset()  # lower case; empty: any
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    after: int | None = None
-    before: int | None = None
-    links: frozenset[str] | None = None  # comments pass: exactly these thread fullnames
+    selection: Selection = field(default_factory=Selection)
     pseudonym_key: bytes | None = field(default=None, repr=False)
-
-    def keeps_post(self, obj: dict[str, Any]) -> str | None:
-        """None when the post is kept, else the reason it is not."""
-        if self.subreddits and str(obj.get("subreddit") or "").lower() not in self.subreddits:
-            return "subreddit"
-        created = epoch(obj.get("created_utc"))
-        if created is not None and (
-            (self.after is not None and created < self.after) or (self.before is not None and created >= self.before)
-        ):
-            return "time"
-        if self.include or self.exclude:
-            text = f"{obj.get('title') or ''}\n{obj.get('selftext') or ''}"
-            if self.include and not any(re.search(p, text, re.IGNORECASE) for p in self.include):
-                return "keyword"
-            if any(re.search(p, text, re.IGNORECASE) for p in self.exclude):
-                return "keyword"
-        return None
-
-    def keeps_comment(self, obj: dict[str, Any]) -> str | None:
-        """None when the comment is kept, else the reason it is not."""
-        if self.links is not None:
-            link = str(obj.get("link_id") or "").lower()
-            if not link.startswith("t3_"):
-                link = f"t3_{link}"
-            return None if link in self.links else "thread"
-        if self.subreddits and str(obj.get("subreddit") or "").lower() not in self.subreddits:
-            return "subreddit"
-        created = epoch(obj.get("created_utc"))
-        if created is not None and self.after is not None and created < self.after:
-            return "time"
-        return None
 
 
 @dataclass(frozen=True)
@@ -121,65 +82,39 @@ class ChunkResult:
 def filter_chunk(chunk: Chunk, rule: Rule) -> ChunkResult:
     """Parse, filter and normalize one chunk: a pure function of its arguments (runs on any worker)."""
     pseudonymizer = Pseudonymizer(rule.pseudonym_key) if rule.pseudonym_key else None
-    keeps = rule.keeps_post if chunk.kind == "t3" else rule.keeps_comment
-    counts: Counter[str] = Counter()
-    rows: list[dict[str, Any]] = []
-    quarantined: list[dict[str, Any]] = []
-    source = f"dump:{chunk.file}"
-    for offset, raw in enumerate(chunk.data.split(b"\n")):
-        if not raw.strip():
-            continue
-        counts["lines"] += 1
-        try:
-            obj = json.loads(raw)
-            if not isinstance(obj, dict):
-                raise ValueError(f"a JSON {type(obj).__name__}, not an object")
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            counts["quarantined"] += 1
-            quarantined.append(_bad(chunk, offset, "line", str(exc), raw))
-            continue
-        reason = keeps(obj)
-        if reason is not None:
-            counts[f"filtered_{reason}"] += 1
-            continue
-        try:
-            rows.append(archive_row(obj, chunk.kind, source=source, pseudonymizer=pseudonymizer))
-        except RowError as exc:
-            counts["quarantined"] += 1
-            quarantined.append(_bad(chunk, offset, exc.field, str(exc), raw))
-    counts["kept"] += len(rows)
-    stem = STEMS[chunk.kind]
-    return ChunkResult(batch(stem, rows) if rows else None, quarantined, counts, [r["name"] for r in rows])
+    result, quarantined, counts = normalize_block(
+        chunk.data,
+        chunk.first_line,
+        chunk.kind,
+        source=f"dump:{chunk.file}",
+        selection=rule.selection,
+        pseudonymizer=pseudonymizer,
+    )
+    for item in quarantined:
+        item["file"] = chunk.file
+    names = result["name"].to_pylist() if result is not None and chunk.kind == "t3" else []
+    return ChunkResult(result, quarantined, Counter(counts), names)
 
 
-def _bad(chunk: Chunk, offset: int, field_name: str, error: str, raw: bytes) -> dict[str, Any]:
-    return {
-        "file": chunk.file,
-        "line": chunk.first_line + offset,
-        "field": field_name,
-        "error": error[:500],
-        "raw": raw[:RAW_LIMIT].decode("utf-8", errors="replace"),
-    }
-
-
-def rule_for(spec: DatasetSpec | None, pseudonymizer: Pseudonymizer | None) -> Rule:
+def rule_for(spec: DatasetSpec | None, pseudonymizer: Pseudonymizer | None, *, threads: int = 1) -> Rule:
     """The filter of a spec: ``[archive]`` (else ``[discovery]``) subreddits and range, ``[filter]`` rule."""
     if spec is None:
-        return Rule()
+        return Rule(Selection(threads=threads))
     after = before = None
     if spec.archive is not None:
         after, before = spec.archive.range_epochs()
         if spec.archive.before == "now":
             before = None
     subreddits = spec.archive_subreddits() if spec.archive is not None else spec.discovery.subreddits
-    return Rule(
-        subreddits=frozenset(s.lower() for s in subreddits),
+    selection = Selection(
+        subreddits=tuple(sorted({s.lower() for s in subreddits})),
         include=tuple(spec.filter.include),
         exclude=tuple(spec.filter.exclude),
         after=after,
         before=before,
-        pseudonym_key=pseudonymizer.key if pseudonymizer else None,
+        threads=threads,
     )
+    return Rule(selection, pseudonym_key=pseudonymizer.key if pseudonymizer else None)
 
 
 @dataclass
@@ -242,7 +177,7 @@ def ingest_dumps(
     dataset = Dataset(dataset_dir)
     spec, spec_sha = load_spec(dataset_dir) if (dataset_dir / SPEC_FILE).is_file() else (None, None)
     pseudonymizer = pseudonymizer_for(dataset, spec)
-    rule = rule_for(spec, pseudonymizer)
+    rule = rule_for(spec, pseudonymizer, threads=1 if engine == "dask" else max(1, os.cpu_count() or 1))
     posts = [f for f in files if f.kind == "t3"]
     comments = [f for f in files if f.kind == "t1"]
     with dataset_lock(dataset_dir, wait=wait_for_lock), open_engine(engine, scheduler=scheduler, client=client) as eng:
@@ -276,7 +211,8 @@ def _write(
             kept_posts = _run_pass(engine, posts, rule, writer, quarantine, report, names)
         comment_rule = rule
         if posts:
-            comment_rule = Rule(links=frozenset(n.lower() for n in names), pseudonym_key=rule.pseudonym_key)
+            links = frozenset(n.lower() for n in names)
+            comment_rule = Rule(Selection(links=links, threads=rule.selection.threads), pseudonym_key=rule.pseudonym_key)
         with _writer(paths["comments"]) as writer:
             kept_comments = _run_pass(engine, comments, comment_rule, writer, quarantine, report, None)
     if kept_posts + kept_comments == 0:

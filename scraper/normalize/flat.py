@@ -1,220 +1,472 @@
-"""Archive lines straight to Arrow columns, checked against the schema, with no model object per row.
+"""Archive lines to checked Arrow batches in one SQL pass (DuckDB), with no Python object per row.
 
-The dump path (scraper/dumps.py) reads millions of lines; building a Pydantic
-object per row would cost more than everything else together.  Here a line
-becomes a plain ``dict`` of column values by the same rules as the row
-builder (:mod:`scraper.normalize.rows`: statuses from Reddit's markers, the
-archive's deletion facts, tombstones, pseudonyms), and every value is checked
-against the Arrow schema derived from the models before it enters a batch:
-a value of the wrong type quarantines its line, named, instead of failing the
-batch.  Tests hold this builder to the model path on generated lines.
+The dump path (scraper/dumps.py) reads millions of lines; a Python dict or a
+Pydantic object per row costs more than everything else together (about 8,000
+rows/s, against DuckDB's own ``read_json`` at 100,000+ on the same file).  So a
+block of lines goes to DuckDB as one Arrow column and comes back as one Arrow
+batch: DuckDB parses each line once (``json_transform``), and the SQL below
+applies the same rules as the row builder (:mod:`scraper.normalize.rows` with
+:mod:`scraper.normalize.archive`): the drift of every era (``created_utc`` as
+an int, a float or a string; ``edited`` false, true, an int, a float or a
+string; ``name``/``permalink`` built where missing; ``link_id``/``parent_id``
+prefixed), the archive's deletion facts mapped onto statuses, tombstones, and
+the spec's filter (subreddits, time range, keyword rule, thread ids).
+
+Every value is checked against the schema's type; a line whose value does not
+fit, or that is not a JSON object, comes back as a quarantine entry naming the
+line and the field instead of failing the block.  Tests hold this SQL to the
+model path on generated lines of every era.
+
+Differences from the model path, on values the models refuse: a null
+``selftext`` is read as ``""`` (the model path quarantines the row), and
+integers written as strings are refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from schemas import ARROW_SCHEMAS, Status
-from scraper.normalize.archive import DELETED, archive_facts, archive_label, wire_shape
+from schemas import ARROW_SCHEMAS
 from scraper.normalize.pseudonyms import Pseudonymizer
 
 STEMS = {"t3": "submissions", "t1": "comments"}
-_INT64 = 2**63
+MATURE_MICROS = 2 * 86400 * 1_000_000  # scraper.normalize.archive.MATURE_SECONDS
 
-
-class RowError(ValueError):
-    """A line whose value does not fit a column, naming the column."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def _micros(seconds: int | float) -> int:
-    return round(float(seconds) * 1_000_000)
-
-
-def _check_for(field: pa.Field) -> Callable[[Any], Any]:
-    """A function that returns a value fit for ``field`` (or raises :class:`RowError`)."""
-    name, kind, nullable = field.name, field.type, field.nullable
-
-    def fail(value: Any) -> RowError:
-        return RowError(name, f"{name}: {value!r} is not a {kind}")
-
-    if pa.types.is_string(kind):
-
-        def check(value: Any) -> Any:
-            if isinstance(value, str) or (value is None and nullable):
-                return value
-            raise fail(value)
-    elif pa.types.is_integer(kind):
-
-        def check(value: Any) -> Any:
-            if value is None and nullable:
-                return None
-            if isinstance(value, int) and not isinstance(value, bool) and -_INT64 <= value < _INT64:
-                return value
-            if isinstance(value, float) and value.is_integer():
-                return int(value)
-            raise fail(value)
-    elif pa.types.is_floating(kind):
-
-        def check(value: Any) -> Any:
-            if value is None and nullable:
-                return None
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return float(value)
-            raise fail(value)
-    elif pa.types.is_boolean(kind):
-
-        def check(value: Any) -> Any:
-            if isinstance(value, bool) or (value is None and nullable):
-                return value
-            raise fail(value)
-    elif pa.types.is_timestamp(kind):
-
-        def check(value: Any) -> Any:
-            if value is None and nullable:
-                return None
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-            raise fail(value)
-    elif pa.types.is_list(kind):
-
-        def check(value: Any) -> Any:
-            if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                return value
-            raise fail(value)
-    else:  # pragma: no cover - a new column type needs a checker here
-        raise TypeError(f"no checker for {kind}")
-    return check
-
-
-CHECKS: dict[str, list[tuple[str, Callable[[Any], Any]]]] = {
-    stem: [(f.name, _check_for(f)) for f in schema] for stem, schema in ARROW_SCHEMAS.items()
+_COMMON = [
+    *("id", "name", "created_utc", "edited", "subreddit", "subreddit_id", "author", "author_fullname"),
+    *("author_flair_text", "score", "distinguished", "stickied", "locked", "permalink"),
+    *("retrieved_on", "retrieved_utc", "_meta"),
+]
+_KIND_FIELDS = {
+    "t3": [
+        *("title", "selftext", "url", "domain", "is_self", "num_comments", "upvote_ratio", "over_18"),
+        *("link_flair_text", "removed_by_category"),
+    ],
+    "t1": ["link_id", "parent_id", "body", "is_submitter", "controversiality", "collapsed"],
 }
 
+_MACROS = """
+CREATE OR REPLACE MACRO jstr(t, v) AS CASE WHEN t = 'VARCHAR' THEN v END;
+CREATE OR REPLACE MACRO str_ok(t) AS t IS NULL OR t IN ('VARCHAR', 'NULL');
+CREATE OR REPLACE MACRO jint(t, v) AS CASE
+    WHEN t IN ('UBIGINT', 'BIGINT') THEN TRY_CAST(v AS BIGINT)
+    WHEN t = 'DOUBLE' AND TRY_CAST(v AS DOUBLE) = trunc(TRY_CAST(v AS DOUBLE))
+        THEN TRY_CAST(TRY_CAST(v AS DOUBLE) AS BIGINT)
+    END;
+CREATE OR REPLACE MACRO int_ok(t, v) AS t IS NULL OR t = 'NULL' OR jint(t, v) IS NOT NULL;
+CREATE OR REPLACE MACRO jnum(t, v) AS CASE WHEN t IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN TRY_CAST(v AS DOUBLE) END;
+CREATE OR REPLACE MACRO num_ok(t, v) AS t IS NULL OR t = 'NULL' OR jnum(t, v) IS NOT NULL;
+CREATE OR REPLACE MACRO bool_ok(t) AS t IS NULL OR t IN ('BOOLEAN', 'NULL');
+CREATE OR REPLACE MACRO jbool(t, v) AS CASE WHEN t = 'BOOLEAN' THEN v = 'true' END;
+CREATE OR REPLACE MACRO truthy(t, v) AS coalesce(CASE t
+    WHEN 'BOOLEAN' THEN v = 'true'
+    WHEN 'VARCHAR' THEN length(v) > 0
+    WHEN 'UBIGINT' THEN TRY_CAST(v AS DOUBLE) <> 0
+    WHEN 'BIGINT' THEN TRY_CAST(v AS DOUBLE) <> 0
+    WHEN 'DOUBLE' THEN TRY_CAST(v AS DOUBLE) <> 0
+    WHEN 'ARRAY' THEN json_array_length(v) > 0
+    WHEN 'OBJECT' THEN v <> '{}'
+    ELSE false END, false);
+CREATE OR REPLACE MACRO epoch(t, v) AS CASE
+    WHEN t IN ('UBIGINT', 'BIGINT', 'DOUBLE', 'VARCHAR') THEN TRY_CAST(trunc(TRY_CAST(v AS DOUBLE)) AS BIGINT) END;
+CREATE OR REPLACE MACRO micros(seconds) AS TRY_CAST(round(seconds * 1000000) AS BIGINT);
+CREATE OR REPLACE MACRO when_micros(t, v) AS CASE WHEN epoch(t, v) > 0 THEN epoch(t, v) * 1000000 END;
+"""
+_META = ("was_deleted_later", "was_initially_deleted", "is_edited", "removal_type", "note", "retrieved_2nd_on")
 
-def _epoch_or_none(value: Any) -> int | None:
-    if value is None or value is False:
-        return None
-    return _micros(value)
+
+def _select(kind: str, include: str | None, exclude: str | None, filtered: bool) -> str:
+    """The SQL that turns table ``lines(n, line)`` into schema columns plus ``err`` and ``reason``."""
+    fields = _COMMON + _KIND_FIELDS[kind]
+    spec = "{" + ",".join(f'"{f}":"JSON"' for f in fields) + "}"
+    typed = ", ".join(f"json_type(j.{f}) AS t_{f}, j.{f}->>'$' AS v_{f}" for f in fields)
+    meta_spec = "{" + ",".join(f'"{f}":"JSON"' for f in _META) + "}"
+    meta_typed = ", ".join(f"json_type(m.{f}) AS m_t_{f}, m.{f}->>'$' AS m_v_{f}" for f in _META)
+    text = "body" if kind == "t1" else "selftext"
+    post = kind == "t3"
+    if post:
+        reason = f"""CASE
+            WHEN {filtered} AND NOT list_contains($subreddits, lower(coalesce(jstr(t_subreddit, v_subreddit), ''))) THEN 'subreddit'
+            WHEN created IS NOT NULL AND $after IS NOT NULL AND created < $after THEN 'time'
+            WHEN created IS NOT NULL AND $before IS NOT NULL AND created >= $before THEN 'time'
+            WHEN {"true" if include else "false"} AND NOT regexp_matches(
+                coalesce(jstr(t_title, v_title), '') || chr(10) || coalesce(jstr(t_selftext, v_selftext), ''), $include, 'i') THEN 'keyword'
+            WHEN {"true" if exclude else "false"} AND regexp_matches(
+                coalesce(jstr(t_title, v_title), '') || chr(10) || coalesce(jstr(t_selftext, v_selftext), ''), $exclude, 'i') THEN 'keyword'
+            END"""
+    else:
+        reason = f"""CASE
+            WHEN $links_given THEN CASE WHEN link_norm IN (SELECT name FROM links) THEN NULL ELSE 'thread' END
+            WHEN {filtered} AND NOT list_contains($subreddits, lower(coalesce(jstr(t_subreddit, v_subreddit), ''))) THEN 'subreddit'
+            WHEN created IS NOT NULL AND $after IS NOT NULL AND created < $after THEN 'time'
+            END"""
+    kind_checks = (
+        """WHEN NOT (t_title = 'VARCHAR') THEN 'title'
+           WHEN NOT str_ok(t_selftext) THEN 'selftext'
+           WHEN NOT str_ok(t_url) THEN 'url'
+           WHEN NOT str_ok(t_domain) THEN 'domain'
+           WHEN NOT int_ok(t_num_comments, v_num_comments) THEN 'num_comments'
+           WHEN NOT num_ok(t_upvote_ratio, v_upvote_ratio) THEN 'upvote_ratio'
+           WHEN NOT str_ok(t_link_flair_text) THEN 'link_flair_text'
+           WHEN NOT str_ok(t_removed_by_category) THEN 'removed_by_category'"""
+        if post
+        else """WHEN NOT (t_link_id = 'VARCHAR') THEN 'link_id'
+           WHEN NOT (t_parent_id = 'VARCHAR') THEN 'parent_id'
+           WHEN NOT (t_body = 'VARCHAR') THEN 'body'
+           WHEN NOT int_ok(t_controversiality, v_controversiality) THEN 'controversiality'
+           WHEN NOT bool_ok(t_collapsed) THEN 'collapsed'"""
+    )
+    kind_columns = (
+        """CASE WHEN tomb THEN '' ELSE jstr(t_title, v_title) END AS title,
+           CASE WHEN tomb THEN '' ELSE coalesce(jstr(t_selftext, v_selftext), '') END AS selftext,
+           CASE WHEN tomb THEN NULL ELSE jstr(t_url, v_url) END AS url,
+           jstr(t_domain, v_domain) AS domain,
+           truthy(t_is_self, v_is_self) AS is_self,
+           jint(t_num_comments, v_num_comments) AS num_comments,
+           jnum(t_upvote_ratio, v_upvote_ratio) AS upvote_ratio,
+           truthy(t_over_18, v_over_18) AS over_18,
+           jstr(t_link_flair_text, v_link_flair_text) AS link_flair_text,
+           jstr(t_removed_by_category, v_removed_by_category) AS removed_by_category"""
+        if post
+        else """link_norm_raw AS link_id,
+           parent AS parent_id,
+           CASE WHEN starts_with(parent, 't3_') THEN 0 END::BIGINT AS depth,
+           CASE WHEN tomb THEN '' ELSE jstr(t_body, v_body) END AS body,
+           truthy(t_is_submitter, v_is_submitter) AS is_submitter,
+           jint(t_controversiality, v_controversiality) AS controversiality,
+           jbool(t_collapsed, v_collapsed) AS collapsed"""
+    )
+    link = (
+        """CASE WHEN jstr(t_link_id, v_link_id) <> '' AND NOT starts_with(jstr(t_link_id, v_link_id), 't1_')
+                    AND NOT starts_with(jstr(t_link_id, v_link_id), 't3_') THEN 't3_' || jstr(t_link_id, v_link_id)
+                ELSE jstr(t_link_id, v_link_id) END"""
+        if not post
+        else "NULL"
+    )
+    parent = (
+        """CASE WHEN jstr(t_parent_id, v_parent_id) <> '' AND NOT starts_with(jstr(t_parent_id, v_parent_id), 't1_')
+                    AND NOT starts_with(jstr(t_parent_id, v_parent_id), 't3_') THEN 't1_' || jstr(t_parent_id, v_parent_id)
+                ELSE jstr(t_parent_id, v_parent_id) END"""
+        if not post
+        else "NULL"
+    )
+    built_permalink = (
+        "CASE WHEN coalesce(sub, '') <> '' THEN '/r/' || sub || '/comments/' || tid || '/' END"
+        if post
+        else """CASE WHEN coalesce(sub, '') <> '' AND link_norm_raw IS NOT NULL
+                THEN '/r/' || sub || '/comments/' || substr(link_norm_raw, 4) || '/_/' || tid || '/' END"""
+    )
+    slugless = (
+        "CASE WHEN coalesce(sub, '') <> '' THEN '/r/' || sub ELSE '' END || '/comments/' || tid || '/'"
+        if post
+        else """CASE WHEN coalesce(sub, '') <> '' THEN '/r/' || sub ELSE '' END || '/comments/'
+                || substr(coalesce(link_norm_raw, ''), 4) || '/_/' || tid || '/'"""
+    )
+    category = "jstr(t_removed_by_category, v_removed_by_category)" if post else "NULL"
+    # Built from this module's constants and the schema's field names only; every value a user
+    # gives (subreddits, patterns, range, ids, source) goes in as a query parameter.
+    return f"""
+WITH parsed AS (
+    SELECT n, line, try(json_transform(line, '{spec}')) AS j  -- NULL: not JSON
+    FROM lines WHERE ok AND starts_with(ltrim(line), '{{')  -- valid JSON starting with {{ is an object
+), typed AS (
+    SELECT n, line, {typed}
+    FROM parsed WHERE j IS NOT NULL
+), metad AS (
+    SELECT *, json_transform(CASE WHEN t__meta = 'OBJECT' THEN v__meta END, '{meta_spec}') AS m
+    FROM typed
+), withmeta AS (
+    SELECT *, {meta_typed}
+    FROM metad
+), base AS (
+    SELECT *,
+        CASE WHEN t_id = 'VARCHAR' AND jstr(t_id, v_id) <> ''
+             THEN CASE WHEN regexp_matches(jstr(t_id, v_id), '^[\\x00-\\x7f]*$') THEN lower(jstr(t_id, v_id)) ELSE jstr(t_id, v_id) END
+        END AS tid,
+        epoch(t_created_utc, v_created_utc) AS created,
+        jstr(t_subreddit, v_subreddit) AS sub,
+        {link} AS link_norm_raw,
+        lower({link}) AS link_norm,
+        {parent} AS parent,
+        NULL AS meta_unused
+    FROM withmeta
+), facts AS (
+    SELECT *,
+        truthy(m_t_was_deleted_later, m_v_was_deleted_later) AS wdl,
+        truthy(m_t_was_initially_deleted, m_v_was_initially_deleted) AS wid,
+        truthy(m_t_is_edited, m_v_is_edited) AS m_edited,
+        m_t_removal_type AS removal_t, m_v_removal_type AS removal,
+        m_t_note AS note_t, m_v_note AS note,
+        coalesce(when_micros(t_retrieved_on, v_retrieved_on), when_micros(t_retrieved_utc, v_retrieved_utc)) AS first_fetch,
+        when_micros(m_t_retrieved_2nd_on, m_v_retrieved_2nd_on) AS second_fetch,
+        jstr(t_{text}, v_{text}) AS txt,
+        jstr(t_author, v_author) = '[deleted]' AS author_gone,
+        {category} AS category
+    FROM base
+), judged AS (
+    SELECT *,
+        greatest(first_fetch, second_fetch) AS latest,
+        CASE
+            WHEN wdl THEN
+                CASE WHEN coalesce(removal, '') IN ('deleted', 'author') THEN 'deleted' ELSE 'removed' END
+            WHEN wid THEN 'visible'
+            WHEN txt = '[deleted]' AND ({"true" if post else "false"} OR coalesce(author_gone, false)) THEN 'deleted'
+            WHEN txt = '[removed]' OR (coalesce(category, '') <> '' AND category NOT IN ('deleted', 'author'))
+                THEN 'removed'
+            WHEN category IN ('deleted', 'author') THEN 'deleted'
+            WHEN coalesce(author_gone, false) THEN 'account_deleted'
+            ELSE 'visible'
+        END AS status,
+        {reason} AS reason,
+        CASE
+            WHEN tid IS NULL THEN 'id'
+            WHEN created IS NULL THEN 'created_utc'
+            WHEN NOT (t_edited IN ('BOOLEAN', 'NULL') OR epoch(t_edited, v_edited) IS NOT NULL)
+                THEN 'edited'
+            WHEN NOT str_ok(t_subreddit) THEN 'subreddit'
+            WHEN NOT str_ok(t_subreddit_id) THEN 'subreddit_id'
+            WHEN NOT str_ok(t_author) THEN 'author'
+            WHEN NOT str_ok(t_author_fullname) THEN 'author_fullname'
+            WHEN NOT str_ok(t_author_flair_text) THEN 'author_flair_text'
+            WHEN NOT int_ok(t_score, v_score) THEN 'score'
+            WHEN NOT str_ok(t_distinguished) THEN 'distinguished'
+            WHEN NOT str_ok(t_permalink) THEN 'permalink'
+            WHEN NOT str_ok(t_name) THEN 'name'
+            {kind_checks}
+        END AS err
+    FROM facts
+), shaped AS (
+    SELECT *,
+        status <> 'visible' AS tomb,
+        CASE
+            WHEN wdl OR wid THEN coalesce(second_fetch, latest)
+            WHEN status <> 'visible' THEN coalesce(first_fetch, latest)
+            ELSE latest
+        END AS archived
+    FROM judged
+)
+SELECT n, line, err, reason,
+    coalesce(nullif(jstr(t_name, v_name), ''), '{kind}_' || tid) AS name,
+    tid AS id,
+    sub AS subreddit,
+    jstr(t_subreddit_id, v_subreddit_id) AS subreddit_id,
+    CASE WHEN tomb OR author_gone THEN NULL ELSE jstr(t_author, v_author) END AS author,
+    CASE WHEN tomb THEN NULL ELSE jstr(t_author_fullname, v_author_fullname) END AS author_fullname,
+    CASE WHEN tomb THEN NULL ELSE jstr(t_author_flair_text, v_author_flair_text) END AS author_flair_text,
+    created * 1000000 AS created_utc,
+    CASE
+        WHEN t_edited = 'VARCHAR' AND epoch(t_edited, v_edited) <> 0 THEN epoch(t_edited, v_edited) * 1000000
+        WHEN t_edited IN ('UBIGINT', 'BIGINT', 'DOUBLE') AND jnum(t_edited, v_edited) <> 0 THEN micros(jnum(t_edited, v_edited))
+    END AS edited,
+    CASE
+        WHEN t_edited = 'BOOLEAN' THEN jbool(t_edited, v_edited)
+        WHEN t_edited = 'VARCHAR' THEN epoch(t_edited, v_edited) <> 0
+        WHEN t_edited IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN jnum(t_edited, v_edited) <> 0
+        ELSE false
+    END AS is_edited,
+    jint(t_score, v_score) AS score,
+    jstr(t_distinguished, v_distinguished) AS distinguished,
+    truthy(t_stickied, v_stickied) AS stickied,
+    truthy(t_locked, v_locked) AS locked,
+    CASE WHEN tomb THEN {slugless} ELSE coalesce(nullif(jstr(t_permalink, v_permalink), ''), {built_permalink}) END AS permalink,
+    status,
+    coalesce(archived, created * 1000000) AS retrieved_at,
+    $source AS source,
+    CASE WHEN coalesce(sub, '') <> '' THEN ['archive:r/' || sub] ELSE [$source] END AS found_by,
+    archived AS archived_at,
+    status AS archive_status,
+    list_filter([
+        CASE WHEN wdl THEN 'was_deleted_later' END,
+        CASE WHEN wid THEN 'was_initially_deleted' END,
+        CASE WHEN m_edited THEN 'is_edited' END,
+        CASE WHEN truthy(removal_t, removal) THEN 'removal_type:' || removal END,
+        CASE WHEN truthy(note_t, note) THEN 'note:' || note END,
+        CASE WHEN latest IS NULL OR latest - created * 1000000 < {MATURE_MICROS} THEN 'score_provisional' END
+    ], lambda x: x IS NOT NULL) AS archive_flags,
+    {kind_columns}
+FROM shaped
+ORDER BY n
+"""
 
 
-def archive_row(
-    obj: dict[str, Any],
+@dataclass(frozen=True)
+class Selection:
+    """What a block keeps (the picklable part of a dump run's filter)."""
+
+    subreddits: tuple[str, ...] = ()  # lower case; empty: any
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    after: int | None = None
+    before: int | None = None
+    links: frozenset[str] | None = None  # comments: exactly these thread fullnames (lower case)
+    threads: int = 1  # DuckDB threads a block may use: all cores in-process, one per Dask worker
+
+
+_local = threading.local()
+
+
+def _connection(threads: int) -> duckdb.DuckDBPyConnection:
+    """One DuckDB connection per thread (a task may run on any worker thread), macros defined once."""
+    con = getattr(_local, "con", None)
+    if con is None or _local.threads != threads:
+        con = duckdb.connect(config={"threads": threads})
+        _local.threads = threads
+        con.execute(_MACROS)
+        _local.con = con
+        _local.sql = {}
+        _local.links = None
+    return con
+
+
+def _lines(data: bytes, first_line: int) -> tuple[pa.Table, list[tuple[int, str, bytes]]]:
+    """The block's lines as an Arrow table ``(n, line, ok)``; lines that are not UTF-8 come back apart."""
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    raw = pa.py_buffer(data)
+    ends: list[int] = []  # bytes.find is a C loop: faster here than a vectorized compare of every byte
+    at = data.find(b"\n")
+    while at >= 0:
+        ends.append(at + 1)
+        at = data.find(b"\n", at + 1)
+    count = len(ends)
+    offsets = pa.array([0, *ends], pa.int64())
+    with_newlines = pa.Array.from_buffers(pa.large_binary(), count, [None, offsets.buffers()[1], raw])
+    trimmed = pc.binary_slice(with_newlines, 0, -1)  # each line without its newline
+    bad: list[tuple[int, str, bytes]] = []
+    try:
+        text = trimmed.cast(pa.large_string())
+        ok = pa.array([True] * count)
+    except pa.ArrowInvalid:
+        values = trimmed.to_pylist()
+        decoded: list[str] = []
+        flags: list[bool] = []
+        for index, value in enumerate(values):
+            try:
+                decoded.append(value.decode("utf-8"))
+                flags.append(True)
+            except UnicodeDecodeError as exc:
+                decoded.append("")
+                flags.append(False)
+                bad.append((first_line + index, f"not UTF-8 ({exc.reason} at byte {exc.start})", value))
+        text, ok = pa.array(decoded, pa.large_string()), pa.array(flags)
+    numbers = pa.array(range(first_line, first_line + count), pa.int64())
+    return pa.table({"n": numbers, "line": text, "ok": ok}), bad
+
+
+def normalize_block(
+    data: bytes,
+    first_line: int,
     kind: str,
     *,
     source: str,
+    selection: Selection,
     pseudonymizer: Pseudonymizer | None = None,
-) -> dict[str, Any]:
-    """The column values of one archive line (a t3 or t1), checked; :class:`RowError` when one does not fit.
-
-    Timestamps are epoch microseconds.  ``depth`` is 0 for top-level comments and
-    null otherwise (a streamed file does not hold the parent chain).  The row's
-    status is the archive's (there is no newer Reddit answer in a dump), and
-    rows not visible are tombstones (no text, no author), as everywhere.
-    """
-    try:
-        data = wire_shape(obj, kind)
-    except ValueError as exc:
-        raise RowError(getattr(exc, "field", "?"), str(exc)) from None
-    facts = archive_facts(data, kind)
-    status = facts.status  # as for a row built from the archive in scraper/normalize/archive.py
-    edited = data.get("edited")
-    author = data.get("author")
-    created = int(data["created_utc"])
-    archived = facts.archived_at
-    archived_micros = _micros(archived.timestamp()) if archived is not None else None
-    subreddit = data.get("subreddit")
-    row: dict[str, Any] = {
-        "name": data["name"],
-        "id": data["id"],
-        "subreddit": subreddit,
-        "subreddit_id": data.get("subreddit_id"),
-        "author": None if author == DELETED else author,
-        "author_fullname": data.get("author_fullname"),
-        "author_flair_text": data.get("author_flair_text"),
-        "created_utc": _micros(created),
-        "edited": None if edited is True else _epoch_or_none(edited),
-        "is_edited": bool(edited),
-        "score": data.get("score"),
-        "distinguished": data.get("distinguished"),
-        "stickied": bool(data.get("stickied", False)),
-        "locked": bool(data.get("locked", False)),
-        "permalink": data.get("permalink"),
-        "status": status.value,
-        "retrieved_at": archived_micros if archived_micros is not None else _micros(created),
+) -> tuple[pa.RecordBatch | None, list[dict[str, Any]], dict[str, int]]:
+    """A block of whole lines → (kept rows as a batch, quarantine entries, counts by outcome)."""
+    con = _connection(selection.threads)
+    lines, bad = _lines(data, first_line)
+    counts: dict[str, int] = {}
+    stem = STEMS[kind]
+    key = (kind, selection.include, selection.exclude, bool(selection.subreddits))
+    sql = _local.sql.get(key)
+    if sql is None:
+        include = "|".join(f"(?:{p})" for p in selection.include) or None
+        exclude = "|".join(f"(?:{p})" for p in selection.exclude) or None
+        sql = _local.sql[key] = _select(kind, include, exclude, bool(selection.subreddits))
+    if selection.links is not None and _local.links is not selection.links:
+        con.register("links", pa.table({"name": pa.array(sorted(selection.links), pa.string())}))
+        _local.links = selection.links
+    elif selection.links is None and _local.links is None:
+        con.register("links", pa.table({"name": pa.array([], pa.string())}))
+        _local.links = frozenset()
+    con.register("lines", lines)
+    params = {
+        "subreddits": list(selection.subreddits),
+        "after": selection.after,
+        "before": selection.before,
+        "include": "|".join(f"(?:{p})" for p in selection.include) or "",
+        "exclude": "|".join(f"(?:{p})" for p in selection.exclude) or "",
+        "links_given": selection.links is not None,
         "source": source,
-        "found_by": [archive_label(subreddit)] if subreddit else [source],
-        "archived_at": archived_micros,
-        "archive_status": facts.status.value,
-        "archive_flags": facts.flags,
     }
-    if kind == "t3":
-        row.update(
-            title=data.get("title"),
-            selftext=data.get("selftext", "") if data.get("selftext") is not None else "",
-            url=data.get("url"),
-            domain=data.get("domain"),
-            is_self=bool(data.get("is_self", False)),
-            num_comments=data.get("num_comments"),
-            upvote_ratio=data.get("upvote_ratio"),
-            over_18=bool(data.get("over_18", False)),
-            link_flair_text=data.get("link_flair_text"),
-            removed_by_category=data.get("removed_by_category"),
-        )
-    else:
-        parent = data.get("parent_id")
-        row.update(
-            link_id=data.get("link_id"),
-            parent_id=parent,
-            depth=0 if isinstance(parent, str) and parent.startswith("t3_") else None,
-            body=data.get("body"),
-            is_submitter=bool(data.get("is_submitter", False)),
-            controversiality=data.get("controversiality"),
-            collapsed=data.get("collapsed"),
-        )
-    if status is not Status.VISIBLE:
-        _tombstone(row, kind)
-    elif pseudonymizer is not None:
-        _pseudonymize(row, kind, pseudonymizer)
-    return {name: check(row.get(name)) for name, check in CHECKS[STEMS[kind]]}
+    used = {k: v for k, v in params.items() if f"${k}" in sql}
+    answer = con.sql(sql, params=used).to_arrow_table()
+    assert answer is not None
+    result: pa.Table = answer
+    con.unregister("lines")
+    nonempty = pc.sum(pc.greater(pc.binary_length(lines["line"]), 0)).as_py() or 0
+    counts["lines"] = nonempty + len(bad)
+    parsed_numbers = set(result["n"].to_pylist()) if result.num_rows < nonempty else None
+    quarantined = [_entry(n, "line", message, value) for n, message, value in bad]
+    if parsed_numbers is not None:  # lines that are not JSON objects
+        for n, text in zip(lines["n"].to_pylist(), lines["line"].to_pylist(), strict=True):
+            if text and text.strip() and n not in parsed_numbers:
+                quarantined.append(_entry(n, "line", "not a JSON object", text.encode()))
+        blank = sum(1 for t in lines["line"].to_pylist() if t and not t.strip())
+        counts["lines"] -= blank
+    reasons = result["reason"]
+    kept_mask = pc.is_null(reasons)
+    for item in pc.value_counts(reasons.filter(pc.is_valid(reasons))).to_pylist():
+        counts[f"filtered_{item['values']}"] = item["counts"]
+    kept = result.filter(kept_mask)
+    errors = kept.filter(pc.is_valid(kept["err"]))
+    for n, err, line in zip(
+        errors["n"].to_pylist(), errors["err"].to_pylist(), errors["line"].to_pylist(), strict=True
+    ):
+        quarantined.append(_entry(n, err, f"{err}: the value does not fit the schema's type", line.encode()))
+    good = kept.filter(pc.is_null(kept["err"]))
+    quarantined.sort(key=lambda q: q["line"])
+    counts["quarantined"] = len(quarantined)
+    counts["kept"] = good.num_rows
+    if good.num_rows == 0:
+        return None, quarantined, counts
+    return _to_schema(stem, good, pseudonymizer), quarantined, counts
 
 
-def _tombstone(row: dict[str, Any], kind: str) -> None:
-    """Mirror of :func:`scraper.normalize.policy.tombstone` on a column dict."""
-    prefix = f"/r/{row['subreddit']}" if row["subreddit"] else ""
-    row.update(author=None, author_fullname=None, author_flair_text=None)
-    if kind == "t3":
-        row.update(title="", selftext="", url=None, permalink=f"{prefix}/comments/{row['id']}/")
-    else:
-        link = str(row.get("link_id") or "")[3:]
-        row.update(body="", permalink=f"{prefix}/comments/{link}/_/{row['id']}/")
+def _entry(n: int, field: str, error: str, raw: bytes) -> dict[str, Any]:
+    return {"line": n, "field": field, "error": error[:500], "raw": raw[:20_000].decode("utf-8", errors="replace")}
 
 
-def _pseudonymize(row: dict[str, Any], kind: str, pseudonymizer: Pseudonymizer) -> None:
-    """Mirror of :meth:`Pseudonymizer.row` on a column dict."""
-    if row["author"]:
-        row["author"] = pseudonymizer.name(row["author"])
-    if row["author_fullname"]:
-        row["author_fullname"] = pseudonymizer.account(row["author_fullname"])
-    for key in ("title", "selftext") if kind == "t3" else ("body",):
-        if isinstance(row.get(key), str):
-            row[key] = pseudonymizer.text(row[key])
-
-
-def batch(stem: str, rows: list[dict[str, Any]]) -> pa.RecordBatch:
-    """A record batch in the table's schema from checked column dicts."""
+def _to_schema(stem: str, table: pa.Table, pseudonymizer: Pseudonymizer | None) -> pa.RecordBatch:
     schema = ARROW_SCHEMAS[stem]
     arrays = []
     for field in schema:
-        values = [r[field.name] for r in rows]
+        column = table[field.name].combine_chunks()
         if pa.types.is_timestamp(field.type):
-            arrays.append(pa.array(values, type=pa.int64()).cast(field.type))
+            column = column.cast(pa.int64()).cast(field.type)
+        elif pa.types.is_list(field.type):
+            column = pa.ListArray.from_arrays(column.offsets, column.flatten().cast(pa.string()), type=field.type)
         else:
-            arrays.append(pa.array(values, type=field.type))
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+            column = column.cast(field.type)
+        arrays.append(column)
+    batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
+    if pseudonymizer is not None:
+        batch = pseudonymize_batch(batch, stem, pseudonymizer)
+    return batch
+
+
+def pseudonymize_batch(batch: pa.RecordBatch, stem: str, pseudonymizer: Pseudonymizer) -> pa.RecordBatch:
+    """:meth:`Pseudonymizer.row` on a batch: each distinct author once, texts only where they mention u/."""
+    columns = {name: batch[name] for name in batch.schema.names}
+    for name, convert in (("author", pseudonymizer.name), ("author_fullname", pseudonymizer.account)):
+        values = columns[name]
+        distinct = pc.unique(values.drop_null())
+        mapped = pa.array([convert(v) for v in distinct.to_pylist()], pa.string())
+        index = pc.index_in(values, value_set=distinct)
+        columns[name] = pc.take(mapped, index)
+    for name in ("title", "selftext") if stem == "submissions" else ("body",):
+        values = columns[name]
+        mentions = pc.match_substring_regex(values, r"(?i)u/")
+        if pc.any(mentions).as_py():
+            texts = values.to_pylist()
+            flags = mentions.to_pylist()
+            columns[name] = pa.array(
+                [pseudonymizer.text(t) if f else t for t, f in zip(texts, flags, strict=True)], pa.string()
+            )
+    return pa.RecordBatch.from_arrays([columns[n] for n in batch.schema.names], schema=batch.schema)

@@ -35,7 +35,7 @@ import zstandard
 from scraper.errors import InputError
 
 MAX_WINDOW = 2**31  # the long window of the redistributed Pushshift months
-BLOCK = 4 << 20  # decompressed bytes per block (one task): whole lines are cut from it
+BLOCK = 16 << 20  # decompressed bytes per block (one task): whole lines are cut from it
 READ = 256 << 10
 READ_IN = 64 << 10  # compressed bytes per decoding step
 

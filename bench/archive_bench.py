@@ -1,0 +1,193 @@
+"""Archive benchmarks: dump ingest against DuckDB on the same file, peak memory, Arctic Shift paging.
+
+Run from the project root::
+
+    python bench/archive_bench.py                 # 100,000 lines, RSS at 30,000 and 300,000
+    python bench/archive_bench.py --lines 20000 --rss-lines 5000 --json bench/archive_results.json
+
+1. **Dump ingest.** One generated NDJSON comments file (every era's drift, ``_meta``
+   facts), read by ``scraper.dumps.ingest_dumps`` into a validated Parquet
+   version, and by DuckDB ``COPY (SELECT * FROM read_json(…)) TO … (FORMAT
+   parquet)``, in the same run; rows/s of each and the ratio ours / DuckDB, in
+   one process and with a Dask ``LocalCluster`` of 2 worker processes.
+2. **Memory.** Peak RSS of the ingest in a fresh subprocess at N and 10 N
+   lines (the ratio should be ~1: input is streamed).
+3. **Paging.** A generated 30,000-post subreddit served by the fake Arctic
+   Shift on 127.0.0.1, walked with ``after`` exclusive and inclusive: every post
+   found exactly once, and pages asked against the minimum (30,000 / 100).
+
+Figures are ratios against the reference run in the same script, never
+absolute claims: the machine is shared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scraper.dumps import ingest_dumps  # noqa: E402
+from scraper.fake_arctic_shift import FakeArcticShift, generate  # noqa: E402
+from scraper.sources.arctic_shift import PAGE_LIMIT, ArcticShiftClient, TimeWalk  # noqa: E402
+
+START, END = 1_420_070_400, 1_735_689_600  # 2015 … 2025
+
+
+def comments_file(folder: Path, lines: int, seed: int = 1) -> Path:
+    """A per-subreddit comments file of about ``lines`` generated lines (written in slices: memory stays low)."""
+    path = folder / "MachineLearning_comments.jsonl"
+    written = 0
+    with path.open("wb") as handle:
+        part = 0
+        while written < lines:
+            store = generate(
+                subreddits=("MachineLearning",),
+                posts=2_000,
+                comments_per_post=(8, 12),
+                seed=seed + part,
+                start=START,
+                end=END,
+            )
+            for comment in store.comments[: lines - written]:
+                handle.write(json.dumps(comment, separators=(",", ":")).encode() + b"\n")
+                written += 1
+            part += 1
+    return path
+
+
+def duckdb_rate(path: Path, out: Path, lines: int) -> float:
+    """Rows/s of DuckDB's read_json → COPY … (FORMAT parquet) on ``path``."""
+    import duckdb
+
+    con = duckdb.connect()
+    started = time.perf_counter()
+    con.execute(f"COPY (SELECT * FROM read_json('{path}', format='newline_delimited')) TO '{out}' (FORMAT parquet)")
+    elapsed = time.perf_counter() - started
+    con.close()
+    return lines / elapsed
+
+
+def our_rate(path: Path, work: Path, lines: int, **engine: Any) -> tuple[float, dict[str, Any]]:
+    """Rows/s of ``ingest_dumps`` on ``path`` into a fresh dataset folder."""
+    target = work / f"ds-{engine.get('engine', 'local')}"
+    shutil.rmtree(target, ignore_errors=True)
+    started = time.perf_counter()
+    manifest = ingest_dumps(target, [path], **engine)
+    elapsed = time.perf_counter() - started
+    assert manifest["stats"]["comments"] == lines, manifest["stats"]
+    return lines / elapsed, manifest
+
+
+def peak_rss_mb(path: Path, work: Path) -> float:
+    """Peak RSS (MB) of a fresh process that ingests ``path``."""
+    target = work / "ds-rss"
+    shutil.rmtree(target, ignore_errors=True)
+    code = (
+        "import resource, sys; from pathlib import Path; from scraper.dumps import ingest_dumps; "
+        f"ingest_dumps(Path({str(target)!r}), [Path({str(path)!r})]); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return int(result.stdout.strip().splitlines()[-1]) / 1024
+
+
+def paging(posts: int = 30_000) -> dict[str, Any]:
+    """Walk a generated subreddit of ``posts`` posts through the fake Arctic Shift, both ``after`` semantics."""
+    store = generate(subreddits=("big",), posts=posts, comments_per_post=(0, 0), seed=3, same_second_share=0.02)
+
+    class Clock:
+        t = 0.0
+
+        def now(self) -> float:
+            return self.t
+
+        def sleep(self, seconds: float) -> None:
+            self.t += seconds
+
+    out: dict[str, Any] = {"posts": posts, "minimum_pages": -(-posts // PAGE_LIMIT)}
+    for inclusive in (False, True):
+        with FakeArcticShift(store, after_inclusive=inclusive) as fake, ArcticShiftClient(fake.url, clock=Clock()) as c:
+            walk = TimeWalk(1_325_376_000, 1_735_689_600)
+            ids = [r["id"] for r in walk.walk(lambda a, b: c.search_posts("big", a, b))]
+        key = "after_inclusive" if inclusive else "after_exclusive"
+        out[key] = {
+            "found": len(ids),
+            "unique": len(set(ids)),
+            "pages": walk.pages,
+            "pages_over_minimum": round(walk.pages / out["minimum_pages"], 3),
+            "duplicates_dropped": walk.duplicates,
+            "gaps": len(walk.gaps),
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--lines", type=int, default=100_000, help="lines of the speed comparison")
+    parser.add_argument("--rss-lines", type=int, default=30_000, help="N of the memory comparison (N and 10 N)")
+    parser.add_argument("--no-dask", action="store_true", help="skip the LocalCluster run")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"command": " ".join(["python", "bench/archive_bench.py", *sys.argv[1:]])}
+    with tempfile.TemporaryDirectory(prefix="archive-bench-") as tmp:
+        work = Path(tmp)
+        path = comments_file(work, args.lines)
+        results["input"] = {"lines": args.lines, "bytes": path.stat().st_size}
+        duck = duckdb_rate(path, work / "duck.parquet", args.lines)
+        ours, manifest = our_rate(path, work, args.lines)
+        duck_again = duckdb_rate(path, work / "duck2.parquet", args.lines)
+        reference = (duck + duck_again) / 2
+        results["ingest_one_process"] = {
+            "duckdb_rows_per_s": round(reference),
+            "ours_rows_per_s": round(ours),
+            "ratio": round(ours / reference, 3),
+            "target": 0.6,
+        }
+        if not args.no_dask:
+            from distributed import Client, LocalCluster
+
+            with (
+                LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+                Client(cluster) as client,
+            ):
+                dask_rate, dask_manifest = our_rate(path, work, args.lines, engine="dask", client=client)
+            same = {k: v["sha256"] for k, v in manifest["files"].items()} == {
+                k: v["sha256"] for k, v in dask_manifest["files"].items()
+            }
+            results["ingest_dask_2_workers"] = {
+                "ours_rows_per_s": round(dask_rate),
+                "ratio": round(dask_rate / reference, 3),
+                "same_files_as_local": same,
+                "target": 1.0,
+            }
+        (work / "small").mkdir()
+        (work / "large").mkdir()
+        small = comments_file(work / "small", args.rss_lines, seed=50)
+        large = comments_file(work / "large", 10 * args.rss_lines, seed=50)
+        rss_small, rss_large = peak_rss_mb(small, work), peak_rss_mb(large, work)
+        results["peak_rss"] = {
+            "lines": [args.rss_lines, 10 * args.rss_lines],
+            "mb": [round(rss_small), round(rss_large)],
+            "ratio_10x_input": round(rss_large / rss_small, 3),
+            "target": "1.0 ± 0.2",
+        }
+    results["paging"] = paging()
+    results["bench_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
