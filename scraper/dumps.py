@@ -212,7 +212,8 @@ def _write(
         comment_rule = rule
         if posts:
             links = frozenset(n.lower() for n in names)
-            comment_rule = Rule(Selection(links=links, threads=rule.selection.threads), pseudonym_key=rule.pseudonym_key)
+            selection = Selection(links=links, threads=rule.selection.threads)
+            comment_rule = Rule(selection, pseudonym_key=rule.pseudonym_key)
         with _writer(paths["comments"]) as writer:
             kept_comments = _run_pass(engine, comments, comment_rule, writer, quarantine, report, None)
     if kept_posts + kept_comments == 0:
