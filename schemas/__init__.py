@@ -1,12 +1,13 @@
-"""The dataset's schema: Pydantic models, and the Arrow and JSON schemas derived from them."""
+"""The dataset's schema: Pydantic models, and the Arrow schema, JSON Schema and data dictionary derived from them."""
 
 from schemas.arrow import ARROW_SCHEMAS, arrow_schema
-from schemas.models import MODELS, SCHEMA_VERSION, Comment, Status, Submission, schema_compatible
+from schemas.models import MODELS, SCHEMA_VERSION, STATUS_RULES, Comment, Status, Submission, schema_compatible
 
 __all__ = [
     "ARROW_SCHEMAS",
     "MODELS",
     "SCHEMA_VERSION",
+    "STATUS_RULES",
     "Comment",
     "Status",
     "Submission",

@@ -42,6 +42,24 @@ class Snapshot:
     comments: pa.Table
     _threads: dict[str, _Thread] = field(default_factory=dict, repr=False)  # link -> index, built on first use
 
+    def __repr__(self) -> str:
+        """A few lines, as pandas and Polars objects print: what version, how big, from where."""
+        m = self.manifest
+        status = (m.get("stats") or {}).get("status") or {}
+        source = m.get("source") or {}
+        lines = [
+            f"<Snapshot {m.get('dataset', '?')} {self.version}: schema {m.get('schema_version', '?')}, "
+            f"created {m.get('created_at', '?')}, parent {m.get('parent') or 'none'}>",
+            f"  path         {self.path}",
+            *(
+                f"  {name:<12} {getattr(self, name).num_rows:,} rows × {getattr(self, name).num_columns} columns"
+                for name in TABLES
+            ),
+            "  status       " + (", ".join(f"{k} {v:,}" for k, v in status.items()) or "n/a"),
+            f"  source       {source.get('kind', 'n/a')}",
+        ]
+        return "\n".join(lines)
+
     def _table(self, name: str) -> pa.Table:
         if name not in TABLES:
             raise ValueError(f"no table {name!r}; the tables are {', '.join(TABLES)}")

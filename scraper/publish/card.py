@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from schemas.dictionary import card_summary
 from scraper.spec import DatasetSpec
 
 TERMS = (
@@ -146,6 +147,12 @@ def render_card(
     lines += _missing_lines(missing, files.get("comments", {}).get("rows", 0))
     lines += [
         "",
+        "## Columns",
+        "",
+        "The full data dictionary (type, nullability, meaning, an example and Reddit's source field of every "
+        "column, and the status rules) is `docs/SCHEMA.md` in the tool's repository; in short:",
+        "",
+        *card_summary(),
         "## Deletions and pseudonymization",
         "",
         "Items deleted by their authors, removed by moderators or Reddit, or whose author's account is gone "
