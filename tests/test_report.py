@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -271,3 +272,100 @@ def test_a_damaged_version_is_one_line_and_no_report(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["report", str(dataset), "--out", str(out)])
     assert result.exit_code == 1 and "comments.parquet" in result.stderr, result.output
     assert len(result.stderr.strip().splitlines()) == 1 and not out.exists()
+
+
+@st.composite
+def versions(draw: st.DrawFn) -> tuple[list[Any], list[Any]]:
+    """A few threads with comments in any tree shape, any status, scores that may be negative or null."""
+    from datetime import timedelta
+
+    from schemas import Comment, Status, Submission
+    from tests.report_data import NOW, _common
+
+    subs, comments = [], []
+    for t in range(draw(st.integers(1, 3))):
+        link = f"t3_h{t}"
+        sub = draw(st.sampled_from(["a", "b", None]))
+        row = _common(link, sub, NOW - timedelta(days=draw(st.integers(0, 900))), Status.VISIBLE, "u_x")
+        row.update(score=draw(st.one_of(st.none(), st.integers(-50, 10**6))), found_by=["seed:h0"])
+        subs.append(
+            Submission(
+                **row,
+                title="t",
+                selftext="",
+                url=None,
+                domain=None,
+                is_self=True,
+                num_comments=draw(st.one_of(st.none(), st.integers(0, 40))),
+                upvote_ratio=None,
+                over_18=False,
+                link_flair_text=None,
+                removed_by_category=None,
+            )
+        )
+        held: list[tuple[str, int]] = []
+        for k in range(draw(st.integers(0, 12))):
+            name = f"t1_h{t}x{k}"
+            parent, depth = draw(st.sampled_from([(link, -1), *held]))
+            status = draw(st.sampled_from(list(Status)))
+            c = _common(name, sub, row["created_utc"] + timedelta(seconds=draw(st.integers(-60, 10**8))), status, None)
+            c.update(score=draw(st.one_of(st.none(), st.integers(-50, 5000))))
+            body = draw(st.sampled_from(["data engineer now", "a PhD", "nothing", ""])) if status == "visible" else ""
+            comments.append(
+                Comment(
+                    **c,
+                    link_id=link,
+                    parent_id=parent,
+                    depth=depth + 1,
+                    body=body,
+                    is_submitter=False,
+                    controversiality=0,
+                    collapsed=False,
+                )
+            )
+            held.append((name, depth + 1))
+    return subs, comments
+
+
+@settings(max_examples=6, deadline=None)
+@given(version=versions())
+def test_figures_equal_direct_counts_on_any_version(version: tuple[list[Any], list[Any]]) -> None:
+    import tempfile
+
+    import pyarrow.parquet as pq
+
+    from scraper.report.figures import compute, connect, pow2_bucket
+    from scraper.spec import load_spec
+    from scraper.store.snapshot import rows_to_table
+    from tests.report_data import SPEC
+
+    subs, comments = version
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "dataset.toml").write_text(SPEC.replace("{pseudo}", "true"), encoding="utf-8")
+        tables = {"submissions": rows_to_table("submissions", subs), "comments": rows_to_table("comments", comments)}
+        for stem, table in tables.items():
+            pq.write_table(table, folder / f"{stem}.parquet")
+        con = connect(folder)
+        f = compute(con, {}, load_spec(folder)[0].report.taxonomy, pseudonymized=True)
+        direct = duckdb.connect()
+        direct.register("c", tables["comments"])
+        expected_scores = dict(
+            direct.execute(
+                f"SELECT {pow2_bucket('score')}, count(*) FROM c WHERE score IS NOT NULL GROUP BY 1"
+            ).fetchall()
+        )
+        con.close()
+    assert f.totals["threads"] == len(subs) and f.totals["comments"] == len(comments)
+    assert f.status.get("comments", {}) == {s: n for s, n in Counter(c.status.value for c in comments).items()}
+    assert dict(f.depth) == {str(d): n for d, n in Counter(c.depth for c in comments).items()}
+    assert sum(top + rest for _, top, rest in f.time_to_comment) == len(comments)
+    total = sum(expected_scores.values())
+    for label, share, _ in f.scores:
+        bucket = next((b for b in range(-1, 40) if pow2_label(b) == label), None)
+        assert share == pytest.approx(expected_scores.get(bucket, 0) / total if total else 0)
+    assert f.answers is not None
+    answers = [c for c in comments if c.parent_id == c.link_id and c.body]
+    assert f.answers.with_text == len(answers)
+    assert f.answers.unmatched == sum(1 for c in answers if c.body == "nothing")
+    assert f.answers.counts["Data engineering"] == sum(1 for c in answers if "data engineer" in c.body)
