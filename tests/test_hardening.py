@@ -448,3 +448,24 @@ def test_log_json_records_the_fatal_error_and_makes_its_folder(ds: Path, tmp_pat
     result = run("--log-json", str(blocked / "run.jsonl"), "versions", str(ds))
     assert_clean(result, EXIT_IO)
     assert str(blocked) in result.stderr
+
+
+# -- races: every writer takes the dataset's lock ------------------------------------------------------
+def test_writers_wait_for_each_other(ds: Path, tmp_path: Path) -> None:
+    from scraper.store.lock import dataset_lock
+
+    public = tmp_path / "pub"
+    with dataset_lock(ds):  # a collect or purge at work: publish must not copy half-purged text
+        result = run("publish", str(ds), "--to", str(public), "--identifiable")
+        assert_clean(result, EXIT_LOCKED)
+        assert not (public / "versions").exists()
+        assert_clean(run("ingest", str(ds), str(tree_file(tmp_path, "ccc", 5, 3))), EXIT_LOCKED)
+        assert Dataset(ds).versions() == ["v0001", "v0002"]
+    with dataset_lock(ds, shared=True):  # a publish reading the source: a purge waits for it
+        assert_clean(run("purge", str(ds), "t3_aaa"), EXIT_LOCKED)
+        assert_clean(run("publish", str(ds), "--to", str(public), "--identifiable"), 0)  # readers share
+    with dataset_lock(public):  # the target is being written by another publish or a download
+        assert_clean(run("publish", str(ds), "--to", str(public), "--identifiable"), EXIT_LOCKED)
+        assert_clean(run("download", str(public), "--to", str(tmp_path / "copy")), 0)  # reading it is fine
+    with dataset_lock(tmp_path / "copy"):
+        assert_clean(run("download", str(public), "--to", str(tmp_path / "copy")), EXIT_LOCKED)
