@@ -149,6 +149,12 @@ class VersionBuilder:
         seen = self.sightings.stats
         not_kept = dict(sorted((seen.not_kept + merged.not_kept).items()))
         if require_rows and not merged.fresh_rows:
+            older = len(self.new_keys("submissions")) + len(self.new_keys("comments"))
+            if older and self.base is not None:
+                raise InputError(
+                    f"nothing newer than {self.base} in the input ({older} things, each held already with a "
+                    "later retrieved_at); no version written"
+                )
             raise InputError(_nothing_usable(not_kept, merged.quarantined, seen.skipped))
         all_stats = {
             "submissions": merged.rows["submissions"],

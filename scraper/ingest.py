@@ -140,8 +140,17 @@ class _RecordList:
             self.records.append(record)
 
     def add_document(
-        self, body: Any, *, url: str, params: dict[str, Any], seen_at: datetime, source: str, label: str = ""
+        self,
+        body: Any,
+        *,
+        url: str,
+        params: dict[str, Any],
+        seen_at: datetime,
+        source: str,
+        label: str = "",
+        strict: bool = False,
     ) -> None:
+        del strict  # the in-memory harvest refuses a file's malformed JSON itself
         record: dict[str, Any] = {"origin": source, "label": label, "url": url, "params": params, "status": 200}
         record["received_at"] = seen_at.isoformat()
         if isinstance(body, bytes | str):
@@ -155,7 +164,15 @@ class _Sink(Protocol):
     def add_record(self, record: Any) -> None: ...
 
     def add_document(
-        self, body: Any, *, url: str, params: dict[str, Any], seen_at: datetime, source: str, label: str = ""
+        self,
+        body: Any,
+        *,
+        url: str,
+        params: dict[str, Any],
+        seen_at: datetime,
+        source: str,
+        label: str = "",
+        strict: bool = False,
     ) -> None: ...
 
 
@@ -207,7 +224,7 @@ def read_file(path: Path, sightings: _Sink) -> None:
             return
     elif head != b"[":
         _parse(path, raw)  # raises with the reason: empty, not JSON, not text
-    sightings.add_document(raw, url="", params={}, seen_at=_now(), source=origin, label=name)
+    sightings.add_document(raw, url="", params={}, seen_at=_now(), source=origin, label=str(path), strict=True)
 
 
 def _read_parsed(path: Path, raw: bytes, sightings: _Sink, origin: str, name: str) -> None:

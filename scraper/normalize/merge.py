@@ -98,48 +98,52 @@ def merge(
         con.execute("SET threads = 2")
         con.execute("SET preserve_insertion_order = true")
         con.execute(f"SET temp_directory = '{_sql_path(workdir / 'duckdb.tmp')}'")
-        winners = {stem: _winners(con, staging.get(stem), workdir / f"{stem}.winners.parquet") for stem in outputs}
+        winners = {stem: _winners(con, staging.get(stem), stem) for stem in outputs}
         found = _found(con, staging.get("found"))
+        threads = _threads(winners.get("submissions"), found, keep_thread=keep_thread, base_only=base_only)
+        comment_winners = winners.get("comments")
+        depth = _depths(comment_winners) if comment_winners is not None else None
+        with quarantine.open("w", encoding="utf-8") as qfile:
+            for stem, out in outputs.items():
+                _final(
+                    stem,
+                    _sorted_sightings(con, staging.get(stem)),
+                    out,
+                    qfile,
+                    result,
+                    found=found,
+                    threads=threads,
+                    depth=depth,
+                    base_only=base_only,
+                    filtering=keep_thread is not None or base_only,
+                    pseudonymizer=pseudonymizer,
+                    previously_visible=previously_visible,
+                    purged=pa.array(sorted(purged), pa.string()),
+                )
+            qfile.flush()
+            os.fsync(qfile.fileno())
     finally:
         con.close()
-    threads = _threads(winners.get("submissions"), found, keep_thread=keep_thread, base_only=base_only)
-    comment_winners = winners.get("comments")
-    depth = _depths(comment_winners) if comment_winners is not None else None
-    with quarantine.open("w", encoding="utf-8") as qfile:
-        for stem, out in outputs.items():
-            _final(
-                stem,
-                winners.get(stem),
-                out,
-                qfile,
-                result,
-                found=found,
-                threads=threads,
-                depth=depth,
-                base_only=base_only,
-                filtering=keep_thread is not None or base_only,
-                pseudonymizer=pseudonymizer,
-                previously_visible=previously_visible,
-                purged=pa.array(sorted(purged), pa.string()),
-            )
-        qfile.flush()
-        os.fsync(qfile.fileno())
     return result
 
 
 # The only values put into these queries are paths of our own work folder, quoted by _sql_path.
 _WINNERS = """
-COPY (
-    SELECT * EXCLUDE (_rank) FROM (
-        SELECT *,
-            row_number() OVER (PARTITION BY _key ORDER BY retrieved_at DESC, _seq DESC) AS _rank,
-            bool_or(_pre) OVER (PARTITION BY _key) AS _in_base,
-            max(CASE WHEN _pre THEN _rdepth END) OVER (PARTITION BY _key) AS _base_depth
-        FROM read_parquet('{src}')
-    ) WHERE _rank = 1
-    ORDER BY _key
-) TO '{out}' (FORMAT parquet, COMPRESSION lz4, ROW_GROUP_SIZE {rows})
+SELECT {columns} FROM (
+    SELECT *,
+        row_number() OVER (PARTITION BY _key ORDER BY retrieved_at DESC, _seq DESC) AS _rank,
+        bool_or(_pre) OVER (PARTITION BY _key) AS _in_base,
+        max(CASE WHEN _pre THEN _rdepth END) OVER (PARTITION BY _key) AS _base_depth
+    FROM read_parquet('{src}')
+) WHERE _rank = 1
+ORDER BY _key
 """
+_NARROW = {
+    "comments": "_key, _parent, _rdepth, _base_depth, _in_base",
+    "submissions": "_key, _in_base, title, selftext, source, retrieved_at",
+}
+#: Every sighting, each thing's newest first: the first row of each key is the winner.
+_SORTED = "SELECT * FROM read_parquet('{src}') ORDER BY _key, retrieved_at DESC, _seq DESC"
 _FOUND = "SELECT thread, list_sort(list(DISTINCT label)) AS labels FROM read_parquet('{src}') GROUP BY thread"
 
 
@@ -147,12 +151,20 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _winners(con: duckdb.DuckDBPyConnection, staged: Path | None, out: Path) -> Path | None:
-    """The newest sighting per key, sorted by key, with whether the base version held the key."""
+def _winners(con: duckdb.DuckDBPyConnection, staged: Path | None, stem: str) -> pa.Table | None:
+    """The columns depth and the thread filter need of each thing's newest sighting, sorted by key."""
     if staged is None:
         return None
-    con.execute(_WINNERS.format(src=_sql_path(staged), out=_sql_path(out), rows=BATCH_ROWS))
-    return out
+    query = _WINNERS.format(columns=_NARROW[stem], src=_sql_path(staged))
+    return con.sql(query).to_arrow_table().combine_chunks()
+
+
+def _sorted_sightings(con: duckdb.DuckDBPyConnection, staged: Path | None) -> Iterator[pa.RecordBatch]:
+    """Every sighting, sorted by key and newest first, streamed in batches (DuckDB spills the sort)."""
+    if staged is None:
+        return
+    reader = con.sql(_SORTED.format(src=_sql_path(staged))).to_arrow_reader(BATCH_ROWS)
+    yield from reader
 
 
 def _found(con: duckdb.DuckDBPyConnection, staged: Path | None) -> pa.Table:
@@ -171,11 +183,10 @@ class _Threads:
     seen: pa.Array
 
 
-def _threads(submissions: Path | None, found: pa.Table, *, keep_thread: KeepThread | None, base_only: bool) -> _Threads:
-    if submissions is None:
+def _threads(table: pa.Table | None, found: pa.Table, *, keep_thread: KeepThread | None, base_only: bool) -> _Threads:
+    if table is None:
         empty = pa.array([], pa.string())
         return _Threads(empty if (keep_thread or base_only) else None, empty)
-    table = pq.read_table(submissions, columns=["_key", "_in_base", "title", "selftext", "source", "retrieved_at"])
     seen = table["_key"].combine_chunks()
     if base_only:
         return _Threads(seen.filter(table["_in_base"].combine_chunks()), seen)
@@ -201,9 +212,8 @@ def _labels_for(threads: pa.Array, found: pa.Table, sources: pa.Array) -> pa.Arr
     return pc.if_else(pc.is_null(labels), own, labels)
 
 
-def _depths(winners: Path) -> pa.Array:
+def _depths(table: pa.Table) -> pa.Array:
     """Depth of every comment winner, in key order (see the module's docstring)."""
-    table = pq.read_table(winners, columns=["_key", "_parent", "_rdepth", "_base_depth"])
     keys = table["_key"].combine_chunks()
     parents = table["_parent"].combine_chunks()
     n = len(keys)
@@ -237,15 +247,9 @@ def _depths(winners: Path) -> pa.Array:
     return pa.array(value, pa.int64(), mask=~known)
 
 
-def _batches(path: Path | None) -> Iterator[pa.RecordBatch]:
-    if path is None:
-        return
-    yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
-
-
 def _final(
     stem: str,
-    winners: Path | None,
+    sightings: Iterator[pa.RecordBatch],
     out: Path,
     qfile: Any,
     result: MergeResult,
@@ -263,9 +267,14 @@ def _final(
     rows = 0
     offset = 0
     with pq.ParquetWriter(out, schema, compression="zstd", write_statistics=True) as writer:
-        for batch in _batches(winners):
-            n = batch.num_rows
-            table = pa.Table.from_batches([batch])
+        last_key: str | None = None
+        for batch in sightings:
+            table = pa.Table.from_batches([_newest(batch, last_key)])
+            if batch.num_rows:
+                last_key = batch.column("_key")[-1].as_py()
+            n = table.num_rows
+            if n == 0:
+                continue
             link = table["_link"].combine_chunks()
             if stem == "comments" and depth is not None:
                 table = table.set_column(table.schema.get_field_index("depth"), "depth", depth.slice(offset, n))
@@ -322,6 +331,17 @@ def _final(
             writer.write_table(final, row_group_size=BATCH_ROWS)
             rows += final.num_rows
     result.rows[stem] = rows
+
+
+def _newest(batch: pa.RecordBatch, last_key: str | None) -> pa.RecordBatch:
+    """The first sighting of each key in a batch sorted by key, newest first (the previous batch's last key given)."""
+    n = batch.num_rows
+    if n == 0:
+        return batch
+    keys = batch.column("_key")
+    first = pa.array([last_key is None or keys[0].as_py() != last_key])
+    rest = pc.not_equal(keys.slice(1), keys.slice(0, n - 1)) if n > 1 else pa.array([], pa.bool_())
+    return batch.filter(pa.concat_arrays([first, rest]))
 
 
 def _write_quarantine(qfile: Any, table: pa.Table, result: MergeResult) -> None:

@@ -43,6 +43,7 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from schemas import ARROW_SCHEMAS, Status
+from scraper.errors import InputError
 from scraper.normalize import wire
 from scraper.normalize.archive import ARCHIVE_ORIGIN, archive_kind
 from scraper.normalize.harvest import Seen, search_label
@@ -193,8 +194,13 @@ class Sightings:
         source: str,
         context: dict[str, Any] | None = None,
         label: str = "",
+        strict: bool = False,
     ) -> None:
-        """One response body (JSON text or parsed) seen at ``seen_at``."""
+        """One response body (JSON text or parsed) seen at ``seen_at``.
+
+        Text that is not JSON is counted and skipped, or with ``strict`` (a file the user
+        gave) raises :class:`~scraper.errors.InputError` naming ``label``.
+        """
         source = repair_text(source, self.stats.repaired, "source")
         context = context or {}
         with collector_paused():
@@ -206,9 +212,15 @@ class Sightings:
                 try:
                     parsed = json.loads(body)
                 except RecursionError:
+                    if strict:
+                        raise InputError(f"{label}: JSON nested too deeply to be a Reddit response") from None
                     self._skip("responses nested too deeply to read", label, detail="nested too deeply")
                     return
-                except ValueError:
+                except ValueError as exc:
+                    if strict:
+                        raise InputError(
+                            f"{label}: not JSON ({exc}); give Reddit API responses saved as JSON"
+                        ) from None
                     self._skip("response bodies that are not JSON", label, detail="malformed JSON")
                     return
             else:
@@ -473,7 +485,7 @@ class Sightings:
         link = key if kind == "t3" else repair_text(str(fixed.get("link_id") or ""), self.stats.repaired, "link_id")
         parent = repair_text(str(fixed.get("parent_id") or ""), self.stats.repaired, "parent_id")
         reddit_depth = fixed.get("depth")
-        rdepth = reddit_depth if absolute and isinstance(reddit_depth, int) else None
+        rdepth = int(reddit_depth) if absolute and isinstance(reddit_depth, int) else None  # bool is an int there too
         if rdepth is not None and not INT64_MIN <= rdepth <= INT64_MAX:
             rdepth = None
         row: dict[str, Any]
@@ -533,7 +545,8 @@ class Sightings:
             self._slow[kind] = []
         if self._found:
             threads, labels = zip(*self._found, strict=True)
-            self._write("found", pa.record_batch([pa.array(threads), pa.array(labels)], schema=FOUND_SCHEMA))
+            found = {"thread": threads, "label": labels}
+            self._write("found", _batch_of(FOUND_SCHEMA, found, len(threads), None))  # labels counted when made
             self._found = []
 
     def _write(self, stem: str, batch: pa.RecordBatch) -> None:
@@ -584,12 +597,12 @@ def _fast_batch(
     names = [name or f"{kind}_{ident}" for name, ident in zip(values["name"], values["id"], strict=True)]
     seen = [s for s in segments if s.count]
     seq: list[int] = []
-    retrieved: list[datetime] = []
+    retrieved: list[int] = []  # microseconds: pyarrow converts a datetime object ~100x slower than an int
     sources: list[str] = []
     absolute: list[bool] = []
     for s in seen:
         seq.extend(range(s.seq, s.seq + s.count))
-        retrieved.extend([s.seen_at] * s.count)
+        retrieved.extend([(s.seen_at - _EPOCH) // _MICRO] * s.count)
         sources.extend([s.source] * s.count)
         absolute.extend([s.absolute] * s.count)
     text = values["body"] if kind == "t1" else values["selftext"]
@@ -611,7 +624,7 @@ def _fast_batch(
         "locked": [v is True for v in values["locked"]],
         "permalink": values["permalink"],
         "status": [str(status_of(kind, t, a, c)) for t, a, c in zip(text, values["author"], categories, strict=True)],
-        "retrieved_at": pa.array(retrieved, pa.timestamp("us", tz="UTC")),
+        "retrieved_at": pa.array(retrieved, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
         "source": sources,
         "_key": names,
         "_seq": seq,
@@ -643,12 +656,15 @@ def _fast_batch(
             removed_by_category=values["removed_by_category"],
             _link=names,
         )
-    del repaired  # msgspec refuses lone surrogates: the fast path never holds one
-    return _batch(STEMS[kind], columns, n)
+    return _batch(STEMS[kind], columns, n, repaired)
 
 
-def _batch(stem: str, columns: dict[str, Any], n: int) -> pa.RecordBatch:
-    schema = STAGING[stem]
+def _batch(stem: str, columns: dict[str, Any], n: int, repaired: Counter[str] | None = None) -> pa.RecordBatch:
+    return _batch_of(STAGING[stem], columns, n, repaired)
+
+
+def _batch_of(schema: pa.Schema, columns: dict[str, Any], n: int, repaired: Counter[str] | None) -> pa.RecordBatch:
+    """A record batch of ``schema`` from Arrow arrays or Python values; unstorable strings repaired."""
     arrays = []
     for f in schema:
         value = columns.get(f.name)
@@ -657,7 +673,14 @@ def _batch(stem: str, columns: dict[str, Any], n: int) -> pa.RecordBatch:
         elif isinstance(value, pa.Array | pa.ChunkedArray):
             arrays.append(value if value.type == f.type else value.cast(f.type))
         else:
-            arrays.append(pa.array(value, f.type))
+            try:
+                arrays.append(pa.array(value, f.type))
+            except (UnicodeEncodeError, pa.ArrowInvalid):
+                if f.type != pa.string():
+                    raise
+                # a lone surrogate (msgspec lets some through): U+FFFD, counted once per schema field
+                counts = repaired if (repaired is not None and not f.name.startswith("_")) else Counter()
+                arrays.append(pa.array([None if v is None else repair_text(v, counts, f.name) for v in value], f.type))
     return pa.RecordBatch.from_arrays(
         [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays], schema=schema
     )
