@@ -31,8 +31,7 @@ from scraper.collect.expand import TreeResult
 from scraper.collect.run import (
     clear_run_state,
     collect_thread,
-    count_thread_requests,
-    endpoint_counts,
+    count_requests,
     finish_placed_run,
     index_answers,
     log_version,
@@ -218,9 +217,8 @@ def _refresh_locked(
             raise BudgetExhausted(f"{exc} (refresh of {base} kept in {archive_path.name})") from None
         report.requests = client.requests_by_endpoint
     with VersionBuilder(dataset, base=base, base_only=True, pseudonymizer=pseudonymizer) as builder:
-        records = list(read_records(archive_path))  # the refresh's own answers, counted twice below
-        count_thread_requests(records, report.refetched)
-        builder.sightings.add_records(records)
+        requests, _ = count_requests(read_records(archive_path), report.refetched)
+        builder.sightings.add_records(read_records(archive_path))
         fresh = pa.concat_arrays([builder.new_keys("submissions"), builder.new_keys("comments")])
         asked_names = pa.array(names, pa.string())
         not_returned = len(asked_names) - (pc.sum(pc.is_in(asked_names, value_set=fresh)).as_py() or 0)
@@ -229,7 +227,7 @@ def _refresh_locked(
             source={"kind": "refresh", "base": base, "runs": [run_id], "raw": [f"raw/{archive_path.name}"]},
             stats={
                 "run": run_id,
-                "requests": endpoint_counts(records),
+                "requests": requests,
                 "checked": len(names),
                 "not_returned": not_returned,
                 "threads_refetched": len(report.refetched),

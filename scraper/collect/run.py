@@ -17,6 +17,7 @@ import logging
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -269,11 +270,11 @@ def _collect_locked(
             ) from None
         if client is not None:
             report.requests = client.requests_by_endpoint
-    records = list(read_records(archive_path))
-    count_thread_requests(records, report.threads)
+    # one pass for the counts; the build streams the archive again
+    requests, reddit_answered = count_requests(read_records(archive_path), report.threads)
     stats = {
         "run": run_id,
-        "requests": endpoint_counts(records),
+        "requests": requests,
         "threads_incomplete": sum(not t.complete for t in report.threads),
         "comments_stated": sum(t.num_comments or 0 for t in report.threads),
         "unresolved_ids": sum(len(t.unresolved) for t in report.threads),
@@ -283,11 +284,11 @@ def _collect_locked(
         stats["archive"] = report.archive
     manifest = build_version(
         dataset,
-        records,
+        read_records(archive_path),
         spec_sha256=spec_sha256,
         source={
             # from the archive, not this process's counter: a resumed run may have asked Reddit nothing
-            "kind": "reddit-api" if any(r.get("origin") == "reddit-api" for r in records) else "arctic-shift",
+            "kind": "reddit-api" if reddit_answered else "arctic-shift",
             "runs": [run_id],
             "raw": [f"raw/{archive_path.name}"],
             **({"archive": spec.archive.url if archive_url is None else archive_url} if spec.archive else {}),
@@ -327,6 +328,24 @@ def finish_placed_run(dataset: Dataset, run_id: str, state: Path, report: Any) -
     report.manifest = dataset.manifest(version)
     clear_run_state(state)
     return True
+
+
+def count_requests(records: Iterable[dict[str, Any]], results: list[TreeResult]) -> tuple[dict[str, int], bool]:
+    """:func:`endpoint_counts` and :func:`count_thread_requests` in one pass over a streamed archive,
+    and whether Reddit itself answered any request (rather than only an archive)."""
+    seen: list[dict[str, Any]] = []
+    endpoints: Counter[str] = Counter()
+    from_reddit = 0
+    for record in records:
+        from_reddit += record.get("origin") == "reddit-api"
+        if "event" not in record:
+            endpoints[_endpoint(record)] += 1
+        if (record.get("context") or {}).get("thread"):
+            keep = ("context", "url", "status", "origin")
+            seen.append({key: record.get(key) for key in keep})  # the few fields counting reads, not the body
+    count_thread_requests(seen, results)
+    endpoints.pop("token", None)
+    return dict(sorted(endpoints.items())), bool(from_reddit)
 
 
 def endpoint_counts(records: list[dict[str, Any]]) -> dict[str, int]:
