@@ -70,7 +70,7 @@ class VersionBuilder:
         base_only: bool = False,
         keep_thread: Callable[[Seen, list[str]], bool] | None = None,
         pseudonymizer: Pseudonymizer | None = None,
-        batch_rows: int = 32768,
+        batch_rows: int = 16384,
     ) -> None:
         self.dataset = dataset
         self.base = base

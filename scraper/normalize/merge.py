@@ -46,7 +46,7 @@ from scraper.normalize.repair import json_line
 #: Rows per batch of the final pass and per row group of the written tables.
 BATCH_ROWS = 65536
 #: DuckDB's memory for the de-duplicating sort; beyond it, it spills to the work folder.
-DUCKDB_MEMORY = "384MB"
+DUCKDB_MEMORY = "256MB"
 
 KeepThread = Callable[[Seen, list[str]], bool]
 
@@ -101,8 +101,9 @@ def merge(
         winners = {stem: _winners(con, staging.get(stem), stem) for stem in outputs}
         found = _found(con, staging.get("found"))
         threads = _threads(winners.get("submissions"), found, keep_thread=keep_thread, base_only=base_only)
-        comment_winners = winners.get("comments")
+        comment_winners = winners.pop("comments", None)
         depth = _depths(comment_winners) if comment_winners is not None else None
+        del comment_winners, winners  # only the depths are needed from here on
         with quarantine.open("w", encoding="utf-8") as qfile:
             for stem, out in outputs.items():
                 _final(
@@ -194,12 +195,13 @@ def _threads(table: pa.Table | None, found: pa.Table, *, keep_thread: KeepThread
         return _Threads(None, seen)
     labels = _labels_for(seen, found, table["source"].combine_chunks())
     kept: list[str] = []
+    held = table["_in_base"].to_pylist()
     for i, (key, title, selftext) in enumerate(
         zip(seen.to_pylist(), table["title"].to_pylist(), table["selftext"].to_pylist(), strict=True)
     ):
         data = {"title": title, "selftext": selftext}
         probe = Seen(data, table["retrieved_at"][i].as_py(), "", False)
-        if keep_thread(probe, labels[i].as_py()):
+        if held[i] or keep_thread(probe, labels[i].as_py()):  # a thread the base version holds stays
             kept.append(key)
     return _Threads(pa.array(kept, pa.string()), seen)
 
