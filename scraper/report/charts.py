@@ -98,7 +98,7 @@ def coverage(f: Figures) -> dict[str, go.Figure]:
         secondary_y=True,
     )
     fig.update_yaxes(title_text="threads", secondary_y=False, **_counts_axis([t for _, t, _ in f.by_month]))
-    fig.update_yaxes(title_text="comments", secondary_y=True, showgrid=False, rangemode="tozero")
+    fig.update_yaxes(title_text="comments", secondary_y=True, showgrid=False, rangemode="tozero", tickmode="auto")
     fig.update_xaxes(type="category", title_text="month the thread was posted")
     charts["chart-months"] = _layout(fig)
 
