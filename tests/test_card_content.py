@@ -101,3 +101,12 @@ def test_missing_context_counts() -> None:
         "threads_not_held": 2,
         "comments_without_parent": 1,
     }
+
+
+def test_a_merged_ingest_card_names_its_base(lone_comment: Path) -> None:
+    sample = SAMPLES / "comments_fjn0j9_2020_medium.json"
+    result = CliRunner().invoke(main, ["ingest", str(lone_comment), str(sample)])
+    assert result.exit_code == 0, result.stderr
+    text = card(lone_comment, "v0002")
+    assert "(`comments_fjn0j9_2020_medium.json`), added to version v0001 (the newer sighting" in text
+    assert "PRAW" not in text

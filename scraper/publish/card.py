@@ -207,8 +207,10 @@ def sources(manifest: dict[str, Any], spec: DatasetSpec | None) -> list[str]:
     elif kind == "ingest":
         files = [str(f) for f in source.get("files") or []]
         shown = ", ".join(f"`{f}`" for f in files[:10]) + (f" and {len(files) - 10} more" if len(files) > 10 else "")
+        base = source.get("base")
+        merged = f", added to version {base} (the newer sighting of an item wins)" if base else ""
         lines = [
-            f"Built by `ingest` from {len(files)} saved file(s) of Reddit API responses ({shown or 'none'}). "
+            f"Built by `ingest` from {len(files)} saved file(s) of Reddit API responses ({shown or 'none'}){merged}. "
             "No request was made to Reddit and no search was run for this version."
         ]
     elif kind == "dumps":
