@@ -165,7 +165,7 @@ def as_sample(tmp: Path, name: str, body: Any) -> Path:
     return path
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=trees())
 def test_generated_wire_values_give_the_reference_rows_and_quarantine(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, body: list[Any]

@@ -264,7 +264,7 @@ def test_a_bad_file_beside_a_good_one_stops_before_anything_is_written(tmp_path:
     assert not (tmp_path / "ds" / "versions").exists()
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     kind=st.sampled_from(["t1", "t3"]),
     field=st.data(),
