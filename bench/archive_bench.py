@@ -69,7 +69,8 @@ def duckdb_rate(path: Path, out: Path, lines: int) -> float:
     """Rows/s of DuckDB's read_json → COPY … (FORMAT parquet) on ``path``."""
     import duckdb
 
-    con = duckdb.connect(config={"enable_progress_bar": False})
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     started = time.perf_counter()
     con.execute(f"COPY (SELECT * FROM read_json('{path}', format='newline_delimited')) TO '{out}' (FORMAT parquet)")
     elapsed = time.perf_counter() - started

@@ -180,9 +180,11 @@ def ingest_dumps(
     rule = rule_for(spec, pseudonymizer, threads=1 if engine == "dask" else max(1, os.cpu_count() or 1))
     posts = [f for f in files if f.kind == "t3"]
     comments = [f for f in files if f.kind == "t1"]
+    check_patterns(rule.selection)
     with dataset_lock(dataset_dir, wait=wait_for_lock), open_engine(engine, scheduler=scheduler, client=client) as eng:
+        for leftover in dataset.path.glob(".dumps.*"):  # a killed run's work folder (we hold the lock)
+            shutil.rmtree(leftover, ignore_errors=True)
         work = dataset.path / f".dumps.{os.getpid()}"  # beside .staging, which write_version cleans
-        shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         try:
             return _write(dataset, spec, spec_sha, files, posts, comments, rule, eng, work, pseudonymizer)
@@ -261,6 +263,24 @@ class _writer:  # noqa: N801 - used as a context manager, like open()
 
     def __exit__(self, *exc: object) -> None:
         self.writer.close()
+
+
+def check_patterns(selection: Selection) -> None:
+    """A clear error for a ``[filter]`` pattern DuckDB's regular expressions (RE2) cannot run, before any work."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        for pattern in (*selection.include, *selection.exclude):
+            try:
+                con.execute("SELECT regexp_matches('', ?, 'i')", [pattern])
+            except duckdb.Error as exc:
+                raise ConfigError(
+                    f"[filter] pattern {pattern!r} is not supported by the dump reader's regular expressions "
+                    f"(RE2: no look-around or back-references): {exc}; rewrite it without them"
+                ) from None
+    finally:
+        con.close()
 
 
 def check_engine_options(engine: str, scheduler: str | None) -> None:

@@ -66,8 +66,7 @@ class DaskEngine:
         pending: collections.deque[Any] = collections.deque()
         try:
             for item in items:
-                data = self.client.scatter(item, hash=False)  # blocks go to a worker directly, not in the graph
-                pending.append(self.client.submit(task, data, shared_future, pure=False))
+                pending.append(self.client.submit(task, item, shared_future, pure=False))
                 if len(pending) >= self.in_flight:
                     yield pending.popleft().result()
             while pending:

@@ -21,10 +21,13 @@ from tests.conftest import settings_for, write_spec
 RULE = Filter(include=["quit", "leav", "burn", "switch"])
 
 
-def _spec(url: str, extra: str = "") -> str:
+def _spec(url: str, extra: str = "", seeds: str = "") -> str:
     return f"""
 [dataset]
 name = "history"
+
+[discovery]
+seeds = [{seeds}]
 
 [filter]
 include = ["quit", "leav", "burn", "switch"]
@@ -61,17 +64,22 @@ def test_archive_only_without_credentials_builds_a_version_and_ingest_rebuilds_i
     tmp_path: Path, no_credentials: None
 ) -> None:
     store = generate(posts=40, seed=7, start=1_325_376_000, end=1_735_689_600)
+    seed = next(p for p in store.posts if f"t3_{p['id']}" not in _matching(store))  # a seed the rule would drop
     with FakeArcticShift(store, throttle_every=7) as fake:
-        folder = write_spec(tmp_path / "ds", _spec(fake.url))
+        folder = write_spec(tmp_path / "ds", _spec(fake.url, seeds=f'"{seed["id"]}"'))
         report = collect(folder, RedditSettings(), retry=None, clock=_Clock())
+    assert fake.count("/api/posts/ids") >= 1
     assert report.version == "v0001"
     assert any("no Reddit credentials" in p for p in report.problems)
     subs, comments = _table(folder, "submissions"), _table(folder, "comments")
-    assert set(subs["name"].to_pylist()) == _matching(store)
-    wanted = {f"t1_{c['id']}" for c in store.comments if c["link_id"] in _matching(store)}
+    kept = _matching(store) | {f"t3_{seed['id']}"}  # seeds are kept whatever the rule says
+    assert set(subs["name"].to_pylist()) == kept
+    seed_row = next(r for r in subs.to_pylist() if r["id"] == seed["id"])
+    assert f"seed:{seed['id']}" in seed_row["found_by"]
+    wanted = {f"t1_{c['id']}" for c in store.comments if c["link_id"] in kept}
     assert set(comments["name"].to_pylist()) == wanted  # every comment of every kept thread, trees and ids
     assert set(subs["source"].to_pylist()) == {"arctic-shift"}
-    assert all(f[0].startswith("archive:r/") for f in subs["found_by"].to_pylist())
+    assert all(any(x.startswith(("archive:r/", "seed:")) for x in f) for f in subs["found_by"].to_pylist())
     raw = {c["id"]: c for c in store.comments}
     for row in comments.to_pylist():
         facts = archive_facts(raw[row["id"]], "t1")
@@ -79,7 +87,7 @@ def test_archive_only_without_credentials_builds_a_version_and_ingest_rebuilds_i
         if row["status"] != "visible":
             assert row["body"] == "" and row["author"] is None  # defaults respect deletions
         assert row["archived_at"] is not None
-    assert report.archive is not None and report.archive["threads"] == len(_matching(store))
+    assert report.archive is not None and report.archive["threads"] == len(kept)
     # ingest of the run's raw archive rebuilds the same rows
     rebuilt = write_spec(tmp_path / "rebuilt", (folder / "dataset.toml").read_text())  # the same keyword rule
     ingest(rebuilt, sorted((folder / "raw").glob("*.jsonl.gz")))

@@ -234,3 +234,24 @@ def dask_client() -> Iterator[Any]:
         Client(cluster) as client,
     ):
         yield client
+
+
+def test_a_pattern_re2_cannot_run_is_a_clear_error_before_any_work(tmp_path: Path) -> None:
+    from scraper.errors import ConfigError
+
+    folder = write_spec(
+        tmp_path / "ds", SPEC.replace('include = ["quit", "leav", "burn", "switch"]', "include = ['(?<=x)quit']")
+    )
+    path = write_zst(tmp_path / "RS_2016-01.zst", [{"id": "x", "subreddit": "machinelearning", "created_utc": 1}])
+    with pytest.raises(ConfigError, match=r"\(\?<=x\)quit"):
+        ingest_dumps(folder, [path])
+
+
+def test_a_killed_runs_work_folder_is_removed_by_the_next(tmp_path: Path) -> None:
+    folder = write_spec(tmp_path / "ds", SPEC)
+    left = folder / ".dumps.999999"
+    left.mkdir()
+    (left / "submissions.parquet").write_bytes(b"half")
+    post = {"id": "p1", "subreddit": "MachineLearning", "created_utc": 1_500_000_000, "title": "quit"}
+    ingest_dumps(folder, [write_zst(tmp_path / "RS_2017-07.zst", [post])])
+    assert not list(folder.glob(".dumps.*"))

@@ -123,6 +123,19 @@ def discover_in_archive(
                     }
                 )
         report.walks[subreddit] = walk.state()
+    seeds = [s for s in spec.discovery.seeds if s not in report.threads]
+    if seeds:  # the seeds' archive copies stand in where Reddit no longer serves a seed
+        with client.context(seeds=seeds):
+            posts = client.posts_by_id(seeds)
+        for post in posts:
+            comments = post.get("num_comments")
+            thread = ArchiveThread(
+                str(post["id"]).lower(),
+                str(post.get("subreddit") or ""),
+                epoch(post.get("created_utc")) or start,
+                comments if isinstance(comments, int) else None,
+            )
+            report.threads[thread.link] = thread
     return report
 
 

@@ -241,11 +241,11 @@ def harvest_archive_answer(harvest: Harvest, record: dict[str, Any], body: Any, 
             table[name] = Seen(data, seen_at, ARCHIVE_ORIGIN, False)
         if label is not None:
             harvest.find(name, label)
-    for found in (record.get("context") or {}).get("found_by") or []:
-        if kind == "t3":
-            for item in items:
-                if isinstance(item, dict) and item.get("id"):
-                    harvest.find(f"t3_{str(item['id']).lower()}", found)
+    seeds = set((record.get("context") or {}).get("seeds") or [])
+    if kind == "t3" and seeds:  # seeds hydrated through /api/posts/ids: each labelled by its own seed
+        for item in items:
+            if isinstance(item, dict) and str(item.get("id") or "").lower() in seeds:
+                harvest.find(f"t3_{str(item['id']).lower()}", f"seed:{str(item['id']).lower()}")
 
 
 def with_archive(

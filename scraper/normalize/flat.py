@@ -316,6 +316,7 @@ def _connection(threads: int) -> duckdb.DuckDBPyConnection:
     con = getattr(_local, "con", None)
     if con is None or _local.threads != threads:
         con = duckdb.connect(config={"threads": threads})
+        con.execute("SET enable_progress_bar = false")  # DuckDB would draw bars on the terminal mid-run
         _local.threads = threads
         con.execute(_MACROS)
         _local.con = con
