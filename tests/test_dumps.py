@@ -255,3 +255,32 @@ def test_a_killed_runs_work_folder_is_removed_by_the_next(tmp_path: Path) -> Non
     post = {"id": "p1", "subreddit": "MachineLearning", "created_utc": 1_500_000_000, "title": "quit"}
     ingest_dumps(folder, [write_zst(tmp_path / "RS_2017-07.zst", [post])])
     assert not list(folder.glob(".dumps.*"))
+
+
+def test_pseudonyms_on_the_dump_path_are_the_model_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scraper.normalize.pseudonyms import Pseudonymizer
+
+    key = "a-test-key-of-enough-length"
+    monkeypatch.setenv("DUMPS_TEST_KEY", key)
+    spec = SPEC + '\n[pseudonymize]\nenabled = true\nkey_env = "DUMPS_TEST_KEY"\n'
+    folder = write_spec(tmp_path / "ds", spec)
+    post = {"id": "p1", "subreddit": "MachineLearning", "created_utc": 1_500_000_000, "title": "quit, says u/Alice"}
+    post |= {"author": "Bob", "author_fullname": "t2_bob", "selftext": "ask u/carol"}
+    comments = [
+        {"id": "c1", "link_id": "t3_p1", "parent_id": "t3_p1", "body": "hi u/Bob", "author": "Alice"},
+        {"id": "c2", "link_id": "t3_p1", "parent_id": "t1_c1", "body": "no mention", "author": "Bob"},
+    ]
+    comments = [{**c, "created_utc": 1_500_000_100} for c in comments]
+    manifest = ingest_dumps(
+        folder, [write_zst(tmp_path / "RS_2017-07.zst", [post]), write_zst(tmp_path / "RC_2017-07.zst", comments)]
+    )
+    assert manifest["pseudonymization"]["pseudonymized"] is True
+    p = Pseudonymizer(key.encode())
+    sub = pq.read_table(folder / "versions" / "v0001" / "submissions.parquet").to_pylist()[0]
+    assert (sub["author"], sub["author_fullname"]) == (p.name("Bob"), p.account("t2_bob"))
+    assert (sub["title"], sub["selftext"]) == (p.text(post["title"]), p.text(post["selftext"]))
+    rows = pq.read_table(folder / "versions" / "v0001" / "comments.parquet").to_pylist()
+    assert [(r["author"], r["body"]) for r in rows] == [
+        (p.name("Alice"), p.text("hi u/Bob")),
+        (p.name("Bob"), "no mention"),
+    ]
