@@ -54,7 +54,8 @@ class Harvest:
         """Keep the newest sighting of a thing."""
         if not isinstance(data, dict) or "id" not in data:
             return
-        name = data.get("name") or f"{kind}_{data['id']}"
+        name = data.get("name") if isinstance(data.get("name"), str) and data.get("name") else None
+        name = name or f"{kind}_{data['id']}"  # a name that is not a string (a list, an object) is not a key
         table = self.submissions if kind == "t3" else self.comments
         old = table.get(name)
         if old is None or seen_at >= old.retrieved_at:
