@@ -655,6 +655,7 @@ def ingest(path: Path, files: tuple[Path, ...], replace: bool, wait_for_lock: bo
 )
 @json_option
 @handle_errors
+@summary_option
 def dumps(
     path: Path, files: tuple[Path, ...], engine: str, scheduler: str | None, wait_for_lock: bool, as_json: bool
 ) -> None:
@@ -675,7 +676,9 @@ def dumps(
     from scraper.dumps import check_engine_options, ingest_dumps
 
     check_engine_options(engine, scheduler)
+    record_summary({"dataset": str(path)})
     manifest = ingest_dumps(path, list(files), engine=engine, scheduler=scheduler, wait_for_lock=wait_for_lock)
+    record_summary({"version": manifest["version"], "stats": manifest["stats"]})
     if as_json:
         emit_json(manifest)
     stats = manifest["stats"]

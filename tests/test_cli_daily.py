@@ -229,3 +229,23 @@ def test_offline_commands_never_import_praw(versions: Path, tmp_path: Path) -> N
     assert proc.returncode == 0, proc.stderr
     outcome = json.loads(proc.stdout.strip().splitlines()[-1])
     assert outcome == {"codes": [0] * len(commands), "loaded": []}
+
+
+# -- --summary on every command that runs unattended ------------------------------------------
+UNATTENDED = ["collect", "refresh", "ingest", "dumps", "validate", "publish", "download", "purge"]
+
+
+@pytest.mark.parametrize("command", UNATTENDED)
+def test_every_unattended_command_takes_summary(command: str) -> None:
+    assert "--summary FILE" in run(command, "--help").stdout
+
+
+def test_summary_is_written_however_the_command_ends(tmp_path: Path) -> None:
+    bad = tmp_path / "not-reddit.json"
+    bad.write_text('{"hello": 1}')
+    summary = tmp_path / "logs" / "ingest.json"
+    result = run("ingest", str(tmp_path / "d"), str(bad), "--summary", str(summary))
+    assert result.exit_code == 1
+    written = json.loads(summary.read_text())
+    assert written["command"] == "ingest" and written["exit_code"] == 1 and "not-reddit.json" in written["error"]
+    assert written["dataset"] == str(tmp_path / "d") and written["finished_at"] >= written["started_at"]
