@@ -28,6 +28,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -192,17 +193,45 @@ def build(n: int, seed: int = 0) -> dict[str, pa.Table]:
     return {"submissions": submissions, "comments": comments}
 
 
-def write(folder: Path, n: int) -> Path:
-    """A dataset folder with leaving-ml's spec and one version of ``n`` comments."""
+def write(folder: Path, n: int, *, changes: bool = False) -> Path:
+    """A dataset folder with leaving-ml's spec and one version of ``n`` comments (two with ``changes``)."""
     folder.mkdir(parents=True)
     shutil.copyfile(ROOT / "datasets" / "leaving-ml" / "dataset.toml", folder / "dataset.toml")
-    Dataset(folder).write_version(build(n), spec_sha256=None, source={"kind": "bench"}, stats={})
+    tables = build(n)
+    Dataset(folder).write_version(tables, spec_sha256=None, source={"kind": "bench"}, stats={})
+    if changes:
+        Dataset(folder).write_version(changed(tables), spec_sha256=None, source={"kind": "bench"}, stats={})
     return folder
+
+
+def changed(tables: dict[str, pa.Table], seed: int = 1) -> dict[str, pa.Table]:
+    """The next version: 1% of comments gone, 1% tombstoned, 1% edited, 5% with a new score."""
+    comments = tables["comments"]
+    n = comments.num_rows
+    draw = np.random.default_rng(seed).random(n)
+    visible = np.asarray(comments["status"].to_numpy(zero_copy_only=False) == "visible")
+    tomb = pa.array((draw >= 0.01) & (draw < 0.02) & visible)
+    edit = pa.array((draw >= 0.02) & (draw < 0.03) & visible)
+    rescore = pa.array((draw >= 0.03) & (draw < 0.08))
+    body = pc.if_else(
+        tomb, "", pc.if_else(edit, pc.binary_join_element_wise(comments["body"], " (edit)", ""), comments["body"])
+    )
+    columns = {
+        "status": pc.if_else(tomb, "deleted", comments["status"]),
+        "body": body,
+        "author": pc.if_else(tomb, pa.scalar(None, pa.string()), comments["author"]),
+        "score": pc.if_else(rescore, pc.add(comments["score"], 1), comments["score"]),
+    }
+    for name, column in columns.items():
+        i = comments.schema.get_field_index(name)
+        comments = comments.set_column(i, comments.schema.field(i), column.cast(comments.schema.field(i).type))
+    comments = comments.filter(pa.array(draw >= 0.01))
+    return {"submissions": tables["submissions"], "comments": comments}
 
 
 def reference_scan(folder: Path) -> float:
     """Seconds for DuckDB to read every column of both files once, streamed."""
-    version = next((folder / "versions").iterdir())
+    version = folder / "versions" / "v0001"
     t0 = time.perf_counter()
     con = duckdb.connect(config={"threads": 2})
     for stem in ("submissions", "comments"):
@@ -219,7 +248,7 @@ import re, sys, time
 from pathlib import Path
 from scraper.report import write_report
 t0 = time.perf_counter()
-write_report(sys.argv[1], sys.argv[2])
+write_report(sys.argv[1], sys.argv[2], version=sys.argv[3], against=sys.argv[4] if len(sys.argv) > 4 else None)
 status = Path("/proc/self/status").read_text()
 print(time.perf_counter() - t0, int(re.search(r"VmHWM:\\s+(\\d+)", status).group(1)) / 1024)
 """
@@ -234,13 +263,13 @@ def main() -> int:
         root = Path(tmp)
         write_report(write(root / "warm", 2000), root / "warm.html")  # imports and first-call costs
         t0 = time.perf_counter()
-        folder = write(root / "big", args.comments)
+        folder = write(root / "big", args.comments, changes=True)
         built = time.perf_counter() - t0
         size = sum(p.stat().st_size for p in (folder / "versions").rglob("*.parquet"))
         # The machine is shared: scan, report, scan, report, scan; the best of each.
         scans, reports = [reference_scan(folder)], []
         for _ in range(2):
-            result = write_report(folder, root / "big.html")
+            result = write_report(folder, root / "big.html", version="v0001")
             reports.append(result.seconds)
             scans.append(reference_scan(folder))
         reference, reference_again, ours = min(scans), max(scans), min(reports)
@@ -251,18 +280,27 @@ def main() -> int:
             f"{result.bytes / 1e6:.1f} MB of HTML, {len(result.charts)} charts)"
         )
         print(f"ratio:             {ours / reference:.2f}x (best against best)")
+        against = write_report(folder, root / "against.html", version="v0002", against="v0001")
+        print(f"report --against:  {against.seconds:.2f} s ({against.seconds / reference:.2f}x the best scan)")
         for n in [int(s) for s in args.memory_sizes.split(",") if s]:
             target = folder if n == args.comments else write(root / f"m{n}", n)
-            out = subprocess.run(
-                [sys.executable, "-c", CHILD, str(target), str(root / f"m{n}.html")],
-                capture_output=True,
-                text=True,
-                check=True,
-                cwd=ROOT,
-            ).stdout.split()
-            print(
-                f"report in a fresh process, {n:>9,} comments: {float(out[0]):.2f} s, peak RSS {float(out[1]):.0f} MB"
-            )
+            runs = [("", ["v0001"])] + ([("--against", ["v0002", "v0001"])] if target == folder else [])
+            for label, versions in runs:
+                out = (
+                    subprocess.run(
+                        [sys.executable, "-c", CHILD, str(target), str(root / f"m{n}.html"), *versions],
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                        cwd=ROOT,
+                    )
+                    .stdout.splitlines()[-1]
+                    .split()
+                )  # the child's last line: seconds and MB
+                print(
+                    f"report {label:9} in a fresh process, {n:>9,} comments: {float(out[0]):.2f} s, "
+                    f"peak RSS {float(out[1]):.0f} MB"
+                )
     return 0
 
 

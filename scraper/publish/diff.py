@@ -145,6 +145,7 @@ def _engine() -> Iterator[duckdb.DuckDBPyConnection]:
         con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
         try:
             con.execute("SET preserve_insertion_order = false")
+            con.execute("SET enable_progress_bar = false")  # DuckDB draws it on stdout past 2 s: into --json output
             yield con
         finally:
             con.close()
