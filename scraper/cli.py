@@ -712,11 +712,11 @@ def versions(path: Path, as_json: bool) -> None:
     table = Table("version", "parent", "created_at", "schema", "submissions", "comments")
     for entry in index["versions"]:
         rows = entry["rows"]
-        table.add_row(
+        table.add_row(  # str(): a manifest's values are data, never markup or renderables
             entry["version"],
-            entry["parent"] or "",
-            entry["created_at"],
-            entry["schema_version"],
+            str(entry["parent"] or ""),
+            str(entry["created_at"]),
+            str(entry["schema_version"]),
             str(rows.get("submissions", "")),
             str(rows.get("comments", "")),
         )
@@ -742,15 +742,16 @@ def show(path: Path, version: str, as_json: bool) -> None:
     if as_json:
         emit_json(manifest)
         return
-    table = Table(title=f"{manifest['dataset']} {manifest['version']}", show_header=False)
+    table = Table(title=f"{manifest.get('dataset')} {manifest['version']}", show_header=False)
     for key in ("parent", "created_at", "schema_version", "spec_sha256"):
         table.add_row(key, str(manifest.get(key)))
-    table.add_row("tool", f"{manifest['tool']['name']} {manifest['tool']['version']}")
+    tool = manifest.get("tool") or {}  # checked for shape by read_manifest
+    table.add_row("tool", f"{tool.get('name')} {tool.get('version')}")
     table.add_row("source", json.dumps(manifest.get("source"), sort_keys=True))
     for name, info in manifest["files"].items():
         table.add_row(name, f"{info['rows']} rows, {info['bytes']} bytes, sha256 {info['sha256']}")
-    stats = manifest.get("stats", {})
-    table.add_row("status", ", ".join(f"{k} {v}" for k, v in stats.get("status", {}).items()))
+    stats = manifest.get("stats") or {}
+    table.add_row("status", ", ".join(f"{k} {v}" for k, v in (stats.get("status") or {}).items()))
     if "comments_stated" in stats:
         table.add_row("comments held / stated", f"{stats.get('comments')} / {stats['comments_stated']}")
         table.add_row("threads incomplete", str(stats.get("threads_incomplete", 0)))
@@ -761,13 +762,13 @@ def show(path: Path, version: str, as_json: bool) -> None:
     if completeness:
         threads = Table("thread", "stated", "held", "unresolved", "requests", title="completeness per thread")
         for entry in completeness:
-            reasons = Counter(entry["unresolved"].values())
+            reasons = Counter(map(str, (entry.get("unresolved") or {}).values()))
             threads.add_row(
-                f"t3_{entry['link']}",
-                str(entry["num_comments"]),
-                str(entry["held"]),
+                f"t3_{entry.get('link')}",
+                str(entry.get("num_comments")),
+                str(entry.get("held")),
                 "; ".join(f"{n} {why}" for why, n in reasons.items()) or "0",
-                ", ".join(f"{k} {v}" for k, v in sorted(entry["requests"].items())),
+                ", ".join(f"{k} {v}" for k, v in sorted((entry.get("requests") or {}).items())),
             )
         click.echo()
         print_table(threads)

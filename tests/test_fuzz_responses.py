@@ -9,10 +9,13 @@ row building) either reads them or raises an error of scraper.errors: nothing el
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +23,10 @@ from hypothesis import strategies as st
 from scraper.build import rows_from_records
 from scraper.cli import main
 from scraper.errors import ScraperError
+from scraper.ingest import ingest
+from scraper.publish.tree import publish
+from scraper.study import load
+from tests.test_snapshot import tree_file
 
 SURROGATES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
 TEXT = st.text(alphabet=st.one_of(st.characters(), SURROGATES), max_size=12)
@@ -118,3 +125,83 @@ def test_ingest_answers_any_payload_in_one_line(tmp_path: Path, payload: Any) ->
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert "Traceback" not in result.output
     assert result.exit_code in (0, 1), result.output
+
+
+# -- manifests and index files: any mutation is read or refused in one line ------------------------------
+JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**65), max_value=2**65), st.text(max_size=8)),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            found += _paths(child, (*prefix, i))
+    return found
+
+
+@st.composite
+def mutated(draw: st.DrawFn, document: Any) -> Any:
+    """``document`` with one value replaced by any JSON, or one key removed."""
+    document = json.loads(json.dumps(document))
+    path = draw(st.sampled_from(_paths(document)))
+    if not path:
+        return draw(JSON)
+    parent = document
+    for key in path[:-1]:
+        parent = parent[key]
+    if isinstance(parent, dict) and draw(st.booleans()):
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = draw(JSON)
+    return document
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("small")
+    ingest(tmp / "ds", [tree_file(tmp, "aaa", 8, 1)])
+    publish(tmp / "ds", tmp / "public", allow_identifiable=True)
+    return tmp
+
+
+@given(data=st.data())
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_mutated_manifest_is_read_or_refused(
+    small: Path, tmp_path_factory: pytest.TempPathFactory, data: Any
+) -> None:
+    folder = tmp_path_factory.mktemp("m") / "ds"
+    shutil.copytree(small / "ds", folder, ignore=shutil.ignore_patterns(".lock"))
+    path = folder / "versions" / "v0001" / "manifest.json"
+    path.write_text(json.dumps(data.draw(mutated(json.loads(path.read_text())))))
+    for args in (["show", str(folder)], ["versions", str(folder)], ["validate", str(folder)]):
+        result = CliRunner().invoke(main, args)
+        assert isinstance(result.exception, SystemExit | None) and "Traceback" not in result.output
+        assert result.exit_code in (0, 1), result.output
+    with contextlib.suppress(ScraperError):  # loads, or refuses with one of our errors
+        load(folder)
+
+
+@given(data=st.data())
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_mutated_index_is_downloaded_or_refused(
+    small: Path, tmp_path_factory: pytest.TempPathFactory, data: Any
+) -> None:
+    tmp = tmp_path_factory.mktemp("i")
+    public = tmp / "public"
+    shutil.copytree(small / "public", public)
+    index = public / "index.json"
+    index.write_text(json.dumps(data.draw(mutated(json.loads(index.read_text())))))
+    result = CliRunner().invoke(main, ["download", str(public), "--to", str(tmp / "copy")])
+    assert isinstance(result.exception, SystemExit | None) and "Traceback" not in result.output
+    assert result.exit_code in (0, 1), result.output
+    if result.exit_code == 0:  # what was installed verifies
+        assert CliRunner().invoke(main, ["validate", str(tmp / "copy")]).exit_code == 0
+    else:
+        assert not (tmp / "copy" / "index.json").exists()

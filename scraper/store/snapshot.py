@@ -50,6 +50,17 @@ STAGING_DIR = ".staging"
 _VERSION = re.compile(r"^v(\d{4,})$")
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: fields readers use, and the type each must have when present
+_MANIFEST_FIELDS: dict[str, type] = {
+    "dataset": str,
+    "version": str,
+    "tool": dict,
+    "source": dict,
+    "stats": dict,
+    "completeness": list,
+    "purges": list,
+    "pseudonymization": dict,
+}
 RESTORE = "run validate; restore the version from a published copy (download) or move it out of versions/"
 
 
@@ -91,7 +102,7 @@ def _file_entry_problem(name: Any, info: Any) -> str | None:
     if not isinstance(info, dict):
         return f"entry of {name} is not an object"
     for key, kind in (("rows", int), ("bytes", int)):
-        if key in info or key == "bytes":
+        if key in info or key == "bytes" or "table" in info:  # data files list rows; a card only bytes
             value = info.get(key)
             if not isinstance(value, kind) or isinstance(value, bool) or value < 0:
                 return f"{name}: {key} is {value!r}, not a count"
@@ -114,6 +125,23 @@ def manifest_problem(manifest: Any, version: str | None = None) -> str | None:
             return problem
         if not isinstance(info.get("table"), str):
             return f"{name}: table is {info.get('table')!r}"
+    for key, kind in _MANIFEST_FIELDS.items():
+        if key in manifest and not isinstance(manifest[key], kind):
+            return f"{key!r} is {type(manifest[key]).__name__}, not {kind.__name__}"
+    stats = manifest.get("stats") or {}
+    for key in ("status", "requests"):
+        if key in stats and not isinstance(stats[key], dict):
+            return f"stats.{key} is {type(stats[key]).__name__}, not an object"
+    for entry in manifest.get("completeness") or []:
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("unresolved", {}), dict)
+            and isinstance(entry.get("requests", {}), dict)
+        ):
+            return "completeness lists an entry that is not a thread's record"
+    tool = manifest.get("tool")
+    if tool is not None and not all(isinstance(tool.get(k), str) for k in ("name", "version")):
+        return "'tool' does not name the tool and its version"
     card = manifest.get("card")
     card_name = card.get("name") if isinstance(card, dict) else None
     if card is not None and (problem := _file_entry_problem(card_name, card)):
