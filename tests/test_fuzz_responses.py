@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @given(st.lists(records(), min_size=1, max_size=3))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=int(os.environ.get("SCRAPER_FUZZ_EXAMPLES", "60")), deadline=None)
 def test_the_parser_reads_or_raises_one_of_our_errors(batch: list[dict[str, Any]]) -> None:
     try:
         rows, harvest = rows_from_records(batch)

@@ -131,8 +131,9 @@ def _harvest_one(harvest: Harvest, record: dict[str, Any]) -> None:
         search = _search_label(url, params) if endpoint == SEARCH else None
         for thing in children:
             _add_thing(harvest, thing, seen_at, source, absolute=False)
-            if search and thing.get("kind") == "t3":
-                harvest.find(thing["data"]["name"], search)
+            data = thing.get("data") if isinstance(thing, dict) else None
+            if search and isinstance(data, dict) and thing.get("kind") == "t3" and isinstance(data.get("name"), str):
+                harvest.find(data["name"], search)
     else:
         raise InputError(
             f"{label}: not a Reddit API response this tool reads "
