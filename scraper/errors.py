@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import errno as _errno
 import json
+import os
 import re
 import sys
 import tomllib
@@ -180,16 +181,10 @@ def storage_error(exc: OSError, path: str | Path | None = None) -> StorageError:
     if code is None and (found := _ERRNO_IN_TEXT.search(str(exc))):  # pyarrow folds errno into its text
         code = int(found.group(1))
     where = path if path is not None else (exc.filename or "a file")
-    cause = exc.strerror or (_os_strerror(code) if code else str(exc)) or exc.__class__.__name__
+    cause = exc.strerror or (os.strerror(code) if code else str(exc)) or exc.__class__.__name__
     name = _errno.errorcode.get(code or -1)
     advice = _ADVICE.get(code or -1, "check the path and the disk")
     return StorageError(f"cannot use {where}: {cause}{f' ({name})' if name else ''}; {advice}")
-
-
-def _os_strerror(code: int) -> str:
-    import os
-
-    return os.strerror(code)
 
 
 def from_exception(exc: BaseException, *, where: str | None = None) -> ScraperError:
