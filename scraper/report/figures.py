@@ -455,11 +455,14 @@ def changes(con: duckdb.DuckDBPyConnection, result: VersionDiff, limit: int = 25
         con,
         f"""
         WITH links AS (
-            SELECT name, link_id FROM c UNION SELECT name, link_id FROM c0
-            UNION SELECT name, name FROM s UNION SELECT name, name FROM s0),
+            SELECT name, any_value(link_id) AS link_id FROM (
+                SELECT name, link_id FROM c WHERE name IN (SELECT name FROM diff_items)
+                UNION ALL
+                SELECT name, link_id FROM c0 WHERE name IN (SELECT name FROM diff_items WHERE kind = 'removed'))
+            GROUP BY name),
         titles AS (SELECT name, title FROM s0 UNION ALL BY NAME SELECT name, title FROM s),
         per AS (
-            SELECT coalesce(l.link_id, '?') AS link,
+            SELECT CASE WHEN d.tbl = 'submissions' THEN d.name ELSE coalesce(l.link_id, '?') END AS link,
                    {", ".join(f"count(*) FILTER (WHERE d.kind = '{k}') AS {k}" for k in _KINDS)}
             FROM diff_items d LEFT JOIN links l ON l.name = d.name GROUP BY link)
         SELECT per.*, (SELECT any_value(title) FROM titles WHERE titles.name = per.link) AS title
