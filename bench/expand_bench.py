@@ -1,6 +1,8 @@
 """Benchmark: requests to expand whole comment trees, ours against PRAW's, on trees of three shapes.
 
     python bench/expand_bench.py [--sizes 2000,6000] [--seeds 1,2,3] [--json bench/expand_results.json]
+                                 [--doc docs/PERFORMANCE.md]
+    python bench/expand_bench.py --from-json bench/expand_results.json --doc docs/PERFORMANCE.md
 
 Trees come from :func:`scraper.fake_reddit.generate.generate_shaped` in three
 shapes, several seeds each, with 4% user-deleted leaves, 1.5% removed and 3%
@@ -291,6 +293,41 @@ def meets(row: dict[str, Any]) -> bool:
     )
 
 
+TABLE_START, TABLE_END = "<!-- expand table -->", "<!-- /expand table -->"
+
+
+def render_table(rows: list[dict[str, Any]]) -> str:
+    """The Markdown table of docs/PERFORMANCE.md "Comment trees", from the results (a test checks the two agree)."""
+    lines = [
+        "| shape | comments | seed | orphans | held: tombstones + never announced | requests: tree / more / info "
+        "| PRAW: requests (held) | ÷ PRAW | ÷ morechildren bound | ÷ any-client bound | vanished: cost ≤ cap "
+        "| faults: failed → extra |",
+        "|---|---:|---:|---|---|---|---|---:|---:|---:|---|---|",
+    ]
+    for r in rows:
+        o, p, f, q = r["ours"], r["praw"], r["faults"], r["ours"]["requests"]
+        lines.append(
+            f"| {r['shape']} | {r['size']:,} | {r['seed']} | {r['orphans']} "
+            f"| {o['held']:,}: {o['tombstones']} + {o['never_announced']}{'' if o['accounted'] else ' (NOT ALL)'} "
+            f"| {o['total']}: {q.get('comments', 0)} / {q.get('morechildren', 0)} / {q.get('info', 0)} "
+            f"| {p['total']} ({p['held']:,}) | {r['ratio_vs_praw']:.2f} | {r['ratio_vs_morechildren_bound']:.2f} "
+            f"(LB {r['bounds']['morechildren']}) | {r['ratio_vs_any_client_bound']:.2f} "
+            f"(LB {r['bounds']['any_client']}) "
+            f"| {o['vanished']}: {o['on_vanished']} ≤ {o['on_vanished_cap']} "
+            f"| {f['injected_failures']} + {f['bursts_429']}×429 → +{f['extra_requests']}"
+            f"{'' if f['identical'] else ' (DIFFERENT)'} |"
+        )
+    return "\n".join(lines)
+
+
+def write_doc_table(doc: Path, rows: list[dict[str, Any]]) -> None:
+    """Replace the table between the markers in ``doc``."""
+    text = doc.read_text(encoding="utf-8")
+    head, _, rest = text.partition(TABLE_START)
+    _, _, tail = rest.partition(TABLE_END)
+    doc.write_text(f"{head}{TABLE_START}\n{render_table(rows)}\n{TABLE_END}{tail}", encoding="utf-8")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="2000,6000")
@@ -298,7 +335,15 @@ def main() -> int:
     parser.add_argument("--shapes", default=",".join(SHAPES))
     parser.add_argument("--orphans", default=",".join(ORPHAN_RULES))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--from-json", type=Path, help="render the table of these results into --doc, run nothing")
+    parser.add_argument("--doc", type=Path, help="write the table between the markers of this file")
     args = parser.parse_args()
+    if args.from_json:
+        rows = json.loads(args.from_json.read_text(encoding="utf-8"))
+        if args.doc:
+            write_doc_table(args.doc, rows)
+        print(render_table(rows))
+        return 0
     logging.disable(logging.WARNING)  # the faults run logs every retry
     rows = []
     print(
@@ -326,6 +371,8 @@ def main() -> int:
                     )
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if args.doc:
+        write_doc_table(args.doc, rows)
     return 0 if all(r["meets_targets"] for r in rows if r["size"] >= 2000) else 1
 
 

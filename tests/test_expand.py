@@ -380,3 +380,43 @@ def test_an_ancestor_with_too_big_a_subtree_is_not_shared() -> None:
     result = expand_thread(client, "L")
     assert result.complete
     assert client.calls == [("tree", None), ("tree", "a9"), ("tree", "b9")]
+
+
+def test_ids_an_exhausted_answer_cut_are_classified_then_asked_again_with_fewer_siblings() -> None:
+    # p shows 360 leaves (too many to refetch through its permalink) and a stub of four ids hiding 95
+    # comments: one morechildren call. Its answer spends the budget on "a" and its 88 replies, so "b",
+    # "c", "d" vanish (the archived builder makes no stub for them); each has one reply.
+    shown = [t1(f"s{i}", "t1_p", depth=1) for i in range(360)]
+    first = tree([t1("p", "t3_L", [*shown, more("t1_p", ["a", "b", "c", "d"], count=95)])])
+    replies = [t1(f"a{i}", "t1_a", depth=2) for i in range(88)]
+
+    def more_answer(ids: list[str]) -> list[Any]:
+        if "a" in ids:
+            return [t1("a", "t1_p", depth=1), *replies]
+        return [t1(i, "t1_p", depth=1) for i in ids] + [t1(f"{i}1", f"t1_{i}", depth=2) for i in ids]
+
+    client = Scripted(first, more_answer)
+    gone = {"kind": "t1", "data": {**t1("d", "t1_p")["data"], "author": "[deleted]", "body": "[deleted]"}}
+    client.info_answer = lambda name: gone if name == "t1_d" else t1(name[3:], "t1_p")
+    expansion = Expansion("L")
+    result = expand_thread(client, "L", expansion=expansion)
+    assert result.complete, result.unresolved
+    assert [kind for kind, _ in client.calls] == ["tree", "more", "info", "more"]
+    # d showed [deleted] but the answer was cut and the stub's count leaves room: d may have replies
+    assert sorted(client.calls[3][1]) == ["b", "c", "d"]
+    assert {"b1", "c1", "d1"} <= set(expansion.depth) and result.held == 1 + 360 + 1 + 88 + 3 + 3
+    assert expansion.deleted == set()  # d had a reply: not a deleted leaf
+
+
+def test_a_deleted_id_the_stub_count_leaves_no_reply_is_settled_without_asking_again() -> None:
+    shown = [t1(f"s{i}", "t1_p", depth=1) for i in range(360)]
+    first = tree([t1("p", "t3_L", [*shown, more("t1_p", ["a", "d"], count=92)])])
+    replies = [t1(f"a{i}", "t1_a", depth=2) for i in range(90)]
+    client = Scripted(first, lambda ids: [t1("a", "t1_p", depth=1), *replies] if "a" in ids else [])
+    gone = {"kind": "t1", "data": {**t1("d", "t1_p")["data"], "author": "[deleted]", "body": "[deleted]"}}
+    client.info_answer = lambda name: gone if name == "t1_d" else None
+    expansion = Expansion("L")
+    result = expand_thread(client, "L", expansion=expansion)
+    # a and its 90 replies and d make up the stub's 92: d has no reply, a deleted leaf
+    assert [kind for kind, _ in client.calls] == ["tree", "more", "info"]
+    assert result.complete and expansion.deleted == {"d"} and result.deleted_leaves == 1

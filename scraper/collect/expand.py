@@ -179,6 +179,7 @@ class Expansion:
     pending_parent: dict[str, str] = field(default_factory=dict)
     per_id: dict[str, float] = field(default_factory=dict)  # announced id -> its stub's count per id
     stub_count: dict[str, int] = field(default_factory=dict)  # parent id -> its latest stub's count
+    stub_of: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)  # id -> its stub's count, ids
     leaves: set[str] = field(default_factory=set)  # announced ids known to have no replies
     inferred: set[str] = field(default_factory=set)  # of those, the ones taken for dropped deleted leaves
     to_info: dict[str, str] = field(default_factory=dict)  # id -> "leaf" | "vanished", for /api/info
@@ -245,6 +246,7 @@ class Expansion:
             self.pending[cid] = depth
             self.pending_parent[cid] = parent_id
             self.per_id[cid] = count / len(children)
+            self.stub_of[cid] = (count, tuple(children))
             if count == len(children):  # count includes descendants: these ids have none
                 self.leaves.add(cid)
         if fresh:
@@ -460,21 +462,23 @@ class Expansion:
                 data = thing.get("data") or {}
                 found[str(data.get("id"))] = data
         self.info_leaf_ids += sum(1 for c in batch if self.to_info.get(c) == "leaf" and c not in self.vanished)
+        asked = {cid: (self.pending.get(cid), self.to_info.pop(cid, None)) for cid in batch}
         for cid in batch:
-            depth = self.pending.get(cid)
-            reason = self.to_info.pop(cid, None)
+            if cid in found:
+                self._hold(found[cid])
+            elif cid in self.pending:
+                self._settle(cid)
+                self.unresolved[cid] = "announced by a stub, returned neither by morechildren nor /api/info"
+        for cid in batch:
+            depth, reason = asked[cid]
             data = found.get(cid)
             if data is None:
-                if cid in self.pending:
-                    self._settle(cid)
-                    self.unresolved[cid] = "announced by a stub, returned neither by morechildren nor /api/info"
                 continue
-            self._hold(data)
             gone = data.get("body") == DELETED and data.get("author") == DELETED
             if gone:
                 self.gone.add(cid)
             certain = cid in self.leaves and cid not in self.ambiguous and (gone or cid not in self.inferred)
-            if certain or (gone and cid in self.given_up):
+            if certain or (gone and (cid in self.given_up or self._counted_out(cid))):
                 if gone:  # a leaf, or its permalink showed nothing: a user-deleted leaf, settled
                     self.deleted.add(cid)
                 continue
@@ -486,6 +490,19 @@ class Expansion:
             if self.per_id.get(cid, 1.0) > SUBTREE_PER_ID:
                 self.subtree.append(cid)
         self._route_deep()
+
+    def _counted_out(self, cid: str) -> bool:
+        """Whether the stub that announced ``cid`` leaves it no replies: every id it listed is held, and
+        they and the comments held below them already make up its ``count``."""
+        count, ids = self.stub_of.get(cid, (0, ()))
+        if not ids or any(i not in self.depth for i in ids):
+            return False
+        below, stack = 0, list(ids)
+        while stack and below < count:
+            node = stack.pop()
+            below += 1
+            stack.extend(self.replies.get(node, ()))
+        return below >= count
 
     # -- choosing the next request ------------------------------------------------------
     def _more_batch(self) -> list[str]:
