@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from scraper.errors import ArchiveError, TransientError
@@ -54,6 +54,7 @@ def _fetcher(fake: FakeArcticShift, sub: str, limit: int) -> Any:
     inclusive=st.booleans(),
     limit=st.integers(min_value=5, max_value=30),
 )
+@example(gaps=[0, 1, 0, 0, 0, 1], inclusive=True, limit=5)  # two boundary seconds filling a page: no false gap
 def test_every_post_once_whatever_after_means(gaps: list[int], inclusive: bool, limit: int) -> None:
     """Items sharing seconds, pages of any size, `after` inclusive or exclusive: each item exactly once."""
     times, t = [], 1_000_000

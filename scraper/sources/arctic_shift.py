@@ -281,9 +281,10 @@ class TimeWalk:
     """A walk over ``[start, end)`` by ``created_utc``, one page at a time, resumable from its state (§1.5).
 
     Each page asks for items after ``cursor``; the next page starts one second
-    before the last item read, so the boundary second is read again and its
-    items are de-duplicated by id (``seen`` holds only the ids of that second),
-    whether the server treats ``after`` as inclusive or exclusive.  Every full
+    before the last item read (or at it, once the server has shown that
+    ``after`` is inclusive by answering items of the second it was given), so
+    the boundary second alone is read again and its items are de-duplicated by
+    id (``seen`` holds only the ids of that second).  Every full
     page thus splits what is left of the window at its last item.  When a whole
     page lies inside one second (time cannot split it further), the walk moves
     on by one second and records the second in ``gaps`` (only when the page was
@@ -301,6 +302,7 @@ class TimeWalk:
     done: bool = False
     gaps: list[int] = field(default_factory=list)
     page_size: int = PAGE_LIMIT
+    after_inclusive: bool | None = None
 
     def __post_init__(self) -> None:
         if self.cursor is None:
@@ -325,13 +327,16 @@ class TimeWalk:
             if created is None:
                 continue
             last = max(last, created)
+            if created == self.cursor:
+                self.after_inclusive = True  # the server answered the second we named: `after` includes it
             key = str(row["id"])
             if key in self.seen:
                 self.duplicates += 1
             elif self.start <= created < self.end:
                 self.seen[key] = created
                 new.append(row)
-        nxt = last - 1 if new else last
+        # re-read the boundary second: for an exclusive `after` from the second before it, else from it
+        nxt = (last if self.after_inclusive else last - 1) if new else last
         if nxt <= self.cursor:
             if len(rows) >= self.page_size:  # a full page inside one second: the rest of it cannot be asked for
                 self.gaps.append(self.cursor + 1)
@@ -359,6 +364,7 @@ class TimeWalk:
             "done": self.done,
             "gaps": self.gaps,
             "page_size": self.page_size,
+            "after_inclusive": self.after_inclusive,
         }
 
     @classmethod
