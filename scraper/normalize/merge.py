@@ -24,6 +24,7 @@ Memory holds one batch of rows plus, per winner, a few integers and its key
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -45,6 +46,8 @@ from scraper.normalize.repair import json_line
 
 #: Rows per batch of the final pass and per row group of the written tables.
 BATCH_ROWS = 65536
+#: Winners per key range sorted at once (see :func:`_sorted_sightings`).
+RANGE_ROWS = 200_000
 #: DuckDB's memory for the de-duplicating sort; beyond it, it spills to the work folder.
 DUCKDB_MEMORY = "256MB"
 
@@ -99,6 +102,7 @@ def merge(
         con.execute("SET preserve_insertion_order = true")
         con.execute(f"SET temp_directory = '{_sql_path(workdir / 'duckdb.tmp')}'")
         winners = {stem: _winners(con, staging.get(stem), stem) for stem in outputs}
+        bounds = {stem: _ranges(table) for stem, table in winners.items()}
         found = _found(con, staging.get("found"))
         threads = _threads(winners.get("submissions"), found, keep_thread=keep_thread, base_only=base_only)
         comment_winners = winners.pop("comments", None)
@@ -108,7 +112,7 @@ def merge(
             for stem, out in outputs.items():
                 _final(
                     stem,
-                    _sorted_sightings(con, staging.get(stem)),
+                    _sorted_sightings(con, staging.get(stem), bounds[stem]),
                     out,
                     qfile,
                     result,
@@ -144,7 +148,7 @@ _NARROW = {
     "submissions": "_key, _in_base, title, selftext, source, retrieved_at",
 }
 #: Every sighting, each thing's newest first: the first row of each key is the winner.
-_SORTED = "SELECT * FROM read_parquet('{src}') ORDER BY _key, retrieved_at DESC, _seq DESC"
+_SORTED = "SELECT * FROM read_parquet('{src}') {where} ORDER BY _key, retrieved_at DESC, _seq DESC"
 _FOUND = "SELECT thread, list_sort(list(DISTINCT label)) AS labels FROM read_parquet('{src}') GROUP BY thread"
 
 
@@ -160,12 +164,40 @@ def _winners(con: duckdb.DuckDBPyConnection, staged: Path | None, stem: str) -> 
     return con.sql(query).to_arrow_table().combine_chunks()
 
 
-def _sorted_sightings(con: duckdb.DuckDBPyConnection, staged: Path | None) -> Iterator[pa.RecordBatch]:
-    """Every sighting, sorted by key and newest first, streamed in batches (DuckDB spills the sort)."""
+def _ranges(winners: pa.Table | None) -> list[str]:
+    """Keys that cut the winners into ranges of :data:`RANGE_ROWS`, so that each range sorts in memory."""
+    if winners is None or winners.num_rows <= RANGE_ROWS:
+        return []
+    keys = winners["_key"]
+    return [keys[i].as_py() for i in range(RANGE_ROWS, winners.num_rows, RANGE_ROWS)]
+
+
+def _sorted_sightings(
+    con: duckdb.DuckDBPyConnection, staged: Path | None, bounds: list[str]
+) -> Iterator[pa.RecordBatch]:
+    """Every sighting, sorted by key and newest first, streamed in batches, one key range at a time.
+
+    Sorting all the (wide) sightings at once makes DuckDB spill to disk past its memory limit;
+    a range of :data:`RANGE_ROWS` keys sorts in memory, at the cost of one more scan per range.
+    """
     if staged is None:
         return
-    reader = con.sql(_SORTED.format(src=_sql_path(staged))).to_arrow_reader(BATCH_ROWS)
-    yield from reader
+    edges: list[str | None] = [None, *bounds, None]
+    for low, high in itertools.pairwise(edges):
+        where = " AND ".join(
+            part
+            for part in (
+                f"_key >= {_sql_text(low)}" if low is not None else "",
+                f"_key < {_sql_text(high)}" if high is not None else "",
+            )
+            if part
+        )
+        query = _SORTED.format(src=_sql_path(staged), where=f"WHERE {where}" if where else "")
+        yield from con.sql(query).to_arrow_reader(BATCH_ROWS)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _found(con: duckdb.DuckDBPyConnection, staged: Path | None) -> pa.Table:
