@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from scraper.fake_reddit import FakeReddit, Forest
 from scraper.sources.reddit import RedditSettings
@@ -20,6 +21,13 @@ SAMPLES = SHARED / "reddit" / "samples"
 CASSETTES = Path(__file__).resolve().parent / "cassettes"
 
 os.environ.setdefault("praw_check_for_updates", "False")
+
+# CI runs every property test on the same examples (derived from the test's name), so a submission's CI
+# result does not depend on the draw; local runs keep exploring and keep what they find in .hypothesis/.
+# HYPOTHESIS_PROFILE=explore on CI restores random exploration.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "explore"))
 
 
 @pytest.fixture(autouse=True)
