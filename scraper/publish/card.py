@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import yaml
 
 from schemas.dictionary import card_summary
 from scraper.spec import DatasetSpec
@@ -43,6 +44,31 @@ def size_category(rows: int) -> str:
 
 def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "n/a"
+
+
+def front_matter(title: str, rows: int) -> str:
+    """The card's YAML header (Hugging Face's dataset card metadata), written by a YAML writer.
+
+    Any title survives: quotes of both kinds, backslashes, newlines, colons, ``---``, any
+    Unicode (``yaml.safe_load`` of the header gives the title back unchanged).  The header is
+    ASCII with escapes: PyYAML writes some characters raw that its reader then folds (NEL,
+    U+0085, comes back as a space), and escaped they cannot be.
+    """
+    header = {
+        "license": "other",
+        "license_name": "reddit-user-agreement",
+        "license_link": "https://redditinc.com/policies/user-agreement",
+        "pretty_name": title,
+        "language": ["en"],
+        "tags": ["reddit"],
+        "size_categories": [size_category(rows)],
+        "configs": [
+            {"config_name": "comments", "data_files": "comments.parquet", "default": True},
+            {"config_name": "submissions", "data_files": "submissions.parquet"},
+        ],
+    }
+    body = yaml.safe_dump(header, sort_keys=False, allow_unicode=False, default_flow_style=False, width=10**6)
+    return f"---\n{body}---\n"
 
 
 def missing_context(submissions: pa.Table | Path, comments: pa.Table | Path) -> dict[str, int]:
@@ -86,24 +112,7 @@ def render_card(
     tomb = manifest.get("tombstones") or {}
     completeness = manifest.get("completeness") or []
     lines = [
-        "---",
-        "license: other",
-        "license_name: reddit-user-agreement",
-        "license_link: https://redditinc.com/policies/user-agreement",
-        f"pretty_name: {title!r}",
-        "language:",
-        "- en",
-        "tags:",
-        "- reddit",
-        "size_categories:",
-        f"- {size_category(total)}",
-        "configs:",
-        "- config_name: comments",
-        "  data_files: comments.parquet",
-        "  default: true",
-        "- config_name: submissions",
-        "  data_files: submissions.parquet",
-        "---",
+        front_matter(title, total).rstrip("\n"),
         "",
         f"# {title} — {manifest['version']}",
         "",
