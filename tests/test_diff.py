@@ -154,3 +154,29 @@ def test_diff_across_major_schema_versions_says_why(versions: Path) -> None:
     path.write_text(json.dumps(manifest))
     with pytest.raises(Exception, match=r"schema 2\.0; this tool reads schema 1\.x"):
         diff_versions(versions, "v0001", "v0002")
+
+
+def test_the_same_rows_with_columns_and_rows_in_another_order_are_no_change(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from scraper.store.snapshot import sha256_file
+
+    folder = tmp_path / "ds"
+    write(folder, [sub()], [com("c1"), com("c2"), com("c3")])
+    write(folder, [sub()], [com("c1"), com("c2", score=4), com("c3")])
+    vdir = folder / "versions" / "v0002"
+    manifest = json.loads((vdir / "manifest.json").read_text())
+    for stem in ("submissions", "comments"):  # columns reversed, rows reversed: the same content
+        path = vdir / f"{stem}.parquet"
+        table = pq.read_table(path)
+        table = table.select(list(reversed(table.column_names))).take(list(reversed(range(table.num_rows))))
+        pq.write_table(table, path)
+        manifest["files"][path.name].update(bytes=path.stat().st_size, sha256=sha256_file(path))
+    (vdir / "manifest.json").write_text(json.dumps(manifest))
+    Dataset(folder).write_index()
+    result = diff_versions(folder, "v0001", "v0002")
+    assert result.tables["submissions"].changed == {} and result.tables["comments"].changed == {"t1_c2": ["score"]}
+    assert result.summary() == {
+        "submissions": {"added": 0, "removed": 0, "tombstoned": 0, "changed": 0},
+        "comments": {"added": 0, "removed": 0, "tombstoned": 0, "changed": 1},
+    }

@@ -178,7 +178,14 @@ def test_too_long_id_lists_are_split_until_accepted(limit: int) -> None:
     client = Scripted(first, more_answer)
     result = expand_thread(client, "L")
     assert result.complete and result.held == 90
-    assert max(len(c[1]) for c in client.calls if c[0] == "more" and c[1] and len(c[1]) <= limit) <= limit
+    asked = [list(c[1]) for c in client.calls if c[0] == "more"]
+    accepted = [batch for batch in asked if len(batch) <= limit]
+    refused = [batch for batch in asked if len(batch) > limit]
+    # every id accepted exactly once, in batches the server takes; each refusal was split, not dropped
+    assert sorted(i for batch in accepted for i in batch) == sorted(ids)
+    assert all(0 < len(batch) <= limit for batch in accepted)
+    assert (len(refused) > 0) == (limit < 90)
+    assert all(set(batch) <= {i for later in accepted for i in later} for batch in refused)
 
 
 def test_big_subtrees_behind_few_ids_go_through_permalinks() -> None:

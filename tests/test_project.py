@@ -48,8 +48,17 @@ def test_systemd_units_name_each_other_and_treat_75_as_success() -> None:
 
 
 def test_public_api_is_listed() -> None:
-    assert set(scraper.__all__) == {"Snapshot", "__version__", "load"}
-    assert callable(scraper.load)
+    """``__all__`` lists exactly the public names the package defines, and each one exists."""
+    public = {
+        name
+        for name in vars(scraper)
+        if not name.startswith("_") and not isinstance(vars(scraper)[name], type(scraper))
+    }
+    assert sorted(scraper.__all__) == sorted({*public, "__version__"}) == ["Snapshot", "__version__", "load"]
+    assert all(hasattr(scraper, name) for name in scraper.__all__)
+    from scraper.study import Snapshot, load
+
+    assert (scraper.load, scraper.Snapshot) == (load, Snapshot)
 
 
 def test_the_comment_tree_table_is_the_committed_benchmark_results() -> None:

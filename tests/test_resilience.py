@@ -257,15 +257,32 @@ def test_sigkill_at_any_point_then_rerun_equals_an_uninterrupted_run(
 
 
 def test_413_on_long_id_lists_is_split_against_the_server() -> None:
-    forest = forest_of(1500)
-    with FakeReddit(forest, quota=10**9, morechildren_max_ids=30) as server:
-        client = RedditClient(settings_for(server), retry=QUICK)
-        from scraper.collect.expand import Expansion
+    forest = Forest(seed=1)  # nothing vanishes: what is held depends on the batches alone
+    forest.add_thread(*generate_thread("th0", 1500, seed=10, title="Why I quit machine learning"))
 
-        expansion = Expansion("th0")
-        result = expand_thread(client, "th0", expansion=expansion)
-        assert result.complete and server.count_status(413) >= 1
-        assert forest.visible_ids("th0") <= set(expansion.depth)
+    def expand(max_ids: int | None) -> tuple[set[str], list[Any]]:
+        with FakeReddit(forest, quota=10**9, morechildren_max_ids=max_ids) as server:
+            client = RedditClient(settings_for(server), retry=QUICK)
+            expansion = Expansion("th0")
+            assert expand_thread(client, "th0", expansion=expansion).complete
+            return set(expansion.depth), list(server.log)
+
+    held, log = expand(30)
+    reference, _ = expand(None)
+    # every comment Reddit shows, exactly; a server taking any length also returns two deleted leaves
+    assert held == forest.visible_ids("th0") and len(held) > 1400
+    assert held <= reference and len(reference - held) <= 2
+    more = [(entry.status, entry.form["children"].split(",")) for entry in log if "morechildren" in entry.path]
+    refused = [ids for status, ids in more if status == 413]
+    answered = [ids for status, ids in more if status == 200]
+    assert refused and all(len(ids) > 30 for ids in refused)
+    assert all(len(ids) <= 30 for ids in answered)
+    assert {status for status, _ in more} == {200, 413}
+    # every refused id was asked again in the smaller batches that followed
+    for number, (status, ids) in enumerate(more):
+        if status == 413:
+            later = {i for s, batch in more[number + 1 :] if s == 200 for i in batch}
+            assert set(ids) <= later
 
 
 LOCKED = """
@@ -314,16 +331,65 @@ def test_two_collect_processes_at_once_exactly_one_collects(tmp_path: Path) -> N
 
 
 def test_wait_queues_behind_the_lock_holder(tmp_path: Path) -> None:
+    import threading
+
     from scraper.errors import Locked
     from scraper.store.lock import dataset_lock
 
     folder = tmp_path / "q"
-    with dataset_lock(folder), pytest.raises(Locked), dataset_lock(folder):
-        pass
-    with dataset_lock(folder), dataset_lock(tmp_path / "other"):
-        pass
-    with dataset_lock(folder, wait=True):  # free again: the first holder released it on exit
-        pass
+    order: list[str] = []
+    acquired = threading.Event()
+
+    def waiter() -> None:
+        with dataset_lock(folder, wait=True):
+            order.append("waiter")
+            acquired.set()
+
+    with dataset_lock(folder):
+        with pytest.raises(Locked), dataset_lock(folder):  # without --wait: at once
+            pass
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        assert not acquired.wait(0.2)  # queued behind the holder
+        order.append("holder done")
+    assert acquired.wait(10)
+    thread.join(10)
+    assert order == ["holder done", "waiter"]
+
+
+def test_collect_wait_runs_after_the_holder_instead_of_exiting_73(tmp_path: Path, fake_reddit: FakeReddit) -> None:
+    import threading
+
+    from click.testing import CliRunner
+
+    from scraper.cli import main
+    from scraper.store.lock import dataset_lock
+
+    folder = write_spec(tmp_path / "w", SPEC)
+    env = {
+        "SCRAPER_OAUTH_URL": fake_reddit.url,
+        "SCRAPER_REDDIT_URL": fake_reddit.url,
+        "praw_client_id": "fake-client-id",
+        "praw_client_secret": "fake-client-secret",
+        "praw_user_agent": "python:tests:0 (wait)",
+    }
+    holding, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with dataset_lock(folder):
+            holding.set()
+            release.wait(10)
+            assert fake_reddit.log == []  # the waiting run asked nothing while queued
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert holding.wait(10)
+    threading.Timer(0.2, release.set).start()
+    result = CliRunner().invoke(main, ["collect", str(folder), "--wait"], env=env)
+    thread.join(10)
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (folder / "versions").iterdir()] == ["v0001"]
+    assert release.is_set()
 
 
 def test_json_lines_log(tmp_path: Path, fake_reddit: FakeReddit) -> None:

@@ -229,3 +229,52 @@ def test_a_manifest_naming_another_version_fails(copy: Path) -> None:
     path.write_text(json.dumps(manifest))
     bad = failed(copy)
     assert "names version 'v0007', not v0001" in bad["manifest"].detail
+
+
+def set_cell(folder: Path, stem: str, column: str, row: int, value: Any) -> str:
+    """Change one cell of a version's file (manifest and index updated); return the row's name."""
+    path = version_dir(folder) / f"{stem}.parquet"
+    table = pq.read_table(path)
+    values = table[column].to_pylist()
+    values[row] = value
+    idx = table.schema.get_field_index(column)
+    field = table.schema.field(column)
+    rewrite(folder, stem, table.set_column(idx, field, pa.array(values, field.type)))
+    return str(table["name"][row].as_py())
+
+
+def test_a_top_level_comment_whose_parent_is_another_thread_fails_its_check(copy: Path) -> None:
+    table = comments(copy)
+    row = next(i for i, p in enumerate(table["parent_id"].to_pylist()) if p.startswith("t3_"))
+    other = next(
+        s
+        for s in pq.read_table(version_dir(copy) / "submissions.parquet")["name"].to_pylist()
+        if s != table["link_id"][row].as_py()
+    )
+    name = set_cell(copy, "comments", "parent_id", row, other)
+    bad = failed(copy)
+    assert set(bad) == {"parent_id of top-level comments is their link"}
+    assert (
+        bad["parent_id of top-level comments is their link"].count,
+        bad["parent_id of top-level comments is their link"].examples,
+    ) == (1, [name])
+
+
+def test_edited_before_created_fails_the_timestamp_check(copy: Path) -> None:
+    from datetime import timedelta
+
+    table = comments(copy)
+    row = 3
+    name = set_cell(copy, "comments", "edited", row, table["created_utc"][row].as_py() - timedelta(seconds=1))
+    bad = failed(copy)
+    assert set(bad) == {"timestamps within bounds"}
+    assert (bad["timestamps within bounds"].count, bad["timestamps within bounds"].examples) == (1, [name])
+
+
+def test_a_visible_comment_without_an_author_fails_the_status_check(copy: Path) -> None:
+    table = comments(copy)
+    row = table["status"].to_pylist().index("visible")
+    name = set_cell(copy, "comments", "author", row, None)
+    bad = failed(copy)
+    assert set(bad) == {"status agrees with content"}
+    assert (bad["status agrees with content"].count, bad["status agrees with content"].examples) == (1, [name])
