@@ -30,7 +30,7 @@ import os
 import shutil
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.sources.dumps import DumpFile, blocks, describe
 from scraper.spec import SPEC_FILE, DatasetSpec, load_spec
 from scraper.store.lock import dataset_lock
+from scraper.store.purge import purge_batch, purged_fullnames, purged_quarantine_entry
 from scraper.store.snapshot import Dataset
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class Rule:
 
     selection: Selection = field(default_factory=Selection)
     pseudonym_key: bytes | None = field(default=None, repr=False)
+    purged: frozenset[str] = field(default=frozenset(), repr=False)  # the dataset's purges.jsonl
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,10 @@ def filter_chunk(chunk: Chunk, rule: Rule) -> ChunkResult:
         selection=rule.selection,
         pseudonymizer=pseudonymizer,
     )
+    if rule.purged:  # purged things become tombstones; their raw lines are not quarantined
+        if result is not None:
+            result = purge_batch(result, "submissions" if chunk.kind == "t3" else "comments", rule.purged)
+        quarantined = [q for q in quarantined if not purged_quarantine_entry(q, chunk.kind, rule.purged)]
     for item in quarantined:
         item["file"] = chunk.file
     names = result["name"].to_pylist() if result is not None and chunk.kind == "t3" else []
@@ -178,6 +184,7 @@ def ingest_dumps(
     spec, spec_sha = load_spec(dataset_dir) if (dataset_dir / SPEC_FILE).is_file() else (None, None)
     pseudonymizer = pseudonymizer_for(dataset, spec)
     rule = rule_for(spec, pseudonymizer, threads=1 if engine == "dask" else max(1, os.cpu_count() or 1))
+    rule = replace(rule, purged=purged_fullnames(dataset_dir))
     posts = [f for f in files if f.kind == "t3"]
     comments = [f for f in files if f.kind == "t1"]
     check_patterns(rule.selection)
@@ -215,7 +222,7 @@ def _write(
         if posts:
             links = frozenset(n.lower() for n in names)
             selection = Selection(links=links, threads=rule.selection.threads)
-            comment_rule = Rule(selection, pseudonym_key=rule.pseudonym_key)
+            comment_rule = Rule(selection, pseudonym_key=rule.pseudonym_key, purged=rule.purged)
         with _writer(paths["comments"]) as writer:
             kept_comments = _run_pass(engine, comments, comment_rule, writer, quarantine, report, None)
     if kept_posts + kept_comments == 0:

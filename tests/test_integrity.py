@@ -232,3 +232,53 @@ def test_replace_dir_swaps_a_folder_whole(tmp_path: Path) -> None:
     replace_dir(new, old)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v0001"]
     assert sorted(p.name for p in old.iterdir()) == ["a"] and (old / "a").read_text() == "new"
+
+
+def test_dump_files_apply_the_purge_list(tmp_path: Path) -> None:
+    from scraper.dumps import ingest_dumps
+    from scraper.fake_arctic_shift.dumpfiles import write_zst
+
+    folder = write_spec(tmp_path / "ds", '[dataset]\nname = "d"\n[archive]\nsubreddits = ["machinelearning"]\n')
+    post = {
+        "id": "abc12",
+        "subreddit": "MachineLearning",
+        "created_utc": 1_500_000_000,
+        "title": "I quit",
+        "selftext": SECRET_TITLE,
+        "author": "op",
+    }
+    comments = [
+        {
+            "id": "c1",
+            "link_id": "t3_abc12",
+            "parent_id": "t3_abc12",
+            "body": SECRET,
+            "author": "a",
+            "created_utc": 1_500_000_100,
+            "subreddit": "MachineLearning",
+        },
+        {
+            "id": "c2",
+            "link_id": "t3_abc12",
+            "parent_id": "t3_abc12",
+            "body": "kept",
+            "author": "b",
+            "created_utc": 1_500_000_100,
+            "subreddit": "MachineLearning",
+        },
+        {"id": "c3", "link_id": "t3_abc12", "parent_id": "t3_abc12", "body": SECRET, "created_utc": "not a time"},
+    ]
+    files = [write_zst(tmp_path / "RS_2017-07.zst", [post]), write_zst(tmp_path / "RC_2017-07.zst", comments)]
+    (folder / PURGES_FILE).write_text(json.dumps({"at": "x", "fullnames": ["t1_c1", "t3_abc12", "t1_c3"]}) + "\n")
+    ingest_dumps(folder, files)
+    subs, coms = rows(folder, "v0001", "submissions"), rows(folder, "v0001", "comments")
+    assert (subs["t3_abc12"]["status"], subs["t3_abc12"]["selftext"], subs["t3_abc12"]["author"]) == (
+        "purged",
+        "",
+        None,
+    )
+    assert (coms["t1_c1"]["status"], coms["t1_c1"]["body"]) == ("purged", "")
+    assert (coms["t1_c2"]["status"], coms["t1_c2"]["body"]) == ("visible", "kept")
+    assert set(coms) == {"t1_c1", "t1_c2"}  # the purged line that did not fit is not quarantined with its text
+    data = every_byte(folder)
+    assert SECRET.encode() not in data and SECRET_TITLE.encode() not in data

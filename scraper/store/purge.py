@@ -124,6 +124,36 @@ def purge_rows(rows: list[RowT], names: frozenset[str] | set[str]) -> tuple[list
     return out, hits
 
 
+def purge_batch(batch: pa.RecordBatch, stem: str, names: frozenset[str] | set[str]) -> pa.RecordBatch:
+    """A batch of flat rows (in the Arrow schema of ``stem``) with every purged item a ``purged`` tombstone.
+
+    The hook for sources that build rows column-wise, without the models (the dump reader):
+    call it on every batch with :func:`purged_fullnames`.
+    """
+    if not names or batch.num_rows == 0:
+        return batch
+    from scraper.normalize.merge import _tombstones
+
+    table = pa.Table.from_batches([batch])
+    hit = pc.is_in(table["name"], value_set=pa.array(sorted(names), pa.string()))
+    if not pc.any(hit).as_py():
+        return batch
+    status = pc.if_else(hit, pa.scalar(Status.PURGED.value), table["status"])
+    table = _tombstones(stem, table.set_column(table.schema.get_field_index("status"), "status", status))
+    return table.cast(batch.schema).combine_chunks().to_batches()[0]
+
+
+def purged_quarantine_entry(entry: dict[str, Any], kind: str, names: frozenset[str] | set[str]) -> bool:
+    """Whether a quarantine entry (with the ``raw`` line) is a purged thing's, to be dropped with its text."""
+    if not names:
+        return False
+    try:
+        raw = json.loads(str(entry.get("raw") or ""))
+    except ValueError:
+        return False
+    return isinstance(raw, dict) and (_fullname(raw) in names or f"{kind}_{raw.get('id')}" in names)
+
+
 def apply_purges(rows: RowSet, names: frozenset[str] | set[str]) -> int:
     """Apply the purge list to a set of rows in place; return how many rows it changed.
 
