@@ -60,7 +60,7 @@ def test_generated_tree_complete_even_when_reddit_drops_ids(size: int, vanish: f
         client = RedditClient(settings_for(server))
         result = expand_thread(client, "gen1")
         assert result.complete, result.unresolved
-        assert result.held == len(forest.visible_ids("gen1"))
+        assert result.held == len(forest.visible_ids("gen1")) + result.deleted_leaves  # deleted leaves: WIRE §4b
         assert max(forest.threads["gen1"].depth(c) for c in forest.visible_ids("gen1")) >= 20
 
 
