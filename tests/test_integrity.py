@@ -282,3 +282,67 @@ def test_dump_files_apply_the_purge_list(tmp_path: Path) -> None:
     assert set(coms) == {"t1_c1", "t1_c2"}  # the purged line that did not fit is not quarantined with its text
     data = every_byte(folder)
     assert SECRET.encode() not in data and SECRET_TITLE.encode() not in data
+
+
+def test_is_purge_of_accepts_a_purge_and_nothing_else() -> None:
+    from scraper.store.purge import is_purge_of
+
+    old: dict[str, Any] = {
+        "version": "v0001",
+        "files": {"comments.parquet": {"table": "comments", "rows": 3, "bytes": 10, "sha256": "a" * 64}},
+        "card": {"name": "README.md", "bytes": 5, "sha256": "b" * 64},
+        "stats": {"comments": 3, "status": {"visible": 3}},
+    }
+    purged = json.loads(json.dumps(old))
+    purged["purges"] = [{"at": "t", "items": 1}]
+    purged["files"]["comments.parquet"].update(bytes=11, sha256="c" * 64)
+    purged["card"].update(bytes=6, sha256="d" * 64)
+    purged["stats"]["status"] = {"visible": 2, "purged": 1}
+    assert is_purge_of(purged, old)
+    assert not is_purge_of(old, old) and not is_purge_of(purged, purged)  # no new purge
+    assert not is_purge_of(old, purged)
+    for change in (
+        lambda m: m["files"]["comments.parquet"].update(rows=4),
+        lambda m: m["stats"].update(comments=4),
+        lambda m: m.update(version="v0002"),
+        lambda m: m["card"].update(name="CARD.md"),
+        lambda m: m["files"].update({"extra.parquet": {"table": "x"}}),
+    ):
+        other = json.loads(json.dumps(purged))
+        change(other)
+        assert not is_purge_of(other, old), other
+    twice = json.loads(json.dumps(purged))
+    twice["purges"].append({"at": "u", "items": 1})
+    assert is_purge_of(twice, purged) and is_purge_of(twice, old)
+
+
+def test_apply_purges_turns_exactly_the_purged_rows_into_tombstones() -> None:
+    from schemas import Comment, Submission
+    from scraper.normalize.rows import Quarantined, RowSet
+    from scraper.store.purge import apply_purges
+    from tests.test_diff import com, sub
+
+    rows = RowSet(
+        [sub(), sub(name="t3_b", id="b", permalink="/r/s/comments/b/x/")],
+        [com("c1", author="a1", body=SECRET), com("c2"), com("c3", status="deleted", body="", author=None)],
+        [Quarantined("t1_c9", "body", "bad", {"body": SECRET}), Quarantined("t1_c8", "body", "bad", {})],
+    )
+    assert apply_purges(rows, frozenset()) == 0
+    # c3 is a tombstone already: it becomes purged, but only its status changes
+    assert apply_purges(rows, frozenset({"t1_c1", "t3_b", "t1_c3", "t1_c9"})) == 4
+    by_name: dict[str, Submission | Comment] = {r.name: r for r in [*rows.submissions, *rows.comments]}
+    assert [r.name for r in rows.comments] == ["t1_c1", "t1_c2", "t1_c3"]
+    assert {n: str(r.status) for n, r in by_name.items()} == {
+        "t3_a": "visible",
+        "t3_b": "purged",
+        "t1_c1": "purged",
+        "t1_c2": "visible",
+        "t1_c3": "purged",
+    }
+    c1 = by_name["t1_c1"]
+    assert isinstance(c1, Comment) and (c1.body, c1.author, c1.parent_id) == ("", None, "t3_a")
+    b = by_name["t3_b"]
+    assert isinstance(b, Submission)
+    assert (b.title, b.selftext, b.author, b.permalink) == ("", "", None, "/r/s/comments/b/")
+    assert [q.name for q in rows.quarantined] == ["t1_c8"]
+    assert apply_purges(rows, frozenset({"t1_c1", "t3_b", "t1_c3"})) == 0  # a second pass changes nothing

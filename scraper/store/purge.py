@@ -8,13 +8,13 @@ entry, the raw archive's responses and the quarantine files lose the items'
 text and author, and ``purges.jsonl`` records when and which fullnames were
 purged.  Every file is rewritten beside itself and renamed over it.
 
-A purge stays purged: ``purges.jsonl`` is read back by every path that makes
-rows or archives responses.  :func:`apply_purges` is the one function that
-does it for rows (``scraper.build.write_rows`` calls it, so collect, refresh,
-ingest and rebuilds all pass through it; an archive source that writes rows
-another way calls it too), and :class:`PurgingArchive` blanks the purged items
-in every response before it reaches the raw archive, so a refresh or a new
-collection that meets the item on Reddit again never stores its text.
+A purge stays purged: ``purges.jsonl`` is read back (:func:`purged_fullnames`, the one
+reader) by every path that makes rows or archives responses.  The streaming builder
+applies it column-wise while merging; the in-memory path (``scraper.build.write_rows``)
+calls :func:`apply_purges`; sources that build flat rows (the dump reader) call
+:func:`purge_batch` and :func:`purged_quarantine_entry`; and :class:`PurgingArchive`
+blanks the purged items in every response before it reaches the raw archive, so a
+refresh or a new collection that meets the item on Reddit again never stores its text.
 """
 
 from __future__ import annotations
