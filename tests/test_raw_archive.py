@@ -188,3 +188,30 @@ def test_reader_matches_gzip_module_on_a_large_archive(tmp_path: Path) -> None:
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         reference = [json.loads(line) for line in handle]
     assert list(read_records(path)) == reference == expected(records)
+
+
+def test_ingest_of_a_damaged_archive_is_one_line_exit_1_and_no_version(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scraper.cli import main
+    from tests.test_snapshot import tree_file
+
+    path = tmp_path / "run.jsonl.gz"
+    bounds = [0]
+    with RawArchive(path) as archive:
+        for link, seed in (("aaa", 1), ("bbb", 2)):
+            body = tree_file(tmp_path, link, 15, seed).read_text(encoding="utf-8")
+            url = f"https://oauth.reddit.com/comments/{link}"
+            archive.append({"method": "GET", "url": url, "params": {}, "status": 200, "body": body})
+            bounds.append(path.stat().st_size)
+    good = CliRunner().invoke(main, ["ingest", str(tmp_path / "ds"), str(path)])
+    assert good.exit_code == 0, good.output
+    damaged = bytearray(path.read_bytes())
+    damaged[bounds[0] + 200] ^= 0x10  # inside the first of two records
+    path.write_bytes(bytes(damaged))
+    bad = CliRunner().invoke(main, ["ingest", str(tmp_path / "ds"), str(path)])
+    assert bad.exit_code == 1
+    assert f"raw archive damaged at byte {bounds[0]} " in bad.stderr and "Traceback" not in bad.output
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in (tmp_path / "ds" / "versions").iterdir()) == ["v0001"]
+    assert path.read_bytes() == bytes(damaged)

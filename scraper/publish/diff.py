@@ -5,8 +5,9 @@ volatile ones (``retrieved_at``, ``source``) and any the caller ignores (say
 ``score``); :func:`content_hash` is that identity as one sha256 over the
 canonical JSON of a row.  An item is *added*, *removed*, *tombstoned* (visible
 in A, deleted/removed/account gone in B) or *changed*, with the columns that
-changed.  The comparison runs in DuckDB, column by column inside the join (exact,
-where a row hash could collide), and only the differences come back to Python.  Versions of the same
+changed.  The comparison runs in DuckDB: a content hash of the compared columns
+per row, joined by fullname, and an exact column comparison for the items whose
+hash differs; only the differences come back to Python.  Versions of the same
 major schema version compare on their common columns (an additive change
 shows as columns added); another major version is refused with the reason.
 """
@@ -35,7 +36,7 @@ from scraper.store.snapshot import RESTORE
 from scraper.study import TABLES, locate
 
 VOLATILE = frozenset({"retrieved_at", "source"})
-MEMORY_LIMIT = "768MB"  # DuckDB's own limit for a diff (1M-comment versions fit); past it the join spills to disk
+MEMORY_LIMIT = "512MB"  # DuckDB's own limit for a diff; the hash join of two 1M-comment versions needs far less
 
 
 def _canonical(value: Any) -> Any:
@@ -114,9 +115,9 @@ class VersionDiff:
 def diff_versions(path: Path, a: str, b: str, *, ignore: frozenset[str] = frozenset()) -> VersionDiff:
     """Compare versions ``a`` and ``b`` of the dataset at ``path``.
 
-    The comparison runs in DuckDB over the Parquet files: a full outer join by fullname with
-    each common column compared there, so only the items that differ (and the names of the
-    columns that do) reach Python.  Memory stays bounded however large the versions are.
+    The comparison runs in DuckDB over the Parquet files: content hashes of the compared
+    columns joined by fullname, then the columns of the items whose hash differs compared
+    there, so only the items that differ (and the names of the columns that do) reach Python.
     """
     folder_a, manifest_a = locate(path, a)
     folder_b, manifest_b = locate(path, b)
@@ -194,38 +195,50 @@ def _side(con: duckdb.DuckDBPyConnection, view: str, columns: list[str]) -> str:
 
 
 def _diff_table(con: duckdb.DuckDBPyConnection, common: list[str], result: TableDiff) -> None:
-    """Fill ``result`` with the items that differ between views side_a and side_b on ``common`` columns."""
+    """Fill ``result`` with the items that differ between views side_a and side_b on ``common`` columns.
 
-    def differs(column: str) -> str:
-        return f"a.{_quote(column)} IS DISTINCT FROM b.{_quote(column)}"
-
+    Two passes.  First each side becomes (fullname, content hash, status), the hash over the
+    compared columns computed by DuckDB, and the two are joined by fullname: the join holds
+    two small columns a row, and only items added, removed or with another hash come out.
+    Then only those items are joined again with their columns, which are compared exactly
+    (``IS DISTINCT FROM``) to name the ones that changed.  Equal hashes stand for equal rows
+    as the sha256 of the old per-row diff did; with DuckDB's 64-bit hash a changed row is
+    taken for unchanged with odds of 2^-64.
+    """
     compared = [c for c in common if c != "name"]
-    flags = ", ".join(f"CASE WHEN {differs(c)} THEN {_literal(c)} END" for c in compared) or "NULL::VARCHAR"
-    any_differs = " OR ".join(differs(c) for c in compared) or "false"
+    row_hash = f"hash({', '.join(_quote(c) for c in compared)})" if compared else "0::UBIGINT"
+    status = "status" if "status" in common else "NULL::VARCHAR AS status"
     # Issue 3's tombstone: visible in A and not in B; with status ignored there is none, as before.
     tombstone = "a.status = 'visible' AND b.status IS DISTINCT FROM 'visible'" if "status" in common else "false"
-    sql = f"""
-        WITH a AS ({_side(con, "side_a", common)}), b AS ({_side(con, "side_b", common)})
+    a_rows, b_rows = _side(con, "side_a", common), _side(con, "side_b", common)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE differing AS
+        WITH a AS (SELECT name, {row_hash} AS h, {status} FROM ({a_rows})),
+             b AS (SELECT name, {row_hash} AS h, {status} FROM ({b_rows}))
         SELECT
             coalesce(a.name, b.name) AS item,
             CASE WHEN a.name IS NULL THEN 'added' WHEN b.name IS NULL THEN 'removed'
-                 WHEN {tombstone} THEN 'tombstoned' ELSE 'changed' END AS kind,
-            list_filter([{flags}], lambda x: x IS NOT NULL) AS columns
+                 WHEN {tombstone} THEN 'tombstoned' ELSE 'changed' END AS kind
         FROM a FULL OUTER JOIN b ON a.name = b.name
-        WHERE a.name IS NULL OR b.name IS NULL OR {any_differs}
-    """  # noqa: S608 - built from quoted column names and literals of them, no values
-    changed: list[tuple[str, list[str]]] = []
-    for item, kind, columns in con.execute(sql).fetchall():
-        if kind == "added":
-            result.added.append(item)
-        elif kind == "removed":
-            result.removed.append(item)
-        elif kind == "tombstoned":
-            result.tombstoned.append(item)
-        else:
-            changed.append((item, columns))
-    result.added.sort()
-    result.removed.sort()
-    result.tombstoned.sort()
+        WHERE a.name IS NULL OR b.name IS NULL OR a.h <> b.h
+        """  # noqa: S608 - built from quoted column names, no values
+    )
+    for kind, target in (("added", result.added), ("removed", result.removed), ("tombstoned", result.tombstoned)):
+        target.extend(item for (item,) in con.execute("SELECT item FROM differing WHERE kind = ?", [kind]).fetchall())
+        target.sort()
+    flags = ", ".join(
+        f"CASE WHEN a.{_quote(c)} IS DISTINCT FROM b.{_quote(c)} THEN {_literal(c)} END" for c in compared
+    )
+    changed = con.execute(
+        f"""
+        WITH d AS (SELECT item FROM differing WHERE kind = 'changed'),
+             a AS (SELECT * FROM ({a_rows}) WHERE name IN (SELECT item FROM d)),
+             b AS (SELECT * FROM ({b_rows}) WHERE name IN (SELECT item FROM d))
+        SELECT a.name, list_filter([{flags or "NULL::VARCHAR"}], lambda x: x IS NOT NULL)
+        FROM a JOIN b ON a.name = b.name
+        """  # noqa: S608 - built from quoted column names and literals of them, no values
+    ).fetchall()
+    con.execute("DROP TABLE differing")
     changed.sort()
     result.changed = {item: [c for c in compared if c in set(columns)] for item, columns in changed}
