@@ -5,11 +5,11 @@ volatile ones (``retrieved_at``, ``source``) and any the caller ignores (say
 ``score``); :func:`content_hash` is that identity as one sha256 over the
 canonical JSON of a row.  An item is *added*, *removed*, *tombstoned* (visible
 in A, deleted/removed/account gone in B) or *changed*, with the columns that
-changed.  The comparison runs in DuckDB: a content hash of the compared columns
-per row, joined by fullname, and an exact column comparison for the items whose
-hash differs; only the differences come back to Python.  Versions of the same
-major schema version compare on their common columns (an additive change
-shows as columns added); another major version is refused with the reason.
+changed.  The comparison runs in DuckDB: content hashes of the compared columns,
+one per column, joined by fullname there; only the differences come back to
+Python.  Versions of the same major schema version compare in the current
+schema (an older minor version's file is upgraded as :func:`scraper.load` reads
+it); another major version is refused with the reason.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from scraper.store.snapshot import RESTORE
 from scraper.study import TABLES, locate
 
 VOLATILE = frozenset({"retrieved_at", "source"})
-MEMORY_LIMIT = "512MB"  # DuckDB's own limit for a diff; the hash join of two 1M-comment versions needs far less
+MEMORY_LIMIT = "512MB"  # DuckDB's own limit for a diff; the hash join of two 1M-comment versions fits
 
 
 def _canonical(value: Any) -> Any:
@@ -116,8 +116,8 @@ def diff_versions(path: Path, a: str, b: str, *, ignore: frozenset[str] = frozen
     """Compare versions ``a`` and ``b`` of the dataset at ``path``.
 
     The comparison runs in DuckDB over the Parquet files: content hashes of the compared
-    columns joined by fullname, then the columns of the items whose hash differs compared
-    there, so only the items that differ (and the names of the columns that do) reach Python.
+    columns joined by fullname there, so only the items that differ (and the names of the
+    columns that do) reach Python, and the join holds numbers, not the text.
     """
     folder_a, manifest_a = locate(path, a)
     folder_b, manifest_b = locate(path, b)
@@ -197,48 +197,43 @@ def _side(con: duckdb.DuckDBPyConnection, view: str, columns: list[str]) -> str:
 def _diff_table(con: duckdb.DuckDBPyConnection, common: list[str], result: TableDiff) -> None:
     """Fill ``result`` with the items that differ between views side_a and side_b on ``common`` columns.
 
-    Two passes.  First each side becomes (fullname, content hash, status), the hash over the
-    compared columns computed by DuckDB, and the two are joined by fullname: the join holds
-    two small columns a row, and only items added, removed or with another hash come out.
-    Then only those items are joined again with their columns, which are compared exactly
-    (``IS DISTINCT FROM``) to name the ones that changed.  Equal hashes stand for equal rows
-    as the sha256 of the old per-row diff did; with DuckDB's 64-bit hash a changed row is
+    Each side becomes (fullname, status, one content hash per compared column), hashed by
+    DuckDB, and the two are joined by fullname there: the join holds a few 8-byte numbers a
+    row, not the text.  Only items added, removed or with some hash that differs come out,
+    with the names of the columns whose hashes differ.  Equal hashes stand for equal values
+    as the sha256 of the old per-row diff did; with DuckDB's 64-bit hash a changed column is
     taken for unchanged with odds of 2^-64.
     """
     compared = [c for c in common if c != "name"]
-    row_hash = f"hash({', '.join(_quote(c) for c in compared)})" if compared else "0::UBIGINT"
+    hashes = ", ".join(f"hash({_quote(c)}) AS h{i}" for i, c in enumerate(compared))
     status = "status" if "status" in common else "NULL::VARCHAR AS status"
+    select = f"name, {status}" + (f", {hashes}" if hashes else "")
+    differs = [f"a.h{i} <> b.h{i}" for i in range(len(compared))]
+    flags = ", ".join(f"CASE WHEN {d} THEN {_literal(c)} END" for d, c in zip(differs, compared, strict=True))
     # Issue 3's tombstone: visible in A and not in B; with status ignored there is none, as before.
     tombstone = "a.status = 'visible' AND b.status IS DISTINCT FROM 'visible'" if "status" in common else "false"
-    a_rows, b_rows = _side(con, "side_a", common), _side(con, "side_b", common)
-    con.execute(
+    rows = con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE differing AS
-        WITH a AS (SELECT name, {row_hash} AS h, {status} FROM ({a_rows})),
-             b AS (SELECT name, {row_hash} AS h, {status} FROM ({b_rows}))
+        WITH a AS (SELECT {select} FROM ({_side(con, "side_a", common)})),
+             b AS (SELECT {select} FROM ({_side(con, "side_b", common)}))
         SELECT
             coalesce(a.name, b.name) AS item,
             CASE WHEN a.name IS NULL THEN 'added' WHEN b.name IS NULL THEN 'removed'
-                 WHEN {tombstone} THEN 'tombstoned' ELSE 'changed' END AS kind
+                 WHEN {tombstone} THEN 'tombstoned' ELSE 'changed' END AS kind,
+            list_filter([{flags or "NULL::VARCHAR"}], lambda x: x IS NOT NULL) AS columns
         FROM a FULL OUTER JOIN b ON a.name = b.name
-        WHERE a.name IS NULL OR b.name IS NULL OR a.h <> b.h
-        """  # noqa: S608 - built from quoted column names, no values
-    )
-    for kind, target in (("added", result.added), ("removed", result.removed), ("tombstoned", result.tombstoned)):
-        target.extend(item for (item,) in con.execute("SELECT item FROM differing WHERE kind = ?", [kind]).fetchall())
-        target.sort()
-    flags = ", ".join(
-        f"CASE WHEN a.{_quote(c)} IS DISTINCT FROM b.{_quote(c)} THEN {_literal(c)} END" for c in compared
-    )
-    changed = con.execute(
-        f"""
-        WITH d AS (SELECT item FROM differing WHERE kind = 'changed'),
-             a AS (SELECT * FROM ({a_rows}) WHERE name IN (SELECT item FROM d)),
-             b AS (SELECT * FROM ({b_rows}) WHERE name IN (SELECT item FROM d))
-        SELECT a.name, list_filter([{flags or "NULL::VARCHAR"}], lambda x: x IS NOT NULL)
-        FROM a JOIN b ON a.name = b.name
+        WHERE a.name IS NULL OR b.name IS NULL OR {" OR ".join(differs) or "false"}
         """  # noqa: S608 - built from quoted column names and literals of them, no values
     ).fetchall()
-    con.execute("DROP TABLE differing")
+    changed: list[tuple[str, list[str]]] = []
+    lists = {"added": result.added, "removed": result.removed, "tombstoned": result.tombstoned}
+    for item, kind, columns in rows:
+        if kind == "changed":
+            changed.append((item, columns))
+        else:
+            lists[kind].append(item)
+    for found in lists.values():
+        found.sort()
     changed.sort()
-    result.changed = {item: [c for c in compared if c in set(columns)] for item, columns in changed}
+    order = {c: i for i, c in enumerate(compared)}
+    result.changed = {item: sorted(columns, key=order.__getitem__) for item, columns in changed}
