@@ -16,9 +16,8 @@ def test_tiny_run_writes_every_figure(tmp_path: Path, monkeypatch: pytest.Monkey
     import datapath_bench
 
     out = tmp_path / "results.json"
-    assert (
-        datapath_bench.main(["--comments", "1000", "2000", "--old-max", "1000", "--repeat", "1", "--in-process", "--out", str(out)]) == 0
-    )
+    args = ["--comments", "1000", "2000", "--old-max", "1000", "--repeat", "1", "--in-process", "--out", str(out)]
+    assert datapath_bench.main(args) == 0
     results = json.loads(out.read_text())
     small, large = results["sizes"]
     assert (small["comments"], large["comments"]) == (1000, 2000)
