@@ -26,7 +26,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -46,6 +46,7 @@ from scraper.normalize.rows import RowSet
 from scraper.normalize.sightings import STEMS, Sightings
 from scraper.publish.card import missing_context, render_card
 from scraper.spec import DatasetSpec
+from scraper.store.changes import NoChange, unchanged_since
 from scraper.store.killpoints import killpoint
 from scraper.store.purge import apply_purges, purged_fullnames
 from scraper.store.snapshot import Dataset, rows_to_table, write_json_lines_atomic
@@ -125,11 +126,14 @@ class VersionBuilder:
         completeness: list[dict[str, Any]] | None = None,
         spec: DatasetSpec | None = None,
         require_rows: bool = False,
+        write_unchanged: bool = True,
     ) -> dict[str, Any]:
         """Write the dataset's next version (card and quarantine file included); return its manifest.
 
         With ``require_rows``, a build that holds no row at all writes nothing and raises
-        :class:`~scraper.errors.InputError` naming what was not kept.
+        :class:`~scraper.errors.InputError` naming what was not kept.  Without
+        ``write_unchanged``, a build holding what the latest version holds writes nothing
+        and raises :class:`~scraper.store.changes.NoChange`.
         """
         staged = self.staged()
         outputs = {stem: self.workdir / f"{stem}.parquet" for stem in ("submissions", "comments")}
@@ -174,6 +178,8 @@ class VersionBuilder:
         }
         if completeness is not None:
             extra["completeness"] = completeness
+        if not write_unchanged:
+            _refuse_unchanged(self.dataset, outputs, spec_sha256, merged.quarantined, extra["pseudonymization"])
         version = self.dataset.next_version()
         if merged.quarantined:  # in place before the version is: a kill between the two loses neither
             qdir = self.dataset.path / "quarantine"
@@ -205,6 +211,21 @@ class VersionBuilder:
                 raise SnapshotError(f"cannot read {path}: {exc}") from None
             names.append(table.filter(pc.equal(table["status"], "visible"))["name"].combine_chunks())
         return pa.concat_arrays(names)
+
+
+def _refuse_unchanged(
+    dataset: Dataset,
+    tables: Mapping[str, pa.Table | Path],
+    spec_sha256: str | None,
+    quarantined: int,
+    pseudonymization: dict[str, Any],
+) -> None:
+    """Raise :class:`NoChange` if ``tables`` hold what the latest version holds."""
+    latest = unchanged_since(
+        dataset, tables, spec_sha256=spec_sha256, quarantined=quarantined, pseudonymization=pseudonymization
+    )
+    if latest is not None:
+        raise NoChange(latest)
 
 
 def _nothing_usable(not_kept: dict[str, int], quarantined: int, skipped: list[str]) -> str:
@@ -249,8 +270,12 @@ def build_version(
     spec: DatasetSpec | None = None,
     base: str | None = None,
     require_rows: bool = False,
+    write_unchanged: bool = True,
 ) -> dict[str, Any]:
     """Normalize ``records`` (streamed) and write them as the dataset's next version; return its manifest.
+
+    Without ``write_unchanged``, a version holding what the latest holds is not written
+    (:class:`~scraper.store.changes.NoChange`).
 
     A spec with an ``[archive]`` section takes the in-memory path, where Arctic Shift
     answers are overlaid on Reddit's (docs/ARCHIVES.md); every other build streams.
@@ -266,6 +291,7 @@ def build_version(
             completeness=completeness,
             pseudonymizer=pseudonymizer,
             spec=spec,
+            write_unchanged=write_unchanged,
         )
     with VersionBuilder(dataset, base=base, keep_thread=keep_thread, pseudonymizer=pseudonymizer) as builder:
         builder.sightings.add_records(records)
@@ -276,6 +302,7 @@ def build_version(
             completeness=completeness,
             spec=spec,
             require_rows=require_rows,
+            write_unchanged=write_unchanged,
         )
 
 
@@ -308,6 +335,7 @@ def build_version_in_memory(
     completeness: list[dict[str, Any]] | None = None,
     pseudonymizer: Pseudonymizer | None = None,
     spec: DatasetSpec | None = None,
+    write_unchanged: bool = True,
 ) -> dict[str, Any]:
     """The in-memory path: every record harvested, every row a model, then written (builds with archive answers)."""
     text_when_gone = bool(spec and spec.archive and spec.archive.text_when_gone)
@@ -333,6 +361,7 @@ def build_version_in_memory(
         completeness=completeness,
         pseudonymizer=pseudonymizer,
         spec=spec,
+        write_unchanged=write_unchanged,
     )
 
 
@@ -346,6 +375,7 @@ def write_rows(
     completeness: list[dict[str, Any]] | None = None,
     pseudonymizer: Pseudonymizer | None = None,
     spec: DatasetSpec | None = None,
+    write_unchanged: bool = True,
 ) -> dict[str, Any]:
     """Write rows as the dataset's next version (card and quarantine file included); return its manifest.
 
@@ -377,6 +407,8 @@ def write_rows(
     }
     if completeness is not None:
         extra["completeness"] = completeness
+    if not write_unchanged:
+        _refuse_unchanged(dataset, tables, spec_sha256, len(rows.quarantined), extra["pseudonymization"])
     window = {
         "created_min": min((r.created_utc for r in every), default=None),
         "created_max": max((r.created_utc for r in every), default=None),

@@ -426,7 +426,8 @@ def _print_report(report: Any, as_json: bool) -> None:
     summary = report.as_json()
     if as_json:
         emit_json(summary)
-    table = Table(title=f"{summary['dataset']} {summary['version']}", show_header=False)
+    title = summary["version"] or f"no change since {summary.get('unchanged_since')}"
+    table = Table(title=f"{summary['dataset']} {title}", show_header=False)
     table.add_row("threads", f"{summary['threads']} ({summary['threads_incomplete']} incomplete)")
     table.add_row("comments held / stated", f"{summary['comments_held']} / {summary['comments_stated']}")
     table.add_row("requests", ", ".join(f"{k} {v}" for k, v in sorted(summary["requests"].items())))
@@ -532,6 +533,11 @@ def run_options(func: F) -> F:
     help="With an [archive] section: build the version from the archive alone, without asking Reddit.",
 )
 @click.option("--no-archive", is_flag=True, help="Skip the [archive] section: collect from Reddit's listings only.")
+@click.option(
+    "--write-unchanged",
+    is_flag=True,
+    help="Write a new version even when it would hold what the latest holds (else: 'no change', nothing written).",
+)
 @json_option
 @handle_errors
 @summary_option
@@ -548,6 +554,7 @@ def collect(
     archive_url: str | None,
     archive_only: bool,
     no_archive: bool,
+    write_unchanged: bool,
     as_json: bool,
 ) -> None:
     """Collect the dataset at PATH per its dataset.toml and write a new version.
@@ -562,6 +569,9 @@ def collect(
 
     A run stopped by --max-requests, --deadline, a fault or a kill keeps
     everything it fetched; the same command continues it (exit 75 meanwhile).
+    A run that finds nothing the latest version does not hold (leaving aside
+    retrieved_at and source) says "no change" and writes no version, exit 0,
+    unless --write-unchanged.
 
     Example:
 
@@ -584,10 +594,14 @@ def collect(
             archive_url=archive_url,
             archive_only=archive_only,
             archive=not no_archive,
+            write_unchanged=write_unchanged,
         )
     record_summary(report.as_json())
     _print_report(report, as_json)
-    err.print(f"wrote {path / 'versions' / str(report.version)}")
+    if report.unchanged_since is not None:
+        err.print(f"no change since {report.unchanged_since}; nothing written")
+    else:
+        err.print(f"wrote {path / 'versions' / str(report.version)}")
     if report.problems:
         sys.exit(EXIT_NEEDS_PERSON)
 
@@ -1090,6 +1104,11 @@ def download(
 @dataset_path()
 @reddit_options
 @run_options
+@click.option(
+    "--write-unchanged",
+    is_flag=True,
+    help="Write a new version even when it would hold what the latest holds (else: 'no change', nothing written).",
+)
 @json_option
 @handle_errors
 @summary_option
@@ -1103,6 +1122,7 @@ def refresh(
     deadline: float | None,
     max_retries: int,
     wait_for_lock: bool,
+    write_unchanged: bool,
     as_json: bool,
 ) -> None:
     """Re-check the latest version of the dataset at PATH against Reddit and write the next version.
@@ -1110,7 +1130,9 @@ def refresh(
     Asks /api/info for every stored item (100 a request) and fetches again
     the trees of threads whose comment count moved.  Scores, edits and
     statuses are updated, new comments added; items deleted or removed since
-    become tombstones.
+    become tombstones.  When nothing changed (leaving aside retrieved_at and
+    source), says "no change" and writes no version, exit 0, unless
+    --write-unchanged.
 
     Example:
 
@@ -1130,14 +1152,20 @@ def refresh(
             deadline_seconds=deadline,
             retry=RetryPolicy(max_retries=max_retries),
             wait_for_lock=wait_for_lock,
+            write_unchanged=write_unchanged,
         )
     summary = report.as_json()
     record_summary(summary)
     if as_json:
         emit_json(summary)
     tombstones = summary["tombstones"]
+    done = (
+        f"no change since {report.unchanged_since}; nothing written"
+        if report.unchanged_since is not None
+        else f"wrote {path / 'versions' / str(report.version)} from {report.base}"
+    )
     err.print(
-        f"wrote {path / 'versions' / str(report.version)} from {report.base}: {report.checked} items checked, "
+        f"{done}: {report.checked} items checked, "
         f"{len(report.refetched)} threads fetched again, {tombstones.get('added', 0)} new tombstones",
         soft_wrap=True,
     )

@@ -47,6 +47,7 @@ EVENT_LEVELS = {
     "rate-limited": logging.WARNING,
     "info-batch": logging.INFO,
     "version": logging.INFO,
+    "no-change": logging.INFO,
 }
 PROGRESS_EVERY_ENV = "SCRAPER_PROGRESS_EVERY"
 

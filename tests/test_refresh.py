@@ -102,7 +102,7 @@ def test_refresh_cli(world: tuple[Path, Forest]) -> None:
             "praw_client_secret": "fake-client-secret",
             "praw_user_agent": "python:tests:0 (refresh)",
         }
-        result = CliRunner().invoke(main, ["refresh", "--dataset", str(folder), "--json"], env=env)
+        result = CliRunner().invoke(main, ["refresh", "--dataset", str(folder), "--json", "--write-unchanged"], env=env)
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["version"] == "v0002" and summary["checked"] == 242 and summary["threads_refetched"] == []

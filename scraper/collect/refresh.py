@@ -34,6 +34,7 @@ from scraper.collect.run import (
     count_requests,
     finish_placed_run,
     index_answers,
+    log_unchanged,
     log_version,
     new_run_id,
     record_body,
@@ -44,6 +45,7 @@ from scraper.sources.endpoints import INFO, endpoint_of
 from scraper.sources.pacing import Clock, RetryPolicy
 from scraper.sources.reddit import INFO_MAX_IDS, RedditClient, RedditSettings
 from scraper.spec import DatasetSpec, load_spec
+from scraper.store.changes import NoChange
 from scraper.store.lock import dataset_lock
 from scraper.store.purge import PurgingArchive, purged_fullnames
 from scraper.store.raw import read_records
@@ -68,6 +70,7 @@ class RefreshReport:
     requests: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
+    unchanged_since: str | None = None  # the latest version, when nothing changed and no version was written
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready summary."""
@@ -76,6 +79,8 @@ class RefreshReport:
             "run": self.run_id,
             "base": self.base,
             "version": self.version,
+            "version_written": self.version is not None,
+            "unchanged_since": self.unchanged_since,
             "checked": self.checked,
             "threads_refetched": [t.link for t in self.refetched],
             "requests": dict(self.requests),
@@ -121,8 +126,13 @@ def refresh(
     retry: RetryPolicy | None = None,
     clock: Clock | None = None,
     wait_for_lock: bool = False,
+    write_unchanged: bool = False,
 ) -> RefreshReport:
-    """Re-check the latest version of ``dataset_dir`` against Reddit and write the next version."""
+    """Re-check the latest version of ``dataset_dir`` against Reddit and write the next version.
+
+    When nothing changed, no version is written (``report.unchanged_since`` names the
+    latest) unless ``write_unchanged``.
+    """
     spec, spec_sha256 = load_spec(dataset_dir)
     dataset = Dataset(dataset_dir)
     pseudonymizer = pseudonymizer_for(dataset, spec)  # a missing or wrong key stops us before any write
@@ -141,6 +151,7 @@ def refresh(
             settings,
             pseudonymizer,
             RedditClientArgs(max_requests, deadline, retry, clock),
+            write_unchanged=write_unchanged,
         )
 
 
@@ -162,6 +173,8 @@ def _refresh_locked(
     settings: RedditSettings,
     pseudonymizer: Pseudonymizer | None,
     bounds: RedditClientArgs,
+    *,
+    write_unchanged: bool = False,
 ) -> RefreshReport:
     base_subs, base_comment_names = _base_rows(dataset, base)
     run_id, resumed = _refresh_run(dataset, spec_sha256, base)
@@ -222,20 +235,27 @@ def _refresh_locked(
         fresh = pa.concat_arrays([builder.new_keys("submissions"), builder.new_keys("comments")])
         asked_names = pa.array(names, pa.string())
         not_returned = len(asked_names) - (pc.sum(pc.is_in(asked_names, value_set=fresh)).as_py() or 0)
-        manifest = builder.write(
-            spec_sha256=spec_sha256,
-            source={"kind": "refresh", "base": base, "runs": [run_id], "raw": [f"raw/{archive_path.name}"]},
-            stats={
-                "run": run_id,
-                "requests": requests,
-                "checked": len(names),
-                "not_returned": not_returned,
-                "threads_refetched": len(report.refetched),
-                "problems": report.problems,
-            },
-            completeness=[t.as_json() for t in report.refetched],
-            spec=spec,
-        )
+        try:
+            manifest = builder.write(
+                spec_sha256=spec_sha256,
+                source={"kind": "refresh", "base": base, "runs": [run_id], "raw": [f"raw/{archive_path.name}"]},
+                stats={
+                    "run": run_id,
+                    "requests": requests,
+                    "checked": len(names),
+                    "not_returned": not_returned,
+                    "threads_refetched": len(report.refetched),
+                    "problems": report.problems,
+                },
+                completeness=[t.as_json() for t in report.refetched],
+                spec=spec,
+                write_unchanged=write_unchanged,
+            )
+        except NoChange as exc:  # nothing changed: the refresh ends as a successful one does, without a version
+            clear_run_state(dataset.path / REFRESH_STATE)
+            report.unchanged_since = exc.latest
+            log_unchanged(dataset.path, exc.latest)
+            return report
     clear_run_state(dataset.path / REFRESH_STATE)
     report.version = manifest["version"]
     report.manifest = manifest

@@ -37,6 +37,7 @@ from scraper.sources.endpoints import TOKEN, endpoint_of
 from scraper.sources.pacing import Clock, RetryPolicy
 from scraper.sources.reddit import RedditClient, RedditSettings
 from scraper.spec import DatasetSpec, load_spec
+from scraper.store.changes import NoChange
 from scraper.store.killpoints import killpoint
 from scraper.store.lock import dataset_lock
 from scraper.store.purge import PurgingArchive, purged_fullnames
@@ -64,6 +65,7 @@ class CollectReport:
     filtered_out: int = 0
     manifest: dict[str, Any] = field(default_factory=dict)
     archive: dict[str, Any] | None = None
+    unchanged_since: str | None = None  # the latest version, when the run found nothing new and wrote none
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready summary."""
@@ -72,6 +74,8 @@ class CollectReport:
             "run": self.run_id,
             "resumed": self.resumed,
             "version": self.version,
+            "version_written": self.version is not None,
+            "unchanged_since": self.unchanged_since,
             "requests": dict(self.requests),
             "threads": len(self.threads),
             "threads_incomplete": sum(not t.complete for t in self.threads),
@@ -142,6 +146,7 @@ def collect(
     archive_url: str | None = None,
     archive_only: bool = False,
     archive: bool = True,
+    write_unchanged: bool = False,
 ) -> CollectReport:
     """Collect a dataset per its spec (continuing an interrupted run) and write a new version.
 
@@ -149,7 +154,9 @@ def collect(
     (``archive_url`` overrides the spec's) and collects the threads it finds
     through Reddit; with ``archive_only``, or when no Reddit credentials are
     configured at all, the version is built from the archive alone.  ``archive=False``
-    skips the ``[archive]`` section (a live collection only).
+    skips the ``[archive]`` section (a live collection only).  A run that finds
+    nothing the latest version does not hold writes no version (``report.version`` is
+    None, ``report.unchanged_since`` names the latest) unless ``write_unchanged``.
 
     Holds the dataset's lock throughout: a second run exits at once with
     :class:`~scraper.errors.Locked`, or queues behind the first with ``wait_for_lock``.
@@ -171,6 +178,7 @@ def collect(
             archive_url=archive_url,
             archive_only=archive_only,
             use_archive=archive,
+            write_unchanged=write_unchanged,
         )
 
 
@@ -186,6 +194,7 @@ def _collect_locked(
     archive_url: str | None = None,
     archive_only: bool = False,
     use_archive: bool = True,
+    write_unchanged: bool = False,
 ) -> CollectReport:
     spec, spec_sha256 = load_spec(dataset_dir)
     if not use_archive:
@@ -282,23 +291,30 @@ def _collect_locked(
     }
     if report.archive is not None:
         stats["archive"] = report.archive
-    manifest = build_version(
-        dataset,
-        read_records(archive_path),
-        spec_sha256=spec_sha256,
-        source={
-            # from the archive, not this process's counter: a resumed run may have asked Reddit nothing
-            "kind": "reddit-api" if reddit_answered else "arctic-shift",
-            "runs": [run_id],
-            "raw": [f"raw/{archive_path.name}"],
-            **({"archive": spec.archive.url if archive_url is None else archive_url} if spec.archive else {}),
-        },
-        keep_thread=keep_rule(spec),
-        stats=stats,
-        completeness=[t.as_json() for t in report.threads],
-        pseudonymizer=pseudonymizer,
-        spec=spec,
-    )
+    try:
+        manifest = build_version(
+            dataset,
+            read_records(archive_path),
+            spec_sha256=spec_sha256,
+            source={
+                # from the archive, not this process's counter: a resumed run may have asked Reddit nothing
+                "kind": "reddit-api" if reddit_answered else "arctic-shift",
+                "runs": [run_id],
+                "raw": [f"raw/{archive_path.name}"],
+                **({"archive": spec.archive.url if archive_url is None else archive_url} if spec.archive else {}),
+            },
+            keep_thread=keep_rule(spec),
+            stats=stats,
+            completeness=[t.as_json() for t in report.threads],
+            pseudonymizer=pseudonymizer,
+            spec=spec,
+            write_unchanged=write_unchanged,
+        )
+    except NoChange as exc:  # nothing new: the run ends as a successful one does, without a version
+        clear_run_state(dataset.path / RUN_STATE)
+        report.unchanged_since = exc.latest
+        log_unchanged(dataset.path, exc.latest)
+        return report
     clear_run_state(dataset.path / RUN_STATE)
     report.version = manifest["version"]
     report.manifest = manifest
@@ -401,6 +417,11 @@ def _merge(first: list[Candidate], second: list[Candidate]) -> list[Candidate]:
     for cand in second:
         merged.setdefault(cand.link, Candidate(cand.link)).found_by |= cand.found_by
     return [merged[k] for k in sorted(merged)]
+
+
+def log_unchanged(folder: Path, latest: str) -> None:
+    """The ``no-change`` event: the run found nothing ``latest`` does not hold and wrote no version."""
+    emit(log, "no-change", "no change since %s; nothing written", latest, dataset=str(folder), latest=latest)
 
 
 def log_version(folder: Path, manifest: dict[str, Any]) -> None:

@@ -1,0 +1,93 @@
+"""Whether a version about to be written holds anything the latest one does not.
+
+A rerun or refresh that finds nothing new would otherwise place a version
+identical to the latest.  Two versions hold the same data when their tables
+hold the same rows (as multisets, compared exactly in DuckDB, every column but
+the :data:`VOLATILE` ones) and they were built under the same spec, schema
+version and pseudonymization, and the new build quarantined nothing (or as
+many things as the latest did: the same misfits read again).  ``retrieved_at``
+and ``source`` are left out: they say when and through which channel a row was
+read, and change on every run although the data does not (the same rule
+``diff`` uses).  Everything else counts, provenance included: a score, an edit,
+a new tombstone, a new ``found_by`` search.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
+from scraper.store.snapshot import Dataset
+
+#: Columns that change on every run without the data changing.
+VOLATILE = frozenset({"retrieved_at", "source"})
+MEMORY_LIMIT = "512MB"  # past it DuckDB spills to a temporary folder
+
+
+class NoChange(Exception):  # an outcome, not an error: the run succeeded and wrote nothing
+    """The version about to be written would hold what ``latest`` holds; nothing was written."""
+
+    def __init__(self, latest: str) -> None:
+        super().__init__(f"no change since {latest}; nothing written")
+        self.latest = latest
+
+
+def unchanged_since(
+    dataset: Dataset,
+    tables: Mapping[str, pa.Table | Path],
+    *,
+    spec_sha256: str | None,
+    quarantined: int,
+    pseudonymization: dict[str, Any],
+) -> str | None:
+    """The latest version if ``tables`` (by stem) hold the same data as it, else None."""
+    latest = dataset.latest()
+    if latest is None:
+        return None
+    manifest = dataset.manifest(latest)
+    same_build = (
+        manifest.get("spec_sha256") == spec_sha256
+        and manifest.get("schema_version") == SCHEMA_VERSION
+        and quarantined in (0, (manifest.get("stats") or {}).get("quarantined", 0))
+        and manifest.get("pseudonymization", {"pseudonymized": False}) == pseudonymization
+        and set(tables) == set(ARROW_SCHEMAS)
+    )
+    if not same_build:
+        return None
+    folder = dataset.version_dir(latest)
+    with tempfile.TemporaryDirectory(prefix="changes-") as spill:
+        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
+        try:
+            con.execute("SET enable_progress_bar = false")
+            for stem, table in tables.items():
+                old = folder / f"{stem}.parquet"
+                if not pq.read_schema(old).equals(ARROW_SCHEMAS[stem], check_metadata=False):
+                    return None  # an older minor schema: the new version is the upgrade
+                if not _same_rows(con, old, table, stem):
+                    return None
+        finally:
+            con.close()
+    return latest
+
+
+def _same_rows(con: duckdb.DuckDBPyConnection, old: Path, new: pa.Table | Path, stem: str) -> bool:
+    con.read_parquet(str(old)).create_view("old_side")
+    if isinstance(new, Path):
+        con.read_parquet(str(new)).create_view("new_side")
+    else:
+        con.from_arrow(new).create_view("new_side")
+    [(rows_old,)] = con.execute("SELECT count(*) FROM old_side").fetchall()
+    [(rows_new,)] = con.execute("SELECT count(*) FROM new_side").fetchall()
+    if rows_old != rows_new:
+        return False
+    columns = ", ".join('"' + c.replace('"', '""') + '"' for c in ARROW_SCHEMAS[stem].names if c not in VOLATILE)
+    query = f"SELECT count(*) FROM (SELECT {columns} FROM new_side EXCEPT ALL SELECT {columns} FROM old_side)"  # noqa: S608 - quoted column names
+    [(extra,)] = con.execute(query).fetchall()
+    return bool(extra == 0)
