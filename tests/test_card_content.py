@@ -73,7 +73,7 @@ def test_collected_and_refreshed_cards_say_what_ran(tmp_path: Path) -> None:
     folder = write_spec(tmp_path / "ds", SPEC)
     with FakeReddit(forest_of(60, 20), quota=10**9) as server:
         report = collect(folder, settings_for(server), retry=QUICK)
-        refresh(folder, settings_for(server), retry=QUICK)
+        refresh(folder, settings_for(server), retry=QUICK, write_unchanged=True)
     collected = card(folder)
     assert f"official Reddit Data API over OAuth (through PRAW) by run {report.run_id}." in collected
     assert "- Queries (sort relevance" in collected and "`quit machine learning`" in collected
