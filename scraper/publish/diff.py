@@ -32,10 +32,10 @@ import pyarrow.parquet as pq
 from schemas import ARROW_SCHEMAS
 from schemas.upgrade import upgrade_table
 from scraper.errors import IntegrityError, storage_error
+from scraper.store.changes import VOLATILE  # one rule for "what changes on every run"
 from scraper.store.snapshot import RESTORE
 from scraper.study import TABLES, locate
 
-VOLATILE = frozenset({"retrieved_at", "source"})
 MEMORY_LIMIT = "512MB"  # DuckDB's own limit for a diff; the hash join of two 1M-comment versions fits
 
 
