@@ -74,6 +74,8 @@ def test_collect_again_without_change_writes_nothing_until_the_data_changes(tmp_
         code, stderr, summary = _cli(server, "collect", str(folder), "--write-unchanged")
     assert (code, summary["version"], summary["version_written"]) == (0, "v0003", True), stderr
     assert Dataset(folder).versions() == ["v0001", "v0002", "v0003"]
+    # five runs of one process, most within one second: each its own raw archive, none reading another's
+    assert len(list((folder / "raw").glob("*.jsonl.gz"))) == 5
 
 
 def test_refresh_without_change_writes_nothing_unless_asked(tmp_path: Path, forest: Forest) -> None:

@@ -287,6 +287,6 @@ def _refresh_run(dataset: Dataset, spec_sha256: str, base: str) -> tuple[str, bo
             return str(state["run"]), True
     except (OSError, ValueError, KeyError):
         pass
-    run_id = f"{new_run_id()}-refresh"
+    run_id = new_run_id(dataset.path, "-refresh")
     write_json_atomic(path, {"run": run_id, "base": base, "spec_sha256": spec_sha256})
     return run_id, False

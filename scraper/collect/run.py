@@ -88,9 +88,17 @@ class CollectReport:
         }
 
 
-def new_run_id() -> str:
-    """A sortable id for a run: UTC time and process id."""
-    return f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}"
+def new_run_id(dataset: Path | None = None, suffix: str = "") -> str:
+    """A sortable id for a run: UTC time and process id (and ``suffix``).
+
+    Given the dataset's folder, never the id of a run whose raw archive is there already
+    (two runs of one process within a second): a new run must not read an old one's answers.
+    """
+    stem = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}-{os.getpid()}"
+    run_id, n = f"{stem}{suffix}", 1
+    while dataset is not None and (dataset / "raw" / f"{run_id}.jsonl.gz").exists():
+        run_id, n = f"{stem}.{n}{suffix}", n + 1
+    return run_id
 
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -110,7 +118,7 @@ def _run_id(dataset: Dataset, spec_sha256: str) -> tuple[str, bool]:
     except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
         if path.exists():
             log.warning("%s unreadable (%s); starting a new run", path, exc)
-    run_id = new_run_id()
+    run_id = new_run_id(dataset.path)
     write_json_atomic(
         path, {"run": run_id, "spec_sha256": spec_sha256, "started_at": datetime.now(UTC).isoformat(timespec="seconds")}
     )
