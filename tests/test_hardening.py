@@ -367,9 +367,14 @@ def test_purge_under_disk_faults(monkeypatch: pytest.MonkeyPatch, base: Path, tm
         return folder, ["purge", str(folder), victim]
 
     def check(folder: Path) -> None:
-        # purge rewrites versions in place by design; whether a rerun repairs a manifest left behind
-        # by a fault between a file and its manifest is the integrity issue's (purge atomicity)
+        # each version is rewritten in staging and swapped in whole: a fault anywhere leaves every
+        # version valid, and the rerun completes the purge in every one of them
         assert victim in (folder / "purges.jsonl").read_text()
+        assert run("validate", str(folder)).exit_code == 0
+        for version in Dataset(folder).versions():
+            table = pq.read_table(folder / "versions" / version / "comments.parquet").to_pylist()
+            assert [r["status"] for r in table if r["name"] == victim] in ([], ["purged"])
+        assert not list((folder / ".staging").glob("purge-*"))
 
     sites = sweep(monkeypatch, make, errno.ENOSPC, check, sample=2, intact=False)
     assert any("purges.jsonl" in s for s in sites)

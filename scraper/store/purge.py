@@ -23,6 +23,7 @@ import gzip
 import json
 import os
 import re
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,7 +39,15 @@ from scraper.normalize.rows import RowSet
 from scraper.store.killpoints import killpoint
 from scraper.store.lock import dataset_lock
 from scraper.store.raw import RawArchive, archive_files, read_records
-from scraper.store.snapshot import Dataset, rows_to_table, sha256_file, write_json_atomic, write_json_lines_atomic
+from scraper.store.snapshot import (
+    STAGING_DIR,
+    Dataset,
+    replace_dir,
+    rows_to_table,
+    sha256_file,
+    write_json_atomic,
+    write_json_lines_atomic,
+)
 
 _FULLNAME = re.compile(r"^t[13]_[0-9a-z]{1,13}$")
 PURGES_FILE = "purges.jsonl"
@@ -65,14 +74,13 @@ def _replace_file(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _purge_rows(path: Path, stem: str, names: set[str]) -> int:
+def _purge_rows(path: Path, out_path: Path, stem: str, names: set[str]) -> int:
+    """Write ``path``'s rows with the purged items tombstoned to ``out_path``, if any changed; count them."""
     model: type[Submission] | type[Comment] = Submission if stem == "submissions" else Comment
     rows: list[Any] = [model.model_validate(r) for r in pq.read_table(path).to_pylist()]
     out, hits = purge_rows(rows, names)
     if hits:
-        tmp = path.with_name(f".{path.name}.purge")
-        pq.write_table(rows_to_table(stem, out), tmp, compression="zstd", write_statistics=True)
-        os.replace(tmp, path)
+        pq.write_table(rows_to_table(stem, out), out_path, compression="zstd", write_statistics=True)
     return hits
 
 
@@ -202,32 +210,58 @@ def copy_purge_log(source_dir: Path, target_dir: Path) -> bool:
 
 
 def _purge_version(dataset: Dataset, version: str, names: set[str], when: str) -> int:
+    """Rewrite one version without the purged items' text; return how many rows changed.
+
+    The rewritten version is built whole in a staging folder (changed files written anew,
+    the others linked) and swapped in for the old folder in one step (:func:`replace_dir`):
+    a crash or a full disk at any write leaves the version as it was, valid, and running
+    the purge again (it is recorded before this runs) completes it.
+    """
     folder = dataset.version_dir(version)
-    manifest_path = folder / "manifest.json"
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    hits = 0
-    for name, info in manifest["files"].items():
-        path = folder / name
-        found = _purge_rows(path, info["table"], names)
-        if found:
-            old_sha = info["sha256"]
-            info.update(
-                rows=pq.ParquetFile(path).metadata.num_rows, bytes=path.stat().st_size, sha256=sha256_file(path)
-            )
-            card = manifest.get("card")
-            if card:  # the card lists each file's checksum
-                card_path = folder / card["name"]
-                text = card_path.read_text(encoding="utf-8").replace(old_sha, info["sha256"])
-                _replace_file(card_path, text.encode())
-                card.update(bytes=card_path.stat().st_size, sha256=sha256_file(card_path))
-            hits += found
-    if hits:
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    stage = dataset.path / STAGING_DIR / f"purge-{version}.{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        hits = 0
+        for name, info in manifest["files"].items():
+            found = _purge_rows(folder / name, stage / name, info["table"], names)
+            if found:
+                old_sha = info["sha256"]
+                new = stage / name
+                info.update(
+                    rows=pq.ParquetFile(new).metadata.num_rows, bytes=new.stat().st_size, sha256=sha256_file(new)
+                )
+                card = manifest.get("card")
+                if card:  # the card lists each file's checksum
+                    source = stage / card["name"] if (stage / card["name"]).exists() else folder / card["name"]
+                    text = source.read_text(encoding="utf-8").replace(old_sha, info["sha256"])
+                    _replace_file(stage / card["name"], text.encode())
+                    card.update(bytes=(stage / card["name"]).stat().st_size, sha256=sha256_file(stage / card["name"]))
+                hits += found
+        if not hits:
+            return 0
         manifest.setdefault("purges", []).append({"at": when, "items": hits})
         status = manifest.get("stats", {}).get("status")
         if isinstance(status, dict):
             status["purged"] = status.get("purged", 0) + hits
-        write_json_atomic(manifest_path, manifest)
-    return hits
+        for entry in folder.iterdir():  # the files the purge did not change: the same bytes
+            if entry.is_file() and entry.name != "manifest.json" and not (stage / entry.name).exists():
+                _link_or_copy(entry, stage / entry.name)
+        write_json_atomic(stage / "manifest.json", manifest)
+        killpoint(f"purge-staged:{version}")
+        replace_dir(stage, folder)
+        return hits
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the filesystem allows one (version files are never written in place), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _fullname(data: dict[str, Any]) -> str | None:
@@ -386,8 +420,7 @@ def purge(dataset_dir: Path, fullnames: list[str], *, allow_missing: bool = Fals
             if quarantine_dir.is_dir()
             else 0
         )
-        if any(versions.values()):
-            dataset.write_index()
+        dataset.write_index()  # always: a purge cut off after its last swap left the index behind
         entry.update(rows=versions, raw_things=raw, quarantine_lines=quarantined)
         write_json_lines_atomic(log_path, [*earlier, entry])
     return entry
