@@ -49,7 +49,7 @@ from scraper.spec import DatasetSpec
 from scraper.store.changes import NoChange, unchanged_since
 from scraper.store.killpoints import killpoint
 from scraper.store.purge import apply_purges, purged_fullnames
-from scraper.store.snapshot import Dataset, rows_to_table, write_json_lines_atomic
+from scraper.store.snapshot import Dataset, pid_alive, rows_to_table, write_json_lines_atomic
 
 WORK_PREFIX = ".build-"
 
@@ -241,20 +241,8 @@ def _remove_stale_work(folder: Path) -> None:
     """Work folders of builds that died (their process is gone)."""
     for leftover in folder.glob(f"{WORK_PREFIX}*"):
         pid = leftover.name[len(WORK_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def build_version(

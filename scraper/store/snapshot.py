@@ -487,14 +487,17 @@ class Dataset:
         if root.is_dir():
             for leftover in root.iterdir():
                 pid = leftover.name.rpartition(".")[2]
-                if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+                if pid.isdigit() and int(pid) != os.getpid() and pid_alive(int(pid)):
                     continue  # another run is writing it
                 shutil.rmtree(leftover, ignore_errors=True)
                 removed.append(leftover)
         return removed
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (this process included): its leftovers are not to be removed."""
+    if pid == os.getpid():
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
