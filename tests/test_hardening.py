@@ -408,6 +408,38 @@ def test_collect_under_disk_faults(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert any("raw/" in s for s in sites) and any(".parquet" in s for s in sites)
 
 
+def test_refresh_under_disk_faults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    forest = Forest()
+    for n in range(2):
+        submission, comments = generate_thread(f"th{n}", 25, seed=n)
+        forest.add_thread(submission, comments)
+    counter = iter(range(1000))
+    with FakeReddit(forest, quota=10**9) as server:
+        env = {
+            "praw_client_id": server.client_id,
+            "praw_client_secret": server.client_secret,
+            "praw_user_agent": "python:tests:0 (hardening)",
+            "SCRAPER_OAUTH_URL": server.url,
+            "SCRAPER_REDDIT_URL": server.url,
+        }
+        base = write_spec(tmp_path / "base" / "faults", SPEC)
+        assert_clean(run("collect", str(base), env=env), 0)
+
+        def make() -> tuple[Path, list[str]]:
+            folder = tmp_path / f"run{next(counter)}" / "faults"
+            shutil.copytree(base, folder, ignore=shutil.ignore_patterns(".lock"))
+            return folder, ["refresh", str(folder), "--write-unchanged"]
+
+        def check(folder: Path) -> None:  # the refreshed version, whole, beside the intact first one
+            assert Dataset(folder).versions() == ["v0001", "v0002"]
+            Dataset(folder).check_store()
+            assert run("validate", str(folder)).exit_code == 0
+
+        sites = sweep(monkeypatch, make, errno.ENOSPC, check, sample=2, env=env)
+    print(f"refresh: {len(sites)} write sites")
+    assert any(".parquet" in s for s in sites) and any("index.json" in s for s in sites)
+
+
 def strip_run(manifest: dict[str, Any]) -> dict[str, Any]:
     """A manifest less what names the run (its id, its request counts, which differ by the retried request)."""
     manifest.pop("completeness", None)
