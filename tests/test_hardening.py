@@ -380,20 +380,26 @@ def test_purge_under_disk_faults(monkeypatch: pytest.MonkeyPatch, base: Path, tm
     assert any("purges.jsonl" in s for s in sites)
 
 
-def test_collect_under_disk_faults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+@contextmanager
+def two_thread_reddit() -> Iterator[dict[str, str]]:
+    """A fake Reddit holding two 25-comment threads; yields the environment a CLI run needs for it."""
     forest = Forest()
     for n in range(2):
         submission, comments = generate_thread(f"th{n}", 25, seed=n)
         forest.add_thread(submission, comments)
-    counter = iter(range(1000))
     with FakeReddit(forest, quota=10**9) as server:
-        env = {
+        yield {
             "praw_client_id": server.client_id,
             "praw_client_secret": server.client_secret,
             "praw_user_agent": "python:tests:0 (hardening)",
             "SCRAPER_OAUTH_URL": server.url,
             "SCRAPER_REDDIT_URL": server.url,
         }
+
+
+def test_collect_under_disk_faults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    counter = iter(range(1000))
+    with two_thread_reddit() as env:
 
         def make() -> tuple[Path, list[str]]:
             folder = write_spec(tmp_path / f"run{next(counter)}" / "faults", SPEC)
@@ -409,19 +415,8 @@ def test_collect_under_disk_faults(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
 
 def test_refresh_under_disk_faults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    forest = Forest()
-    for n in range(2):
-        submission, comments = generate_thread(f"th{n}", 25, seed=n)
-        forest.add_thread(submission, comments)
     counter = iter(range(1000))
-    with FakeReddit(forest, quota=10**9) as server:
-        env = {
-            "praw_client_id": server.client_id,
-            "praw_client_secret": server.client_secret,
-            "praw_user_agent": "python:tests:0 (hardening)",
-            "SCRAPER_OAUTH_URL": server.url,
-            "SCRAPER_REDDIT_URL": server.url,
-        }
+    with two_thread_reddit() as env:
         base = write_spec(tmp_path / "base" / "faults", SPEC)
         assert_clean(run("collect", str(base), env=env), 0)
 
