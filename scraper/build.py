@@ -82,7 +82,7 @@ class VersionBuilder:
         _remove_stale_work(dataset.path)
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=dataset.path))
         self.sightings = Sightings(self.workdir, batch_rows=batch_rows)
-        self._staged: dict[str, Path] | None = None
+        self._staged: dict[str, list[Path]] | None = None
         if base is not None:
             folder = dataset.version_dir(base)
             self.sightings.seq = -(2**62)  # the base's rows lose every tie
@@ -102,7 +102,7 @@ class VersionBuilder:
         self.sightings.close()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def staged(self) -> dict[str, Path]:
+    def staged(self) -> dict[str, list[Path]]:
         """Stop taking sightings; the staging files by stem."""
         if self._staged is None:
             self._staged = self.sightings.close()
@@ -110,10 +110,10 @@ class VersionBuilder:
 
     def new_keys(self, stem: str) -> pa.Array:
         """Fullnames this build saw (valid, not from the base) in table ``stem``; read from the staging file."""
-        path = self.staged().get(stem)
-        if path is None:
+        paths = self.staged().get(stem)
+        if not paths:
             return pa.array([], pa.string())
-        table = pq.read_table(path, columns=["_key", "_pre", "_qfield"])
+        table = pa.concat_tables(pq.read_table(path, columns=["_key", "_pre", "_qfield"]) for path in paths)
         fresh = pc.and_(pc.invert(table["_pre"]), pc.is_null(table["_qfield"]))
         return table.filter(fresh)["_key"].combine_chunks()
 

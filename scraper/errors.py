@@ -54,6 +54,7 @@ import re
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 EXIT_OK = 0
 EXIT_NEEDS_PERSON = 1
@@ -135,6 +136,13 @@ class RawArchiveDamaged(IntegrityError):
         super().__init__(message)
         self.path = path
         self.offset = offset
+
+    def __reduce__(self) -> tuple[Any, ...]:  # raised in an ingest worker process, re-raised in the caller
+        return (_raw_archive_damaged, (str(self), self.path, self.offset))
+
+
+def _raw_archive_damaged(message: str, path: Path, offset: int) -> RawArchiveDamaged:
+    return RawArchiveDamaged(message, path=path, offset=offset)
 
 
 class StorageError(ScraperError):

@@ -30,8 +30,11 @@ module imports nothing of the collector, so praw is never loaded.
 from __future__ import annotations
 
 import gzip
+import multiprocessing
+import os
 import zlib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -42,8 +45,10 @@ import msgspec
 
 from scraper.build import VersionBuilder, build_version_in_memory, pseudonymizer_for
 from scraper.errors import InputError, ScraperError
+from scraper.normalize import wire
 from scraper.normalize.policy import keep_rule
 from scraper.normalize.repair import storable
+from scraper.normalize.sightings import Sightings, SightingStats
 from scraper.spec import SPEC_FILE, DatasetSpec, load_spec
 from scraper.store.raw import read_records
 from scraper.store.snapshot import Dataset
@@ -67,15 +72,33 @@ class _SampleResponse(msgspec.Struct, gc=False):
     text: Any = ""
 
 
+class _TreeResponse(msgspec.Struct, gc=False):
+    status: Any = 200
+    headers: Any = None
+    json: wire.Tree | msgspec.UnsetType = msgspec.UNSET
+
+
+class _TreeSample(msgspec.Struct, gc=False):
+    """A recorded interaction whose body is a comment tree, decoded in one pass (the common big file)."""
+
+    request: dict[str, Any]
+    response: _TreeResponse
+    source: Any = None
+
+
 _PROBE = msgspec.json.Decoder(_Probe)
 _SAMPLE_RESPONSE = msgspec.json.Decoder(_SampleResponse)
+_TREE_SAMPLE = msgspec.json.Decoder(_TreeSample)
 
 
-def ingest(dataset_dir: Path, files: Sequence[Path], *, replace: bool = False) -> dict[str, Any]:
+def ingest(
+    dataset_dir: Path, files: Sequence[Path], *, replace: bool = False, workers: int | None = None
+) -> dict[str, Any]:
     """Write a new version of ``dataset_dir`` from ``files``; return its manifest.
 
     Merged into the latest version unless ``replace``.  Raises :class:`InputError` for a
     file that cannot be read, and when nothing in the input is usable (no version then).
+    ``workers``: processes that read the files (see :func:`read_files`).
     """
     if not files:
         raise InputError("give at least one file to ingest")
@@ -94,8 +117,7 @@ def ingest(dataset_dir: Path, files: Sequence[Path], *, replace: bool = False) -
         keep_thread=keep_rule(spec) if spec is not None else None,
         pseudonymizer=pseudonymizer,
     ) as builder:
-        for path in files:
-            read_file(path, builder.sightings)
+        read_files(files, builder.sightings, workers=workers)
         names = [storable(p.name) for p in files]
         return builder.write(
             spec_sha256=spec_sha,
@@ -161,7 +183,7 @@ class _RecordList:
 
 
 class _Sink(Protocol):
-    def add_record(self, record: Any) -> None: ...
+    def add_record(self, record: Any) -> object: ...
 
     def add_document(
         self,
@@ -173,7 +195,7 @@ class _Sink(Protocol):
         source: str,
         label: str = "",
         strict: bool = False,
-    ) -> None: ...
+    ) -> object: ...
 
 
 def _check_readable(path: Path) -> None:
@@ -186,6 +208,80 @@ def _check_readable(path: Path) -> None:
         raise InputError(f"{path}: no such file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc}); check the path") from None
+
+
+#: Below this much input, reading in worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 64 * 2**20
+#: Parts per worker: enough for the workers to finish together, few enough to keep row groups large.
+PARTS_PER_WORKER = 4
+
+
+def read_files(files: Sequence[Path], sightings: Sightings, *, workers: int | None = None) -> None:
+    """Feed ``files`` to ``sightings``: here, or in parts read by ``workers`` processes.
+
+    Decoding JSON holds the interpreter, so one process uses one core; a large input is
+    cut into parts of consecutive files, each read by a worker process into staging
+    files of its own (:meth:`Sightings.part`), and the parts are taken over in input
+    order (:meth:`Sightings.absorb`).  The version written is the same, byte for byte,
+    whatever the number of workers (``tests/test_ingest_parallel.py``).  ``workers``
+    None: one per available core, when the input is at least
+    :data:`PARALLEL_MIN_BYTES`.  The processes come from the standard library's
+    :class:`~concurrent.futures.ProcessPoolExecutor` (forked); nothing here schedules.
+    """
+    count = _worker_count(files, workers)
+    if count <= 1:
+        for path in files:
+            read_file(path, sightings)
+        return
+    parts = _parts(files, count * PARTS_PER_WORKER)
+    jobs = [(part, *sightings.part(index), sightings.batch_rows) for index, part in enumerate(parts)]
+    # fork: a worker starts at once with what is imported here, and never re-runs the caller's
+    # __main__ (spawn and forkserver do, which breaks scripts without a main guard).  A worker
+    # touches only msgspec and pyarrow, which re-initialise their thread pools after a fork.
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+        results = list(pool.map(_read_part, jobs))
+    sightings.absorb(results)
+
+
+def _worker_count(files: Sequence[Path], workers: int | None) -> int:
+    if workers is not None:
+        return max(1, min(workers, len(files)))
+    if len(files) < 2 or sum(_size(path) for path in files) < PARALLEL_MIN_BYTES:
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), len(files)))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _parts(files: Sequence[Path], count: int) -> list[list[Path]]:
+    """``files`` cut into at most ``count`` runs of consecutive files of about equal size."""
+    sizes = [max(1, _size(path)) for path in files]
+    share = sum(sizes) / max(1, count)
+    parts: list[list[Path]] = [[]]
+    filled = 0
+    for path, size in zip(files, sizes, strict=True):
+        if parts[-1] and filled + size / 2 > share * len(parts) and len(parts) < count:
+            parts.append([])
+        parts[-1].append(path)
+        filled += size
+    return parts
+
+
+def _read_part(job: tuple[list[Path], Path, int, int]) -> tuple[dict[str, list[Path]], SightingStats]:
+    """One part, in a worker process: its files into staging files of its own."""
+    files, workdir, seq, batch_rows = job
+    workdir.mkdir()
+    sightings = Sightings(workdir, batch_rows=batch_rows)
+    sightings.seq = seq
+    for path in files:
+        read_file(path, sightings)
+    return sightings.close(), sightings.stats
 
 
 def read_file(path: Path, sightings: _Sink) -> None:
@@ -207,6 +303,8 @@ def read_file(path: Path, sightings: _Sink) -> None:
         raise InputError(f"{path}: is gzip-compressed; a raw archive must be named *.jsonl.gz")
     head = raw.lstrip()[:1]
     if head == b"{":
+        if isinstance(sightings, Sightings) and _read_tree_sample(raw, sightings, origin, name):
+            return
         try:
             probe = _PROBE.decode(raw)
         except msgspec.DecodeError:
@@ -225,6 +323,27 @@ def read_file(path: Path, sightings: _Sink) -> None:
     elif head != b"[":
         _parse(path, raw)  # raises with the reason: empty, not JSON, not text
     sightings.add_document(raw, url="", params={}, seen_at=_now(), source=origin, label=str(path), strict=True)
+
+
+def _read_tree_sample(raw: bytes, sightings: Sightings, origin: str, name: str) -> bool:
+    """A recorded interaction holding a comment tree, decoded once straight into the wire types.
+
+    False (nothing taken) for anything else, or a tree the fast path does not take: the
+    general reading below (which scans the file more than once) then decides.
+    """
+    try:
+        sample = _TREE_SAMPLE.decode(raw)
+    except wire.NotFast:
+        return False
+    if sample.response.json is msgspec.UNSET:
+        return False
+    doc = {
+        "request": sample.request,
+        "response": {"status": sample.response.status, "headers": sample.response.headers, "json": None},
+        "source": sample.source,
+    }
+    record = _sample_record(doc, origin, name)
+    return record is not None and sightings.add_record(record, decoded=sample.response.json)
 
 
 def _read_parsed(path: Path, raw: bytes, sightings: _Sink, origin: str, name: str) -> None:

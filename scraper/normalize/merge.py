@@ -82,7 +82,7 @@ class MergeResult:
 
 
 def merge(
-    staging: dict[str, Path],
+    staging: dict[str, list[Path]],
     workdir: Path,
     outputs: dict[str, Path],
     quarantine: Path,
@@ -139,7 +139,7 @@ SELECT {columns} FROM (
         row_number() OVER (PARTITION BY _key ORDER BY retrieved_at DESC, _seq DESC) AS _rank,
         bool_or(_pre) OVER (PARTITION BY _key) AS _in_base,
         max(CASE WHEN _pre THEN _rdepth END) OVER (PARTITION BY _key) AS _base_depth
-    FROM read_parquet('{src}')
+    FROM read_parquet({src})
 ) WHERE _rank = 1
 ORDER BY _key
 """
@@ -148,19 +148,24 @@ _NARROW = {
     "submissions": "_key, _in_base, title, selftext, source, retrieved_at",
 }
 #: Every sighting, each thing's newest first: the first row of each key is the winner.
-_SORTED = "SELECT * FROM read_parquet('{src}') {where} ORDER BY _key, retrieved_at DESC, _seq DESC"
-_FOUND = "SELECT thread, list_sort(list(DISTINCT label)) AS labels FROM read_parquet('{src}') GROUP BY thread"
+_SORTED = "SELECT * FROM read_parquet({src}) {where} ORDER BY _key, retrieved_at DESC, _seq DESC"
+_FOUND = "SELECT thread, list_sort(list(DISTINCT label)) AS labels FROM read_parquet({src}) GROUP BY thread"
 
 
 def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _winners(con: duckdb.DuckDBPyConnection, staged: Path | None, stem: str) -> pa.Table | None:
+def _sql_files(paths: list[Path]) -> str:
+    """A DuckDB list of staging files (a build's own, and its parts')."""
+    return "[" + ", ".join(f"'{_sql_path(p)}'" for p in paths) + "]"
+
+
+def _winners(con: duckdb.DuckDBPyConnection, staged: list[Path] | None, stem: str) -> pa.Table | None:
     """The columns depth and the thread filter need of each thing's newest sighting, sorted by key."""
-    if staged is None:
+    if not staged:
         return None
-    query = _WINNERS.format(columns=_NARROW[stem], src=_sql_path(staged))
+    query = _WINNERS.format(columns=_NARROW[stem], src=_sql_files(staged))
     return con.sql(query).to_arrow_table().combine_chunks()
 
 
@@ -173,14 +178,14 @@ def _ranges(winners: pa.Table | None) -> list[str]:
 
 
 def _sorted_sightings(
-    con: duckdb.DuckDBPyConnection, staged: Path | None, bounds: list[str]
+    con: duckdb.DuckDBPyConnection, staged: list[Path] | None, bounds: list[str]
 ) -> Iterator[pa.RecordBatch]:
     """Every sighting, sorted by key and newest first, streamed in batches, one key range at a time.
 
     Sorting all the (wide) sightings at once makes DuckDB spill to disk past its memory limit;
     a range of :data:`RANGE_ROWS` keys sorts in memory, at the cost of one more scan per range.
     """
-    if staged is None:
+    if not staged:
         return
     edges: list[str | None] = [None, *bounds, None]
     for low, high in itertools.pairwise(edges):
@@ -192,7 +197,7 @@ def _sorted_sightings(
             )
             if part
         )
-        query = _SORTED.format(src=_sql_path(staged), where=f"WHERE {where}" if where else "")
+        query = _SORTED.format(src=_sql_files(staged), where=f"WHERE {where}" if where else "")
         yield from con.sql(query).to_arrow_reader(BATCH_ROWS)
 
 
@@ -200,11 +205,11 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _found(con: duckdb.DuckDBPyConnection, staged: Path | None) -> pa.Table:
+def _found(con: duckdb.DuckDBPyConnection, staged: list[Path] | None) -> pa.Table:
     """Every thread and the sorted labels that found it."""
-    if staged is None:
+    if not staged:
         return pa.table({"thread": pa.array([], pa.string()), "labels": pa.array([], pa.list_(pa.string()))})
-    table = con.sql(_FOUND.format(src=_sql_path(staged))).to_arrow_table()
+    table = con.sql(_FOUND.format(src=_sql_files(staged))).to_arrow_table()
     return table.combine_chunks()
 
 

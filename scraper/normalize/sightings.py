@@ -29,7 +29,7 @@ from __future__ import annotations
 import gc
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -97,6 +97,12 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+#: At most this many lines say what was skipped (the counts by reason are complete).
+MAX_SKIPPED = 1000
+#: Sequence numbers a part may use (see :meth:`Sightings.part`).
+PART_SEQ = 2**40
+
+
 class _Abort(Exception):
     """The fast path met a value it does not convert itself: the document takes the model path."""
 
@@ -137,7 +143,8 @@ class Sightings:
         self._slow: dict[str, list[dict[str, Any]]] = {"t1": [], "t3": []}
         self._found: list[tuple[str, str]] = []
         self._writers: dict[str, pq.ParquetWriter] = {}
-        self.files: dict[str, Path] = {}
+        self.files: dict[str, list[Path]] = {}
+        self._parts = 0
 
     # ---- ways in -------------------------------------------------------------------------------
 
@@ -146,35 +153,40 @@ class Sightings:
         for record in records:
             self.add_record(record)
 
-    def add_record(self, record: Any) -> None:
-        """One raw record: request, response status and body (text or parsed), collector context."""
+    def add_record(self, record: Any, *, decoded: Any = None) -> bool:
+        """One raw record: request, response status and body (text or parsed), collector context.
+
+        ``decoded`` is the body already decoded into :data:`wire.Tree` (a caller that decoded
+        the whole file in one pass); when it does not fit the fast path, nothing is taken and
+        False is returned, so the caller can give the record again with its body.
+        """
         if not isinstance(record, dict):
             self._skip("records that are not JSON objects", "record", detail="not a JSON object")
-            return
+            return True
         url = str(record.get("url") or "")
         label = str(record.get("label") or url)
         if url.rstrip("/").endswith("/access_token"):
-            return  # the collector's own authentication, not data
+            return True  # the collector's own authentication, not data
         if "event" in record:
-            return  # a collector checkpoint, not a response
+            return True  # a collector checkpoint, not a response
         try:
             status = int(record.get("status") or 200)
         except (TypeError, ValueError):
             self._skip("records whose status is not a number", label, detail="status is not a number")
-            return
+            return True
         if record.get("origin") == ARCHIVE_ORIGIN or archive_kind(url):
             self.stats.not_kept["archive answers (Arctic Shift; built by collect with an [archive] section)"] += 1
-            return
+            return True
         if status != 200:
-            self.stats.skipped.append(f"{label}: HTTP {status}")
+            self._note(f"{label}: HTTP {status}")
             self.stats.not_kept[f"HTTP {status} responses"] += 1
-            return
+            return True
         params = record.get("params")
         context = record.get("context")
         body = record["json"] if "json" in record else record.get("body")
         if body is None:
             body = ""
-        self.add_document(
+        return self.add_document(
             body,
             url=url,
             params=params if isinstance(params, dict) else {},
@@ -182,6 +194,7 @@ class Sightings:
             source=str(record.get("origin") or "reddit-api"),
             context=context if isinstance(context, dict) else {},
             label=label,
+            decoded=decoded,
         )
 
     def add_document(
@@ -195,19 +208,23 @@ class Sightings:
         context: dict[str, Any] | None = None,
         label: str = "",
         strict: bool = False,
-    ) -> None:
-        """One response body (JSON text or parsed) seen at ``seen_at``.
+        decoded: Any = None,
+    ) -> bool:
+        """One response body (JSON text or parsed) seen at ``seen_at``; False only for a ``decoded`` misfit.
 
         Text that is not JSON is counted and skipped, or with ``strict`` (a file the user
-        gave) raises :class:`~scraper.errors.InputError` naming ``label``.
+        gave) raises :class:`~scraper.errors.InputError` naming ``label``.  ``decoded``: see
+        :meth:`add_record`.
         """
         source = repair_text(source, self.stats.repaired, "source")
         context = context or {}
         with collector_paused():
-            if self._fast_document(body, url, params, seen_at, source, context):
+            if self._fast_document(body, url, params, seen_at, source, context, decoded):
                 self.stats.responses += 1
                 self._maybe_flush()
-                return
+                return True
+            if decoded is not None:
+                return False
             if isinstance(body, bytes | str):
                 try:
                     parsed = json.loads(body)
@@ -215,19 +232,20 @@ class Sightings:
                     if strict:
                         raise InputError(f"{label}: JSON nested too deeply to be a Reddit response") from None
                     self._skip("responses nested too deeply to read", label, detail="nested too deeply")
-                    return
+                    return True
                 except ValueError as exc:
                     if strict:
                         raise InputError(
                             f"{label}: not JSON ({exc}); give Reddit API responses saved as JSON"
                         ) from None
                     self._skip("response bodies that are not JSON", label, detail="malformed JSON")
-                    return
+                    return True
             else:
                 parsed = body
             if self._model_document(parsed, url, params, seen_at, source, context, label):
                 self.stats.responses += 1
             self._maybe_flush()
+            return True
 
     def add_things(
         self,
@@ -289,11 +307,18 @@ class Sightings:
     # ---- the fast path -----------------------------------------------------------------------------
 
     def _fast_document(
-        self, body: Any, url: str, params: dict[str, Any], seen_at: datetime, source: str, context: dict[str, Any]
+        self,
+        body: Any,
+        url: str,
+        params: dict[str, Any],
+        seen_at: datetime,
+        source: str,
+        context: dict[str, Any],
+        decoded: Any = None,
     ) -> bool:
         """Take a document through the fast path; False (nothing kept) when it does not fit."""
         try:
-            doc, shape = _fast_decode(body)
+            doc, shape = (decoded, "tree") if decoded is not None else _fast_decode(body)
         except (*wire.NotFast, _Abort, ValueError):
             return False
         start = {kind: len(rows) for kind, rows in self._fast.items()}
@@ -522,8 +547,11 @@ class Sightings:
 
     def _skip(self, reason: str, label: str, *, detail: str) -> None:
         self.stats.not_kept[reason] += 1
-        if len(self.stats.skipped) < 1000:
-            self.stats.skipped.append(f"{label}: {detail}")
+        self._note(f"{label}: {detail}")
+
+    def _note(self, line: str) -> None:
+        if len(self.stats.skipped) < MAX_SKIPPED:
+            self.stats.skipped.append(line)
 
     # ---- writing ---------------------------------------------------------------------------------
 
@@ -553,18 +581,46 @@ class Sightings:
         writer = self._writers.get(stem)
         if writer is None:
             path = self.workdir / f"{stem}.staging.parquet"
-            writer = pq.ParquetWriter(path, batch.schema, compression="lz4", write_statistics=False)
+            # no dictionary: staging strings are mostly unique, and DuckDB reads plain pages faster
+            writer = pq.ParquetWriter(
+                path, batch.schema, compression="lz4", use_dictionary=False, write_statistics=False
+            )
             self._writers[stem] = writer
-            self.files[stem] = path
+            self.files.setdefault(stem, []).append(path)
         writer.write_batch(batch)
 
-    def close(self) -> dict[str, Path]:
+    def close(self) -> dict[str, list[Path]]:
         """Flush and close the staging files; return them by stem (``submissions``, ``comments``, ``found``)."""
         self.flush()
         for writer in self._writers.values():
             writer.close()
         self._writers = {}
-        return dict(self.files)
+        return {stem: list(paths) for stem, paths in self.files.items()}
+
+    # ---- parts read elsewhere ------------------------------------------------------------------------
+
+    def part(self, index: int) -> tuple[Path, int]:
+        """The work folder and first sequence number of part ``index`` (a worker's own :class:`Sightings`).
+
+        Parts are numbered in input order; each numbers its sightings from ``index`` × 2⁴⁰ on,
+        past everything seen here before, so a later input still wins every tie.
+        """
+        return self.workdir / f"part-{index:06d}", self.seq + index * PART_SEQ
+
+    def absorb(self, results: Sequence[tuple[dict[str, list[Path]], SightingStats]]) -> None:
+        """Take over the staging files and counts of parts ``0..len(results)-1``, given in input order."""
+        self.flush()
+        for files, stats in results:
+            for stem, paths in files.items():
+                self.files.setdefault(stem, []).extend(paths)
+            self.stats.responses += stats.responses
+            self.stats.stubs_seen += stats.stubs_seen
+            for line in stats.skipped:
+                self._note(line)
+            self.stats.not_kept.update(stats.not_kept)
+            self.stats.repaired.update(stats.repaired)
+            self.stats.sightings.update(stats.sightings)
+        self.seq += len(results) * PART_SEQ
 
 
 def _fast_decode(body: Any) -> tuple[Any, str]:

@@ -1,0 +1,140 @@
+"""Ingest reads large inputs in worker processes; the version is the same whatever the number of workers.
+
+Also: a recorded comment tree is decoded in one pass (``_read_tree_sample``) and gives
+exactly what the general reading gives, including trees the fast path refuses.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import scraper.ingest as ingest_module
+from scraper.errors import InputError
+from scraper.ingest import _parts, ingest
+from tests.test_ingest import sample_file, t1, tree
+
+DATES = ["Tue, 01 Dec 2026 12:00:00 GMT", "Tue, 01 Dec 2026 12:00:00 GMT", "Wed, 02 Dec 2026 08:00:00 GMT"]
+
+
+def _comments(link: str, count: int, flavour: int) -> list[dict[str, Any]]:
+    out = []
+    for i in range(count):
+        extra: dict[str, Any] = {"body": f"v{flavour} {link}{i}"}
+        if flavour == 2 and i == 0:
+            extra["score"] = "not a number"  # the fast path refuses the whole tree: the model path decides
+        if flavour == 3 and i == 0:
+            extra["edited"] = True
+        parent = f"t3_{link}" if i == 0 else f"t1_{link}{i - 1}"
+        out.append(t1(f"{link}{i}", parent, link=link, depth=i, **extra))
+    return out
+
+
+def _file(folder: Path, index: int, link: str, count: int, flavour: int, date: str) -> Path:
+    name = f"f{index:03d}-{link}"
+    if flavour == 4:  # a Listing (as /api/info answers), recorded with its date
+        listing = {"kind": "Listing", "data": {"children": _comments(link, count, 0)}}
+        return sample_file(folder, name, listing, date=date)
+    if flavour == 5:
+        path = folder / f"{name}.json"
+        doc = {"request": {"url": "https://oauth.reddit.com/comments/x/"}, "response": {"status": 503, "json": []}}
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        return path
+    path = sample_file(folder, name, tree(link, _comments(link, count, flavour)), date=date)
+    return path
+
+
+def _version(folder: Path) -> tuple[dict[str, str], dict[str, Any]]:
+    manifest = json.loads((folder / "versions" / "v0001" / "manifest.json").read_text())
+    sums = {name: info["sha256"] for name, info in manifest["files"].items()}
+    return sums, manifest["stats"]
+
+
+files_strategy = st.lists(
+    st.tuples(st.sampled_from(["aa", "bb", "cc", "dd"]), st.integers(1, 6), st.integers(0, 5), st.sampled_from(DATES)),
+    min_size=2,
+    max_size=9,
+)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=files_strategy)
+def test_any_number_of_workers_writes_the_same_version(tmp_path_factory: pytest.TempPathFactory, spec: Any) -> None:
+    tmp = tmp_path_factory.mktemp("par")
+    files = [_file(tmp, i, *item) for i, item in enumerate(spec)]
+    results = []
+    for workers in (1, 2, 3):
+        out = tmp / f"ds{workers}"
+        try:
+            ingest(out, files, replace=True, workers=workers)
+        except InputError as exc:
+            results.append(("error", str(exc)))
+            continue
+        results.append(_version(out))
+    assert results[0] == results[1] == results[2]
+
+
+def test_workers_after_duckdb_and_a_base_version_merge_the_same(tmp_path: Path) -> None:
+    """Forked workers after this process ran DuckDB and read Parquet with Arrow's threads (a merge)."""
+    duckdb.sql("SELECT 42").fetchall()
+    first = [_file(tmp_path, i, link, 5, 0, DATES[0]) for i, link in enumerate(["aa", "bb"])]
+    second = [_file(tmp_path, 10 + i, link, 4, 1, DATES[2]) for i, link in enumerate(["bb", "cc", "dd"])]
+    tables = []
+    for workers in (1, 2):
+        out = tmp_path / f"ds{workers}"
+        ingest(out, first, workers=workers)
+        manifest = ingest(out, second, workers=workers)
+        assert manifest["version"] == "v0002"
+        tables.append(pq.read_table(out / "versions" / "v0002" / "comments.parquet").to_pylist())
+    assert tables[0] == tables[1]
+    bodies = {row["name"]: row["body"] for row in tables[0]}
+    assert (
+        bodies["t1_aa0"] == "v0 aa0"
+        and bodies["t1_bb0"] == "v1 bb0"
+        and bodies["t1_bb4"] == "v0 bb4"
+        and len(bodies) == 5 + 5 + 4 + 4
+    )
+
+
+def test_a_bad_file_read_by_a_worker_is_named_and_nothing_is_written(tmp_path: Path) -> None:
+    good = [_file(tmp_path, i, link, 3, 0, DATES[0]) for i, link in enumerate(["aa", "bb", "cc"])]
+    bad = tmp_path / "broken.json"
+    bad.write_text("[1, 2", encoding="utf-8")
+    with pytest.raises(InputError, match=r"broken\.json"):
+        ingest(tmp_path / "ds", [*good, bad], workers=2)
+    assert not (tmp_path / "ds" / "versions").exists()
+    assert not [p for p in (tmp_path / "ds").iterdir() if p.name.startswith(".build")]
+
+
+@given(sizes=st.lists(st.integers(0, 10_000), min_size=1, max_size=40), count=st.integers(1, 12))
+@settings(max_examples=60, deadline=None)
+def test_parts_are_runs_of_consecutive_files(
+    tmp_path_factory: pytest.TempPathFactory, sizes: list[int], count: int
+) -> None:
+    tmp = tmp_path_factory.mktemp("parts")
+    files = []
+    for i, size in enumerate(sizes):
+        path = tmp / f"{i:03d}"
+        path.write_bytes(b"x" * size)
+        files.append(path)
+    parts = _parts(files, count)
+    assert [p for part in parts for p in part] == files
+    assert all(parts) and len(parts) <= min(count, len(files))
+
+
+@pytest.mark.parametrize("flavour", [0, 2, 3])
+def test_one_pass_tree_reading_equals_the_general_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flavour: int
+) -> None:
+    files = [_file(tmp_path, i, link, 4, flavour, DATES[i % 3]) for i, link in enumerate(["aa", "bb", "aa"])]
+    ingest(tmp_path / "fast", files, replace=True, workers=1)
+    monkeypatch.setattr(ingest_module, "_read_tree_sample", lambda *args: False)
+    ingest(tmp_path / "general", files, replace=True, workers=1)
+    assert _version(tmp_path / "fast") == _version(tmp_path / "general")
