@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,20 @@ os.environ.setdefault("praw_check_for_updates", "False")
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("explore")
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "explore"))
+
+
+MEMORY = Path("/dev/shm")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Temporary folders in memory where the machine has /dev/shm (unless TMPDIR or --basetemp says where).
+
+    The store fsyncs every raw record and every file it places; on a disk that is seconds of the
+    suite and proves nothing a test can see (a kill -9 does not lose the page cache).  The code
+    paths are the same: only the fsyncs return at once.  xdist's workers inherit the base folder.
+    """
+    if config.option.basetemp is None and "TMPDIR" not in os.environ and os.access(MEMORY, os.W_OK):
+        tempfile.tempdir = str(MEMORY)
 
 
 @pytest.fixture(autouse=True)
@@ -81,6 +96,16 @@ def fake_reddit(demo_forest: Forest) -> Iterator[FakeReddit]:
 
     with demo_server(demo_forest, quota=10**9) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo dataset (README's first command, collected in this process), built once a session: read only."""
+    from scraper.demo import run_demo
+
+    folder = tmp_path_factory.mktemp("demo") / "leaving-ml"
+    run_demo(folder, ROOT / "datasets" / "leaving-ml" / "dataset.toml")
+    return folder
 
 
 def comparable_manifest(manifest: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from scraper.cli import main
 from scraper.fake_reddit import FakeReddit
 from scraper.fake_reddit.server import CLIENT_ID, CLIENT_SECRET
+from scraper.sources.pacing import Clock
 from tests.conftest import SMALL_SPEC, write_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,7 +121,9 @@ def test_exit_2_on_usage_error() -> None:
     assert run("show").exit_code == 2
 
 
-def test_exit_75_when_reddit_is_unreachable(tmp_path: Path) -> None:
+def test_exit_75_when_reddit_is_unreachable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []  # the backoff before the retry is asked for, not slept through
+    monkeypatch.setattr(Clock, "sleep", lambda self, seconds: waits.append(seconds))
     with socket.socket() as sock:  # a port with nobody listening
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -135,6 +138,7 @@ def test_exit_75_when_reddit_is_unreachable(tmp_path: Path) -> None:
     }
     result = run("collect", "--dataset", str(folder), "--max-retries", "1", env=env)
     assert result.exit_code == 75
+    assert waits and all(w > 0 for w in waits)  # it backed off and retried before giving up
     assert "try again" in result.stderr or "run the same command again" in result.stderr
 
 

@@ -65,8 +65,10 @@ class TreeServer:
         self.httpd.server_close()
 
 
-@pytest.fixture
-def published(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def published_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A published tree of two versions, built once a module (tests get a copy: several tamper with it)."""
+    tmp_path = tmp_path_factory.mktemp("published")
     dataset = tmp_path / "dataset"
     ingest(dataset, [tree_file(tmp_path, "aaa", 60, 1)])
     ingest(dataset, [tree_file(tmp_path, "bbb", 90, 2)])
@@ -75,6 +77,11 @@ def published(tmp_path: Path) -> Path:
     assert result["copied"] == ["v0001", "v0002"]
     assert not (target / "raw").exists() and (target / "index.json").is_file()
     return target
+
+
+@pytest.fixture
+def published(published_once: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(published_once, tmp_path / "public"))
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from click.testing import CliRunner
 
 from scraper.cli import main
 from scraper.spec import DatasetSpec
-from tests.test_study import demo  # noqa: F401 - the fixture: a fresh demo dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -25,7 +24,7 @@ def block(name: str, language: str) -> str:
     return found.group(1)
 
 
-def test_shell_example_runs(demo: Path) -> None:  # noqa: F811
+def test_shell_example_runs(demo: Path) -> None:
     lines = [line for line in block("shell", "sh").splitlines() if line.strip()]
     assert lines
     for line in lines:
@@ -36,7 +35,7 @@ def test_shell_example_runs(demo: Path) -> None:  # noqa: F811
         assert result.stdout.strip(), line  # data on stdout
 
 
-def test_read_example_runs(demo: Path) -> None:  # noqa: F811
+def test_read_example_runs(demo: Path) -> None:
     code = block("read", "python").replace(DEMO, str(demo))
     scope: dict[str, object] = {}
     exec(compile(code, "README.md", "exec"), scope)

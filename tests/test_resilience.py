@@ -164,9 +164,9 @@ def test_throttle_retry_after_counts_down_and_even_faults_are_exact() -> None:
 
 
 def test_slow_replies_time_out_and_are_retried() -> None:
-    faults = Faults(rate=0.5, kinds=("slow",), slow_seconds=1.5, seed=1)  # seed 1: the first answer is slow
+    faults = Faults(rate=0.5, kinds=("slow",), slow_seconds=0.8, seed=1)  # seed 1: the first answer is slow
     with FakeReddit(forest_of(20), quota=10**9, faults=faults) as server:
-        client = RedditClient(settings_for(server, timeout=1), retry=QUICK)
+        client = RedditClient(settings_for(server, timeout=0.4), retry=QUICK)
         result = expand_thread(client, "th0")
         assert result.complete and client.faults["ReadTimeout"] >= 1
 

@@ -10,17 +10,9 @@ from pathlib import Path
 import pytest
 
 import scraper
-from scraper.demo import run_demo
 from scraper.errors import SnapshotError
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("demo") / "leaving-ml"
-    run_demo(folder, ROOT / "datasets" / "leaving-ml" / "dataset.toml")
-    return folder
 
 
 def test_load_gives_arrow_tables_and_conversions(demo: Path) -> None:

@@ -97,6 +97,17 @@ def missing_context(submissions: pa.Table | Path, comments: pa.Table | Path) -> 
     return {"comments_without_submission": no_sub, "threads_not_held": threads, "comments_without_parent": no_parent}
 
 
+def file_row(name: str, info: dict[str, Any]) -> str:
+    """The card's line for one file of the version: rows, bytes, checksum."""
+    return f"| {name} | {info['rows']} | {info['bytes']} | `{info['sha256']}` |"
+
+
+def status_sentence(stats: dict[str, Any]) -> str:
+    """The card's count of rows by status (both tables), as in the manifest's ``stats.status``."""
+    status = ", ".join(f"{k} {v}" for k, v in (stats.get("status") or {}).items())
+    return f"Statuses: {status or 'n/a'}."
+
+
 def render_card(
     manifest: dict[str, Any],
     spec: DatasetSpec | None,
@@ -123,11 +134,10 @@ def render_card(
         "| file | rows | bytes | sha256 |",
         "|---|---:|---:|---|",
     ]
-    lines += [f"| {name} | {f['rows']} | {f['bytes']} | `{f['sha256']}` |" for name, f in manifest["files"].items()]
-    status = ", ".join(f"{k} {v}" for k, v in (stats.get("status") or {}).items())
+    lines += [file_row(name, f) for name, f in manifest["files"].items()]
     lines += [
         "",
-        f"Statuses: {status or 'n/a'}. Schema version {manifest['schema_version']} "
+        f"{status_sentence(stats)} Schema version {manifest['schema_version']} "
         "(JSON Schema: `schemas/submission.schema.json`, `schemas/comment.schema.json` in the tool's repository). "
         f"Made by {manifest['tool']['name']} {manifest['tool']['version']} on {manifest['created_at']}; "
         f"parent version: {manifest.get('parent') or 'none'}.",

@@ -36,6 +36,7 @@ from schemas import Comment, Status, Submission
 from scraper.errors import InputError, IntegrityError
 from scraper.normalize.policy import tombstone
 from scraper.normalize.rows import RowSet
+from scraper.publish.card import file_row, status_sentence
 from scraper.store.killpoints import killpoint
 from scraper.store.lock import dataset_lock
 from scraper.store.raw import RawArchive, archive_files, read_records
@@ -224,27 +225,32 @@ def _purge_version(dataset: Dataset, version: str, names: set[str], when: str) -
     stage.mkdir(parents=True)
     try:
         hits = 0
+        old_rows: dict[str, str] = {}  # the card's line of each rewritten file, before
         for name, info in manifest["files"].items():
             found = _purge_rows(folder / name, stage / name, info["table"], names)
             if found:
-                old_sha = info["sha256"]
+                old_rows[name] = file_row(name, info)
                 new = stage / name
                 info.update(
                     rows=pq.ParquetFile(new).metadata.num_rows, bytes=new.stat().st_size, sha256=sha256_file(new)
                 )
-                card = manifest.get("card")
-                if card:  # the card lists each file's checksum
-                    source = stage / card["name"] if (stage / card["name"]).exists() else folder / card["name"]
-                    text = source.read_text(encoding="utf-8").replace(old_sha, info["sha256"])
-                    _replace_file(stage / card["name"], text.encode())
-                    card.update(bytes=(stage / card["name"]).stat().st_size, sha256=sha256_file(stage / card["name"]))
                 hits += found
         if not hits:
             return 0
         manifest.setdefault("purges", []).append({"at": when, "items": hits})
-        status = manifest.get("stats", {}).get("status")
-        if isinstance(status, dict):
-            status["purged"] = status.get("purged", 0) + hits
+        stats = manifest.get("stats")
+        old_status = status_sentence(stats) if isinstance(stats, dict) else None
+        if isinstance(stats, dict) and isinstance(stats.get("status"), dict):
+            stats["status"] = _status_counts(folder, stage, manifest["files"])
+        card = manifest.get("card")
+        if card:  # the card lists each file's size and checksum, and the rows by status
+            text = (folder / card["name"]).read_text(encoding="utf-8")
+            for name, line in old_rows.items():
+                text = text.replace(line, file_row(name, manifest["files"][name]))
+            if old_status is not None and isinstance(stats, dict):
+                text = text.replace(old_status, status_sentence(stats), 1)
+            _replace_file(stage / card["name"], text.encode())
+            card.update(bytes=(stage / card["name"]).stat().st_size, sha256=sha256_file(stage / card["name"]))
         for entry in folder.iterdir():  # the files the purge did not change: the same bytes
             if entry.is_file() and entry.name != "manifest.json" and not (stage / entry.name).exists():
                 _link_or_copy(entry, stage / entry.name)
@@ -254,6 +260,16 @@ def _purge_version(dataset: Dataset, version: str, names: set[str], when: str) -
         return hits
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _status_counts(folder: Path, stage: Path, files: dict[str, Any]) -> dict[str, int]:
+    """Rows by status over the version's tables after the purge (rewritten files from ``stage``)."""
+    counts: dict[str, int] = {}
+    for name in files:
+        path = stage / name if (stage / name).exists() else folder / name
+        for entry in pc.value_counts(pq.read_table(path, columns=["status"])["status"]).to_pylist():
+            counts[str(entry["values"])] = counts.get(str(entry["values"]), 0) + int(entry["counts"])
+    return dict(sorted(counts.items()))
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
