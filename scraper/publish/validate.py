@@ -303,82 +303,102 @@ def _check_schema(version: str, stem: str, path: Path, expected: pa.Schema) -> C
     )
 
 
-def _check_rows(version: str, submissions: Path, comments: Path, orphan_warn_share: float) -> list[Check]:
-    con = duckdb.connect()
-    con.read_parquet(str(submissions)).create_view("s")
-    con.read_parquet(str(comments)).create_view("c")
-    n_comments = con.execute("select count(*) from c").fetchall()[0][0]
-
-    def query(sql: str) -> tuple[int, list[str]]:
-        # The SQL is this module's own constants; no value from the data is spliced in.
-        count = con.execute(f"select count(*) from ({sql})").fetchall()[0][0]  # noqa: S608
-        examples = [str(r[0]) for r in con.execute(f"{sql} limit {EXAMPLES}").fetchall()] if count else []
-        return count, examples
-
-    checks = []
-
-    def add(name: str, sql: str, ok_detail: str, *, warn_under: float | None = None) -> None:
-        count, examples = query(sql)
-        status = "ok" if count == 0 else "fail"
-        detail = ok_detail
-        if count and warn_under is not None and count <= warn_under * max(n_comments, 1):
-            status, detail = "warn", f"{count / max(n_comments, 1):.1%} of comments (warn up to {warn_under:.0%})"
-        elif count:
-            detail = f"{count} rows"
-        checks.append(Check(version, name, status, count, detail, examples))
-
-    add(
-        "unique fullnames",
-        "select name from (select name from s union all select name from c) group by name having count(*) > 1",
-        "every name once",
-    )
-    add(
-        "comment link_id has its submission",
-        "select c.name from c left join s on c.link_id = s.name where s.name is null",
-        "all linked",
-        warn_under=orphan_warn_share,
-    )
-    add(
-        "parent_id has its parent",
-        "select c.name from c left join c p on c.parent_id = p.name where c.parent_id like 't1_%' and p.name is null",
-        "no orphans",
-        warn_under=orphan_warn_share,
-    )
-    add(
-        "no comment is its own parent",
-        "select name from c where parent_id = name",
-        "none",
-    )
-    add(
+#: Each row check: (name, table, condition on the table's row and its joined parent, detail when none fail,
+#: whether a share of the comments only warns).  ``c`` is a comment, ``p`` its parent comment (absent: NULL),
+#: ``s_name`` its submission's name if held; ``x`` a submission.
+_TIME = (
+    "{t}.created_utc < TIMESTAMPTZ '" + REDDIT_FOUNDED.isoformat() + "' "
+    "or {t}.created_utc > {t}.retrieved_at + interval 1 day or {t}.edited < {t}.created_utc "
+    "or {t}.retrieved_at > now() + interval 1 day"
+)
+_COMMENT_CHECKS: list[tuple[str, str, str, bool]] = [
+    ("comment link_id has its submission", "s_name is null", "all linked", True),
+    ("parent_id has its parent", "c.parent_id like 't1_%' and p_name is null", "no orphans", True),
+    ("no comment is its own parent", "c.parent_id = c.name", "none", False),
+    (
         "parent_id of top-level comments is their link",
-        "select name from c where parent_id like 't3_%' and parent_id <> link_id",
+        "c.parent_id like 't3_%' and c.parent_id <> c.link_id",
         "all consistent",
-    )
-    add(
+        False,
+    ),
+    (
         "depth is parent's depth + 1",
-        "select c.name from c left join c p on c.parent_id = p.name "
-        "where (c.parent_id like 't3_%' and c.depth is not null and c.depth <> 0) "
-        "or (p.depth is not null and c.depth is not null and c.depth <> p.depth + 1)",
+        "(c.parent_id like 't3_%' and c.depth is not null and c.depth <> 0) "
+        "or (p_depth is not null and c.depth is not null and c.depth <> p_depth + 1)",
         "consistent",
-    )
-    add(
+        False,
+    ),
+    (
         "status agrees with content",
-        "select name from c where (status <> 'visible' and (author is not null or body <> '')) "
-        "or (status = 'visible' and (author is null or body in ('[deleted]', '[removed]'))) "
-        # A visible submission may lack its author: archive lines of 2011-2013 sometimes have no author key.
-        "union all select name from s where (status <> 'visible' and (author is not null "
-        "or title <> '' or selftext <> '')) "
-        "or (status = 'visible' and author is null and selftext in ('[deleted]', '[removed]'))",
+        "(c.status <> 'visible' and (c.author is not null or c.body <> '')) "
+        "or (c.status = 'visible' and (c.author is null or c.body in ('[deleted]', '[removed]')))",
         "tombstones carry no text",
-    )
-    add(
-        "timestamps within bounds",
-        "select name from (select name, created_utc, edited, retrieved_at from s union all "  # noqa: S608
-        "select name, created_utc, edited, retrieved_at from c) "
-        f"where created_utc < TIMESTAMPTZ '{REDDIT_FOUNDED.isoformat()}' "
-        "or created_utc > retrieved_at + interval 1 day or edited < created_utc "
-        "or retrieved_at > now() + interval 1 day",
-        "2005-06 ≤ created ≤ edited, created ≤ retrieved ≤ now",
-    )
-    con.close()
+        False,
+    ),
+    ("timestamps within bounds", _TIME.format(t="c"), "2005-06 ≤ created ≤ edited, created ≤ retrieved ≤ now", False),
+]
+_SUBMISSION_CHECKS: dict[str, str] = {
+    # A visible submission may lack its author: archive lines of 2011-2013 sometimes have no author key.
+    "status agrees with content": "(x.status <> 'visible' and (x.author is not null or x.title <> '' "
+    "or x.selftext <> '')) or (x.status = 'visible' and x.author is null and x.selftext in ('[deleted]', '[removed]'))",
+    "timestamps within bounds": _TIME.format(t="x"),
+}
+
+
+def _check_rows(version: str, submissions: Path, comments: Path, orphan_warn_share: float) -> list[Check]:
+    """Every row check in three scans: names once, comments with their parent and submission, submissions.
+
+    The failing rows of each scan (only they) are kept with one flag per check; counts and
+    examples come from them.  A comment is counted once per match of its joins, as a join
+    per check would count it.
+    """
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        con.read_parquet(str(submissions)).create_view("s")
+        con.read_parquet(str(comments)).create_view("c")
+        n_comments = con.execute("select count(*) from c").fetchall()[0][0]
+        flags = ", ".join(f"coalesce({cond}, false) as f{i}" for i, (_, cond, _, _) in enumerate(_COMMENT_CHECKS))
+        any_flag = " or ".join(f"f{i}" for i in range(len(_COMMENT_CHECKS)))
+        # The SQL is this module's own constants; no value from the data is spliced in.
+        con.execute(
+            "create temp table bad_c as select * from (select c.name, "  # noqa: S608
+            f"{flags} from c "
+            "left join (select name as p_name, depth as p_depth from c) p on c.parent_id = p.p_name "
+            "left join (select name as s_name from s) on c.link_id = s_name"
+            f") where {any_flag}"
+        )
+        sub_flags = ", ".join(f"coalesce({cond}, false) as g{i}" for i, cond in enumerate(_SUBMISSION_CHECKS.values()))
+        sub_any = " or ".join(f"g{i}" for i in range(len(_SUBMISSION_CHECKS)))
+        con.execute(f"create temp table bad_s as select * from (select x.name, {sub_flags} from s x) where {sub_any}")  # noqa: S608
+        con.execute(
+            "create temp table dup as select name from (select name from s union all select name from c) "
+            "group by name having count(*) > 1"
+        )
+
+        def found(sql: str) -> tuple[int, list[str]]:
+            count = con.execute(f"select count(*) from ({sql})").fetchall()[0][0]  # noqa: S608
+            examples = [str(r[0]) for r in con.execute(f"{sql} limit {EXAMPLES}").fetchall()] if count else []
+            return count, examples
+
+        checks = []
+
+        def add(name: str, count: int, examples: list[str], ok_detail: str, warn_under: float | None) -> None:
+            status = "ok" if count == 0 else "fail"
+            detail = ok_detail
+            if count and warn_under is not None and count <= warn_under * max(n_comments, 1):
+                status, detail = "warn", f"{count / max(n_comments, 1):.1%} of comments (warn up to {warn_under:.0%})"
+            elif count:
+                detail = f"{count} rows"
+            checks.append(Check(version, name, status, count, detail, examples))
+
+        add("unique fullnames", *found("select name from dup"), "every name once", None)
+        sub_names = list(_SUBMISSION_CHECKS)
+        for i, (name, _, ok_detail, warns) in enumerate(_COMMENT_CHECKS):
+            sql = f"select name from bad_c where f{i}"  # noqa: S608
+            if name in _SUBMISSION_CHECKS:
+                sql += f" union all select name from bad_s where g{sub_names.index(name)}"  # noqa: S608
+            add(name, *found(sql), ok_detail, orphan_warn_share if warns else None)
+    finally:
+        con.close()
     return checks
