@@ -40,6 +40,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import ARROW_SCHEMAS, Status
+from scraper import duck
 from scraper.normalize.harvest import Seen
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.normalize.repair import json_line
@@ -95,7 +96,7 @@ def merge(
 ) -> MergeResult:
     """Reduce the staged sightings to one Parquet file per table (``outputs``) and a quarantine file."""
     result = MergeResult()
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
         con.execute("SET threads = 2")

@@ -11,11 +11,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import yaml
 
 from schemas.dictionary import card_summary
+from scraper import duck
 from scraper.spec import DatasetSpec
 
 TERMS = (
@@ -79,7 +79,7 @@ def missing_context(submissions: pa.Table | Path, comments: pa.Table | Path) -> 
     orphans): normal for ingested listings and windowed archives, where the card says so.
     Tables or Parquet files; DuckDB joins them under a memory limit.
     """
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         con.execute("SET memory_limit = '512MB'")
         for view, source, columns in (("s", submissions, "name"), ("c", comments, "name, link_id, parent_id")):

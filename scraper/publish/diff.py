@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from schemas import ARROW_SCHEMAS
 from schemas.upgrade import upgrade_table
+from scraper import duck
 from scraper.errors import IntegrityError, storage_error
 from scraper.store.changes import VOLATILE  # one rule for "what changes on every run"
 from scraper.store.snapshot import RESTORE
@@ -143,7 +144,7 @@ def diff_versions(path: Path, a: str, b: str, *, ignore: frozenset[str] = frozen
 def _engine() -> Iterator[duckdb.DuckDBPyConnection]:
     """A private in-memory DuckDB connection, spilling to a temporary folder past its memory limit."""
     with tempfile.TemporaryDirectory(prefix="diff-") as spill:
-        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
+        con = duck.connect(**{"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
         try:
             con.execute("SET preserve_insertion_order = false")
             con.execute("SET enable_progress_bar = false")  # DuckDB draws it on stdout past 2 s: into --json output

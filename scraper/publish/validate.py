@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from schemas import ARROW_SCHEMAS, SCHEMA_VERSION, schema_compatible
 from schemas.upgrade import schema_at
+from scraper import duck
 from scraper.errors import InputError
 from scraper.spec import SPEC_FILE, ValidateOptions
 from scraper.store.snapshot import manifest_problem, sha256_file
@@ -352,9 +353,8 @@ def _check_rows(version: str, submissions: Path, comments: Path, orphan_warn_sha
     examples come from them.  A comment is counted once per match of its joins, as a join
     per check would count it.
     """
-    con = duckdb.connect()
+    con = duck.connect()
     try:
-        con.execute("SET enable_progress_bar = false")
         con.read_parquet(str(submissions)).create_view("s")
         con.read_parquet(str(comments)).create_view("c")
         n_comments = con.execute("select count(*) from c").fetchall()[0][0]

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from scraper import duck
 from scraper.publish.diff import VersionDiff
 from scraper.report.taxonomy import check, group_sql, sql_literal
 from scraper.spec import Taxonomy
@@ -125,7 +126,7 @@ class Figures:
 
 def connect(folder: Path, *, name: str = "") -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with views ``s{name}`` and ``c{name}`` over a version folder's Parquet files."""
-    con = duckdb.connect(config={"threads": 2, "memory_limit": "2GB"})
+    con = duck.connect(**{"threads": 2, "memory_limit": "2GB"})
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")  # DuckDB would draw one on stdout on long scans
     attach(con, folder, name)

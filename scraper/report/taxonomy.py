@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from scraper import duck
 from scraper.errors import ConfigError
 from scraper.spec import Taxonomy, TaxonomyGroup
 
@@ -55,7 +56,7 @@ def check(taxonomy: Taxonomy, con: duckdb.DuckDBPyConnection) -> None:
 
 def classify(taxonomy: Taxonomy, texts: Sequence[str], con: Any = None) -> list[list[str]]:
     """The groups (in the taxonomy's order) of each text; ``[]`` for an unmatched text."""
-    con = con or duckdb.connect()
+    con = con or duck.connect()
     check(taxonomy, con)
     if not texts:
         return []

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
+from scraper import duck
 from scraper.store.snapshot import Dataset
 
 #: Columns that change on every run without the data changing.
@@ -63,7 +64,7 @@ def unchanged_since(
         return None
     folder = dataset.version_dir(latest)
     with tempfile.TemporaryDirectory(prefix="changes-") as spill:
-        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
+        con = duck.connect(**{"memory_limit": MEMORY_LIMIT, "temp_directory": spill})
         try:
             con.execute("SET enable_progress_bar = false")
             for stem, table in tables.items():
