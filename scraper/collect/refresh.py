@@ -33,6 +33,7 @@ from scraper.collect.run import (
     collect_thread,
     count_requests,
     finish_placed_run,
+    finished_threads,
     index_answers,
     log_unchanged,
     log_version,
@@ -180,10 +181,20 @@ def _refresh_locked(
     run_id, resumed = _refresh_run(dataset, spec_sha256, base)
     report = RefreshReport(spec.dataset.name, run_id, base)
     archive_path = dataset.path / "raw" / f"{run_id}.jsonl.gz"
-    prior = list(read_records(archive_path)) if resumed and archive_path.exists() else []
-    asked = {str((r.get("params") or {}).get("id")) for r in prior if endpoint_of(r) == INFO and r.get("status") == 200}
-    finished = {e["link"]: e for e in prior if e.get("event") in ("thread", "thread-problem")}
-    answers = index_answers(prior)
+    # a resumed refresh streams its archive twice: the info answers and checkpoints, then the
+    # answers of the threads it had not finished (never the whole archive at once)
+    asked: set[str] = set()
+    finished: dict[str, dict[str, Any]] = {}
+    fresh_counts: dict[str, int] = {}
+    answers: dict[str, list[dict[str, Any]]] = {}
+    if resumed and archive_path.exists():
+        for record in read_records(archive_path):
+            if "event" in record:
+                finished.update(finished_threads([record]))
+            elif endpoint_of(record) == INFO and record.get("status") == 200:
+                asked.add(str((record.get("params") or {}).get("id")))
+                _count_comments(record_body(record), fresh_counts)
+        answers = index_answers(read_records(archive_path), {f"t3_{link}" for link in finished})
     names = [*base_subs, *base_comment_names]
     with PurgingArchive(archive_path, purged_fullnames(dataset.path)) as archive:
         client = RedditClient(
@@ -195,21 +206,15 @@ def _refresh_locked(
             max_requests=bounds.max_requests,
             deadline=bounds.deadline,
         )
-        fresh_counts: dict[str, int] = {}
-        listings = [record_body(r) for r in prior if str((r.get("params") or {}).get("id")) in asked]
         try:
             with client.context(refresh="info"):
                 batches = -(-len(names) // INFO_MAX_IDS)
                 for start in range(0, len(names), INFO_MAX_IDS):
                     batch = names[start : start + INFO_MAX_IDS]
                     if ",".join(batch) not in asked:  # a resumed refresh asks only what it has not
-                        listings.append(client.info(batch))
+                        _count_comments(client.info(batch), fresh_counts)
                     number = start // INFO_MAX_IDS + 1
                     emit(log, "info-batch", "refresh: /api/info %d/%d", number, batches, batch=number, batches=batches)
-            for listing in listings:
-                for thing in (listing or {}).get("data", {}).get("children") or []:
-                    if thing.get("kind") == "t3" and isinstance(thing["data"].get("num_comments"), int):
-                        fresh_counts[thing["data"]["name"]] = thing["data"]["num_comments"]
             report.checked = len(names)
             for name, sub in sorted(base_subs.items()):
                 if name not in fresh_counts or fresh_counts[name] == sub.num_comments:
@@ -290,3 +295,10 @@ def _refresh_run(dataset: Dataset, spec_sha256: str, base: str) -> tuple[str, bo
     run_id = new_run_id(dataset.path, "-refresh")
     write_json_atomic(path, {"run": run_id, "base": base, "spec_sha256": spec_sha256})
     return run_id, False
+
+
+def _count_comments(listing: Any, counts: dict[str, int]) -> None:
+    """``num_comments`` of each submission in an /api/info answer (a later answer wins)."""
+    for thing in (listing or {}).get("data", {}).get("children") or []:
+        if thing.get("kind") == "t3" and isinstance(thing["data"].get("num_comments"), int):
+            counts[thing["data"]["name"]] = thing["data"]["num_comments"]

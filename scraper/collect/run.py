@@ -17,7 +17,7 @@ import logging
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,14 +125,51 @@ def _run_id(dataset: Dataset, spec_sha256: str) -> tuple[str, bool]:
     return run_id, False
 
 
-def index_answers(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Archived answers by the thread they were asked for: a resumed run replays each cut-off thread."""
+def index_answers(records: Iterable[dict[str, Any]], finished: Collection[str] = ()) -> dict[str, list[dict[str, Any]]]:
+    """Archived answers by the thread they were asked for: a resumed run replays each cut-off thread.
+
+    Threads in ``finished`` (fullnames) are not replayed, so their answers are not kept.
+    """
     answers: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         thread = (record.get("context") or {}).get("thread")
-        if thread and "event" not in record:
+        if thread and "event" not in record and thread not in finished:
             answers.setdefault(str(thread), []).append(record)
     return answers
+
+
+def finished_threads(events: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The last checkpoint of each thread a cut-off run finished (or gave up on), by its id."""
+    return {e["link"]: e for e in events if e.get("event") in ("thread", "thread-problem")}
+
+
+@dataclass
+class Prior:
+    """What a resumed run needs of its cut-off archive, read in two streaming passes (not the whole archive).
+
+    ``events``: the checkpoints; ``searches``: the discovery pages; ``answers``: the
+    archived answers of the threads that were not finished, by thread fullname.
+    """
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    searches: list[dict[str, Any]] = field(default_factory=list)
+    answers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, archive_path: Path) -> Prior:
+        prior = cls()
+        if not archive_path.exists():
+            return prior
+        for record in read_records(archive_path):
+            if "event" in record:
+                prior.events.append(record)
+            elif not (record.get("context") or {}).get("thread") and _SEARCH_PATH.search(
+                urlsplit(str(record.get("url") or "")).path
+            ):
+                prior.searches.append(record)
+        done = {f"t3_{link}" for link in finished_threads(prior.events)}
+        prior.answers = index_answers(read_records(archive_path), done)
+        return prior
 
 
 def record_body(record: dict[str, Any]) -> Any:
@@ -217,9 +254,8 @@ def _collect_locked(
         report.threads = [TreeResult.from_json(t) for t in report.manifest.get("completeness") or []]
         return report
     archive_path = dataset.path / "raw" / f"{run_id}.jsonl.gz"
-    prior = list(read_records(archive_path)) if archive_path.exists() else []
-    events = [r for r in prior if "event" in r]
-    answers_by_thread = index_answers(prior)
+    prior = Prior.read(archive_path)
+    events, answers_by_thread = prior.events, prior.answers
     clock = clock or Clock()
     deadline = clock.now() + deadline_seconds if deadline_seconds is not None else None
     if archive_only and spec.archive is None:
@@ -246,12 +282,12 @@ def _collect_locked(
             candidates = []
             if client is not None:
                 candidates = _discovered(events, report) or _discover(
-                    ResumedSearch(client, prior), spec, archive, report
+                    ResumedSearch(client, prior.searches), spec, archive, report
                 )
             if spec.archive is not None:
                 found = _archive_pass(spec, archive, events, report, archive_url, clock, run_id)
                 candidates = _merge(candidates, found)
-            finished = {e["link"]: e for e in events if e["event"] in ("thread", "thread-problem")}
+            finished = finished_threads(events)
             active = candidates if client is not None else []
             done = sum(c.link in finished for c in active)
             emit(
