@@ -4,9 +4,11 @@ Generates real-format comment-tree responses (recorded interactions as in
 ../shared/reddit/samples: the comment field set of Reddit's answers, 66 fields,
 about 1.8 KB of JSON per comment, replies nested), and the same comments as
 NDJSON for the reference.  Each side runs in its own subprocess, which reports
-its wall time and peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``):
+its wall time and peak RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``; for ours
+also the largest worker process's, ``RUSAGE_CHILDREN``):
 
-- ours: ``scraper.ingest.ingest`` of the tree files into a new dataset (``--replace``);
+- ours: ``scraper.ingest.ingest`` of the tree files into a new dataset (``--replace``),
+  the files read by one worker process per core (``scraper.ingest.read_files``);
 - reference: DuckDB ``read_json`` of the NDJSON → ``COPY`` of the same 21 comment
   columns to zstd Parquet.
 
@@ -272,6 +274,9 @@ def main() -> None:
         fn = measure_ours if args.measure == "ours" else measure_duckdb
         result = fn(args.data, args.target)
         result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        # ingest's worker processes (one per core, scraper.ingest.read_files): the largest one's peak;
+        # at most ``cpus`` of them run at once, so self + cpus x this bounds the total from above
+        result["worker_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
         print(json.dumps(result))
         return
     work = args.workdir or Path(tempfile.mkdtemp(prefix="ingest-bench-"))
@@ -292,6 +297,7 @@ def main() -> None:
                 "tree_files": len(files),
                 "json_mb": round(json_bytes / 2**20, 1),
                 "ndjson_mb": round(ndjson.stat().st_size / 2**20, 1),
+                "load_average_1min": round(os.getloadavg()[0], 2),
                 "ours": {**ours, "rows_per_s": round(ours["rows"] / ours["seconds"])},
                 "duckdb": {**ref, "rows_per_s": round(ref["rows"] / ref["seconds"])},
             }
