@@ -81,13 +81,30 @@ CREATE OR REPLACE MACRO when_micros(t, v) AS CASE WHEN epoch(t, v) > 0 THEN epoc
 _META = ("was_deleted_later", "was_initially_deleted", "is_edited", "removal_type", "note", "retrieved_2nd_on")
 
 
+def _json_type(fragment: str) -> str:
+    """``json_type`` of a JSON fragment from its first character (the fragment is parsed once, not again per field).
+
+    ``json_transform`` hands back fragments re-serialized by DuckDB: a string starts with ``"``, a
+    number with a digit or ``-`` (a real one holds ``.`` or an exponent), JSON ``null`` is SQL NULL.
+    Integers are ``BIGINT`` here whatever their size: every rule below treats ``UBIGINT`` the same.
+    """
+    return f"""CASE WHEN {fragment} IS NOT NULL THEN CASE ascii({fragment})
+        WHEN 34 THEN 'VARCHAR' WHEN 116 THEN 'BOOLEAN' WHEN 102 THEN 'BOOLEAN' WHEN 123 THEN 'OBJECT'
+        WHEN 91 THEN 'ARRAY' WHEN 110 THEN 'NULL'
+        ELSE CASE WHEN regexp_matches({fragment}, '[.eE]') THEN 'DOUBLE' ELSE 'BIGINT' END END END"""
+
+
 def _select(kind: str, include: str | None, exclude: str | None, filtered: bool) -> str:
     """The SQL that turns table ``lines(n, line)`` into schema columns plus ``err`` and ``reason``."""
     fields = _COMMON + _KIND_FIELDS[kind]
     spec = "{" + ",".join(f'"{f}":"JSON"' for f in fields) + "}"
-    typed = ", ".join(f"json_type(j.{f}) AS t_{f}, j.{f}->>'$' AS v_{f}" for f in fields)
+    strings = "{" + ",".join(f'"{f}":"VARCHAR"' for f in fields) + "}"
+    typed = ", ".join(f"{_json_type(f'j.{f}')} AS t_{f}, s.{f} AS v_{f}" for f in fields)
     meta_spec = "{" + ",".join(f'"{f}":"JSON"' for f in _META) + "}"
-    meta_typed = ", ".join(f"json_type(m.{f}) AS m_t_{f}, m.{f}->>'$' AS m_v_{f}" for f in _META)
+    meta_typed = ", ".join(
+        f"{_json_type(f'm.{f}')} AS m_t_{f}, CASE WHEN ascii(m.{f}) = 34 THEN m.{f}->>'$' ELSE m.{f}::VARCHAR END AS m_v_{f}"
+        for f in _META
+    )
     text = "body" if kind == "t1" else "selftext"
     post = kind == "t3"
     if post:
@@ -172,12 +189,16 @@ def _select(kind: str, include: str | None, exclude: str | None, filtered: bool)
     # Built from this module's constants and the schema's field names only; every value a user
     # gives (subreddits, patterns, range, ids, source) goes in as a query parameter.
     return f"""
-WITH parsed AS (
-    SELECT n, line, try(json_transform(line, '{spec}')) AS j  -- NULL: not JSON
-    FROM lines WHERE ok AND starts_with(ltrim(line), '{{')  -- valid JSON starting with {{ is an object
+WITH objects AS (
+    SELECT n, line, CASE WHEN starts_with(ltrim(line), '{{') THEN try(json_transform(line, '{spec}')) END AS j
+    FROM lines WHERE ok  -- j NULL: not JSON (valid JSON starting with {{ is an object)
+), parsed AS (
+    SELECT n, j, CASE WHEN j IS NOT NULL THEN json_transform(line, '{strings}') END AS s,
+        CASE WHEN j IS NULL THEN CASE WHEN trim(line) = '' THEN 'blank' ELSE 'line' END END AS bad
+    FROM objects
 ), typed AS (
-    SELECT n, line, {typed}
-    FROM parsed WHERE j IS NOT NULL
+    SELECT n, bad, {typed}
+    FROM parsed
 ), metad AS (
     SELECT *, json_transform(CASE WHEN t__meta = 'OBJECT' THEN v__meta END, '{meta_spec}') AS m
     FROM typed
@@ -223,8 +244,9 @@ WITH parsed AS (
             WHEN coalesce(author_gone, false) THEN 'account_deleted'
             ELSE 'visible'
         END AS status,
-        {reason} AS reason,
+        CASE WHEN bad IS NULL THEN {reason} END AS reason,
         CASE
+            WHEN bad IS NOT NULL THEN bad
             WHEN tid IS NULL THEN 'id'
             WHEN created IS NULL THEN 'created_utc'
             WHEN NOT (t_edited IN ('BOOLEAN', 'NULL') OR epoch(t_edited, v_edited) IS NOT NULL)
@@ -251,7 +273,7 @@ WITH parsed AS (
         END AS archived
     FROM judged
 )
-SELECT n, line, err, reason,
+SELECT n, err, reason,
     coalesce(nullif(jstr(t_name, v_name), ''), '{kind}_' || tid) AS name,
     tid AS id,
     sub AS subreddit,
@@ -386,7 +408,9 @@ def normalize_block(
     elif selection.links is None and _local.links is None:
         con.register("links", pa.table({"name": pa.array([], pa.string())}))
         _local.links = frozenset()
-    con.register("lines", lines)
+    # DuckDB scans an Arrow table one record batch per thread: cut the block so every thread gets a share.
+    per_thread = -(-lines.num_rows // (4 * selection.threads))
+    con.register("lines", pa.Table.from_batches(lines.to_batches(max_chunksize=max(2048, per_thread))))
     params = {
         "subreddits": list(selection.subreddits),
         "after": selection.after,
@@ -401,26 +425,22 @@ def normalize_block(
     assert answer is not None
     result: pa.Table = answer
     con.unregister("lines")
-    nonempty = pc.sum(pc.greater(pc.binary_length(lines["line"]), 0)).as_py() or 0
-    counts["lines"] = nonempty + len(bad)
-    parsed_numbers = set(result["n"].to_pylist()) if result.num_rows < nonempty else None
-    quarantined = [_entry(n, "line", message, value) for n, message, value in bad]
-    if parsed_numbers is not None:  # lines that are not JSON objects
-        for n, text in zip(lines["n"].to_pylist(), lines["line"].to_pylist(), strict=True):
-            if text and text.strip() and n not in parsed_numbers:
-                quarantined.append(_entry(n, "line", "not a JSON object", text.encode()))
-        blank = sum(1 for t in lines["line"].to_pylist() if t and not t.strip())
-        counts["lines"] -= blank
     reasons = result["reason"]
-    kept_mask = pc.is_null(reasons)
     for item in pc.value_counts(reasons.filter(pc.is_valid(reasons))).to_pylist():
         counts[f"filtered_{item['values']}"] = item["counts"]
-    kept = result.filter(kept_mask)
+    kept = result.filter(pc.is_null(reasons))
     errors = kept.filter(pc.is_valid(kept["err"]))
-    for n, err, line in zip(
-        errors["n"].to_pylist(), errors["err"].to_pylist(), errors["line"].to_pylist(), strict=True
-    ):
-        quarantined.append(_entry(n, err, f"{err}: the value does not fit the schema's type", line.encode()))
+    blank = 0
+    quarantined = [_entry(n, "line", message, value) for n, message, value in bad]
+    text = lines["line"]
+    for n, err in zip(errors["n"].to_pylist(), errors["err"].to_pylist(), strict=True):
+        if err == "blank":
+            blank += 1
+            continue
+        raw = text[n - first_line].as_py().encode()
+        message = "not a JSON object" if err == "line" else f"{err}: the value does not fit the schema's type"
+        quarantined.append(_entry(n, err, message, raw))
+    counts["lines"] = result.num_rows - blank + len(bad)
     good = kept.filter(pc.is_null(kept["err"]))
     quarantined.sort(key=lambda q: q["line"])
     counts["quarantined"] = len(quarantined)
