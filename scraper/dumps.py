@@ -24,12 +24,15 @@ size and sha256.
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 import os
 import shutil
+import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,7 +44,7 @@ from schemas import ARROW_SCHEMAS
 from scraper.build import pseudonymizer_for
 from scraper.engine import Engine, open_engine
 from scraper.errors import ConfigError, InputError
-from scraper.normalize.flat import Selection, normalize_block
+from scraper.normalize.flat import NeedsLines, Selection, normalize_block, normalize_file
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.sources.dumps import DumpFile, blocks, describe
 from scraper.spec import SPEC_FILE, DatasetSpec, load_spec
@@ -50,6 +53,10 @@ from scraper.store.purge import purge_batch, purged_fullnames, purged_quarantine
 from scraper.store.snapshot import Dataset
 
 log = logging.getLogger(__name__)
+
+ROW_GROUP = 1 << 16  # rows per Parquet row group, whatever the engine
+SPAN_MAX = 64 << 20  # bytes of lines per task at most (a task's output is held until written)
+SPAN_MIN = 8 << 20  # a plain file smaller than this is one task
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ class Rule:
 
 @dataclass(frozen=True)
 class Chunk:
-    """One task's input: whole lines of one file."""
+    """Whole lines of one file, with the number of the first (the block path's input)."""
 
     file: str
     kind: str
@@ -71,18 +78,37 @@ class Chunk:
     data: bytes
 
 
+@dataclass(frozen=True)
+class Span:
+    """One task's input: a stretch of whole lines of one dump file.
+
+    Either ``path``, a plain NDJSON file the worker reads itself (``start``/``end``: a byte range
+    of it, cut to the lines that start inside it; the whole file by default), or ``data``, lines
+    the client decompressed.  Quarantined lines are numbered from the span's first line; the
+    client adds the lines of the spans before it.
+    """
+
+    file: str
+    kind: str
+    path: str | None = None
+    start: int = 0
+    end: int | None = None
+    data: bytes | None = field(default=None, repr=False)
+
+
 @dataclass
 class ChunkResult:
-    """One task's output: the kept rows as a batch, the quarantined lines, the counts."""
+    """Part of a task's output: kept rows as a batch, quarantined lines, counts, kept post names."""
 
     batch: pa.RecordBatch | None
     quarantined: list[dict[str, Any]]
     counts: Counter[str]
     names: list[str]
+    newlines: int | None = None  # set on a span's last result: its line count, when it was read here
 
 
 def filter_chunk(chunk: Chunk, rule: Rule) -> ChunkResult:
-    """Parse, filter and normalize one chunk: a pure function of its arguments (runs on any worker)."""
+    """Parse, filter and normalize one block of lines: a pure function of its arguments."""
     pseudonymizer = Pseudonymizer(rule.pseudonym_key) if rule.pseudonym_key else None
     result, quarantined, counts = normalize_block(
         chunk.data,
@@ -93,13 +119,94 @@ def filter_chunk(chunk: Chunk, rule: Rule) -> ChunkResult:
         pseudonymizer=pseudonymizer,
     )
     if rule.purged:  # purged things become tombstones; their raw lines are not quarantined
-        if result is not None:
-            result = purge_batch(result, "submissions" if chunk.kind == "t3" else "comments", rule.purged)
         quarantined = [q for q in quarantined if not purged_quarantine_entry(q, chunk.kind, rule.purged)]
     for item in quarantined:
         item["file"] = chunk.file
-    names = result["name"].to_pylist() if result is not None and chunk.kind == "t3" else []
-    return ChunkResult(result, quarantined, Counter(counts), names)
+    return _result(result, chunk.kind, rule, quarantined, Counter(counts))
+
+
+def _result(
+    batch: pa.RecordBatch | None, kind: str, rule: Rule, quarantined: list[dict[str, Any]], counts: Counter[str]
+) -> ChunkResult:
+    if batch is not None and rule.purged:
+        batch = purge_batch(batch, "submissions" if kind == "t3" else "comments", rule.purged)
+    names = batch["name"].to_pylist() if batch is not None and kind == "t3" else []
+    return ChunkResult(batch, quarantined, counts, names)
+
+
+def filter_span(span: Span, rule: Rule) -> Iterator[ChunkResult]:
+    """Parse, filter and normalize one span, streamed: a pure function of its arguments (runs on any worker).
+
+    DuckDB's own NDJSON reader takes the span in one parallel pass (:func:`normalize_file`); a span
+    with a line to quarantine (rare) is read again by the block path, which numbers its lines,
+    going on after the rows already given (both paths keep the same rows in the same order).
+    """
+    pseudonymizer = Pseudonymizer(rule.pseudonym_key) if rule.pseudonym_key else None
+    source = f"dump:{span.file}"
+    with _span_file(span) as (path, newlines):
+        given = 0
+        counts: Counter[str] = Counter()
+        try:
+            for batch, batch_counts in normalize_file(
+                str(path), span.kind, source=source, selection=rule.selection, pseudonymizer=pseudonymizer
+            ):
+                counts.update(batch_counts)
+                if batch is not None:
+                    given += batch.num_rows
+                    yield _result(batch, span.kind, rule, [], Counter())
+            yield ChunkResult(None, [], counts, [], newlines)
+            return
+        except NeedsLines as exc:
+            log.info("%s: read line by line (%s)", span.file, exc)
+        skip = given
+        for first, data in blocks(path):
+            result = filter_chunk(Chunk(span.file, span.kind, first, data), rule)
+            if skip and result.batch is not None:  # rows the fast reader already gave
+                drop = min(skip, result.batch.num_rows)
+                skip -= drop
+                rest = result.batch.slice(drop)
+                result.batch = rest if rest.num_rows else None
+                result.names = result.names[drop:]
+            yield result
+        yield ChunkResult(None, [], Counter(), [], newlines)
+
+
+def filter_span_list(span: Span, rule: Rule) -> list[ChunkResult]:
+    """:func:`filter_span`, all at once (what a Dask task hands back)."""
+    return list(filter_span(span, rule))
+
+
+@contextmanager
+def _span_file(span: Span) -> Iterator[tuple[Path, int | None]]:
+    """A plain NDJSON file holding exactly the span's lines, and their count when they were read here."""
+    if span.path is not None and span.start == 0 and span.end is None:
+        yield Path(span.path), None  # a whole plain file: read in place
+        return
+    if span.data is not None:
+        data = span.data
+    else:
+        assert span.path is not None
+        data = _read_range(Path(span.path), span.start, span.end)
+    with tempfile.TemporaryDirectory(prefix="dump-span-") as folder:
+        path = Path(folder) / "span.jsonl"
+        path.write_bytes(data)
+        yield path, data.count(b"\n")
+
+
+def _read_range(path: Path, start: int, end: int | None) -> bytes:
+    """The lines of ``path`` that start in ``[start, end)``, whole."""
+    with path.open("rb") as handle:
+        if start > 0:
+            handle.seek(start - 1)
+            if handle.read(1) != b"\n":
+                handle.readline()  # the line under way belongs to the span before
+        begin = handle.tell()
+        if end is None:
+            return handle.read()
+        data = handle.read(max(0, end - begin))
+        if data and not data.endswith(b"\n"):
+            data += handle.readline()
+        return data
 
 
 def rule_for(spec: DatasetSpec | None, pseudonymizer: Pseudonymizer | None, *, threads: int = 1) -> Rule:
@@ -133,11 +240,26 @@ class _Pass:
     quarantined: int = 0
 
 
-def _chunks(files: Sequence[DumpFile], report: _Pass) -> Iterator[Chunk]:
+def _spans(files: Sequence[DumpFile], report: _Pass, workers: int) -> Iterator[Span]:
+    """The tasks of a pass, in input order.
+
+    A plain NDJSON file is read by the workers themselves: whole in-process, else cut into byte
+    ranges so every worker shares it. A ``.zst`` file is decompressed here (one stream: its frames
+    cannot be found without decoding) into spans of whole lines.
+    """
     for dump in files:
+        if dump.path.suffix != ".zst":
+            if workers <= 1 or dump.size <= SPAN_MIN:
+                yield Span(dump.path.name, dump.kind, str(dump.path.resolve()))
+                continue
+            piece = min(SPAN_MAX, max(SPAN_MIN, -(-dump.size // workers)))
+            for start in range(0, dump.size, piece):
+                end = start + piece if start + piece < dump.size else None
+                yield Span(dump.path.name, dump.kind, str(dump.path.resolve()), start, end)
+            continue
         try:
-            for first, data in blocks(dump.path):
-                yield Chunk(dump.path.name, dump.kind, first, data)
+            for _first, data in blocks(dump.path, block=SPAN_MAX):
+                yield Span(dump.path.name, dump.kind, data=data)
         except InputError as exc:
             report.problems.append(str(exc))
             log.warning("%s", exc)
@@ -152,19 +274,67 @@ def _run_pass(
     report: _Pass,
     names: set[str] | None,
 ) -> int:
-    rows = 0
-    for result in engine.map(filter_chunk, _chunks(files, report), rule):
-        if result.batch is not None:
-            writer.write_batch(result.batch)
-            rows += result.batch.num_rows
-        for item in result.quarantined:
-            quarantine.write(json.dumps(item, ensure_ascii=False) + "\n")
-            report.per_file.setdefault(item["file"], Counter())["quarantined"] += 1
-        report.quarantined += len(result.quarantined)
-        report.counts.update(result.counts)
-        if names is not None:
-            names.update(result.names)
-    return rows
+    rows = _RowGroups(writer)
+    task = filter_span if engine.name == "local" else filter_span_list  # a Dask task hands back a list
+    lines_before: Counter[str] = Counter()  # lines of the spans already read, by file
+    submitted: collections.deque[Span] = collections.deque()
+
+    def spans() -> Iterator[Span]:
+        for span in _spans(files, report, engine.workers):
+            submitted.append(span)
+            yield span
+
+    results: Iterable[ChunkResult]
+    for results in engine.map(task, spans(), rule):
+        span = submitted.popleft()  # the engine hands results back in submission order
+        offset = lines_before[span.file]
+        for result in results:
+            if result.batch is not None:
+                rows.add(result.batch)
+            for item in result.quarantined:
+                item["line"] += offset
+                quarantine.write(json.dumps(item, ensure_ascii=False) + "\n")
+                report.per_file.setdefault(item["file"], Counter())["quarantined"] += 1
+            report.quarantined += len(result.quarantined)
+            report.counts.update(result.counts)
+            if names is not None:
+                names.update(result.names)
+            if result.newlines is not None:
+                lines_before[span.file] += result.newlines
+    return rows.close()
+
+
+class _RowGroups:
+    """Batches written in row groups of one fixed size, whatever size they come in (so both engines write the same)."""
+
+    def __init__(self, writer: pq.ParquetWriter, size: int = ROW_GROUP) -> None:
+        self.writer = writer
+        self.size = size
+        self.pending: list[pa.RecordBatch] = []
+        self.count = 0
+        self.written = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.pending.append(batch)
+        self.count += batch.num_rows
+        if self.count >= self.size:
+            table = pa.Table.from_batches(self.pending)
+            whole = self.count - self.count % self.size
+            self._write(table.slice(0, whole))
+            rest = table.slice(whole)
+            self.pending, self.count = rest.to_batches(), rest.num_rows
+
+    def close(self) -> int:
+        """Write what is left; the number of rows written."""
+        if self.count:
+            self._write(pa.Table.from_batches(self.pending))
+            self.pending, self.count = [], 0
+        return self.written
+
+    def _write(self, table: pa.Table) -> None:
+        # one chunk per column: the writer's pages follow the chunks, which differ between engines
+        self.writer.write_table(table.combine_chunks(), row_group_size=self.size)
+        self.written += table.num_rows
 
 
 def ingest_dumps(

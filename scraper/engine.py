@@ -30,6 +30,7 @@ class Engine(Protocol):
     """Runs ``task(item, shared)`` for each item; yields the results in the items' order."""
 
     name: str
+    workers: int  # how many tasks run at once (a file is cut into about this many spans)
 
     def map(self, task: Callable[[Any, Any], Any], items: Iterable[Any], shared: Any) -> Iterator[Any]: ...
 
@@ -38,6 +39,7 @@ class LocalEngine:
     """Every task in this process, one after the other (the default)."""
 
     name = "local"
+    workers = 1
 
     def map(self, task: Callable[[Any, Any], Any], items: Iterable[Any], shared: Any) -> Iterator[Any]:
         """Run the tasks here, in order."""
@@ -57,8 +59,8 @@ class DaskEngine:
 
     def __init__(self, client: Any, in_flight: int | None = None) -> None:
         self.client = client
-        workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
-        self.in_flight = in_flight or 2 * workers + 1
+        self.workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})))
+        self.in_flight = in_flight or 2 * self.workers + 1
 
     def map(self, task: Callable[[Any, Any], Any], items: Iterable[Any], shared: Any) -> Iterator[Any]:
         """Submit the tasks to the cluster; yield results in submission order."""

@@ -25,6 +25,7 @@ integers written as strings are refused.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,28 +79,46 @@ CREATE OR REPLACE MACRO epoch(t, v) AS CASE
 CREATE OR REPLACE MACRO micros(seconds) AS TRY_CAST(round(seconds * 1000000) AS BIGINT);
 CREATE OR REPLACE MACRO when_micros(t, v) AS CASE WHEN epoch(t, v) > 0 THEN epoch(t, v) * 1000000 END;
 """
+#: fields every rule reads only as text (``jstr``, ``str_ok``, ``= 'VARCHAR'``): any other JSON type is an error
+_STRINGS = frozenset(
+    {
+        *("id", "name", "subreddit", "subreddit_id", "author", "author_fullname", "author_flair_text"),
+        *("distinguished", "permalink", "link_id", "parent_id", "body", "title", "selftext", "url", "domain"),
+        *("link_flair_text", "removed_by_category"),
+    }
+)
 _META = ("was_deleted_later", "was_initially_deleted", "is_edited", "removal_type", "note", "retrieved_2nd_on")
 
 
-def _json_type(fragment: str) -> str:
+def _json_type(fragment: str, field: str = "") -> str:
     """``json_type`` of a JSON fragment from its first character (the fragment is parsed once, not again per field).
 
     ``json_transform`` hands back fragments re-serialized by DuckDB: a string starts with ``"``, a
     number with a digit or ``-`` (a real one holds ``.`` or an exponent), JSON ``null`` is SQL NULL.
     Integers are ``BIGINT`` here whatever their size: every rule below treats ``UBIGINT`` the same.
+    A field the rules only read as text (:data:`_STRINGS`) is ``VARCHAR`` or ``OTHER``.
     """
+    if field in _STRINGS:
+        return f"CASE WHEN ascii({fragment}) = 34 THEN 'VARCHAR' WHEN {fragment} IS NOT NULL THEN 'OTHER' END"
     return f"""CASE WHEN {fragment} IS NOT NULL THEN CASE ascii({fragment})
         WHEN 34 THEN 'VARCHAR' WHEN 116 THEN 'BOOLEAN' WHEN 102 THEN 'BOOLEAN' WHEN 123 THEN 'OBJECT'
         WHEN 91 THEN 'ARRAY' WHEN 110 THEN 'NULL'
-        ELSE CASE WHEN regexp_matches({fragment}, '[.eE]') THEN 'DOUBLE' ELSE 'BIGINT' END END END"""
+        ELSE CASE WHEN contains({fragment}, '.') OR contains({fragment}, 'e') OR contains({fragment}, 'E')
+            THEN 'DOUBLE' ELSE 'BIGINT' END END END"""
 
 
-def _select(kind: str, include: str | None, exclude: str | None, filtered: bool) -> str:
-    """The SQL that turns table ``lines(n, line)`` into schema columns plus ``err`` and ``reason``."""
+def _select(kind: str, include: str | None, exclude: str | None, filtered: bool, *, fast: bool = False) -> str:
+    """The SQL that turns lines into schema columns plus ``err``, ``reason`` and ``link_norm``.
+
+    ``fast``: DuckDB's own NDJSON reader on the file ``$path`` (parallel, each line parsed once, no
+    Python per line); a malformed line stops that query (the caller then runs the block path).
+    Otherwise the table ``lines(n, line, ok)``: every line is judged, one that is not a JSON object
+    comes back with ``err = 'line'`` (``'blank'`` for a blank one).
+    """
     fields = _COMMON + _KIND_FIELDS[kind]
     spec = "{" + ",".join(f'"{f}":"JSON"' for f in fields) + "}"
     strings = "{" + ",".join(f'"{f}":"VARCHAR"' for f in fields) + "}"
-    typed = ", ".join(f"{_json_type(f'j.{f}')} AS t_{f}, s.{f} AS v_{f}" for f in fields)
+    typed = ", ".join(f"{_json_type(f'j.{f}', f)} AS t_{f}, s.{f} AS v_{f}" for f in fields)
     meta_spec = "{" + ",".join(f'"{f}":"JSON"' for f in _META) + "}"
     meta_typed = ", ".join(
         f"{_json_type(f'm.{f}')} AS m_t_{f}, CASE WHEN ascii(m.{f}) = 34 THEN m.{f}->>'$' ELSE m.{f}::VARCHAR END AS m_v_{f}"
@@ -119,7 +138,7 @@ def _select(kind: str, include: str | None, exclude: str | None, filtered: bool)
             END"""
     else:
         reason = f"""CASE
-            WHEN $links_given THEN CASE WHEN link_norm IN (SELECT name FROM links) THEN NULL ELSE 'thread' END
+            WHEN $links_given THEN NULL  -- the thread ids are matched by the caller (an Arrow hash set)
             WHEN {filtered} AND NOT list_contains($subreddits, lower(coalesce(jstr(t_subreddit, v_subreddit), ''))) THEN 'subreddit'
             WHEN created IS NOT NULL AND $after IS NOT NULL AND created < $after THEN 'time'
             END"""
@@ -188,7 +207,20 @@ def _select(kind: str, include: str | None, exclude: str | None, filtered: bool)
     category = "jstr(t_removed_by_category, v_removed_by_category)" if post else "NULL"
     # Built from this module's constants and the schema's field names only; every value a user
     # gives (subreddits, patterns, range, ids, source) goes in as a query parameter.
-    return f"""
+    if fast:
+        columns = "{" + ",".join(f"'{f}':'JSON'" for f in fields) + "}"
+        fast_typed = ", ".join(
+            f"""{_json_type(f'"{f}"', f)} AS t_{f},
+                CASE WHEN ascii("{f}") = 34 THEN "{f}"->>'$' {"" if f in _STRINGS else f'ELSE "{f}"::VARCHAR '}END AS v_{f}"""
+            for f in fields
+        )
+        head = f"""
+WITH typed AS (
+    SELECT NULL::BIGINT AS n, NULL::VARCHAR AS bad, {fast_typed}
+    FROM read_json($path, format = 'newline_delimited', columns = {columns}, compression = 'uncompressed')
+"""
+    else:
+        head = f"""
 WITH objects AS (
     SELECT n, line, CASE WHEN starts_with(ltrim(line), '{{') THEN try(json_transform(line, '{spec}')) END AS j
     FROM lines WHERE ok  -- j NULL: not JSON (valid JSON starting with {{ is an object)
@@ -199,7 +231,10 @@ WITH objects AS (
 ), typed AS (
     SELECT n, bad, {typed}
     FROM parsed
-), metad AS (
+"""
+    return (
+        head
+        + f"""), metad AS (
     SELECT *, json_transform(CASE WHEN t__meta = 'OBJECT' THEN v__meta END, '{meta_spec}') AS m
     FROM typed
 ), withmeta AS (
@@ -273,7 +308,7 @@ WITH objects AS (
         END AS archived
     FROM judged
 )
-SELECT n, err, reason,
+SELECT n, err, reason, {"link_norm" if not post else "NULL::VARCHAR"} AS link_norm,
     coalesce(nullif(jstr(t_name, v_name), ''), '{kind}_' || tid) AS name,
     tid AS id,
     sub AS subreddit,
@@ -313,8 +348,9 @@ SELECT n, err, reason,
     ], lambda x: x IS NOT NULL) AS archive_flags,
     {kind_columns}
 FROM shaped
-ORDER BY n
+{"" if fast else "ORDER BY n"}
 """
+    )
 
 
 @dataclass(frozen=True)
@@ -343,8 +379,81 @@ def _connection(threads: int) -> duckdb.DuckDBPyConnection:
         con.execute(_MACROS)
         _local.con = con
         _local.sql = {}
-        _local.links = None
     return con
+
+
+def _sql(kind: str, selection: Selection, *, fast: bool) -> tuple[str, dict[str, Any]]:
+    """The query for ``kind`` under ``selection`` (built once per thread) and its parameters."""
+    key = (kind, selection.include, selection.exclude, bool(selection.subreddits), fast)
+    sql: str | None = _local.sql.get(key)
+    include = "|".join(f"(?:{p})" for p in selection.include)
+    exclude = "|".join(f"(?:{p})" for p in selection.exclude)
+    if sql is None:
+        sql = _local.sql[key] = _select(kind, include or None, exclude or None, bool(selection.subreddits), fast=fast)
+    params = {
+        "subreddits": list(selection.subreddits),
+        "after": selection.after,
+        "before": selection.before,
+        "include": include,
+        "exclude": exclude,
+        "links_given": selection.links is not None,
+    }
+    return sql, {k: v for k, v in params.items() if f"${k}" in sql}
+
+
+class NeedsLines(Exception):
+    """The fast reader cannot judge this input alone (a malformed line, or a value to quarantine)."""
+
+
+def normalize_file(
+    path: str,
+    kind: str,
+    *,
+    source: str,
+    selection: Selection,
+    pseudonymizer: Pseudonymizer | None = None,
+    batch_rows: int = 1 << 16,
+) -> Iterator[tuple[pa.RecordBatch | None, dict[str, int]]]:
+    """An NDJSON file → (kept rows, counts) per result batch, read by DuckDB's own parallel reader.
+
+    Raises :class:`NeedsLines` as soon as a line needs the block path (:func:`normalize_block`):
+    one that does not parse or is not an object, or a value that does not fit the schema (the
+    quarantine needs its line number, which this reader does not know). Batches already yielded
+    are exactly the first rows the block path keeps, in order, so a caller can go on from there.
+    """
+    con = _connection(selection.threads)
+    sql, params = _sql(kind, selection, fast=True)
+    params["source"] = source
+    params["path"] = path
+    try:
+        reader = con.sql(sql, params=params).to_arrow_reader(batch_size=batch_rows)
+        for result in reader:
+            counts: dict[str, int] = {"lines": result.num_rows}
+            if pc.any(pc.is_valid(result["err"])).as_py():
+                raise NeedsLines(f"{path}: a value does not fit the schema")
+            good = _judge(pa.Table.from_batches([result]), selection, counts)
+            counts["kept"] = good.num_rows
+            yield (_to_schema(STEMS[kind], good, pseudonymizer) if good.num_rows else None), counts
+    except (duckdb.Error, pa.ArrowException, OSError) as exc:  # a malformed line, not an object, not UTF-8, …
+        # (met while streaming, DuckDB's error comes through the Arrow reader as an OSError; a real
+        # I/O error comes back from the block path, which reads the same file)
+        raise NeedsLines(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+
+def _judge(result: pa.Table, selection: Selection, counts: dict[str, int]) -> pa.Table:
+    """The rows of ``result`` that the selection keeps (reasons counted in ``counts``); ``err`` rows stay."""
+    reasons = result["reason"]
+    if selection.links is not None:  # comments of exactly these threads: one hash set, never a substring
+        links = _local.__dict__.get("links")
+        if links is None or links[0] is not selection.links:
+            links = _local.links = (selection.links, pa.array(sorted(selection.links), pa.string()))
+        known = pc.is_in(result["link_norm"], value_set=links[1])
+        unparsed = pc.fill_null(pc.is_in(result["err"], value_set=pa.array(["line", "blank"])), False)
+        gone = pc.and_(pc.invert(pc.fill_null(known, False)), pc.invert(unparsed))
+        reasons = pc.if_else(gone, pa.scalar("thread", pa.string()), reasons.cast(pa.string()))
+    for item in pc.value_counts(reasons.filter(pc.is_valid(reasons))).to_pylist():
+        counts[f"filtered_{item['values']}"] = counts.get(f"filtered_{item['values']}", 0) + item["counts"]
+    return result.filter(pc.is_null(reasons))
 
 
 def _lines(data: bytes, first_line: int) -> tuple[pa.Table, list[tuple[int, str, bytes]]]:
@@ -395,40 +504,16 @@ def normalize_block(
     con = _connection(selection.threads)
     lines, bad = _lines(data, first_line)
     counts: dict[str, int] = {}
-    stem = STEMS[kind]
-    key = (kind, selection.include, selection.exclude, bool(selection.subreddits))
-    sql = _local.sql.get(key)
-    if sql is None:
-        include = "|".join(f"(?:{p})" for p in selection.include) or None
-        exclude = "|".join(f"(?:{p})" for p in selection.exclude) or None
-        sql = _local.sql[key] = _select(kind, include, exclude, bool(selection.subreddits))
-    if selection.links is not None and _local.links is not selection.links:
-        con.register("links", pa.table({"name": pa.array(sorted(selection.links), pa.string())}))
-        _local.links = selection.links
-    elif selection.links is None and _local.links is None:
-        con.register("links", pa.table({"name": pa.array([], pa.string())}))
-        _local.links = frozenset()
+    sql, params = _sql(kind, selection, fast=False)
+    params["source"] = source
     # DuckDB scans an Arrow table one record batch per thread: cut the block so every thread gets a share.
     per_thread = -(-lines.num_rows // (4 * selection.threads))
     con.register("lines", pa.Table.from_batches(lines.to_batches(max_chunksize=max(2048, per_thread))))
-    params = {
-        "subreddits": list(selection.subreddits),
-        "after": selection.after,
-        "before": selection.before,
-        "include": "|".join(f"(?:{p})" for p in selection.include) or "",
-        "exclude": "|".join(f"(?:{p})" for p in selection.exclude) or "",
-        "links_given": selection.links is not None,
-        "source": source,
-    }
-    used = {k: v for k, v in params.items() if f"${k}" in sql}
-    answer = con.sql(sql, params=used).to_arrow_table()
-    assert answer is not None
-    result: pa.Table = answer
-    con.unregister("lines")
-    reasons = result["reason"]
-    for item in pc.value_counts(reasons.filter(pc.is_valid(reasons))).to_pylist():
-        counts[f"filtered_{item['values']}"] = item["counts"]
-    kept = result.filter(pc.is_null(reasons))
+    try:
+        answer = con.sql(sql, params=params).to_arrow_table()
+    finally:
+        con.unregister("lines")
+    kept = _judge(answer, selection, counts)
     errors = kept.filter(pc.is_valid(kept["err"]))
     blank = 0
     quarantined = [_entry(n, "line", message, value) for n, message, value in bad]
@@ -440,14 +525,14 @@ def normalize_block(
         raw = text[n - first_line].as_py().encode()
         message = "not a JSON object" if err == "line" else f"{err}: the value does not fit the schema's type"
         quarantined.append(_entry(n, err, message, raw))
-    counts["lines"] = result.num_rows - blank + len(bad)
+    counts["lines"] = answer.num_rows - blank + len(bad)
     good = kept.filter(pc.is_null(kept["err"]))
     quarantined.sort(key=lambda q: q["line"])
     counts["quarantined"] = len(quarantined)
     counts["kept"] = good.num_rows
     if good.num_rows == 0:
         return None, quarantined, counts
-    return _to_schema(stem, good, pseudonymizer), quarantined, counts
+    return _to_schema(STEMS[kind], good, pseudonymizer), quarantined, counts
 
 
 def _entry(n: int, field: str, error: str, raw: bytes) -> dict[str, Any]:
