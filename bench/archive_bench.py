@@ -158,7 +158,7 @@ def main() -> None:
             from distributed import Client, LocalCluster
 
             with (
-                LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+                LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as cluster,
                 Client(cluster) as client,
             ):
                 dask_rate, dask_manifest = our_rate(path, work, args.lines, engine="dask", client=client)

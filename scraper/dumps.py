@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 ROW_GROUP = 1 << 16  # rows per Parquet row group, whatever the engine
 SPAN_MAX = 64 << 20  # bytes of lines per task at most (a task's output is held until written)
 SPAN_MIN = 8 << 20  # a plain file smaller than this is one task
+FAST_BATCH_ROWS = 1 << 16  # rows per batch from the fast reader
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,12 @@ def filter_span(span: Span, rule: Rule) -> Iterator[ChunkResult]:
         counts: Counter[str] = Counter()
         try:
             for batch, batch_counts in normalize_file(
-                str(path), span.kind, source=source, selection=rule.selection, pseudonymizer=pseudonymizer
+                str(path),
+                span.kind,
+                source=source,
+                selection=rule.selection,
+                pseudonymizer=pseudonymizer,
+                batch_rows=FAST_BATCH_ROWS,
             ):
                 counts.update(batch_counts)
                 if batch is not None:
@@ -307,9 +313,9 @@ def _run_pass(
 class _RowGroups:
     """Batches written in row groups of one fixed size, whatever size they come in (so both engines write the same)."""
 
-    def __init__(self, writer: pq.ParquetWriter, size: int = ROW_GROUP) -> None:
+    def __init__(self, writer: pq.ParquetWriter, size: int | None = None) -> None:
         self.writer = writer
-        self.size = size
+        self.size = size or ROW_GROUP
         self.pending: list[pa.RecordBatch] = []
         self.count = 0
         self.written = 0

@@ -143,7 +143,7 @@ def _select(kind: str, include: str | None, exclude: str | None, filtered: bool,
             WHEN created IS NOT NULL AND $after IS NOT NULL AND created < $after THEN 'time'
             END"""
     kind_checks = (
-        """WHEN NOT (t_title = 'VARCHAR') THEN 'title'
+        """WHEN t_title IS DISTINCT FROM 'VARCHAR' THEN 'title'
            WHEN NOT str_ok(t_selftext) THEN 'selftext'
            WHEN NOT str_ok(t_url) THEN 'url'
            WHEN NOT str_ok(t_domain) THEN 'domain'
@@ -152,9 +152,9 @@ def _select(kind: str, include: str | None, exclude: str | None, filtered: bool,
            WHEN NOT str_ok(t_link_flair_text) THEN 'link_flair_text'
            WHEN NOT str_ok(t_removed_by_category) THEN 'removed_by_category'"""
         if post
-        else """WHEN NOT (t_link_id = 'VARCHAR') THEN 'link_id'
-           WHEN NOT (t_parent_id = 'VARCHAR') THEN 'parent_id'
-           WHEN NOT (t_body = 'VARCHAR') THEN 'body'
+        else """WHEN t_link_id IS DISTINCT FROM 'VARCHAR' THEN 'link_id'
+           WHEN t_parent_id IS DISTINCT FROM 'VARCHAR' THEN 'parent_id'
+           WHEN t_body IS DISTINCT FROM 'VARCHAR' THEN 'body'
            WHEN NOT int_ok(t_controversiality, v_controversiality) THEN 'controversiality'
            WHEN NOT bool_ok(t_collapsed) THEN 'collapsed'"""
     )

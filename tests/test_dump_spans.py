@@ -1,0 +1,252 @@
+"""The dump path's fast reader and its spans: DuckDB's NDJSON reader agrees with the block path line for line.
+
+The fast reader (``normalize_file``) judges a whole span in one DuckDB pass; a span with anything
+to quarantine goes back to the block path (``normalize_block``), which numbers lines, going on
+after the rows already given. These tests hold the two to the same rows, quarantine and counts on
+generated lines of every value type, cut spans at every byte, and check that a file cut into
+spans for Dask workers gives the same version as one read whole.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scraper import dumps
+from scraper.dumps import Chunk, Rule, Span, _read_range, filter_chunk, filter_span, ingest_dumps
+from scraper.normalize import flat
+from scraper.normalize.flat import Selection
+from scraper.sources.dumps import blocks
+from tests.conftest import write_spec
+
+# Values of every JSON type for each field: the era drift the schema reads, and values it refuses.
+VALUES: dict[str, list[Any]] = {
+    "id": ["abc", "AbC", "ünï", "", 5, None],
+    "name": ["t1_abc", "", None, 7],
+    "created_utc": [1_500_000_000, 1_500_000_000.7, "1500000000", "soon", None, True],
+    "edited": [False, True, 1_500_000_100, 1.5e9, "1500000100", "0", "x", {}, None],
+    "subreddit": ["MachineLearning", "other", "", None, 3],
+    "author": ["alice", "[deleted]", None, 5],
+    "author_fullname": ["t2_a", None, []],
+    "author_flair_text": ["flair", None, False],
+    "score": [5, -3, 5.0, 1.5, "5", "many", True, None, 99_999_999_999_999_999_999],
+    "distinguished": ["moderator", None],
+    "stickied": [True, False, 1, 0, "yes", "", [], {}, None],
+    "locked": [False, None, [1]],
+    "permalink": ["/r/x/comments/a/_/b/", "", None],
+    "retrieved_on": [1_500_000_500, 1_500_000_500.5, "1500000500", None],
+    "retrieved_utc": [1_600_000_000, None],
+    "_meta": [
+        {"was_deleted_later": True, "removal_type": "deleted", "retrieved_2nd_on": 1_600_000_000},
+        {"was_deleted_later": True, "removal_type": "moderator"},
+        {"was_initially_deleted": 1, "note": 'x "q"'},
+        {"is_edited": True},
+        "text",
+        [1],
+        None,
+    ],
+    "link_id": ["t3_abc", "abc", "t1_x", "", 5, None],
+    "parent_id": ["t3_abc", "t1_abd", "abd", 5, None],
+    "body": ["hello", "[deleted]", "[removed]", 'caf\u00e9 "q" \\ \n u/bob', "", 5, None],
+    "is_submitter": [True, False, "x", None],
+    "controversiality": [0, 1, 1.0, "1", None],
+    "collapsed": [True, False, None, 1],
+    "title": ["I quit ML", "stay", "", 5],
+    "selftext": ["leaving", None, "[removed]", 1],
+    "url": ["https://x", None, 1],
+    "domain": ["self.x", None],
+    "is_self": [True, False, 1, None],
+    "num_comments": [3, 3.0, 2.5, "3", None],
+    "upvote_ratio": [0.5, 1, "0.5", None],
+    "over_18": [False, True, None],
+    "link_flair_text": ["Discussion", None, 2],
+    "removed_by_category": ["moderator", "deleted", "author", None, 4],
+}
+COMMENT = ["id", "name", "created_utc", "edited", "subreddit", "author", "author_fullname", "author_flair_text"]
+COMMENT += ["score", "distinguished", "stickied", "locked", "permalink", "retrieved_on", "retrieved_utc", "_meta"]
+COMMENT_ONLY = ["link_id", "parent_id", "body", "is_submitter", "controversiality", "collapsed"]
+POST = [*COMMENT]
+COMMENT += COMMENT_ONLY
+POST += ["title", "selftext", "url", "domain", "is_self", "num_comments", "upvote_ratio", "over_18"]
+POST += ["link_flair_text", "removed_by_category"]
+GOOD: dict[str, Any] = {
+    "id": "abc",
+    "created_utc": 1_500_000_000,
+    "subreddit": "MachineLearning",
+    "link_id": "t3_abc",
+    "parent_id": "t3_abc",
+    "body": "b",
+    "title": "I quit",
+}
+BROKEN = [b'{"id": "cut", "body": "x"', b"[1, 2]", b'"a string"', b"\xff\xfe not utf-8", b"", b"   ", b"{} x"]
+
+
+def _lines(rng: random.Random, kind: str, count: int, odd: float, broken: float) -> bytes:
+    fields = POST if kind == "t3" else COMMENT
+    out = []
+    for i in range(count):
+        if rng.random() < broken:
+            out.append(rng.choice(BROKEN))
+            continue
+        obj = {f: GOOD[f] for f in fields if f in GOOD}
+        obj["id"] = f"i{i}"
+        for f in fields:
+            if rng.random() < odd:
+                value = rng.choice(VALUES[f])
+                if value is None and rng.random() < 0.5:
+                    obj.pop(f, None)
+                else:
+                    obj[f] = value
+        out.append(json.dumps(obj).encode())
+    return b"\n".join(out) + b"\n"
+
+
+def _by_blocks(path: Path, kind: str, rule: Rule) -> tuple[pa.Table | None, list[dict[str, Any]], Counter[str]]:
+    batches, quarantined, counts = [], [], Counter[str]()
+    for first, data in blocks(path):
+        result = filter_chunk(Chunk(path.name, kind, first, data), rule)
+        if result.batch is not None:
+            batches.append(result.batch)
+        quarantined += result.quarantined
+        counts.update(result.counts)
+    return (pa.Table.from_batches(batches) if batches else None), quarantined, counts
+
+
+def _by_span(path: Path, kind: str, rule: Rule) -> tuple[pa.Table | None, list[dict[str, Any]], Counter[str]]:
+    batches, quarantined, counts = [], [], Counter[str]()
+    for result in filter_span(Span(path.name, kind, str(path)), rule):
+        if result.batch is not None:
+            batches.append(result.batch)
+        quarantined += result.quarantined
+        counts.update(result.counts)
+    return (pa.Table.from_batches(batches) if batches else None), quarantined, counts
+
+
+def _counts(counts: Counter[str]) -> dict[str, int]:
+    return {k: v for k, v in counts.items() if k == "lines" or k.startswith("filtered_")}
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["t1", "t3"]), broken=st.sampled_from([0.0, 0.02]))
+def test_the_fast_reader_keeps_what_the_block_path_keeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, kind: str, broken: float
+) -> None:
+    """Every value type in every field: the same rows, quarantine and counts, fast or line by line."""
+    monkeypatch.setattr(dumps, "FAST_BATCH_ROWS", 16)  # a fallback after batches already given
+    rng = random.Random(seed)
+    path = tmp_path / f"s{seed}_{kind}.jsonl"
+    path.write_bytes(_lines(rng, kind, 120, odd=0.03 if broken else 0.01, broken=broken))
+    links = frozenset({"t3_abc"}) if kind == "t1" and seed % 2 else None
+    subreddits = ("machinelearning",) if seed % 3 == 0 else ()
+    rule = Rule(Selection(subreddits=subreddits, include=("quit",) if kind == "t3" else (), links=links))
+    fast, fast_q, fast_counts = _by_span(path, kind, rule)
+    slow, slow_q, slow_counts = _by_blocks(path, kind, rule)
+    assert (fast is None) == (slow is None)
+    if fast is not None and slow is not None:
+        assert fast.equals(slow)
+    assert fast_q == slow_q
+    assert _counts(fast_counts) == _counts(slow_counts)
+
+
+def test_a_line_to_quarantine_after_many_good_ones_loses_and_repeats_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dumps, "FAST_BATCH_ROWS", 8)
+    good = [json.dumps({**GOOD, "id": f"c{i}"}) for i in range(50)]
+    bad = json.dumps({**GOOD, "id": "bad", "score": "many"})
+    path = tmp_path / "x_comments.jsonl"
+    path.write_text("\n".join([*good[:40], bad, *good[40:], '{"id": "cut"']) + "\n", encoding="utf-8")
+    fast, quarantined, counts = _by_span(path, "t1", Rule())
+    assert fast is not None and fast["id"].to_pylist() == [f"c{i}" for i in range(50)]
+    assert [(q["line"], q["field"]) for q in quarantined] == [(41, "score"), (52, "line")]
+    assert counts["lines"] == 52
+
+
+def test_a_clean_span_is_read_by_duckdb_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The block path is the exception: a span with nothing to quarantine never reaches it."""
+    calls = []
+    real = flat.normalize_block
+    monkeypatch.setattr(dumps, "normalize_block", lambda *a, **k: calls.append(1) or real(*a, **k))
+    path = tmp_path / "x_comments.jsonl"
+    path.write_text("".join(json.dumps({**GOOD, "id": f"c{i}"}) + "\n" for i in range(30)), encoding="utf-8")
+    fast, quarantined, counts = _by_span(path, "t1", Rule())
+    assert fast is not None and fast.num_rows == 30 and quarantined == [] and counts["lines"] == 30
+    assert calls == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lines=st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), min_size=0, max_size=30),
+    last_newline=st.booleans(),
+    cuts=st.lists(st.integers(0, 400), max_size=6),
+)
+def test_byte_ranges_give_every_line_to_exactly_one_span(
+    lines: list[bytes], last_newline: bool, cuts: list[int]
+) -> None:
+    data = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "f.jsonl"
+        path.write_bytes(data)
+        points = sorted({0, *(c for c in cuts if c < len(data))})
+        ranges = [(a, b) for a, b in zip(points, [*points[1:], None], strict=True)]
+        assert b"".join(_read_range(path, a, b) for a, b in ranges) == data
+
+
+SPEC = """
+[dataset]
+name = "dumps"
+
+[archive]
+subreddits = ["machinelearning"]
+after = "2006-01-01"
+before = "2026-01-01"
+"""
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[Any]:
+    """A real Dask distributed cluster of 2 workers in this process (a LocalCluster)."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0") as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def test_a_file_cut_into_spans_for_dask_writes_what_one_read_whole_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dask_client: Any
+) -> None:
+    """Workers read byte ranges of the file themselves; lines are numbered across the ranges."""
+    monkeypatch.setattr(dumps, "SPAN_MIN", 1)
+    monkeypatch.setattr(dumps, "SPAN_MAX", 4096)
+    monkeypatch.setattr(dumps, "ROW_GROUP", 64)
+    rng = random.Random(7)
+    path = tmp_path / "MachineLearning_comments.jsonl"
+    path.write_bytes(_lines(rng, "t1", 400, odd=0.01, broken=0.01))
+    local = write_spec(tmp_path / "local", SPEC)
+    on_dask = write_spec(tmp_path / "dask", SPEC)
+    a = ingest_dumps(local, [path])
+    b = ingest_dumps(on_dask, [path], engine="dask", client=dask_client)
+    assert {k: v["sha256"] for k, v in a["files"].items()} == {k: v["sha256"] for k, v in b["files"].items()}
+    quarantine = (local / "quarantine" / "v0001.jsonl").read_text()
+    assert quarantine == (on_dask / "quarantine" / "v0001.jsonl").read_text()
+    raw_lines = path.read_bytes().split(b"\n")
+    for entry in map(json.loads, quarantine.splitlines()):  # each entry names its own line
+        assert raw_lines[entry["line"] - 1].decode("utf-8", "replace")[:200] == entry["raw"][:200]
+    comments = pq.ParquetFile(local / "versions" / "v0001" / "comments.parquet")
+    sizes = [comments.metadata.row_group(i).num_rows for i in range(comments.metadata.num_row_groups)]
+    assert sizes[:-1] == [64] * (len(sizes) - 1) and 0 < sizes[-1] <= 64
+    assert b["stats"]["lines"] == a["stats"]["lines"] and a["stats"]["quarantined"] > 0
