@@ -25,13 +25,16 @@ size and sha256.
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,7 +49,7 @@ from scraper.engine import Engine, open_engine
 from scraper.errors import ConfigError, InputError
 from scraper.normalize.flat import NeedsLines, Selection, normalize_block, normalize_file
 from scraper.normalize.pseudonyms import Pseudonymizer
-from scraper.sources.dumps import DumpFile, blocks, describe
+from scraper.sources.dumps import DumpFile, blocks, describe, sha256_of
 from scraper.spec import SPEC_FILE, DatasetSpec, load_spec
 from scraper.store.lock import dataset_lock
 from scraper.store.purge import purge_batch, purged_fullnames, purged_quarantine_entry
@@ -280,38 +283,42 @@ def _run_pass(
     report: _Pass,
     names: set[str] | None,
 ) -> int:
-    rows = _RowGroups(writer)
-    task = filter_span if engine.name == "local" else filter_span_list  # a Dask task hands back a list
-    lines_before: Counter[str] = Counter()  # lines of the spans already read, by file
-    submitted: collections.deque[Span] = collections.deque()
+    with _RowGroups(writer) as rows:
+        task = filter_span if engine.name == "local" else filter_span_list  # a Dask task hands back a list
+        lines_before: Counter[str] = Counter()  # lines of the spans already read, by file
+        submitted: collections.deque[Span] = collections.deque()
 
-    def spans() -> Iterator[Span]:
-        for span in _spans(files, report, engine.workers):
-            submitted.append(span)
-            yield span
+        def spans() -> Iterator[Span]:
+            for span in _spans(files, report, engine.workers):
+                submitted.append(span)
+                yield span
 
-    results: Iterable[ChunkResult]
-    for results in engine.map(task, spans(), rule):
-        span = submitted.popleft()  # the engine hands results back in submission order
-        offset = lines_before[span.file]
-        for result in results:
-            if result.batch is not None:
-                rows.add(result.batch)
-            for item in result.quarantined:
-                item["line"] += offset
-                quarantine.write(json.dumps(item, ensure_ascii=False) + "\n")
-                report.per_file.setdefault(item["file"], Counter())["quarantined"] += 1
-            report.quarantined += len(result.quarantined)
-            report.counts.update(result.counts)
-            if names is not None:
-                names.update(result.names)
-            if result.newlines is not None:
-                lines_before[span.file] += result.newlines
-    return rows.close()
+        results: Iterable[ChunkResult]
+        for results in engine.map(task, spans(), rule):
+            span = submitted.popleft()  # the engine hands results back in submission order
+            offset = lines_before[span.file]
+            for result in results:
+                if result.batch is not None:
+                    rows.add(result.batch)
+                for item in result.quarantined:
+                    item["line"] += offset
+                    quarantine.write(json.dumps(item, ensure_ascii=False) + "\n")
+                    report.per_file.setdefault(item["file"], Counter())["quarantined"] += 1
+                report.quarantined += len(result.quarantined)
+                report.counts.update(result.counts)
+                if names is not None:
+                    names.update(result.names)
+                if result.newlines is not None:
+                    lines_before[span.file] += result.newlines
+        return rows.close()
 
 
 class _RowGroups:
-    """Batches written in row groups of one fixed size, whatever size they come in (so both engines write the same)."""
+    """Batches written in row groups of one fixed size, whatever size they come in (so both engines write the same).
+
+    Each row group is compressed and written by one writer thread while the next is read (pyarrow
+    lets go of the GIL there); at most one row group waits for it.
+    """
 
     def __init__(self, writer: pq.ParquetWriter, size: int | None = None) -> None:
         self.writer = writer
@@ -319,6 +326,8 @@ class _RowGroups:
         self.pending: list[pa.RecordBatch] = []
         self.count = 0
         self.written = 0
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dump-parquet")
+        self.writing: Future[None] | None = None
 
     def add(self, batch: pa.RecordBatch) -> None:
         self.pending.append(batch)
@@ -330,16 +339,31 @@ class _RowGroups:
             rest = table.slice(whole)
             self.pending, self.count = rest.to_batches(), rest.num_rows
 
+    def __enter__(self) -> _RowGroups:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.writing is not None:  # a pass stopped by an error: let the write under way end first
+            self.writing.exception()
+        self.thread.shutdown(wait=True)
+
     def close(self) -> int:
         """Write what is left; the number of rows written."""
         if self.count:
             self._write(pa.Table.from_batches(self.pending))
             self.pending, self.count = [], 0
+        self._wait()
         return self.written
 
+    def _wait(self) -> None:
+        if self.writing is not None:
+            writing, self.writing = self.writing, None
+            writing.result()  # a failed write (a full disk) is raised here
+
     def _write(self, table: pa.Table) -> None:
+        self._wait()
         # one chunk per column: the writer's pages follow the chunks, which differ between engines
-        self.writer.write_table(table.combine_chunks(), row_group_size=self.size)
+        self.writing = self.thread.submit(self.writer.write_table, table.combine_chunks(), row_group_size=self.size)
         self.written += table.num_rows
 
 
@@ -355,7 +379,7 @@ def ingest_dumps(
     """Write a new version of ``dataset_dir`` from dump files; return its manifest."""
     if not paths:
         raise InputError("give at least one dump file (RS_YYYY-MM.zst, RC_YYYY-MM.zst, <sub>_comments.zst, …)")
-    files = [describe(p) for p in paths]  # names, sizes, hashes: a bad name or a missing file stops here
+    files = [describe(p, hashed=False) for p in paths]  # a bad name or a missing file stops here
     dataset = Dataset(dataset_dir)
     spec, spec_sha = load_spec(dataset_dir) if (dataset_dir / SPEC_FILE).is_file() else (None, None)
     pseudonymizer = pseudonymizer_for(dataset, spec)
@@ -369,10 +393,16 @@ def ingest_dumps(
             shutil.rmtree(leftover, ignore_errors=True)
         work = dataset.path / f".dumps.{os.getpid()}"  # beside .staging, which write_version cleans
         work.mkdir(parents=True)
-        try:
-            return _write(dataset, spec, spec_sha, files, posts, comments, rule, eng, work, pseudonymizer)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        # The inputs' sha256 (for the manifest) is taken in a thread while the passes read them: one
+        # more reader of files in the page cache, on the cycles the passes leave free.
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dump-sha256") as hashing:
+            hashes = hashing.map(functools.partial(sha256_of, stop=stop), [f.path for f in files])
+            try:
+                return _write(dataset, spec, spec_sha, files, posts, comments, rule, eng, work, pseudonymizer, hashes)
+            finally:
+                stop.set()  # (after a complete run every hash is already taken)
+                shutil.rmtree(work, ignore_errors=True)
 
 
 def _write(
@@ -386,6 +416,7 @@ def _write(
     engine: Engine,
     work: Path,
     pseudonymizer: Pseudonymizer | None,
+    hashes: Iterable[str],
 ) -> dict[str, Any]:
     report = _Pass()
     paths = {stem: work / f"{stem}.parquet" for stem in ("submissions", "comments")}
@@ -417,6 +448,7 @@ def _write(
         "problems": report.problems,
         "engine": engine.name,
     }
+    files = [replace(f, sha256=digest) for f, digest in zip(files, hashes, strict=True)]
     source = {"kind": "dumps", "files": [f.manifest_entry() for f in files], "threads_from_submissions": bool(posts)}
     extra = {"pseudonymization": pseudonymizer.manifest_entry() if pseudonymizer else {"pseudonymized": False}}
     manifest = dataset.write_version(
@@ -450,6 +482,8 @@ class _writer:  # noqa: N801 - used as a context manager, like open()
 
 def check_patterns(selection: Selection) -> None:
     """A clear error for a ``[filter]`` pattern DuckDB's regular expressions (RE2) cannot run, before any work."""
+    if not selection.include and not selection.exclude:
+        return
     import duckdb
 
     con = duckdb.connect()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,22 +71,45 @@ def dump_kind(name: str) -> tuple[str, str | None]:
     )
 
 
-def describe(path: Path) -> DumpFile:
-    """A :class:`DumpFile` for ``path``: kind from its name, size and sha256 from its bytes."""
+def describe(path: Path, *, hashed: bool = True) -> DumpFile:
+    """A :class:`DumpFile` for ``path``: kind from its name, size and sha256 from its bytes.
+
+    ``hashed=False`` leaves ``sha256`` empty (the caller hashes with :func:`sha256_of` meanwhile).
+    """
     kind, subreddit = dump_kind(path.name)
-    digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
+        if path.is_dir():
+            raise IsADirectoryError
+        digest = sha256_of(path) if hashed else ""
         size = path.stat().st_size
+        with path.open("rb"):
+            pass  # readable
+    except InputError:
+        raise
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise InputError(f"{path}: a folder, not a dump file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return DumpFile(path, kind, subreddit, size, digest.hexdigest())
+    return DumpFile(path, kind, subreddit, size, digest)
+
+
+def sha256_of(path: Path, stop: threading.Event | None = None) -> str:
+    """The sha256 of a file's bytes, read in 1 MiB pieces (hashlib lets other threads run meanwhile).
+
+    ``stop`` set: give up at the next piece (returns ``""``).
+    """
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                if stop is not None and stop.is_set():
+                    return ""
+                digest.update(block)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return digest.hexdigest()
 
 
 class Truncated(ValueError):
