@@ -45,6 +45,7 @@ import pyarrow.parquet as pq
 
 from schemas import ARROW_SCHEMAS
 from scraper.build import pseudonymizer_for
+from scraper.duck import connect
 from scraper.engine import Engine, open_engine
 from scraper.errors import ConfigError, InputError
 from scraper.normalize.flat import NeedsLines, Selection, normalize_block, normalize_file
@@ -486,7 +487,7 @@ def check_patterns(selection: Selection) -> None:
         return
     import duckdb
 
-    con = duckdb.connect()
+    con = connect()
     try:
         for pattern in (*selection.include, *selection.exclude):
             try:

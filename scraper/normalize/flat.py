@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas import ARROW_SCHEMAS
+from scraper.duck import connect
 from scraper.normalize.pseudonyms import Pseudonymizer
 
 STEMS = {"t3": "submissions", "t1": "comments"}
@@ -373,8 +374,7 @@ def _connection(threads: int) -> duckdb.DuckDBPyConnection:
     """One DuckDB connection per thread (a task may run on any worker thread), macros defined once."""
     con = getattr(_local, "con", None)
     if con is None or _local.threads != threads:
-        con = duckdb.connect(config={"threads": threads})
-        con.execute("SET enable_progress_bar = false")  # DuckDB would draw bars on the terminal mid-run
+        con = connect(threads=threads)
         _local.threads = threads
         con.execute(_MACROS)
         _local.con = con
