@@ -32,6 +32,7 @@ from __future__ import annotations
 import gzip
 import multiprocessing
 import os
+import sys
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -227,6 +228,7 @@ def read_files(files: Sequence[Path], sightings: Sightings, *, workers: int | No
     None: one per available core, when the input is at least
     :data:`PARALLEL_MIN_BYTES`.  The processes come from the standard library's
     :class:`~concurrent.futures.ProcessPoolExecutor` (forked); nothing here schedules.
+    On systems other than Linux the files are read here, in this process.
     """
     count = _worker_count(files, workers)
     if count <= 1:
@@ -245,6 +247,8 @@ def read_files(files: Sequence[Path], sightings: Sightings, *, workers: int | No
 
 
 def _worker_count(files: Sequence[Path], workers: int | None) -> int:
+    if not sys.platform.startswith("linux"):
+        return 1  # fork is Linux's to give safely (macOS forbids it after threads; Windows has none)
     if workers is not None:
         return max(1, min(workers, len(files)))
     if len(files) < 2 or sum(_size(path) for path in files) < PARALLEL_MIN_BYTES:
