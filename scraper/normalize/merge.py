@@ -28,6 +28,7 @@ import itertools
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -306,7 +307,10 @@ def _final(
     schema = ARROW_SCHEMAS[stem]
     rows = 0
     offset = 0
-    with pq.ParquetWriter(out, schema, compression="zstd", write_statistics=True) as writer:
+    with (
+        pq.ParquetWriter(out, schema, compression="zstd", write_statistics=True) as parquet,
+        _Overlapped(parquet) as writer,
+    ):
         last_key: str | None = None
         for batch in sightings:
             table = pa.Table.from_batches([_newest(batch, last_key)])
@@ -368,9 +372,41 @@ def _final(
                 table = _pseudonyms(stem, table, pseudonymizer)
             _count(table, result, previously_visible)
             final = table.select(schema.names).cast(schema)
-            writer.write_table(final, row_group_size=BATCH_ROWS)
+            writer.write(final)
             rows += final.num_rows
     result.rows[stem] = rows
+
+
+class _Overlapped:
+    """Writes each row group on one background thread while the next batch is made.
+
+    Compressing and writing a row group releases the interpreter, as DuckDB's sort does, so
+    the two overlap.  At most one write is pending (memory: one more batch); its error is
+    raised at the next write or on leaving the block, and leaving always waits for it.
+    """
+
+    def __init__(self, writer: pq.ParquetWriter) -> None:
+        self.writer = writer
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
+        self.pending: Future[None] | None = None
+
+    def __enter__(self) -> _Overlapped:
+        return self
+
+    def write(self, table: pa.Table) -> None:
+        self._wait()
+        self.pending = self.thread.submit(self.writer.write_table, table, row_group_size=BATCH_ROWS)
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._wait()
+        finally:
+            self.thread.shutdown(wait=True)
 
 
 def _newest(batch: pa.RecordBatch, last_key: str | None) -> pa.RecordBatch:
