@@ -1,13 +1,15 @@
-"""Build a version from dump files: streamed, filtered, normalized in pure per-chunk tasks, two passes.
+"""Build a version from dump files: streamed, filtered, normalized in pure per-span tasks, two passes.
 
 ``python -m scraper dumps PATH FILES… [--engine dask --scheduler tcp://HOST:8786]``
 
-1. **Submissions pass.** Every ``RS_*``/``*_submissions`` file is streamed in
-   blocks of whole lines; each block is a pure task (:func:`filter_chunk`) that
-   parses its lines, keeps the posts of the spec's subreddits (any case) created
-   in the ``[archive]`` range and passing the ``[filter]`` keyword rule, and turns
-   them into a checked Arrow batch (:mod:`scraper.normalize.flat`).  The kept
-   posts' fullnames form the set of threads.
+1. **Submissions pass.** Every ``RS_*``/``*_submissions`` file is cut into spans
+   of whole lines (a plain file read in place, or byte ranges of it that each
+   worker reads itself; a ``.zst`` file decompressed here); each span is a pure
+   task (:func:`filter_span`) that keeps the posts of the spec's subreddits (any
+   case) created in the ``[archive]`` range and passing the ``[filter]`` keyword
+   rule, as checked Arrow batches (:mod:`scraper.normalize.flat`: DuckDB's own
+   NDJSON reader, or line by line where something must be quarantined).  The
+   kept posts' fullnames form the set of threads.
 2. **Comments pass.** Every ``RC_*``/``*_comments`` file likewise, keeping the
    comments whose ``link_id`` is exactly in that set.  Given comment files only,
    comments are kept by subreddit (and the range) instead.
@@ -16,10 +18,10 @@ A line that does not parse, or whose value does not fit the schema, is written
 to ``quarantine/<version>.jsonl`` (file, line, field, error, the line) and
 counted; it never stops the run.  A file whose zstd stream breaks keeps what
 decoded before the break and is named in the manifest's problems.  Batches are
-written in input order to Parquet as they arrive, so memory stays flat whatever
-the input size; both engines hand back the same batches in the same order, so
-both write byte-identical files.  The manifest records each input file's name,
-size and sha256.
+written in input order to Parquet as they arrive, in row groups of a fixed
+size, so memory stays flat whatever the input size and both engines write
+byte-identical files.  The manifest records each input file's name, size and
+sha256 (taken in a thread while the passes read the files).
 """
 
 from __future__ import annotations
