@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 ROW_GROUP = 1 << 16  # rows per Parquet row group, whatever the engine
 SPAN_MAX = 64 << 20  # bytes of lines per task at most (a task's output is held until written)
 SPAN_MIN = 8 << 20  # a plain file smaller than this is one task
+LOCAL_SPAN_MAX = 256 << 20  # in-process, a span's batches stream out: it may be larger
 FAST_BATCH_ROWS = 1 << 16  # rows per batch from the fast reader
 
 
@@ -261,10 +262,12 @@ def _spans(files: Sequence[DumpFile], report: _Pass, workers: int) -> Iterator[S
     """
     for dump in files:
         if dump.path.suffix != ".zst":
-            if workers <= 1 or dump.size <= SPAN_MIN:
+            # in-process: spans as large as memory allows (one query plan each; a line to quarantine
+            # sends one span, not the whole file, through the block path); on workers: one per worker
+            piece = LOCAL_SPAN_MAX if workers <= 1 else min(SPAN_MAX, max(SPAN_MIN, -(-dump.size // workers)))
+            if dump.size <= piece:
                 yield Span(dump.path.name, dump.kind, str(dump.path.resolve()))
                 continue
-            piece = min(SPAN_MAX, max(SPAN_MIN, -(-dump.size // workers)))
             for start in range(0, dump.size, piece):
                 end = start + piece if start + piece < dump.size else None
                 yield Span(dump.path.name, dump.kind, str(dump.path.resolve()), start, end)

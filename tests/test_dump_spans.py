@@ -226,27 +226,33 @@ def dask_client() -> Iterator[Any]:
         yield client
 
 
-def test_a_file_cut_into_spans_for_dask_writes_what_one_read_whole_writes(
+def test_a_file_cut_into_spans_writes_what_one_read_whole_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dask_client: Any
 ) -> None:
-    """Workers read byte ranges of the file themselves; lines are numbered across the ranges."""
+    """Workers (or this process) read byte ranges of the file themselves; lines are numbered across the ranges."""
     monkeypatch.setattr(dumps, "SPAN_MIN", 1)
     monkeypatch.setattr(dumps, "SPAN_MAX", 4096)
     monkeypatch.setattr(dumps, "ROW_GROUP", 64)
+    whole = write_spec(tmp_path / "whole", SPEC)
     rng = random.Random(7)
     path = tmp_path / "MachineLearning_comments.jsonl"
     path.write_bytes(_lines(rng, "t1", 400, odd=0.01, broken=0.01))
     local = write_spec(tmp_path / "local", SPEC)
     on_dask = write_spec(tmp_path / "dask", SPEC)
+    one = ingest_dumps(whole, [path])
+    monkeypatch.setattr(dumps, "LOCAL_SPAN_MAX", 6000)  # in-process spans too
     a = ingest_dumps(local, [path])
     b = ingest_dumps(on_dask, [path], engine="dask", client=dask_client)
-    assert {k: v["sha256"] for k, v in a["files"].items()} == {k: v["sha256"] for k, v in b["files"].items()}
-    quarantine = (local / "quarantine" / "v0001.jsonl").read_text()
+    files = {k: v["sha256"] for k, v in one["files"].items()}
+    assert {k: v["sha256"] for k, v in a["files"].items()} == files
+    assert {k: v["sha256"] for k, v in b["files"].items()} == files
+    quarantine = (whole / "quarantine" / "v0001.jsonl").read_text()
+    assert quarantine == (local / "quarantine" / "v0001.jsonl").read_text()
     assert quarantine == (on_dask / "quarantine" / "v0001.jsonl").read_text()
     raw_lines = path.read_bytes().split(b"\n")
     for entry in map(json.loads, quarantine.splitlines()):  # each entry names its own line
         assert raw_lines[entry["line"] - 1].decode("utf-8", "replace")[:200] == entry["raw"][:200]
-    comments = pq.ParquetFile(local / "versions" / "v0001" / "comments.parquet")
+    comments = pq.ParquetFile(whole / "versions" / "v0001" / "comments.parquet")
     sizes = [comments.metadata.row_group(i).num_rows for i in range(comments.metadata.num_row_groups)]
     assert sizes[:-1] == [64] * (len(sizes) - 1) and 0 < sizes[-1] <= 64
     assert b["stats"]["lines"] == a["stats"]["lines"] and a["stats"]["quarantined"] > 0
