@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -389,10 +390,11 @@ def test_an_ancestor_with_too_big_a_subtree_is_not_shared() -> None:
     assert client.calls == [("tree", None), ("tree", "a9"), ("tree", "b9")]
 
 
-def test_ids_an_exhausted_answer_cut_are_classified_then_asked_again_with_fewer_siblings() -> None:
+def test_ids_an_exhausted_answer_cut_are_asked_again_with_fewer_siblings_before_any_info_call() -> None:
     # p shows 360 leaves (too many to refetch through its permalink) and a stub of four ids hiding 95
     # comments: one morechildren call. Its answer spends the budget on "a" and its 88 replies, so "b",
-    # "c", "d" vanish (the archived builder makes no stub for them); each has one reply.
+    # "c", "d" vanish (the archived builder makes no stub for them); each has one reply. The budget may
+    # have cut them, so they ride in the next call of their depth, which shows them: no info call.
     shown = [t1(f"s{i}", "t1_p", depth=1) for i in range(360)]
     first = tree([t1("p", "t3_L", [*shown, more("t1_p", ["a", "b", "c", "d"], count=95)])])
     replies = [t1(f"a{i}", "t1_a", depth=2) for i in range(88)]
@@ -408,9 +410,8 @@ def test_ids_an_exhausted_answer_cut_are_classified_then_asked_again_with_fewer_
     expansion = Expansion("L")
     result = expand_thread(client, "L", expansion=expansion)
     assert result.complete, result.unresolved
-    assert [kind for kind, _ in client.calls] == ["tree", "more", "info", "more"]
-    # d showed [deleted] but the answer was cut and the stub's count leaves room: d may have replies
-    assert sorted(client.calls[3][1]) == ["b", "c", "d"]
+    assert [kind for kind, _ in client.calls] == ["tree", "more", "more"]
+    assert sorted(client.calls[2][1]) == ["b", "c", "d"]
     assert {"b1", "c1", "d1"} <= set(expansion.depth) and result.held == 1 + 360 + 1 + 88 + 3 + 3
     assert expansion.deleted == set()  # d had a reply: not a deleted leaf
 
@@ -427,3 +428,28 @@ def test_a_deleted_id_the_stub_count_leaves_no_reply_is_settled_without_asking_a
     # a and its 90 replies and d make up the stub's 92: d has no reply, a deleted leaf
     assert [kind for kind, _ in client.calls] == ["tree", "more", "info"]
     assert result.complete and expansion.deleted == {"d"} and result.deleted_leaves == 1
+
+
+def test_an_id_dropped_twice_by_answers_the_budget_did_not_cut_is_a_deleted_leaf_info_settles() -> None:
+    # "a" and its 90 replies spend the first answer's budget; "d" and "x" are missing and the stub's
+    # count leaves room for replies below them, so both ride in the next call of their depth. That
+    # answer, far from the budget, shows x and its reply and still not d: d was picked and dropped, a
+    # deleted leaf for certain, which /api/info settles as a tombstone, with no request of its own.
+    shown = [t1(f"s{i}", "t1_p", depth=1) for i in range(360)]
+    first = tree([t1("p", "t3_L", [*shown, more("t1_p", ["a", "d", "x"], count=95)])])
+    replies = [t1(f"a{i}", "t1_a", depth=2) for i in range(90)]
+
+    def more_answer(ids: list[str]) -> list[Any]:
+        if "a" in ids:
+            return [t1("a", "t1_p", depth=1), *replies]
+        return [t1("x", "t1_p", depth=1), t1("x1", "t1_x", depth=2)] if "x" in ids else []
+
+    client = Scripted(first, more_answer)
+    gone = {"kind": "t1", "data": {**t1("d", "t1_p")["data"], "author": "[deleted]", "body": "[deleted]"}}
+    client.info_answer = lambda name: gone if name == "t1_d" else None
+    expansion = Expansion("L")
+    result = expand_thread(client, "L", expansion=expansion)
+    assert [kind for kind, _ in client.calls] == ["tree", "more", "more", "info"]
+    assert sorted(client.calls[2][1]) == ["d", "x"] and client.calls[3][1] == ["t1_d"]
+    assert result.complete and expansion.deleted == {"d"} and result.held == 1 + 360 + 91 + 2 + 1
+    assert result.vanished == 2 and result.on_vanished <= math.ceil(result.vanished / 100) + 1

@@ -38,7 +38,13 @@ the ``/api/info`` queue, which tells which, 100 per call.  A ``[deleted]`` leaf
 is settled and kept as a tombstone row (its id, parent, time and score are
 data).  A live comment that missed the budget is held from that answer and its
 replies are asked again, with fewer siblings, or through its permalink when its
-subtree is large.  A pending id whose parent an answer showed with its complete
+subtree is large.  An id missing from an answer the budget may have cut (below
+top level) is first asked once more in the next call of its depth, shared with
+the other ids there, unless its stub's count shows it has no replies (then info
+alone settles it): that answer shows it, or leaves it out without being cut, which
+makes it a dropped deleted leaf for certain.  Classifying such ids only at the end
+would cost a lone morechildren call per depth for the ``[deleted]`` ones whose
+replies the count cannot rule out.  A pending id whose parent an answer showed with its complete
 reply listing, and which that listing left out, is such a dropped deleted leaf
 for certain: a known leaf for info.
 
@@ -433,11 +439,22 @@ class Expansion:
                 continue
             # Neither shown nor announced again: a dropped deleted leaf or a comment the budget cut.
             self.vanished.add(cid)
-            self.to_info.setdefault(cid, "vanished")
             if self.pending.get(cid, 0) == 0 or not exhausted:
+                self.to_info.setdefault(cid, "vanished")
                 self.leaves.add(cid)  # every requested id was served (top level: unserved ones come back)
                 self.inferred.add(cid)
+                self.ambiguous.discard(cid)
+            elif self._counted_out(cid, unheld=True):
+                self.to_info.setdefault(cid, "vanished")  # a leaf by the count: info holds it or settles it
+                self.leaves.add(cid)
+                self.ambiguous.discard(cid)
+            elif self.tries[cid] < MORECHILDREN_TRIES:
+                # The budget may have cut it: it stays pending and rides in the next call of its depth,
+                # whose answer tells (shown, or missing again from an answer that was not cut: dropped).
+                # Asked now, while that depth has other ids to share the call, not alone at the end.
+                continue
             else:
+                self.to_info.setdefault(cid, "vanished")
                 self.ambiguous.add(cid)
         self._route_deep()
 
@@ -491,13 +508,18 @@ class Expansion:
                 self.subtree.append(cid)
         self._route_deep()
 
-    def _counted_out(self, cid: str) -> bool:
+    def _counted_out(self, cid: str, *, unheld: bool = False) -> bool:
         """Whether the stub that announced ``cid`` leaves it no replies: every id it listed is held, and
-        they and the comments held below them already make up its ``count``."""
+        they and the comments held below them already make up its ``count``.
+
+        With ``unheld``, ids not held yet count one each: if the total still makes up the count (which
+        includes everything below the ids), none of them has a reply either.
+        """
         count, ids = self.stub_of.get(cid, (0, ()))
-        if not ids or any(i not in self.depth for i in ids):
+        if not ids or (not unheld and any(i not in self.depth for i in ids)):
             return False
-        below, stack = 0, list(ids)
+        below = sum(1 for i in ids if i not in self.depth)
+        stack = [i for i in ids if i in self.depth]
         while stack and below < count:
             node = stack.pop()
             below += 1
