@@ -444,6 +444,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.from_json:
         rows = [row for name in args.from_json.split(",") for row in json.loads(Path(name).read_text(encoding="utf-8"))]
+        if args.json:  # the results joined into one file
+            args.json.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         if args.doc:
             write_doc_table(args.doc, rows, args.table)
         print(render_table(rows))

@@ -11,6 +11,7 @@ meets it on a bare chain, and stays within 1.5x the morechildren bound, under bo
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 from pathlib import Path
 from types import ModuleType
@@ -147,3 +148,15 @@ def test_the_reach_flags_follow_the_bounds() -> None:
     }
     assert BENCH.praw_reach(lb, 150)["praw_target_reachable_one_tree"] is False
     assert BENCH.praw_reach(lb, 100)["praw_target_reachable"] is False
+
+
+def test_the_held_out_table_is_the_committed_held_out_results() -> None:
+    """docs/PERFORMANCE.md's held-out table shows ``bench/expand_results_heldout.json``, rendered."""
+    results = json.loads((ROOT / "bench" / "expand_results_heldout.json").read_text(encoding="utf-8"))
+    doc = (ROOT / "docs" / "PERFORMANCE.md").read_text(encoding="utf-8")
+    start, end = BENCH.markers("held-out")
+    assert doc.split(start, 1)[1].split(end, 1)[0].strip() == BENCH.render_table(results)
+    for row in results:  # what the doc's prose claims of every held-out row
+        ours = row["ours"]
+        assert ours["accounted"] and ours["correct_parents"] == ours["held"] and ours["unresolved"] == 0
+        assert row["bounds"]["one_tree"] <= ours["total"]
