@@ -28,25 +28,29 @@ many comments hide *below* the ids.  Each stub gets the cheapest endpoint:
   level 100 ids a call, since Reddit re-announces top-level ids it did not
   serve.
 - Continue-this-thread stubs: the parent's permalink, or one shared by several
-  parents a few levels below one ancestor.
+  parents a few levels below one ancestor.  A permalink shows its comment and
+  nine levels below it, and only a comment an earlier answer gave can be asked,
+  so each shows at most nine new levels: the fewest any client needs for the
+  comments at depth 10 or more is the known-root bound of
+  ``bench/expand_bench.py`` (docs/PERFORMANCE.md "Comment trees").
 
-**Vanished ids cost at most one request per hundred.**  An id asked and not
+**Vanished ids cost at most one request per hundred.** An id asked and not
 returned, nor announced again, is either a user-deleted leaf (morechildren
 spends budget on it and shows nothing, its permalink shows nothing) or a
-comment cut by the budget.  It is never asked by permalink on a guess: it joins
-the ``/api/info`` queue, which tells which, 100 per call.  A ``[deleted]`` leaf
+comment cut by the budget. It is never asked by permalink on a guess: it joins
+the ``/api/info`` queue, which tells which, 100 per call. A ``[deleted]`` leaf
 is settled and kept as a tombstone row (its id, parent, time and score are
-data).  A live comment that missed the budget is held from that answer and its
+data). A live comment that missed the budget is held from that answer and its
 replies are asked again, with fewer siblings, or through its permalink when its
-subtree is large.  An id missing from an answer the budget may have cut (below
+subtree is large. An id missing from an answer the budget may have cut (below
 top level) is first asked once more in the next call of its depth, shared with
 the other ids there, unless its stub's count shows it has no replies (then info
-alone settles it): that answer shows it, or leaves it out without being cut, which
-makes it a dropped deleted leaf for certain.  Classifying such ids only at the end
-would cost a lone morechildren call per depth for the ``[deleted]`` ones whose
-replies the count cannot rule out.  A pending id whose parent an answer showed with its complete
-reply listing, and which that listing left out, is such a dropped deleted leaf
-for certain: a known leaf for info.
+alone settles it): that answer shows it, or leaves it out without being cut,
+which makes it a dropped deleted leaf for certain. Classifying such ids only at
+the end would cost a lone morechildren call per depth for the ``[deleted]``
+ones whose replies the count cannot rule out. A pending id whose parent an
+answer showed with its complete reply listing, and which that listing left out,
+is such a dropped deleted leaf for certain: a known leaf for info.
 
 An :class:`Expansion` can be replayed from archived answers (:meth:`replay`),
 dispatching on each record's endpoint, so a run killed halfway through a thread
