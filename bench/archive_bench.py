@@ -15,6 +15,8 @@ Run from the project root::
    runs around it, and the median round is reported (load on the shared machine
    comes and goes). The CPU seconds of both in-process runs are reported too
    (``time.process_time``: every thread of the process), a figure load barely moves.
+   The same lines as a ``window_log=31`` ``.zst`` (which DuckDB's zstd reader
+   refuses) are read in-process too, against DuckDB on the plain file.
 2. **Memory.** Peak RSS of the ingest in a fresh subprocess at N and 10 N
    lines (the ratio should be ~1: input is streamed).
 3. **Paging.** A generated 30,000-post subreddit served by the fake Arctic
@@ -44,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from scraper.dumps import ingest_dumps  # noqa: E402
 from scraper.fake_arctic_shift import FakeArcticShift, generate  # noqa: E402
+from scraper.fake_arctic_shift.dumpfiles import write_zst  # noqa: E402
 from scraper.sources.arctic_shift import PAGE_LIMIT, ArcticShiftClient, TimeWalk  # noqa: E402
 
 START, END = 1_420_070_400, 1_735_689_600  # 2015 … 2025
@@ -186,6 +189,20 @@ def main() -> None:
                 "duckdb": round(median([r["duckdb_cpu_s"] for r in rounds]), 3),
                 "ours": round(median([r["ours_cpu_s"] for r in rounds]), 3),
             },
+        }
+        # The same lines as a long-window .zst (window_log 31, as the Pushshift-era months): DuckDB's
+        # zstd reader refuses such frames, so this is ours against DuckDB on the plain file.
+        packed = write_zst(work / "zst" / "MachineLearning_comments.zst", path.read_bytes().splitlines())
+        zst_ratios = []
+        for _ in range(args.rounds):
+            duck, _cpu = duckdb_rate(path, work / "duck.parquet", args.lines)
+            zst_rate, _cpu, _manifest = our_rate(packed, work, args.lines)
+            duck_again, _cpu = duckdb_rate(path, work / "duck2.parquet", args.lines)
+            zst_ratios.append(zst_rate / ((duck + duck_again) / 2))
+        results["ingest_zst_one_process"] = {
+            "bytes": packed.stat().st_size,
+            "ratio_to_duckdb_on_the_plain_file": round(median(zst_ratios), 3),
+            "ratios_per_round": [round(r, 3) for r in zst_ratios],
         }
         if not args.no_dask:
             from distributed import Client, LocalCluster
