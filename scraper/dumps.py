@@ -189,11 +189,22 @@ def filter_span_list(span: Span, rule: Rule) -> list[ChunkResult]:
     return list(filter_span(span, rule))
 
 
+_GLOB = "*?[{"  # characters DuckDB's file readers take as a glob pattern
+
+
 @contextmanager
 def _span_file(span: Span) -> Iterator[tuple[Path, int | None]]:
     """A plain NDJSON file holding exactly the span's lines, and their count when they were read here."""
     if span.path is not None and span.start == 0 and span.end is None:
-        yield Path(span.path), None  # a whole plain file: read in place
+        if not any(c in span.path for c in _GLOB):
+            yield Path(span.path), None  # a whole plain file: read in place
+            return
+        # DuckDB reads a path with glob characters as a pattern (g[1]/x.jsonl would read g1/x.jsonl):
+        # give it a plain name for the same file
+        with tempfile.TemporaryDirectory(prefix="dump-span-") as folder:
+            link = Path(folder) / "span.jsonl"
+            link.symlink_to(span.path)
+            yield link, None
         return
     if span.data is not None:
         data = span.data
