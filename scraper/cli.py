@@ -610,11 +610,19 @@ def collect(
 @dataset_path()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--replace", is_flag=True, help="Start afresh from FILES instead of adding them to the latest version.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes that read FILES (default: one per core for 64 MiB or more; 1 reads them here).",
+)
 @wait_option
 @json_option
 @handle_errors
 @summary_option
-def ingest(path: Path, files: tuple[Path, ...], replace: bool, wait_for_lock: bool, as_json: bool) -> None:
+def ingest(
+    path: Path, files: tuple[Path, ...], replace: bool, workers: int | None, wait_for_lock: bool, as_json: bool
+) -> None:
     """Add saved Reddit API responses (FILES) to the dataset at PATH as a new version, without asking Reddit.
 
     FILES may be response bodies (comment trees, morechildren answers,
@@ -634,7 +642,7 @@ def ingest(path: Path, files: tuple[Path, ...], replace: bool, wait_for_lock: bo
 
     record_summary({"dataset": str(path)})
     with dataset_lock(path, wait=wait_for_lock):  # one writer per dataset
-        manifest = run_ingest(path, list(files), replace=replace)
+        manifest = run_ingest(path, list(files), replace=replace, workers=workers)
     record_summary({"version": manifest["version"], "stats": manifest["stats"]})
     if as_json:
         emit_json(manifest)

@@ -138,3 +138,21 @@ def test_one_pass_tree_reading_equals_the_general_reading(
     monkeypatch.setattr(ingest_module, "_read_tree_sample", lambda *args: False)
     ingest(tmp_path / "general", files, replace=True, workers=1)
     assert _version(tmp_path / "fast") == _version(tmp_path / "general")
+
+
+def test_the_command_takes_workers_and_writes_the_same_version(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from scraper.cli import main
+
+    files = [str(_file(tmp_path, i, link, 3, i % 4, DATES[i % 3])) for i, link in enumerate(["aa", "bb", "cc", "aa"])]
+    sums = []
+    for workers in ("1", "3"):
+        out = tmp_path / f"cli{workers}"
+        result = CliRunner().invoke(main, ["ingest", str(out), *files, "--workers", workers])
+        assert result.exit_code == 0, result.output
+        sums.append(_version(out))
+    assert sums[0] == sums[1]
+    refused = CliRunner().invoke(main, ["ingest", str(tmp_path / "cli0"), *files, "--workers", "0"])
+    assert refused.exit_code == 2 and "--workers" in refused.output
+    assert not (tmp_path / "cli0").exists()
