@@ -43,6 +43,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
+import pyarrow as pa
 
 from scraper.build import VersionBuilder, build_version_in_memory, pseudonymizer_for
 from scraper.errors import InputError, ScraperError
@@ -236,6 +237,9 @@ def read_files(files: Sequence[Path], sightings: Sightings, *, workers: int | No
             read_file(path, sightings)
         return
     parts = _parts(files, count * PARTS_PER_WORKER)
+    # pyarrow imports pandas (when installed) on its first conversion of a Python list, which
+    # takes a second; done once here, the forked workers inherit it instead of each paying it
+    pa.array([0])
     jobs = [(part, *sightings.part(index), sightings.batch_rows) for index, part in enumerate(parts)]
     # fork: a worker starts at once with what is imported here, and never re-runs the caller's
     # __main__ (spawn and forkserver do, which breaks scripts without a main guard).  A worker
