@@ -36,6 +36,7 @@ import sys
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -46,7 +47,7 @@ import msgspec
 import pyarrow as pa
 
 from scraper.build import VersionBuilder, build_version_in_memory, pseudonymizer_for
-from scraper.errors import InputError, ScraperError
+from scraper.errors import InputError, ScraperError, TransientError
 from scraper.normalize import wire
 from scraper.normalize.policy import keep_rule
 from scraper.normalize.repair import storable
@@ -245,8 +246,14 @@ def read_files(files: Sequence[Path], sightings: Sightings, *, workers: int | No
     # __main__ (spawn and forkserver do, which breaks scripts without a main guard).  A worker
     # touches only msgspec and pyarrow, which re-initialise their thread pools after a fork.
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-        results = list(pool.map(_read_part, jobs))
+    try:
+        with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+            results = list(pool.map(_read_part, jobs))
+    except BrokenProcessPool:
+        raise TransientError(
+            f"a worker process reading the files died (killed, perhaps out of memory), {count} at once; "
+            "nothing was written: run again, or with --workers 1"
+        ) from None
     sightings.absorb(results)
 
 

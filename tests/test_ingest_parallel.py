@@ -7,6 +7,7 @@ exactly what the general reading gives, including trees the fast path refuses.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import scraper.ingest as ingest_module
-from scraper.errors import InputError
+from scraper.errors import InputError, TransientError
 from scraper.ingest import _parts, ingest
 from tests.test_ingest import sample_file, t1, tree
 
@@ -156,3 +157,18 @@ def test_the_command_takes_workers_and_writes_the_same_version(tmp_path: Path) -
     refused = CliRunner().invoke(main, ["ingest", str(tmp_path / "cli0"), *files, "--workers", "0"])
     assert refused.exit_code == 2 and "--workers" in refused.output
     assert not (tmp_path / "cli0").exists()
+
+
+def _die(job: Any) -> Any:
+    os._exit(9)  # a worker killed (the OOM killer, a signal) in the middle of its part
+
+
+def test_a_worker_that_dies_is_one_clear_error_and_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = [_file(tmp_path, i, link, 3, 0, DATES[0]) for i, link in enumerate(["aa", "bb", "cc"])]
+    monkeypatch.setattr(ingest_module, "_read_part", _die)  # the forked workers inherit it
+    with pytest.raises(TransientError, match=r"worker process .* died.*--workers 1"):
+        ingest(tmp_path / "ds", files, workers=2)
+    assert not (tmp_path / "ds" / "versions").exists()
+    assert not [p for p in (tmp_path / "ds").iterdir() if p.name.startswith(".build")]
