@@ -32,6 +32,7 @@ from __future__ import annotations
 import gzip
 import multiprocessing
 import os
+import signal
 import sys
 import zlib
 from collections.abc import Iterator, Sequence
@@ -246,15 +247,28 @@ def read_files(files: Sequence[Path], sightings: Sightings, *, workers: int | No
     # __main__ (spawn and forkserver do, which breaks scripts without a main guard).  A worker
     # touches only msgspec and pyarrow, which re-initialise their thread pools after a fork.
     context = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=_worker_signals)
     try:
-        with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-            results = list(pool.map(_read_part, jobs))
+        results = list(pool.map(_read_part, jobs))
+    except KeyboardInterrupt:  # the parts not started are dropped; the running ones end first
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     except BrokenProcessPool:
+        pool.shutdown(wait=False, cancel_futures=True)
         raise TransientError(
             f"a worker process reading the files died (killed, perhaps out of memory), {count} at once; "
             "nothing was written: run again, or with --workers 1"
         ) from None
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     sightings.absorb(results)
+
+
+def _worker_signals() -> None:
+    """A worker ignores Ctrl-C: the caller takes it, lets running parts end and reports it once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _worker_count(files: Sequence[Path], workers: int | None) -> int:

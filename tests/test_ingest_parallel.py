@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -170,5 +173,30 @@ def test_a_worker_that_dies_is_one_clear_error_and_nothing_is_written(
     monkeypatch.setattr(ingest_module, "_read_part", _die)  # the forked workers inherit it
     with pytest.raises(TransientError, match=r"worker process .* died.*--workers 1"):
         ingest(tmp_path / "ds", files, workers=2)
+    assert not (tmp_path / "ds" / "versions").exists()
+    assert not [p for p in (tmp_path / "ds").iterdir() if p.name.startswith(".build")]
+
+
+_READ_PART = ingest_module._read_part
+
+
+def _slow_part(job: Any) -> Any:
+    time.sleep(0.4)
+    return _READ_PART(job)
+
+
+def test_ctrl_c_drops_the_parts_not_started_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = [_file(tmp_path, i, f"l{i}", 2, 0, DATES[0]) for i in range(16)]
+    monkeypatch.setattr(ingest_module, "_read_part", _slow_part)
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None
+    timer = threading.Timer(0.6, signal.pthread_kill, (main_thread, signal.SIGINT))
+    start = time.monotonic()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        ingest(tmp_path / "ds", files, workers=2)  # 16 files, 8 parts of 0.4 s each on 2 workers: 1.6 s
+    elapsed = time.monotonic() - start
+    timer.join()
+    assert elapsed < 1.5  # the parts still waiting were dropped, the running ones ended
     assert not (tmp_path / "ds" / "versions").exists()
     assert not [p for p in (tmp_path / "ds").iterdir() if p.name.startswith(".build")]
