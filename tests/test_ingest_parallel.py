@@ -69,13 +69,13 @@ files_strategy = st.lists(
 )
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=files_strategy)
 def test_any_number_of_workers_writes_the_same_version(tmp_path_factory: pytest.TempPathFactory, spec: Any) -> None:
     tmp = tmp_path_factory.mktemp("par")
     files = [_file(tmp, i, *item) for i, item in enumerate(spec)]
     results = []
-    for workers in (1, 2, 3):
+    for workers in (1, 3):
         out = tmp / f"ds{workers}"
         try:
             ingest(out, files, replace=True, workers=workers)
@@ -83,7 +83,7 @@ def test_any_number_of_workers_writes_the_same_version(tmp_path_factory: pytest.
             results.append(("error", str(exc)))
             continue
         results.append(_version(out))
-    assert results[0] == results[1] == results[2]
+    assert results[0] == results[1]
 
 
 def test_workers_after_duckdb_and_a_base_version_merge_the_same(tmp_path: Path) -> None:
@@ -184,19 +184,19 @@ _STARTED: list[Path] = []  # set by the test; the forked workers inherit it
 
 def _slow_part(job: Any) -> Any:
     (_STARTED[0] / job[1].name).touch()  # this part started
-    time.sleep(1.0)
+    time.sleep(0.6)
     return _READ_PART(job)
 
 
 def test_ctrl_c_drops_the_parts_not_started_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = [_file(tmp_path, i, f"l{i}", 2, 0, DATES[0]) for i in range(16)]  # 8 parts of 1 s on 2 workers
+    files = [_file(tmp_path, i, f"l{i}", 2, 0, DATES[0]) for i in range(16)]  # 8 parts of 0.6 s on 2 workers
     started = tmp_path / "started"
     started.mkdir()
     monkeypatch.setattr(sys.modules[__name__], "_STARTED", [started])
     monkeypatch.setattr(ingest_module, "_read_part", _slow_part)
     main_thread = threading.main_thread().ident
     assert main_thread is not None
-    timer = threading.Timer(0.5, signal.pthread_kill, (main_thread, signal.SIGINT))
+    timer = threading.Timer(0.3, signal.pthread_kill, (main_thread, signal.SIGINT))
     timer.start()
     with pytest.raises(KeyboardInterrupt):
         ingest(tmp_path / "ds", files, workers=2)
