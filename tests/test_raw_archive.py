@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scraper.errors import IntegrityError, RawArchiveDamaged
-from scraper.store.raw import RawArchive, read_records, scan_archive
+from scraper.store.raw import _BUFFER, ArchiveScan, RawArchive, read_records, scan_archive
 
 # Header bytes gzip does not protect: MTIME (4-7), XFL (8), OS (9).  A flip there changes no record.
 UNCHECKED_HEADER = range(4, 10)
@@ -215,3 +215,35 @@ def test_ingest_of_a_damaged_archive_is_one_line_exit_1_and_no_version(tmp_path:
     assert len(bad.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in (tmp_path / "ds" / "versions").iterdir()) == ["v0001"]
     assert path.read_bytes() == bytes(damaged)
+
+
+def stored_member(body: bytes) -> bytes:
+    """A gzip member of stored (uncompressed) deflate blocks: cut short, it asks for more input, never errs."""
+    member = gzip.compress(body, compresslevel=0, mtime=0)
+    assert body[:100] in member  # stored: the bytes are there as they are
+    return member
+
+
+@pytest.mark.parametrize("cut", [1_000, _BUFFER - 1], ids=["short", "magic-across-the-read-blocks"])
+def test_a_member_that_runs_into_a_whole_one_is_damage_and_the_same_without_it_a_torn_tail(
+    tmp_path: Path, cut: int
+) -> None:
+    """A member cut short in the middle of the file reads on through the next member and ends with the
+    file: that is damage (a whole member follows its start), never a torn tail.  The whole member is
+    found wherever it starts, also where its magic bytes straddle the reader's search blocks."""
+    first = gzip.compress(b'{"seq": 0}\n', mtime=0)
+    middle = stored_member(json.dumps({"seq": 1, "body": "y" * (cut + 70_000)}).encode() + b"\n")[:cut]
+    last = gzip.compress(b'{"seq": 2}\n', mtime=0)
+    path = tmp_path / "run.jsonl.gz"
+    path.write_bytes(first + middle + last)
+    with pytest.raises(RawArchiveDamaged, match="runs past where the next one begins") as err:
+        list(read_records(path))
+    assert err.value.offset == len(first)
+    with pytest.raises(RawArchiveDamaged):
+        scan_archive(path)
+    with pytest.raises(RawArchiveDamaged):
+        RawArchive(path)
+    assert path.read_bytes() == first + middle + last  # nothing changed
+    path.write_bytes(first + middle)  # the same member last in the file: a torn tail, cut on reopening
+    assert list(read_records(path)) == [{"seq": 0}]
+    assert scan_archive(path) == ArchiveScan(1, len(first), len(first))
