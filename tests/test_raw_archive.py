@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import random
 import zlib
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,8 @@ def test_old_silent_truncation_does_not_come_back(tmp_path: Path) -> None:
         list(read_records(path))
     assert err.value.offset == bounds[2] and err.value.path == path and isinstance(err.value, IntegrityError)
     assert "\n" not in str(err.value)
+    assert "bad gzip member" in str(err.value)  # what is wrong, and what to do about it
+    assert "Restore the file from a backup, or move it aside" in str(err.value)
     with pytest.raises(RawArchiveDamaged):
         RawArchive(path)
     assert path.read_bytes() == bytes(damaged)  # reopening changed nothing
@@ -99,8 +102,24 @@ def test_a_record_that_is_not_json_is_damage(tmp_path: Path) -> None:
     bounds = write_archive(path, [{"seq": 0}])
     with path.open("ab") as handle:
         handle.write(gzip.compress(b"{not json\n", mtime=0))
-    with pytest.raises(RawArchiveDamaged, match=f"at byte {bounds[1]} .*not JSON"):
+    with pytest.raises(RawArchiveDamaged, match=f"^{path}: raw archive damaged at byte {bounds[1]} .*not JSON"):
         list(read_records(path))
+    path.write_bytes(path.read_bytes()[: bounds[1]] + gzip.compress(b'["a list"]\n', mtime=0))
+    with pytest.raises(RawArchiveDamaged, match=f"^{path}: .* at byte {bounds[1]} .*not a JSON object") as err:
+        list(read_records(path))
+    assert (err.value.path, err.value.offset) == (path, bounds[1])
+
+
+def test_a_member_of_many_lines_blank_ones_too_and_a_large_one_read_whole(tmp_path: Path) -> None:
+    """Archives not written by RawArchive (ingest reads any gzip JSON lines): a member may hold many
+    records and blank lines, and a member larger than the reader's feed slice comes out whole."""
+    path = tmp_path / "run.jsonl.gz"
+    large = {"seq": 2, "body": random.Random(1).randbytes(60_000).hex()}  # compresses to far over 16 KiB
+    path.write_bytes(
+        gzip.compress(b'{"seq": 0}\n\n  \n{"seq": 1}\n', mtime=0) + gzip.compress(json.dumps(large).encode(), mtime=0)
+    )
+    assert len(path.read_bytes()) > 2 * (1 << 14)
+    assert list(read_records(path)) == [{"seq": 0}, {"seq": 1}, large]
 
 
 def test_a_torn_tail_is_skipped_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -238,7 +257,8 @@ def test_a_member_that_runs_into_a_whole_one_is_damage_and_the_same_without_it_a
     path.write_bytes(first + middle + last)
     with pytest.raises(RawArchiveDamaged, match="runs past where the next one begins") as err:
         list(read_records(path))
-    assert err.value.offset == len(first)
+    assert (err.value.path, err.value.offset) == (path, len(first))
+    assert str(err.value).startswith(f"{path}: raw archive damaged at byte {len(first)} (a gzip member that runs")
     with pytest.raises(RawArchiveDamaged):
         scan_archive(path)
     with pytest.raises(RawArchiveDamaged):
