@@ -109,7 +109,17 @@ def test_edited_manifest(copy: Path) -> None:
     path.write_text(json.dumps(manifest))
     bad = failed(copy)
     assert bad["index"].examples == ["v0001"]
-    assert "rows" in bad["comments: sha256, bytes, rows"].detail
+    rows = manifest["files"]["comments.parquet"]["rows"]
+    assert bad["comments: sha256, bytes, rows"].detail == f"rows {rows - 1} != {rows}"
+
+
+def test_a_file_grown_by_bytes_names_both_sizes_and_the_checksum(copy: Path) -> None:
+    path = version_dir(copy) / "comments.parquet"
+    manifest = json.loads((version_dir(copy) / "manifest.json").read_text())["files"]["comments.parquet"]
+    path.write_bytes(b"\0" * 5 + path.read_bytes())  # five bytes more, and so another checksum
+    check = failed(copy)["comments: sha256, bytes, rows"]
+    assert check.detail.startswith(f"bytes {manifest['bytes'] + 5} != {manifest['bytes']}; sha256 differs")
+    assert check.count >= 2
 
 
 def test_duplicate_ids(copy: Path) -> None:
