@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scraper.errors import IntegrityError, RawArchiveDamaged
-from scraper.store.raw import _BUFFER, ArchiveScan, RawArchive, read_records, scan_archive
+from scraper.store.raw import _BUFFER, _MAGIC, ArchiveScan, RawArchive, read_records, scan_archive
 
 # Header bytes gzip does not protect: MTIME (4-7), XFL (8), OS (9).  A flip there changes no record.
 UNCHECKED_HEADER = range(4, 10)
@@ -249,12 +249,15 @@ def test_a_member_that_runs_into_a_whole_one_is_damage_and_the_same_without_it_a
 ) -> None:
     """A member cut short in the middle of the file reads on through the next member and ends with the
     file: that is damage (a whole member follows its start), never a torn tail.  The whole member is
-    found wherever it starts, also where its magic bytes straddle the reader's search blocks."""
+    found wherever it starts: after gzip's magic bytes inside the cut member's data, before a torn
+    member, and where its own magic straddles the reader's search blocks."""
     first = gzip.compress(b'{"seq": 0}\n', mtime=0)
-    middle = stored_member(json.dumps({"seq": 1, "body": "y" * (cut + 70_000)}).encode() + b"\n")[:cut]
+    # stored data holding gzip's magic bytes: a false start that is not a member
+    middle = stored_member(b'{"seq": 1, "body": "' + b"y" * 100 + _MAGIC + b"y" * (cut + 70_000) + b'"}\n')[:cut]
     last = gzip.compress(b'{"seq": 2}\n', mtime=0)
+    torn = gzip.compress(b'{"seq": 3}\n', mtime=0)[:-4]
     path = tmp_path / "run.jsonl.gz"
-    path.write_bytes(first + middle + last)
+    path.write_bytes(first + middle + last + torn)
     with pytest.raises(RawArchiveDamaged, match="runs past where the next one begins") as err:
         list(read_records(path))
     assert (err.value.path, err.value.offset) == (path, len(first))
@@ -263,7 +266,7 @@ def test_a_member_that_runs_into_a_whole_one_is_damage_and_the_same_without_it_a
         scan_archive(path)
     with pytest.raises(RawArchiveDamaged):
         RawArchive(path)
-    assert path.read_bytes() == first + middle + last  # nothing changed
+    assert path.read_bytes() == first + middle + last + torn  # nothing changed
     path.write_bytes(first + middle)  # the same member last in the file: a torn tail, cut on reopening
     assert list(read_records(path)) == [{"seq": 0}]
     assert scan_archive(path) == ArchiveScan(1, len(first), len(first))
