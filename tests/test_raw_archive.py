@@ -128,7 +128,7 @@ def test_a_torn_tail_is_skipped_with_a_warning(tmp_path: Path, caplog: pytest.Lo
     path.write_bytes(path.read_bytes()[: bounds[2] - 3])
     with caplog.at_level(logging.WARNING, logger="scraper.store.raw"):
         assert list(read_records(path)) == [{"v": 1, "seq": 0}]
-    assert f"torn last record at byte {bounds[1]}" in caplog.text
+    assert f"{path}: torn last record at byte {bounds[1]} skipped" in caplog.text
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
