@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from scraper.cli import main
 from scraper.errors import InputError, IntegrityError, TransientError
 from scraper.ingest import ingest
+from scraper.publish import download as download_module
 from scraper.publish.download import download
 from scraper.publish.tree import publish
 from scraper.publish.validate import validate
@@ -106,6 +107,25 @@ def test_download_latest_verifies_and_installs(server: TreeServer, published: Pa
 def test_download_an_older_version_from_a_local_folder(published: Path, tmp_path: Path) -> None:
     result = download(str(published), tmp_path / "local", version="v0001")
     assert result["version"] == "v0001" and validate(tmp_path / "local").valid
+
+
+def test_every_chunk_of_every_file_is_counted_and_reported(
+    published: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files of many chunks: the sizes add up (or the checksum check refuses them) and progress is cumulative."""
+    monkeypatch.setattr(download_module, "CHUNK", 512)
+    calls: list[tuple[str, int, int | None]] = []
+    result = download(str(published), tmp_path / "copy", on_progress=lambda *call: calls.append(call))
+    assert result["version"] == "v0002"
+    manifest = json.loads((published / "versions/v0002/manifest.json").read_text())
+    sizes = {f"versions/v0002/{name}": info["bytes"] for name, info in manifest["files"].items()}
+    sizes[f"versions/v0002/{manifest['card']['name']}"] = manifest["card"]["bytes"]
+    assert {rel for rel, _, _ in calls} == set(sizes) and max(sizes.values()) > 3 * 512
+    for rel, size in sizes.items():
+        assert [(done, total) for r, done, total in calls if r == rel] == [
+            (min(n, size), size) for n in range(512, size + 512, 512)
+        ]
+    assert validate(tmp_path / "copy").valid
 
 
 def test_resume_after_a_cut_connection_skips_verified_files(server: TreeServer, tmp_path: Path) -> None:

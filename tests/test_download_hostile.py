@@ -174,7 +174,7 @@ def test_a_dripping_server_meets_the_deadline(server: HostileServer, tmp_path: P
     started = time.monotonic()
     result = download(server.url, "--to", str(tmp_path / "copy"), "--deadline", "0.5s", "--stall", "5s")
     refused(result, EXIT_TRY_LATER, tmp_path / "copy")
-    assert "deadline" in result.stderr and time.monotonic() - started < 5
+    assert "outlasted its deadline" in result.stderr and time.monotonic() - started < 5
 
 
 def test_a_silent_server_is_a_stall(server: HostileServer, tmp_path: Path) -> None:
@@ -255,7 +255,31 @@ def test_a_local_source_is_read_without_following_symlinks(tree: dict[str, bytes
     result = download(str(public), "--to", str(tmp_path / "copy"))
     refused(result, EXIT_NEEDS_PERSON, tmp_path / "copy")
     assert "symbolic link" in result.stderr
-    # a whole folder linked out of the tree is refused the same way
+    # a whole folder linked out of the tree is refused the same way, though every file in it matches
+    outside = tmp_path / "outside"
+    shutil.copytree(public / "versions", outside)  # the linked file copied as a plain one: all checksums hold
     shutil.rmtree(public / "versions")
-    os.symlink(tmp_path, public / "versions")
-    refused(download(str(public), "--to", str(tmp_path / "copy2")), EXIT_NEEDS_PERSON, tmp_path / "copy2")
+    os.symlink(outside, public / "versions")
+    result = download(str(public), "--to", str(tmp_path / "copy2"))
+    refused(result, EXIT_NEEDS_PERSON, tmp_path / "copy2")
+    assert f"{public / 'versions'} is a symbolic link" in result.stderr
+    os.unlink(public / "versions")
+    os.rename(outside, public / "versions")  # and the same files in place are downloaded
+    assert download(str(public), "--to", str(tmp_path / "copy3")).exit_code == 0
+
+
+def test_a_local_source_missing_a_file_or_holding_a_folder_in_its_place_names_it(
+    tree: dict[str, bytes], tmp_path: Path
+) -> None:
+    public = tmp_path / "public"
+    for rel, data in tree.items():
+        (public / rel).parent.mkdir(parents=True, exist_ok=True)
+        (public / rel).write_bytes(data)
+    (public / "versions/v0001/comments.parquet").unlink()
+    result = download(str(public), "--to", str(tmp_path / "copy"))
+    refused(result, EXIT_NEEDS_PERSON, tmp_path / "copy")
+    assert f"{public}: no versions/v0001/comments.parquet" in result.stderr
+    (public / "versions/v0001/comments.parquet").mkdir()
+    result = download(str(public), "--to", str(tmp_path / "copy"))
+    refused(result, EXIT_NEEDS_PERSON, tmp_path / "copy")
+    assert f"{public}: versions/v0001/comments.parquet is not a file" in result.stderr
