@@ -166,6 +166,12 @@ def test_a_flipped_byte_before_the_last_record_is_named_and_changes_nothing(
     if inside in UNCHECKED_HEADER or (inside == 3 and mask == FTEXT):
         assert list(read_records(path)) == expected(records)  # gzip does not protect these bytes; no record differs
         return
+    if offset == bounds[member + 1] - 9:  # the last deflate byte: its padding bits after the end of block are not
+        try:  # protected either, so a flip there is damage, or nothing at all
+            assert list(read_records(path)) == expected(records)
+            return
+        except RawArchiveDamaged as exc:
+            assert exc.offset == bounds[member]
     with pytest.raises(RawArchiveDamaged) as err:
         list(read_records(path))
     assert err.value.offset == bounds[member]
