@@ -210,7 +210,13 @@ def _span_file(span: Span) -> Iterator[tuple[Path, int | None]]:
         data = span.data
     else:
         assert span.path is not None
-        data = _read_range(Path(span.path), span.start, span.end)
+        try:
+            data = _read_range(Path(span.path), span.start, span.end)
+        except OSError as exc:  # on a Dask worker that does not see the client's files
+            raise InputError(
+                f"{span.path}: cannot read it here ({exc.strerror or exc}); Dask workers read plain dump "
+                "files themselves, at the same path: put them on a filesystem every worker sees"
+            ) from None
     with tempfile.TemporaryDirectory(prefix="dump-span-") as folder:
         path = Path(folder) / "span.jsonl"
         path.write_bytes(data)

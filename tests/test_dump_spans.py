@@ -271,3 +271,11 @@ def test_a_path_with_glob_characters_is_read_as_itself(tmp_path: Path) -> None:
     (tmp_path / "g1" / "x_comments.jsonl").write_text(json.dumps({**GOOD, "id": "other"}) + "\n", encoding="utf-8")
     table, quarantined, _ = _by_span(wanted, "t1", Rule())
     assert table is not None and table["id"].to_pylist() == ["wanted"] and quarantined == []
+
+
+def test_a_worker_that_cannot_see_the_file_says_what_to_do(tmp_path: Path) -> None:
+    from scraper.errors import InputError
+
+    span = Span("x_comments.jsonl", "t1", str(tmp_path / "elsewhere" / "x_comments.jsonl"), 0, 100)
+    with pytest.raises(InputError, match="filesystem every worker sees"):
+        list(filter_span(span, Rule()))
