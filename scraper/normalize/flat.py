@@ -451,6 +451,8 @@ def _judge(result: pa.Table, selection: Selection, counts: dict[str, int]) -> pa
         unparsed = pc.fill_null(pc.is_in(result["err"], value_set=pa.array(["line", "blank"])), False)
         gone = pc.and_(pc.invert(pc.fill_null(known, False)), pc.invert(unparsed))
         reasons = pc.if_else(gone, pa.scalar("thread", pa.string()), reasons.cast(pa.string()))
+    if reasons.null_count == len(reasons):  # everything kept: no copy
+        return result
     for item in pc.value_counts(reasons.filter(pc.is_valid(reasons))).to_pylist():
         counts[f"filtered_{item['values']}"] = counts.get(f"filtered_{item['values']}", 0) + item["counts"]
     return result.filter(pc.is_null(reasons))
