@@ -150,3 +150,15 @@ def pytest_recording_configure(config: Any, vcr: Any) -> None:
     from tests.cassette_setup import PrettyJSON
 
     vcr.register_serializer("json", PrettyJSON)
+
+
+@pytest.fixture(scope="module")
+def dask_client() -> Iterator[Any]:
+    """A real Dask distributed cluster of 2 workers in this process (a LocalCluster)."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0") as cluster,
+        Client(cluster) as client,
+    ):
+        yield client

@@ -13,7 +13,6 @@ import json
 import random
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -212,18 +211,6 @@ subreddits = ["machinelearning"]
 after = "2006-01-01"
 before = "2026-01-01"
 """
-
-
-@pytest.fixture(scope="module")
-def dask_client() -> Iterator[Any]:
-    """A real Dask distributed cluster of 2 workers in this process (a LocalCluster)."""
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0") as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
 
 
 def test_a_file_cut_into_spans_writes_what_one_read_whole_writes(

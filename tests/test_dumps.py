@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -222,18 +221,6 @@ def test_dask_engine_writes_the_same_version(tmp_path: Path, store: Any, dask_cl
     assert b["stats"]["engine"] == "dask" and a["stats"]["engine"] == "local"
     assert {k: v["sha256"] for k, v in a["files"].items()} == {k: v["sha256"] for k, v in b["files"].items()}
     assert a["stats"]["submissions"] == b["stats"]["submissions"] > 0
-
-
-@pytest.fixture(scope="module")
-def dask_client() -> Iterator[Any]:
-    """A real Dask distributed cluster of 2 workers in this process (a LocalCluster)."""
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0") as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
 
 
 def test_a_pattern_re2_cannot_run_is_a_clear_error_before_any_work(tmp_path: Path) -> None:
