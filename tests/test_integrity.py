@@ -351,3 +351,26 @@ def test_apply_purges_turns_exactly_the_purged_rows_into_tombstones() -> None:
     assert (b.title, b.selftext, b.author, b.permalink) == ("", "", None, "/r/s/comments/b/")
     assert [q.name for q in rows.quarantined] == ["t1_c8"]
     assert apply_purges(rows, frozenset({"t1_c1", "t3_b", "t1_c3"})) == 0  # a second pass changes nothing
+
+
+def test_the_version_a_run_became_is_found_past_damaged_foreign_and_sourceless_manifests(tmp_path: Path) -> None:
+    """Only the version whose own manifest names the run: newer versions with a damaged manifest, a manifest
+    copied from another version or one without a source are passed over, and another run finds nothing."""
+    sha = "0" * 64
+
+    def place(version: str, manifest: dict[str, Any] | str) -> None:
+        folder = tmp_path / "ds" / "versions" / version
+        folder.mkdir(parents=True)
+        text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+        (folder / "manifest.json").write_text(text, encoding="utf-8")
+
+    files = {"comments.parquet": {"table": "comments", "rows": 0, "bytes": 0, "sha256": sha}}
+    placed = {"version": "v0001", "files": files, "source": {"runs": ["run-a"]}}
+    place("v0001", placed)
+    place("v0002", {"version": "v0002", "files": files})  # no source at all (an ingest of files, say)
+    place("v0003", placed)  # v0001's manifest copied into another folder: it does not name v0003
+    place("v0004", "{not json")
+    dataset = Dataset(tmp_path / "ds")
+    assert dataset.versions() == ["v0001", "v0002", "v0003", "v0004"]
+    assert dataset.version_of_run("run-a") == "v0001"
+    assert dataset.version_of_run("run-b") is None
