@@ -117,7 +117,9 @@ def test_a_file_grown_by_bytes_names_both_sizes_and_the_checksum(copy: Path) -> 
     path = version_dir(copy) / "comments.parquet"
     manifest = json.loads((version_dir(copy) / "manifest.json").read_text())["files"]["comments.parquet"]
     path.write_bytes(b"\0" * 5 + path.read_bytes())  # five bytes more, and so another checksum
-    check = failed(copy)["comments: sha256, bytes, rows"]
+    report = validate(copy)
+    check = next(c for c in report.checks if c.name == "comments: sha256, bytes, rows")
+    assert (check.version, check.status, report.valid) == ("v0001", "fail", False)  # a failure, of that version
     assert check.detail.startswith(f"bytes {manifest['bytes'] + 5} != {manifest['bytes']}; sha256 differs")
     assert check.count >= 2
 
