@@ -29,6 +29,7 @@ module imports nothing of the collector, so praw is never loaded.
 
 from __future__ import annotations
 
+import ctypes
 import gzip
 import multiprocessing
 import os
@@ -247,7 +248,9 @@ def read_files(files: Sequence[Path], sightings: Sightings, *, workers: int | No
     # __main__ (spawn and forkserver do, which breaks scripts without a main guard).  A worker
     # touches only msgspec and pyarrow, which re-initialise their thread pools after a fork.
     context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=_worker_signals)
+    pool = ProcessPoolExecutor(
+        max_workers=count, mp_context=context, initializer=_worker_signals, initargs=(os.getpid(),)
+    )
     try:
         results = list(pool.map(_read_part, jobs))
     except KeyboardInterrupt:  # the parts not started are dropped; the running ones end first
@@ -266,9 +269,18 @@ def read_files(files: Sequence[Path], sightings: Sightings, *, workers: int | No
     sightings.absorb(results)
 
 
-def _worker_signals() -> None:
-    """A worker ignores Ctrl-C: the caller takes it, lets running parts end and reports it once."""
+def _worker_signals(parent: int) -> None:
+    """A worker ignores Ctrl-C (the caller takes it, lets running parts end and reports it once)
+    and dies with its caller: killed (kill -9), the caller leaves no worker waiting for work.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the caller died before the line above took effect
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _worker_count(files: Sequence[Path], workers: int | None) -> int:

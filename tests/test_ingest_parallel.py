@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -182,25 +182,77 @@ _READ_PART = ingest_module._read_part
 _STARTED: list[Path] = []  # set by the test; the forked workers inherit it
 
 
-def _slow_part(job: Any) -> Any:
+def _interrupting_part(job: Any) -> Any:
     (_STARTED[0] / job[1].name).touch()  # this part started
-    time.sleep(0.6)
+    try:
+        os.close(os.open(_STARTED[0] / "interrupted", os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        pass
+    else:
+        os.kill(os.getppid(), signal.SIGINT)  # one Ctrl-C reaches the caller while the parts run
+    time.sleep(0.5)
     return _READ_PART(job)
 
 
 def test_ctrl_c_drops_the_parts_not_started_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = [_file(tmp_path, i, f"l{i}", 2, 0, DATES[0]) for i in range(16)]  # 8 parts of 0.6 s on 2 workers
+    files = [_file(tmp_path, i, f"l{i}", 2, 0, DATES[0]) for i in range(16)]  # 8 parts of 0.5 s on 2 workers
     started = tmp_path / "started"
     started.mkdir()
     monkeypatch.setattr(sys.modules[__name__], "_STARTED", [started])
-    monkeypatch.setattr(ingest_module, "_read_part", _slow_part)
-    main_thread = threading.main_thread().ident
-    assert main_thread is not None
-    timer = threading.Timer(0.3, signal.pthread_kill, (main_thread, signal.SIGINT))
-    timer.start()
+    monkeypatch.setattr(ingest_module, "_read_part", _interrupting_part)
     with pytest.raises(KeyboardInterrupt):
         ingest(tmp_path / "ds", files, workers=2)
-    timer.join()
-    assert len(list(started.iterdir())) < 8  # the parts still waiting were dropped, the running ones ended
+    parts = [p for p in started.iterdir() if p.name != "interrupted"]
+    assert 1 <= len(parts) < 8  # the parts still waiting were dropped, the running ones ended
     assert not (tmp_path / "ds" / "versions").exists()
     assert not [p for p in (tmp_path / "ds").iterdir() if p.name.startswith(".build")]
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(child) for child in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_workers_die_with_a_killed_caller(tmp_path: Path) -> None:
+    files = [str(_file(tmp_path, i, f"l{i}", 2, 0, DATES[0])) for i in range(4)]
+    code = (
+        "import time, sys\n"
+        "from pathlib import Path\n"
+        "import scraper.ingest as ingest_module\n"
+        "read = ingest_module._read_part\n"
+        "def slow(job):\n"
+        "    time.sleep(60)\n"
+        "    return read(job)\n"
+        "ingest_module._read_part = slow\n"
+        f"ingest_module.ingest(Path({str(tmp_path / 'ds')!r}), [Path(p) for p in {files!r}], workers=2)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 30
+        workers: list[int] = []
+        while len(workers) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            workers = _children(proc.pid)
+        assert len(workers) == 2, "the workers did not start"
+        proc.kill()  # kill -9 of the caller
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(w) for w in workers)
+    finally:
+        proc.kill()
+        for worker in _children(proc.pid):
+            os.kill(worker, signal.SIGKILL)
