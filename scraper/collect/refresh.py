@@ -184,16 +184,18 @@ def _refresh_locked(
     # a resumed refresh streams its archive twice: the info answers and checkpoints, then the
     # answers of the threads it had not finished (never the whole archive at once)
     asked: set[str] = set()
-    finished: dict[str, dict[str, Any]] = {}
+    events: list[dict[str, Any]] = []
     fresh_counts: dict[str, int] = {}
     answers: dict[str, list[dict[str, Any]]] = {}
     if resumed and archive_path.exists():
         for record in read_records(archive_path):
             if "event" in record:
-                finished.update(finished_threads([record]))
+                events.append(record)
             elif endpoint_of(record) == INFO and record.get("status") == 200:
                 asked.add(str((record.get("params") or {}).get("id")))
                 _count_comments(record_body(record), fresh_counts)
+    finished = finished_threads(events)
+    if resumed and archive_path.exists():
         answers = index_answers(read_records(archive_path), {f"t3_{link}" for link in finished})
     names = [*base_subs, *base_comment_names]
     with PurgingArchive(archive_path, purged_fullnames(dataset.path)) as archive:
