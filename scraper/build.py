@@ -27,6 +27,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -39,7 +40,7 @@ from schemas import Comment, Submission
 from scraper.errors import InputError, SnapshotError
 from scraper.normalize import build_rows, harvest_records
 from scraper.normalize.harvest import Harvest, Seen
-from scraper.normalize.merge import MergeResult, merge
+from scraper.normalize.merge import ArchiveOverlay, MergeResult, merge
 from scraper.normalize.policy import is_tombstone
 from scraper.normalize.pseudonyms import Pseudonymizer, check_key, load_key
 from scraper.normalize.rows import RowSet
@@ -72,16 +73,18 @@ class VersionBuilder:
         keep_thread: Callable[[Seen, list[str]], bool] | None = None,
         pseudonymizer: Pseudonymizer | None = None,
         batch_rows: int = 16384,
+        archive: ArchiveOverlay | None = None,
     ) -> None:
         self.dataset = dataset
         self.base = base
         self.base_only = base_only
         self.keep_thread = keep_thread
         self.pseudonymizer = pseudonymizer
+        self.archive = archive
         dataset.path.mkdir(parents=True, exist_ok=True)
         _remove_stale_work(dataset.path)
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=dataset.path))
-        self.sightings = Sightings(self.workdir, batch_rows=batch_rows)
+        self.sightings = Sightings(self.workdir, batch_rows=batch_rows, archive=archive is not None)
         self._staged: dict[str, list[Path]] | None = None
         if base is not None:
             folder = dataset.version_dir(base)
@@ -148,6 +151,9 @@ class VersionBuilder:
             pseudonymizer=self.pseudonymizer,
             previously_visible=self._previously_visible(),
             purged=purged_fullnames(self.dataset.path),
+            archive=None
+            if self.archive is None
+            else replace(self.archive, gone=self.archive.gone | frozenset(self.sightings.stats.gone)),
         )
         killpoint("normalized")
         seen = self.sightings.stats
@@ -265,23 +271,12 @@ def build_version(
     Without ``write_unchanged``, a version holding what the latest holds is not written
     (:class:`~scraper.store.changes.NoChange`).
 
-    A spec with an ``[archive]`` section takes the in-memory path, where Arctic Shift
-    answers are overlaid on Reddit's (docs/ARCHIVES.md); every other build streams.
+    With a spec's ``[archive]`` section, Arctic Shift answers in ``records`` are overlaid
+    on Reddit's (:class:`~scraper.normalize.merge.ArchiveOverlay`, docs/ARCHIVES.md).
     """
-    if spec is not None and spec.archive is not None:
-        return build_version_in_memory(
-            dataset,
-            records,
-            spec_sha256=spec_sha256,
-            source=source,
-            keep_thread=keep_thread,
-            stats=stats,
-            completeness=completeness,
-            pseudonymizer=pseudonymizer,
-            spec=spec,
-            write_unchanged=write_unchanged,
-        )
-    with VersionBuilder(dataset, base=base, keep_thread=keep_thread, pseudonymizer=pseudonymizer) as builder:
+    with VersionBuilder(
+        dataset, base=base, keep_thread=keep_thread, pseudonymizer=pseudonymizer, archive=archive_overlay(spec)
+    ) as builder:
         builder.sightings.add_records(records)
         return builder.write(
             spec_sha256=spec_sha256,
@@ -292,6 +287,13 @@ def build_version(
             require_rows=require_rows,
             write_unchanged=write_unchanged,
         )
+
+
+def archive_overlay(spec: DatasetSpec | None) -> ArchiveOverlay | None:
+    """How a build with ``spec`` takes archive answers: None without an ``[archive]`` section (not kept)."""
+    if spec is None or spec.archive is None:
+        return None
+    return ArchiveOverlay(text_when_gone=bool(spec.archive.text_when_gone))
 
 
 def rows_from_records(
@@ -325,7 +327,11 @@ def build_version_in_memory(
     spec: DatasetSpec | None = None,
     write_unchanged: bool = True,
 ) -> dict[str, Any]:
-    """The in-memory path: every record harvested, every row a model, then written (builds with archive answers)."""
+    """The in-memory path: every record harvested, every row a model, then written.
+
+    The reference the streaming build is tested against (``tests/test_fastpath.py``,
+    ``tests/test_archive_streaming.py``); memory grows with the input, so no command uses it.
+    """
     text_when_gone = bool(spec and spec.archive and spec.archive.text_when_gone)
     rows, harvest = rows_from_records(
         records,
@@ -451,6 +457,7 @@ def pseudonymizer_for(dataset: Dataset, spec: DatasetSpec | None) -> Pseudonymiz
 __all__ = [
     "MergeResult",
     "VersionBuilder",
+    "archive_overlay",
     "build_version",
     "build_version_in_memory",
     "pseudonymizer_for",

@@ -48,13 +48,13 @@ from urllib.parse import parse_qsl, urlsplit
 import msgspec
 import pyarrow as pa
 
-from scraper.build import VersionBuilder, build_version_in_memory, pseudonymizer_for
+from scraper.build import VersionBuilder, archive_overlay, pseudonymizer_for
 from scraper.errors import InputError, ScraperError, TransientError
 from scraper.normalize import wire
 from scraper.normalize.policy import keep_rule
 from scraper.normalize.repair import storable
 from scraper.normalize.sightings import Sightings, SightingStats
-from scraper.spec import SPEC_FILE, DatasetSpec, load_spec
+from scraper.spec import SPEC_FILE, load_spec
 from scraper.store.raw import read_records
 from scraper.store.snapshot import Dataset
 
@@ -112,15 +112,18 @@ def ingest(
     spec, spec_sha = load_spec(dataset_dir) if (dataset_dir / SPEC_FILE).is_file() else (None, None)
     dataset = Dataset(dataset_dir)
     pseudonymizer = pseudonymizer_for(dataset, spec)  # a missing or wrong key stops us before anything is written
-    if spec is not None and spec.archive is not None:
-        return _ingest_with_archive(dataset, files, spec, spec_sha, pseudonymizer)
     # the caller (the CLI) holds the dataset's lock around this call
+    archive = archive_overlay(spec)
+    # a spec with an [archive] section rebuilds from the files alone: Arctic Shift answers are
+    # overlaid on Reddit's there (docs/ARCHIVES.md), as collect builds it
+    replace = replace or archive is not None
     base = None if replace else dataset.latest()
     with VersionBuilder(
         dataset,
         base=base,
         keep_thread=keep_rule(spec) if spec is not None else None,
         pseudonymizer=pseudonymizer,
+        archive=archive,
     ) as builder:
         read_files(files, builder.sightings, workers=workers)
         names = [storable(p.name) for p in files]
@@ -131,60 +134,6 @@ def ingest(
             spec=spec,
             require_rows=True,
         )
-
-
-def _ingest_with_archive(
-    dataset: Dataset, files: Sequence[Path], spec: DatasetSpec, spec_sha: str | None, pseudonymizer: Any
-) -> dict[str, Any]:
-    """A dataset whose spec has an ``[archive]`` section: rebuilt from FILES alone on the in-memory path.
-
-    Arctic Shift answers are overlaid on Reddit's there (docs/ARCHIVES.md); the merge into the
-    latest version and the streaming path are for Reddit's own answers.
-    """
-    sink = _RecordList()
-    for path in files:
-        read_file(path, sink)
-    manifest = build_version_in_memory(
-        dataset,
-        sink.records,
-        spec_sha256=spec_sha,
-        source={"kind": "ingest", "files": [storable(p.name) for p in files], "base": None, "mode": "replace"},
-        keep_thread=keep_rule(spec),
-        pseudonymizer=pseudonymizer,
-        spec=spec,
-    )
-    return manifest
-
-
-class _RecordList:
-    """Collects the records of the input files, for the in-memory path."""
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def add_record(self, record: Any) -> None:
-        if isinstance(record, dict):
-            self.records.append(record)
-
-    def add_document(
-        self,
-        body: Any,
-        *,
-        url: str,
-        params: dict[str, Any],
-        seen_at: datetime,
-        source: str,
-        label: str = "",
-        strict: bool = False,
-    ) -> None:
-        del strict  # the in-memory harvest refuses a file's malformed JSON itself
-        record: dict[str, Any] = {"origin": source, "label": label, "url": url, "params": params, "status": 200}
-        record["received_at"] = seen_at.isoformat()
-        if isinstance(body, bytes | str):
-            record["body"] = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        else:
-            record["json"] = body
-        self.records.append(record)
 
 
 class _Sink(Protocol):
@@ -243,7 +192,7 @@ def read_files(files: Sequence[Path], sightings: Sightings, *, workers: int | No
     # pyarrow imports pandas (when installed) on its first conversion of a Python list, which
     # takes a second; done once here, the forked workers inherit it instead of each paying it
     pa.array([0])
-    jobs = [(part, *sightings.part(index), sightings.batch_rows) for index, part in enumerate(parts)]
+    jobs = [(part, *sightings.part(index), sightings.batch_rows, sightings.archive) for index, part in enumerate(parts)]
     # fork: a worker starts at once with what is imported here, and never re-runs the caller's
     # __main__ (spawn and forkserver do, which breaks scripts without a main guard).  A worker
     # touches only msgspec and pyarrow, which re-initialise their thread pools after a fork.
@@ -314,11 +263,11 @@ def _parts(files: Sequence[Path], count: int) -> list[list[Path]]:
     return parts
 
 
-def _read_part(job: tuple[list[Path], Path, int, int]) -> tuple[dict[str, list[Path]], SightingStats]:
+def _read_part(job: tuple[list[Path], Path, int, int, bool]) -> tuple[dict[str, list[Path]], SightingStats]:
     """One part, in a worker process: its files into staging files of its own."""
-    files, workdir, seq, batch_rows = job
+    files, workdir, seq, batch_rows, archive = job
     workdir.mkdir()
-    sightings = Sightings(workdir, batch_rows=batch_rows)
+    sightings = Sightings(workdir, batch_rows=batch_rows, archive=archive)
     sightings.seq = seq
     for path in files:
         read_file(path, sightings)

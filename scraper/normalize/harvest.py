@@ -21,7 +21,7 @@ from scraper.errors import InputError
 from scraper.normalize.archive import ARCHIVE_ORIGIN, archive_kind, harvest_archive_answer
 from scraper.sources.endpoints import SEARCH, TOKEN, endpoint_of, subtree_comment
 
-_THREAD_PATH = re.compile(r"/comments/([a-z0-9]+)/?$", re.IGNORECASE)
+THREAD_PATH = re.compile(r"/comments/([a-z0-9]+)/?$", re.IGNORECASE)
 
 
 @dataclass
@@ -98,7 +98,7 @@ def _harvest_one(harvest: Harvest, record: dict[str, Any]) -> None:
         if status == 200 and "event" not in record:
             harvest_archive_answer(harvest, record, _body_or_none(record), _parse_time(record.get("received_at")))
         return
-    if status in (403, 404) and (match := _THREAD_PATH.search(url)):
+    if status in (403, 404) and (match := THREAD_PATH.search(url)):
         harvest.reddit_gone.add(f"t3_{match.group(1).lower()}")
     if status != 200:
         harvest.skipped.append(f"{label}: HTTP {status}")

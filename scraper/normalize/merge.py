@@ -83,6 +83,32 @@ class MergeResult:
         }
 
 
+@dataclass(frozen=True)
+class ArchiveOverlay:
+    """How archive sightings (Arctic Shift answers) take part: a spec with an ``[archive]`` section.
+
+    Reddit's newest sighting of a thing wins over any archive's; a thing only an archive
+    holds is built from the archive's newest sighting.  Every row with an archive sighting
+    carries that sighting's facts (``archive_status``, ``archived_at``, ``archive_flags``);
+    a row built from the archive takes the archive's status, or ``unavailable`` (text
+    withheld) when Reddit was asked for its thread and no longer serves it, unless
+    ``text_when_gone`` (docs/ARCHIVES.md).
+    """
+
+    gone: frozenset[str] = frozenset()
+    """Threads Reddit answered 403 or 404 for."""
+    text_when_gone: bool = False
+
+
+@dataclass
+class _Overlay:
+    """The archive's part in the final pass: facts by key, and the threads Reddit was asked for."""
+
+    facts: pa.Table
+    asked: dict[str, pa.Array]
+    text_when_gone: bool
+
+
 def merge(
     staging: dict[str, list[Path]],
     workdir: Path,
@@ -94,19 +120,26 @@ def merge(
     pseudonymizer: Pseudonymizer | None = None,
     previously_visible: pa.Array | None = None,
     purged: frozenset[str] = frozenset(),
+    archive: ArchiveOverlay | None = None,
 ) -> MergeResult:
     """Reduce the staged sightings to one Parquet file per table (``outputs``) and a quarantine file."""
     result = MergeResult()
     con = duck.connect()
+    order = _ARCHIVE_LAST if archive is not None else _NEWEST_FIRST
     try:
         con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
         con.execute("SET threads = 2")
         con.execute("SET preserve_insertion_order = true")
         con.execute(f"SET temp_directory = '{_sql_path(workdir / 'duckdb.tmp')}'")
-        winners = {stem: _winners(con, staging.get(stem), stem) for stem in outputs}
+        winners = {stem: _winners(con, staging.get(stem), stem, order) for stem in outputs}
         bounds = {stem: _ranges(table) for stem, table in winners.items()}
         found = _found(con, staging.get("found"))
         threads = _threads(winners.get("submissions"), found, keep_thread=keep_thread, base_only=base_only)
+        overlays = (
+            {stem: _overlay(con, staging.get(stem), stem, winners.get("submissions"), archive) for stem in outputs}
+            if archive is not None
+            else {}
+        )
         comment_winners = winners.pop("comments", None)
         depth = _depths(comment_winners) if comment_winners is not None else None
         del comment_winners, winners  # only the depths are needed from here on
@@ -114,7 +147,7 @@ def merge(
             for stem, out in outputs.items():
                 _final(
                     stem,
-                    _sorted_sightings(con, staging.get(stem), bounds[stem]),
+                    _sorted_sightings(con, staging.get(stem), bounds[stem], order),
                     out,
                     qfile,
                     result,
@@ -126,6 +159,7 @@ def merge(
                     pseudonymizer=pseudonymizer,
                     previously_visible=previously_visible,
                     purged=pa.array(sorted(purged), pa.string()),
+                    overlay=overlays.get(stem),
                 )
             qfile.flush()
             os.fsync(qfile.fileno())
@@ -135,10 +169,14 @@ def merge(
 
 
 # The only values put into these queries are paths of our own work folder, quoted by _sql_path.
+#: Which sighting of a thing wins: the newest, a later one winning a tie ...
+_NEWEST_FIRST = "retrieved_at DESC, _seq DESC"
+#: ... and with archive answers, Reddit's newest before any archive's.
+_ARCHIVE_LAST = "coalesce(_arch, false), retrieved_at DESC, _seq DESC"
 _WINNERS = """
 SELECT {columns} FROM (
     SELECT *,
-        row_number() OVER (PARTITION BY _key ORDER BY retrieved_at DESC, _seq DESC) AS _rank,
+        row_number() OVER (PARTITION BY _key ORDER BY {order}) AS _rank,
         bool_or(_pre) OVER (PARTITION BY _key) AS _in_base,
         max(CASE WHEN _pre THEN _rdepth END) OVER (PARTITION BY _key) AS _base_depth
     FROM read_parquet({src})
@@ -147,10 +185,18 @@ ORDER BY _key
 """
 _NARROW = {
     "comments": "_key, _parent, _rdepth, _base_depth, _in_base",
-    "submissions": "_key, _in_base, title, selftext, source, retrieved_at",
+    "submissions": "_key, _in_base, title, selftext, source, retrieved_at, coalesce(_arch, false) AS _arch",
 }
-#: Every sighting, each thing's newest first: the first row of each key is the winner.
-_SORTED = "SELECT * FROM read_parquet({src}) {where} ORDER BY _key, retrieved_at DESC, _seq DESC"
+#: Every sighting, each thing's winner first.
+_SORTED = "SELECT * FROM read_parquet({src}) {where} ORDER BY _key, {order}"
+#: The archive's facts about each thing, from its newest archive sighting.
+_FACTS = """
+SELECT _key, archive_status, archived_at, archive_flags FROM (
+    SELECT *, row_number() OVER (PARTITION BY _key ORDER BY retrieved_at DESC, _seq DESC) AS _rank
+    FROM read_parquet({src}) WHERE _arch
+) WHERE _rank = 1
+ORDER BY _key
+"""
 _FOUND = "SELECT thread, list_sort(list(DISTINCT label)) AS labels FROM read_parquet({src}) GROUP BY thread"
 
 
@@ -163,12 +209,38 @@ def _sql_files(paths: list[Path]) -> str:
     return "[" + ", ".join(f"'{_sql_path(p)}'" for p in paths) + "]"
 
 
-def _winners(con: duckdb.DuckDBPyConnection, staged: list[Path] | None, stem: str) -> pa.Table | None:
-    """The columns depth and the thread filter need of each thing's newest sighting, sorted by key."""
+def _winners(con: duckdb.DuckDBPyConnection, staged: list[Path] | None, stem: str, order: str) -> pa.Table | None:
+    """The columns depth and the thread filter need of each thing's winning sighting, sorted by key."""
     if not staged:
         return None
-    query = _WINNERS.format(columns=_NARROW[stem], src=_sql_files(staged))
+    query = _WINNERS.format(columns=_NARROW[stem], src=_sql_files(staged), order=order)
     return con.sql(query).to_arrow_table().combine_chunks()
+
+
+def _overlay(
+    con: duckdb.DuckDBPyConnection,
+    staged: list[Path] | None,
+    stem: str,
+    submissions: pa.Table | None,
+    archive: ArchiveOverlay,
+) -> _Overlay:
+    """The archive facts of ``stem``'s things and, by the column they are matched on, the threads asked of Reddit.
+
+    A thread was asked of Reddit when Reddit answered 403/404 for it; for comments also when
+    Reddit served its submission (its comments that Reddit no longer shows are gone there).
+    """
+    if staged:
+        facts = con.sql(_FACTS.format(src=_sql_files(staged))).to_arrow_table().combine_chunks()
+    else:
+        facts = pa.table(
+            {"_key": pa.array([], pa.string())},
+        )
+    gone = pa.array(sorted(archive.gone), pa.string())
+    asked = {"_key": gone} if stem == "submissions" else {"_link": gone}
+    if stem == "comments" and submissions is not None:
+        served = pc.and_(pc.invert(submissions["_arch"]), pc.equal(submissions["source"], "reddit-api"))
+        asked["_link"] = pa.concat_arrays([gone, submissions["_key"].filter(served).combine_chunks()])
+    return _Overlay(facts, asked, archive.text_when_gone)
 
 
 def _ranges(winners: pa.Table | None) -> list[str]:
@@ -180,7 +252,7 @@ def _ranges(winners: pa.Table | None) -> list[str]:
 
 
 def _sorted_sightings(
-    con: duckdb.DuckDBPyConnection, staged: list[Path] | None, bounds: list[str]
+    con: duckdb.DuckDBPyConnection, staged: list[Path] | None, bounds: list[str], order: str
 ) -> Iterator[pa.RecordBatch]:
     """Every sighting, sorted by key and newest first, streamed in batches, one key range at a time.
 
@@ -199,7 +271,7 @@ def _sorted_sightings(
             )
             if part
         )
-        query = _SORTED.format(src=_sql_files(staged), where=f"WHERE {where}" if where else "")
+        query = _SORTED.format(src=_sql_files(staged), where=f"WHERE {where}" if where else "", order=order)
         yield from con.sql(query).to_arrow_reader(BATCH_ROWS)
 
 
@@ -303,6 +375,7 @@ def _final(
     pseudonymizer: Pseudonymizer | None,
     previously_visible: pa.Array | None,
     purged: pa.Array,
+    overlay: _Overlay | None = None,
 ) -> None:
     schema = ARROW_SCHEMAS[stem]
     rows = 0
@@ -323,6 +396,8 @@ def _final(
             if stem == "comments" and depth is not None:
                 table = table.set_column(table.schema.get_field_index("depth"), "depth", depth.slice(offset, n))
             offset += n
+            if overlay is not None:
+                table = _with_archive(table, overlay)
             quarantined = pc.is_valid(table["_qfield"])
             keep = pa.array([True] * n)
             if filtering and threads.kept is not None:
@@ -418,6 +493,29 @@ def _newest(batch: pa.RecordBatch, last_key: str | None) -> pa.RecordBatch:
     first = pa.array([last_key is None or keys[0].as_py() != last_key])
     rest = pc.not_equal(keys.slice(1), keys.slice(0, n - 1)) if n > 1 else pa.array([], pa.bool_())
     return batch.filter(pa.concat_arrays([first, rest]))
+
+
+def _with_archive(table: pa.Table, overlay: _Overlay) -> pa.Table:
+    """Winners with the archive's facts about them; a row built from the archive gets its status from them."""
+    facts = overlay.facts
+    if facts.num_rows:
+        where = pc.index_in(table["_key"], value_set=facts["_key"])
+        for name in ("archive_status", "archived_at", "archive_flags"):
+            column = facts[name].combine_chunks().take(where)
+            table = table.set_column(table.schema.get_field_index(name), name, column)
+    from_archive = pc.fill_null(table["_arch"], False)
+    if not pc.any(from_archive).as_py():
+        return table
+    ((match, asked),) = overlay.asked.items()
+    withheld = pc.is_in(table[match], value_set=asked)
+    if overlay.text_when_gone:
+        withheld = pa.array([False] * table.num_rows)
+    status = pc.if_else(
+        from_archive,
+        pc.if_else(withheld, pa.scalar(Status.UNAVAILABLE.value), table["archive_status"]),
+        table["status"],
+    )
+    return table.set_column(table.schema.get_field_index("status"), "status", status)
 
 
 def _write_quarantine(qfile: Any, table: pa.Table, result: MergeResult) -> None:

@@ -45,8 +45,16 @@ from pydantic import ValidationError
 from schemas import ARROW_SCHEMAS, Status
 from scraper.errors import InputError
 from scraper.normalize import wire
-from scraper.normalize.archive import ARCHIVE_ORIGIN, archive_kind
-from scraper.normalize.harvest import Seen, search_label
+from scraper.normalize.archive import (
+    ARCHIVE_ORIGIN,
+    DriftError,
+    answer_items,
+    archive_facts,
+    archive_kind,
+    archive_label,
+    wire_shape,
+)
+from scraper.normalize.harvest import THREAD_PATH, Seen, search_label
 from scraper.normalize.repair import json_line, repair_fields, repair_text
 from scraper.normalize.rows import DELETED, FieldError, comment_row, status_of, submission_row
 
@@ -64,6 +72,7 @@ EXTRA_FIELDS = [
     pa.field("_qfield", pa.string()),
     pa.field("_qerror", pa.string()),
     pa.field("_qraw", pa.string()),
+    pa.field("_arch", pa.bool_()),
 ]
 
 
@@ -117,6 +126,10 @@ class SightingStats:
     not_kept: Counter[str] = field(default_factory=Counter)
     repaired: Counter[str] = field(default_factory=Counter)
     sightings: Counter[str] = field(default_factory=Counter)
+    gone: set[str] = field(default_factory=set)
+    """Threads Reddit answered 403 or 404 for: what an archive holds of them is all that is left."""
+    archived: int = 0
+    """Sightings taken from archive answers."""
 
 
 @dataclass
@@ -133,9 +146,11 @@ class _Segment:
 class Sightings:
     """Stage one: takes records, documents or single things; writes staging Parquet in batches."""
 
-    def __init__(self, workdir: Path, *, batch_rows: int = 32768) -> None:
+    def __init__(self, workdir: Path, *, batch_rows: int = 32768, archive: bool = False) -> None:
         self.workdir = workdir
         self.batch_rows = batch_rows
+        self.archive = archive
+        """Read Arctic Shift answers (a spec with an ``[archive]`` section); otherwise they are counted, not kept."""
         self.stats = SightingStats()
         self.seq = 0
         self._fast: dict[str, list[tuple[Any, ...]]] = {"t1": [], "t3": []}
@@ -175,8 +190,13 @@ class Sightings:
             self._skip("records whose status is not a number", label, detail="status is not a number")
             return True
         if record.get("origin") == ARCHIVE_ORIGIN or archive_kind(url):
-            self.stats.not_kept["archive answers (Arctic Shift; built by collect with an [archive] section)"] += 1
-            return True
+            if not self.archive:
+                self.stats.not_kept["archive answers (Arctic Shift; built by collect with an [archive] section)"] += 1
+            elif status == 200:
+                self._archive_answer(record, url)
+            return True  # a failed archive answer was retried when collected: nothing to read
+        if status in (403, 404) and (match := THREAD_PATH.search(url)):
+            self.stats.gone.add(f"t3_{match.group(1).lower()}")
         if status != 200:
             self._note(f"{label}: HTTP {status}")
             self.stats.not_kept[f"HTTP {status} responses"] += 1
@@ -410,6 +430,57 @@ class Sightings:
         if kind == "t3" and from_file:
             self._found.append((data.name or f"t3_{data.id}", source))
 
+    # ---- archive answers ---------------------------------------------------------------------------
+
+    def _archive_answer(self, record: dict[str, Any], url: str) -> None:
+        """One Arctic Shift answer: each item an archive sighting, ranked below every Reddit sighting.
+
+        Items are made Reddit-shaped (:func:`~scraper.normalize.archive.wire_shape`) and built
+        through the models; the archive's deletion facts go in the archive columns, and the
+        merge decides the row's status from them (docs/ARCHIVES.md).
+        """
+        kind = archive_kind(url)
+        if "json" in record:
+            body = record["json"]
+        else:
+            try:
+                body = json.loads(record.get("body") or "")
+            except (ValueError, RecursionError):
+                body = None
+        items = answer_items(body)
+        if kind is None or items is None:
+            return  # a failed answer (422, error envelope): retried when collected, nothing to read
+        self.stats.responses += 1
+        params = record.get("params")
+        params = params if isinstance(params, dict) else {}
+        label = archive_label(str(params["subreddit"])) if kind == "t3" and params.get("subreddit") else None
+        seen_at = parse_time(record.get("received_at"))
+        with collector_paused():
+            for item in items:
+                if not isinstance(item, dict) or not item.get("id"):
+                    continue
+                try:
+                    data = wire_shape(item, kind)
+                except DriftError:
+                    data = dict(item)  # kept as it is: building its row fails and quarantines it, named
+                self._model_thing(kind, data, seen_at, ARCHIVE_ORIGIN, absolute=False, archived=True)
+                if label is not None:
+                    self._found.append((self._name(kind, data), self._label(label)))
+        context = record.get("context")
+        seeds = (context.get("seeds") if isinstance(context, dict) else None) or []
+        if kind == "t3" and seeds:  # seeds hydrated through /api/posts/ids: each labelled by its own seed
+            wanted = {str(seed) for seed in seeds}
+            for item in items:
+                ident = str(item.get("id") or "").lower() if isinstance(item, dict) else ""
+                if ident and ident in wanted:
+                    self._found.append((f"t3_{ident}", self._label(f"seed:{ident}")))
+
+    def _name(self, kind: str, data: dict[str, Any]) -> str:
+        """The key :meth:`_model_thing` gives a thing."""
+        value = data.get("name") or f"{kind}_{data['id']}"
+        key = value if isinstance(value, str) else json.dumps(value, default=str)
+        return repair_text(key, self.stats.repaired, "name")
+
     # ---- the model path ----------------------------------------------------------------------------
 
     def _model_document(
@@ -495,15 +566,18 @@ class Sightings:
         elif kind == "more":
             self.stats.stubs_seen += 1
 
-    def _model_thing(self, kind: str, data: Any, seen_at: datetime, source: str, *, absolute: bool) -> None:
-        """One thing through the models: a row, or a quarantined sighting naming the field at fault."""
+    def _model_thing(
+        self, kind: str, data: Any, seen_at: datetime, source: str, *, absolute: bool, archived: bool = False
+    ) -> None:
+        """One thing through the models: a row, or a quarantined sighting naming the field at fault.
+
+        ``archived``: an archive's item, which carries the archive's facts about it.
+        """
         if not isinstance(data, dict) or "id" not in data:
             self.stats.not_kept["things without an id"] += 1
             return
         fixed = repair_fields(data, self.stats.repaired)
-        key_value = fixed.get("name") or f"{kind}_{fixed['id']}"
-        key = key_value if isinstance(key_value, str) else json.dumps(key_value, default=str)
-        key = repair_text(key, self.stats.repaired, "name")
+        key = self._name(kind, fixed)
         if kind == "t3" and source.startswith("file:"):
             self._found.append((key, source))
         seen = Seen(fixed, seen_at, source, absolute)
@@ -537,6 +611,15 @@ class Sightings:
                     value = fixed.get(text)
                     row[text] = value if isinstance(value, str) else None
         row.update(_key=key, _seq=self.seq, _link=link, _parent=parent, _rdepth=rdepth, _pre=False)
+        if archived:
+            facts = archive_facts(data, kind)
+            row.update(
+                archive_status=str(facts.status),
+                archived_at=facts.archived_at,
+                archive_flags=[repair_text(f, self.stats.repaired, "archive_flags") for f in facts.flags],
+                _arch=True,
+            )
+            self.stats.archived += 1
         self.seq += 1
         self._slow[kind].append(row)
         if len(self._slow[kind]) >= self.batch_rows:
@@ -620,6 +703,8 @@ class Sightings:
             self.stats.not_kept.update(stats.not_kept)
             self.stats.repaired.update(stats.repaired)
             self.stats.sightings.update(stats.sightings)
+            self.stats.gone.update(stats.gone)
+            self.stats.archived += stats.archived
         self.seq += len(results) * PART_SEQ
 
 

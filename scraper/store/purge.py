@@ -10,11 +10,12 @@ purged.  Every file is rewritten beside itself and renamed over it.
 
 A purge stays purged: ``purges.jsonl`` is read back (:func:`purged_fullnames`, the one
 reader) by every path that makes rows or archives responses.  The streaming builder
-applies it column-wise while merging; the in-memory path (``scraper.build.write_rows``)
-calls :func:`apply_purges`; sources that build flat rows (the dump reader) call
-:func:`purge_batch` and :func:`purged_quarantine_entry`; and :class:`PurgingArchive`
-blanks the purged items in every response before it reaches the raw archive, so a
-refresh or a new collection that meets the item on Reddit again never stores its text.
+applies it column-wise while merging; the in-memory reference path
+(``scraper.build.write_rows``, which the tests hold the streaming build to) calls
+:func:`apply_purges`; sources that build flat rows (the dump reader) call
+:func:`purge_batch` and :func:`purged_quarantine_entry`; and :class:`PurgingArchive` blanks
+the purged items in every response before it reaches the raw archive, so a refresh or a new
+collection that meets the item on Reddit again never stores its text.
 """
 
 from __future__ import annotations

@@ -1,0 +1,372 @@
+"""Builds with archive answers stream, and give exactly what the per-row model path gives.
+
+A spec with an ``[archive]`` section overlays Arctic Shift answers on Reddit's
+(docs/ARCHIVES.md).  The streaming build (sightings → DuckDB merge) is held to the
+in-memory reference (``build_version_in_memory``: one harvest, one model per row) on
+generated mixes of the two sources: the same things seen by Reddit and by the archive
+at tied and untied times, Reddit's 403/404 for a thread, the archive's deletion facts
+of every era (``_meta``, text markers, ``removed_by_category``), drifting field types,
+lines that cannot be read, seeds and subreddit labels, with and without the spec's
+filter and ``text_when_gone``; and the files read by one or by several worker processes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scraper.build import build_version, build_version_in_memory
+from scraper.ingest import ingest
+from scraper.normalize.policy import keep_rule
+from scraper.spec import load_spec
+from scraper.store.raw import RawArchive
+from scraper.store.snapshot import Dataset
+from tests.conftest import write_spec
+from tests.test_fastpath import quarantine, tables
+
+ARCTIC = "https://arctic-shift.example"
+TIMES = ["2026-01-01T00:00:00+00:00", "2026-02-01T00:00:00+00:00", "2026-03-01T00:00:00+00:00"]
+THREADS = ["aa", "bb", "cc"]
+COMMENTS = {f"c{i}": THREADS[i % 3] for i in range(7)}
+
+
+def spec_text(*, rule: bool, text_when_gone: bool) -> str:
+    return f"""
+[dataset]
+name = "history"
+
+[discovery]
+subreddits = ["MachineLearning"]
+{"[filter]" + chr(10) + 'include = ["quit"]' if rule else ""}
+
+[archive]
+url = "{ARCTIC}"
+subreddits = ["MachineLearning"]
+after = "2012-01-01"
+before = "2025-01-01"
+text_when_gone = {"true" if text_when_gone else "false"}
+"""
+
+
+TEXT = st.sampled_from(["why I quit ML", "still here", "[deleted]", "[removed]", "", "quit \u00e9t\u00e9"])
+AUTHOR = st.sampled_from(["alice", "bob", "[deleted]", None])
+CREATED = st.sampled_from([1_400_000_000, 1_400_000_000.5, "1400000100", "1.4e9", "soon", None])
+EDITED = st.sampled_from([False, True, 1_400_000_500, 1_400_000_500.25, None])
+META = st.one_of(
+    st.none(),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "was_deleted_later": st.booleans(),
+            "was_initially_deleted": st.booleans(),
+            "removal_type": st.sampled_from(["deleted", "author", "moderator", "reddit"]),
+            "retrieved_2nd_on": st.sampled_from([1_600_000_000, 1_400_000_100]),
+            "note": st.sampled_from(["re-fetched"]),
+        },
+    ),
+)
+
+
+@st.composite
+def archive_post(draw: st.DrawFn, ident: str) -> dict[str, Any]:
+    post: dict[str, Any] = {"id": ident, "subreddit": "MachineLearning", "title": draw(TEXT)}
+    post["created_utc"] = draw(CREATED)
+    for key, strategy in (
+        ("selftext", TEXT),
+        ("author", AUTHOR),
+        ("edited", EDITED),
+        ("removed_by_category", st.sampled_from([None, "deleted", "moderator"])),
+        ("retrieved_on", st.sampled_from([1_400_000_050, 1_700_000_000])),
+        ("_meta", META),
+        ("score", st.integers(-5, 50)),
+    ):
+        if draw(st.booleans()):
+            post[key] = draw(strategy)
+    return post
+
+
+@st.composite
+def archive_comment(draw: st.DrawFn, ident: str) -> dict[str, Any]:
+    thread = COMMENTS[ident]
+    parent = draw(st.sampled_from([thread, *[c for c, t in COMMENTS.items() if t == thread and c < ident]]))
+    comment: dict[str, Any] = {
+        "id": ident,
+        "link_id": draw(st.sampled_from([f"t3_{thread}", thread])),  # the dumps' unprefixed era too
+        "parent_id": f"t3_{parent}" if parent == thread else f"t1_{parent}",
+        "body": draw(TEXT),
+        "subreddit": "MachineLearning",
+        "created_utc": draw(CREATED),
+    }
+    for key, strategy in (
+        ("author", AUTHOR),
+        ("edited", EDITED),
+        ("retrieved_on", st.sampled_from([1_400_000_050, 1_700_000_000])),
+        ("_meta", META),
+        ("score", st.integers(-5, 50)),
+    ):
+        if draw(st.booleans()):
+            comment[key] = draw(strategy)
+    return comment
+
+
+def reddit_post(ident: str, title: str, author: str | None) -> dict[str, Any]:
+    return {
+        "kind": "t3",
+        "data": {
+            "id": ident,
+            "name": f"t3_{ident}",
+            "title": title,
+            "selftext": "",
+            "author": author,
+            "subreddit": "MachineLearning",
+            "created_utc": 1_400_000_000.0,
+            "permalink": f"/r/MachineLearning/comments/{ident}/t/",
+        },
+    }
+
+
+def reddit_comment(ident: str, body: str, author: str | None) -> dict[str, Any]:
+    thread = COMMENTS[ident]
+    return {
+        "kind": "t1",
+        "data": {
+            "id": ident,
+            "name": f"t1_{ident}",
+            "link_id": f"t3_{thread}",
+            "parent_id": f"t3_{thread}",
+            "body": body,
+            "author": author,
+            "subreddit": "MachineLearning",
+            "created_utc": 1_400_000_001.0,
+            "replies": "",
+        },
+    }
+
+
+@st.composite
+def records(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Raw-archive records of one collection with an archive: Reddit's answers and Arctic Shift's, interleaved."""
+    out: list[dict[str, Any]] = []
+    for _ in range(draw(st.integers(1, 6))):
+        when = draw(st.sampled_from(TIMES))
+        source = draw(st.sampled_from(["posts", "comments", "tree", "ids", "reddit", "gone", "failed"]))
+        if source == "posts":
+            posts = [draw(archive_post(t)) for t in draw(st.lists(st.sampled_from(THREADS), max_size=3))]
+            params = {"subreddit": "MachineLearning"} if draw(st.booleans()) else {}
+            url = f"{ARCTIC}/api/posts/search"
+            out.append({"origin": "arctic-shift", "url": url, "params": params, "json": {"data": posts}})
+        elif source == "ids":
+            posts = [draw(archive_post(t)) for t in draw(st.lists(st.sampled_from(THREADS), max_size=2))]
+            seeds = draw(st.lists(st.sampled_from(THREADS), max_size=2))
+            out.append(
+                {
+                    "origin": "arctic-shift",
+                    "url": f"{ARCTIC}/api/posts/ids",
+                    "params": {"ids": ",".join(seeds)},
+                    "context": {"seeds": seeds},
+                    "json": {"data": posts},
+                }
+            )
+        elif source == "comments":
+            items = [draw(archive_comment(c)) for c in draw(st.lists(st.sampled_from(sorted(COMMENTS)), max_size=4))]
+            out.append({"origin": "arctic-shift", "url": f"{ARCTIC}/api/comments/search", "json": {"data": items}})
+        elif source == "tree":
+            items = [draw(archive_comment(c)) for c in draw(st.lists(st.sampled_from(sorted(COMMENTS)), max_size=3))]
+            nested = [{"kind": "t1", "data": {**item, "replies": ""}} for item in items]
+            if len(nested) > 1:  # one reply nested in another, as the tree endpoint answers
+                nested[0]["data"]["replies"] = {"kind": "Listing", "data": {"children": [nested.pop()]}}
+            out.append({"origin": "arctic-shift", "url": f"{ARCTIC}/api/comments/tree", "json": {"data": nested}})
+        elif source == "failed":
+            out.append({"origin": "arctic-shift", "url": f"{ARCTIC}/api/posts/search", "json": {"error": "timeout"}})
+        elif source == "gone":
+            thread = draw(st.sampled_from(THREADS))
+            status = draw(st.sampled_from([403, 404]))
+            out.append({"url": f"https://oauth.reddit.com/comments/{thread}/", "status": status, "body": "{}"})
+        else:
+            thread = draw(st.sampled_from(THREADS))
+            head = reddit_post(thread, draw(TEXT), draw(AUTHOR))
+            kids = [
+                reddit_comment(c, draw(TEXT), draw(AUTHOR))
+                for c in draw(st.lists(st.sampled_from([c for c, t in COMMENTS.items() if t == thread]), max_size=3))
+            ]
+            body = [{"kind": "Listing", "data": {"children": [head]}}, {"kind": "Listing", "data": {"children": kids}}]
+            out.append(
+                {
+                    "origin": "reddit-api",
+                    "url": f"https://oauth.reddit.com/comments/{thread}/",
+                    "params": {},
+                    "json": body,
+                    "context": {"found_by": ["seed:" + thread]},
+                }
+            )
+        out[-1].setdefault("status", 200)
+        out[-1]["received_at"] = when
+    return out
+
+
+def build_both(tmp: Path, batch: list[dict[str, Any]], *, rule: bool, text_when_gone: bool) -> None:
+    for name in ("reference", "streamed"):
+        write_spec(tmp / name, spec_text(rule=rule, text_when_gone=text_when_gone))
+    spec, _ = load_spec(tmp / "reference")
+    ref = build_version_in_memory(
+        Dataset(tmp / "reference"),
+        batch,
+        spec_sha256=None,
+        source={"kind": "t"},
+        keep_thread=keep_rule(spec),
+        spec=spec,
+    )
+    got = build_version(
+        Dataset(tmp / "streamed"), batch, spec_sha256=None, source={"kind": "t"}, keep_thread=keep_rule(spec), spec=spec
+    )
+    assert_same(tmp, ref, got)
+
+
+def assert_same(tmp: Path, ref: dict[str, Any], got: dict[str, Any], folder: str = "streamed") -> None:
+    want, have = tables(tmp / "reference", ref), tables(tmp / folder, got)
+    for stem in ("submissions", "comments"):
+        assert have[stem].schema.equals(want[stem].schema, check_metadata=True), stem
+        assert have[stem].to_pylist() == want[stem].to_pylist(), stem
+    assert quarantine(tmp / folder, got) == quarantine(tmp / "reference", ref)
+    for key in ("submissions", "comments", "status", "quarantined", "responses"):
+        assert got["stats"][key] == ref["stats"][key], key
+    assert got["tombstones"] == ref["tombstones"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=records(), rule=st.booleans(), text_when_gone=st.booleans())
+def test_generated_mixes_of_reddit_and_archive_give_the_reference_rows(
+    tmp_path_factory: pytest.TempPathFactory, batch: list[dict[str, Any]], rule: bool, text_when_gone: bool
+) -> None:
+    build_both(tmp_path_factory.mktemp("mix"), batch, rule=rule, text_when_gone=text_when_gone)
+
+
+def test_reddit_wins_over_a_newer_archive_sighting_and_the_archive_facts_ride_along(tmp_path: Path) -> None:
+    """One known case, asserted on its values (the generated test compares the two paths only)."""
+    later_archive = {
+        "origin": "arctic-shift",
+        "url": f"{ARCTIC}/api/comments/search",
+        "status": 200,
+        "received_at": TIMES[2],
+        "json": {
+            "data": [
+                {
+                    "id": "c0",
+                    "link_id": "t3_aa",
+                    "parent_id": "t3_aa",
+                    "body": "archived text",
+                    "author": "alice",
+                    "created_utc": 1_400_000_001,
+                    "retrieved_on": 1_400_000_050,
+                    "_meta": {
+                        "was_deleted_later": True,
+                        "removal_type": "moderator",
+                        "retrieved_2nd_on": 1_600_000_000,
+                    },
+                },
+                {
+                    "id": "c3",
+                    "link_id": "t3_aa",
+                    "parent_id": "t3_aa",
+                    "body": "only here",
+                    "created_utc": 1_400_000_002,
+                },
+            ]
+        },
+    }
+    reddit = {
+        "origin": "reddit-api",
+        "url": "https://oauth.reddit.com/comments/aa/",
+        "status": 200,
+        "received_at": TIMES[0],
+        "json": [
+            {"kind": "Listing", "data": {"children": [reddit_post("aa", "why I quit", "bob")]}},
+            {"kind": "Listing", "data": {"children": [reddit_comment("c0", "reddit text", "alice")]}},
+        ],
+    }
+    for text_when_gone in (False, True):
+        folder = tmp_path / f"gone-text-{text_when_gone}"
+        write_spec(folder, spec_text(rule=False, text_when_gone=text_when_gone))
+        spec, _ = load_spec(folder)
+        manifest = build_version(
+            Dataset(folder), [later_archive, reddit], spec_sha256=None, source={"kind": "t"}, spec=spec
+        )
+        rows = {r["name"]: r for r in tables(folder, manifest)["comments"].to_pylist()}
+        assert rows["t1_c0"]["body"] == "reddit text" and rows["t1_c0"]["status"] == "visible"
+        assert rows["t1_c0"]["archive_status"] == "removed"
+        assert "was_deleted_later" in rows["t1_c0"]["archive_flags"]
+        # c3: only the archive has it, and Reddit served its thread without it: withheld, unless allowed
+        if text_when_gone:
+            assert rows["t1_c3"]["status"] == "visible" and rows["t1_c3"]["body"] == "only here"
+        else:
+            assert rows["t1_c3"]["status"] == "unavailable" and rows["t1_c3"]["body"] == ""
+        assert rows["t1_c3"]["archive_status"] == "visible"
+
+
+def test_ingest_of_a_raw_archive_with_archive_answers_streams_on_workers(tmp_path: Path) -> None:
+    """ingest of raw archives (one per run) with an [archive] spec: the same rows on 1 and on 3 workers."""
+    rng_batches = [_fixed_batch(i) for i in range(4)]  # fixed content: the worker split is what varies
+    files = []
+    for i, batch in enumerate(rng_batches):
+        path = tmp_path / f"run{i}.jsonl.gz"
+        with RawArchive(path) as raw:
+            for record in batch:
+                raw.append(record)
+        files.append(path)
+    every = [record for batch in rng_batches for record in batch]
+    write_spec(tmp_path / "reference", spec_text(rule=False, text_when_gone=False))
+    spec, _ = load_spec(tmp_path / "reference")
+    ref = build_version_in_memory(
+        Dataset(tmp_path / "reference"),
+        every,
+        spec_sha256=None,
+        source={"kind": "t"},
+        keep_thread=keep_rule(spec),
+        spec=spec,
+    )
+    for workers in (1, 3):
+        folder = f"w{workers}"
+        write_spec(tmp_path / folder, spec_text(rule=False, text_when_gone=False))
+        got = ingest(tmp_path / folder, files, workers=workers)
+        assert got["source"]["mode"] == "replace"
+        assert_same(tmp_path, ref, got, folder)
+        assert json.loads((tmp_path / folder / "versions" / got["version"] / "manifest.json").read_text())
+
+
+def _fixed_batch(i: int) -> list[dict[str, Any]]:
+    thread = THREADS[i % 3]
+    when = TIMES[i % 3]
+    return [
+        {
+            "origin": "arctic-shift",
+            "url": f"{ARCTIC}/api/posts/search",
+            "params": {"subreddit": "MachineLearning"},
+            "status": 200,
+            "received_at": when,
+            "json": {"data": [{"id": thread, "title": f"quit {i}", "created_utc": 1_400_000_000 + i}]},
+        },
+        {
+            "origin": "arctic-shift",
+            "url": f"{ARCTIC}/api/comments/search",
+            "status": 200,
+            "received_at": when,
+            "json": {
+                "data": [
+                    {"id": c, "link_id": thread, "parent_id": thread, "body": f"b{i}", "created_utc": 1_400_000_001}
+                    for c, t in COMMENTS.items()
+                    if t == thread
+                ]
+            },
+        },
+        {
+            "url": f"https://oauth.reddit.com/comments/{THREADS[(i + 1) % 3]}/",
+            "status": 404,
+            "received_at": when,
+            "body": "{}",
+        },
+    ]
