@@ -266,3 +266,90 @@ def test_a_worker_that_cannot_see_the_file_says_what_to_do(tmp_path: Path) -> No
     span = Span("x_comments.jsonl", "t1", str(tmp_path / "elsewhere" / "x_comments.jsonl"), 0, 100)
     with pytest.raises(InputError, match="filesystem every worker sees"):
         list(filter_span(span, Rule()))
+
+
+# Values of every other JSON type for the fields the fast reader takes at their usual type only.
+OFF_TYPE: dict[str, list[Any]] = {
+    "string": [12, -1.5, 1e3, 0, True, False, {"a": "b"}, {}, [1], []],
+    "int": ["12", "x", "", 1.5, 1.0, 1e3, -0.0, True, False, {"a": 1}, [1], 99_999_999_999_999_999_999],
+    "bool": [1, 0, 1.5, "true", "false", "", {}, [], {"a": True}],
+}
+# Every era's usual values (../shared/archives drift tables), including the fields that drift.
+ERA_VALUES: dict[str, list[Any]] = {
+    "created_utc": [1_500_000_000, 1_500_000_000.0, "1500000000", 1_500_000_000.5],
+    "edited": [False, True, 1_500_000_100, 1_500_000_100.25, "1500000100"],
+    "name": ["t1_x", None],
+    "author_fullname": ["t2_a", None],
+    "author_flair_text": ["flair", None],
+    "distinguished": ["moderator", None],
+    "permalink": ["/r/MachineLearning/comments/abc/_/x/", None],
+    "score": [5, -3, 0, None],
+    "retrieved_on": [1_500_000_500, None],
+    "retrieved_utc": [1_600_000_000, None],
+    "stickied": [True, False],
+    "locked": [False, None],
+    "controversiality": [0, 1],
+    "collapsed": [True, False, None],
+    "is_submitter": [True, False],
+    "_meta": [
+        {"was_deleted_later": True, "removal_type": "deleted", "retrieved_2nd_on": 1_600_000_000},
+        {"was_initially_deleted": True, "note": "x"},
+        None,
+    ],
+    "body": ["b", "[deleted]", "12", "true", "{}", "[1]", 'caf\u00e9 "q" \\ u/x'],
+    "author": ["alice", "[deleted]", "1234"],
+}
+
+
+def _fast_flags(tmp_path: Path, kind: str, lines: list[dict[str, Any]]) -> list[str | None]:
+    path = tmp_path / f"flags_{kind}.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    con = flat._connection(1)
+    sql, params = flat._sql(kind, Selection(), fast=True)
+    result = con.sql(sql, params={**params, "path": str(path), "source": "dump:x"}).to_arrow_table()
+    return list(result["err"].to_pylist())
+
+
+@pytest.mark.parametrize("kind", ["t1", "t3"])
+def test_the_fast_reader_never_takes_a_value_of_another_type_silently(tmp_path: Path, kind: str) -> None:
+    """DuckDB reads a number into VARCHAR as its text, "12" into BIGINT as 12, 1 into BOOLEAN as true:
+    a field read at its usual type only flags every value of another JSON type, so the span goes to
+    the block path (which quarantines or reads it by its own type) instead of being changed."""
+    base = {**GOOD, "id": "abc"}
+    usual = {
+        **{f: "string" for f in flat._STRINGS},
+        **{f: "int" for f in flat._FAST_INTS},
+        **{f: "bool" for f in flat._FAST_BOOLS},
+    }
+    fields = [f for f in (POST if kind == "t3" else COMMENT) if f in usual]
+    lines = [{**base, field: value} for field in fields for value in OFF_TYPE[usual[field]]]
+    assert len(lines) > 100
+    flags = _fast_flags(tmp_path, kind, lines)
+    assert [line for line, flag in zip(lines, flags, strict=True) if flag is None] == []
+
+
+def test_every_era_s_lines_are_read_by_duckdb_alone_and_agree_with_the_block_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The drift the archives really hold (string or float times, edited as bool or epoch, missing names,
+    ``_meta``, bodies that look like numbers) never sends a span to the block path, and reads the same."""
+    calls = []
+    real = flat.normalize_block
+    monkeypatch.setattr(dumps, "normalize_block", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rng = random.Random(5)
+    lines = []
+    for i in range(200):
+        line = {**GOOD, "id": f"c{i}", "subreddit_id": "t5_x"}
+        for field, values in ERA_VALUES.items():
+            value = rng.choice(values)
+            if value is None and rng.random() < 0.5:
+                continue  # missing rather than null
+            line[field] = value
+        lines.append(line)
+    path = tmp_path / "x_comments.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    assert all(flag is None for flag in _fast_flags(tmp_path, "t1", lines))
+    fast, quarantined, counts = _by_span(path, "t1", Rule())
+    assert calls == [] and quarantined == [] and counts["lines"] == 200
+    slow, slow_q, _ = _by_blocks(path, "t1", Rule())
+    assert fast is not None and slow is not None and fast.equals(slow) and slow_q == []

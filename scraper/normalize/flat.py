@@ -108,6 +108,46 @@ def _json_type(fragment: str, field: str = "") -> str:
             THEN 'DOUBLE' ELSE 'BIGINT' END END END"""
 
 
+#: fields the fast reader takes only as JSON integers (or null): every era writes them so
+#: (../shared/archives drift tables); any other value sends the span to the block path
+_FAST_INTS = frozenset({"score", "controversiality", "num_comments", "retrieved_on", "retrieved_utc"})
+#: fields the fast reader takes only as JSON booleans (or null), likewise
+_FAST_BOOLS = frozenset({"stickied", "locked", "is_submitter", "collapsed", "is_self", "over_18"})
+
+
+def _fast_field(field: str) -> tuple[str, str | None]:
+    """The fast reader's ``t_``/``v_`` columns for a field read as a JSON fragment, and when its value is unusual.
+
+    The usual JSON type of a field (a string for :data:`_STRINGS`, an integer for :data:`_FAST_INTS`,
+    a boolean for :data:`_FAST_BOOLS`, each or null) is taken without looking at each value's type
+    again: its ``t_`` column is that type, its ``v_`` column the value. A value of any other JSON
+    type makes the second part true, and the row unusual: the span then goes to the block path,
+    which judges every value by its own type (so the rules see the same ``t_``/``v_`` as there).
+    Fields whose type drifts between eras (``created_utc``, ``edited``, ``upvote_ratio``, ``_meta``)
+    are typed value by value, as in the block path.
+    """
+    q = f'"{field}"'
+    if field in _STRINGS:  # a string fragment starts with a quote; JSON null is SQL NULL
+        return f"'VARCHAR' AS t_{field}, {q}->>'$' AS v_{field}", f"ascii({q}) <> 34"
+    if field in _FAST_INTS:  # digits and a sign only (a real number holds '.' or an exponent; NaN does not cast)
+        text = f"{q}::VARCHAR"
+        unusual = (
+            f"({q} IS NOT NULL AND (TRY_CAST({text} AS BIGINT) IS NULL"
+            f" OR contains({text}, '.') OR contains({text}, 'e') OR contains({text}, 'E')))"
+        )
+        return f"CASE WHEN {q} IS NOT NULL THEN 'BIGINT' END AS t_{field}, {text} AS v_{field}", unusual
+    if field in _FAST_BOOLS:
+        return (
+            f"CASE WHEN {q} IS NOT NULL THEN 'BOOLEAN' END AS t_{field}, {q}::VARCHAR AS v_{field}",
+            f"{q}::VARCHAR NOT IN ('true', 'false')",
+        )
+    return (
+        f"""{_json_type(q, field)} AS t_{field},
+            CASE WHEN ascii({q}) = 34 THEN {q}->>'$' ELSE {q}::VARCHAR END AS v_{field}""",
+        None,
+    )
+
+
 def _select(kind: str, include: str | None, exclude: str | None, filtered: bool, *, fast: bool = False) -> str:
     """The SQL that turns lines into schema columns plus ``err``, ``reason`` and ``link_norm``.
 
@@ -144,7 +184,7 @@ def _select(kind: str, include: str | None, exclude: str | None, filtered: bool,
             WHEN created IS NOT NULL AND $after IS NOT NULL AND created < $after THEN 'time'
             END"""
     kind_checks = (
-        """WHEN t_title IS DISTINCT FROM 'VARCHAR' THEN 'title'
+        """WHEN NOT str_ok(t_title) OR v_title IS NULL THEN 'title'
            WHEN NOT str_ok(t_selftext) THEN 'selftext'
            WHEN NOT str_ok(t_url) THEN 'url'
            WHEN NOT str_ok(t_domain) THEN 'domain'
@@ -153,9 +193,9 @@ def _select(kind: str, include: str | None, exclude: str | None, filtered: bool,
            WHEN NOT str_ok(t_link_flair_text) THEN 'link_flair_text'
            WHEN NOT str_ok(t_removed_by_category) THEN 'removed_by_category'"""
         if post
-        else """WHEN t_link_id IS DISTINCT FROM 'VARCHAR' THEN 'link_id'
-           WHEN t_parent_id IS DISTINCT FROM 'VARCHAR' THEN 'parent_id'
-           WHEN t_body IS DISTINCT FROM 'VARCHAR' THEN 'body'
+        else """WHEN NOT str_ok(t_link_id) OR v_link_id IS NULL THEN 'link_id'
+           WHEN NOT str_ok(t_parent_id) OR v_parent_id IS NULL THEN 'parent_id'
+           WHEN NOT str_ok(t_body) OR v_body IS NULL THEN 'body'
            WHEN NOT int_ok(t_controversiality, v_controversiality) THEN 'controversiality'
            WHEN NOT bool_ok(t_collapsed) THEN 'collapsed'"""
     )
@@ -210,14 +250,11 @@ def _select(kind: str, include: str | None, exclude: str | None, filtered: bool,
     # gives (subreddits, patterns, range, ids, source) goes in as a query parameter.
     if fast:
         columns = "{" + ",".join(f"'{f}':'JSON'" for f in fields) + "}"
-        fast_typed = ", ".join(
-            f"""{_json_type(f'"{f}"', f)} AS t_{f},
-                CASE WHEN ascii("{f}") = 34 THEN "{f}"->>'$' {"" if f in _STRINGS else f'ELSE "{f}"::VARCHAR '}END AS v_{f}"""
-            for f in fields
-        )
+        projections, unusual = zip(*(_fast_field(f) for f in fields), strict=True)
         head = f"""
 WITH typed AS (
-    SELECT NULL::BIGINT AS n, NULL::VARCHAR AS bad, {fast_typed}
+    SELECT NULL::BIGINT AS n, CASE WHEN coalesce({" OR ".join(u for u in unusual if u)}, false) THEN 'unusual' END AS bad,
+        {", ".join(projections)}
     FROM read_json($path, format = 'newline_delimited', columns = {columns}, compression = 'uncompressed')
 """
     else:
