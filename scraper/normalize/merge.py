@@ -169,23 +169,36 @@ def merge(
 
 
 # The only values put into these queries are paths of our own work folder, quoted by _sql_path.
-#: Which sighting of a thing wins: the newest, a later one winning a tie ...
-_NEWEST_FIRST = "retrieved_at DESC, _seq DESC"
+@dataclass(frozen=True)
+class _Order:
+    """Which sighting of a thing wins, as a sort (winner first) and as the key ``arg_max`` maximises."""
+
+    sort: str
+    best: str
+
+
+#: The newest sighting wins, a later one winning a tie ...
+_NEWEST_FIRST = _Order("retrieved_at DESC, _seq DESC", "(retrieved_at, _seq)")
 #: ... and with archive answers, Reddit's newest before any archive's.
-_ARCHIVE_LAST = "coalesce(_arch, false), retrieved_at DESC, _seq DESC"
+_ARCHIVE_LAST = _Order(
+    "coalesce(_arch, false), retrieved_at DESC, _seq DESC", "(NOT coalesce(_arch, false), retrieved_at, _seq)"
+)
+#: Per thing, the winner's narrow columns: one hash aggregation, no sort of the sightings.
 _WINNERS = """
-SELECT {columns} FROM (
-    SELECT *,
-        row_number() OVER (PARTITION BY _key ORDER BY {order}) AS _rank,
-        bool_or(_pre) OVER (PARTITION BY _key) AS _in_base,
-        max(CASE WHEN _pre THEN _rdepth END) OVER (PARTITION BY _key) AS _base_depth
+SELECT _key, unnest(_won), _in_base, _base_depth FROM (
+    SELECT _key,
+        arg_max({{{columns}}}, {best}) AS _won,
+        bool_or(_pre) AS _in_base,
+        max(CASE WHEN _pre THEN _rdepth END) AS _base_depth
     FROM read_parquet({src})
-) WHERE _rank = 1
+    GROUP BY _key
+)
 ORDER BY _key
 """
 _NARROW = {
-    "comments": "_key, _parent, _rdepth, _base_depth, _in_base",
-    "submissions": "_key, _in_base, title, selftext, source, retrieved_at, coalesce(_arch, false) AS _arch",
+    "comments": "'_parent': _parent, '_rdepth': _rdepth",
+    "submissions": "'title': title, 'selftext': selftext, 'source': source, 'retrieved_at': retrieved_at, "
+    "'_arch': coalesce(_arch, false)",
 }
 #: Every sighting, each thing's winner first.
 _SORTED = "SELECT * FROM read_parquet({src}) {where} ORDER BY _key, {order}"
@@ -209,11 +222,11 @@ def _sql_files(paths: list[Path]) -> str:
     return "[" + ", ".join(f"'{_sql_path(p)}'" for p in paths) + "]"
 
 
-def _winners(con: duckdb.DuckDBPyConnection, staged: list[Path] | None, stem: str, order: str) -> pa.Table | None:
+def _winners(con: duckdb.DuckDBPyConnection, staged: list[Path] | None, stem: str, order: _Order) -> pa.Table | None:
     """The columns depth and the thread filter need of each thing's winning sighting, sorted by key."""
     if not staged:
         return None
-    query = _WINNERS.format(columns=_NARROW[stem], src=_sql_files(staged), order=order)
+    query = _WINNERS.format(columns=_NARROW[stem], src=_sql_files(staged), best=order.best)
     return con.sql(query).to_arrow_table().combine_chunks()
 
 
@@ -252,7 +265,7 @@ def _ranges(winners: pa.Table | None) -> list[str]:
 
 
 def _sorted_sightings(
-    con: duckdb.DuckDBPyConnection, staged: list[Path] | None, bounds: list[str], order: str
+    con: duckdb.DuckDBPyConnection, staged: list[Path] | None, bounds: list[str], order: _Order
 ) -> Iterator[pa.RecordBatch]:
     """Every sighting, sorted by key and newest first, streamed in batches, one key range at a time.
 
@@ -271,7 +284,7 @@ def _sorted_sightings(
             )
             if part
         )
-        query = _SORTED.format(src=_sql_files(staged), where=f"WHERE {where}" if where else "", order=order)
+        query = _SORTED.format(src=_sql_files(staged), where=f"WHERE {where}" if where else "", order=order.sort)
         yield from con.sql(query).to_arrow_reader(BATCH_ROWS)
 
 
