@@ -102,9 +102,8 @@ class ArchiveOverlay:
 
 @dataclass
 class _Overlay:
-    """The archive's part in the final pass: facts by key, and the threads Reddit was asked for."""
+    """The archive's part in the final pass: the threads Reddit was asked for, by the column matched on."""
 
-    facts: pa.Table
     asked: dict[str, pa.Array]
     text_when_gone: bool
 
@@ -136,7 +135,7 @@ def merge(
         found = _found(con, staging.get("found"))
         threads = _threads(winners.get("submissions"), found, keep_thread=keep_thread, base_only=base_only)
         overlays = (
-            {stem: _overlay(con, staging.get(stem), stem, winners.get("submissions"), archive) for stem in outputs}
+            {stem: _overlay(stem, winners.get("submissions"), archive) for stem in outputs}
             if archive is not None
             else {}
         )
@@ -202,13 +201,22 @@ _NARROW = {
 }
 #: Every sighting, each thing's winner first.
 _SORTED = "SELECT * FROM read_parquet({src}) {where} ORDER BY _key, {order}"
-#: The archive's facts about each thing, from its newest archive sighting.
-_FACTS = """
-SELECT _key, archive_status, archived_at, archive_flags FROM (
-    SELECT *, row_number() OVER (PARTITION BY _key ORDER BY retrieved_at DESC, _seq DESC) AS _rank
-    FROM read_parquet({src}) WHERE _arch
-) WHERE _rank = 1
-ORDER BY _key
+#: With archive answers, each sighting also gets the archive's facts about its thing, from the
+#: thing's newest archive sighting (joined in DuckDB: nothing per thing is held here).
+_SORTED_WITH_FACTS = """
+SELECT s.* EXCLUDE (archive_status, archived_at, archive_flags),
+    f._facts.archive_status AS archive_status,
+    f._facts.archived_at AS archived_at,
+    f._facts.archive_flags AS archive_flags
+FROM (SELECT * FROM read_parquet({src}) {where}) AS s
+LEFT JOIN (
+    SELECT _key,
+        arg_max({{'archive_status': archive_status, 'archived_at': archived_at, 'archive_flags': archive_flags}},
+                (retrieved_at, _seq)) AS _facts
+    FROM read_parquet({src}) WHERE _arch {and_where}
+    GROUP BY _key
+) AS f USING (_key)
+ORDER BY _key, {order}
 """
 _FOUND = "SELECT thread, list_sort(list(DISTINCT label)) AS labels FROM read_parquet({src}) GROUP BY thread"
 
@@ -231,29 +239,21 @@ def _winners(con: duckdb.DuckDBPyConnection, staged: list[Path] | None, stem: st
 
 
 def _overlay(
-    con: duckdb.DuckDBPyConnection,
-    staged: list[Path] | None,
     stem: str,
     submissions: pa.Table | None,
     archive: ArchiveOverlay,
 ) -> _Overlay:
-    """The archive facts of ``stem``'s things and, by the column they are matched on, the threads asked of Reddit.
+    """The threads asked of Reddit, by the column ``stem``'s rows are matched on.
 
     A thread was asked of Reddit when Reddit answered 403/404 for it; for comments also when
     Reddit served its submission (its comments that Reddit no longer shows are gone there).
     """
-    if staged:
-        facts = con.sql(_FACTS.format(src=_sql_files(staged))).to_arrow_table().combine_chunks()
-    else:
-        facts = pa.table(
-            {"_key": pa.array([], pa.string())},
-        )
     gone = pa.array(sorted(archive.gone), pa.string())
     asked = {"_key": gone} if stem == "submissions" else {"_link": gone}
     if stem == "comments" and submissions is not None:
         served = pc.and_(pc.invert(submissions["_arch"]), pc.equal(submissions["source"], "reddit-api"))
         asked["_link"] = pa.concat_arrays([gone, submissions["_key"].filter(served).combine_chunks()])
-    return _Overlay(facts, asked, archive.text_when_gone)
+    return _Overlay(asked, archive.text_when_gone)
 
 
 def _ranges(winners: pa.Table | None) -> list[str]:
@@ -271,6 +271,7 @@ def _sorted_sightings(
 
     Sorting all the (wide) sightings at once makes DuckDB spill to disk past its memory limit;
     a range of :data:`RANGE_ROWS` keys sorts in memory, at the cost of one more scan per range.
+    With archive answers (:data:`_ARCHIVE_LAST`), each sighting carries its thing's archive facts.
     """
     if not staged:
         return
@@ -284,7 +285,16 @@ def _sorted_sightings(
             )
             if part
         )
-        query = _SORTED.format(src=_sql_files(staged), where=f"WHERE {where}" if where else "", order=order.sort)
+        src = _sql_files(staged)
+        if order is _ARCHIVE_LAST:
+            query = _SORTED_WITH_FACTS.format(
+                src=src,
+                where=f"WHERE {where}" if where else "",
+                and_where=f"AND {where}" if where else "",
+                order=order.sort,
+            )
+        else:
+            query = _SORTED.format(src=src, where=f"WHERE {where}" if where else "", order=order.sort)
         yield from con.sql(query).to_arrow_reader(BATCH_ROWS)
 
 
@@ -509,13 +519,7 @@ def _newest(batch: pa.RecordBatch, last_key: str | None) -> pa.RecordBatch:
 
 
 def _with_archive(table: pa.Table, overlay: _Overlay) -> pa.Table:
-    """Winners with the archive's facts about them; a row built from the archive gets its status from them."""
-    facts = overlay.facts
-    if facts.num_rows:
-        where = pc.index_in(table["_key"], value_set=facts["_key"])
-        for name in ("archive_status", "archived_at", "archive_flags"):
-            column = facts[name].combine_chunks().take(where)
-            table = table.set_column(table.schema.get_field_index(name), name, column)
+    """A row built from the archive gets its status from the archive's facts (already joined to it)."""
     from_archive = pc.fill_null(table["_arch"], False)
     if not pc.any(from_archive).as_py():
         return table
