@@ -47,6 +47,7 @@ from scraper.errors import InputError
 from scraper.normalize import wire
 from scraper.normalize.archive import (
     ARCHIVE_ORIGIN,
+    ArchiveFacts,
     DriftError,
     answer_items,
     archive_facts,
@@ -141,6 +142,8 @@ class _Segment:
     seen_at: datetime
     source: str
     absolute: bool
+    facts: list[ArchiveFacts] | None = None
+    """An archive's segment: its facts about each thing, in row order."""
 
 
 class Sightings:
@@ -416,14 +419,25 @@ class Sightings:
             return
         self._emit("t1" if kind_type is wire.T1Thing else "t3", thing.data, absolute=absolute)
 
-    def _emit(self, kind: str, data: Any, *, absolute: bool) -> None:
-        """Append one decoded thing to the fast buffer, in the document's current segment."""
+    def _emit(self, kind: str, data: Any, *, absolute: bool, facts: ArchiveFacts | None = None) -> None:
+        """Append one decoded thing to the fast buffer, in the document's current segment.
+
+        ``facts``: an archive's item, with the archive's facts about it.
+        """
         seen_at, source, from_file = self._doc
         segment = self._current[kind]
-        if segment is None or segment.absolute != absolute or segment.seq + segment.count != self.seq:
-            segment = _Segment(0, self.seq, seen_at, source, absolute)
+        if (
+            segment is None
+            or segment.absolute != absolute
+            or segment.seq + segment.count != self.seq
+            or (segment.facts is None) != (facts is None)
+        ):
+            segment = _Segment(0, self.seq, seen_at, source, absolute, None if facts is None else [])
             self._segments[kind].append(segment)
             self._current[kind] = segment
+        if facts is not None and segment.facts is not None:
+            segment.facts.append(facts)
+            self.stats.archived += 1
         self._fast[kind].append(msgspec.structs.astuple(data))
         segment.count += 1
         self.seq += 1
@@ -455,6 +469,8 @@ class Sightings:
         params = params if isinstance(params, dict) else {}
         label = archive_label(str(params["subreddit"])) if kind == "t3" and params.get("subreddit") else None
         seen_at = parse_time(record.get("received_at"))
+        struct = wire.T1Data if kind == "t1" else wire.T3Data
+        self._start_document(seen_at, ARCHIVE_ORIGIN)
         with collector_paused():
             for item in items:
                 if not isinstance(item, dict) or not item.get("id"):
@@ -463,9 +479,19 @@ class Sightings:
                     data = wire_shape(item, kind)
                 except DriftError:
                     data = dict(item)  # kept as it is: building its row fails and quarantines it, named
-                self._model_thing(kind, data, seen_at, ARCHIVE_ORIGIN, absolute=False, archived=True)
+                try:  # the fast path, where every field has the type the models take as it is
+                    fast = msgspec.convert(data, struct, strict=True)
+                except wire.NotFast:
+                    self._model_thing(kind, data, seen_at, ARCHIVE_ORIGIN, absolute=False, archived=True)
+                else:
+                    facts = archive_facts(data, kind)
+                    if facts.flags:  # a note may hold a lone surrogate, as any archived text
+                        flags = [repair_text(flag, self.stats.repaired, "archive_flags") for flag in facts.flags]
+                        facts = ArchiveFacts(facts.status, facts.archived_at, flags)
+                    self._emit(kind, fast, absolute=False, facts=facts)
                 if label is not None:
                     self._found.append((self._name(kind, data), self._label(label)))
+                self._maybe_flush()
         context = record.get("context")
         seeds = (context.get("seeds") if isinstance(context, dict) else None) or []
         if kind == "t3" and seeds:  # seeds hydrated through /api/posts/ids: each labelled by its own seed
@@ -650,6 +676,8 @@ class Sightings:
                 self.stats.sightings[stem] += len(self._fast[kind])
             self._fast[kind] = []
             self._segments[kind] = []
+            if hasattr(self, "_current"):
+                self._current[kind] = None  # a document cut by this flush goes on in a new segment
             if self._slow[kind]:
                 self._write(stem, pa.RecordBatch.from_pylist(self._slow[kind], schema=STAGING[stem]))
                 self.stats.sightings[stem] += len(self._slow[kind])
@@ -741,11 +769,13 @@ def _fast_batch(
     retrieved: list[int] = []  # microseconds: pyarrow converts a datetime object ~100x slower than an int
     sources: list[str] = []
     absolute: list[bool] = []
+    facts: list[ArchiveFacts | None] = []
     for s in seen:
         seq.extend(range(s.seq, s.seq + s.count))
         retrieved.extend([(s.seen_at - _EPOCH) // _MICRO] * s.count)
         sources.extend([s.source] * s.count)
         absolute.extend([s.absolute] * s.count)
+        facts.extend(s.facts if s.facts is not None else [None] * s.count)
     text = values["body"] if kind == "t1" else values["selftext"]
     categories = values["removed_by_category"] if kind == "t3" else [None] * n
     columns: dict[str, Any] = {
@@ -771,6 +801,13 @@ def _fast_batch(
         "_seq": seq,
         "_pre": pa.array([False] * n, pa.bool_()),
     }
+    if any(f is not None for f in facts):
+        columns.update(
+            archive_status=[None if f is None else str(f.status) for f in facts],
+            archived_at=[None if f is None else f.archived_at for f in facts],
+            archive_flags=[None if f is None else list(f.flags) for f in facts],
+            _arch=[f is not None for f in facts],
+        )
     if kind == "t1":
         columns.update(
             link_id=values["link_id"],
