@@ -252,3 +252,37 @@ def test_sorting_by_key_ranges_gives_the_same_tables(tmp_path: Path, monkeypatch
 
 
 _T1 = {"link_id": "t3_abc", "parent_id": "t3_abc", "body": "b", "created_utc": 1.6e9, "subreddit": "s"}
+
+
+@settings(max_examples=15, deadline=None)
+@given(count=st.integers(1, 40), batch_rows=st.integers(1, 9), bad=st.sets(st.integers(0, 39), max_size=5))
+def test_single_things_past_the_batch_size_are_all_staged_in_order(count: int, batch_rows: int, bad: set[int]) -> None:
+    """``add_things`` (the dump path) cut by flushes mid-call: every line staged once, in order."""
+    import tempfile
+    from datetime import UTC, datetime
+
+    from scraper.normalize.sightings import Sightings
+
+    lines = [
+        json.dumps(
+            {
+                "id": f"c{i}",
+                "created_utc": "x" if i in bad else 1e9,
+                "body": "b",
+                "link_id": "t3_a",
+                "parent_id": "t3_a",
+            }
+        )
+        for i in range(count)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        sightings = Sightings(Path(tmp), batch_rows=batch_rows)
+        sightings.add_things(lines, kind="t1", seen_at=datetime(2026, 1, 1, tzinfo=UTC), source="file:RC_x")
+        staged = pa.concat_tables(pq.read_table(path) for path in sightings.close()["comments"])
+    rows = sorted(zip(staged["_seq"].to_pylist(), staged["_key"].to_pylist(), strict=True))
+    assert [key for _, key in rows] == [f"t1_c{i}" for i in range(count)]
+    assert [seq for seq, _ in rows] == list(range(count))
+    quarantined = {
+        key for key, field in zip(staged["_key"].to_pylist(), staged["_qfield"].to_pylist(), strict=True) if field
+    }
+    assert quarantined == {f"t1_c{i}" for i in bad if i < count}
