@@ -152,7 +152,7 @@ def reddit_comment(ident: str, body: str, author: str | None) -> dict[str, Any]:
 def records(draw: st.DrawFn) -> list[dict[str, Any]]:
     """Raw-archive records of one collection with an archive: Reddit's answers and Arctic Shift's, interleaved."""
     out: list[dict[str, Any]] = []
-    for _ in range(draw(st.integers(1, 6))):
+    for _ in range(draw(st.integers(1, 10))):
         when = draw(st.sampled_from(TIMES))
         source = draw(st.sampled_from(["posts", "comments", "tree", "ids", "reddit", "gone", "failed"]))
         if source == "posts":
@@ -238,7 +238,7 @@ def assert_same(tmp: Path, ref: dict[str, Any], got: dict[str, Any], folder: str
     assert got["tombstones"] == ref["tombstones"]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=records(), rule=st.booleans(), text_when_gone=st.booleans())
 def test_generated_mixes_of_reddit_and_archive_give_the_reference_rows(
     tmp_path_factory: pytest.TempPathFactory, batch: list[dict[str, Any]], rule: bool, text_when_gone: bool
