@@ -1,6 +1,14 @@
-"""DuckDB connections never draw their progress bar on a command's stdout."""
+"""DuckDB connections never draw their progress bar on a command's stdout; databases are reused, never shared."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import duckdb
+import pyarrow as pa
+import pytest
 
 from scraper import duck
 
@@ -16,3 +24,95 @@ def test_connections_have_no_progress_bar_and_take_their_limits() -> None:
     assert bar is False
     assert limit == "286.1 MiB"  # 300 MB
     assert threads == 1
+
+
+def test_a_closed_connection_lends_its_database_to_the_next_with_nothing_left_over() -> None:
+    """The costly part (a new database) happens once; each use still starts as on a new database."""
+    first = duck.connect(memory_limit="300MB", threads=1, temp_directory="/nonexistent-spill")
+    first.execute("SET preserve_insertion_order = false")
+    first.from_arrow(pa.table({"x": [1, 2, 3]})).create_view("c")
+    first.execute("create table t as select 1 as y")
+    first.execute("create temp table tt as select 1 as y")
+    opened = list(duck._parents)
+    first.close()
+    del first
+    second = duck.connect()
+    try:
+        assert duck._parents == opened  # no new database
+        fresh = duckdb.connect()
+        names = ", ".join(f"current_setting('{name}')" for name in duck.DATABASE_SETTINGS)
+        assert second.execute(f"select {names}").fetchall() == fresh.execute(f"select {names}").fetchall()
+        fresh.close()
+        leftovers = second.execute(
+            "select view_name from duckdb_views() where not internal union all select table_name from duckdb_tables()"
+        ).fetchall()
+        assert leftovers == []
+    finally:
+        second.close()
+
+
+def test_connections_held_at_once_never_share_a_database() -> None:
+    """Two holders (nested, or two threads) each get a database: neither sees the other's views or settings."""
+    a = duck.connect(memory_limit="300MB")
+    b = duck.connect(memory_limit="200MB")
+    try:
+        a.from_arrow(pa.table({"x": [1, 2, 3]})).create_view("c")
+        b.from_arrow(pa.table({"x": [1]})).create_view("c")
+        assert a.execute("select count(*), current_setting('memory_limit') from c").fetchall() == [(3, "286.1 MiB")]
+        assert b.execute("select count(*), current_setting('memory_limit') from c").fetchall() == [(1, "190.7 MiB")]
+    finally:
+        a.close()
+        b.close()
+
+    counts: dict[int, set[int]] = {}
+
+    def work(n: int) -> None:
+        for _ in range(15):
+            con = duck.connect()
+            con.from_arrow(pa.table({"x": list(range(n))})).create_view("c")
+            row = con.execute("select count(*) from c").fetchone()
+            counts.setdefault(n, set()).add(row[0] if row else -1)
+            con.close()
+            del con
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in (3, 5, 7)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counts == {3: {3}, 5: {5}, 7: {7}}
+    assert len(duck._idle) <= duck.KEEP_IDLE
+
+
+def test_a_refused_setting_is_the_callers_error_and_the_next_use_works() -> None:
+    with pytest.raises(duckdb.Error):
+        duck.connect(threads=-5)
+    con = duck.connect()
+    try:
+        assert con.execute("select 42").fetchall() == [(42,)]
+    finally:
+        con.close()
+
+
+FORK = """
+import os, sys
+import duckdb
+from scraper import duck
+held = duck.connect()
+held.execute("select 1").fetchall()
+pid = os.fork()
+if pid == 0:
+    con = duck.connect()
+    print(con.execute("select 42").fetchone()[0], flush=True)
+    con.close()
+    del held, con
+    sys.exit(0)  # a normal exit: the parent's database must not be destroyed here (it would wait for ever)
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status), held.execute("select 7").fetchone()[0])
+"""
+
+
+def test_a_forked_child_opens_its_own_database_and_exits_cleanly() -> None:
+    done = subprocess.run([sys.executable, "-c", FORK], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["42", "0", "7"]
