@@ -16,7 +16,9 @@ Run from the project root::
    comes and goes). The CPU seconds of both in-process runs are reported too
    (``time.process_time``: every thread of the process), a figure load barely moves.
    The same lines as a ``window_log=31`` ``.zst`` (which DuckDB's zstd reader
-   refuses) are read in-process too, against DuckDB on the plain file.
+   refuses) are read in-process too, against DuckDB on the plain file. The Dask
+   run's CPU seconds are reported too: its workers' and this process's (the
+   client, which also holds the ``LocalCluster``'s scheduler).
 2. **Memory.** Peak RSS of the ingest in a fresh subprocess at N and 10 N
    lines (the ratio should be ~1: input is streamed).
 3. **Paging.** A generated 30,000-post subreddit served by the fake Arctic
@@ -217,9 +219,15 @@ def main() -> None:
                 # The cluster is up and the workers have imported this package before the clock starts,
                 # as the reference's process has imported DuckDB: a long-lived cluster, not its start-up.
                 client.run(importlib.import_module, "scraper.dumps")
+                dask_cpu: list[tuple[float, float]] = []  # (the workers', this process's) CPU seconds
                 for _ in range(args.rounds):
                     duck, _cpu = duckdb_rate(path, work / "duck.parquet", args.lines)
-                    dask_rate, _cpu, dask_manifest = our_rate(path, work, args.lines, engine="dask", client=client)
+                    before = client.run(time.process_time)
+                    dask_rate, client_cpu, dask_manifest = our_rate(
+                        path, work, args.lines, engine="dask", client=client
+                    )
+                    after = client.run(time.process_time)
+                    dask_cpu.append((sum(after[w] - before[w] for w in after), client_cpu))
                     duck_again, _cpu = duckdb_rate(path, work / "duck2.parquet", args.lines)
                     dask_rounds.append(dask_rate / ((duck + duck_again) / 2))
             same = {k: v["sha256"] for k, v in manifest["files"].items()} == {
@@ -231,6 +239,13 @@ def main() -> None:
                 "ratios_per_round": [round(r, 3) for r in dask_rounds],
                 "same_files_as_local": same,
                 "target": 1.0,
+                # every worker's CPU plus this process's (the client, and here the scheduler too), for
+                # the same 100,000 lines as the in-process "cpu_seconds" above
+                "cpu_seconds": {
+                    "workers": round(median([w for w, _c in dask_cpu]), 3),
+                    "client_and_scheduler": round(median([c for _w, c in dask_cpu]), 3),
+                    "total": round(median([w + c for w, c in dask_cpu]), 3),
+                },
             }
         (work / "small").mkdir()
         (work / "large").mkdir()
