@@ -18,11 +18,12 @@ while another is still held), so neither sees the other's views or settings.
 Each use starts from what a new database would give it: the settings a caller may
 change that are the database's, not the cursor's (``memory_limit``, ``threads``,
 ``temp_directory``, ``preserve_insertion_order``) are reset before it gets the
-cursor and then set from ``config``; the persistent views and tables a use made
-(``relation.create_view`` makes a persistent view, which owns the Arrow tables it
-reads) are dropped when its cursor goes.  Macros are left (listing them walks
-every built-in function, as long as opening a database; they hold no data): a
-caller that defines macros makes them ``TEMP`` or replaces them.  A database that cannot be put back in
+cursor and then set from ``config``.  Each use works in a schema of its own (the
+cursor's current schema, ``use_N``), so the persistent views, tables and macros it
+makes land there (``relation.create_view`` makes a persistent view, which owns the
+Arrow tables it reads; a macro may shadow a built-in function such as ``epoch``),
+and ``DROP SCHEMA ... CASCADE`` removes them all when its cursor goes.  Temporary
+objects are the cursor's own and go with it.  A database that cannot be put back in
 that state is closed, not lent again.
 
 A forked child never touches its parent's databases: their worker threads do not
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import os
 import threading
 import weakref
@@ -48,6 +50,7 @@ DATABASE_SETTINGS = ("memory_limit", "threads", "temp_directory", "preserve_inse
 KEEP_IDLE = 2
 
 _lock = threading.Lock()
+_uses = itertools.count(1)
 _idle: list[duckdb.DuckDBPyConnection] = []
 _owner = os.getpid()
 _parents: list[duckdb.DuckDBPyConnection] = []  # every database of this process, for the forked child to forget
@@ -74,12 +77,15 @@ def connect(**config: Any) -> duckdb.DuckDBPyConnection:
                 else:
                     con.execute(f"RESET {name}")
             con.execute("SET enable_progress_bar = false")
+            schema = f"use_{next(_uses)}"
+            con.execute(f"CREATE SCHEMA {schema}")
+            con.execute(f"SET schema = '{schema}'")
         except duckdb.Error:
             _discard(database)
             if new:
                 raise  # a new database refuses the caller's config: the caller's error
             continue  # a used one that cannot be put back as new: another
-        weakref.finalize(con, _give_back, database).atexit = False
+        weakref.finalize(con, _give_back, database, schema).atexit = False
         return con
 
 
@@ -102,20 +108,14 @@ def _borrow() -> tuple[duckdb.DuckDBPyConnection, bool]:
         return database, True
 
 
-def _give_back(database: duckdb.DuckDBPyConnection) -> None:
+def _give_back(database: duckdb.DuckDBPyConnection, schema: str) -> None:
     """Called when a lent cursor is gone: drop what the use made, then keep the database for the next."""
     if os.getpid() != _owner:
         return  # a parent's database in a forked child: never touched here
     try:
         cleanup = database.cursor()
         try:
-            made = cleanup.execute(
-                "select 'VIEW', view_name from duckdb_views() "
-                "where database_name = current_database() and not internal "
-                "union all select 'TABLE', table_name from duckdb_tables() where database_name = current_database()"
-            ).fetchall()
-            for kind, name in made:
-                cleanup.execute(f'DROP {kind} IF EXISTS "{name.replace(chr(34), chr(34) * 2)}"')
+            cleanup.execute(f"DROP SCHEMA {schema} CASCADE")
         finally:
             cleanup.close()
     except duckdb.Error:

@@ -33,6 +33,8 @@ def test_a_closed_connection_lends_its_database_to_the_next_with_nothing_left_ov
     first.from_arrow(pa.table({"x": [1, 2, 3]})).create_view("c")
     first.execute("create table t as select 1 as y")
     first.execute("create temp table tt as select 1 as y")
+    first.execute("create or replace macro epoch(t, v) as 0")  # shadows the built-in for this use only
+    assert first.execute("select epoch(1, 2)").fetchall() == [(0,)]
     opened = list(duck._parents)
     first.close()
     del first
@@ -44,9 +46,11 @@ def test_a_closed_connection_lends_its_database_to_the_next_with_nothing_left_ov
         assert second.execute(f"select {names}").fetchall() == fresh.execute(f"select {names}").fetchall()
         fresh.close()
         leftovers = second.execute(
-            "select view_name from duckdb_views() where not internal union all select table_name from duckdb_tables()"
+            "select view_name from duckdb_views() where not internal union all select table_name from duckdb_tables() "
+            "union all select function_name from duckdb_functions() where not internal"
         ).fetchall()
         assert leftovers == []
+        assert second.execute("select epoch(TIMESTAMP '2020-01-01 00:00:00')").fetchall() == [(1577836800.0,)]
     finally:
         second.close()
 

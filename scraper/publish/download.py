@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from scraper import tls
 from scraper.errors import InputError, IntegrityError, SnapshotError, TransientError
 from scraper.store.lock import dataset_lock
 from scraper.store.purge import PURGES_FILE, is_purge_of
@@ -104,7 +105,9 @@ class HttpFetcher:
     ) -> None:
         self.base = base.rstrip("/") + "/"
         self.until = time.monotonic() + deadline
-        self.client = client or httpx.Client(timeout=httpx.Timeout(stall), follow_redirects=True, max_redirects=5)
+        self.client = client or httpx.Client(
+            timeout=httpx.Timeout(stall), follow_redirects=True, max_redirects=5, verify=tls.context()
+        )
 
     def _url(self, rel: str) -> str:
         return self.base + rel

@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from scraper import __version__
+from scraper import __version__, tls
 from scraper.errors import ArchiveError, BudgetExhausted, TransientError
 from scraper.normalize.archive import epoch
 from scraper.sources.pacing import Clock, RetryPolicy
@@ -135,6 +135,7 @@ class ArcticShiftClient:
             timeout=timeout,
             headers={"User-Agent": user_agent or f"reddit-research-dataset/{__version__} (research backfill)"},
             follow_redirects=True,
+            verify=tls.context(),
         )
 
     def close(self) -> None:
