@@ -145,32 +145,46 @@ def _result(
 def filter_span(span: Span, rule: Rule) -> Iterator[ChunkResult]:
     """Parse, filter and normalize one span, streamed: a pure function of its arguments (runs on any worker).
 
-    DuckDB's own NDJSON reader takes the span in one parallel pass (:func:`normalize_file`); a span
-    with a line to quarantine (rare) is read again by the block path, which numbers its lines,
-    going on after the rows already given (both paths keep the same rows in the same order).
+    DuckDB's own NDJSON reader takes the span in one parallel pass (:func:`normalize_file`), first
+    with the fields of one usual JSON type taken at that type; a span with a value of another type
+    (rare) is read again with every value typed by itself, and a span with a line to quarantine
+    (rare) by the block path, which numbers its lines. Each reading goes on after the rows already
+    given (all three keep the same rows in the same order).
     """
     pseudonymizer = Pseudonymizer(rule.pseudonym_key) if rule.pseudonym_key else None
     source = f"dump:{span.file}"
     with _span_file(span) as (path, newlines):
-        given = 0
-        counts: Counter[str] = Counter()
-        try:
-            for batch, batch_counts in normalize_file(
-                str(path),
-                span.kind,
-                source=source,
-                selection=rule.selection,
-                pseudonymizer=pseudonymizer,
-                batch_rows=FAST_BATCH_ROWS,
-            ):
-                counts.update(batch_counts)
-                if batch is not None:
-                    given += batch.num_rows
-                    yield _result(batch, span.kind, rule, [], Counter())
-            yield ChunkResult(None, [], counts, [], newlines)
-            return
-        except NeedsLines as exc:
-            log.info("%s: read line by line (%s)", span.file, exc)
+        given = 0  # rows handed on so far, whichever reading gave them
+        for usual in (True, False):
+            counts: Counter[str] = Counter()  # each reading counts the whole span
+            skip = given
+            try:
+                for read, batch_counts in normalize_file(
+                    str(path),
+                    span.kind,
+                    source=source,
+                    selection=rule.selection,
+                    pseudonymizer=pseudonymizer,
+                    batch_rows=FAST_BATCH_ROWS,
+                    usual=usual,
+                ):
+                    counts.update(batch_counts)
+                    batch = read
+                    if batch is not None and skip:  # rows an earlier reading already gave
+                        drop = min(skip, batch.num_rows)
+                        skip -= drop
+                        batch = batch.slice(drop) if drop < batch.num_rows else None
+                    if batch is not None:
+                        given += batch.num_rows
+                        yield _result(batch, span.kind, rule, [], Counter())
+                yield ChunkResult(None, [], counts, [], newlines)
+                return
+            except NeedsLines as exc:
+                if usual and exc.unusual:
+                    log.info("%s: read again, every value by its own type (%s)", span.file, exc)
+                    continue
+                log.info("%s: read line by line (%s)", span.file, exc)
+                break
         skip = given
         for first, data in blocks(path):
             result = filter_chunk(Chunk(span.file, span.kind, first, data), rule)

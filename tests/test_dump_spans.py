@@ -353,3 +353,35 @@ def test_every_era_s_lines_are_read_by_duckdb_alone_and_agree_with_the_block_pat
     assert calls == [] and quarantined == [] and counts["lines"] == 200
     slow, slow_q, _ = _by_blocks(path, "t1", Rule())
     assert fast is not None and slow is not None and fast.equals(slow) and slow_q == []
+
+
+def test_a_value_of_an_unusual_type_is_read_by_duckdb_typing_every_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `score` of 5.0 or a `stickied` of 1 fits the schema: the span is read again by DuckDB with every
+    value typed by itself (not line by line), going on after the rows already given."""
+    monkeypatch.setattr(dumps, "FAST_BATCH_ROWS", 8)
+    readings: list[bool] = []
+    blocks_read = []
+    real_file, real_block = flat.normalize_file, flat.normalize_block
+    monkeypatch.setattr(dumps, "normalize_file", lambda *a, **k: readings.append(k["usual"]) or real_file(*a, **k))
+    monkeypatch.setattr(dumps, "normalize_block", lambda *a, **k: blocks_read.append(1) or real_block(*a, **k))
+    lines = [{**GOOD, "id": f"c{i}"} for i in range(60)]
+    lines[41]["score"] = 5.0
+    lines[50]["stickied"] = 1
+    path = tmp_path / "x_comments.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    fast, quarantined, counts = _by_span(path, "t1", Rule())
+    assert readings == [True, False] and blocks_read == []
+    assert fast is not None and fast["id"].to_pylist() == [f"c{i}" for i in range(60)]
+    assert fast["score"][41].as_py() == 5 and fast["stickied"][50].as_py() is True
+    assert quarantined == [] and counts["lines"] == 60
+    slow, slow_q, slow_counts = _by_blocks(path, "t1", Rule())
+    assert slow is not None and fast.equals(slow) and slow_q == [] and _counts(counts) == _counts(slow_counts)
+    # a line to quarantine as well: the block path ends it (DuckDB may stop on the cut line before or
+    # after it meets the unusual values), nothing lost or repeated
+    path.write_text(path.read_text() + '{"id": "cut"\n', encoding="utf-8")
+    fast, quarantined, counts = _by_span(path, "t1", Rule())
+    assert blocks_read
+    assert fast is not None and fast["id"].to_pylist() == [f"c{i}" for i in range(60)]
+    assert [q["line"] for q in quarantined] == [61] and counts["lines"] == 61

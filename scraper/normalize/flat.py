@@ -141,18 +141,26 @@ def _fast_field(field: str) -> tuple[str, str | None]:
             f"CASE WHEN {q} IS NOT NULL THEN 'BOOLEAN' END AS t_{field}, {q}::VARCHAR AS v_{field}",
             f"{q}::VARCHAR NOT IN ('true', 'false')",
         )
-    return (
-        f"""{_json_type(q, field)} AS t_{field},
-            CASE WHEN ascii({q}) = 34 THEN {q}->>'$' ELSE {q}::VARCHAR END AS v_{field}""",
-        None,
-    )
+    return _typed_field(field), None
 
 
-def _select(kind: str, include: str | None, exclude: str | None, filtered: bool, *, fast: bool = False) -> str:
+def _typed_field(field: str) -> str:
+    """A field's ``t_``/``v_`` columns typed value by value from its JSON fragment (any JSON type)."""
+    q = f'"{field}"'
+    return f"""{_json_type(q, field)} AS t_{field},
+            CASE WHEN ascii({q}) = 34 THEN {q}->>'$' {"" if field in _STRINGS else f"ELSE {q}::VARCHAR "}END AS v_{field}"""
+
+
+def _select(
+    kind: str, include: str | None, exclude: str | None, filtered: bool, *, fast: bool = False, usual: bool = True
+) -> str:
     """The SQL that turns lines into schema columns plus ``err``, ``reason`` and ``link_norm``.
 
     ``fast``: DuckDB's own NDJSON reader on the file ``$path`` (parallel, each line parsed once, no
     Python per line); a malformed line stops that query (the caller then runs the block path).
+    ``usual`` (with ``fast``): the fields of one usual JSON type are taken at that type, and a row
+    with a value of another type comes back with ``err = 'unusual'`` (:func:`_fast_field`);
+    otherwise every field is typed value by value, as in the block path.
     Otherwise the table ``lines(n, line, ok)``: every line is judged, one that is not a JSON object
     comes back with ``err = 'line'`` (``'blank'`` for a blank one).
     """
@@ -250,10 +258,15 @@ def _select(kind: str, include: str | None, exclude: str | None, filtered: bool,
     # gives (subreddits, patterns, range, ids, source) goes in as a query parameter.
     if fast:
         columns = "{" + ",".join(f"'{f}':'JSON'" for f in fields) + "}"
-        projections, unusual = zip(*(_fast_field(f) for f in fields), strict=True)
+        if usual:
+            projections, unusual = zip(*(_fast_field(f) for f in fields), strict=True)
+            bad = f"""CASE WHEN coalesce({" OR ".join(u for u in unusual if u)}, false) THEN 'unusual' END"""
+        else:
+            projections = tuple(_typed_field(f) for f in fields)
+            bad = "NULL::VARCHAR"
         head = f"""
 WITH typed AS (
-    SELECT NULL::BIGINT AS n, CASE WHEN coalesce({" OR ".join(u for u in unusual if u)}, false) THEN 'unusual' END AS bad,
+    SELECT NULL::BIGINT AS n, {bad} AS bad,
         {", ".join(projections)}
     FROM read_json($path, format = 'newline_delimited', columns = {columns}, compression = 'uncompressed')
 """
@@ -419,14 +432,16 @@ def _connection(threads: int) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _sql(kind: str, selection: Selection, *, fast: bool) -> tuple[str, dict[str, Any]]:
+def _sql(kind: str, selection: Selection, *, fast: bool, usual: bool = True) -> tuple[str, dict[str, Any]]:
     """The query for ``kind`` under ``selection`` (built once per thread) and its parameters."""
-    key = (kind, selection.include, selection.exclude, bool(selection.subreddits), fast)
+    key = (kind, selection.include, selection.exclude, bool(selection.subreddits), fast, usual)
     sql: str | None = _local.sql.get(key)
     include = "|".join(f"(?:{p})" for p in selection.include)
     exclude = "|".join(f"(?:{p})" for p in selection.exclude)
     if sql is None:
-        sql = _local.sql[key] = _select(kind, include or None, exclude or None, bool(selection.subreddits), fast=fast)
+        sql = _local.sql[key] = _select(
+            kind, include or None, exclude or None, bool(selection.subreddits), fast=fast, usual=usual
+        )
     params = {
         "subreddits": list(selection.subreddits),
         "after": selection.after,
@@ -439,7 +454,15 @@ def _sql(kind: str, selection: Selection, *, fast: bool) -> tuple[str, dict[str,
 
 
 class NeedsLines(Exception):
-    """The fast reader cannot judge this input alone (a malformed line, or a value to quarantine)."""
+    """The fast reader cannot judge this input alone (a malformed line, or a value to quarantine).
+
+    ``unusual``: only values of an unusual JSON type for their field were met (the fast reader that
+    types every value itself can still read the input; see :func:`normalize_file`).
+    """
+
+    def __init__(self, message: str, *, unusual: bool = False) -> None:
+        super().__init__(message)
+        self.unusual = unusual
 
 
 def normalize_file(
@@ -450,6 +473,7 @@ def normalize_file(
     selection: Selection,
     pseudonymizer: Pseudonymizer | None = None,
     batch_rows: int = 1 << 16,
+    usual: bool = True,
 ) -> Iterator[tuple[pa.RecordBatch | None, dict[str, int]]]:
     """An NDJSON file → (kept rows, counts) per result batch, read by DuckDB's own parallel reader.
 
@@ -457,9 +481,13 @@ def normalize_file(
     one that does not parse or is not an object, or a value that does not fit the schema (the
     quarantine needs its line number, which this reader does not know). Batches already yielded
     are exactly the first rows the block path keeps, in order, so a caller can go on from there.
+
+    ``usual``: fields of one usual JSON type are taken at that type (cheaper); a value of another
+    type raises :class:`NeedsLines` with ``unusual`` set, and the same file read with ``usual=False``
+    (every value typed by itself) gives the same rows in the same order.
     """
     con = _connection(selection.threads)
-    sql, params = _sql(kind, selection, fast=True)
+    sql, params = _sql(kind, selection, fast=True, usual=usual)
     params["source"] = source
     params["path"] = path
     try:
@@ -467,6 +495,9 @@ def normalize_file(
         for result in reader:
             counts: dict[str, int] = {"lines": result.num_rows}
             if pc.any(pc.is_valid(result["err"])).as_py():
+                errors = pc.unique(result["err"].drop_null()).to_pylist()
+                if errors == ["unusual"]:
+                    raise NeedsLines(f"{path}: a value of an unusual JSON type for its field", unusual=True)
                 raise NeedsLines(f"{path}: a value does not fit the schema")
             good = _judge(pa.Table.from_batches([result]), selection, counts)
             counts["kept"] = good.num_rows
