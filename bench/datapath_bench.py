@@ -11,6 +11,10 @@ and the ratio ours / reference:
   ``../shared/reddit/samples`` when present, else from the demo's responses), written by
   ``RawArchive`` itself; reference: ``gzip.open`` + ``json.loads`` of each line of the
   same file.
+- **build from the archive**: ``ingest`` of that raw archive into a new dataset (what
+  ``collect``'s final build and a rebuild from ``raw/`` do: records decoded, the fast path,
+  the merge, the version written); reference: DuckDB ``read_json`` of the same comments as
+  NDJSON → ``COPY`` of the same columns to zstd Parquet (as in ``bench/ingest_bench.py``).
 - **diff**: ``diff_versions`` on two versions (1% removed, 1% added, 5% scores changed,
   1% bodies edited, 0.5% tombstoned, every ``retrieved_at`` newer); reference: DuckDB full
   outer join by name of a row hash over the same columns, differing names fetched.
@@ -88,8 +92,11 @@ def comment_template() -> tuple[dict[str, Any], str]:
     return max(found, key=len), "scraper/demo/leaving_ml_demo.json"
 
 
-def write_archive(path: Path, comments: int) -> dict[str, Any]:
-    """A raw archive of comment-tree responses holding ``comments`` comments, written by RawArchive."""
+def write_archive(path: Path, comments: int, ndjson: Path | None = None) -> dict[str, Any]:
+    """A raw archive of comment-tree responses holding ``comments`` comments, written by RawArchive.
+
+    ``ndjson``: also write the same comments there, one per line (the reference's input).
+    """
     template, origin = comment_template()
     template = {**template, "replies": ""}
     rng = np.random.default_rng(1)
@@ -98,6 +105,7 @@ def write_archive(path: Path, comments: int) -> dict[str, Any]:
     ]
     records = 0
     t0 = time.perf_counter()
+    lines = ndjson.open("w", encoding="utf-8") if ndjson is not None else None
     with RawArchive(path) as archive:
         for start in range(0, comments, PER_RESPONSE):
             link = f"x{start // PER_RESPONSE:06d}"
@@ -140,6 +148,10 @@ def write_archive(path: Path, comments: int) -> dict[str, Any]:
                 }
             )
             records += 1
+            if lines is not None:
+                lines.writelines(json.dumps(child["data"]) + "\n" for child in children)
+    if lines is not None:
+        lines.close()
     return {
         "records": records,
         "bytes": path.stat().st_size,
@@ -210,6 +222,37 @@ def side_read_reference(path: str) -> dict[str, Any]:
             json.loads(line)
             records += 1
     return {"seconds": time.perf_counter() - t0, "records": records}
+
+
+def side_build_ours(path: str, ndjson: str, target: str) -> dict[str, Any]:
+    del ndjson  # the reference's input
+    from scraper.ingest import ingest
+
+    t0 = time.perf_counter()
+    manifest = ingest(Path(target), [Path(path)], replace=True)
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "rows": manifest["stats"]["comments"]}
+
+
+def side_build_reference(archive: str, path: str, target: str) -> dict[str, Any]:
+    """DuckDB ``read_json`` of the same comments as NDJSON → ``COPY`` of the same columns to zstd Parquet."""
+    import duckdb
+    from ingest_bench import COLUMNS
+
+    del archive  # ours' input
+    out = Path(target) / "reference.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    src, dst = path.replace("'", "''"), str(out).replace("'", "''")
+    con.execute(
+        f"COPY (SELECT {', '.join(COLUMNS)} FROM read_json('{src}', format = 'newline_delimited')) "
+        f"TO '{dst}' (FORMAT parquet, COMPRESSION zstd)"
+    )
+    seconds = time.perf_counter() - t0
+    rows = con.execute(f"SELECT count(*) FROM read_parquet('{dst}')").fetchall()[0][0]
+    return {"seconds": seconds, "rows": rows}
 
 
 def side_diff_ours(folder: str) -> dict[str, Any]:
@@ -354,7 +397,8 @@ def run_pair(ours: str, reference: str, repeat: int, *args: str) -> tuple[dict[s
 def bench_size(comments: int, old_max: int, work: Path, repeat: int) -> dict[str, Any]:
     out: dict[str, Any] = {"comments": comments}
     archive = work / f"raw-{comments}.jsonl.gz"
-    out["archive"] = write_archive(archive, comments)
+    ndjson = work / f"comments-{comments}.ndjson"
+    out["archive"] = write_archive(archive, comments, ndjson)
     ours, ref = run_pair("read_ours", "read_reference", repeat, str(archive))
     assert ours["records"] == ref["records"] == out["archive"]["records"], (ours, ref)
     out["archive_read"] = {
@@ -363,7 +407,17 @@ def bench_size(comments: int, old_max: int, work: Path, repeat: int) -> dict[str
         "ratio": ours["seconds"] / ref["seconds"],
         "comments_per_s": {"ours": comments / ours["seconds"], "reference": comments / ref["seconds"]},
     }
+    build = work / f"build-{comments}"
+    ours, ref = run_pair("build_ours", "build_reference", repeat, str(archive), str(ndjson), str(build))
+    assert ours["rows"] == ref["rows"] == comments, (ours, ref)
+    out["build"] = {
+        "ours": ours,
+        "reference": ref,
+        "ratio_rows_per_s": ref["seconds"] / ours["seconds"],
+        "rows_per_s": {"ours": comments / ours["seconds"], "reference": comments / ref["seconds"]},
+    }
     archive.unlink()
+    ndjson.unlink()
     folder = work / f"ds-{comments}"
     names = write_versions(folder, comments)
     out["versions"] = names
@@ -445,6 +499,12 @@ def report(size: dict[str, Any]) -> None:
         f"ours {a['ours']['seconds']:.2f} s {a['ours']['peak_rss_mb']:.0f} MB, "
         f"gzip.open+json {a['reference']['seconds']:.2f} s {a['reference']['peak_rss_mb']:.0f} MB, "
         f"ratio {a['ratio']:.2f}x"
+    )
+    b = size["build"]
+    print(
+        f"build from the archive (ingest raw/*.jsonl.gz): ours {b['ours']['seconds']:.2f} s "
+        f"{b['ours']['peak_rss_mb']:.0f} MB, DuckDB read_json->Parquet {b['reference']['seconds']:.2f} s "
+        f"{b['reference']['peak_rss_mb']:.0f} MB, ours/DuckDB rows/s {b['ratio_rows_per_s']:.2f}x"
     )
     old = f", old {d['old']['seconds']:.2f} s {d['old']['peak_rss_mb']:.0f} MB" if "old" in d else ""
     print(

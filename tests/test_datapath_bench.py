@@ -24,6 +24,8 @@ def test_tiny_run_writes_every_figure(tmp_path: Path, monkeypatch: pytest.Monkey
     assert large["archive"]["records"] == 20 and large["archive"]["fields_per_comment"] >= 40
     for size in (small, large):
         assert size["archive_read"]["ours"]["records"] == size["archive_read"]["reference"]["records"]
+        assert size["build"]["ours"]["rows"] == size["build"]["reference"]["rows"] == size["comments"]
+        assert size["build"]["ratio_rows_per_s"] > 0
         assert size["diff"]["ratio"] > 0 and size["validate"]["ours"]["valid"]
         comments = size["diff"]["ours"]["summary"]["comments"]
         assert comments["added"] > 0 and comments["removed"] > 0 and comments["changed"] > 0

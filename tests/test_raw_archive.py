@@ -276,3 +276,28 @@ def test_a_member_that_runs_into_a_whole_one_is_damage_and_the_same_without_it_a
     path.write_bytes(first + middle)  # the same member last in the file: a torn tail, cut on reopening
     assert list(read_records(path)) == [{"seq": 0}]
     assert scan_archive(path) == ArchiveScan(1, len(first), len(first))
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**80), max_value=2**80)  # past 64 bits too
+    | st.floats(allow_nan=True)  # NaN and infinities: Python's json writes and reads them
+    | st.text(),  # lone surrogates included
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(JSON_VALUES, min_size=1, max_size=4))
+def test_records_read_back_as_the_stdlib_reads_them(tmp_path_factory: Any, values: list[Any]) -> None:
+    """The fast record decoder gives what ``json.loads`` gives, values it refuses included."""
+    path = tmp_path_factory.mktemp("rt") / "raw.jsonl.gz"
+    with RawArchive(path) as archive:
+        for value in values:
+            archive.append({"json": value})
+    got = list(read_records(path))
+    want = [json.loads(json.dumps({"v": 1, "json": value}, ensure_ascii=False)) for value in values]
+    assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
+    assert [type(r["json"]) for r in got] == [type(r["json"]) for r in want]

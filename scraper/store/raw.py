@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import msgspec
+
 from scraper.errors import RawArchiveDamaged
 
 logger = logging.getLogger(__name__)
@@ -117,6 +119,9 @@ class RawArchive:
 _FEED = 1 << 14
 _BUFFER = 1 << 20
 _MAGIC = b"\x1f\x8b\x08"
+#: Records are decoded by msgspec (about twice as fast as the stdlib on the escaped response bodies
+#: they hold); what it refuses is given to :func:`json.loads`, so both read the same records.
+_RECORD = msgspec.json.Decoder()
 
 
 @dataclass(frozen=True)
@@ -240,9 +245,15 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except ValueError as exc:
-                raise _damaged(path, offset, f"a record that is not JSON: {exc}") from None
+                record = _RECORD.decode(line)
+            except (
+                msgspec.DecodeError,
+                msgspec.ValidationError,
+            ):  # a lone surrogate, NaN, 1e400: the stdlib reads those
+                try:
+                    record = json.loads(line)
+                except ValueError as exc:
+                    raise _damaged(path, offset, f"a record that is not JSON: {exc}") from None
             if not isinstance(record, dict):
                 raise _damaged(path, offset, "a record that is not a JSON object")
             yield record
