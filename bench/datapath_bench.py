@@ -92,6 +92,28 @@ def comment_template() -> tuple[dict[str, Any], str]:
     return max(found, key=len), "scraper/demo/leaving_ml_demo.json"
 
 
+def submission(link: str, k: int) -> dict[str, Any]:
+    """The submission a comment tree starts with: the fields Reddit sends that the rows keep."""
+    return {
+        "id": link,
+        "name": f"t3_{link}",
+        "title": f"To those of you who quit machine learning ({k}), what do you do now?",
+        "selftext": "",
+        "author": "someone",
+        "subreddit": "MachineLearning",
+        "subreddit_id": "t5_2r3gv",
+        "created_utc": 1_600_000_000.0 + k,
+        "score": 100,
+        "num_comments": PER_RESPONSE,
+        "permalink": f"/r/MachineLearning/comments/{link}/x/",
+        "url": f"https://www.reddit.com/r/MachineLearning/comments/{link}/x/",
+        "is_self": True,
+        "over_18": False,
+        "upvote_ratio": 0.97,
+        "edited": False,
+    }
+
+
 def write_archive(path: Path, comments: int, ndjson: Path | None = None) -> dict[str, Any]:
     """A raw archive of comment-tree responses holding ``comments`` comments, written by RawArchive.
 
@@ -130,7 +152,7 @@ def write_archive(path: Path, comments: int, ndjson: Path | None = None) -> dict
                     }
                 )
             listing = [
-                {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": {"id": link, "name": f"t3_{link}"}}]}},
+                {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": submission(link, start)}]}},
                 {"kind": "Listing", "data": {"after": None, "children": children}},
             ]
             archive.append(
