@@ -45,7 +45,8 @@ def render(results: dict[str, Any]) -> str:
             lines.append(
                 f"| build from the archive (`ingest raw/…`; rows/s) | {n} | "
                 f"{_side(b['ours'], b['rows_per_s']['ours'])} | DuckDB `read_json` of the same comments → Parquet: "
-                f"{_side(b['reference'], b['rows_per_s']['reference'])} | {b['ratio_rows_per_s']:.2f}× | ≥ 0.5×, ≤ 1 GB |"
+                f"{_side(b['reference'], b['rows_per_s']['reference'])} | {b['ratio_rows_per_s']:.2f}× | "
+                "≥ 0.5×, ≤ 1 GB |"
             )
         lines.append(
             f"| `diff` of two versions | {n} | {_side(d['ours'], d['rows_per_s']['ours'])} | "
