@@ -286,3 +286,20 @@ def test_single_things_past_the_batch_size_are_all_staged_in_order(count: int, b
         key for key, field in zip(staged["_key"].to_pylist(), staged["_qfield"].to_pylist(), strict=True) if field
     }
     assert quarantined == {f"t1_c{i}" for i in bad if i < count}
+
+
+MARKER = st.sampled_from([None, "", "[deleted]", "[removed]", "author", "deleted", "moderator", "reddit", "text"])
+
+
+@settings(max_examples=50, deadline=None)
+@given(kind=st.sampled_from(["t1", "t3"]), rows=st.lists(st.tuples(MARKER, MARKER, MARKER), min_size=1, max_size=30))
+def test_column_statuses_are_the_status_rule(kind: str, rows: list[tuple[str | None, str | None, str | None]]) -> None:
+    """The fast path's status column (Arrow compute) gives :func:`status_of` row by row."""
+    from scraper.normalize.rows import status_of
+    from scraper.normalize.sightings import _statuses
+
+    text, author, category = (pa.array(list(column), pa.string()) for column in zip(*rows, strict=True))
+    status, gone = _statuses(text, author, category if kind == "t3" else None)
+    want = [str(status_of(kind, t, a, c if kind == "t3" else None)) for t, a, c in rows]
+    assert status.to_pylist() == want
+    assert gone.to_pylist() == [a == "[deleted]" for _, a, _ in rows]

@@ -57,7 +57,14 @@ from scraper.normalize.archive import (
 )
 from scraper.normalize.harvest import THREAD_PATH, Seen, search_label
 from scraper.normalize.repair import json_line, repair_fields, repair_text
-from scraper.normalize.rows import DELETED, FieldError, comment_row, status_of, submission_row
+from scraper.normalize.rows import (
+    AUTHOR_CATEGORIES,
+    DELETED,
+    REMOVED,
+    FieldError,
+    comment_row,
+    submission_row,
+)
 
 STEMS = {"t3": "submissions", "t1": "comments"}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -379,16 +386,7 @@ class Sightings:
                 or "context" in params
                 or any(type(t) is wire.T1Thing and t.data.parent_id.startswith("t1_") for t in top)
             )
-            stack = list(top)
-            while stack:
-                thing = stack.pop()
-                if type(thing) is wire.T1Thing:
-                    self._emit_thing(thing, absolute=not relative)
-                    replies = thing.data.replies
-                    if type(replies) is wire.T1Listing:
-                        stack.extend(replies.data.children or ())
-                else:
-                    self.stats.stubs_seen += 1
+            self._emit_comments(top, absolute=not relative)
             found = context.get("found_by")
             children = head.data.children
             if found and children and type(children[0]) is wire.T3Thing and isinstance(children[0].data.name, str):
@@ -407,6 +405,37 @@ class Sightings:
                     if not isinstance(thing.data.name, str):
                         raise _Abort
                     self._found.append((thing.data.name, search))
+
+    def _emit_comments(self, top: Any, *, absolute: bool) -> None:
+        """A tree's comments, depth first, into one segment: :meth:`_emit` inlined (the hot loop of a build)."""
+        seen_at, source, _ = self._doc
+        segment = self._current["t1"]
+        if segment is None or segment.absolute != absolute or segment.seq + segment.count != self.seq:
+            segment = _Segment(0, self.seq, seen_at, source, absolute)
+        rows = self._fast["t1"]
+        before = len(rows)
+        astuple = msgspec.structs.astuple
+        comment, listing = wire.T1Thing, wire.T1Listing
+        stubs = 0
+        stack = list(top)
+        while stack:
+            thing = stack.pop()
+            if type(thing) is comment:
+                data = thing.data
+                rows.append(astuple(data))
+                replies = data.replies
+                if type(replies) is listing:
+                    stack.extend(replies.data.children or ())
+            else:
+                stubs += 1
+        count = len(rows) - before
+        self.stats.stubs_seen += stubs
+        if count:
+            if segment is not self._current["t1"]:
+                self._segments["t1"].append(segment)
+                self._current["t1"] = segment
+            segment.count += count
+            self.seq += count
 
     def _start_document(self, seen_at: datetime, source: str) -> None:
         self._doc = (seen_at, source, source.startswith("file:"))
@@ -776,14 +805,17 @@ def _fast_batch(
         sources.extend([s.source] * s.count)
         absolute.extend([s.absolute] * s.count)
         facts.extend(s.facts if s.facts is not None else [None] * s.count)
-    text = values["body"] if kind == "t1" else values["selftext"]
-    categories = values["removed_by_category"] if kind == "t3" else [None] * n
+    text_field = "body" if kind == "t1" else "selftext"
+    text = _strings(values[text_field], repaired, text_field)
+    author = _strings(values["author"], repaired, "author")
+    category = _strings(values["removed_by_category"], repaired, "removed_by_category") if kind == "t3" else None
+    status, author_gone = _statuses(text, author, category)
     columns: dict[str, Any] = {
         "name": names,
         "id": values["id"],
         "subreddit": values["subreddit"],
         "subreddit_id": values["subreddit_id"],
-        "author": [None if a == DELETED else a for a in values["author"]],
+        "author": pc.if_else(author_gone, pa.scalar(None, pa.string()), author),
         "author_fullname": values["author_fullname"],
         "author_flair_text": values["author_flair_text"],
         "created_utc": _timestamps(values["created_utc"]),
@@ -794,7 +826,7 @@ def _fast_batch(
         "stickied": [v is True for v in values["stickied"]],
         "locked": [v is True for v in values["locked"]],
         "permalink": values["permalink"],
-        "status": [str(status_of(kind, t, a, c)) for t, a, c in zip(text, values["author"], categories, strict=True)],
+        "status": status,
         "retrieved_at": pa.array(retrieved, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
         "source": sources,
         "_key": names,
@@ -812,7 +844,7 @@ def _fast_batch(
         columns.update(
             link_id=values["link_id"],
             parent_id=values["parent_id"],
-            body=values["body"],
+            body=text,
             is_submitter=[v is True for v in values["is_submitter"]],
             controversiality=values["controversiality"],
             collapsed=values["collapsed"],
@@ -823,7 +855,7 @@ def _fast_batch(
     else:
         columns.update(
             title=values["title"],
-            selftext=values["selftext"],
+            selftext=text,
             url=values["url"],
             domain=values["domain"],
             is_self=[v is True for v in values["is_self"]],
@@ -831,10 +863,36 @@ def _fast_batch(
             upvote_ratio=values["upvote_ratio"],
             over_18=[v is True for v in values["over_18"]],
             link_flair_text=values["link_flair_text"],
-            removed_by_category=values["removed_by_category"],
+            removed_by_category=category,
             _link=names,
         )
     return _batch(STEMS[kind], columns, n, repaired)
+
+
+def _strings(values: Sequence[str | None], repaired: Counter[str], name: str) -> pa.Array:
+    """A string column; a lone surrogate (msgspec lets some through) becomes U+FFFD, counted under ``name``."""
+    try:
+        return pa.array(values, pa.string())
+    except (UnicodeEncodeError, pa.ArrowInvalid):
+        return pa.array([None if v is None else repair_text(v, repaired, name) for v in values], pa.string())
+
+
+def _statuses(text: pa.Array, author: pa.Array, category: pa.Array | None) -> tuple[pa.Array, pa.Array]:
+    """:func:`~scraper.normalize.rows.status_of` on columns (``category`` only for submissions), and author gone."""
+    gone = pc.fill_null(pc.equal(author, DELETED), False)
+    removed = pc.fill_null(pc.equal(text, REMOVED), False)
+    deleted = pc.and_(pc.fill_null(pc.equal(text, DELETED), False), gone)
+    if category is not None:
+        by_author = pc.fill_null(pc.is_in(category, value_set=pa.array(sorted(AUTHOR_CATEGORIES))), False)
+        given = pc.fill_null(pc.not_equal(category, ""), False)  # "" is no category, as in status_of
+        removed = pc.or_(removed, pc.and_(given, pc.invert(by_author)))
+        deleted = pc.or_(deleted, by_author)
+    status = pc.if_else(
+        removed,
+        Status.REMOVED.value,
+        pc.if_else(deleted, Status.DELETED.value, pc.if_else(gone, Status.ACCOUNT_DELETED.value, Status.VISIBLE.value)),
+    )
+    return status, gone
 
 
 def _batch(stem: str, columns: dict[str, Any], n: int, repaired: Counter[str] | None = None) -> pa.RecordBatch:
