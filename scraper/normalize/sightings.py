@@ -792,17 +792,19 @@ def _fast_batch(
     fields = wire.T1_FIELDS if kind == "t1" else wire.T3_FIELDS
     values = dict(zip(fields, zip(*rows, strict=True), strict=True))
     n = len(rows)
-    names = [name or f"{kind}_{ident}" for name, ident in zip(values["name"], values["id"], strict=True)]
+    names = _strings(
+        [name or f"{kind}_{ident}" for name, ident in zip(values["name"], values["id"], strict=True)], repaired, "name"
+    )  # converted once: it is the key and, for a submission, the thread too
     seen = [s for s in segments if s.count]
     seq: list[int] = []
     retrieved: list[int] = []  # microseconds: pyarrow converts a datetime object ~100x slower than an int
-    sources: list[str] = []
+    sources: list[pa.Array] = []
     absolute: list[bool] = []
     facts: list[ArchiveFacts | None] = []
     for s in seen:
         seq.extend(range(s.seq, s.seq + s.count))
         retrieved.extend([(s.seen_at - _EPOCH) // _MICRO] * s.count)
-        sources.extend([s.source] * s.count)
+        sources.append(pa.repeat(pa.scalar(s.source, pa.string()), s.count))
         absolute.extend([s.absolute] * s.count)
         facts.extend(s.facts if s.facts is not None else [None] * s.count)
     text_field = "body" if kind == "t1" else "selftext"
@@ -828,7 +830,7 @@ def _fast_batch(
         "permalink": values["permalink"],
         "status": status,
         "retrieved_at": pa.array(retrieved, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-        "source": sources,
+        "source": pa.concat_arrays(sources) if sources else pa.array([], pa.string()),
         "_key": names,
         "_seq": seq,
         "_pre": pa.array([False] * n, pa.bool_()),
@@ -841,15 +843,17 @@ def _fast_batch(
             _arch=[f is not None for f in facts],
         )
     if kind == "t1":
+        link = _strings(values["link_id"], repaired, "link_id")
+        parent = _strings(values["parent_id"], repaired, "parent_id")
         columns.update(
-            link_id=values["link_id"],
-            parent_id=values["parent_id"],
+            link_id=link,
+            parent_id=parent,
             body=text,
             is_submitter=[v is True for v in values["is_submitter"]],
             controversiality=values["controversiality"],
             collapsed=values["collapsed"],
-            _link=values["link_id"],
-            _parent=values["parent_id"],
+            _link=link,
+            _parent=parent,
             _rdepth=[d if a and type(d) is int else None for d, a in zip(values["depth"], absolute, strict=True)],
         )
     else:
