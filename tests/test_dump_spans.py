@@ -9,12 +9,15 @@ spans for Dask workers gives the same version as one read whole.
 
 from __future__ import annotations
 
+import errno
 import json
 import random
 import tempfile
 from collections import Counter
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scraper import dumps
-from scraper.dumps import Chunk, Rule, Span, _read_range, filter_chunk, filter_span, ingest_dumps
+from scraper.dumps import Chunk, Rule, Span, filter_chunk, filter_span, ingest_dumps
 from scraper.normalize import flat
 from scraper.normalize.flat import Selection
 from scraper.sources.dumps import blocks
@@ -188,18 +191,36 @@ def test_a_clean_span_is_read_by_duckdb_alone(tmp_path: Path, monkeypatch: pytes
 @given(
     lines=st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), min_size=0, max_size=30),
     last_newline=st.booleans(),
-    cuts=st.lists(st.integers(0, 400), max_size=6),
+    padding=st.sampled_from([0, 700]),  # lines before them: ranges that start past a memory page
+    cuts=st.lists(st.integers(0, 9000), max_size=6),
+    kernel=st.booleans(),
+    piece=st.sampled_from([3, 4096, 1 << 20]),
 )
 def test_byte_ranges_give_every_line_to_exactly_one_span(
-    lines: list[bytes], last_newline: bool, cuts: list[int]
+    lines: list[bytes], last_newline: bool, padding: int, cuts: list[int], kernel: bool, piece: int
 ) -> None:
+    """Each range's copy holds the lines that start in it, whole, and its newline count is right,
+    whether the kernel copies the bytes (``os.copy_file_range``) or this process does."""
+    lines = [b"%09d" % i for i in range(padding)] + lines
     data = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "f.jsonl"
         path.write_bytes(data)
         points = sorted({0, *(c for c in cuts if c < len(data))})
         ranges = [(a, b) for a, b in zip(points, [*points[1:], None], strict=True)]
-        assert b"".join(_read_range(path, a, b) for a, b in ranges) == data
+        copies, counts = [], []
+        refuse = OSError(errno.EXDEV, "cross-device")
+        with (
+            mock.patch.object(dumps.os, "copy_file_range", side_effect=refuse) if not kernel else nullcontext(),
+            mock.patch.object(dumps, "COUNT_PIECE", piece),
+        ):
+            for i, (a, b) in enumerate(ranges):
+                with path.open("rb") as source:
+                    counts.append(dumps._copy_range(source, a, b, Path(folder) / f"{i}.part"))
+                copies.append((Path(folder) / f"{i}.part").read_bytes())
+        assert b"".join(copies) == data
+        assert counts == [c.count(b"\n") for c in copies]
+        assert all(c.endswith(b"\n") for c in copies[:-1] if c)  # whole lines
 
 
 SPEC = """
