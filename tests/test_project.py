@@ -50,6 +50,8 @@ def test_systemd_units_name_each_other_and_treat_75_as_success() -> None:
 def test_public_api_is_listed() -> None:
     """``__all__`` lists exactly the functions and classes the package offers (constants and
     submodules aside), and each listed name is the real object."""
+    for name in scraper.__all__:  # ``load`` and ``Snapshot`` are imported on first use (PEP 562)
+        getattr(scraper, name)
     offered = {
         name
         for name, value in vars(scraper).items()
