@@ -370,3 +370,57 @@ def _fixed_batch(i: int) -> list[dict[str, Any]]:
             "body": "{}",
         },
     ]
+
+
+ODD = st.one_of(
+    st.none(),
+    st.integers(),
+    st.text(max_size=3),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    replies=st.one_of(
+        ODD,
+        st.fixed_dictionaries({"kind": st.just("Listing"), "data": ODD}),
+        st.fixed_dictionaries({"kind": st.just("Listing"), "data": st.fixed_dictionaries({"children": ODD})}),
+    )
+)
+def test_a_tree_answer_with_replies_of_any_shape_builds_the_comments_it_holds(
+    tmp_path_factory: pytest.TempPathFactory, replies: Any
+) -> None:
+    """Arctic Shift's ``/api/comments/tree`` with ``replies`` that is not a Listing of children: no crash."""
+    tmp = tmp_path_factory.mktemp("odd")
+    good = {"id": "c1", "link_id": "t3_aa", "parent_id": "t3_aa", "body": "kept", "created_utc": 1_400_000_001}
+    odd = {"id": "c2", "link_id": "t3_aa", "parent_id": "t3_aa", "body": "also", "created_utc": 1_400_000_002}
+    post = {"id": "aa", "title": "why I quit", "created_utc": 1_400_000_000, "subreddit": "MachineLearning"}
+    batch = [
+        {
+            "origin": "arctic-shift",
+            "url": f"{ARCTIC}/api/posts/search",
+            "status": 200,
+            "received_at": TIMES[0],
+            "json": {"data": [post]},
+        },
+        {
+            "origin": "arctic-shift",
+            "url": f"{ARCTIC}/api/comments/search",
+            "status": 200,
+            "received_at": TIMES[0],
+            "json": {"data": [good]},
+        },
+        {
+            "origin": "arctic-shift",
+            "url": f"{ARCTIC}/api/comments/tree",
+            "status": 200,
+            "received_at": TIMES[0],
+            "json": {"data": [{"kind": "t1", "data": {**odd, "replies": replies}}]},
+        },
+    ]
+    build_both(tmp, batch, rule=False, text_when_gone=True)
+    manifest = json.loads(next((tmp / "streamed" / "versions").glob("*/manifest.json")).read_text())
+    rows = tables(tmp / "streamed", manifest)["comments"].to_pylist()
+    assert {r["name"]: r["body"] for r in rows} == {"t1_c1": "kept", "t1_c2": "also"}

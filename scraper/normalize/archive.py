@@ -201,8 +201,10 @@ def flatten_tree(things: list[Any]) -> list[dict[str, Any]]:
         if thing.get("kind") == "t1" and isinstance(data, dict):
             replies = data.get("replies")
             comments.append({k: v for k, v in data.items() if k != "replies"})
-            if isinstance(replies, dict):
-                stack.extend((replies.get("data") or {}).get("children") or [])
+            inner = replies.get("data") if isinstance(replies, dict) else None
+            children = inner.get("children") if isinstance(inner, dict) else None
+            if isinstance(children, list):  # anything else holds no comment to read
+                stack.extend(children)
         elif "kind" not in thing and "id" in thing:
             comments.append(thing)  # a flat item, as the search endpoints send
     return comments
