@@ -424,3 +424,64 @@ def test_a_tree_answer_with_replies_of_any_shape_builds_the_comments_it_holds(
     manifest = json.loads(next((tmp / "streamed" / "versions").glob("*/manifest.json")).read_text())
     rows = tables(tmp / "streamed", manifest)["comments"].to_pylist()
     assert {r["name"]: r["body"] for r in rows} == {"t1_c1": "kept", "t1_c2": "also"}
+
+
+@pytest.mark.parametrize("archive", [True, False])
+def test_a_purged_thread_stays_a_tombstone_with_its_comments_when_rebuilt_under_a_filter(
+    tmp_path: Path, archive: bool
+) -> None:
+    """purge blanks the title in the raw archive too; a rebuild's keyword filter must not then drop the thread."""
+    from scraper.store.purge import purge
+
+    folder = tmp_path / "ds"
+    text = spec_text(rule=True, text_when_gone=False)
+    write_spec(folder, text if archive else text.split("[archive]")[0])
+    post = {"id": "aa", "title": "why I quit ML", "selftext": "long", "created_utc": 1_400_000_000, "author": "op"}
+    coms = [
+        {"id": f"c{i}", "link_id": "t3_aa", "parent_id": "t3_aa", "body": f"reply {i}", "created_utc": 1_400_000_001}
+        for i in range(3)
+    ]
+    if archive:
+        batch = [
+            {
+                "origin": "arctic-shift",
+                "url": f"{ARCTIC}/api/posts/search",
+                "params": {"subreddit": "MachineLearning"},
+                "status": 200,
+                "received_at": TIMES[0],
+                "json": {"data": [{**post, "subreddit": "MachineLearning"}]},
+            },
+            {
+                "origin": "arctic-shift",
+                "url": f"{ARCTIC}/api/comments/search",
+                "status": 200,
+                "received_at": TIMES[0],
+                "json": {"data": coms},
+            },
+        ]
+    else:
+        body = [
+            {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": {**post, "name": "t3_aa"}}]}},
+            {"kind": "Listing", "data": {"children": [{"kind": "t1", "data": {**c, "replies": ""}} for c in coms]}},
+        ]
+        batch = [
+            {
+                "origin": "reddit-api",
+                "url": "https://oauth.reddit.com/comments/aa/",
+                "status": 200,
+                "received_at": TIMES[0],
+                "json": body,
+                "context": {"found_by": ["seed:aa"]},
+            }
+        ]
+    raw = folder / "raw" / "run1.jsonl.gz"
+    with RawArchive(raw) as archive_file:
+        for record in batch:
+            archive_file.append(record)
+    ingest(folder, [raw], replace=True)
+    purge(folder, ["t3_aa"])
+    manifest = ingest(folder, [raw], replace=True)  # the rebuild from the purged raw archive
+    got = tables(folder, manifest)
+    assert [(r["name"], r["status"], r["title"]) for r in got["submissions"].to_pylist()] == [("t3_aa", "purged", "")]
+    assert sorted(r["name"] for r in got["comments"].to_pylist()) == ["t1_c0", "t1_c1", "t1_c2"]
+    assert all(r["status"] == "visible" for r in got["comments"].to_pylist())

@@ -133,7 +133,9 @@ def merge(
         winners = {stem: _winners(con, staging.get(stem), stem, order) for stem in outputs}
         bounds = {stem: _ranges(table) for stem, table in winners.items()}
         found = _found(con, staging.get("found"))
-        threads = _threads(winners.get("submissions"), found, keep_thread=keep_thread, base_only=base_only)
+        threads = _threads(
+            winners.get("submissions"), found, keep_thread=keep_thread, base_only=base_only, purged=purged
+        )
         overlays = (
             {stem: _overlay(stem, winners.get("submissions"), archive) for stem in outputs}
             if archive is not None
@@ -318,7 +320,15 @@ class _Threads:
     seen: pa.Array
 
 
-def _threads(table: pa.Table | None, found: pa.Table, *, keep_thread: KeepThread | None, base_only: bool) -> _Threads:
+def _threads(
+    table: pa.Table | None,
+    found: pa.Table,
+    *,
+    keep_thread: KeepThread | None,
+    base_only: bool,
+    purged: frozenset[str] = frozenset(),
+) -> _Threads:
+    """The threads kept: those the base holds, purged ones (their title is gone, not their place), and the filter's."""
     if table is None:
         empty = pa.array([], pa.string())
         return _Threads(empty if (keep_thread or base_only) else None, empty)
@@ -335,7 +345,8 @@ def _threads(table: pa.Table | None, found: pa.Table, *, keep_thread: KeepThread
     ):
         data = {"title": title, "selftext": selftext}
         probe = Seen(data, table["retrieved_at"][i].as_py(), "", False)
-        if held[i] or keep_thread(probe, labels[i].as_py()):  # a thread the base version holds stays
+        # a thread the base version holds stays; so does a purged one, whose blanked title the filter cannot read
+        if held[i] or key in purged or keep_thread(probe, labels[i].as_py()):
             kept.append(key)
     return _Threads(pa.array(kept, pa.string()), seen)
 
