@@ -485,3 +485,62 @@ def test_a_purged_thread_stays_a_tombstone_with_its_comments_when_rebuilt_under_
     assert [(r["name"], r["status"], r["title"]) for r in got["submissions"].to_pylist()] == [("t3_aa", "purged", "")]
     assert sorted(r["name"] for r in got["comments"].to_pylist()) == ["t1_c0", "t1_c1", "t1_c2"]
     assert all(r["status"] == "visible" for r in got["comments"].to_pylist())
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    items=st.lists(
+        st.tuples(TEXT, AUTHOR, META, st.sampled_from([None, "", "deleted", "moderator", "author"])),
+        min_size=1,
+        max_size=6,
+    ),
+    text_when_gone=st.booleans(),
+)
+def test_any_archive_deletion_facts_give_a_version_that_validates(
+    tmp_path_factory: pytest.TempPathFactory, items: list[tuple[Any, Any, Any, Any]], text_when_gone: bool
+) -> None:
+    """Whatever the markers and ``_meta`` say, the rows agree with their status (validate passes)."""
+    from scraper.publish.validate import validate
+
+    folder = tmp_path_factory.mktemp("facts") / "ds"
+    write_spec(folder, spec_text(rule=False, text_when_gone=text_when_gone))
+    posts, comments = [], []
+    for i, (text, author, meta, category) in enumerate(items):
+        post = {"id": f"p{i}", "title": f"quit {i}", "selftext": text, "created_utc": 1_700_000_000, "author": author}
+        comment = {
+            "id": f"c{i}",
+            "link_id": f"t3_p{i}",
+            "parent_id": f"t3_p{i}",
+            "body": text,
+            # Reddit's shapes (WIRE-FORMAT §7): a comment's marker text comes with a [deleted] author
+            "author": "[deleted]" if text in ("[deleted]", "[removed]") else (author or "someone"),
+            "created_utc": 1_700_000_001,
+            "retrieved_on": 1_700_000_100,
+        }
+        for thing in (post, comment):
+            if meta is not None:
+                thing["_meta"] = meta
+        if category is not None:
+            post["removed_by_category"] = category
+        posts.append(post)
+        comments.append(comment)
+    batch = [
+        {
+            "origin": "arctic-shift",
+            "url": f"{ARCTIC}/api/posts/search",
+            "status": 200,
+            "received_at": TIMES[0],
+            "json": {"data": posts},
+        },
+        {
+            "origin": "arctic-shift",
+            "url": f"{ARCTIC}/api/comments/search",
+            "status": 200,
+            "received_at": TIMES[0],
+            "json": {"data": comments},
+        },
+    ]
+    spec, _ = load_spec(folder)
+    manifest = build_version(Dataset(folder), batch, spec_sha256=None, source={"kind": "t"}, spec=spec)
+    report = validate(folder / "versions" / manifest["version"])
+    assert report.valid, report

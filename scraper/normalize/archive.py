@@ -17,7 +17,7 @@ condition                                             archive_status    observed
 ====================================================  ================  =================
 ``was_deleted_later``, removal_type deleted/author    deleted           retrieved_2nd_on
 ``was_deleted_later``, any other removal_type         removed           retrieved_2nd_on
-``was_initially_deleted``                             visible           retrieved_2nd_on
+``was_initially_deleted`` (the markers still decide)  visible           retrieved_2nd_on
 text ``[deleted]`` (author too)                       deleted           retrieved_on
 text ``[removed]``; post's removed_by_category        removed/deleted   retrieved_on
 author ``[deleted]``, text intact                     account_deleted   retrieved_on
@@ -154,17 +154,19 @@ def archive_facts(obj: dict[str, Any], kind: str) -> ArchiveFacts:
     if meta.get("was_deleted_later"):
         deleted = str(removal or "") in AUTHOR_REMOVALS
         return ArchiveFacts(Status.DELETED if deleted else Status.REMOVED, second or latest, flags)
-    if meta.get("was_initially_deleted"):
-        return ArchiveFacts(Status.VISIBLE, second or latest, flags)
+    # Back at the second fetch: visible, as the reference maps it, when the text is back too.  The
+    # reference also says body/selftext/author keep the first-seen version; where they still hold
+    # a marker, the markers decide (a visible row with "[deleted]" text would contradict itself).
+    when = (second or latest) if meta.get("was_initially_deleted") else None
     if text == DELETED and (author_gone or kind == "t3"):
-        return ArchiveFacts(Status.DELETED, first or latest, flags)
+        return ArchiveFacts(Status.DELETED, when or first or latest, flags)
     if text == REMOVED or (category and category not in AUTHOR_REMOVALS):
-        return ArchiveFacts(Status.REMOVED, first or latest, flags)
+        return ArchiveFacts(Status.REMOVED, when or first or latest, flags)
     if category in AUTHOR_REMOVALS:
-        return ArchiveFacts(Status.DELETED, first or latest, flags)
+        return ArchiveFacts(Status.DELETED, when or first or latest, flags)
     if author_gone:
-        return ArchiveFacts(Status.ACCOUNT_DELETED, first or latest, flags)
-    return ArchiveFacts(Status.VISIBLE, latest, flags)
+        return ArchiveFacts(Status.ACCOUNT_DELETED, when or first or latest, flags)
+    return ArchiveFacts(Status.VISIBLE, when or latest, flags)
 
 
 # Raw records of Arctic Shift answers -------------------------------------------------------------
