@@ -629,7 +629,9 @@ def ingest(
     Listings), recorded interactions, vcrpy cassettes or this tool's raw
     archives (raw/*.jsonl.gz, to rebuild a snapshot).  The new version is the
     latest one with FILES merged in (the newest sighting of each item wins);
-    --replace builds it from FILES alone.  Everything not kept is counted by
+    --replace builds it from FILES alone (a dataset whose spec has an [archive]
+    section is only rebuilt: give --replace with its raw/*.jsonl.gz and the
+    new FILES).  Everything not kept is counted by
     reason.  Creates the folder if needed; nothing usable in FILES writes no
     version and exits 1.
 

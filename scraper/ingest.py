@@ -114,10 +114,15 @@ def ingest(
     pseudonymizer = pseudonymizer_for(dataset, spec)  # a missing or wrong key stops us before anything is written
     # the caller (the CLI) holds the dataset's lock around this call
     archive = archive_overlay(spec)
-    # a spec with an [archive] section rebuilds from the files alone: Arctic Shift answers are
-    # overlaid on Reddit's there (docs/ARCHIVES.md), as collect builds it
-    replace = replace or archive is not None
     base = None if replace else dataset.latest()
+    if archive is not None and base is not None:
+        # Arctic Shift answers are overlaid on Reddit's from the records themselves (docs/ARCHIVES.md):
+        # a version's rows do not say which threads Reddit was asked for, so they cannot be merged into
+        raise InputError(
+            f"{dataset_dir}: its spec has an [archive] section, so a version is built from whole raw "
+            f"archives, not merged into {base}; give --replace and every file the version should hold, "
+            f"e.g. ingest --replace {dataset_dir} {dataset_dir}/raw/*.jsonl.gz FILE...; nothing was written"
+        )
     with VersionBuilder(
         dataset,
         base=base,

@@ -332,7 +332,7 @@ def test_ingest_of_a_raw_archive_with_archive_answers_streams_on_workers(tmp_pat
     for workers in (1, 3):
         folder = f"w{workers}"
         write_spec(tmp_path / folder, spec_text(rule=False, text_when_gone=False))
-        got = ingest(tmp_path / folder, files, workers=workers)
+        got = ingest(tmp_path / folder, files, replace=True, workers=workers)
         assert got["source"]["mode"] == "replace"
         assert_same(tmp_path, ref, got, folder)
         assert json.loads((tmp_path / folder / "versions" / got["version"] / "manifest.json").read_text())
@@ -544,3 +544,25 @@ def test_any_archive_deletion_facts_give_a_version_that_validates(
     manifest = build_version(Dataset(folder), batch, spec_sha256=None, source={"kind": "t"}, spec=spec)
     report = validate(folder / "versions" / manifest["version"])
     assert report.valid, report
+
+
+def test_ingest_into_an_archive_dataset_with_a_version_needs_replace_and_writes_nothing_without(tmp_path: Path) -> None:
+    """No silent replacement of everything collected: exit 1, one line naming --replace, no version."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "ds"
+    write_spec(folder, spec_text(rule=False, text_when_gone=False))
+    raw = folder / "raw" / "run1.jsonl.gz"
+    with RawArchive(raw) as archive_file:
+        for record in _fixed_batch(0):
+            archive_file.append(record)
+    first = ingest(folder, [raw])  # an empty dataset: nothing to merge into, so it builds
+    done = subprocess.run(
+        [sys.executable, "-m", "scraper", "ingest", str(folder), str(raw)], capture_output=True, text=True
+    )
+    assert done.returncode == 1, done
+    assert "--replace" in done.stderr and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in (folder / "versions").iterdir() if p.is_dir()) == [first["version"]]
+    again = ingest(folder, [raw], replace=True)
+    assert again["version"] != first["version"]
