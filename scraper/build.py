@@ -86,12 +86,15 @@ class VersionBuilder:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=dataset.path))
         self.sightings = Sightings(self.workdir, batch_rows=batch_rows, archive=archive is not None)
         self._staged: dict[str, list[Path]] | None = None
+        self.base_facts = False
+        """Whether rows of the base carry archive facts (kept when Reddit's newer sighting wins)."""
         if base is not None:
             folder = dataset.version_dir(base)
             self.sightings.seq = -(2**62)  # the base's rows lose every tie
             for stem in STEMS.values():
                 for batch in pq.ParquetFile(folder / f"{stem}.parquet").iter_batches(batch_size=batch_rows):
                     self.sightings.add_rows(stem, pa.Table.from_batches([batch]))
+                    self.base_facts = self.base_facts or batch.column("archive_status").null_count < batch.num_rows
             self.sightings.seq = 0
 
     def __enter__(self) -> VersionBuilder:
@@ -154,6 +157,7 @@ class VersionBuilder:
             archive=None
             if self.archive is None
             else replace(self.archive, gone=self.archive.gone | frozenset(self.sightings.stats.gone)),
+            keep_facts=self.base_facts,
         )
         killpoint("normalized")
         seen = self.sightings.stats

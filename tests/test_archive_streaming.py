@@ -566,3 +566,65 @@ def test_ingest_into_an_archive_dataset_with_a_version_needs_replace_and_writes_
     assert sorted(p.name for p in (folder / "versions").iterdir() if p.is_dir()) == [first["version"]]
     again = ingest(folder, [raw], replace=True)
     assert again["version"] != first["version"]
+
+
+def test_a_refresh_keeps_the_archive_facts_of_the_rows_it_fetches_again(tmp_path: Path) -> None:
+    """refresh builds on the base version (no archive answers): Reddit's newer sighting keeps the archive columns."""
+    from scraper.build import VersionBuilder
+
+    folder = tmp_path / "ds"
+    write_spec(folder, spec_text(rule=False, text_when_gone=False))
+    spec, _ = load_spec(folder)
+    archived = {"_meta": {"was_deleted_later": True, "removal_type": "moderator", "retrieved_2nd_on": 1_600_000_000}}
+    first = build_version(
+        Dataset(folder),
+        [
+            {
+                "origin": "arctic-shift",
+                "url": f"{ARCTIC}/api/posts/search",
+                "status": 200,
+                "received_at": TIMES[0],
+                "json": {"data": [{"id": "aa", "title": "quit", "created_utc": 1_400_000_000, **archived}]},
+            },
+            {
+                "origin": "arctic-shift",
+                "url": f"{ARCTIC}/api/comments/search",
+                "status": 200,
+                "received_at": TIMES[0],
+                "json": {
+                    "data": [
+                        {
+                            "id": "c0",
+                            "link_id": "t3_aa",
+                            "parent_id": "t3_aa",
+                            "body": "b",
+                            "created_utc": 1_400_000_001,
+                            **archived,
+                        }
+                    ]
+                },
+            },
+        ],
+        spec_sha256=None,
+        source={"kind": "t"},
+        spec=spec,
+    )
+    before = {r["name"]: r for stem, t in tables(folder, first).items() for r in t.to_pylist()}
+    refreshed = {
+        "origin": "reddit-api",
+        "url": "https://oauth.reddit.com/comments/aa/",
+        "status": 200,
+        "received_at": TIMES[1],
+        "json": [
+            {"kind": "Listing", "data": {"children": [reddit_post("aa", "quit", "op")]}},
+            {"kind": "Listing", "data": {"children": [reddit_comment("c0", "now on Reddit", "alice")]}},
+        ],
+    }
+    with VersionBuilder(Dataset(folder), base=first["version"], base_only=True) as builder:
+        builder.sightings.add_records([refreshed])
+        second = builder.write(spec_sha256=None, source={"kind": "refresh"}, stats={})
+    after = {r["name"]: r for stem, t in tables(folder, second).items() for r in t.to_pylist()}
+    assert after["t1_c0"]["body"] == "now on Reddit" and after["t1_c0"]["source"] == "reddit-api"
+    for name in ("t3_aa", "t1_c0"):
+        for column in ("archive_status", "archived_at", "archive_flags"):
+            assert after[name][column] == before[name][column] and before[name][column], (name, column)

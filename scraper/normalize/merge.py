@@ -120,8 +120,13 @@ def merge(
     previously_visible: pa.Array | None = None,
     purged: frozenset[str] = frozenset(),
     archive: ArchiveOverlay | None = None,
+    keep_facts: bool = False,
 ) -> MergeResult:
-    """Reduce the staged sightings to one Parquet file per table (``outputs``) and a quarantine file."""
+    """Reduce the staged sightings to one Parquet file per table (``outputs``) and a quarantine file.
+
+    ``keep_facts``: base rows carry archive facts (a refresh of a dataset built with archive
+    answers); a newer sighting of their thing keeps them.
+    """
     result = MergeResult()
     con = duck.connect()
     order = _ARCHIVE_LAST if archive is not None else _NEWEST_FIRST
@@ -148,7 +153,9 @@ def merge(
             for stem, out in outputs.items():
                 _final(
                     stem,
-                    _sorted_sightings(con, staging.get(stem), bounds[stem], order),
+                    _sorted_sightings(
+                        con, staging.get(stem), bounds[stem], order, facts=archive is not None or keep_facts
+                    ),
                     out,
                     qfile,
                     result,
@@ -203,8 +210,9 @@ _NARROW = {
 }
 #: Every sighting, each thing's winner first.
 _SORTED = "SELECT * FROM read_parquet({src}) {where} ORDER BY _key, {order}"
-#: With archive answers, each sighting also gets the archive's facts about its thing, from the
-#: thing's newest archive sighting (joined in DuckDB: nothing per thing is held here).
+#: With archive answers (or a base version whose rows carry archive facts), each sighting also gets
+#: the archive's facts about its thing, from the thing's newest sighting that carries them (an
+#: archive answer's, or a base row's), joined in DuckDB: nothing per thing is held here.
 _SORTED_WITH_FACTS = """
 SELECT s.* EXCLUDE (archive_status, archived_at, archive_flags),
     f._facts.archive_status AS archive_status,
@@ -215,7 +223,7 @@ LEFT JOIN (
     SELECT _key,
         arg_max({{'archive_status': archive_status, 'archived_at': archived_at, 'archive_flags': archive_flags}},
                 (retrieved_at, _seq)) AS _facts
-    FROM read_parquet({src}) WHERE _arch {and_where}
+    FROM read_parquet({src}) WHERE archive_status IS NOT NULL {and_where}
     GROUP BY _key
 ) AS f USING (_key)
 ORDER BY _key, {order}
@@ -267,7 +275,7 @@ def _ranges(winners: pa.Table | None) -> list[str]:
 
 
 def _sorted_sightings(
-    con: duckdb.DuckDBPyConnection, staged: list[Path] | None, bounds: list[str], order: _Order
+    con: duckdb.DuckDBPyConnection, staged: list[Path] | None, bounds: list[str], order: _Order, *, facts: bool
 ) -> Iterator[pa.RecordBatch]:
     """Every sighting, sorted by key and newest first, streamed in batches, one key range at a time.
 
@@ -288,7 +296,7 @@ def _sorted_sightings(
             if part
         )
         src = _sql_files(staged)
-        if order is _ARCHIVE_LAST:
+        if facts:
             query = _SORTED_WITH_FACTS.format(
                 src=src,
                 where=f"WHERE {where}" if where else "",
