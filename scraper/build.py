@@ -156,7 +156,11 @@ class VersionBuilder:
             purged=purged_fullnames(self.dataset.path),
             archive=None
             if self.archive is None
-            else replace(self.archive, gone=self.archive.gone | frozenset(self.sightings.stats.gone)),
+            else replace(
+                self.archive,
+                gone=self.archive.gone | frozenset(self.sightings.stats.gone),
+                served=self.archive.served | frozenset(self.sightings.stats.served),
+            ),
             keep_facts=self.base_facts,
         )
         killpoint("normalized")

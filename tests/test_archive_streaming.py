@@ -154,7 +154,7 @@ def records(draw: st.DrawFn) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for _ in range(draw(st.integers(1, 10))):
         when = draw(st.sampled_from(TIMES))
-        source = draw(st.sampled_from(["posts", "comments", "tree", "ids", "reddit", "gone", "failed"]))
+        source = draw(st.sampled_from(["posts", "comments", "tree", "ids", "reddit", "gone", "failed", "search"]))
         if source == "posts":
             posts = [draw(archive_post(t)) for t in draw(st.lists(st.sampled_from(THREADS), max_size=3))]
             params = {"subreddit": "MachineLearning"} if draw(st.booleans()) else {}
@@ -183,6 +183,17 @@ def records(draw: st.DrawFn) -> list[dict[str, Any]]:
             out.append({"origin": "arctic-shift", "url": f"{ARCTIC}/api/comments/tree", "json": {"data": nested}})
         elif source == "failed":
             out.append({"origin": "arctic-shift", "url": f"{ARCTIC}/api/posts/search", "json": {"error": "timeout"}})
+        elif source == "search":  # Reddit's search listing: the submission seen, its comments not asked for
+            thread = draw(st.sampled_from(THREADS))
+            listing = {"kind": "Listing", "data": {"children": [reddit_post(thread, draw(TEXT), draw(AUTHOR))]}}
+            out.append(
+                {
+                    "origin": "reddit-api",
+                    "url": "https://oauth.reddit.com/r/MachineLearning/search",
+                    "params": {"q": "quit", "restrict_sr": "1"},
+                    "json": listing,
+                }
+            )
         elif source == "gone":
             thread = draw(st.sampled_from(THREADS))
             status = draw(st.sampled_from([403, 404]))
@@ -628,3 +639,53 @@ def test_a_refresh_keeps_the_archive_facts_of_the_rows_it_fetches_again(tmp_path
     for name in ("t3_aa", "t1_c0"):
         for column in ("archive_status", "archived_at", "archive_flags"):
             assert after[name][column] == before[name][column] and before[name][column], (name, column)
+
+
+@pytest.mark.parametrize("tree_served", [False, True])
+def test_archive_comments_are_withheld_only_when_reddit_served_their_tree(tmp_path: Path, tree_served: bool) -> None:
+    """A submission seen only in a search listing does not mean Reddit was asked for its comments."""
+    folder = tmp_path / "ds"
+    write_spec(folder, spec_text(rule=False, text_when_gone=False))
+    spec, _ = load_spec(folder)
+    search = {
+        "origin": "reddit-api",
+        "url": "https://oauth.reddit.com/r/MachineLearning/search",
+        "params": {"q": "quit"},
+        "status": 200,
+        "received_at": TIMES[1],
+        "json": {"kind": "Listing", "data": {"children": [reddit_post("aa", "why I quit", "op")]}},
+    }
+    tree = {
+        "origin": "reddit-api",
+        "url": "https://oauth.reddit.com/comments/aa/",
+        "status": 200 if tree_served else 500,
+        "received_at": TIMES[1],
+        "json": [
+            {"kind": "Listing", "data": {"children": [reddit_post("aa", "why I quit", "op")]}},
+            {"kind": "Listing", "data": {"children": []}},
+        ],
+    }
+    comment = {
+        "id": "c1",
+        "link_id": "t3_aa",
+        "parent_id": "t3_aa",
+        "body": "archived text",
+        "author": "u",
+        "created_utc": 1_400_000_001,
+    }
+    archived = {
+        "origin": "arctic-shift",
+        "url": f"{ARCTIC}/api/comments/search",
+        "status": 200,
+        "received_at": TIMES[0],
+        "json": {"data": [comment]},
+    }
+    manifest = build_version(
+        Dataset(folder), [search, tree, archived], spec_sha256=None, source={"kind": "t"}, spec=spec
+    )
+    (row,) = tables(folder, manifest)["comments"].to_pylist()
+    if tree_served:
+        assert (row["status"], row["body"]) == ("unavailable", "")
+    else:
+        assert (row["status"], row["body"]) == ("visible", "archived text")
+    assert row["archive_status"] == "visible"

@@ -45,6 +45,8 @@ class Harvest:
     """Archive sightings (Arctic Shift), kept apart: Reddit's own answer wins where both exist."""
     archived_comments: dict[str, Seen] = field(default_factory=dict)
     reddit_gone: set[str] = field(default_factory=set)
+    served_trees: set[str] = field(default_factory=set)
+    """Threads whose comment tree Reddit's API served."""
     """Threads Reddit answered 403/404 for: their archive copies are what is left."""
     stubs_seen: int = 0
     responses: int = 0
@@ -191,6 +193,9 @@ def _harvest_tree(
 ) -> None:
     for thing in body[0]["data"].get("children") or []:
         _add_thing(harvest, thing, seen_at, source, absolute=False)
+        data = thing.get("data") if isinstance(thing, dict) else None
+        if source == "reddit-api" and isinstance(data, dict) and thing.get("kind") == "t3" and data.get("id"):
+            harvest.served_trees.add(str(data.get("name") or f"t3_{data['id']}"))
     top = body[1]["data"].get("children") or []
     # The permalink and context forms restart depth at 0 (WIRE-FORMAT §2): trust
     # Reddit's depth only in a whole-thread answer.

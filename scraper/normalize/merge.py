@@ -97,6 +97,8 @@ class ArchiveOverlay:
 
     gone: frozenset[str] = frozenset()
     """Threads Reddit answered 403 or 404 for."""
+    served: frozenset[str] = frozenset()
+    """Threads whose comment tree Reddit's API served."""
     text_when_gone: bool = False
 
 
@@ -141,11 +143,7 @@ def merge(
         threads = _threads(
             winners.get("submissions"), found, keep_thread=keep_thread, base_only=base_only, purged=purged
         )
-        overlays = (
-            {stem: _overlay(stem, winners.get("submissions"), archive) for stem in outputs}
-            if archive is not None
-            else {}
-        )
+        overlays = {stem: _overlay(stem, archive) for stem in outputs} if archive is not None else {}
         comment_winners = winners.pop("comments", None)
         depth = _depths(comment_winners) if comment_winners is not None else None
         del comment_winners, winners  # only the depths are needed from here on
@@ -248,22 +246,16 @@ def _winners(con: duckdb.DuckDBPyConnection, staged: list[Path] | None, stem: st
     return con.sql(query).to_arrow_table().combine_chunks()
 
 
-def _overlay(
-    stem: str,
-    submissions: pa.Table | None,
-    archive: ArchiveOverlay,
-) -> _Overlay:
+def _overlay(stem: str, archive: ArchiveOverlay) -> _Overlay:
     """The threads asked of Reddit, by the column ``stem``'s rows are matched on.
 
     A thread was asked of Reddit when Reddit answered 403/404 for it; for comments also when
-    Reddit served its submission (its comments that Reddit no longer shows are gone there).
+    Reddit served its comment tree (its comments that Reddit no longer shows are gone there).
+    A submission seen only in a listing (search) does not count: its comments were not asked for.
     """
-    gone = pa.array(sorted(archive.gone), pa.string())
-    asked = {"_key": gone} if stem == "submissions" else {"_link": gone}
-    if stem == "comments" and submissions is not None:
-        served = pc.and_(pc.invert(submissions["_arch"]), pc.equal(submissions["source"], "reddit-api"))
-        asked["_link"] = pa.concat_arrays([gone, submissions["_key"].filter(served).combine_chunks()])
-    return _Overlay(asked, archive.text_when_gone)
+    if stem == "submissions":
+        return _Overlay({"_key": pa.array(sorted(archive.gone), pa.string())}, archive.text_when_gone)
+    return _Overlay({"_link": pa.array(sorted(archive.gone | archive.served), pa.string())}, archive.text_when_gone)
 
 
 def _ranges(winners: pa.Table | None) -> list[str]:

@@ -204,7 +204,7 @@ def build_rows(
     """
     rows = RowSet()
     kept: set[str] = set()
-    served = {n for n, s in harvest.submissions.items() if s.source == "reddit-api"}
+    served = harvest.served_trees  # a submission seen only in a listing: its comments were not asked for
     submissions = {**harvest.archived_submissions, **harvest.submissions}
     for name, seen in sorted(submissions.items()):
         found = sorted(harvest.found_by.get(name, set())) or [seen.source]

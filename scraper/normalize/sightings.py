@@ -136,6 +136,8 @@ class SightingStats:
     sightings: Counter[str] = field(default_factory=Counter)
     gone: set[str] = field(default_factory=set)
     """Threads Reddit answered 403 or 404 for: what an archive holds of them is all that is left."""
+    served: set[str] = field(default_factory=set)
+    """Threads whose comment tree Reddit's API served: an archive comment missing there is gone from Reddit."""
     archived: int = 0
     """Sightings taken from archive answers."""
 
@@ -380,6 +382,8 @@ class Sightings:
             head, comments = doc
             for thing in head.data.children or ():
                 self._emit_thing(thing, absolute=False)
+                if source == "reddit-api" and type(thing) is wire.T3Thing:
+                    self.stats.served.add(thing.data.name or f"t3_{thing.data.id}")
             top = comments.data.children or ()
             relative = (
                 "/_/" in url
@@ -551,6 +555,9 @@ class Sightings:
         if isinstance(body, list) and len(body) == 2 and all(_is_listing(x) for x in body):
             for thing in _children(body[0]):
                 self._model_any(thing, seen_at, source, absolute=False)
+                data = thing.get("data") if isinstance(thing, dict) else None
+                if source == "reddit-api" and isinstance(data, dict) and thing.get("kind") == "t3" and "id" in data:
+                    self.stats.served.add(self._name("t3", data))
             top = _children(body[1])
             relative = (
                 "/_/" in url
@@ -761,6 +768,7 @@ class Sightings:
             self.stats.repaired.update(stats.repaired)
             self.stats.sightings.update(stats.sightings)
             self.stats.gone.update(stats.gone)
+            self.stats.served.update(stats.served)
             self.stats.archived += stats.archived
         self.seq += len(results) * PART_SEQ
 
