@@ -689,3 +689,65 @@ def test_archive_comments_are_withheld_only_when_reddit_served_their_tree(tmp_pa
     else:
         assert (row["status"], row["body"]) == ("visible", "archived text")
     assert row["archive_status"] == "visible"
+
+
+def test_archive_ids_in_any_case_join_reddits_things(tmp_path: Path) -> None:
+    """Base-36 ids compare as numbers (reference §3.3): an archive's t3_AA is Reddit's t3_aa, its T1_C0 a parent."""
+    from scraper.publish.validate import validate
+
+    folder = tmp_path / "ds"
+    write_spec(folder, spec_text(rule=False, text_when_gone=True))
+    spec, _ = load_spec(folder)
+    reddit = {
+        "origin": "reddit-api",
+        "url": "https://oauth.reddit.com/comments/aa/",
+        "status": 200,
+        "received_at": TIMES[1],
+        "json": [
+            {"kind": "Listing", "data": {"children": [reddit_post("aa", "why I quit", "op")]}},
+            {"kind": "Listing", "data": {"children": [reddit_comment("c0", "top", "alice")]}},
+        ],
+    }
+    archived = [
+        {
+            "origin": "arctic-shift",
+            "url": f"{ARCTIC}/api/posts/search",
+            "status": 200,
+            "received_at": TIMES[0],
+            "json": {"data": [{"id": "AA", "name": "t3_AA", "title": "why I quit", "created_utc": 1_400_000_000}]},
+        },
+        {
+            "origin": "arctic-shift",
+            "url": f"{ARCTIC}/api/comments/search",
+            "status": 200,
+            "received_at": TIMES[0],
+            "json": {
+                "data": [
+                    {
+                        "id": "C3",
+                        "link_id": "T3_AA",
+                        "parent_id": "T1_C0",
+                        "body": "reply",
+                        "author": "bob",
+                        "created_utc": 1_400_000_005,
+                    },
+                    {
+                        "id": "c4",
+                        "link_id": "AA",
+                        "parent_id": "c3",
+                        "body": "deeper",
+                        "author": "eve",
+                        "created_utc": 1_400_000_006,
+                    },
+                ]
+            },
+        },
+    ]
+    manifest = build_version(Dataset(folder), [*archived, reddit], spec_sha256=None, source={"kind": "t"}, spec=spec)
+    got = tables(folder, manifest)
+    assert [r["name"] for r in got["submissions"].to_pylist()] == ["t3_aa"]
+    rows = {r["name"]: r for r in got["comments"].to_pylist()}
+    assert sorted(rows) == ["t1_c0", "t1_c3", "t1_c4"]
+    assert (rows["t1_c3"]["link_id"], rows["t1_c3"]["parent_id"], rows["t1_c3"]["depth"]) == ("t3_aa", "t1_c0", 1)
+    assert (rows["t1_c4"]["link_id"], rows["t1_c4"]["parent_id"], rows["t1_c4"]["depth"]) == ("t3_aa", "t1_c3", 2)
+    assert validate(folder / "versions" / manifest["version"]).valid

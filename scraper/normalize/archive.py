@@ -76,6 +76,9 @@ def _edited(value: Any) -> Any:
 
 
 def _prefixed(value: Any, prefix: str) -> Any:
+    """A fullname from an id or a fullname, in Reddit's case (base-36 ids compare as numbers, §3.3)."""
+    if isinstance(value, str) and value.isascii():
+        value = value.lower()
     if isinstance(value, str) and value and not value.startswith(("t1_", "t3_")):
         return f"{prefix}{value}"
     return value
@@ -93,8 +96,7 @@ def wire_shape(obj: dict[str, Any], kind: str) -> dict[str, Any]:
         raise DriftError("created_utc", f"{obj.get('created_utc')!r} is not epoch seconds")
     data["created_utc"] = created
     data["edited"] = _edited(data.get("edited", False))
-    if not data.get("name"):
-        data["name"] = f"{kind}_{thing_id}"
+    data["name"] = f"{kind}_{thing_id}"  # keyed on prefix + id (§7): name is missing in whole eras, or differs
     subreddit = data.get("subreddit")
     if kind == "t1":
         data["link_id"] = _prefixed(data.get("link_id"), "t3_")
