@@ -751,3 +751,32 @@ def test_archive_ids_in_any_case_join_reddits_things(tmp_path: Path) -> None:
     assert (rows["t1_c3"]["link_id"], rows["t1_c3"]["parent_id"], rows["t1_c3"]["depth"]) == ("t3_aa", "t1_c0", 1)
     assert (rows["t1_c4"]["link_id"], rows["t1_c4"]["parent_id"], rows["t1_c4"]["depth"]) == ("t3_aa", "t1_c3", 2)
     assert validate(folder / "versions" / manifest["version"]).valid
+
+
+def test_a_parent_loop_gives_no_depth_on_both_paths(tmp_path: Path) -> None:
+    """Two archive comments naming each other as parent: depth null, streaming and reference alike (no hang)."""
+    post = {"id": "aa", "title": "quit", "created_utc": 1_400_000_000}
+    loop = [
+        {"id": "c1", "link_id": "t3_aa", "parent_id": "t1_c2", "body": "a", "created_utc": 1_400_000_001},
+        {"id": "c2", "link_id": "t3_aa", "parent_id": "t1_c1", "body": "b", "created_utc": 1_400_000_002},
+        {"id": "c3", "link_id": "t3_aa", "parent_id": "t1_c2", "body": "c", "created_utc": 1_400_000_003},
+    ]
+    batch = [
+        {
+            "origin": "arctic-shift",
+            "url": f"{ARCTIC}/api/posts/search",
+            "status": 200,
+            "received_at": TIMES[0],
+            "json": {"data": [post]},
+        },
+        {
+            "origin": "arctic-shift",
+            "url": f"{ARCTIC}/api/comments/search",
+            "status": 200,
+            "received_at": TIMES[0],
+            "json": {"data": loop},
+        },
+    ]
+    build_both(tmp_path, batch, rule=False, text_when_gone=True)
+    manifest = json.loads(next((tmp_path / "streamed" / "versions").glob("*/manifest.json")).read_text())
+    assert [r["depth"] for r in tables(tmp_path / "streamed", manifest)["comments"].to_pylist()] == [None] * 3

@@ -162,13 +162,16 @@ def _depths(comments: dict[str, Seen]) -> dict[str, int | None]:
     memo: dict[str, int | None] = {}
     for start in comments:
         chain: list[str] = []
+        on_chain: set[str] = set()
         name: str | None = start
         base: int | None = None
         while name is not None and name not in memo:
             seen = comments.get(name)
-            if seen is None:
+            if seen is None or name in on_chain:  # a parent loop: no depth, as in the streaming build
+                name = None
                 break
             chain.append(name)
+            on_chain.add(name)
             parent = str(seen.data.get("parent_id") or "")
             if parent.startswith("t3_"):
                 base, name = -1, None
