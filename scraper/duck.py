@@ -49,7 +49,7 @@ DATABASE_SETTINGS = ("memory_limit", "threads", "temp_directory", "preserve_inse
 #: At most this many idle databases are kept per process.
 KEEP_IDLE = 2
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: a cursor freed by the garbage collector may be given back inside _borrow
 _uses = itertools.count(1)
 _idle: list[duckdb.DuckDBPyConnection] = []
 _owner = os.getpid()
@@ -139,7 +139,7 @@ def _discard(database: duckdb.DuckDBPyConnection) -> None:
 def _forget_after_fork() -> None:
     """In a forked child: keep the parent's databases alive for ever (never destroyed) and lend none of them."""
     global _owner, _lock
-    _owner, _lock = os.getpid(), threading.Lock()  # another thread may have held the lock at the fork
+    _owner, _lock = os.getpid(), threading.RLock()  # another thread may have held the lock at the fork
     for database in _parents:
         ctypes.pythonapi.Py_IncRef(ctypes.py_object(database))
     _parents.clear()

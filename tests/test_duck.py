@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import threading
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -120,3 +122,34 @@ def test_a_forked_child_opens_its_own_database_and_exits_cleanly() -> None:
     done = subprocess.run([sys.executable, "-c", FORK], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["42", "0", "7"]
+
+
+def test_a_cursor_the_garbage_collector_frees_inside_connect_is_given_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cursor held in a reference cycle (a traceback, say) is freed whenever the collector runs,
+    also inside ``connect`` while it holds the pool's lock: giving it back there must not deadlock."""
+
+    class Box:
+        pass
+
+    real_connect = duckdb.connect
+
+    def collecting_connect(*args: Any, **kwargs: Any) -> duckdb.DuckDBPyConnection:
+        gc.collect()  # the collector runs here, as it may at any allocation
+        return real_connect(*args, **kwargs)
+
+    gc.disable()
+    try:
+        box = Box()
+        box.self, box.con = box, duck.connect()  # type: ignore[attr-defined]
+        del box
+        monkeypatch.setattr(duck, "_idle", [])  # the next connect opens a database, under the lock
+        monkeypatch.setattr(duckdb, "connect", collecting_connect)
+        result: list[Any] = []
+        worker = threading.Thread(target=lambda: result.append(duck.connect()), daemon=True)
+        worker.start()
+        worker.join(30)
+        assert not worker.is_alive(), "connect deadlocked giving back a collected cursor"
+    finally:
+        gc.enable()
+    result[0].close()
+    assert len(duck._idle) == 1  # the collected cursor's database is idle again
