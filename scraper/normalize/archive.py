@@ -27,6 +27,7 @@ otherwise                                             visible           the late
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -221,6 +222,38 @@ def answer_items(body: Any) -> list[dict[str, Any]] | None:
     return flatten_tree(body["data"])
 
 
+def shaped_items(items: list[Any], kind: str) -> Iterator[dict[str, Any]]:
+    """The things of an answer Reddit-shaped; one that cannot be is given as it is (its row build names the field)."""
+    for item in items:
+        if not isinstance(item, dict) or not item.get("id"):
+            continue
+        try:
+            yield wire_shape(item, kind)
+        except DriftError:
+            yield dict(item)  # kept as it is: building its row fails and quarantines it, named
+
+
+def answer_label(params: Any, kind: str) -> str | None:
+    """The provenance label of an answer's posts: the subreddit it enumerated, if any."""
+    if kind == "t3" and isinstance(params, dict) and params.get("subreddit"):
+        return archive_label(str(params["subreddit"]))
+    return None
+
+
+def seed_finds(items: list[Any], kind: str, context: Any) -> list[tuple[str, str]]:
+    """Seeds hydrated through ``/api/posts/ids``: each post labelled by its own seed."""
+    seeds = context.get("seeds") if isinstance(context, dict) else None
+    if kind != "t3" or not seeds:
+        return []
+    wanted = {str(seed) for seed in seeds}
+    found = []
+    for item in items:
+        ident = str(item.get("id") or "").lower() if isinstance(item, dict) else ""
+        if ident and ident in wanted:
+            found.append((f"t3_{ident}", f"seed:{ident}"))
+    return found
+
+
 def harvest_archive_answer(harvest: Harvest, record: dict[str, Any], body: Any, seen_at: datetime) -> None:
     """Take in one archived Arctic Shift answer: its items become archive sightings (Reddit's stay apart)."""
     from scraper.normalize.harvest import Seen
@@ -231,27 +264,17 @@ def harvest_archive_answer(harvest: Harvest, record: dict[str, Any], body: Any, 
     if kind is None or items is None:
         return  # a failed answer (422, error envelope): retried when collected, nothing to read
     harvest.responses += 1
-    params = record.get("params") or {}
-    label = archive_label(str(params["subreddit"])) if kind == "t3" and params.get("subreddit") else None
+    label = answer_label(record.get("params"), kind)
     table = harvest.archived_submissions if kind == "t3" else harvest.archived_comments
-    for item in items:
-        if not isinstance(item, dict) or not item.get("id"):
-            continue
-        try:
-            data = wire_shape(item, kind)
-        except DriftError:
-            data = dict(item)  # kept as it is: building its row fails and quarantines it, named
+    for data in shaped_items(items, kind):
         name = str(data.get("name") or f"{kind}_{data['id']}")
         old = table.get(name)
         if old is None or seen_at >= old.retrieved_at:
             table[name] = Seen(data, seen_at, ARCHIVE_ORIGIN, False)
         if label is not None:
             harvest.find(name, label)
-    seeds = set((record.get("context") or {}).get("seeds") or [])
-    if kind == "t3" and seeds:  # seeds hydrated through /api/posts/ids: each labelled by its own seed
-        for item in items:
-            if isinstance(item, dict) and str(item.get("id") or "").lower() in seeds:
-                harvest.find(f"t3_{str(item['id']).lower()}", f"seed:{str(item['id']).lower()}")
+    for thread, seed in seed_finds(items, kind, record.get("context")):
+        harvest.find(thread, seed)
 
 
 def with_archive(

@@ -48,12 +48,12 @@ from scraper.normalize import wire
 from scraper.normalize.archive import (
     ARCHIVE_ORIGIN,
     ArchiveFacts,
-    DriftError,
     answer_items,
+    answer_label,
     archive_facts,
     archive_kind,
-    archive_label,
-    wire_shape,
+    seed_finds,
+    shaped_items,
 )
 from scraper.normalize.harvest import THREAD_PATH, Seen, search_label
 from scraper.normalize.repair import json_line, repair_fields, repair_text
@@ -498,20 +498,12 @@ class Sightings:
         if kind is None or items is None:
             return  # a failed answer (422, error envelope): retried when collected, nothing to read
         self.stats.responses += 1
-        params = record.get("params")
-        params = params if isinstance(params, dict) else {}
-        label = archive_label(str(params["subreddit"])) if kind == "t3" and params.get("subreddit") else None
+        label = answer_label(record.get("params"), kind)
         seen_at = parse_time(record.get("received_at"))
         struct = wire.T1Data if kind == "t1" else wire.T3Data
         self._start_document(seen_at, ARCHIVE_ORIGIN)
         with collector_paused():
-            for item in items:
-                if not isinstance(item, dict) or not item.get("id"):
-                    continue
-                try:
-                    data = wire_shape(item, kind)
-                except DriftError:
-                    data = dict(item)  # kept as it is: building its row fails and quarantines it, named
+            for data in shaped_items(items, kind):
                 try:  # the fast path, where every field has the type the models take as it is
                     fast = msgspec.convert(data, struct, strict=True)
                 except wire.NotFast:
@@ -525,14 +517,9 @@ class Sightings:
                 if label is not None:
                     self._found.append((self._name(kind, data), self._label(label)))
                 self._maybe_flush()
-        context = record.get("context")
-        seeds = (context.get("seeds") if isinstance(context, dict) else None) or []
-        if kind == "t3" and seeds:  # seeds hydrated through /api/posts/ids: each labelled by its own seed
-            wanted = {str(seed) for seed in seeds}
-            for item in items:
-                ident = str(item.get("id") or "").lower() if isinstance(item, dict) else ""
-                if ident and ident in wanted:
-                    self._found.append((f"t3_{ident}", self._label(f"seed:{ident}")))
+        self._found.extend(
+            (thread, self._label(seed)) for thread, seed in seed_finds(items, kind, record.get("context"))
+        )
 
     def _name(self, kind: str, data: dict[str, Any]) -> str:
         """The key :meth:`_model_thing` gives a thing."""
