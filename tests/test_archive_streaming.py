@@ -35,6 +35,18 @@ THREADS = ["aa", "bb", "cc"]
 COMMENTS = {f"c{i}": THREADS[i % 3] for i in range(7)}
 
 
+def arctic(path: str, data: Any, *, when: str = TIMES[0], **extra: Any) -> dict[str, Any]:
+    """A raw-archive record of an Arctic Shift answer at ``path`` holding ``data``."""
+    return {
+        "origin": "arctic-shift",
+        "url": f"{ARCTIC}{path}",
+        "status": 200,
+        "received_at": when,
+        "json": {"data": data},
+        **extra,
+    }
+
+
 def spec_text(*, rule: bool, text_when_gone: bool) -> str:
     return f"""
 [dataset]
@@ -409,20 +421,8 @@ def test_a_tree_answer_with_replies_of_any_shape_builds_the_comments_it_holds(
     odd = {"id": "c2", "link_id": "t3_aa", "parent_id": "t3_aa", "body": "also", "created_utc": 1_400_000_002}
     post = {"id": "aa", "title": "why I quit", "created_utc": 1_400_000_000, "subreddit": "MachineLearning"}
     batch = [
-        {
-            "origin": "arctic-shift",
-            "url": f"{ARCTIC}/api/posts/search",
-            "status": 200,
-            "received_at": TIMES[0],
-            "json": {"data": [post]},
-        },
-        {
-            "origin": "arctic-shift",
-            "url": f"{ARCTIC}/api/comments/search",
-            "status": 200,
-            "received_at": TIMES[0],
-            "json": {"data": [good]},
-        },
+        arctic("/api/posts/search", [post]),
+        arctic("/api/comments/search", [good]),
         {
             "origin": "arctic-shift",
             "url": f"{ARCTIC}/api/comments/tree",
@@ -462,13 +462,7 @@ def test_a_purged_thread_stays_a_tombstone_with_its_comments_when_rebuilt_under_
                 "received_at": TIMES[0],
                 "json": {"data": [{**post, "subreddit": "MachineLearning"}]},
             },
-            {
-                "origin": "arctic-shift",
-                "url": f"{ARCTIC}/api/comments/search",
-                "status": 200,
-                "received_at": TIMES[0],
-                "json": {"data": coms},
-            },
+            arctic("/api/comments/search", coms),
         ]
     else:
         body = [
@@ -536,20 +530,8 @@ def test_any_archive_deletion_facts_give_a_version_that_validates(
         posts.append(post)
         comments.append(comment)
     batch = [
-        {
-            "origin": "arctic-shift",
-            "url": f"{ARCTIC}/api/posts/search",
-            "status": 200,
-            "received_at": TIMES[0],
-            "json": {"data": posts},
-        },
-        {
-            "origin": "arctic-shift",
-            "url": f"{ARCTIC}/api/comments/search",
-            "status": 200,
-            "received_at": TIMES[0],
-            "json": {"data": comments},
-        },
+        arctic("/api/posts/search", posts),
+        arctic("/api/comments/search", comments),
     ]
     spec, _ = load_spec(folder)
     manifest = build_version(Dataset(folder), batch, spec_sha256=None, source={"kind": "t"}, spec=spec)
@@ -673,13 +655,7 @@ def test_archive_comments_are_withheld_only_when_reddit_served_their_tree(tmp_pa
         "author": "u",
         "created_utc": 1_400_000_001,
     }
-    archived = {
-        "origin": "arctic-shift",
-        "url": f"{ARCTIC}/api/comments/search",
-        "status": 200,
-        "received_at": TIMES[0],
-        "json": {"data": [comment]},
-    }
+    archived = arctic("/api/comments/search", [comment])
     manifest = build_version(
         Dataset(folder), [search, tree, archived], spec_sha256=None, source={"kind": "t"}, spec=spec
     )
@@ -762,20 +738,8 @@ def test_a_parent_loop_gives_no_depth_on_both_paths(tmp_path: Path) -> None:
         {"id": "c3", "link_id": "t3_aa", "parent_id": "t1_c2", "body": "c", "created_utc": 1_400_000_003},
     ]
     batch = [
-        {
-            "origin": "arctic-shift",
-            "url": f"{ARCTIC}/api/posts/search",
-            "status": 200,
-            "received_at": TIMES[0],
-            "json": {"data": [post]},
-        },
-        {
-            "origin": "arctic-shift",
-            "url": f"{ARCTIC}/api/comments/search",
-            "status": 200,
-            "received_at": TIMES[0],
-            "json": {"data": loop},
-        },
+        arctic("/api/posts/search", [post]),
+        arctic("/api/comments/search", loop),
     ]
     build_both(tmp_path, batch, rule=False, text_when_gone=True)
     manifest = json.loads(next((tmp_path / "streamed" / "versions").glob("*/manifest.json")).read_text())

@@ -104,9 +104,10 @@ class ArchiveOverlay:
 
 @dataclass
 class _Overlay:
-    """The archive's part in the final pass: the threads Reddit was asked for, by the column matched on."""
+    """The archive's part in the final pass: the threads Reddit was asked for, and the column matched on."""
 
-    asked: dict[str, pa.Array]
+    column: str
+    asked: pa.Array
     text_when_gone: bool
 
 
@@ -203,8 +204,7 @@ ORDER BY _key
 """
 _NARROW = {
     "comments": "'_parent': _parent, '_rdepth': _rdepth",
-    "submissions": "'title': title, 'selftext': selftext, 'source': source, 'retrieved_at': retrieved_at, "
-    "'_arch': coalesce(_arch, false)",
+    "submissions": "'title': title, 'selftext': selftext, 'source': source, 'retrieved_at': retrieved_at",
 }
 #: Every sighting, each thing's winner first.
 _SORTED = "SELECT * FROM read_parquet({src}) {where} ORDER BY _key, {order}"
@@ -254,8 +254,8 @@ def _overlay(stem: str, archive: ArchiveOverlay) -> _Overlay:
     A submission seen only in a listing (search) does not count: its comments were not asked for.
     """
     if stem == "submissions":
-        return _Overlay({"_key": pa.array(sorted(archive.gone), pa.string())}, archive.text_when_gone)
-    return _Overlay({"_link": pa.array(sorted(archive.gone | archive.served), pa.string())}, archive.text_when_gone)
+        return _Overlay("_key", pa.array(sorted(archive.gone), pa.string()), archive.text_when_gone)
+    return _Overlay("_link", pa.array(sorted(archive.gone | archive.served), pa.string()), archive.text_when_gone)
 
 
 def _ranges(winners: pa.Table | None) -> list[str]:
@@ -273,7 +273,8 @@ def _sorted_sightings(
 
     Sorting all the (wide) sightings at once makes DuckDB spill to disk past its memory limit;
     a range of :data:`RANGE_ROWS` keys sorts in memory, at the cost of one more scan per range.
-    With archive answers (:data:`_ARCHIVE_LAST`), each sighting carries its thing's archive facts.
+    With ``facts`` (archive answers, or base rows that carry them), each sighting carries its
+    thing's archive facts (:data:`_SORTED_WITH_FACTS`).
     """
     if not staged:
         return
@@ -534,15 +535,11 @@ def _with_archive(table: pa.Table, overlay: _Overlay) -> pa.Table:
     from_archive = pc.fill_null(table["_arch"], False)
     if not pc.any(from_archive).as_py():
         return table
-    ((match, asked),) = overlay.asked.items()
-    withheld = pc.is_in(table[match], value_set=asked)
-    if overlay.text_when_gone:
-        withheld = pa.array([False] * table.num_rows)
-    status = pc.if_else(
-        from_archive,
-        pc.if_else(withheld, pa.scalar(Status.UNAVAILABLE.value), table["archive_status"]),
-        table["status"],
-    )
+    archived = table["archive_status"]
+    if not overlay.text_when_gone:
+        withheld = pc.is_in(table[overlay.column], value_set=overlay.asked)
+        archived = pc.if_else(withheld, pa.scalar(Status.UNAVAILABLE.value), archived)
+    status = pc.if_else(from_archive, archived, table["status"])
     return table.set_column(table.schema.get_field_index("status"), "status", status)
 
 
