@@ -290,3 +290,81 @@ def test_a_visible_comment_without_an_author_fails_the_status_check(copy: Path) 
     bad = failed(copy)
     assert set(bad) == {"status agrees with content"}
     assert (bad["status agrees with content"].count, bad["status agrees with content"].examples) == (1, [name])
+
+
+def _tree_file(path: Path, bodies: list[tuple[str, str]]) -> Path:
+    """A recorded comment-tree interaction: one thread, top-level comments with (author, body)."""
+    link = "zz1"
+    children = [
+        {
+            "kind": "t1",
+            "data": {
+                "id": f"c{i}",
+                "name": f"t1_c{i}",
+                "parent_id": f"t3_{link}",
+                "link_id": f"t3_{link}",
+                "author": author,
+                "body": body,
+                "subreddit": "MachineLearning",
+                "created_utc": 1_600_000_000.0 + i,
+                "edited": False,
+                "score": 1,
+                "depth": 0,
+                "replies": "",
+            },
+        }
+        for i, (author, body) in enumerate(bodies)
+    ]
+    submission = {"id": link, "name": f"t3_{link}", "title": "Leaving ML", "selftext": "", "author": "op"}
+    submission.update(subreddit="MachineLearning", created_utc=1_600_000_000.0, num_comments=len(children))
+    doc = {
+        "request": {"method": "GET", "url": f"https://oauth.reddit.com/comments/{link}/?raw_json=1"},
+        "response": {
+            "status": 200,
+            "headers": {"date": "Tue, 01 Dec 2026 12:00:00 GMT"},
+            "json": [
+                {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": submission}]}},
+                {"kind": "Listing", "data": {"after": None, "children": children}},
+            ],
+        },
+    }
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return path
+
+
+def test_a_live_author_who_wrote_deleted_over_a_comment_is_visible_and_valid(tmp_path: Path) -> None:
+    """Users overwrite their comments with the text "[deleted]": the author decides (WIRE-FORMAT §7), and the
+    dataset holding such a comment passes validate (it failed "status agrees with content" before)."""
+    from scraper.ingest import ingest
+
+    source = _tree_file(
+        tmp_path / "tree.json",
+        [("alice", "[deleted]"), ("[deleted]", "[deleted]"), ("[deleted]", "[removed]"), ("bob", "hello")],
+    )
+    folder = tmp_path / "ds"
+    ingest(folder, [source])
+    table = pq.read_table(version_dir(folder) / "comments.parquet").sort_by("name")
+    rows = {r["name"]: (r["status"], r["author"], r["body"]) for r in table.to_pylist()}
+    assert rows == {
+        "t1_c0": ("visible", "alice", "[deleted]"),
+        "t1_c1": ("deleted", None, ""),
+        "t1_c2": ("removed", None, ""),
+        "t1_c3": ("visible", "bob", "hello"),
+    }
+    report = validate(folder)
+    assert report.valid and {c.status for c in report.checks} == {"ok"}, [
+        (c.name, c.detail) for c in report.checks if c.status != "ok"
+    ]
+
+
+@pytest.mark.parametrize(("author", "body"), [(None, "[deleted]"), ("carol", "[removed]"), (None, "text")])
+def test_a_visible_comment_that_its_markers_say_is_gone_fails_the_status_check(
+    copy: Path, author: str | None, body: str
+) -> None:
+    table = comments(copy)
+    row = table["status"].to_pylist().index("visible")
+    set_cell(copy, "comments", "author", row, author)
+    name = set_cell(copy, "comments", "body", row, body)
+    bad = failed(copy)
+    assert set(bad) == {"status agrees with content"}
+    assert (bad["status agrees with content"].count, bad["status agrees with content"].examples) == (1, [name])

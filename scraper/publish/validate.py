@@ -332,7 +332,9 @@ _COMMENT_CHECKS: list[tuple[str, str, str, bool]] = [
     (
         "status agrees with content",
         "(c.status <> 'visible' and (c.author is not null or c.body <> '')) "
-        "or (c.status = 'visible' and (c.author is null or c.body in ('[deleted]', '[removed]')))",
+        # status_of: "[removed]" always removes; "[deleted]" deletes only with the author gone (a live author
+        # may write "[deleted]" over their own comment: WIRE-FORMAT §7, the body with the author decides)
+        "or (c.status = 'visible' and (c.author is null or c.body = '[removed]'))",
         "tombstones carry no text",
         False,
     ),
