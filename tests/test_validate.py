@@ -77,7 +77,7 @@ def failed(folder: Path, **kwargs: Any) -> dict[str, Any]:
 def test_good_dataset_is_valid(good: Path) -> None:
     report = validate(good)
     assert report.valid and {c.status for c in report.checks} == {"ok"}
-    assert len(report.checks) == 15  # index, schema version, card, 2 files x 2, 8 row checks
+    assert len(report.checks) == 16  # index, schema version, card, 2 files x 2, 9 row checks
     assert validate(version_dir(good)).valid  # a version folder alone
 
 
@@ -176,9 +176,24 @@ def test_wrong_depth_and_missing_submission(copy: Path) -> None:
 def test_timestamps_out_of_bounds(copy: Path) -> None:
     table = comments(copy)
     idx = table.schema.get_field_index("created_utc")
-    early = pa.array([0] * table.num_rows, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-    rewrite(copy, "comments", table.set_column(idx, table.schema.field("created_utc"), early))
+    late = pc.add(table["retrieved_at"], pa.scalar(2 * 86_400 * 10**6, pa.duration("us")))
+    rewrite(copy, "comments", table.set_column(idx, table.schema.field("created_utc"), late))
     assert failed(copy)["timestamps within bounds"].count == table.num_rows
+
+
+def test_a_line_dated_before_reddit_existed_is_reported_not_refused(copy: Path) -> None:
+    """The dumps carry such lines (RC_2025-01 has one dated 2001): the version stays valid, with a warning
+    that counts and names them."""
+    from datetime import UTC, datetime
+
+    table = comments(copy)
+    name = set_cell(copy, "comments", "created_utc", 2, datetime(2001, 9, 9, 1, 46, 39, tzinfo=UTC))
+    report = validate(copy)
+    bad = {c.name: c for c in report.checks if c.status != "ok"}
+    assert set(bad) == {"created after Reddit's founding (2005-06)"}
+    check = bad["created after Reddit's founding (2005-06)"]
+    assert (check.status, check.count, check.examples) == ("warn", 1, [name]) and report.valid
+    assert table.num_rows == comments(copy).num_rows
 
 
 def test_cli_exit_codes_json_and_step_summary(good: Path, copy: Path, tmp_path: Path) -> None:
