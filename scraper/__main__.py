@@ -1,5 +1,5 @@
 """``python -m scraper`` runs the command line."""
 
-from scraper.cli import main
+from scraper.cli import run
 
-main()
+run()

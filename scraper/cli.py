@@ -366,6 +366,19 @@ def main(ctx: click.Context, verbose: int, log_json: Path | None) -> None:
     setup_logging(verbose, log_json)
 
 
+def run() -> None:
+    """The command line in a process of its own (``python -m scraper``, the console script).
+
+    The process runs without pandas (:mod:`scraper.startup`): pyarrow would import it on its
+    first conversion, 0.45 s of CPU a run, and no command uses it.  :func:`main` alone (click's
+    test runner, a caller's own process) leaves the process as it is.
+    """
+    from scraper.startup import without_pandas
+
+    without_pandas()
+    main()
+
+
 _OUR_HANDLER = "_scraper_cli"
 
 

@@ -155,8 +155,10 @@ def test_credentials_and_endpoints_from_praw_ini(tmp_path: Path, fake_reddit: Fa
     folder = write_spec(tmp_path / "ds", SMALL_SPEC)
     env = {k: v for k, v in os.environ.items() if not k.lower().startswith(("praw_", "scraper_"))}
     env["PYTHONPATH"] = str(ROOT)
+    command = ["collect", "--dataset", str(folder), "--site", "study", "--json"]
     result = subprocess.run(
-        [sys.executable, "-m", "scraper", "collect", "--dataset", str(folder), "--site", "study", "--json"],
+        # -X importtime: the command line's own process runs without pandas (scraper/startup.py)
+        [sys.executable, "-X", "importtime", "-m", "scraper", *command],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -167,6 +169,11 @@ def test_credentials_and_endpoints_from_praw_ini(tmp_path: Path, fake_reddit: Fa
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["comments_held"] == 20
     assert fake_reddit.log[0].path == "/api/v1/access_token"
+    lines = result.stderr.splitlines()
+    imported = {line.rpartition("|")[2].strip() for line in lines if line.startswith("import time:")}
+    assert {"pyarrow", "praw"} <= imported, sorted(imported)
+    # a refused import is listed too (as "pandas"); pandas loaded would list its submodules
+    assert not [name for name in imported if name.startswith("pandas.")]
 
 
 def test_debug_logs_carry_no_secrets(tmp_path: Path, fake_reddit: FakeReddit, caplog: pytest.LogCaptureFixture) -> None:
