@@ -18,7 +18,7 @@ from scraper.cli import main
 from scraper.errors import InputError, SnapshotError
 from scraper.store.purge import purge
 from tests.conftest import SMALL_SPEC, write_spec
-from tests.test_diff import versions  # noqa: F401 - the fixture: two hand-made versions
+from tests.test_diff import versions, versions_once  # noqa: F401 - the fixtures: two hand-made versions
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -95,9 +96,10 @@ def write(folder: Path, subs: list[Submission], comments: list[Comment]) -> str:
     return str(manifest["version"])
 
 
-@pytest.fixture
-def versions(tmp_path: Path) -> Path:
-    folder = tmp_path / "ds"
+@pytest.fixture(scope="module")
+def versions_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two hand-made versions, written once a module (read only: tests get a copy)."""
+    folder = tmp_path_factory.mktemp("versions") / "ds"
     write(folder, [sub()], [com("c1"), com("c2"), com("c3"), com("c4")])
     later = datetime(2024, 2, 1, tzinfo=UTC)
     write(
@@ -110,6 +112,14 @@ def versions(tmp_path: Path) -> Path:
             com("c5"),  # added; c4 removed
         ],
     )
+    return folder
+
+
+@pytest.fixture
+def versions(versions_once: Path, tmp_path: Path) -> Path:
+    """A copy of the two versions for one test (some purge, publish or write next to them)."""
+    folder = tmp_path / "ds"
+    shutil.copytree(versions_once, folder, symlinks=True)
     return folder
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -32,16 +34,25 @@ def table(folder: Path, version: str, stem: str) -> dict[str, dict]:
     return {r["name"]: r for r in rows}
 
 
-@pytest.fixture
-def world(tmp_path: Path) -> tuple[Path, Forest]:
+@pytest.fixture(scope="module")
+def world_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Forest]:
+    """Reddit (two threads) and a dataset collected from it, made once a module (read only)."""
     forest = Forest()
     for n in range(2):
         sub, comments = generate_thread(f"r{n}", 120, seed=n, title=f"Why I quit ML ({n})", deleted_rate=0)
         forest.add_thread(sub, comments)
-    folder = write_spec(tmp_path / "ds", SPEC)
+    folder = write_spec(tmp_path_factory.mktemp("world") / "ds", SPEC)
     with FakeReddit(forest, quota=10**9) as server:
         collect(folder, settings_for(server))
     return folder, forest
+
+
+@pytest.fixture
+def world(world_once: tuple[Path, Forest], tmp_path: Path) -> tuple[Path, Forest]:
+    """A copy of the collected dataset and of Reddit for one test (tests change both)."""
+    folder = tmp_path / "ds"
+    shutil.copytree(world_once[0], folder, symlinks=True)
+    return folder, copy.deepcopy(world_once[1])
 
 
 def test_refresh_updates_tombstones_and_adds(world: tuple[Path, Forest]) -> None:

@@ -293,9 +293,9 @@ def test_413_on_long_id_lists_is_split_against_the_server() -> None:
 LOCKED = """
 import sys
 from pathlib import Path
-from scraper.cli import main
+from scraper.cli import run
 sys.argv = ["scraper", "collect", "--dataset", sys.argv[1], "--summary", sys.argv[2]] + sys.argv[3:]
-main()
+run()
 """
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -34,11 +35,21 @@ def tree_file(tmp_path: Path, link: str, size: int, seed: int) -> Path:
     return path
 
 
-@pytest.fixture
-def two_versions(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def two_versions_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two ingested versions, built once a module (read only: tests get a copy)."""
+    tmp_path = tmp_path_factory.mktemp("two-versions")
     folder = tmp_path / "ds"
     ingest(folder, [tree_file(tmp_path, "aaa", 20, 1)])
     ingest(folder, [tree_file(tmp_path, "bbb", 114, 2)], replace=True)
+    return folder
+
+
+@pytest.fixture
+def two_versions(two_versions_once: Path, tmp_path: Path) -> Path:
+    """A copy of the two versions for one test (several write a version, tamper or kill a writer)."""
+    folder = tmp_path / "ds"
+    shutil.copytree(two_versions_once, folder, symlinks=True)
     return folder
 
 

@@ -75,15 +75,18 @@ def test_refuse_pandas_refuses_pandas_and_its_submodules_only() -> None:
         assert finder.find_spec(name, None) is None
 
 
-def test_the_library_and_main_alone_keep_pandas(demo: Path) -> None:
+def test_the_library_and_main_alone_keep_pandas(tmp_path: Path) -> None:
     """Where pandas is imported already, nothing is refused; ``main`` (not ``run``) installs nothing."""
     import pandas as pd
     from click.testing import CliRunner
 
     from scraper.cli import main
+    from tests.test_diff import com, sub, write
 
-    assert CliRunner().invoke(main, ["versions", str(demo)]).exit_code == 0
+    folder = tmp_path / "ds"
+    write(folder, [sub()], [com("c1"), com("c2")])
+    assert CliRunner().invoke(main, ["versions", str(folder)]).exit_code == 0
     without_pandas()
     assert not any(isinstance(f, RefusePandas) for f in sys.meta_path)
-    comments = scraper.load(demo).to_pandas("comments")
-    assert isinstance(comments, pd.DataFrame) and len(comments) == 20
+    comments = scraper.load(folder).to_pandas("comments")
+    assert isinstance(comments, pd.DataFrame) and list(comments["name"]) == ["t1_c1", "t1_c2"]
