@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from scraper.cli import main
 from scraper.collect.refresh import refresh
 from scraper.collect.run import collect
 from scraper.errors import InputError
 from scraper.fake_reddit import FakeReddit
-from scraper.publish.card import missing_context
+from scraper.publish.card import missing_context, missing_in_arrow, missing_in_duckdb
 from scraper.publish.validate import validate
 from tests.conftest import SAMPLES, settings_for, write_spec
 from tests.test_resilience import QUICK, SPEC, forest_of
@@ -101,6 +105,37 @@ def test_missing_context_counts() -> None:
         "threads_not_held": 2,
         "comments_without_parent": 1,
     }
+
+
+# names close to each other under SQL's rules: NULL, '' and LIKE's wildcards ('t1_%': any one character after t1)
+NAMES = st.sampled_from([None, "", "t1_", "t1_a", "t1_b", "t1xa", "T1_a", "t1%", "t3_a", "t3_b", "t2_a"])
+
+
+@given(
+    subs=st.lists(NAMES, max_size=4),
+    rows=st.lists(st.tuples(NAMES, NAMES, NAMES), max_size=8),
+    as_files=st.booleans(),
+)
+@example(subs=[None], rows=[(None, None, None), ("t1_a", None, "t1_b")], as_files=False)  # NULL matches no NULL
+@example(subs=["t3_a", "t3_a"], rows=[("t1_a", "t3_a", "t1xa"), ("t1xa", "t3_b", "t1_")], as_files=True)
+@settings(max_examples=30, deadline=None)
+def test_missing_context_counts_the_same_in_arrow_and_in_duckdb(
+    subs: list[str | None], rows: list[tuple[str | None, ...]], as_files: bool
+) -> None:
+    """Small versions are counted in Arrow, large ones by DuckDB's joins: the same counts (duplicates and NULLs too)."""
+    submissions = pa.table({"name": pa.array(subs, pa.string())})
+    comments = pa.table(
+        {k: pa.array([r[i] for r in rows], pa.string()) for i, k in enumerate(("name", "link_id", "parent_id"))}
+    )
+    expected = missing_in_duckdb(submissions, comments)
+    assert missing_in_arrow(submissions, comments) == expected
+    if as_files:  # what the builder passes: its Parquet files, read through the size check
+        with tempfile.TemporaryDirectory() as folder:
+            paths = [Path(folder) / "s.parquet", Path(folder) / "c.parquet"]
+            pq.write_table(submissions, paths[0])
+            pq.write_table(comments.append_column("body", pa.array(["x"] * len(rows), pa.string())), paths[1])
+            assert missing_context(*paths) == expected
+            assert missing_in_duckdb(*paths) == expected
 
 
 def test_a_merged_ingest_card_names_its_base(lone_comment: Path) -> None:
