@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -385,18 +386,16 @@ SELECT n, err, reason, {"link_norm" if not post else "NULL::VARCHAR"} AS link_no
     CASE WHEN tomb THEN {slugless} ELSE coalesce(nullif(jstr(t_permalink, v_permalink), ''), {built_permalink}) END AS permalink,
     status,
     coalesce(archived, created * 1000000) AS retrieved_at,
-    $source AS source,
-    CASE WHEN coalesce(sub, '') <> '' THEN ['archive:r/' || sub] ELSE [$source] END AS found_by,
+    -- source, the lists found_by and archive_flags, and archive_status (= status) are put together
+    -- in Arrow (_to_schema) from these columns: cheaper than a list or a constant per row here
+    CASE WHEN coalesce(sub, '') <> '' THEN 'archive:r/' || sub ELSE $source END AS found,
     archived AS archived_at,
-    status AS archive_status,
-    list_filter([
-        CASE WHEN wdl THEN 'was_deleted_later' END,
-        CASE WHEN wid THEN 'was_initially_deleted' END,
-        CASE WHEN m_edited THEN 'is_edited' END,
-        CASE WHEN truthy(removal_t, removal) THEN 'removal_type:' || removal END,
-        CASE WHEN truthy(note_t, note) THEN 'note:' || note END,
-        CASE WHEN latest IS NULL OR latest - created * 1000000 < {MATURE_MICROS} THEN 'score_provisional' END
-    ], lambda x: x IS NOT NULL) AS archive_flags,
+    wdl AS flag_wdl,
+    wid AS flag_wid,
+    m_edited AS flag_edited,
+    CASE WHEN truthy(removal_t, removal) THEN 'removal_type:' || removal END AS flag_removal,
+    CASE WHEN truthy(note_t, note) THEN 'note:' || note END AS flag_note,
+    latest IS NULL OR latest - created * 1000000 < {MATURE_MICROS} AS flag_provisional,
     {kind_columns}
 FROM shaped
 {"" if fast else "ORDER BY n"}
@@ -501,7 +500,7 @@ def normalize_file(
                 raise NeedsLines(f"{path}: a value does not fit the schema")
             good = _judge(pa.Table.from_batches([result]), selection, counts)
             counts["kept"] = good.num_rows
-            yield (_to_schema(STEMS[kind], good, pseudonymizer) if good.num_rows else None), counts
+            yield (_to_schema(STEMS[kind], good, source, pseudonymizer) if good.num_rows else None), counts
     except (duckdb.Error, pa.ArrowException, OSError) as exc:  # a malformed line, not an object, not UTF-8, …
         # (met while streaming, DuckDB's error comes through the Arrow reader as an OSError; a real
         # I/O error comes back from the block path, which reads the same file)
@@ -602,24 +601,65 @@ def normalize_block(
     counts["kept"] = good.num_rows
     if good.num_rows == 0:
         return None, quarantined, counts
-    return _to_schema(STEMS[kind], good, pseudonymizer), quarantined, counts
+    return _to_schema(STEMS[kind], good, source, pseudonymizer), quarantined, counts
 
 
 def _entry(n: int, field: str, error: str, raw: bytes) -> dict[str, Any]:
     return {"line": n, "field": field, "error": error[:500], "raw": raw[:20_000].decode("utf-8", errors="replace")}
 
 
-def _to_schema(stem: str, table: pa.Table, pseudonymizer: Pseudonymizer | None) -> pa.RecordBatch:
+#: the archive flags in their order in ``archive_flags``: the SQL's boolean columns, then its text columns
+_BOOL_FLAGS = {
+    "flag_wdl": "was_deleted_later",
+    "flag_wid": "was_initially_deleted",
+    "flag_edited": "is_edited",
+    "flag_provisional": "score_provisional",
+}
+_FLAG_ORDER = ("flag_wdl", "flag_wid", "flag_edited", "flag_removal", "flag_note", "flag_provisional")
+
+
+def _archive_flags(table: pa.Table, type_: pa.DataType) -> pa.ListArray:
+    """The ``archive_flags`` lists from the SQL's flag columns: each row's flags that hold, in :data:`_FLAG_ORDER`."""
+    n = table.num_rows
+    held = np.empty((n, len(_FLAG_ORDER)), dtype=bool)
+    index = np.empty((n, len(_FLAG_ORDER)), dtype=np.int64)
+    names = list(_BOOL_FLAGS)
+    rows = np.arange(n, dtype=np.int64)
+    texts: list[pa.Array] = []
+    for k, column in enumerate(_FLAG_ORDER):
+        values = table[column].combine_chunks()
+        if column in _BOOL_FLAGS:
+            held[:, k] = pc.fill_null(values, False).to_numpy(zero_copy_only=False)
+            index[:, k] = names.index(column)  # a position in the constant names
+        else:
+            held[:, k] = pc.is_valid(values).to_numpy(zero_copy_only=False)
+            index[:, k] = len(names) + len(texts) * n + rows  # this row's text
+            texts.append(values.cast(pa.string()))
+    pool = pa.concat_arrays([pa.array(list(_BOOL_FLAGS.values()), pa.string()), *texts])
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(held.sum(axis=1), out=offsets[1:])
+    values = pc.take(pool, pa.array(index[held]))  # row by row, each row's flags in order
+    return pa.ListArray.from_arrays(pa.array(offsets), values, type=type_)
+
+
+def _to_schema(stem: str, table: pa.Table, source: str, pseudonymizer: Pseudonymizer | None) -> pa.RecordBatch:
     schema = ARROW_SCHEMAS[stem]
+    n = table.num_rows
     arrays = []
     for field in schema:
-        column = table[field.name].combine_chunks()
-        if pa.types.is_timestamp(field.type):
-            column = column.cast(pa.int64()).cast(field.type)
-        elif pa.types.is_list(field.type):
-            column = pa.ListArray.from_arrays(column.offsets, column.flatten().cast(pa.string()), type=field.type)
+        if field.name == "source":
+            column = pa.repeat(pa.scalar(source, pa.string()), n)
+        elif field.name == "found_by":  # one label per row
+            found = table["found"].combine_chunks().cast(pa.string())
+            column = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), found, type=field.type)
+        elif field.name == "archive_flags":
+            column = _archive_flags(table, field.type)
         else:
-            column = column.cast(field.type)
+            column = table["status" if field.name == "archive_status" else field.name].combine_chunks()
+            if pa.types.is_timestamp(field.type):
+                column = column.cast(pa.int64()).cast(field.type)
+            else:
+                column = column.cast(field.type)
         arrays.append(column)
     batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
     if pseudonymizer is not None:
