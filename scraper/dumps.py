@@ -63,11 +63,16 @@ from scraper.store.snapshot import Dataset
 
 log = logging.getLogger(__name__)
 
-ROW_GROUP = 1 << 16  # rows per Parquet row group, whatever the engine
+# Rows per Parquet row group, whatever the engine. DuckDB's reader hands rows back a 16 MiB buffer at a
+# time, in order (about 30,000 comments), so a group this size can be compressed (in the writer thread)
+# while the reader goes on; a larger one waits for more buffers, and at the end of a span it is
+# compressed alone, with the cores idle otherwise.
+ROW_GROUP = 1 << 15
 SPAN_MAX = 64 << 20  # bytes of lines per task at most (a task's output is held until written)
 SPAN_MIN = 8 << 20  # a plain file smaller than this is one task
 LOCAL_SPAN_MAX = 256 << 20  # in-process, a span's batches stream out: it may be larger
-FAST_BATCH_ROWS = 1 << 16  # rows per batch from the fast reader
+WRITES_QUEUED = 2  # row groups handed to the writer thread and not yet written, at most
+FAST_BATCH_ROWS = 1 << 14  # rows per batch from the fast reader (a larger batch waits for more of DuckDB's buffers)
 COUNT_PIECE = 16 << 20  # bytes of a byte range copied or counted at a time (without the kernel's copy)
 
 
@@ -408,8 +413,9 @@ def _run_pass(
 class _RowGroups:
     """Batches written in row groups of one fixed size, whatever size they come in (so both engines write the same).
 
-    Each row group is compressed and written by one writer thread while the next is read (pyarrow
-    lets go of the GIL there); at most one row group waits for it.
+    Each row group is compressed and written by one writer thread while the next are read (pyarrow
+    lets go of the GIL there); at most :data:`WRITES_QUEUED` row groups wait for it, so reading
+    goes on while it compresses and memory stays bounded.
     """
 
     def __init__(self, writer: pq.ParquetWriter, size: int | None = None) -> None:
@@ -419,7 +425,7 @@ class _RowGroups:
         self.count = 0
         self.written = 0
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dump-parquet")
-        self.writing: Future[None] | None = None
+        self.writing: collections.deque[Future[None]] = collections.deque()
 
     def add(self, batch: pa.RecordBatch) -> None:
         self.pending.append(batch)
@@ -435,8 +441,8 @@ class _RowGroups:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.writing is not None:  # a pass stopped by an error: let the write under way end first
-            self.writing.exception()
+        for writing in self.writing:  # a pass stopped by an error: let the writes under way end first
+            writing.exception()
         self.thread.shutdown(wait=True)
 
     def close(self) -> int:
@@ -444,18 +450,20 @@ class _RowGroups:
         if self.count:
             self._write(pa.Table.from_batches(self.pending))
             self.pending, self.count = [], 0
-        self._wait()
+        self._wait(0)
         return self.written
 
-    def _wait(self) -> None:
-        if self.writing is not None:
-            writing, self.writing = self.writing, None
-            writing.result()  # a failed write (a full disk) is raised here
+    def _wait(self, queued: int) -> None:
+        """Until at most ``queued`` writes are waiting or under way."""
+        while len(self.writing) > queued:
+            self.writing.popleft().result()  # a failed write (a full disk) is raised here
 
     def _write(self, table: pa.Table) -> None:
-        self._wait()
+        self._wait(WRITES_QUEUED - 1)
         # one chunk per column: the writer's pages follow the chunks, which differ between engines
-        self.writing = self.thread.submit(self.writer.write_table, table.combine_chunks(), row_group_size=self.size)
+        self.writing.append(
+            self.thread.submit(self.writer.write_table, table.combine_chunks(), row_group_size=self.size)
+        )
         self.written += table.num_rows
 
 

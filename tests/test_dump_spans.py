@@ -407,3 +407,21 @@ def test_a_value_of_an_unusual_type_is_read_by_duckdb_typing_every_value(
     assert blocks_read
     assert fast is not None and fast["id"].to_pylist() == [f"c{i}" for i in range(60)]
     assert [q["line"] for q in quarantined] == [61] and counts["lines"] == 61
+
+
+def test_a_failed_row_group_write_is_raised_with_no_write_left_running() -> None:
+    """Row groups queue for the writer thread; a write that fails (a full disk) is raised, not lost."""
+    calls: list[int] = []
+
+    class Writer:
+        def write_table(self, table: pa.Table, row_group_size: int) -> None:
+            calls.append(table.num_rows)
+            if len(calls) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+    batch = pa.record_batch({"a": list(range(10))})
+    with pytest.raises(OSError, match="No space left"), dumps._RowGroups(Writer(), size=4) as rows:  # type: ignore[arg-type]
+        for _ in range(5):
+            rows.add(batch)
+        rows.close()
+    assert len(calls) >= 2 and all(c % 4 == 0 for c in calls[:2]) and sum(calls) <= 50
