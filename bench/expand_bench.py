@@ -165,6 +165,32 @@ class Tree:
             best = min(best, q + 1 + math.ceil(max(0, rest - held) / 100))
         return 1 + w19 + best
 
+    def windows_bound(self) -> int:
+        """A second lower bound for a client that asks the whole tree once: ``1 + W9 + min over k of
+        (k + ceil((S - 500 - G - g(k)) / 100))``.
+
+        - The comments at depth 10 or more need at least W9 permalinks (nine new levels each), whatever their roots.
+        - A permalink shows comments at depth 9 or less only in the subtree of its top comment: those that show
+          deep comments lie in the top-level subtrees holding a comment at depth 10 or more, whose comments at
+          depth 9 or less number G; any other permalink (k of them) shows at most 500 of another top-level subtree
+          (g(k): the k largest 500-slices of those).
+        - The rest of the S comments at depth 9 or less come from the tree answer (500) or morechildren and
+          /api/info (100 each).
+        """
+        w9 = self.windows(10, root_known=True)
+        per_top = Counter(self.ancestor(c, 0) for c, d in self.depth.items() if d <= 9)
+        deep_tops = {self.ancestor(c, 0) for c, d in self.depth.items() if d >= 10}
+        rest = sum(per_top.values()) - 500 - sum(n for top, n in per_top.items() if top in deep_tops)
+        slices = sorted(
+            (min(500, n - k) for top, n in per_top.items() if top not in deep_tops for k in range(0, n, 500)),
+            reverse=True,
+        )
+        best = math.ceil(max(0, rest) / 100)
+        for k, size in enumerate(slices, start=1):
+            rest -= size
+            best = min(best, k + math.ceil(max(0, rest) / 100))
+        return 1 + w9 + best
+
 
 def bounds(forest: Forest) -> dict[str, int]:
     """The lower bounds of the module docstring."""
@@ -185,7 +211,7 @@ def bounds(forest: Forest) -> dict[str, int]:
         "morechildren": morechildren,
         "any_client": max(floor, 1 + w10),
         "known_root": known_root,
-        "one_tree": max(known_root, tree.one_tree_bound()),
+        "one_tree": max(known_root, tree.one_tree_bound(), tree.windows_bound()),
     }
 
 

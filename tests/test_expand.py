@@ -391,11 +391,11 @@ def test_an_ancestor_with_too_big_a_subtree_is_not_shared() -> None:
 
 
 def test_ids_an_exhausted_answer_cut_are_asked_again_with_fewer_siblings_before_any_info_call() -> None:
-    # p shows 360 leaves (too many to refetch through its permalink) and a stub of four ids hiding 95
+    # p shows 400 leaves (too many to refetch through its permalink) and a stub of four ids hiding 95
     # comments: one morechildren call. Its answer spends the budget on "a" and its 88 replies, so "b",
     # "c", "d" vanish (the archived builder makes no stub for them); each has one reply. The budget may
     # have cut them, so they ride in the next call of their depth, which shows them: no info call.
-    shown = [t1(f"s{i}", "t1_p", depth=1) for i in range(360)]
+    shown = [t1(f"s{i}", "t1_p", depth=1) for i in range(400)]
     first = tree([t1("p", "t3_L", [*shown, more("t1_p", ["a", "b", "c", "d"], count=95)])])
     replies = [t1(f"a{i}", "t1_a", depth=2) for i in range(88)]
 
@@ -412,12 +412,12 @@ def test_ids_an_exhausted_answer_cut_are_asked_again_with_fewer_siblings_before_
     assert result.complete, result.unresolved
     assert [kind for kind, _ in client.calls] == ["tree", "more", "more"]
     assert sorted(client.calls[2][1]) == ["b", "c", "d"]
-    assert {"b1", "c1", "d1"} <= set(expansion.depth) and result.held == 1 + 360 + 1 + 88 + 3 + 3
+    assert {"b1", "c1", "d1"} <= set(expansion.depth) and result.held == 1 + 400 + 1 + 88 + 3 + 3
     assert expansion.deleted == set()  # d had a reply: not a deleted leaf
 
 
 def test_a_deleted_id_the_stub_count_leaves_no_reply_is_settled_without_asking_again() -> None:
-    shown = [t1(f"s{i}", "t1_p", depth=1) for i in range(360)]
+    shown = [t1(f"s{i}", "t1_p", depth=1) for i in range(400)]
     first = tree([t1("p", "t3_L", [*shown, more("t1_p", ["a", "d"], count=92)])])
     replies = [t1(f"a{i}", "t1_a", depth=2) for i in range(90)]
     client = Scripted(first, lambda ids: [t1("a", "t1_p", depth=1), *replies] if "a" in ids else [])
@@ -435,7 +435,7 @@ def test_an_id_dropped_twice_by_answers_the_budget_did_not_cut_is_a_deleted_leaf
     # count leaves room for replies below them, so both ride in the next call of their depth. That
     # answer, far from the budget, shows x and its reply and still not d: d was picked and dropped, a
     # deleted leaf for certain, which /api/info settles as a tombstone, with no request of its own.
-    shown = [t1(f"s{i}", "t1_p", depth=1) for i in range(360)]
+    shown = [t1(f"s{i}", "t1_p", depth=1) for i in range(400)]
     first = tree([t1("p", "t3_L", [*shown, more("t1_p", ["a", "d", "x"], count=95)])])
     replies = [t1(f"a{i}", "t1_a", depth=2) for i in range(90)]
 
@@ -451,5 +451,5 @@ def test_an_id_dropped_twice_by_answers_the_budget_did_not_cut_is_a_deleted_leaf
     result = expand_thread(client, "L", expansion=expansion)
     assert [kind for kind, _ in client.calls] == ["tree", "more", "more", "info"]
     assert sorted(client.calls[2][1]) == ["d", "x"] and client.calls[3][1] == ["t1_d"]
-    assert result.complete and expansion.deleted == {"d"} and result.held == 1 + 360 + 91 + 2 + 1
+    assert result.complete and expansion.deleted == {"d"} and result.held == 1 + 400 + 91 + 2 + 1
     assert result.vanished == 2 and result.on_vanished <= math.ceil(result.vanished / 100) + 1

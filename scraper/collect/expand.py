@@ -9,24 +9,30 @@ is held or settled, and the loop always ends.
 **Plan from what the stub says.**  A load-more stub lists its parent's hidden
 children and a ``count`` that includes their descendants (and the parent's
 user-deleted leaves the builder dropped), so ``count - len(children)`` is how
-many comments hide *below* the ids.  Each stub gets the cheapest endpoint:
+many comments hide *below* the ids, however deep.  An answer shows nothing
+past depth 9, so a chain of replies past depth 10 counts in full there but
+brings only its first levels: each id is taken to bring at most
+:data:`SHALLOW_PER_LEVEL` comments per level it has above depth 10
+(:func:`_reach`; a wide subtree shows itself in its first answer, whose stubs
+list many ids).  Each stub gets the cheapest endpoint:
 
 - ``count == len(children)``: the ids are leaves.  ``GET /api/info`` serves 100
   of them a call, at any depths, user-deleted ones included (as ``[deleted]``);
   they wait until 100 are queued (or nothing else is left) so calls are full.
-- A stub below a comment whose whole known subtree (held, plus the counts of
-  its pending stubs) fits one tree answer (:data:`ROOT_MAX` of the 500 Reddit
-  shows) while the stub alone is more than one morechildren call: that
-  comment's permalink ``GET /comments/{link}/_/{comment}``, once for all the
-  stubs below it (the highest such ancestor is taken).  Ids at depth 10 or more
-  (morechildren answers nothing there) go the same way, or through their own
-  permalinks when no ancestor fits; so do ids hiding more than
-  :data:`SUBTREE_PER_ID` comments each.
+- A stub below a comment whose whole known subtree (held, plus what its
+  pending stubs can bring) fits one tree answer (:data:`ROOT_MAX` of the 500
+  Reddit shows) while the stub alone brings more than half a morechildren call:
+  that comment's permalink ``GET /comments/{link}/_/{comment}``, once for all
+  the stubs below it (the highest such ancestor is taken).  Ids at depth 10 or
+  more (morechildren answers nothing there) go the same way, or through their
+  own permalinks when no ancestor fits.
 - Otherwise ``POST /api/morechildren``: ids of one depth (Reddit serves only
-  the shallowest), siblings together, packed so that the stubs' estimated
-  subtrees fit the ~100 comments an answer spends (:data:`BUDGET`); at top
-  level 100 ids a call, since Reddit re-announces top-level ids it did not
-  serve.
+  the shallowest), siblings together, packed so that what they can bring fits
+  the ~100 comments an answer spends (:data:`BUDGET`); at top level 100 ids a
+  call, since Reddit re-announces top-level ids it did not serve.  The last
+  call of a depth whose few ids all carry more than they can bring (chains past
+  depth 9) becomes their own permalinks when that loses less than one window of
+  depth (:meth:`Expansion._route_tail`).
 - Continue-this-thread stubs: the parent's permalink, or one shared by several
   parents a few levels below one ancestor.  A permalink shows its comment and
   nine levels below it, and only a comment an earlier answer gave can be asked,
@@ -91,6 +97,16 @@ SUBTREE_PER_ID = 100
 #: An answer that showed (or dropped) this share of the budget may have cut requested ids.
 EXHAUSTED = 0.9
 DELETED = "[deleted]"
+#: A stub's count includes every comment below its ids however deep, but an answer shows nothing past depth 9:
+#: each id is taken to hide at most this many comments per level it has above depth 10 (module docstring).
+SHALLOW_PER_LEVEL = 3
+
+
+def _reach(count: float, ids: int, depth: int) -> float:
+    """What ``ids`` ids at ``depth`` whose stub counts ``count`` can bring into an answer: at most
+    :data:`SHALLOW_PER_LEVEL` comments per id and level above depth 10 (a chain past depth 10 counts in full in
+    ``count``, but morechildren and a permalink show only its first levels)."""
+    return min(count, ids * SHALLOW_PER_LEVEL * max(1, MAX_DEPTH - depth))
 
 
 class TreeClient(Protocol):
@@ -189,6 +205,7 @@ class Expansion:
     pending_parent: dict[str, str] = field(default_factory=dict)
     per_id: dict[str, float] = field(default_factory=dict)  # announced id -> its stub's count per id
     stub_count: dict[str, int] = field(default_factory=dict)  # parent id -> its latest stub's count
+    stub_reach: dict[str, float] = field(default_factory=dict)  # parent id -> what its stub can bring (_reach)
     stub_of: dict[str, tuple[int, tuple[str, ...]]] = field(default_factory=dict)  # id -> its stub's count, ids
     leaves: set[str] = field(default_factory=set)  # announced ids known to have no replies
     inferred: set[str] = field(default_factory=set)  # of those, the ones taken for dropped deleted leaves
@@ -251,6 +268,7 @@ class Expansion:
         count = max(int(data.get("count") or 0), len(children))
         if parent_id:
             self.stub_count[parent_id] = count
+            self.stub_reach[parent_id] = _reach(count, len(children), depth)
         fresh = [c for c in children if c not in self.depth and c not in self.given_up and c not in self.deleted]
         for cid in fresh:
             self.pending[cid] = depth
@@ -303,7 +321,7 @@ class Expansion:
         ids = [c for c in stub["ids"] if c in self.pending]
         if not ids:
             return
-        parent, depth, count = stub["parent"], stub["depth"], stub["count"]
+        parent, depth = stub["parent"], stub["depth"]
         if parent and not self._covered(ids[0]):
             root = self._root_for(parent, depth, with_pending, force=depth >= MAX_DEPTH)
             if root is not None:
@@ -313,7 +331,7 @@ class Expansion:
             for cid in ids:
                 self.to_info.setdefault(cid, "leaf")
             return
-        if depth >= MAX_DEPTH or count / len(ids) > SUBTREE_PER_ID:
+        if depth >= MAX_DEPTH:
             for cid in ids:  # morechildren answers nothing this deep / big subtrees behind few ids
                 if cid in self.leaves:
                     self.to_info.setdefault(cid, "leaf")
@@ -340,16 +358,16 @@ class Expansion:
             node = self.parent.get(node, "")
         return best
 
-    def _mass(self, root: str, with_pending: set[str]) -> tuple[int, int]:
-        """Comments held in ``root``'s ten levels, and the counts of the pending stubs they show; the walk
-        stops just past ROOT_MAX."""
-        held = hidden = 0
+    def _mass(self, root: str, with_pending: set[str]) -> tuple[int, float]:
+        """Comments held in ``root``'s ten levels, and what the pending stubs they show can bring
+        (:func:`_reach`); the walk stops just past ROOT_MAX."""
+        held, hidden = 0, 0.0
         stack = [(root, 0)]
         while stack and held + hidden <= ROOT_MAX:
             node, level = stack.pop()
             held += 1
             if node in with_pending and level < MAX_DEPTH - 1:
-                hidden += self.stub_count.get(node, 0)
+                hidden += self.stub_reach.get(node, 0.0)
             if level < MAX_DEPTH - 1:
                 stack.extend((child, level + 1) for child in self.replies.get(node, ()))
         return held, hidden
@@ -546,7 +564,7 @@ class Expansion:
         batch: list[str] = []
         spent = 0.0
         for cid in same[:MORECHILDREN_MAX_IDS]:
-            cost = max(1.0, self.per_id.get(cid, 1.0))
+            cost = max(1.0, _reach(self.per_id.get(cid, 1.0), 1, shallowest))
             if batch and spent + cost > BUDGET * FILL:
                 break
             batch.append(cid)
@@ -566,6 +584,31 @@ class Expansion:
                 self.to_info.setdefault(cid, "leaf")
             else:
                 self.subtree.append(cid)
+        self._route_tail()
+
+    def _route_tail(self) -> None:
+        """The last morechildren call of a depth whose few ids all carry chains past depth 9: their own permalinks.
+
+        A call for ids at depth d shows them down to depth 9 and a continue stub there, whose permalink then
+        shows nine more levels; an id's own permalink shows it and nine levels below it at once.  So for k such
+        ids the permalinks save the call when they lose less than a window of depth below: k * (9 - d) < 9 levels.
+        An id is taken to carry a chain when its stub counts more than :func:`_reach` below it (at depth 9:
+        anything below it).
+        """
+        routed = set(self.to_info) | set(self.subtree)
+        candidates = {c: d for c, d in self.pending.items() if c not in routed and not self._covered(c)}
+        reasks = {c: d for c, d in self.reask.items() if c not in routed}
+        if not candidates:
+            return
+        depth = min(candidates.values())
+        if depth < 1 or depth >= MAX_DEPTH or any(d <= depth for d in reasks.values()):
+            return
+        same = [c for c, d in candidates.items() if d == depth]
+        if len(same) * (MAX_DEPTH - 1 - depth) >= MAX_DEPTH - 1:
+            return
+        limit = _reach(math.inf, 1, depth) if depth < MAX_DEPTH - 1 else 1.0
+        if all(self.per_id.get(c, 1.0) > limit and c not in self.leaves for c in same):
+            self.subtree.extend(same)
 
     def _covered(self, cid: str) -> bool:
         """Whether a queued root's permalink will serve ``cid``."""
