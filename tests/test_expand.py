@@ -86,18 +86,43 @@ def test_ids_of_several_stubs_at_one_depth_share_a_call() -> None:
             more("t3_L", ["c", "d"]),
         ]
     )
+    a1, a2, b1 = t1("a1", "t1_a", depth=1), t1("a2", "t1_a", depth=1), t1("b1", "t1_b", depth=1)
+    answers = {
+        "c": [t1("c", "t3_L")],
+        "d": [t1("d", "t3_L")],
+        "a": [t1("a", "t3_L"), a1, a2],
+        "b": [t1("b", "t3_L"), b1],
+    }
+    client = Scripted(first, lambda ids: [thing for i in ids for thing in answers[i]])
+    result = expand_thread(client, "L")
+    assert result.complete and result.held == 7
+    # Reddit serves the ids of one depth a call, with their subtrees: the depth-0 ids, and the held depth-0
+    # comments whose answers bring the depth-1 stubs below them, in one call
+    assert client.calls == [("tree", None), ("more", ["c", "d", "a", "b"])]
+
+
+def test_ids_of_several_stubs_at_one_depth_share_a_call_when_there_is_no_room() -> None:
+    shown = [t1(f"s{i}", "t1_a", depth=1) for i in range(100)]
+    first = tree(
+        [
+            t1("a", "t3_L", [*shown, more("t1_a", ["a1", "a2"])]),
+            t1("b", "t3_L", [more("t1_b", ["b1"])]),
+            more("t3_L", ["c", "d"]),
+        ]
+    )
     answers = {
         "c": t1("c", "t3_L"),
         "d": t1("d", "t3_L"),
         "a1": t1("a1", "t1_a", depth=1),
         "a2": t1("a2", "t1_a", depth=1),
+        "b": t1("b", "t3_L"),
         "b1": t1("b1", "t1_b", depth=1),
     }
-    client = Scripted(first, lambda ids: [answers[i] for i in ids])
+    client = Scripted(first, lambda ids: [answers[i] for i in ids] + ([answers["b1"]] if "b" in ids else []))
     result = expand_thread(client, "L")
-    assert result.complete and result.held == 7
-    # depth 0 first (Reddit serves one depth a call), then both depth-1 stubs in one call
-    assert client.calls == [("tree", None), ("more", ["c", "d"]), ("more", ["a1", "a2", "b1"])]
+    assert result.complete and result.held == 107
+    # a's 100 shown replies leave no room to ask a again: its stub waits for the call of depth 1
+    assert client.calls == [("tree", None), ("more", ["c", "d", "b"]), ("more", ["a1", "a2"])]
 
 
 def test_nested_stubs_and_continue_inside_morechildren_are_followed() -> None:

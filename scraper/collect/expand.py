@@ -100,6 +100,11 @@ DELETED = "[deleted]"
 #: A stub's count includes every comment below its ids however deep, but an answer shows nothing past depth 9:
 #: each id is taken to hide at most this many comments per level it has above depth 10 (module docstring).
 SHALLOW_PER_LEVEL = 3
+#: Room left in a morechildren call, up to this share of the budget, goes to held comments of its depth whose
+#: answers bring pending stubs deeper below them (:meth:`Expansion._proxies`).
+#: Room left in a morechildren call, up to this share of the budget, goes to held comments of its depth whose
+#: answers bring pending stubs deeper below them (:meth:`Expansion._proxies`).
+PROXY_FILL = 0.9
 
 
 def _reach(count: float, ids: int, depth: int) -> float:
@@ -550,7 +555,8 @@ class Expansion:
 
     # -- choosing the next request ------------------------------------------------------
     def _more_batch(self) -> list[str]:
-        """Ids of one depth (the shallowest), siblings together, whose estimated subtrees fit the budget."""
+        """Ids of one depth (the shallowest), siblings together, whose estimated subtrees fit the budget; room
+        left goes to held comments of that depth with pending stubs below them (:meth:`_proxies`)."""
         routed = set(self.to_info) | set(self.subtree)
         candidates = {c: d for c, d in self.pending.items() if c not in routed and not self._covered(c)}
         candidates.update({c: d for c, d in self.reask.items() if c not in routed})
@@ -560,16 +566,52 @@ class Expansion:
         same = [cid for cid, d in candidates.items() if d == shallowest]
         same.sort(key=lambda cid: (self.pending_parent.get(cid, self.parent.get(cid, "")), cid))
         if shallowest == 0:
-            return same[:MORECHILDREN_MAX_IDS]  # unserved top-level ids come back in a stub
-        batch: list[str] = []
-        spent = 0.0
-        for cid in same[:MORECHILDREN_MAX_IDS]:
-            cost = max(1.0, _reach(self.per_id.get(cid, 1.0), 1, shallowest))
-            if batch and spent + cost > BUDGET * FILL:
-                break
-            batch.append(cid)
-            spent += cost
-        return batch
+            batch = same[:MORECHILDREN_MAX_IDS]  # unserved top-level ids come back in a stub
+            spent = sum(max(1.0, _reach(self.per_id.get(c, 1.0), 1, 0)) for c in batch)
+        else:
+            batch, spent = [], 0.0
+            for cid in same[:MORECHILDREN_MAX_IDS]:
+                cost = max(1.0, _reach(self.per_id.get(cid, 1.0), 1, shallowest))
+                if batch and spent + cost > BUDGET * FILL:
+                    break
+                batch.append(cid)
+                spent += cost
+        room = BUDGET * PROXY_FILL - spent
+        return batch + self._proxies(shallowest, room, candidates, MORECHILDREN_MAX_IDS - len(batch))
+
+    def _proxies(self, depth: int, room: float, candidates: dict[str, int], slots: int) -> list[str]:
+        """Held comments at ``depth`` whose answers bring pending stubs deeper below them, to fill the room left
+        in the last morechildren call of that depth (Reddit serves the asked ids of the shallowest depth and
+        their subtrees, re-showing what is held: that is their cost)."""
+        below: dict[str, float] = {}
+        for cid, d in candidates.items():
+            if d <= depth or d >= MAX_DEPTH or cid not in self.pending:
+                continue
+            node = self.pending_parent.get(cid, "")
+            while node and self.depth.get(node, -1) > depth:
+                node = self.parent.get(node, "")
+            if node and self.depth.get(node) == depth and node not in self.reask:
+                below[node] = below.get(node, 0.0) + max(1.0, _reach(self.per_id.get(cid, 1.0), 1, d))
+        ranked = []
+        for node, mass in below.items():
+            cost = self._held_within(node, room) + mass
+            if cost <= room:
+                ranked.append((-mass / cost, cost, node))
+        chosen: list[str] = []
+        for _, cost, node in sorted(ranked):
+            if cost <= room and len(chosen) < slots:
+                chosen.append(node)
+                room -= cost
+        return chosen
+
+    def _held_within(self, root: str, cap: float) -> int:
+        """Held comments in ``root``'s subtree above depth 10, counted up to just past ``cap``."""
+        count, stack = 0, [root]
+        while stack and count <= cap:
+            node = stack.pop()
+            count += 1
+            stack.extend(c for c in self.replies.get(node, ()) if self.depth.get(c, MAX_DEPTH) < MAX_DEPTH)
+        return count
 
     def _route_deep(self) -> None:
         """Ids at depth 10 or more left for morechildren (which answers nothing there): info or permalink.
