@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from scraper.collect.expand import BUDGET, GROUP_MAX_HELD, ROOT_MAX, SUBTREE_PER_ID, Expansion, expand_thread
+from scraper.collect.expand import BUDGET, GROUP_MAX_HELD, ROOT_MAX, Expansion, expand_thread
 from scraper.errors import TooManyIds
 
 
@@ -214,14 +214,19 @@ def test_too_long_id_lists_are_split_until_accepted(limit: int) -> None:
     assert all(set(batch) <= {i for later in accepted for i in later} for batch in refused)
 
 
-def test_big_subtrees_behind_few_ids_go_through_permalinks() -> None:
-    # too big for one answer of their parent's permalink: one permalink per id
+def test_a_wide_subtree_behind_one_id_shows_its_width_then_goes_through_a_permalink() -> None:
+    # A stub's count does not say whether its comments lie in a chain past depth 10 (which no answer shows
+    # past depth 9) or in a wide subtree: the id is asked with morechildren first; its answer lists 60
+    # hidden replies hiding 380 comments, which one permalink of the id's parent brings.
     first = tree([t1("a", "t3_L", [more("t1_a", ["big"], count=ROOT_MAX + 1)])])
-    client = Scripted(first, lambda ids: [], subtree=lambda c: tree([t1("big", "t1_a", [t1("k", "t1_big")])]))
+    kids = [t1(f"k{i}", "t1_big", depth=2) for i in range(5)]
+    hidden = [f"h{i}" for i in range(60)]
+    answer = [t1("big", "t1_a", depth=1), *kids, more("t1_big", hidden, count=380)]
+    whole = tree([t1("a", "t3_L", [t1("big", "t1_a", [*kids, *(t1(h, "t1_big", depth=2) for h in hidden)])])])
+    client = Scripted(first, lambda ids: answer if ids == ["big"] else [], subtree=lambda c: whole)
     result = expand_thread(client, "L")
-    assert result.complete and result.held == 3
-    assert client.calls == [("tree", None), ("tree", "big")]
-    assert SUBTREE_PER_ID < ROOT_MAX
+    assert result.complete and result.held == 2 + 5 + 60
+    assert client.calls == [("tree", None), ("more", ["big"]), ("tree", "a")]
 
 
 def test_a_stub_more_than_one_morechildren_answer_goes_through_its_parents_permalink() -> None:

@@ -29,10 +29,11 @@ list many ids).  Each stub gets the cheapest endpoint:
 - Otherwise ``POST /api/morechildren``: ids of one depth (Reddit serves only
   the shallowest), siblings together, packed so that what they can bring fits
   the ~100 comments an answer spends (:data:`BUDGET`); at top level 100 ids a
-  call, since Reddit re-announces top-level ids it did not serve.  The last
-  call of a depth whose few ids all carry more than they can bring (chains past
-  depth 9) becomes their own permalinks when that loses less than one window of
-  depth (:meth:`Expansion._route_tail`).
+  call, since Reddit re-announces top-level ids it did not serve.  Room left
+  in a call goes to held comments of its depth with pending stubs below them
+  (Reddit serves the asked ids of the shallowest depth with their subtrees, so
+  the stubs left at deeper depths ride in it instead of costing a partly
+  filled call per depth; re-shown comments are the price, counted).
 - Continue-this-thread stubs: the parent's permalink, or one shared by several
   parents a few levels below one ancestor.  A permalink shows its comment and
   nine levels below it, and only a comment an earlier answer gave can be asked,
@@ -580,9 +581,13 @@ class Expansion:
         return batch + self._proxies(shallowest, room, candidates, MORECHILDREN_MAX_IDS - len(batch))
 
     def _proxies(self, depth: int, room: float, candidates: dict[str, int], slots: int) -> list[str]:
-        """Held comments at ``depth`` whose answers bring pending stubs deeper below them, to fill the room left
-        in the last morechildren call of that depth (Reddit serves the asked ids of the shallowest depth and
-        their subtrees, re-showing what is held: that is their cost)."""
+        """Held comments at ``depth`` whose answers bring pending stubs deeper below them, for the room left in a
+        morechildren call of that depth.
+
+        Reddit serves the asked ids of the shallowest depth with their subtrees down to depth 9, showing again
+        what is held: a comment's cost is its held comments above depth 10 plus what the pending stubs below it
+        can bring (:func:`_reach`).  Best share of new comments first, while they fit.
+        """
         below: dict[str, float] = {}
         for cid, d in candidates.items():
             if d <= depth or d >= MAX_DEPTH or cid not in self.pending:
@@ -626,31 +631,6 @@ class Expansion:
                 self.to_info.setdefault(cid, "leaf")
             else:
                 self.subtree.append(cid)
-        self._route_tail()
-
-    def _route_tail(self) -> None:
-        """The last morechildren call of a depth whose few ids all carry chains past depth 9: their own permalinks.
-
-        A call for ids at depth d shows them down to depth 9 and a continue stub there, whose permalink then
-        shows nine more levels; an id's own permalink shows it and nine levels below it at once.  So for k such
-        ids the permalinks save the call when they lose less than a window of depth below: k * (9 - d) < 9 levels.
-        An id is taken to carry a chain when its stub counts more than :func:`_reach` below it (at depth 9:
-        anything below it).
-        """
-        routed = set(self.to_info) | set(self.subtree)
-        candidates = {c: d for c, d in self.pending.items() if c not in routed and not self._covered(c)}
-        reasks = {c: d for c, d in self.reask.items() if c not in routed}
-        if not candidates:
-            return
-        depth = min(candidates.values())
-        if depth < 1 or depth >= MAX_DEPTH or any(d <= depth for d in reasks.values()):
-            return
-        same = [c for c, d in candidates.items() if d == depth]
-        if len(same) * (MAX_DEPTH - 1 - depth) >= MAX_DEPTH - 1:
-            return
-        limit = _reach(math.inf, 1, depth) if depth < MAX_DEPTH - 1 else 1.0
-        if all(self.per_id.get(c, 1.0) > limit and c not in self.leaves for c in same):
-            self.subtree.extend(same)
 
     def _covered(self, cid: str) -> bool:
         """Whether a queued root's permalink will serve ``cid``."""
