@@ -93,7 +93,7 @@ ROOT_MIN = BUDGET // 2
 GROUP_MAX_LEVELS = 7
 #: ... if the ancestor's subtree already held stays under this many comments (a tree answer shows ~500).
 GROUP_MAX_HELD = 300
-#: A stub hiding more than this many comments per id is fetched id by id through permalinks.
+#: A live comment the budget cut, whose stub counted more than this per id, is asked again through its permalink.
 SUBTREE_PER_ID = 100
 #: An answer that showed (or dropped) this share of the budget may have cut requested ids.
 EXHAUSTED = 0.9
