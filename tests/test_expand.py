@@ -230,11 +230,13 @@ def test_a_wide_subtree_behind_one_id_shows_its_width_then_goes_through_a_permal
 
 
 def test_a_stub_more_than_one_morechildren_answer_goes_through_its_parents_permalink() -> None:
-    first = tree([t1("a", "t3_L", [t1("x", "t1_a", depth=1), more("t1_a", ["b", "c"], count=BUDGET + 20)])])
-    answer = tree([t1("a", "t3_L", [t1("b", "t1_a", [t1("b1", "t1_b")]), t1("c", "t1_a")])])
+    # five ids hiding 115 comments (at most 3 per id and level above depth 10 could show: 135)
+    ids = ["b", "c", "d", "e", "f"]
+    first = tree([t1("a", "t3_L", [t1("x", "t1_a", depth=1), more("t1_a", ids, count=BUDGET + 20)])])
+    answer = tree([t1("a", "t3_L", [t1("b", "t1_a", [t1("b1", "t1_b")]), *(t1(i, "t1_a") for i in ids[1:])])])
     client = Scripted(first, lambda ids: [], subtree=lambda c: answer if c == "a" else tree([]))
     result = expand_thread(client, "L")
-    assert result.complete and result.held == 5
+    assert result.complete and result.held == 8
     assert client.calls == [("tree", None), ("tree", "a")]  # one request for 120, not two morechildren
 
 

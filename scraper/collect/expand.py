@@ -21,7 +21,7 @@ list many ids).  Each stub gets the cheapest endpoint:
   they wait until 100 are queued (or nothing else is left) so calls are full.
 - A stub below a comment whose whole known subtree (held, plus what its
   pending stubs can bring) fits one tree answer (:data:`ROOT_MAX` of the 500
-  Reddit shows) while the stub alone brings more than half a morechildren call:
+  Reddit shows) while its pending stubs bring more than one morechildren answer:
   that comment's permalink ``GET /comments/{link}/_/{comment}``, once for all
   the stubs below it (the highest such ancestor is taken).  Ids at depth 10 or
   more (morechildren answers nothing there) go the same way, or through their
@@ -87,8 +87,8 @@ ROOT_MAX = int(TREE_LIMIT * 0.9)
 #: Morechildren batches are packed to this many budgets of estimated subtree: a stub's count overstates
 #: what one answer can spend (deleted leaves already dropped, replies at depth 10 and more).
 FILL = 1.0
-#: A permalink for pending stubs pays when they hide more than this (morechildren serves one depth a call).
-ROOT_MIN = BUDGET // 2
+#: A permalink for pending stubs pays when they bring more than one morechildren answer.
+ROOT_MIN = BUDGET
 #: Continue-this-thread parents may share the permalink of an ancestor up to this many levels up.
 GROUP_MAX_LEVELS = 7
 #: ... if the ancestor's subtree already held stays under this many comments (a tree answer shows ~500).
