@@ -130,6 +130,22 @@ def test_branching_chains_never_beat_the_bounds_and_stay_within_the_targets_boun
     assert bounds["W"] <= bounds["W9"]
 
 
+@pytest.mark.parametrize(("length", "leaves"), [(40, 700), (95, 1200), (12, 100)])
+def test_the_windows_bound_adds_what_the_shallow_comments_outside_deep_subtrees_cost(length: int, leaves: int) -> None:
+    # a chain from a top-level comment, and top-level leaves: the chain's permalinks (W9) can show nothing
+    # of the leaves, which come from the tree answer (500) and 100 a morechildren or /api/info call
+    chain = [f"c{i}" for i in range(length)]
+    tops = [f"t{i}" for i in range(leaves)]
+    depth = {**{c: i for i, c in enumerate(chain)}, **{t: 0 for t in tops}}
+    parent = {**{c: (chain[i - 1] if i else "") for i, c in enumerate(chain)}, **{t: "" for t in tops}}
+    kids = {**{c: chain[i + 1 : i + 2] for i, c in enumerate(chain)}, **{t: [] for t in tops}}
+    tree = BENCH.Tree(depth, parent, kids)
+    w9 = max(0, math.ceil((length - 10) / 9))
+    shallow = leaves + min(length, 10)
+    assert tree.windows(10, root_known=True) == w9
+    assert tree.windows_bound() == 1 + w9 + math.ceil(max(0, shallow - 500 - min(length, 10)) / 100)
+
+
 @pytest.mark.parametrize("orphans", ORPHAN_RULES)
 def test_on_generated_chain_trees_ours_sits_between_the_bounds(orphans: str) -> None:
     forest = BENCH.make_forest("chains", 900, 4, orphans)
