@@ -289,14 +289,30 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - the boundary
-            fail(exc, _subject(click.get_current_context()))
+            if not interrupted_query(exc):
+                fail(exc, _subject(click.get_current_context()))
+            _interrupted()
         except KeyboardInterrupt:
-            err.print(
-                "interrupted: everything fetched so far is kept; run the same command to continue.", soft_wrap=True
-            )
-            sys.exit(EXIT_INTERRUPTED)
+            _interrupted()
 
     return wrapper  # type: ignore[return-value]
+
+
+def _interrupted() -> None:
+    err.print("interrupted: everything fetched so far is kept; run the same command to continue.", soft_wrap=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
+def interrupted_query(exc: BaseException) -> bool:
+    """Whether ``exc`` is a DuckDB query stopped by Ctrl-C: DuckDB takes the signal itself and raises
+    its own error (or, streaming to Arrow, a RuntimeError), not KeyboardInterrupt.  This tool never
+    interrupts a query itself, so nothing else raises these."""
+    import duckdb
+
+    if isinstance(exc, duckdb.InterruptException):
+        return True
+    stopped = ("Query interrupted", "INTERRUPT Error")
+    return isinstance(exc, RuntimeError | duckdb.Error) and str(exc).startswith(stopped)
 
 
 def write_summary(path: Path, summary: dict[str, Any]) -> bool:
@@ -690,11 +706,22 @@ def ingest(
 @click.option(
     "--wait", "wait_for_lock", is_flag=True, help="Wait for another run on this dataset instead of exiting 73."
 )
+@click.option(
+    "--write-unchanged",
+    is_flag=True,
+    help="Write a new version even when it would hold what the latest holds (else: 'no change', nothing written).",
+)
 @json_option
 @handle_errors
 @summary_option
 def dumps(
-    path: Path, files: tuple[Path, ...], engine: str, scheduler: str | None, wait_for_lock: bool, as_json: bool
+    path: Path,
+    files: tuple[Path, ...],
+    engine: str,
+    scheduler: str | None,
+    wait_for_lock: bool,
+    write_unchanged: bool,
+    as_json: bool,
 ) -> None:
     """Build a new version from Reddit dump files (FILES), streamed: RS_/RC_YYYY-MM.zst, <sub>_comments.zst, …
 
@@ -714,7 +741,23 @@ def dumps(
 
     check_engine_options(engine, scheduler)
     record_summary({"dataset": str(path)})
-    manifest = ingest_dumps(path, list(files), engine=engine, scheduler=scheduler, wait_for_lock=wait_for_lock)
+    from scraper.store.changes import NoChange
+
+    try:
+        manifest = ingest_dumps(
+            path,
+            list(files),
+            engine=engine,
+            scheduler=scheduler,
+            wait_for_lock=wait_for_lock,
+            write_unchanged=write_unchanged,
+        )
+    except NoChange as exc:  # a rerun of the same files (or of a run killed after placing its version)
+        record_summary({"version": None, "unchanged_since": exc.latest})
+        if as_json:
+            emit_json({"version": None, "unchanged_since": exc.latest})
+        err.print(f"no change since {exc.latest}; nothing written")
+        return
     record_summary({"version": manifest["version"], "stats": manifest["stats"]})
     if as_json:
         emit_json(manifest)

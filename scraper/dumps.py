@@ -57,6 +57,7 @@ from scraper.normalize.flat import NeedsLines, Selection, normalize_block, norma
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.sources.dumps import DumpFile, blocks, describe, sha256_of
 from scraper.spec import SPEC_FILE, DatasetSpec, load_spec
+from scraper.store.changes import NoChange, unchanged_since
 from scraper.store.lock import dataset_lock
 from scraper.store.purge import purge_batch, purged_fullnames, purged_quarantine_entry
 from scraper.store.snapshot import Dataset
@@ -475,8 +476,14 @@ def ingest_dumps(
     scheduler: str | None = None,
     client: Any = None,
     wait_for_lock: bool = False,
+    write_unchanged: bool = False,
 ) -> dict[str, Any]:
-    """Write a new version of ``dataset_dir`` from dump files; return its manifest."""
+    """Write a new version of ``dataset_dir`` from dump files; return its manifest.
+
+    Without ``write_unchanged``, a build holding what the latest version holds (a rerun of the
+    same files, or of a run killed after its version was placed) writes nothing and raises
+    :class:`~scraper.store.changes.NoChange`: rerunning is idempotent.
+    """
     if not paths:
         raise InputError("give at least one dump file (RS_YYYY-MM.zst, RC_YYYY-MM.zst, <sub>_comments.zst, …)")
     files = [describe(p, hashed=False) for p in paths]  # a bad name or a missing file stops here
@@ -499,7 +506,20 @@ def ingest_dumps(
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dump-sha256") as hashing:
             hashes = hashing.map(functools.partial(sha256_of, stop=stop), [f.path for f in files])
             try:
-                return _write(dataset, spec, spec_sha, files, posts, comments, rule, eng, work, pseudonymizer, hashes)
+                return _write(
+                    dataset,
+                    spec,
+                    spec_sha,
+                    files,
+                    posts,
+                    comments,
+                    rule,
+                    eng,
+                    work,
+                    pseudonymizer,
+                    hashes,
+                    write_unchanged=write_unchanged,
+                )
             finally:
                 stop.set()  # (after a complete run every hash is already taken)
                 shutil.rmtree(work, ignore_errors=True)
@@ -517,6 +537,8 @@ def _write(
     work: Path,
     pseudonymizer: Pseudonymizer | None,
     hashes: Iterable[str],
+    *,
+    write_unchanged: bool,
 ) -> dict[str, Any]:
     report = _Pass()
     paths = {stem: work / f"{stem}.parquet" for stem in ("submissions", "comments")}
@@ -532,6 +554,9 @@ def _write(
             comment_rule = Rule(selection, pseudonym_key=rule.pseudonym_key, purged=rule.purged)
         with _writer(paths["comments"]) as writer:
             kept_comments = _run_pass(engine, comments, comment_rule, writer, quarantine, report, None)
+    duplicates = {stem: _keep_newest(path, work) for stem, path in paths.items()}
+    kept_posts -= duplicates["submissions"]
+    kept_comments -= duplicates["comments"]
     if kept_posts + kept_comments == 0:
         raise InputError(
             f"nothing kept from {len(files)} dump file(s) ({report.counts['lines']} lines, "
@@ -543,7 +568,8 @@ def _write(
         "quarantined": report.quarantined,
         "lines": report.counts["lines"],
         "not_kept": {
-            k.removeprefix("filtered_"): v for k, v in sorted(report.counts.items()) if k.startswith("filtered_")
+            **{k.removeprefix("filtered_"): v for k, v in sorted(report.counts.items()) if k.startswith("filtered_")},
+            **({"duplicate": sum(duplicates.values())} if any(duplicates.values()) else {}),
         },
         "problems": report.problems,
         "engine": engine.name,
@@ -551,18 +577,69 @@ def _write(
     files = [replace(f, sha256=digest) for f, digest in zip(files, hashes, strict=True)]
     source = {"kind": "dumps", "files": [f.manifest_entry() for f in files], "threads_from_submissions": bool(posts)}
     extra = {"pseudonymization": pseudonymizer.manifest_entry() if pseudonymizer else {"pseudonymized": False}}
-    manifest = dataset.write_version(
+    if not write_unchanged:
+        latest = unchanged_since(
+            dataset,
+            dict(paths),
+            spec_sha256=spec_sha,
+            quarantined=report.quarantined,
+            pseudonymization=extra["pseudonymization"],
+        )
+        if latest is not None:
+            dataset.write_index()  # a run killed after placing its version may have left the index behind
+            raise NoChange(latest)
+    version = dataset.next_version()
+    if report.quarantined:  # in place before the version is: a kill between the two loses neither
+        target = dataset.path / "quarantine" / f"{version}.jsonl"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(quarantine_path, target)
+    return dataset.write_version(
         {stem: path for stem, path in paths.items()},
         spec_sha256=spec_sha,
         source=source,
         stats=stats,
         extra=extra,
+        version=version,
     )
-    if report.quarantined:
-        target = dataset.path / "quarantine" / f"{manifest['version']}.jsonl"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(quarantine_path, target)
-    return manifest
+
+
+#: Which of several lines of one thing a version keeps: the newest capture, then the later line.
+_NEWEST_LINE = """
+SELECT * EXCLUDE (file_row_number) FROM read_parquet({src}, file_row_number = true)
+QUALIFY row_number() OVER (PARTITION BY name ORDER BY retrieved_at DESC, file_row_number DESC) = 1
+ORDER BY file_row_number
+"""
+
+
+def _keep_newest(path: Path, work: Path) -> int:
+    """One row per fullname in ``path`` (rewritten in place when needed); the number of rows dropped.
+
+    The same post or comment often comes in more than one input (a month file and a
+    per-subreddit file, or a month given twice); the newest capture (``retrieved_at``) wins,
+    then the line read later, and rows keep their input order.
+    """
+    src = "'" + str(path).replace("'", "''") + "'"
+    con = connect()
+    try:
+        spill = str(work / "duckdb.tmp").replace("'", "''")
+        con.execute(f"SET temp_directory = '{spill}'")
+        con.execute("SET memory_limit = '512MB'")
+        # the only value put into these queries is a path of our own work folder, quoted above
+        duplicated = f"SELECT count(*) - count(DISTINCT name) FROM read_parquet({src})"  # noqa: S608
+        count = con.execute(duplicated).fetchall()[0][0]
+        if not count:
+            return 0
+        schema = ARROW_SCHEMAS[path.stem]
+        newest = work / "newest" / path.name
+        newest.parent.mkdir(exist_ok=True)
+        with _writer(newest) as writer, _RowGroups(writer) as rows:
+            for batch in con.sql(_NEWEST_LINE.format(src=src)).to_arrow_reader(ROW_GROUP):
+                rows.add(pa.Table.from_batches([batch]).cast(schema).combine_chunks().to_batches()[0])
+            rows.close()
+    finally:
+        con.close()
+    os.replace(newest, path)
+    return int(count)
 
 
 #: columns whose values are mostly distinct in a dump (a dictionary page for them is built, then thrown away)

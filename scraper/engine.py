@@ -96,11 +96,33 @@ def open_engine(name: str = "local", *, scheduler: str | None = None, client: An
         from distributed import Client
     except ImportError:  # pragma: no cover - distributed is a dependency
         raise ConfigError("--engine dask needs the 'distributed' package") from None
+    check_scheduler(scheduler)
     try:
         dask_client = Client(scheduler, timeout="20s")  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); is it running?") from None
+
     try:
         yield DaskEngine(dask_client)
     finally:
         dask_client.close()  # type: ignore[no-untyped-call]
+
+
+def check_scheduler(scheduler: str) -> None:
+    """A clear error for a ``--scheduler`` that is not an address, before a client is made.
+
+    A client made with one fails late and leaves a half-made object whose clean-up prints a
+    traceback at exit; distributed's own parsers say what is wrong first.
+    """
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(scheduler)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"--scheduler {scheduler!r} is not a scheduler address ({exc}); give tcp://HOST:PORT, e.g. tcp://head:8786"
+        ) from None

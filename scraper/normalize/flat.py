@@ -516,7 +516,9 @@ def _judge(result: pa.Table, selection: Selection, counts: dict[str, int]) -> pa
             links = _local.links = (selection.links, pa.array(sorted(selection.links), pa.string()))
         known = pc.is_in(result["link_norm"], value_set=links[1])
         unparsed = pc.fill_null(pc.is_in(result["err"], value_set=pa.array(["line", "blank"])), False)
-        gone = pc.and_(pc.invert(pc.fill_null(known, False)), pc.invert(unparsed))
+        # a comment without a usable link_id names no thread: it is quarantined (its err says why), not filtered
+        named = pc.is_valid(result["link_norm"])
+        gone = pc.and_(pc.and_(pc.invert(pc.fill_null(known, False)), pc.invert(unparsed)), named)
         reasons = pc.if_else(gone, pa.scalar("thread", pa.string()), reasons.cast(pa.string()))
     if reasons.null_count == len(reasons):  # everything kept: no copy
         return result

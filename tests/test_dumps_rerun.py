@@ -1,0 +1,220 @@
+"""Dump builds are idempotent and whole: kill -9 at every durable step, duplicates across inputs,
+a quarantine that is never lost, and a rerun that writes no second version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from scraper.dumps import ingest_dumps
+from scraper.fake_arctic_shift.dumpfiles import write_zst
+from scraper.publish.validate import validate
+from scraper.store import killpoints
+from scraper.store.changes import NoChange
+from tests.conftest import write_spec
+from tests.test_killmatrix import differences, forkserver, rows, same, state
+
+__all__ = ["forkserver"]  # the fixture, shared with the kill matrix
+
+SPEC = """
+[dataset]
+name = "dumps-rerun"
+
+[archive]
+subreddits = ["machinelearning"]
+after = "2006-01-01"
+"""
+
+
+def post(ident: str, *, retrieved: int = 1_500_100_000, score: int = 1) -> dict[str, Any]:
+    return {
+        "id": ident,
+        "subreddit": "MachineLearning",
+        "created_utc": 1_500_000_000,
+        "retrieved_on": retrieved,
+        "title": f"leaving ML {ident}",
+        "selftext": "",
+        "author": "someone",
+        "score": score,
+    }
+
+
+def inputs(folder: Path) -> tuple[Path, Path]:
+    first = write_zst(folder / "RS_2017-06.zst", [post("p1"), post("p2")])
+    second = write_zst(folder / "RS_2017-07.zst", [post("p3"), b"not json", post("p4"), post("p1", score=7)])
+    return first, second
+
+
+def child(folder: str, files: list[str], kill_at: int, trace: str | None) -> None:
+    killpoints.reset(kill_at, trace)
+    ingest_dumps(Path(folder), [Path(f) for f in files])
+
+
+def spawn(ctx: Any, folder: Path, files: list[Path], kill_at: int = 0, trace: Path | None = None) -> int:
+    proc = ctx.Process(
+        target=child, args=(str(folder), [str(f) for f in files], kill_at, str(trace) if trace else None)
+    )
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode is not None, "the run under test hung"
+    return int(proc.exitcode)
+
+
+def whole(folder: Path) -> dict[str, Any]:
+    """``state`` plus every quarantine file's lines."""
+    found = state(folder)
+    found["quarantine"] = {p.name: p.read_text() for p in sorted((folder / "quarantine").glob("*.jsonl"))}
+    return found
+
+
+def test_kill_9_at_every_step_of_a_dump_build_then_rerun_equals_uninterrupted(tmp_path: Path, forkserver: Any) -> None:
+    """A version and its quarantine are placed together, and a rerun after the version was placed
+    writes no second one (the adversary's kill after "placed" left v0002 without its quarantine,
+    and the rerun wrote v0003)."""
+    first, second = inputs(tmp_path / "in")
+    reference = write_spec(tmp_path / "reference" / "ds", SPEC)
+    ingest_dumps(reference, [first])
+    trace = tmp_path / "trace"
+    assert spawn(forkserver, reference, [second], trace=trace) == 0
+    points = trace.read_text().splitlines()
+    assert {"staged-file", "placed", "indexed"} <= set(points), points
+    expected = whole(reference)
+    assert expected["versions"] == ["v0001", "v0002"] and list(expected["quarantine"]) == ["v0002.jsonl"]
+    for number in range(1, len(points) + 1):
+        folder = write_spec(tmp_path / f"kill-{number}" / "ds", SPEC)
+        ingest_dumps(folder, [first])
+        assert spawn(forkserver, folder, [second], kill_at=number) == -9, points[number - 1]
+        try:
+            ingest_dumps(folder, [second])
+        except NoChange:
+            assert points[number - 1] in ("placed", "indexed"), points[number - 1]
+        got = whole(folder)
+        assert same(got, expected) and got["quarantine"] == expected["quarantine"], (
+            number,
+            points[number - 1],
+            differences(rows(got), rows(expected)),
+        )
+        index = json.loads((folder / "index.json").read_text())
+        assert [(v["version"], v["parent"], v["rows"]) for v in index["versions"]] == [
+            (v["version"], v["parent"], v["rows"])
+            for v in json.loads((reference / "index.json").read_text())["versions"]
+        ]
+        assert not list(folder.glob(".dumps.*"))
+
+
+def test_a_rerun_of_the_same_files_writes_nothing_unless_asked(tmp_path: Path) -> None:
+    first, _ = inputs(tmp_path / "in")
+    folder = write_spec(tmp_path / "ds", SPEC)
+    ingest_dumps(folder, [first])
+    with pytest.raises(NoChange, match="no change since v0001"):
+        ingest_dumps(folder, [first])
+    assert ingest_dumps(folder, [first], write_unchanged=True)["version"] == "v0002"
+
+
+def test_one_row_per_thing_the_newest_capture_then_the_later_line_wins(tmp_path: Path) -> None:
+    """The same post in a month file and a per-subreddit file (or a file given twice) is one row."""
+    month = write_zst(
+        tmp_path / "RS_2017-07.zst",
+        [post("p1", retrieved=1_500_200_000, score=5), post("p2"), post("p2", score=9), post("p3", score=1)],
+    )
+    per_sub = write_zst(
+        tmp_path / "MachineLearning_submissions.zst",
+        [post("p1", retrieved=1_500_100_000, score=99), post("p3", score=3), post("p4")],
+    )
+    folder = write_spec(tmp_path / "ds", SPEC)
+    manifest = ingest_dumps(folder, [month, per_sub, month])
+    table = pq.read_table(folder / "versions" / "v0001" / "submissions.parquet")
+    got = {r["name"]: r["score"] for r in table.to_pylist()}
+    # p1: the newer capture (5, from the month file) beats the later line; p2 and p3: the later line wins
+    assert got == {"t3_p1": 5, "t3_p2": 9, "t3_p3": 1, "t3_p4": 1}
+    assert table["name"].to_pylist() == ["t3_p4", "t3_p1", "t3_p2", "t3_p3"]  # each kept row in its input order
+    assert manifest["stats"]["submissions"] == 4 and manifest["stats"]["not_kept"]["duplicate"] == 7
+    report = validate(folder)
+    assert report.valid and {c.status for c in report.checks} == {"ok"}
+
+
+def test_a_version_from_comment_dumps_alone_is_valid_its_orphans_reported(tmp_path: Path) -> None:
+    """The documented comments-only mode keeps comments by subreddit, without their threads: validate
+    warns about the missing submissions (the manifest says why) instead of failing the version."""
+    comments = [
+        {
+            "id": f"c{i}",
+            "link_id": "t3_p1",
+            "parent_id": "t3_p1",
+            "subreddit": "MachineLearning",
+            "created_utc": 1_500_000_000 + i,
+            "body": "I left for a startup",
+            "author": "someone",
+        }
+        for i in range(3)
+    ]
+    folder = write_spec(tmp_path / "ds", SPEC)
+    manifest = ingest_dumps(folder, [write_zst(tmp_path / "RC_2017-07.zst", comments)])
+    assert manifest["source"]["threads_from_submissions"] is False and manifest["stats"]["comments"] == 3
+    report = validate(folder)
+    bad = {c.name: c for c in report.checks if c.status != "ok"}
+    assert set(bad) == {"comment link_id has its submission"} and report.valid
+    assert (bad["comment link_id has its submission"].status, bad["comment link_id has its submission"].count) == (
+        "warn",
+        3,
+    )
+
+
+def test_duckdbs_own_interrupt_errors_are_ctrl_c_not_a_bug() -> None:
+    """DuckDB takes SIGINT itself and raises its own error, not KeyboardInterrupt: the CLI exits 130 for it,
+    not 70 ("a bug").  Streamed to Arrow, a SIGINT comes back as ``RuntimeError('Query interrupted')``
+    (seen by the adversary; timing-dependent, so built here), otherwise as ``InterruptException``."""
+    import threading
+    import time
+
+    import duckdb
+
+    from scraper.cli import interrupted_query
+
+    con = duckdb.connect()
+    threading.Thread(target=lambda: (time.sleep(0.2), con.interrupt()), daemon=True).start()
+    with pytest.raises(duckdb.InterruptException) as caught:
+        con.execute("select count(*) from (select md5(range::varchar) from range(1000000000))").fetchall()
+    assert interrupted_query(caught.value)
+    assert interrupted_query(RuntimeError("Query interrupted"))
+    assert not interrupted_query(duckdb.Error("Catalog Error: x")) and not interrupted_query(RuntimeError("boom"))
+
+
+def test_a_comment_without_its_link_id_is_quarantined_also_when_threads_come_from_submissions(
+    tmp_path: Path,
+) -> None:
+    """A line of a comment file that names no thread (a post that slipped into an RC file) cannot be matched
+    to the kept threads: it is quarantined with its raw text, not counted as another thread's comment."""
+    folder = write_spec(tmp_path / "ds", SPEC)
+    comment = {"id": "c1", "link_id": "t3_p1", "parent_id": "t3_p1", "body": "hi", "created_utc": 1_500_000_100}
+    stray = post("p9")  # no link_id, no parent_id
+    other = {**comment, "id": "c2", "link_id": "t3_zz", "parent_id": "t3_zz"}
+    manifest = ingest_dumps(
+        folder,
+        [
+            write_zst(tmp_path / "RS_2017-07.zst", [post("p1")]),
+            write_zst(tmp_path / "RC_2017-07.zst", [comment, stray, other]),
+        ],
+    )
+    assert (manifest["stats"]["comments"], manifest["stats"]["quarantined"]) == (1, 1)
+    assert manifest["stats"]["not_kept"] == {"thread": 1}
+    (entry,) = [json.loads(line) for line in (folder / "quarantine" / "v0001.jsonl").read_text().splitlines()]
+    assert entry["field"] == "link_id" and json.loads(entry["raw"])["id"] == "p9"
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1", "garbage", "http://head:8786"])
+def test_a_scheduler_that_is_not_an_address_is_a_usage_error(tmp_path: Path, address: str) -> None:
+    from click.testing import CliRunner
+
+    from scraper.cli import main
+
+    folder = write_spec(tmp_path / "ds", SPEC)
+    path = write_zst(tmp_path / "RS_2017-07.zst", [post("p1")])
+    result = CliRunner().invoke(main, ["dumps", str(folder), str(path), "--engine", "dask", "--scheduler", address])
+    assert result.exit_code == 2, result.output
+    assert "is not a scheduler address" in result.output and "tcp://HOST:PORT" in result.output
+    assert not (folder / "versions").exists()
