@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,17 @@ def test_ctrl_c_exits_130_and_the_rerun_equals_an_uninterrupted_run(
     folder = write_spec(tmp_path / "ds", SPEC)
     summary = tmp_path / "summary.json"
     with FakeReddit(forest_of(*SIZES), quota=10**9) as server:
+        # the answer after the `after`-th request waits until Ctrl-C is sent: the signal lands
+        # mid-collection however slowly this process polls on a busy machine (it raced the run's end)
+        sent = threading.Event()
+        answer = server.answer
+
+        def held(*args: Any) -> Any:
+            if len(server.log) >= after:
+                sent.wait(30)
+            return answer(*args)
+
+        server.answer = held  # type: ignore[method-assign]
         env = {**os.environ, **fake_env(server), "PYTHONPATH": str(ROOT)}
         proc = subprocess.Popen(
             [sys.executable, "-m", "scraper", "collect", str(folder), "--summary", str(summary)],
@@ -190,6 +202,7 @@ def test_ctrl_c_exits_130_and_the_rerun_equals_an_uninterrupted_run(
         while len(server.log) < after and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)
         proc.send_signal(signal.SIGINT)
+        sent.set()
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 130, stderr
         assert "Traceback" not in stderr
