@@ -770,6 +770,8 @@ def dumps(
     )
     for problem in stats["problems"]:
         err.print(f"problem: {problem}", soft_wrap=True)
+    if stats["problems"]:  # a damaged input file: the version holds what could be read; a person should look
+        sys.exit(EXIT_NEEDS_PERSON)
 
 
 @main.command(cls=DatasetCommand)

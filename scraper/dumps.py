@@ -52,7 +52,7 @@ from schemas import ARROW_SCHEMAS
 from scraper.build import pseudonymizer_for
 from scraper.duck import connect
 from scraper.engine import Engine, open_engine
-from scraper.errors import ConfigError, InputError
+from scraper.errors import ConfigError, InputError, storage_error
 from scraper.normalize.flat import NeedsLines, Selection, normalize_block, normalize_file
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.sources.dumps import DumpFile, blocks, describe, sha256_of
@@ -225,14 +225,14 @@ def _span_file(span: Span) -> Iterator[tuple[Path, int | None]]:
             return
         # DuckDB reads a path with glob characters as a pattern (g[1]/x.jsonl would read g1/x.jsonl):
         # give it a plain name for the same file
-        with tempfile.TemporaryDirectory(prefix="dump-span-") as folder:
-            link = Path(folder) / "span.jsonl"
+        with _span_folder() as folder:
+            link = folder / "span.jsonl"
             link.symlink_to(span.path)
             yield link, None
         return
     if span.data is not None:
-        with tempfile.TemporaryDirectory(prefix="dump-span-") as folder:
-            path = Path(folder) / "span.jsonl"
+        with _span_folder() as folder:
+            path = folder / "span.jsonl"
             path.write_bytes(span.data)
             yield path, span.data.count(b"\n")
         return
@@ -244,9 +244,24 @@ def _span_file(span: Span) -> Iterator[tuple[Path, int | None]]:
             f"{span.path}: cannot read it here ({exc.strerror or exc}); Dask workers read plain dump "
             "files themselves, at the same path: put them on a filesystem every worker sees"
         ) from None
-    with source, tempfile.TemporaryDirectory(prefix="dump-span-") as folder:
-        path = Path(folder) / "span.jsonl"
+    with source, _span_folder() as folder:
+        path = folder / "span.jsonl"
         yield path, _copy_range(source, span.start, span.end, path)
+
+
+@contextmanager
+def _span_folder() -> Iterator[Path]:
+    """A temporary folder (under TMPDIR) for one span's lines; a full disk there is named as such.
+
+    The error would otherwise name the dataset, whose disk may have room to spare.
+    """
+    with tempfile.TemporaryDirectory(prefix="dump-span-") as folder:
+        try:
+            yield Path(folder)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise storage_error(exc, f"{folder} (the temporary folder for dump spans: TMPDIR)") from None
 
 
 def _range_bounds(handle: BinaryIO, start: int, end: int | None) -> tuple[int, int]:

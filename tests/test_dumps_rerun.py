@@ -218,3 +218,44 @@ def test_a_scheduler_that_is_not_an_address_is_a_usage_error(tmp_path: Path, add
     assert result.exit_code == 2, result.output
     assert "is not a scheduler address" in result.output and "tcp://HOST:PORT" in result.output
     assert not (folder / "versions").exists()
+
+
+def test_a_damaged_input_file_writes_what_it_could_read_and_exits_1(tmp_path: Path) -> None:
+    """A zstd stream cut short: the version holds the lines decoded before the break, the problem names the
+    file, and the exit code tells a scheduler that a person should look (1), as for collect."""
+    from click.testing import CliRunner
+
+    from scraper.cli import main
+
+    folder = write_spec(tmp_path / "ds", SPEC)
+    path = write_zst(tmp_path / "RS_2017-07.zst", [post(f"p{i}") for i in range(3000)])
+    path.write_bytes(path.read_bytes()[: path.stat().st_size * 3 // 4])
+    result = CliRunner().invoke(main, ["dumps", str(folder), str(path)])
+    assert result.exit_code == 1, result.output
+    assert "problem: " in result.output and "RS_2017-07.zst" in result.output
+    assert 0 < pq.read_metadata(folder / "versions" / "v0001" / "submissions.parquet").num_rows < 3000
+
+
+def test_a_full_temporary_folder_is_named_not_the_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A .zst span is written under TMPDIR: when that disk is full, the error says so (exit 74), and
+    nothing is written to the dataset."""
+    import errno
+
+    from click.testing import CliRunner
+
+    from scraper.cli import main
+
+    real = Path.write_bytes
+
+    def full(self: Path, data: Any) -> int:
+        if self.name == "span.jsonl":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    folder = write_spec(tmp_path / "ds", SPEC)
+    path = write_zst(tmp_path / "RS_2017-07.zst", [post("p1")])
+    result = CliRunner().invoke(main, ["dumps", str(folder), str(path)])
+    assert result.exit_code == 74, result.output
+    assert "temporary folder for dump spans: TMPDIR" in result.output and "ENOSPC" in result.output
+    assert not (folder / "versions").exists()
