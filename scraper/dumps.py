@@ -586,6 +586,9 @@ def _write(
             **{k.removeprefix("filtered_"): v for k, v in sorted(report.counts.items()) if k.startswith("filtered_")},
             **({"duplicate": sum(duplicates.values())} if any(duplicates.values()) else {}),
         },
+        "repaired": {
+            k.removeprefix("repaired_"): v for k, v in sorted(report.counts.items()) if k.startswith("repaired_")
+        },
         "problems": report.problems,
         "engine": engine.name,
     }

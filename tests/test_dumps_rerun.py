@@ -259,3 +259,23 @@ def test_a_full_temporary_folder_is_named_not_the_dataset(tmp_path: Path, monkey
     assert result.exit_code == 74, result.output
     assert "temporary folder for dump spans: TMPDIR" in result.output and "ENOSPC" in result.output
     assert not (folder / "versions").exists()
+
+
+def test_a_lone_surrogate_in_a_dump_line_is_repaired_not_quarantined(tmp_path: Path) -> None:
+    """Half an emoji (``"\\ud83d"``) is valid JSON that real dumps carry: the row is kept with U+FFFD in its
+    place and the repair counted, as on the collected path; a whole pair is read as the emoji itself."""
+    lines = [
+        b'{"id":"p1","subreddit":"MachineLearning","created_utc":1500000000,"title":"quit \\ud83d ML",'
+        b'"selftext":"bye \\ud83d\\ude00 and \\udc00","author":"a"}',
+        b'{"id":"p2","subreddit":"MachineLearning","created_utc":1500000001,"title":"left \\ud83d\\ude00",'
+        b'"selftext":"","author":"b"}',
+        b'{"id":"p3","subreddit":"MachineLearning","created_utc":1500000002,"title":"fine","author":"c"}',
+    ]
+    folder = write_spec(tmp_path / "ds", SPEC)
+    manifest = ingest_dumps(folder, [write_zst(tmp_path / "RS_2017-07.zst", lines)])
+    assert (manifest["stats"]["submissions"], manifest["stats"]["quarantined"]) == (3, 0)
+    assert manifest["stats"]["repaired"] == {"selftext": 1, "title": 1}
+    rows = {r["name"]: r for r in pq.read_table(folder / "versions" / "v0001" / "submissions.parquet").to_pylist()}
+    assert rows["t3_p1"]["title"] == "quit \ufffd ML" and rows["t3_p1"]["selftext"] == "bye \U0001f600 and \ufffd"
+    assert rows["t3_p2"]["title"] == "left \U0001f600"
+    assert validate(folder).valid

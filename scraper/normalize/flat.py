@@ -24,7 +24,9 @@ integers written as strings are refused.
 
 from __future__ import annotations
 
+import json
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +39,7 @@ import pyarrow.compute as pc
 from schemas import ARROW_SCHEMAS
 from scraper.duck import connect
 from scraper.normalize.pseudonyms import Pseudonymizer
+from scraper.normalize.repair import needs_repair, repair_text, storable
 
 STEMS = {"t3": "submissions", "t1": "comments"}
 MATURE_MICROS = 2 * 86400 * 1_000_000  # scraper.normalize.archive.MATURE_SECONDS
@@ -575,6 +578,7 @@ def normalize_block(
     con = _connection(selection.threads)
     lines, bad = _lines(data, first_line)
     counts: dict[str, int] = {}
+    lines = _repaired(lines, counts)
     sql, params = _sql(kind, selection, fast=False)
     params["source"] = source
     # DuckDB scans an Arrow table one record batch per thread: cut the block so every thread gets a share.
@@ -604,6 +608,49 @@ def normalize_block(
     if good.num_rows == 0:
         return None, quarantined, counts
     return _to_schema(STEMS[kind], good, source, pseudonymizer), quarantined, counts
+
+
+#: a ``\\u`` escape of a UTF-16 surrogate (paired ones too: the line is then parsed to tell)
+_SURROGATE_ESCAPE = r"\\[uU][dD][89a-fA-F][0-9a-fA-F]{2}"
+
+
+def _repaired(lines: pa.Table, counts: dict[str, int]) -> pa.Table:
+    """``lines`` with each lone UTF-16 surrogate escape (``"\\ud83d"``, half an emoji) made U+FFFD.
+
+    Such a line is valid JSON, which DuckDB's parser refuses; the collected path repairs these
+    strings (:mod:`scraper.normalize.repair`), so the dump path does too instead of quarantining
+    real data.  Only lines holding a surrogate escape are parsed here (by Python's ``json``, which
+    takes them); a repaired line is written back without the lone halves, and each repair is
+    counted under ``repaired_<field>`` (the top-level key that held it).
+    """
+    text = lines["line"]
+    suspect = pc.fill_null(pc.match_substring_regex(text, _SURROGATE_ESCAPE), False)
+    if not pc.any(suspect).as_py():
+        return lines
+    values = text.to_pylist()
+    for index in np.flatnonzero(suspect.to_numpy(zero_copy_only=False)).tolist():
+        try:
+            parsed = json.loads(values[index])
+        except (ValueError, RecursionError):
+            continue  # not JSON: quarantined as such below
+        if not isinstance(parsed, dict) or not needs_repair(json.dumps(parsed, ensure_ascii=False)):
+            continue  # only paired surrogates (read fine), or not an object
+        fixed: Counter[str] = Counter()
+        repaired = {storable(str(key)): _storable_value(value, fixed, str(key)) for key, value in parsed.items()}
+        values[index] = json.dumps(repaired, ensure_ascii=False)
+        for field, count in fixed.items():
+            counts[f"repaired_{field}"] = counts.get(f"repaired_{field}", 0) + count
+    return lines.set_column(lines.schema.get_field_index("line"), "line", pa.array(values, pa.large_string()))
+
+
+def _storable_value(value: Any, counts: Counter[str], field: str) -> Any:
+    if isinstance(value, str):
+        return repair_text(value, counts, storable(field))
+    if isinstance(value, list):
+        return [_storable_value(v, counts, field) for v in value]
+    if isinstance(value, dict):
+        return {storable(str(k)): _storable_value(v, counts, field) for k, v in value.items()}
+    return value
 
 
 def _entry(n: int, field: str, error: str, raw: bytes) -> dict[str, Any]:
