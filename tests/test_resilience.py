@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,17 @@ def test_sigkill_at_any_point_then_rerun_equals_an_uninterrupted_run(
     folder = write_spec(tmp_path / "killed" / "resilience", SPEC)
     forest = forest_of(*RESUME_SIZES)
     with FakeReddit(forest, quota=10**9) as server:
+        # answers after the kill_after-th request wait until the kill is sent: it lands mid-expansion
+        # however slowly this process polls on a busy machine
+        killed = threading.Event()
+        answer = server.answer
+
+        def held(*args: Any) -> Any:
+            if len(server.log) >= kill_after:
+                killed.wait(30)
+            return answer(*args)
+
+        server.answer = held  # type: ignore[method-assign]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         proc = subprocess.Popen([sys.executable, "-c", KILLED, str(folder), server.url], env=env)
         deadline = time.monotonic() + 60
@@ -247,6 +259,8 @@ def test_sigkill_at_any_point_then_rerun_equals_an_uninterrupted_run(
             time.sleep(0.002)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        killed.set()
+        server.answer = answer  # type: ignore[method-assign]
         assert not (folder / "versions").exists()
         archived = list(read_records(next((folder / "raw").glob("*.jsonl.gz"))))
         done_before = {r["link"] for r in archived if r.get("event") == "thread"}
@@ -301,8 +315,20 @@ run()
 
 def test_two_collect_processes_at_once_exactly_one_collects(tmp_path: Path) -> None:
     folder = write_spec(tmp_path / "locked", SPEC)
-    faults = Faults(rate=1.0, kinds=("slow",), slow_seconds=0.15)  # every answer slow: the first run lasts
-    with FakeReddit(forest_of(200), quota=10**9, faults=faults) as server:
+    summaries_at = [tmp_path / f"s{i}.json" for i in range(2)]
+    with FakeReddit(forest_of(200), quota=10**9) as server:
+        answer = server.answer
+
+        def held(*args: Any) -> Any:
+            """The lock's holder gets no answer until the other process has given up (its summary is
+            written): the two runs overlap however the machine schedules their starts (slow answers
+            raced the second start on a busy machine)."""
+            deadline = time.monotonic() + 60
+            while not any(path.exists() for path in summaries_at) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            return answer(*args)
+
+        server.answer = held  # type: ignore[method-assign]
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
@@ -314,7 +340,7 @@ def test_two_collect_processes_at_once_exactly_one_collects(tmp_path: Path) -> N
         }
         procs = [
             subprocess.Popen(
-                [sys.executable, "-c", LOCKED, str(folder), str(tmp_path / f"s{i}.json")],
+                [sys.executable, "-c", LOCKED, str(folder), str(summaries_at[i])],
                 env=env,
                 stderr=subprocess.PIPE,
                 text=True,
