@@ -239,6 +239,7 @@ def _refuse_unchanged(
         dataset, tables, spec_sha256=spec_sha256, quarantined=quarantined, pseudonymization=pseudonymization
     )
     if latest is not None:
+        dataset.write_index()  # a run killed after placing its version may have left the index behind
         raise NoChange(latest)
 
 

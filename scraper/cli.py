@@ -646,11 +646,22 @@ def collect(
     help="Processes that read FILES (default: one per core for 64 MiB or more; 1 reads them here).",
 )
 @wait_option
+@click.option(
+    "--write-unchanged",
+    is_flag=True,
+    help="Write a new version even when it would hold what the latest holds (else: 'no change', nothing written).",
+)
 @json_option
 @handle_errors
 @summary_option
 def ingest(
-    path: Path, files: tuple[Path, ...], replace: bool, workers: int | None, wait_for_lock: bool, as_json: bool
+    path: Path,
+    files: tuple[Path, ...],
+    replace: bool,
+    workers: int | None,
+    wait_for_lock: bool,
+    write_unchanged: bool,
+    as_json: bool,
 ) -> None:
     """Add saved Reddit API responses (FILES) to the dataset at PATH as a new version, without asking Reddit.
 
@@ -672,8 +683,17 @@ def ingest(
     from scraper.store.lock import dataset_lock
 
     record_summary({"dataset": str(path)})
-    with dataset_lock(path, wait=wait_for_lock):  # one writer per dataset
-        manifest = run_ingest(path, list(files), replace=replace, workers=workers)
+    from scraper.store.changes import NoChange
+
+    try:
+        with dataset_lock(path, wait=wait_for_lock):  # one writer per dataset
+            manifest = run_ingest(path, list(files), replace=replace, workers=workers, write_unchanged=write_unchanged)
+    except NoChange as exc:  # the same files again, or a rerun of an ingest killed after placing its version
+        record_summary({"version": None, "unchanged_since": exc.latest})
+        if as_json:
+            emit_json({"version": None, "unchanged_since": exc.latest})
+        err.print(f"no change since {exc.latest}; nothing written")
+        return
     record_summary({"version": manifest["version"], "stats": manifest["stats"]})
     if as_json:
         emit_json(manifest)

@@ -97,13 +97,21 @@ _TREE_SAMPLE = msgspec.json.Decoder(_TreeSample)
 
 
 def ingest(
-    dataset_dir: Path, files: Sequence[Path], *, replace: bool = False, workers: int | None = None
+    dataset_dir: Path,
+    files: Sequence[Path],
+    *,
+    replace: bool = False,
+    workers: int | None = None,
+    write_unchanged: bool = False,
 ) -> dict[str, Any]:
     """Write a new version of ``dataset_dir`` from ``files``; return its manifest.
 
     Merged into the latest version unless ``replace``.  Raises :class:`InputError` for a
     file that cannot be read, and when nothing in the input is usable (no version then).
-    ``workers``: processes that read the files (see :func:`read_files`).
+    ``workers``: processes that read the files (see :func:`read_files`).  Without
+    ``write_unchanged``, a version that would hold what the latest holds (the same files
+    again, or a rerun of an ingest killed after its version was placed) is not written:
+    :class:`~scraper.store.changes.NoChange` is raised.
     """
     if not files:
         raise InputError("give at least one file to ingest")
@@ -138,6 +146,7 @@ def ingest(
             stats={},
             spec=spec,
             require_rows=True,
+            write_unchanged=write_unchanged,
         )
 
 

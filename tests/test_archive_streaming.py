@@ -485,7 +485,7 @@ def test_a_purged_thread_stays_a_tombstone_with_its_comments_when_rebuilt_under_
             archive_file.append(record)
     ingest(folder, [raw], replace=True)
     purge(folder, ["t3_aa"])
-    manifest = ingest(folder, [raw], replace=True)  # the rebuild from the purged raw archive
+    manifest = ingest(folder, [raw], replace=True, write_unchanged=True)  # the rebuild from the purged raw archive
     got = tables(folder, manifest)
     assert [(r["name"], r["status"], r["title"]) for r in got["submissions"].to_pylist()] == [("t3_aa", "purged", "")]
     assert sorted(r["name"] for r in got["comments"].to_pylist()) == ["t1_c0", "t1_c1", "t1_c2"]
@@ -557,7 +557,7 @@ def test_ingest_into_an_archive_dataset_with_a_version_needs_replace_and_writes_
     assert done.returncode == 1, done
     assert "--replace" in done.stderr and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in (folder / "versions").iterdir() if p.is_dir()) == [first["version"]]
-    again = ingest(folder, [raw], replace=True)
+    again = ingest(folder, [raw], replace=True, write_unchanged=True)
     assert again["version"] != first["version"]
 
 

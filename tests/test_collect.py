@@ -170,9 +170,12 @@ def test_ingest_of_the_raw_archive_rebuilds_the_same_version(tmp_path: Path) -> 
     with FakeReddit(forest, quota=10**9) as server:
         collect(folder, settings_for(server))
     from scraper.ingest import ingest
+    from scraper.store.changes import NoChange
 
     raw = sorted((folder / "raw").glob("*.jsonl.gz"))
-    manifest = ingest(folder, raw)  # no network: the fake Reddit is gone
+    with pytest.raises(NoChange, match="no change since v0001"):  # what v0001 holds: no second copy of it
+        ingest(folder, raw)  # no network: the fake Reddit is gone
+    manifest = ingest(folder, raw, write_unchanged=True)
     assert manifest["version"] == "v0002"
     for stem in ("submissions", "comments"):
         first = pq.read_table(folder / "versions" / "v0001" / f"{stem}.parquet")

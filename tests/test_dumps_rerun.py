@@ -279,3 +279,42 @@ def test_a_lone_surrogate_in_a_dump_line_is_repaired_not_quarantined(tmp_path: P
     assert rows["t3_p1"]["title"] == "quit \ufffd ML" and rows["t3_p1"]["selftext"] == "bye \U0001f600 and \ufffd"
     assert rows["t3_p2"]["title"] == "left \U0001f600"
     assert validate(folder).valid
+
+
+def test_kill_9_at_every_step_of_an_ingest_then_rerun_writes_no_second_version(tmp_path: Path, forkserver: Any) -> None:
+    """The same promise on ``ingest``: killed after its version was placed, the rerun finds that version
+    (no change) instead of writing an identical second one."""
+    from scraper.ingest import ingest
+    from tests.test_validate import _tree_file
+
+    tree = _tree_file(tmp_path / "tree.json", [("alice", "hi"), ("bob", "yo"), ("[deleted]", "[removed]")])
+
+    def run(folder: Path, kill_at: int = 0, trace: Path | None = None) -> int:
+        proc = forkserver.Process(target=_ingest_child, args=(str(folder), str(tree), kill_at, str(trace or "")))
+        proc.start()
+        proc.join(60)
+        assert proc.exitcode is not None
+        return int(proc.exitcode)
+
+    reference = tmp_path / "reference" / "ds"  # no spec: the manifest names the dataset by its folder
+    trace = tmp_path / "trace"
+    assert run(reference, trace=trace) == 0
+    points = trace.read_text().splitlines()
+    assert "placed" in points and "indexed" in points
+    expected = whole(reference)
+    for number in range(1, len(points) + 1):
+        folder = tmp_path / f"kill-{number}" / "ds"
+        assert run(folder, kill_at=number) == -9
+        try:
+            ingest(folder, [tree])
+        except NoChange:
+            assert points[number - 1] in ("placed", "indexed"), points[number - 1]
+        got = whole(folder)
+        assert same(got, expected), (number, points[number - 1], differences(rows(got), rows(expected)))
+
+
+def _ingest_child(folder: str, tree: str, kill_at: int, trace: str) -> None:
+    from scraper.ingest import ingest
+
+    killpoints.reset(kill_at, trace or None)
+    ingest(Path(folder), [Path(tree)])
