@@ -169,16 +169,24 @@ def test_duckdbs_own_interrupt_errors_are_ctrl_c_not_a_bug() -> None:
     not 70 ("a bug").  Streamed to Arrow, a SIGINT comes back as ``RuntimeError('Query interrupted')``
     (seen by the adversary; timing-dependent, so built here), otherwise as ``InterruptException``."""
     import threading
-    import time
 
     import duckdb
 
     from scraper.cli import interrupted_query
 
     con = duckdb.connect()
-    threading.Thread(target=lambda: (time.sleep(0.2), con.interrupt()), daemon=True).start()
-    with pytest.raises(duckdb.InterruptException) as caught:
-        con.execute("select count(*) from (select md5(range::varchar) from range(1000000000))").fetchall()
+    done = threading.Event()
+
+    def interrupt() -> None:  # until the query has stopped: one sent before it starts does nothing
+        while not done.wait(0.05):
+            con.interrupt()
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    try:
+        with pytest.raises(duckdb.InterruptException) as caught:
+            con.execute("select count(*) from (select md5(range::varchar) from range(1000000000))").fetchall()
+    finally:
+        done.set()
     assert interrupted_query(caught.value)
     assert interrupted_query(RuntimeError("Query interrupted"))
     assert not interrupted_query(duckdb.Error("Catalog Error: x")) and not interrupted_query(RuntimeError("boom"))
