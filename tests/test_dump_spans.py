@@ -14,6 +14,7 @@ import json
 import random
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 
 from scraper import dumps
 from scraper.dumps import Chunk, Rule, Span, filter_chunk, filter_span, ingest_dumps
+from scraper.errors import InputError
 from scraper.normalize import flat
 from scraper.normalize.flat import Selection
 from scraper.sources.dumps import blocks
@@ -425,3 +427,33 @@ def test_a_failed_row_group_write_is_raised_with_no_write_left_running() -> None
             rows.add(batch)
         rows.close()
     assert len(calls) >= 2 and all(c % 4 == 0 for c in calls[:2]) and sum(calls) <= 50
+
+
+def test_the_local_engine_reads_one_item_ahead_and_keeps_the_order() -> None:
+    """While a task runs, the next item is taken (a .zst span decompressed), never more than one ahead."""
+    from scraper.engine import LocalEngine
+
+    taken: list[int] = []
+    done: list[int] = []
+
+    def items() -> Iterator[int]:
+        for i in range(5):
+            taken.append(i)
+            yield i
+
+    def task(item: int, shared: int) -> int:
+        assert len(taken) <= item + 2  # this item and at most the next
+        done.append(item)
+        return item * shared
+
+    assert list(LocalEngine().map(task, items(), 10)) == [0, 10, 20, 30, 40]
+    assert done == [0, 1, 2, 3, 4]
+
+    def broken() -> Iterator[int]:
+        yield 1
+        raise InputError("x.zst: zstd stream broken after line 3")
+
+    results = LocalEngine().map(lambda item, shared: item * shared, broken(), 1)
+    assert next(results) == 1
+    with pytest.raises(InputError, match="broken"):
+        next(results)
