@@ -110,14 +110,20 @@ def median(values: list[float]) -> float:
 
 
 def peak_rss_mb(path: Path, work: Path) -> float:
-    """Peak RSS (MB) of a fresh process that ingests ``path``."""
+    """Peak RSS (MB) of a fresh process that ingests ``path``.
+
+    Read from the process's own ``VmHWM`` (``/proc/self/status``), the high-water mark of its memory
+    since ``exec``: ``getrusage``'s ``ru_maxrss`` keeps the peak from before ``exec`` too, and a child
+    forked from this process starts as large as it is (the figure was then this process's size,
+    whatever the input: 503 → 503 MB in the earlier runs).
+    """
     target = work / "ds-rss"
     shutil.rmtree(target, ignore_errors=True)
     code = (  # as `python -m scraper dumps` runs: without pandas (scraper/startup.py)
-        "import resource, sys; from pathlib import Path; from scraper.startup import without_pandas; "
+        "import re; from pathlib import Path; from scraper.startup import without_pandas; "
         "without_pandas(); from scraper.dumps import ingest_dumps; "
         f"ingest_dumps(Path({str(target)!r}), [Path({str(path)!r})]); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print(re.search(r'VmHWM:\\s+(\\d+) kB', Path('/proc/self/status').read_text()).group(1))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return int(result.stdout.strip().splitlines()[-1]) / 1024

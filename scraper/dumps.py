@@ -286,19 +286,20 @@ def _copy_range(source: BinaryIO, start: int, end: int | None, target: Path) -> 
     """Copy the lines of ``source`` that start in ``[start, end)``, whole, to ``target``; their newlines.
 
     The bytes go from file to file inside the kernel (``os.copy_file_range``; read and written in
-    pieces where it is not available), and the newlines are counted on a memory map of the range,
-    a piece at a time: no copy of the range in Python (it was a fifth of a Dask task's CPU).
+    pieces where it is not available), and the newlines are counted on a memory map of each piece
+    in turn: no copy of the range in Python (it was a fifth of a Dask task's CPU), and never more
+    than a piece mapped (a mapped page counts in the process's RSS: a 256 MiB range mapped whole
+    raised the peak by that much).
     """
     begin, stop = _range_bounds(source, start, end)
     with target.open("wb", buffering=0) as out:
         _copy_bytes(source, out, begin, stop - begin)
-    if stop <= begin:
-        return 0
-    aligned = begin - begin % mmap.ALLOCATIONGRANULARITY
     newlines = 0
-    with mmap.mmap(source.fileno(), stop - aligned, offset=aligned, access=mmap.ACCESS_READ) as view:
-        for at in range(begin - aligned, stop - aligned, COUNT_PIECE):
-            piece = np.frombuffer(view, np.uint8, min(COUNT_PIECE, stop - aligned - at), at)
+    for at in range(begin, stop, COUNT_PIECE):  # one map per piece: a mapped page counts in RSS while mapped
+        size = min(COUNT_PIECE, stop - at)
+        aligned = at - at % mmap.ALLOCATIONGRANULARITY
+        with mmap.mmap(source.fileno(), at + size - aligned, offset=aligned, access=mmap.ACCESS_READ) as view:
+            piece = np.frombuffer(view, np.uint8, size, at - aligned)
             newlines += int(np.count_nonzero(piece == 10))
             del piece  # the map cannot close while an array still points into it
     return newlines
