@@ -34,11 +34,13 @@ its own.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import ctypes
 import itertools
 import os
 import threading
+import time
 import weakref
 from typing import Any
 
@@ -80,6 +82,9 @@ def connect(**config: Any) -> duckdb.DuckDBPyConnection:
             schema = f"use_{next(_uses)}"
             con.execute(f"CREATE SCHEMA {schema}")
             con.execute(f"SET schema = '{schema}'")
+        except duckdb.InterruptException:  # Ctrl-C, taken by DuckDB: the caller's KeyboardInterrupt
+            _discard(database)
+            raise KeyboardInterrupt from None
         except duckdb.Error:
             _discard(database)
             if new:
@@ -118,6 +123,13 @@ def _give_back(database: duckdb.DuckDBPyConnection, schema: str) -> None:
             cleanup.execute(f"DROP SCHEMA {schema} CASCADE")
         finally:
             cleanup.close()
+    except (KeyboardInterrupt, duckdb.InterruptException):
+        # Ctrl-C while this runs, which is whenever the collector frees a cursor: raised here, in a
+        # finalizer, it would be printed and lost, and the command would go on. Hand it back to
+        # the main thread once this has returned.
+        _discard(database)
+        threading.Thread(target=_interrupt_main_soon, daemon=True).start()
+        return
     except duckdb.Error:
         _discard(database)
         return
@@ -126,6 +138,15 @@ def _give_back(database: duckdb.DuckDBPyConnection, schema: str) -> None:
             _idle.append(database)
             return
     _discard(database)
+
+
+def _interrupt_main_soon() -> None:
+    time.sleep(INTERRUPT_DELAY)  # the finalizer that caught the interrupt has returned by then
+    _thread.interrupt_main()
+
+
+#: seconds before an interrupt caught in a finalizer is raised again in the main thread
+INTERRUPT_DELAY = 0.01
 
 
 def _discard(database: duckdb.DuckDBPyConnection) -> None:

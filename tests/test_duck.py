@@ -153,3 +153,39 @@ def test_a_cursor_the_garbage_collector_frees_inside_connect_is_given_back(monke
         gc.enable()
     result[0].close()
     assert len(duck._idle) == 1  # the collected cursor's database is idle again
+
+
+class _InterruptedDatabase:
+    """A database whose clean-up is cut by Ctrl-C (as a real SIGINT during DROP SCHEMA would be)."""
+
+    closed = False
+
+    def cursor(self) -> _InterruptedDatabase:
+        return self
+
+    def execute(self, sql: str) -> None:
+        raise KeyboardInterrupt
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_ctrl_c_during_a_cursors_give_back_reaches_the_main_thread() -> None:
+    """The give-back runs in a finalizer (whenever the collector frees a cursor): a KeyboardInterrupt
+    raised there would be printed and lost, and the command would go on as if Ctrl-C had not come."""
+    import gc
+    import time
+    import weakref
+
+    class Cursor:
+        pass
+
+    cursor = Cursor()
+    database = _InterruptedDatabase()
+    weakref.finalize(cursor, duck._give_back, database, "use_x")
+    with pytest.raises(KeyboardInterrupt):
+        del cursor
+        gc.collect()
+        for _ in range(500):  # the interrupt comes back within INTERRUPT_DELAY, at the loop's next step
+            time.sleep(0.01)
+    assert database.closed  # a database whose clean-up was cut is not lent again
