@@ -155,37 +155,40 @@ def test_a_cursor_the_garbage_collector_frees_inside_connect_is_given_back(monke
     assert len(duck._idle) == 1  # the collected cursor's database is idle again
 
 
-class _InterruptedDatabase:
-    """A database whose clean-up is cut by Ctrl-C (as a real SIGINT during DROP SCHEMA would be)."""
+GIVE_BACK_INTERRUPTED = """
+import gc, sys, time, weakref
+from scraper import duck
 
+class Database:  # its clean-up is cut by Ctrl-C, as a real SIGINT during DROP SCHEMA would be
     closed = False
-
-    def cursor(self) -> _InterruptedDatabase:
+    def cursor(self):
         return self
-
-    def execute(self, sql: str) -> None:
+    def execute(self, sql):
         raise KeyboardInterrupt
-
-    def close(self) -> None:
+    def close(self):
         self.closed = True
+
+class Cursor:
+    pass
+
+cursor, database = Cursor(), Database()
+weakref.finalize(cursor, duck._give_back, database, "use_x")
+try:
+    del cursor
+    gc.collect()
+    for _ in range(500):  # the interrupt comes back within INTERRUPT_DELAY, at the loop's next step
+        time.sleep(0.01)
+except KeyboardInterrupt:
+    sys.exit(130 if database.closed else 3)
+sys.exit(1)
+"""
 
 
 def test_ctrl_c_during_a_cursors_give_back_reaches_the_main_thread() -> None:
     """The give-back runs in a finalizer (whenever the collector frees a cursor): a KeyboardInterrupt
-    raised there would be printed and lost, and the command would go on as if Ctrl-C had not come."""
-    import gc
-    import time
-    import weakref
-
-    class Cursor:
-        pass
-
-    cursor = Cursor()
-    database = _InterruptedDatabase()
-    weakref.finalize(cursor, duck._give_back, database, "use_x")
-    with pytest.raises(KeyboardInterrupt):
-        del cursor
-        gc.collect()
-        for _ in range(500):  # the interrupt comes back within INTERRUPT_DELAY, at the loop's next step
-            time.sleep(0.01)
-    assert database.closed  # a database whose clean-up was cut is not lent again
+    raised there would be printed and lost, and the command would go on as if Ctrl-C had not come.
+    In a process of its own: only a main thread gets Ctrl-C (xdist may run tests in another)."""
+    done = subprocess.run(
+        [sys.executable, "-c", GIVE_BACK_INTERRUPTED], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 130, (done.returncode, done.stderr[-500:])
