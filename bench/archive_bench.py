@@ -51,13 +51,39 @@ sys.path.insert(0, str(ROOT))
 from scraper.dumps import ingest_dumps  # noqa: E402
 from scraper.fake_arctic_shift import FakeArcticShift, generate  # noqa: E402
 from scraper.fake_arctic_shift.dumpfiles import write_zst  # noqa: E402
+from scraper.fake_arctic_shift.generate import base36  # noqa: E402
 from scraper.sources.arctic_shift import PAGE_LIMIT, ArcticShiftClient, TimeWalk  # noqa: E402
 
 START, END = 1_420_070_400, 1_735_689_600  # 2015 … 2025
 
 
+def _in_slice(comment: dict[str, Any], part: int) -> dict[str, Any]:
+    """``comment`` of the ``part``-th generated slice with ids no other slice holds.
+
+    Each slice is generated on its own and numbers its comments from the same place, and a dumps
+    version keeps one row per thing: without this, most of a large file would be duplicates.
+    """
+    if not part:
+        return comment
+
+    def shifted(cid: str) -> str:
+        return base36(int(cid, 36) + part * 10**8)
+
+    out = dict(comment)
+    out["id"] = shifted(comment["id"])
+    if "name" in comment:
+        out["name"] = f"t1_{out['id']}"
+    if isinstance(comment.get("permalink"), str):
+        out["permalink"] = comment["permalink"].replace(f"/{comment['id']}/", f"/{out['id']}/")
+    parent = comment.get("parent_id")
+    if isinstance(parent, str) and parent.startswith("t1_"):
+        out["parent_id"] = f"t1_{shifted(parent[3:])}"
+    return out
+
+
 def comments_file(folder: Path, lines: int, seed: int = 1) -> Path:
-    """A per-subreddit comments file of about ``lines`` generated lines (written in slices: memory stays low)."""
+    """A per-subreddit comments file of ``lines`` generated lines, each comment once (written in slices:
+    memory stays low)."""
     path = folder / "MachineLearning_comments.jsonl"
     written = 0
     with path.open("wb") as handle:
@@ -72,7 +98,7 @@ def comments_file(folder: Path, lines: int, seed: int = 1) -> Path:
                 end=END,
             )
             for comment in store.comments[: lines - written]:
-                handle.write(json.dumps(comment, separators=(",", ":")).encode() + b"\n")
+                handle.write(json.dumps(_in_slice(comment, part), separators=(",", ":")).encode() + b"\n")
                 written += 1
             part += 1
     return path
