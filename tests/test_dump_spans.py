@@ -457,3 +457,18 @@ def test_the_local_engine_reads_one_item_ahead_and_keeps_the_order() -> None:
     assert next(results) == 1
     with pytest.raises(InputError, match="broken"):
         next(results)
+
+
+def test_a_reading_stopped_midway_lets_the_next_use_its_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fast reader stopped after batches were given (a line to quarantine) while a log record still
+    holds the exception: the block path then queries the same DuckDB connection, which must be free."""
+    caplog.set_level("INFO", logger="scraper.dumps")  # records keep the exception, its frame and the reader
+    monkeypatch.setattr(dumps, "FAST_BATCH_ROWS", 4)
+    good = [json.dumps({**GOOD, "id": f"c{i}"}) for i in range(3000)]
+    path = tmp_path / "x_comments.jsonl"
+    bad = json.dumps({**GOOD, "id": "bad", "score": "many"})  # stops the reading while its result is open
+    path.write_text("\n".join([*good[:20], bad, *good[20:]]) + "\n", encoding="utf-8")
+    fast, quarantined, _ = _by_span(path, "t1", Rule())
+    assert fast is not None and fast.num_rows == 3000 and [q["line"] for q in quarantined] == [21]

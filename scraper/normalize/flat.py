@@ -492,6 +492,7 @@ def normalize_file(
     sql, params = _sql(kind, selection, fast=True, usual=usual)
     params["source"] = source
     params["path"] = path
+    reader = None
     try:
         reader = con.sql(sql, params=params).to_arrow_reader(batch_size=batch_rows)
         for result in reader:
@@ -508,6 +509,12 @@ def normalize_file(
         # (met while streaming, DuckDB's error comes through the Arrow reader as an OSError; a real
         # I/O error comes back from the block path, which reads the same file)
         raise NeedsLines(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    finally:
+        # The reader holds the connection until it is read out or closed; the caller's next reading
+        # (the block path) uses the same connection, and the exception that stopped this one may
+        # outlive it (a log record holding it), so close it now rather than when it is collected.
+        if reader is not None:
+            reader.close()
 
 
 def _judge(result: pa.Table, selection: Selection, counts: dict[str, int]) -> pa.Table:
