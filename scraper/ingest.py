@@ -167,6 +167,11 @@ class _Sink(Protocol):
 
 
 def _check_readable(path: Path) -> None:
+    if path.suffix in (".zst", ".jsonl", ".ndjson") and _is_dump_name(path.name):
+        raise InputError(
+            f"{path}: is a Reddit dump file (NDJSON of posts or comments), which ingest does not read; "
+            f"give it to: python -m scraper dumps DATASET {path} (docs/ARCHIVES.md)"
+        )
     try:
         if path.is_dir():
             raise InputError(f"{path}: is a folder; give the files in it (e.g. {path}/*.json)")
@@ -176,6 +181,16 @@ def _check_readable(path: Path) -> None:
         raise InputError(f"{path}: no such file") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc}); check the path") from None
+
+
+def _is_dump_name(name: str) -> bool:
+    from scraper.sources.dumps import dump_kind
+
+    try:
+        dump_kind(name)
+    except InputError:
+        return False
+    return True
 
 
 #: Below this much input, reading in worker processes costs more than it saves.

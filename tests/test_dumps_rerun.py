@@ -326,3 +326,24 @@ def _ingest_child(folder: str, tree: str, kill_at: int, trace: str) -> None:
 
     killpoints.reset(kill_at, trace or None)
     ingest(Path(folder), [Path(tree)])
+
+
+@pytest.mark.parametrize("name", ["RS_2017-07.zst", "RC_2017-07.ndjson", "r_MachineLearning_posts.jsonl"])
+def test_ingest_given_a_dump_file_points_at_dumps(tmp_path: Path, name: str) -> None:
+    from scraper.errors import InputError
+    from scraper.ingest import ingest
+
+    path = tmp_path / name
+    path.write_bytes(b'{"id":"p1"}\n')
+    with pytest.raises(InputError, match=r"is a Reddit dump file .* python -m scraper dumps DATASET"):
+        ingest(tmp_path / "ds", [path])
+    assert not (tmp_path / "ds").exists()
+
+
+def test_a_saved_response_named_like_a_dump_is_still_ingested(tmp_path: Path) -> None:
+    """``<anything>_comments.json`` is also how people name a saved comment tree: JSON files are read as ever."""
+    from scraper.ingest import ingest
+    from tests.test_validate import _tree_file
+
+    tree = _tree_file(tmp_path / "thread_comments.json", [("alice", "hi")])
+    assert ingest(tmp_path / "ds", [tree])["stats"]["comments"] == 1
