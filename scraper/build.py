@@ -193,7 +193,7 @@ class VersionBuilder:
         if completeness is not None:
             extra["completeness"] = completeness
         if not write_unchanged:
-            _refuse_unchanged(self.dataset, outputs, spec_sha256, merged.quarantined, extra["pseudonymization"])
+            refuse_unchanged(self.dataset, outputs, spec_sha256, merged.quarantined, extra["pseudonymization"])
         version = self.dataset.next_version()
         if merged.quarantined:  # in place before the version is: a kill between the two loses neither
             qdir = self.dataset.path / "quarantine"
@@ -227,7 +227,7 @@ class VersionBuilder:
         return pa.concat_arrays(names)
 
 
-def _refuse_unchanged(
+def refuse_unchanged(
     dataset: Dataset,
     tables: Mapping[str, pa.Table | Path],
     spec_sha256: str | None,
@@ -411,7 +411,7 @@ def write_rows(
     if completeness is not None:
         extra["completeness"] = completeness
     if not write_unchanged:
-        _refuse_unchanged(dataset, tables, spec_sha256, len(rows.quarantined), extra["pseudonymization"])
+        refuse_unchanged(dataset, tables, spec_sha256, len(rows.quarantined), extra["pseudonymization"])
     window = {
         "created_min": min((r.created_utc for r in every), default=None),
         "created_max": max((r.created_utc for r in every), default=None),

@@ -298,6 +298,14 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _no_change(latest: str, as_json: bool) -> None:
+    """A build that would hold what ``latest`` holds: nothing written, said as such (exit 0)."""
+    record_summary({"version": None, "unchanged_since": latest})
+    if as_json:
+        emit_json({"version": None, "unchanged_since": latest})
+    err.print(f"no change since {latest}; nothing written")
+
+
 def _interrupted() -> None:
     err.print("interrupted: everything fetched so far is kept; run the same command to continue.", soft_wrap=True)
     sys.exit(EXIT_INTERRUPTED)
@@ -689,10 +697,7 @@ def ingest(
         with dataset_lock(path, wait=wait_for_lock):  # one writer per dataset
             manifest = run_ingest(path, list(files), replace=replace, workers=workers, write_unchanged=write_unchanged)
     except NoChange as exc:  # the same files again, or a rerun of an ingest killed after placing its version
-        record_summary({"version": None, "unchanged_since": exc.latest})
-        if as_json:
-            emit_json({"version": None, "unchanged_since": exc.latest})
-        err.print(f"no change since {exc.latest}; nothing written")
+        _no_change(exc.latest, as_json)
         return
     record_summary({"version": manifest["version"], "stats": manifest["stats"]})
     if as_json:
@@ -773,10 +778,7 @@ def dumps(
             write_unchanged=write_unchanged,
         )
     except NoChange as exc:  # a rerun of the same files (or of a run killed after placing its version)
-        record_summary({"version": None, "unchanged_since": exc.latest})
-        if as_json:
-            emit_json({"version": None, "unchanged_since": exc.latest})
-        err.print(f"no change since {exc.latest}; nothing written")
+        _no_change(exc.latest, as_json)
         return
     record_summary({"version": manifest["version"], "stats": manifest["stats"]})
     if as_json:

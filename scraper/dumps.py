@@ -49,7 +49,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from schemas import ARROW_SCHEMAS
-from scraper.build import pseudonymizer_for
+from scraper.build import pseudonymizer_for, refuse_unchanged
 from scraper.duck import connect
 from scraper.engine import Engine, open_engine
 from scraper.errors import ConfigError, InputError, storage_error
@@ -57,7 +57,6 @@ from scraper.normalize.flat import NeedsLines, Selection, normalize_block, norma
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.sources.dumps import DumpFile, blocks, describe, sha256_of
 from scraper.spec import SPEC_FILE, DatasetSpec, load_spec
-from scraper.store.changes import NoChange, unchanged_since
 from scraper.store.lock import dataset_lock
 from scraper.store.purge import purge_batch, purged_fullnames, purged_quarantine_entry
 from scraper.store.snapshot import Dataset
@@ -597,16 +596,7 @@ def _write(
     source = {"kind": "dumps", "files": [f.manifest_entry() for f in files], "threads_from_submissions": bool(posts)}
     extra = {"pseudonymization": pseudonymizer.manifest_entry() if pseudonymizer else {"pseudonymized": False}}
     if not write_unchanged:
-        latest = unchanged_since(
-            dataset,
-            dict(paths),
-            spec_sha256=spec_sha,
-            quarantined=report.quarantined,
-            pseudonymization=extra["pseudonymization"],
-        )
-        if latest is not None:
-            dataset.write_index()  # a run killed after placing its version may have left the index behind
-            raise NoChange(latest)
+        refuse_unchanged(dataset, dict(paths), spec_sha, report.quarantined, extra["pseudonymization"])
     version = dataset.next_version()
     if report.quarantined:  # in place before the version is: a kill between the two loses neither
         target = dataset.path / "quarantine" / f"{version}.jsonl"
