@@ -41,6 +41,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -74,6 +75,7 @@ LOCAL_SPAN_MAX = 256 << 20  # in-process, a span's batches stream out: it may be
 WRITES_QUEUED = 2  # row groups handed to the writer thread and not yet written, at most
 FAST_BATCH_ROWS = 1 << 14  # rows per batch from the fast reader (a larger batch waits for more of DuckDB's buffers)
 COUNT_PIECE = 16 << 20  # bytes of a byte range copied or counted at a time (without the kernel's copy)
+NEWEST_MEMORY = "128MB"  # DuckDB's memory for the one-row-per-thing check; past it the window spills to disk
 
 
 @dataclass(frozen=True)
@@ -573,9 +575,16 @@ def _write(
     kept_posts -= duplicates["submissions"]
     kept_comments -= duplicates["comments"]
     if kept_posts + kept_comments == 0:
+        quarantined = f"{report.quarantined} quarantined"
+        if report.quarantined:  # kept like any run's quarantine, under a name no version takes
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            target = dataset.path / "quarantine" / f"unkept-{stamp}-{os.getpid()}.jsonl"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(quarantine_path, target)
+            quarantined += f", written to {target}"
         raise InputError(
-            f"nothing kept from {len(files)} dump file(s) ({report.counts['lines']} lines, "
-            f"{report.quarantined} quarantined): check the spec's subreddits, [archive] range and [filter] rule"
+            f"nothing kept from {len(files)} dump file(s) ({report.counts['lines']} lines, {quarantined}): "
+            "check the spec's subreddits, [archive] range and [filter] rule"
         )
     stats = {
         "submissions": kept_posts,
@@ -612,11 +621,16 @@ def _write(
     )
 
 
-#: Which of several lines of one thing a version keeps: the newest capture, then the later line.
-_NEWEST_LINE = """
-SELECT * EXCLUDE (file_row_number) FROM read_parquet({src}, file_row_number = true)
-QUALIFY row_number() OVER (PARTITION BY name ORDER BY retrieved_at DESC, file_row_number DESC) = 1
-ORDER BY file_row_number
+#: The rows a version drops, in order: of several lines of one thing, all but the newest capture
+#: (then the later line). Only the name and capture time are read (a narrow window, which spills
+#: to disk past the memory limit), never the rows' texts.
+_DROPPED_LINES = """
+SELECT r FROM (
+    SELECT file_row_number AS r,
+        row_number() OVER (PARTITION BY name ORDER BY retrieved_at DESC, file_row_number DESC) AS k
+    FROM read_parquet({src}, file_row_number = true)
+) WHERE k > 1
+ORDER BY r
 """
 
 
@@ -626,29 +640,53 @@ def _keep_newest(path: Path, work: Path) -> int:
     The same post or comment often comes in more than one input (a month file and a
     per-subreddit file, or a month given twice); the newest capture (``retrieved_at``) wins,
     then the line read later, and rows keep their input order.
+
+    Memory does not grow with the file: DuckDB (within :data:`NEWEST_MEMORY`, spilling to the
+    work folder) finds the numbers of the rows to drop from the names and capture times alone,
+    and hands them back in order while the file is copied a row group at a time without them.
     """
     src = "'" + str(path).replace("'", "''") + "'"
-    con = connect()
+    con = connect(threads=1, memory_limit=NEWEST_MEMORY, temp_directory=str(work / "duckdb.tmp"))
     try:
-        spill = str(work / "duckdb.tmp").replace("'", "''")
-        con.execute(f"SET temp_directory = '{spill}'")
-        con.execute("SET memory_limit = '512MB'")
         # the only value put into these queries is a path of our own work folder, quoted above
         duplicated = f"SELECT count(*) - count(DISTINCT name) FROM read_parquet({src})"  # noqa: S608
         count = con.execute(duplicated).fetchall()[0][0]
         if not count:
             return 0
-        schema = ARROW_SCHEMAS[path.stem]
         newest = work / "newest" / path.name
         newest.parent.mkdir(exist_ok=True)
+        dropped = _row_numbers(con.sql(_DROPPED_LINES.format(src=src)).to_arrow_reader(1 << 16))
+        pending = np.empty(0, dtype=np.int64)  # numbers of rows to drop, not yet reached
         with _writer(newest) as writer, _RowGroups(writer) as rows:
-            for batch in con.sql(_NEWEST_LINE.format(src=src)).to_arrow_reader(ROW_GROUP):
-                rows.add(pa.Table.from_batches([batch]).cast(schema).combine_chunks().to_batches()[0])
+            at = 0  # the file's row number of the batch's first row
+            for read in pq.ParquetFile(path).iter_batches(batch_size=ROW_GROUP):
+                batch, end = read, at + read.num_rows
+                while not pending.size or pending[-1] < end:
+                    more = next(dropped, None)
+                    if more is None:
+                        break
+                    pending = np.concatenate([pending, more])
+                cut = int(np.searchsorted(pending, end))
+                if cut:
+                    keep = np.ones(batch.num_rows, dtype=bool)
+                    keep[pending[:cut] - at] = False
+                    batch = batch.filter(pa.array(keep))
+                    pending = pending[cut:]
+                at = end
+                if batch.num_rows:
+                    rows.add(batch)
             rows.close()
     finally:
         con.close()
     os.replace(newest, path)
     return int(count)
+
+
+def _row_numbers(reader: pa.RecordBatchReader) -> Iterator[np.ndarray[Any, np.dtype[np.int64]]]:
+    """The row numbers of a one-column reader, in order, a batch at a time."""
+    for batch in reader:
+        if batch.num_rows:
+            yield batch.column(0).to_numpy().astype(np.int64, copy=False)
 
 
 #: columns whose values are mostly distinct in a dump (a dictionary page for them is built, then thrown away)

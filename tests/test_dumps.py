@@ -150,6 +150,42 @@ def test_bad_lines_are_quarantined_and_counted_never_fatal(tmp_path: Path) -> No
     assert all(q["file"] == "MachineLearning_submissions.zst" for q in quarantine)
 
 
+def test_a_run_that_quarantines_every_line_still_writes_its_quarantine(tmp_path: Path) -> None:
+    folder = write_spec(tmp_path / "ds", SPEC)
+    lines: list[dict[str, Any] | bytes] = [b'{"id": "p0", "subreddit": "MachineLearning"', b"[1, 2]"]
+    with pytest.raises(InputError, match=r"nothing kept .*2 quarantined, written to .*unkept-") as caught:
+        ingest_dumps(folder, [write_zst(tmp_path / "MachineLearning_submissions.zst", lines)])
+    written = sorted((folder / "quarantine").glob("unkept-*.jsonl"))
+    assert len(written) == 1 and str(written[0]) in str(caught.value)
+    entries = [json.loads(x) for x in written[0].read_text().splitlines()]
+    assert [(q["line"], q["field"], q["file"]) for q in entries] == [
+        (1, "line", "MachineLearning_submissions.zst"),
+        (2, "line", "MachineLearning_submissions.zst"),
+    ]
+    assert not (folder / "versions").exists() or not any((folder / "versions").iterdir())
+
+
+@pytest.mark.parametrize("cut", [False, True])  # True: a bad line sends the file through the block path
+@pytest.mark.parametrize("packed", [False, True])
+def test_a_byte_order_mark_opening_a_file_or_a_line_is_not_data(tmp_path: Path, packed: bool, cut: bool) -> None:
+    folder = write_spec(tmp_path / "ds", SPEC)
+    post = {"subreddit": "MachineLearning", "created_utc": 1_500_000_000, "title": "leaving ML"}
+    bom = "\ufeff".encode()
+    lines = [bom + json.dumps({**post, "id": "p1"}).encode(), json.dumps({**post, "id": "p2"}).encode()]
+    lines.append(bom + json.dumps({**post, "id": "p3"}).encode())  # files joined: a mark opening a later line
+    if cut:
+        lines.append(b'{"id": "p4", "subreddit": "MachineLearning"')
+    if packed:
+        path = write_zst(tmp_path / "MachineLearning_submissions.zst", lines)
+    else:
+        path = tmp_path / "MachineLearning_submissions.jsonl"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+    manifest = ingest_dumps(folder, [path])
+    names = pq.read_table(folder / "versions" / "v0001" / "submissions.parquet")["name"].to_pylist()
+    assert names == ["t3_p1", "t3_p2", "t3_p3"]
+    assert manifest["stats"]["quarantined"] == (1 if cut else 0)
+
+
 def test_a_truncated_file_keeps_what_decoded_and_says_so(tmp_path: Path, store: Any) -> None:
     folder = write_spec(tmp_path / "ds", SPEC)
     many = generate(posts=3000, seed=5, comments_per_post=(0, 0), subreddits=("MachineLearning",))

@@ -568,8 +568,13 @@ def _lines(data: bytes, first_line: int) -> tuple[pa.Table, list[tuple[int, str,
                 flags.append(False)
                 bad.append((first_line + index, f"not UTF-8 ({exc.reason} at byte {exc.start})", value))
         text, ok = pa.array(decoded, pa.large_string()), pa.array(flags)
+    if _BOM in data:  # a byte order mark opening a line (a file's first, or files joined): not part of the JSON
+        text = pc.utf8_ltrim(text, characters="\ufeff")
     numbers = pa.array(range(first_line, first_line + count), pa.int64())
     return pa.table({"n": numbers, "line": text, "ok": ok}), bad
+
+
+_BOM = "\ufeff".encode()
 
 
 def normalize_block(
