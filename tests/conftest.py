@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
@@ -43,6 +44,17 @@ def pytest_configure(config: pytest.Config) -> None:
     """
     if config.option.basetemp is None and "TMPDIR" not in os.environ and os.access(MEMORY, os.W_OK):
         tempfile.tempdir = str(MEMORY)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move what collection made (modules, test functions, plugins: most of the heap) out of the collector's sight.
+
+    Python's full collections walk every tracked object; after collection that is some 150,000
+    objects that live until the end, walked again by each full collection during the tests.
+    ``gc.freeze`` leaves them out of it; the tests' own garbage is collected as before.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(autouse=True)

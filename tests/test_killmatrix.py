@@ -185,51 +185,84 @@ def reference_collect(forkserver: Any, folder: Path, url: str) -> tuple[Path, li
     return reference, points
 
 
-# collect and refresh are two tests (each with its own fake Reddit and reference run) so that the
-# suite's two workers run them side by side; together they kill at 40 points or more.
+# collect and refresh are each one reference run (a module fixture) and shards of its kill points, so
+# that the suite's two workers share them out evenly; together they kill at 40 points or more.
 MIN_COLLECT_CASES, MIN_REFRESH_CASES = 21, 19
+SHARDS = 3
 
 
-def test_kill_9_during_collect_then_rerun_equals_uninterrupted(tmp_path: Path, forkserver: Any) -> None:
-    cases = 0
+def shard(cases: list[int], number: int) -> list[int]:
+    """Every SHARDS-th case from ``number``: each shard spans every phase."""
+    return cases[number::SHARDS]
+
+
+@pytest.fixture(scope="module")
+def collect_matrix(forkserver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The fake Reddit, a traced uninterrupted collect, its kill points and its state (read only)."""
+    tmp = tmp_path_factory.mktemp("collect-matrix")
     with FakeReddit(forest(), quota=10**9, morechildren_max_ids=30) as server:
-        reference, points = reference_collect(forkserver, tmp_path, server.url)
-        expected = state(reference)
-        for number in choose(points):
-            folder = write_spec(tmp_path / f"collect-{number}" / "ds", SPEC)
-            assert spawn(forkserver, "collect", folder, server.url, kill_at=number) == -9, points[number - 1]
-            if points[number - 1] != "state-cleared":  # after that the run is over; a rerun is a new run
-                run("collect", folder, server.url)
-            got = state(folder)
-            assert same(got, expected), (number, points[number - 1], differences(rows(got), rows(expected)))
-            assert not (folder / RUN_STATE).exists() and len(list((folder / "raw").iterdir())) == 1
-            assert not any((folder / ".staging").iterdir()) if (folder / ".staging").exists() else True
-            cases += 1
-    assert cases >= MIN_COLLECT_CASES
+        reference, points = reference_collect(forkserver, tmp, server.url)
+        yield {"url": server.url, "points": points, "expected": state(reference), "tmp": tmp}
 
 
-def test_kill_9_during_refresh_then_rerun_equals_uninterrupted(tmp_path: Path, forkserver: Any) -> None:
+@pytest.fixture(scope="module")
+def refresh_matrix(forkserver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A collected dataset ("base"), then Reddit changed and a traced uninterrupted refresh of it (read only)."""
+    tmp = tmp_path_factory.mktemp("refresh-matrix")
     world = forest()
-    cases = 0
     with FakeReddit(world, quota=10**9, morechildren_max_ids=30) as server:
-        reference, _ = reference_collect(forkserver, tmp_path, server.url)
-        base = tmp_path / "base"
+        reference, _ = reference_collect(forkserver, tmp, server.url)
+        base = tmp / "base"
         shutil.copytree(reference.parent, base)
         # refresh of what was collected, after Reddit changed
         change(world)
-        points = traced(forkserver, "refresh", reference, server.url, tmp_path)
+        points = traced(forkserver, "refresh", reference, server.url, tmp)
         assert {p.partition(":")[2] for p in points} >= {"check", "expansion"}, points
         expected = state(reference)
         assert expected["versions"] == ["v0001", "v0002"]
-        for number in choose(points):
-            folder = tmp_path / f"refresh-{number}" / "ds"
-            shutil.copytree(base / "ds", folder)
-            assert spawn(forkserver, "refresh", folder, server.url, kill_at=number) == -9, points[number - 1]
-            if points[number - 1] != "state-cleared":
-                run("refresh", folder, server.url)
-            got = state(folder)
-            assert same(got, expected), (number, points[number - 1], differences(rows(got), rows(expected)))
-            assert not (folder / REFRESH_STATE).exists() and len(list((folder / "raw").iterdir())) == 2
-            cases += 1
-    assert cases >= MIN_REFRESH_CASES
+        yield {"url": server.url, "points": points, "expected": expected, "base": base / "ds"}
+
+
+def test_the_matrices_kill_at_40_points_or_more(collect_matrix: dict[str, Any], refresh_matrix: dict[str, Any]) -> None:
+    assert len(choose(collect_matrix["points"])) >= MIN_COLLECT_CASES
+    assert len(choose(refresh_matrix["points"])) >= MIN_REFRESH_CASES
     assert MIN_COLLECT_CASES + MIN_REFRESH_CASES >= 40
+    cases = [shard(choose(m["points"]), n) for m in (collect_matrix, refresh_matrix) for n in range(SHARDS)]
+    assert sorted(c for part in cases[:SHARDS] for c in part) == choose(collect_matrix["points"])
+    assert sorted(c for part in cases[SHARDS:] for c in part) == choose(refresh_matrix["points"])
+
+
+@pytest.mark.parametrize("part", range(SHARDS))
+def test_kill_9_during_collect_then_rerun_equals_uninterrupted(
+    tmp_path: Path, forkserver: Any, collect_matrix: dict[str, Any], part: int
+) -> None:
+    url, points, expected = collect_matrix["url"], collect_matrix["points"], collect_matrix["expected"]
+    cases = shard(choose(points), part)
+    assert cases
+    for number in cases:
+        folder = write_spec(tmp_path / f"collect-{number}" / "ds", SPEC)
+        assert spawn(forkserver, "collect", folder, url, kill_at=number) == -9, points[number - 1]
+        if points[number - 1] != "state-cleared":  # after that the run is over; a rerun is a new run
+            run("collect", folder, url)
+        got = state(folder)
+        assert same(got, expected), (number, points[number - 1], differences(rows(got), rows(expected)))
+        assert not (folder / RUN_STATE).exists() and len(list((folder / "raw").iterdir())) == 1
+        assert not any((folder / ".staging").iterdir()) if (folder / ".staging").exists() else True
+
+
+@pytest.mark.parametrize("part", range(SHARDS))
+def test_kill_9_during_refresh_then_rerun_equals_uninterrupted(
+    tmp_path: Path, forkserver: Any, refresh_matrix: dict[str, Any], part: int
+) -> None:
+    url, points, expected = refresh_matrix["url"], refresh_matrix["points"], refresh_matrix["expected"]
+    cases = shard(choose(points), part)
+    assert cases
+    for number in cases:
+        folder = tmp_path / f"refresh-{number}" / "ds"
+        shutil.copytree(refresh_matrix["base"], folder)
+        assert spawn(forkserver, "refresh", folder, url, kill_at=number) == -9, points[number - 1]
+        if points[number - 1] != "state-cleared":
+            run("refresh", folder, url)
+        got = state(folder)
+        assert same(got, expected), (number, points[number - 1], differences(rows(got), rows(expected)))
+        assert not (folder / REFRESH_STATE).exists() and len(list((folder / "raw").iterdir())) == 2
