@@ -2,7 +2,7 @@
 
 Run from the project root::
 
-    python bench/archive_bench.py                 # 100,000 lines, RSS at 30,000 and 300,000
+    python bench/archive_bench.py                 # 100,000 lines; RSS at 30,000 → 300,000 and 100,000 → 1,000,000
     python bench/archive_bench.py --lines 20000 --rss-lines 5000 --json bench/archive_results.json
 
 1. **Dump ingest.** One generated NDJSON comments file (every era's drift, ``_meta``
@@ -22,7 +22,8 @@ Run from the project root::
    run's CPU seconds are reported too: its workers' and this process's (the
    client, which also holds the ``LocalCluster``'s scheduler).
 2. **Memory.** Peak RSS of the ingest in a fresh subprocess (without pandas, as the command runs) at N and 10 N
-   lines (the ratio should be ~1: input is streamed).
+   lines, for each N of ``--rss-lines`` (the ratio should be ~1: input is streamed); at the first N also
+   with the file given twice (every line a duplicate: the one-row-per-thing rewrite on all of it).
 3. **Paging.** A generated 30,000-post subreddit served by the fake Arctic
    Shift on 127.0.0.1, walked with ``after`` exclusive and inclusive: every post
    found exactly once, and pages asked against the minimum (30,000 / 100).
@@ -135,8 +136,8 @@ def median(values: list[float]) -> float:
     return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def peak_rss_mb(path: Path, work: Path) -> float:
-    """Peak RSS (MB) of a fresh process that ingests ``path``.
+def peak_rss_mb(paths: list[Path], work: Path) -> float:
+    """Peak RSS (MB) of a fresh process that ingests ``paths``.
 
     Read from the process's own ``VmHWM`` (``/proc/self/status``), the high-water mark of its memory
     since ``exec``: ``getrusage``'s ``ru_maxrss`` keeps the peak from before ``exec`` too, and a child
@@ -148,11 +149,42 @@ def peak_rss_mb(path: Path, work: Path) -> float:
     code = (  # as `python -m scraper dumps` runs: without pandas (scraper/startup.py)
         "import re; from pathlib import Path; from scraper.startup import without_pandas; "
         "without_pandas(); from scraper.dumps import ingest_dumps; "
-        f"ingest_dumps(Path({str(target)!r}), [Path({str(path)!r})]); "
+        f"ingest_dumps(Path({str(target)!r}), [Path(p) for p in {[str(p) for p in paths]!r}]); "
         "print(re.search(r'VmHWM:\\s+(\\d+) kB', Path('/proc/self/status').read_text()).group(1))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return int(result.stdout.strip().splitlines()[-1]) / 1024
+
+
+def memory(work: Path, sizes: list[int]) -> dict[str, Any]:
+    """Peak RSS at N and 10 N lines for each N of ``sizes``, and with every line given twice at the first N.
+
+    Given twice, every line of the second copy is a duplicate of one of the first, so the version's
+    one-row-per-thing rewrite runs on all of it (the costliest case for memory).
+    """
+    out: dict[str, Any] = {}
+    for n in sizes:
+        pair: list[float] = []
+        for lines in (n, 10 * n):
+            folder = work / f"rss-{lines}"
+            folder.mkdir(exist_ok=True)
+            path = comments_file(folder, lines, seed=50)
+            pair.append(peak_rss_mb([path], work))
+            if n == sizes[0]:
+                twice = folder / "copy"
+                twice.mkdir(exist_ok=True)
+                copy = shutil.copy(path, twice / path.name)
+                pair.append(peak_rss_mb([path, Path(copy)], work))
+                Path(copy).unlink()
+            path.unlink()
+        row: dict[str, Any] = {"lines": [n, 10 * n], "mb": [round(pair[0]), round(pair[-1 if n != sizes[0] else 2])]}
+        row["ratio_10x_input"] = round(row["mb"][1] / row["mb"][0], 3)
+        if n == sizes[0]:
+            row["every_line_twice_mb"] = [round(pair[1]), round(pair[3])]
+            row["every_line_twice_ratio"] = round(pair[3] / pair[1], 3)
+        out[str(n)] = row
+    out["target"] = "1.0 ± 0.2"
+    return out
 
 
 def paging(posts: int = 30_000) -> dict[str, Any]:
@@ -188,7 +220,13 @@ def paging(posts: int = 30_000) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--lines", type=int, default=100_000, help="lines of the speed comparison")
-    parser.add_argument("--rss-lines", type=int, default=30_000, help="N of the memory comparison (N and 10 N)")
+    parser.add_argument(
+        "--rss-lines",
+        type=int,
+        nargs="+",
+        default=[30_000, 100_000],
+        help="Ns of the memory comparison (each at N and 10 N lines; the first also with every line given twice)",
+    )
     parser.add_argument("--rounds", type=int, default=3, help="rounds of (DuckDB, ours, DuckDB); the median counts")
     parser.add_argument("--no-dask", action="store_true", help="skip the LocalCluster run")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -287,17 +325,7 @@ def main() -> None:
                     "total": round(median([w + c for w, c in dask_cpu]), 3),
                 },
             }
-        (work / "small").mkdir()
-        (work / "large").mkdir()
-        small = comments_file(work / "small", args.rss_lines, seed=50)
-        large = comments_file(work / "large", 10 * args.rss_lines, seed=50)
-        rss_small, rss_large = peak_rss_mb(small, work), peak_rss_mb(large, work)
-        results["peak_rss"] = {
-            "lines": [args.rss_lines, 10 * args.rss_lines],
-            "mb": [round(rss_small), round(rss_large)],
-            "ratio_10x_input": round(rss_large / rss_small, 3),
-            "target": "1.0 ± 0.2",
-        }
+        results["peak_rss"] = memory(work, args.rss_lines)
     results["paging"] = paging()
     results["bench_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     text = json.dumps(results, indent=2)
