@@ -113,7 +113,8 @@ class _Row(BaseModel):
     )
     is_edited: bool = column(
         "Edited at least once. True with a null edited time where Reddit sends edited: true "
-        "(items edited before about 2012, when no edit time was stored).",
+        "(items edited before about 2012, when no edit time was stored), and where an old archive "
+        "sends an integer for true (1, or any time before the creation); an archive's 0 is false.",
         example=True,
         reddit="edited is not false",
         since="1.2",

@@ -39,7 +39,7 @@ VALUES: dict[str, list[Any]] = {
     "id": ["abc", "AbC", "ünï", "", 5, None],
     "name": ["t1_abc", "", None, 7],
     "created_utc": [1_500_000_000, 1_500_000_000.7, "1500000000", "soon", None, True],
-    "edited": [False, True, 1_500_000_100, 1.5e9, "1500000100", "0", "x", {}, None],
+    "edited": [False, True, 1_500_000_100, 1.5e9, "1500000100", "0", "x", {}, None, 0, 1, "1", 1_499_999_999.5],
     "subreddit": ["MachineLearning", "other", "", None, 3],
     "author": ["alice", "[deleted]", None, 5],
     "author_fullname": ["t2_a", None, []],

@@ -151,7 +151,7 @@ def t1_data(draw: st.DrawFn, cid: str, parent: str) -> dict[str, Any]:
             data[key] = draw(STRING)
     for key, strategy in (
         ("created_utc", EPOCH),
-        ("edited", st.one_of(st.just(False), EPOCH)),
+        ("edited", st.one_of(st.sampled_from([False, True, 0, 1]), EPOCH)),
         ("score", NUMBER),
         ("controversiality", NUMBER),
         ("depth", NUMBER),

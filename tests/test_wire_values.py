@@ -37,9 +37,11 @@ def _time(draw: st.DrawFn) -> Any:
 
 
 def _edited(draw: st.DrawFn, created: int) -> Any:
-    """edited: false, an epoch after creation as float or int, or a bare true (before ~2012)."""
+    """edited: false, an epoch after creation as float or int, or a bare true (before ~2012);
+    in old dumps also 0 (false) and an integer for true (1, or any "time" before the creation)."""
     later = created + draw(st.integers(min_value=1, max_value=10**7))
-    return draw(st.sampled_from([False, True, float(later), later, float(later) + 0.5]))
+    earlier = draw(st.integers(min_value=1, max_value=created - 1))
+    return draw(st.sampled_from([False, True, float(later), later, float(later) + 0.5, 0, 1, earlier]))
 
 
 @st.composite
@@ -97,8 +99,9 @@ def test_every_value_class_gives_a_row(sample: list[dict[str, Any]]) -> None:
         data = thing["data"]
         row = built[f"{thing['kind']}_{data['id']}"]
         edited = data.get("edited", False)
-        assert row.is_edited is (edited is not False)
-        if edited is True or edited is False:
+        not_edited = edited is False or (edited is not True and edited == 0)
+        assert row.is_edited is not not_edited
+        if edited is True or not_edited or float(edited) < float(data["created_utc"]):
             assert row.edited is None
         else:
             assert row.edited == datetime.fromtimestamp(float(edited), tz=UTC)
@@ -264,3 +267,81 @@ def test_a_1_1_version_loads_diffs_and_validates(tmp_path: Path) -> None:
 def test_upgrade_is_identity_on_current_tables() -> None:
     table = rows_to_table("comments", [_comment("c1")])
     assert upgrade_table("comments", table) is table
+
+
+# -- edited as the archives send it: 0 for false, an integer for true --------------------------
+
+CREATED = 1_300_000_000
+#: (edited as sent, the edit time kept, is_edited): 0 is false; 1 (true as an integer, old dumps)
+#: and any other "time" before the creation are no edit time, so: edited, time unknown.
+EDITED_CLASSES: list[tuple[Any, int | None, bool]] = [
+    (False, None, False),
+    (0, None, False),
+    (True, None, True),
+    (1, None, True),
+    (CREATED - 1, None, True),
+    (CREATED, CREATED, True),
+    (CREATED + 60, CREATED + 60, True),
+    (float(CREATED + 60), CREATED + 60, True),
+]
+
+
+def _edited_tree() -> list[dict[str, Any]]:
+    t3 = {"kind": "t3", "data": {"id": "lnk", "name": "t3_lnk", "title": "t", "author": "op", "subreddit": "x"}}
+    t3["data"].update(created_utc=float(CREATED - 100), is_self=True, selftext="s", num_comments=len(EDITED_CLASSES))
+    comments = [
+        {
+            "kind": "t1",
+            "data": {
+                "id": f"e{i}",
+                "name": f"t1_e{i}",
+                "link_id": "t3_lnk",
+                "parent_id": "t3_lnk",
+                "author": "a",
+                "body": "b",
+                "subreddit": "x",
+                "created_utc": float(CREATED),
+                "edited": edited,
+            },
+        }
+        for i, (edited, _, _) in enumerate(EDITED_CLASSES)
+    ]
+    return [{"kind": "Listing", "data": {"children": [t3]}}, {"kind": "Listing", "data": {"children": comments}}]
+
+
+def _expected() -> dict[str, tuple[datetime | None, bool]]:
+    return {
+        f"t1_e{i}": (None if when is None else datetime.fromtimestamp(when, tz=UTC), flag)
+        for i, (_, when, flag) in enumerate(EDITED_CLASSES)
+    }
+
+
+def test_archive_edited_values_mean_the_same_on_every_path(tmp_path: Path) -> None:
+    from scraper.dumps import ingest_dumps
+    from scraper.fake_arctic_shift.dumpfiles import write_zst
+    from scraper.ingest import ingest
+
+    tree = _edited_tree()
+    # the model path (one row at a time)
+    rows = build_rows(harvest_records([{"url": "", "params": {}, "status": 200, "json": tree, "origin": "file:x"}]))
+    assert rows.quarantined == []
+    assert {r.name: (r.edited, r.is_edited) for r in rows.comments} == _expected()
+    # the streaming ingest (column-wise fast path)
+    sample = tmp_path / "tree.json"
+    sample.write_text(
+        json.dumps(
+            {"request": {"method": "GET", "url": "https://oauth.reddit.com/comments/lnk/"}, "response": {"json": tree}}
+        ),
+        encoding="utf-8",
+    )
+    ingest(tmp_path / "ingested", [sample])
+    # the dumps path (DuckDB)
+    things = [tree[0]["data"]["children"][0]["data"]], [c["data"] for c in tree[1]["data"]["children"]]
+    files = [write_zst(tmp_path / "RS_2011-03.zst", things[0]), write_zst(tmp_path / "RC_2011-03.zst", things[1])]
+    ingest_dumps(tmp_path / "dumped", files)
+    for folder in (tmp_path / "ingested", tmp_path / "dumped"):
+        table = pq.read_table(folder / "versions" / "v0001" / "comments.parquet")
+        got = {r["name"]: (r["edited"], r["is_edited"]) for r in table.to_pylist()}
+        assert got == _expected(), folder.name
+        report = validate(folder)
+        assert report.valid, [c for c in report.checks if c.status == "fail"]

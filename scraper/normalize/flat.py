@@ -372,9 +372,11 @@ SELECT n, err, reason, {"link_norm" if not post else "NULL::VARCHAR"} AS link_no
     CASE WHEN tomb THEN NULL ELSE jstr(t_author_fullname, v_author_fullname) END AS author_fullname,
     CASE WHEN tomb THEN NULL ELSE jstr(t_author_flair_text, v_author_flair_text) END AS author_flair_text,
     created * 1000000 AS created_utc,
-    CASE
-        WHEN t_edited = 'VARCHAR' AND epoch(t_edited, v_edited) <> 0 THEN epoch(t_edited, v_edited) * 1000000
-        WHEN t_edited IN ('UBIGINT', 'BIGINT', 'DOUBLE') AND jnum(t_edited, v_edited) <> 0 THEN micros(jnum(t_edited, v_edited))
+    CASE  -- an edit time before the creation is none (archives send 1 for true): edited, time unknown
+        WHEN t_edited = 'VARCHAR' AND epoch(t_edited, v_edited) <> 0
+            AND epoch(t_edited, v_edited) * 1000000 >= created * 1000000 THEN epoch(t_edited, v_edited) * 1000000
+        WHEN t_edited IN ('UBIGINT', 'BIGINT', 'DOUBLE') AND jnum(t_edited, v_edited) <> 0
+            AND micros(jnum(t_edited, v_edited)) >= created * 1000000 THEN micros(jnum(t_edited, v_edited))
     END AS edited,
     CASE
         WHEN t_edited = 'BOOLEAN' THEN jbool(t_edited, v_edited)

@@ -90,12 +90,27 @@ def _utc(data: dict[str, Any], key: str, default: Any = None) -> datetime | None
 
 def _edited(data: dict[str, Any]) -> tuple[datetime | None, bool]:
     """``(edit time, edited?)``: Reddit sends false, an epoch, or ``true`` for items edited
-    before about 2012, when no edit time was stored (WIRE-FORMAT §8; archives 2006-2012)."""
+    before about 2012, when no edit time was stored (WIRE-FORMAT §8; archives 2006-2012).
+
+    Archives also send ``0`` for false, and an integer for true (``1``): an "edit time"
+    before the item was created is no edit time, so it reads as edited, time unknown.
+    """
     value = data.get("edited", False)
     if value is True:
         return None, True
     when = _utc(data, "edited", False)
-    return when, when is not None
+    if when is None or when == _EPOCH_ZERO:
+        return None, False
+    try:
+        created = _utc(data, "created_utc")
+    except FieldError:  # the row is quarantined for its created_utc, not for this
+        created = None
+    if created is not None and when < created:
+        return None, True
+    return when, True
+
+
+_EPOCH_ZERO = datetime.fromtimestamp(0, tz=UTC)
 
 
 def _common(data: dict[str, Any], kind: str, seen: Seen, found_by: list[str]) -> dict[str, Any]:

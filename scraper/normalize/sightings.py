@@ -807,6 +807,8 @@ def _fast_batch(
     author = _strings(values["author"], repaired, "author")
     category = _strings(values["removed_by_category"], repaired, "removed_by_category") if kind == "t3" else None
     status, author_gone = _statuses(text, author, category)
+    created = _timestamps(values["created_utc"])
+    edited, is_edited = _edits(values["edited"], created)
     columns: dict[str, Any] = {
         "name": names,
         "id": values["id"],
@@ -815,9 +817,9 @@ def _fast_batch(
         "author": pc.if_else(author_gone, pa.scalar(None, pa.string()), author),
         "author_fullname": values["author_fullname"],
         "author_flair_text": values["author_flair_text"],
-        "created_utc": _timestamps(values["created_utc"]),
-        "edited": _timestamps([None if e is False or e is None or e is True else e for e in values["edited"]]),
-        "is_edited": [not (e is False or e is None) for e in values["edited"]],
+        "created_utc": created,
+        "edited": edited,
+        "is_edited": is_edited,
         "score": values["score"],
         "distinguished": values["distinguished"],
         "stickied": [v is True for v in values["stickied"]],
@@ -866,6 +868,21 @@ def _fast_batch(
             _link=names,
         )
     return _batch(STEMS[kind], columns, n, repaired)
+
+
+def _edits(values: Sequence[bool | float | None], created: pa.Array) -> tuple[pa.Array, list[bool]]:
+    """``edited`` and ``is_edited`` columns, as :func:`scraper.normalize.rows._edited` makes them.
+
+    ``true`` and an epoch before the item's creation (archives send ``1`` for true): edited,
+    time unknown; ``false``, null and ``0``: not edited.
+    """
+    times = [None if e is None or e is True or e is False or e == 0 else e for e in values]
+    edited = _timestamps(times)
+    is_edited = [not (e is None or e is False or (e is not True and e == 0)) for e in values]
+    early = pc.fill_null(pc.less(edited, created), False)
+    if pc.any(early).as_py():
+        edited = pc.if_else(early, pa.scalar(None, edited.type), edited)
+    return edited, is_edited
 
 
 def _strings(values: Sequence[str | None], repaired: Counter[str], name: str) -> pa.Array:
