@@ -178,33 +178,22 @@ def merge(
 # The only values put into these queries are paths of our own work folder, quoted by _sql_path.
 @dataclass(frozen=True)
 class _Order:
-    """Which sighting of a thing wins, as a sort (winner first) and as the key ``arg_max`` maximises."""
+    """Which sighting of a thing wins, as a sort (winner first)."""
 
     sort: str
-    best: str
 
 
 #: The newest sighting wins, a later one winning a tie ...
-_NEWEST_FIRST = _Order("retrieved_at DESC, _seq DESC", "(retrieved_at, _seq)")
+_NEWEST_FIRST = _Order("retrieved_at DESC, _seq DESC")
 #: ... and with archive answers, Reddit's newest before any archive's.
-_ARCHIVE_LAST = _Order(
-    "coalesce(_arch, false), retrieved_at DESC, _seq DESC", "(NOT coalesce(_arch, false), retrieved_at, _seq)"
-)
-#: Per thing, the winner's narrow columns: one hash aggregation, no sort of the sightings.
-_WINNERS = """
-SELECT _key, unnest(_won), _in_base, _base_depth FROM (
-    SELECT _key,
-        arg_max({{{columns}}}, {best}) AS _won,
-        bool_or(_pre) AS _in_base,
-        max(CASE WHEN _pre THEN _rdepth END) AS _base_depth
-    FROM read_parquet({src})
-    GROUP BY _key
-)
-ORDER BY _key
-"""
+_ARCHIVE_LAST = _Order("coalesce(_arch, false), retrieved_at DESC, _seq DESC")
+#: Every sighting's narrow columns, sorted by key, each thing's winner first: the winners are the
+#: first row of each key (:func:`_winners`).  A sort of narrow rows is cheaper than a hash
+#: aggregation (``arg_max`` per key), which spills past the memory limit near a million keys.
+_NARROW_SORTED = "SELECT _key, {columns}, _pre, _rdepth AS _pre_depth FROM read_parquet({src}) ORDER BY _key, {order}"
 _NARROW = {
-    "comments": "'_parent': _parent, '_rdepth': _rdepth",
-    "submissions": "'title': title, 'selftext': selftext, 'source': source, 'retrieved_at': retrieved_at",
+    "comments": "_parent, _rdepth",
+    "submissions": "title, selftext, source, retrieved_at",
 }
 #: Every sighting, each thing's winner first.
 _SORTED = "SELECT * FROM read_parquet({src}) {where} ORDER BY _key, {order}"
@@ -239,11 +228,31 @@ def _sql_files(paths: list[Path]) -> str:
 
 
 def _winners(con: duckdb.DuckDBPyConnection, staged: list[Path] | None, stem: str, order: _Order) -> pa.Table | None:
-    """The columns depth and the thread filter need of each thing's winning sighting, sorted by key."""
+    """The columns depth and the thread filter need of each thing's winning sighting, sorted by key.
+
+    Also, per thing: ``_in_base``, whether the base version holds it, and ``_base_depth``, the
+    largest depth Reddit gave in a base sighting of it (null when none did).
+    """
     if not staged:
         return None
-    query = _WINNERS.format(columns=_NARROW[stem], src=_sql_files(staged), best=order.best)
-    return con.sql(query).to_arrow_table().combine_chunks()
+    query = _NARROW_SORTED.format(columns=_NARROW[stem], src=_sql_files(staged), order=order.sort)
+    table = con.sql(query).to_arrow_table().combine_chunks()
+    keys = table["_key"].combine_chunks()
+    n = len(keys)
+    if not n:
+        return None
+    first = pa.concat_arrays([pa.array([True]), pc.not_equal(keys.slice(1), keys.slice(0, n - 1))])
+    starts = np.flatnonzero(first.to_numpy(zero_copy_only=False))
+    pre = pc.fill_null(table["_pre"].combine_chunks(), False).to_numpy(zero_copy_only=False)
+    depth = table["_pre_depth"].combine_chunks()
+    counted = pre & pc.is_valid(depth).to_numpy(zero_copy_only=False)
+    deepest = np.maximum.reduceat(
+        np.where(counted, pc.fill_null(depth, 0).to_numpy(zero_copy_only=False), np.iinfo(np.int64).min), starts
+    )
+    winners = table.filter(first).drop_columns(["_pre", "_pre_depth"])
+    return winners.append_column("_in_base", pa.array(np.logical_or.reduceat(pre, starts))).append_column(
+        "_base_depth", pa.array(deepest, pa.int64(), mask=~np.logical_or.reduceat(counted, starts))
+    )
 
 
 def _overlay(stem: str, archive: ArchiveOverlay) -> _Overlay:
