@@ -476,7 +476,7 @@ def _final(
             to_quarantine = pc.and_(quarantined, pa.array([True] * n) if base_only else keep)
             if pc.any(to_quarantine).as_py():
                 _write_quarantine(qfile, table.filter(to_quarantine), result)
-            table = table.filter(pc.and_(keep, pc.invert(quarantined)))
+            table = _filtered(table, pc.and_(keep, pc.invert(quarantined)))
             if table.num_rows == 0:
                 continue
             labels = _labels_for(table["_link"].combine_chunks(), found, table["source"].combine_chunks())
@@ -536,7 +536,12 @@ def _newest(batch: pa.RecordBatch, last_key: str | None) -> pa.RecordBatch:
     keys = batch.column("_key")
     first = pa.array([last_key is None or keys[0].as_py() != last_key])
     rest = pc.not_equal(keys.slice(1), keys.slice(0, n - 1)) if n > 1 else pa.array([], pa.bool_())
-    return batch.filter(pa.concat_arrays([first, rest]))
+    return _filtered(batch, pa.concat_arrays([first, rest]))
+
+
+def _filtered(rows: Any, mask: pa.Array) -> Any:
+    """``rows`` (a batch or table) where ``mask``; ``rows`` itself when it keeps them all (no copy of wide columns)."""
+    return rows if mask.null_count == 0 and pc.all(mask).as_py() else rows.filter(mask)
 
 
 def _with_archive(table: pa.Table, overlay: _Overlay) -> pa.Table:
