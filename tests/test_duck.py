@@ -156,8 +156,10 @@ def test_a_cursor_the_garbage_collector_frees_inside_connect_is_given_back(monke
 
 
 GIVE_BACK_INTERRUPTED = """
-import gc, sys, time, weakref
+import gc, signal, sys, time, weakref
 from scraper import duck
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job starts with Ctrl-C ignored
 
 class Database:  # its clean-up is cut by Ctrl-C, as a real SIGINT during DROP SCHEMA would be
     closed = False

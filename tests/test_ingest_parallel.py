@@ -200,8 +200,13 @@ def test_ctrl_c_drops_the_parts_not_started_and_writes_nothing(tmp_path: Path, m
     started.mkdir()
     monkeypatch.setattr(sys.modules[__name__], "_STARTED", [started])
     monkeypatch.setattr(ingest_module, "_read_part", _interrupting_part)
-    with pytest.raises(KeyboardInterrupt):
-        ingest(tmp_path / "ds", files, workers=2)
+    # a shell's background job (CI runners, nohup ... &) starts Python with Ctrl-C ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ingest(tmp_path / "ds", files, workers=2)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     parts = [p for p in started.iterdir() if p.name != "interrupted"]
     assert 1 <= len(parts) < 8  # the parts still waiting were dropped, the running ones ended
     assert not (tmp_path / "ds" / "versions").exists()
