@@ -197,6 +197,9 @@ def test_ctrl_c_exits_130_and_the_rerun_equals_an_uninterrupted_run(
             env=env,
             stderr=subprocess.PIPE,
             text=True,
+            # Ctrl-C as a terminal gives it: a shell's background job (CI runners, nohup ... &)
+            # would otherwise hand the child SIGINT ignored
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         deadline = time.monotonic() + 60
         while len(server.log) < after and proc.poll() is None and time.monotonic() < deadline:
