@@ -231,28 +231,51 @@ def _winners(con: duckdb.DuckDBPyConnection, staged: list[Path] | None, stem: st
     """The columns depth and the thread filter need of each thing's winning sighting, sorted by key.
 
     Also, per thing: ``_in_base``, whether the base version holds it, and ``_base_depth``, the
-    largest depth Reddit gave in a base sighting of it (null when none did).
+    largest depth Reddit gave in a base sighting of it (null when none did).  The sorted
+    sightings are streamed in batches and only the winners kept, so memory holds the winners
+    and one batch, however many times each thing was seen.
     """
     if not staged:
         return None
     query = _NARROW_SORTED.format(columns=_NARROW[stem], src=_sql_files(staged), order=order.sort)
-    table = con.sql(query).to_arrow_table().combine_chunks()
-    keys = table["_key"].combine_chunks()
-    n = len(keys)
-    if not n:
+    kept: list[pa.RecordBatch] = []
+    in_base: list[np.ndarray] = []  # per key, in key order: held by the base
+    deepest: list[np.ndarray] = []  # the base's largest depth (valid where ``counted``)
+    counted: list[np.ndarray] = []
+    last_key: str | None = None
+    for batch in con.sql(query).to_arrow_reader(BATCH_ROWS):
+        n = batch.num_rows
+        if n == 0:
+            continue
+        keys = batch.column("_key")
+        rest = pc.not_equal(keys.slice(1), keys.slice(0, n - 1)) if n > 1 else pa.array([], pa.bool_())
+        first = pa.concat_arrays([pa.array([last_key is None or keys[0].as_py() != last_key]), rest])
+        last_key = keys[-1].as_py()
+        starts = np.flatnonzero(first.to_numpy(zero_copy_only=False))
+        pre = pc.fill_null(batch.column("_pre"), False).to_numpy(zero_copy_only=False)
+        depth = batch.column("_pre_depth")
+        valid = pre & pc.is_valid(depth).to_numpy(zero_copy_only=False)
+        values = np.where(valid, pc.fill_null(depth, 0).to_numpy(zero_copy_only=False), _NO_DEPTH)
+        if not starts.size or starts[0]:  # the batch opens with the previous batch's last key
+            head = slice(0, starts[0] if starts.size else n)
+            in_base[-1][-1] |= pre[head].any()
+            deepest[-1][-1] = max(deepest[-1][-1], values[head].max())
+            counted[-1][-1] |= valid[head].any()
+        if starts.size:
+            in_base.append(np.logical_or.reduceat(pre, starts))
+            deepest.append(np.maximum.reduceat(values, starts))
+            counted.append(np.logical_or.reduceat(valid, starts))
+            kept.append(_filtered(batch, first).drop_columns(["_pre", "_pre_depth"]))
+    if not kept:
         return None
-    first = pa.concat_arrays([pa.array([True]), pc.not_equal(keys.slice(1), keys.slice(0, n - 1))])
-    starts = np.flatnonzero(first.to_numpy(zero_copy_only=False))
-    pre = pc.fill_null(table["_pre"].combine_chunks(), False).to_numpy(zero_copy_only=False)
-    depth = table["_pre_depth"].combine_chunks()
-    counted = pre & pc.is_valid(depth).to_numpy(zero_copy_only=False)
-    deepest = np.maximum.reduceat(
-        np.where(counted, pc.fill_null(depth, 0).to_numpy(zero_copy_only=False), np.iinfo(np.int64).min), starts
+    winners = pa.Table.from_batches(kept).combine_chunks()
+    has_depth = np.concatenate(counted)
+    return winners.append_column("_in_base", pa.array(np.concatenate(in_base))).append_column(
+        "_base_depth", pa.array(np.concatenate(deepest), pa.int64(), mask=~has_depth)
     )
-    winners = table.filter(first).drop_columns(["_pre", "_pre_depth"])
-    return winners.append_column("_in_base", pa.array(np.logical_or.reduceat(pre, starts))).append_column(
-        "_base_depth", pa.array(deepest, pa.int64(), mask=~np.logical_or.reduceat(counted, starts))
-    )
+
+
+_NO_DEPTH = np.iinfo(np.int64).min
 
 
 def _overlay(stem: str, archive: ArchiveOverlay) -> _Overlay:
