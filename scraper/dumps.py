@@ -655,7 +655,7 @@ def _keep_newest(path: Path, work: Path) -> int:
             return 0
         newest = work / "newest" / path.name
         newest.parent.mkdir(exist_ok=True)
-        dropped = _row_numbers(con.sql(_DROPPED_LINES.format(src=src)).to_arrow_reader(1 << 16))
+        dropped = _row_numbers(con.sql(_DROPPED_LINES.format(src=src)).to_arrow_reader(ROW_GROUP))
         pending = np.empty(0, dtype=np.int64)  # numbers of rows to drop, not yet reached
         with _writer(newest) as writer, _RowGroups(writer) as rows:
             at = 0  # the file's row number of the batch's first row

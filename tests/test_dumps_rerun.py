@@ -9,7 +9,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import scraper.dumps
 from scraper.dumps import ingest_dumps
 from scraper.fake_arctic_shift.dumpfiles import write_zst
 from scraper.publish.validate import validate
@@ -135,6 +138,36 @@ def test_one_row_per_thing_the_newest_capture_then_the_later_line_wins(tmp_path:
     assert manifest["stats"]["submissions"] == 4 and manifest["stats"]["not_kept"]["duplicate"] == 7
     report = validate(folder)
     assert report.valid and {c.status for c in report.checks} == {"ok"}
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    things=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 3)), min_size=1, max_size=60),
+    group=st.integers(1, 9),
+)
+def test_one_row_per_thing_across_row_groups_matches_a_plain_reading(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, things: list[tuple[int, int]], group: int
+) -> None:
+    """Repeats anywhere in a file of many row groups: the streamed rewrite keeps what a plain reading keeps.
+
+    Row groups (and the batches of rows to drop) of a few rows, so repeats and the rows dropped fall
+    on every side of a batch's edges.
+    """
+    monkeypatch.setattr(scraper.dumps, "ROW_GROUP", group)
+    tmp_path = tmp_path_factory.mktemp("groups")
+    lines = [post(f"p{thing}", retrieved=1_500_100_000 + capture, score=i) for i, (thing, capture) in enumerate(things)]
+    newest: dict[str, tuple[int, int]] = {}  # name -> (capture, line) of the line kept
+    for i, (thing, capture) in enumerate(things):
+        newest[f"t3_p{thing}"] = max(newest.get(f"t3_p{thing}", (-1, -1)), (capture, i))
+    expected = sorted((line, name) for name, (_capture, line) in newest.items())
+    folder = write_spec(tmp_path / "ds", SPEC)
+    manifest = ingest_dumps(folder, [write_zst(tmp_path / "RS_2017-07.zst", lines)])
+    table = pq.read_table(folder / "versions" / "v0001" / "submissions.parquet")
+    assert list(zip(table["score"].to_pylist(), table["name"].to_pylist(), strict=True)) == expected
+    assert manifest["stats"]["not_kept"].get("duplicate", 0) == len(things) - len(newest)
+    meta = pq.ParquetFile(folder / "versions" / "v0001" / "submissions.parquet").metadata
+    sizes = [meta.row_group(k).num_rows for k in range(meta.num_row_groups)]
+    assert all(size == group for size in sizes[:-1]) and 0 < sizes[-1] <= group
 
 
 def test_a_version_from_comment_dumps_alone_is_valid_its_orphans_reported(tmp_path: Path) -> None:
