@@ -540,9 +540,10 @@ def test_any_archive_deletion_facts_give_a_version_that_validates(
 
 
 def test_ingest_into_an_archive_dataset_with_a_version_needs_replace_and_writes_nothing_without(tmp_path: Path) -> None:
-    """No silent replacement of everything collected: exit 1, one line naming --replace, no version."""
-    import subprocess
-    import sys
+    """No silent replacement of everything collected: exit 1, one line naming --replace, no version.
+
+    ``python -m scraper ingest`` in a real process forked from this one (tests/forked.py)."""
+    from tests import forked
 
     folder = tmp_path / "ds"
     write_spec(folder, spec_text(rule=False, text_when_gone=False))
@@ -551,9 +552,7 @@ def test_ingest_into_an_archive_dataset_with_a_version_needs_replace_and_writes_
         for record in _fixed_batch(0):
             archive_file.append(record)
     first = ingest(folder, [raw])  # an empty dataset: nothing to merge into, so it builds
-    done = subprocess.run(
-        [sys.executable, "-m", "scraper", "ingest", str(folder), str(raw)], capture_output=True, text=True
-    )
+    done = forked.run(forked.cli("ingest", str(folder), str(raw)))
     assert done.returncode == 1, done
     assert "--replace" in done.stderr and "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert sorted(p.name for p in (folder / "versions").iterdir() if p.is_dir()) == [first["version"]]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import click
@@ -13,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from scraper.cli import DatasetCommand, main, parse_duration
+from tests import forked
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASET_COMMANDS = sorted(name for name, command in main.commands.items() if isinstance(command, DatasetCommand))
@@ -92,17 +91,13 @@ def test_tables_go_to_stdout_and_messages_to_stderr(dataset: Path) -> None:
 
 
 def test_piped_output_is_never_wrapped_or_cut(dataset: Path) -> None:
-    """A real pipe, with a narrow terminal declared: every created_at arrives whole."""
+    """A real process writing to a real pipe, with a narrow terminal declared: every created_at arrives whole.
+
+    The process is forked from this one (tests/forked.py): the pipe and the process are real, the
+    interpreter start is skipped."""
     env = {**os.environ, "COLUMNS": "40"}
     for command in ("versions", "show"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "scraper", command, str(dataset)],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            check=True,
-        )
+        proc = forked.run(forked.cli(command, str(dataset)), env=env, cwd=ROOT, check=True)
         manifest = json.loads((dataset / "versions" / "v0002" / "manifest.json").read_text())
         assert manifest["created_at"] in proc.stdout
         assert "…" not in proc.stdout.replace("sha256", "")  # rich's ellipsis never cuts a value

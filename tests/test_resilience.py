@@ -24,6 +24,7 @@ from scraper.fake_reddit.server import Faults
 from scraper.sources.pacing import Pacer, RetryPolicy
 from scraper.sources.reddit import RedditClient
 from scraper.store.raw import read_records
+from tests import forked
 from tests.conftest import latest_manifest, settings_for, write_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -338,13 +339,9 @@ def test_two_collect_processes_at_once_exactly_one_collects(tmp_path: Path) -> N
             "praw_client_secret": "fake-client-secret",
             "praw_user_agent": "python:tests:0 (lock)",
         }
+        # two real processes, forked from this one (tests/forked.py): the lock is between processes
         procs = [
-            subprocess.Popen(
-                [sys.executable, "-c", LOCKED, str(folder), str(summaries_at[i])],
-                env=env,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+            forked.Forked(forked.script(LOCKED, str(folder), str(summaries_at[i])), env=env, stderr=forked.PIPE)
             for i in range(2)
         ]
         outputs = [p.communicate(timeout=120) for p in procs]

@@ -6,8 +6,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -21,6 +19,7 @@ from scraper.fake_reddit import Forest
 from scraper.fake_reddit.generate import generate_thread
 from scraper.ingest import ingest
 from scraper.store.snapshot import Dataset, rows_to_table, sha256_file
+from tests import forked
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,10 +140,7 @@ def test_kill_while_writing_leaves_earlier_versions_intact_and_next_run_works(
 ) -> None:
     index_before = (two_versions / "index.json").read_bytes()
     sample = str(tree_file(tmp_path, "ccc", 31, 3))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILLER, str(two_versions), sample], stdout=subprocess.PIPE, text=True, env=env
-    )
+    proc = forked.Forked(forked.script(KILLER, str(two_versions), sample), stdout=forked.PIPE)  # a real process
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert line.startswith("WROTE") and ".staging" in line

@@ -7,8 +7,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -27,6 +25,7 @@ from scraper.fake_reddit.server import Faults
 from scraper.sources.pacing import RetryPolicy
 from scraper.sources.reddit import RedditClient
 from scraper.watch import PeriodicProgress, RichProgress, RunState, emit, event_of
+from tests import forked
 from tests.conftest import settings_for, write_spec
 from tests.test_resilience import QUICK, SPEC, forest_of, table_rows
 
@@ -191,16 +190,11 @@ def test_ctrl_c_exits_130_and_the_rerun_equals_an_uninterrupted_run(
             return answer(*args)
 
         server.answer = held  # type: ignore[method-assign]
-        env = {**os.environ, **fake_env(server), "PYTHONPATH": str(ROOT)}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "scraper", "collect", str(folder), "--summary", str(summary)],
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
-            # Ctrl-C as a terminal gives it: a shell's background job (CI runners, nohup ... &)
-            # would otherwise hand the child SIGINT ignored
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
+        env = {**os.environ, **fake_env(server)}
+        # `python -m scraper collect` in a real process forked from this one (tests/forked.py); the child
+        # takes Ctrl-C as from a terminal (KeyboardInterrupt) even where this process has SIGINT ignored
+        # (a shell's background job: CI runners, nohup ... &)
+        proc = forked.Forked(forked.cli("collect", str(folder), "--summary", str(summary)), env=env, stderr=forked.PIPE)
         deadline = time.monotonic() + 60
         while len(server.log) < after and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)
