@@ -4,6 +4,7 @@ a quarantine that is never lost, and a rerun that writes no second version."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -74,22 +75,43 @@ def whole(folder: Path) -> dict[str, Any]:
     return found
 
 
-def test_kill_9_at_every_step_of_a_dump_build_then_rerun_equals_uninterrupted(tmp_path: Path, forkserver: Any) -> None:
-    """A version and its quarantine are placed together, and a rerun after the version was placed
-    writes no second one (the adversary's kill after "placed" left v0002 without its quarantine,
-    and the rerun wrote v0003)."""
-    first, second = inputs(tmp_path / "in")
-    reference = write_spec(tmp_path / "reference" / "ds", SPEC)
-    ingest_dumps(reference, [first])
-    trace = tmp_path / "trace"
+SHARDS = 2  # the kill points are shared out between tests, so the suite's two workers can split them
+
+
+@pytest.fixture(scope="module")
+def dump_matrix(forkserver: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A dataset holding v0001 (the base), then a traced uninterrupted build of v0002 on a copy (read only)."""
+    tmp = tmp_path_factory.mktemp("dump-matrix")
+    first, second = inputs(tmp / "in")
+    base = write_spec(tmp / "base" / "ds", SPEC)
+    ingest_dumps(base, [first])
+    reference = tmp / "reference" / "ds"
+    shutil.copytree(base, reference)
+    trace = tmp / "trace"
     assert spawn(forkserver, reference, [second], trace=trace) == 0
     points = trace.read_text().splitlines()
     assert {"staged-file", "placed", "indexed"} <= set(points), points
     expected = whole(reference)
     assert expected["versions"] == ["v0001", "v0002"] and list(expected["quarantine"]) == ["v0002.jsonl"]
-    for number in range(1, len(points) + 1):
-        folder = write_spec(tmp_path / f"kill-{number}" / "ds", SPEC)
-        ingest_dumps(folder, [first])
+    index = [
+        (v["version"], v["parent"], v["rows"]) for v in json.loads((reference / "index.json").read_text())["versions"]
+    ]
+    return {"base": base, "second": second, "points": points, "expected": expected, "index": index}
+
+
+@pytest.mark.parametrize("part", range(SHARDS))
+def test_kill_9_at_every_step_of_a_dump_build_then_rerun_equals_uninterrupted(
+    tmp_path: Path, forkserver: Any, dump_matrix: dict[str, Any], part: int
+) -> None:
+    """A version and its quarantine are placed together, and a rerun after the version was placed
+    writes no second one (the adversary's kill after "placed" left v0002 without its quarantine,
+    and the rerun wrote v0003).  Each case starts from a copy of the same v0001."""
+    points, expected, second = dump_matrix["points"], dump_matrix["expected"], dump_matrix["second"]
+    cases = list(range(1, len(points) + 1))[part::SHARDS]
+    assert cases
+    for number in cases:
+        folder = tmp_path / f"kill-{number}" / "ds"
+        shutil.copytree(dump_matrix["base"], folder)
         assert spawn(forkserver, folder, [second], kill_at=number) == -9, points[number - 1]
         try:
             ingest_dumps(folder, [second])
@@ -102,10 +124,7 @@ def test_kill_9_at_every_step_of_a_dump_build_then_rerun_equals_uninterrupted(tm
             differences(rows(got), rows(expected)),
         )
         index = json.loads((folder / "index.json").read_text())
-        assert [(v["version"], v["parent"], v["rows"]) for v in index["versions"]] == [
-            (v["version"], v["parent"], v["rows"])
-            for v in json.loads((reference / "index.json").read_text())["versions"]
-        ]
+        assert [(v["version"], v["parent"], v["rows"]) for v in index["versions"]] == dump_matrix["index"]
         assert not list(folder.glob(".dumps.*"))
 
 
