@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from hypothesis import strategies as st
 import scraper.ingest as ingest_module
 from scraper.errors import InputError, TransientError
 from scraper.ingest import _parts, ingest
+from tests import forked
 from tests.test_ingest import sample_file, t1, tree
 
 DATES = ["Tue, 01 Dec 2026 12:00:00 GMT", "Tue, 01 Dec 2026 12:00:00 GMT", "Wed, 02 Dec 2026 08:00:00 GMT"]
@@ -243,7 +243,7 @@ def test_workers_die_with_a_killed_caller(tmp_path: Path) -> None:
         "ingest_module._read_part = slow\n"
         f"ingest_module.ingest(Path({str(tmp_path / 'ds')!r}), [Path(p) for p in {files!r}], workers=2)\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code])
+    proc = forked.Forked(forked.script(code))  # a real caller process, forked from this one (tests/forked.py)
     try:
         deadline = time.monotonic() + 30
         workers: list[int] = []
