@@ -6,6 +6,9 @@ it (``json_schema_extra={"since": "1.2"}``), so a file can be checked against
 the schema *its* version wrote (:func:`schema_at`), and a loaded table is
 brought to the current schema (:func:`upgrade_table`): an added column is
 derived from the columns the old version had (:data:`DERIVED`), or is null.
+:func:`schema_problems` is the one test of whether a file's schema is one of
+them: ``validate`` reports it, ``report`` and ``diff`` refuse a file that fails
+it before they query it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel
 
 from schemas.arrow import ARROW_SCHEMAS
-from schemas.models import MODELS, SCHEMA_VERSION
+from schemas.models import MODELS, SCHEMA_VERSION, schema_compatible
 
 
 def version_tuple(version: str | None) -> tuple[int, ...]:
@@ -41,6 +44,32 @@ def schema_at(stem: str, version: str | None) -> pa.Schema:
     written = version_tuple(version)
     keep = [f for f in current if version_tuple(field_since(model, f.name)) <= written]
     return pa.schema(keep, metadata=current.metadata)
+
+
+def schema_problems(stem: str, actual: pa.Schema) -> list[str]:
+    """What keeps a Parquet file's schema from being table ``stem`` as written by some version of this major.
+
+    The file's ``schema_version`` (Parquet key-value metadata) says which version wrote
+    it; it must hold exactly that version's columns (:func:`schema_at`), of their types,
+    and be no laxer about nulls (a file may be stricter: an older minor version).  An
+    empty list: the file reads, upgraded by :func:`upgrade_table` where it is older.
+    """
+    meta = (actual.metadata or {}).get(b"schema_version", b"").decode(errors="replace")
+    expected = schema_at(stem, meta) if schema_compatible(meta) else ARROW_SCHEMAS[stem]
+    problems = []
+    for field_ in expected:
+        if field_.name not in actual.names:
+            problems.append(f"missing {field_.name}")
+            continue
+        got = actual.field(field_.name)
+        if not got.type.equals(field_.type):
+            problems.append(f"{field_.name}: {got.type} != {field_.type}")
+        elif got.nullable and not field_.nullable:  # a file may be stricter than the models (older minor)
+            problems.append(f"{field_.name}: nullable {got.nullable} != {field_.nullable}")
+    problems.extend(f"unexpected {name}" for name in actual.names if name not in expected.names)
+    if not schema_compatible(meta):
+        problems.append(f"schema_version {meta or 'absent'}")
+    return problems
 
 
 def _is_edited(table: pa.Table) -> pa.Array:
@@ -80,4 +109,4 @@ def upgrade_table(stem: str, table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=target.with_metadata(metadata))
 
 
-__all__ = ["DERIVED", "field_since", "schema_at", "upgrade_table", "version_tuple"]
+__all__ = ["DERIVED", "field_since", "schema_at", "schema_problems", "upgrade_table", "version_tuple"]

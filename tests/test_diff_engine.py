@@ -14,12 +14,14 @@ from hypothesis import strategies as st
 
 from bench.reference_old import reference_diff
 from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
+from schemas.upgrade import schema_at, version_tuple
 from scraper.publish.diff import diff_versions
 from scraper.store.snapshot import sha256_file
 from tests.test_diff import com, sub
 
 T1 = datetime(2024, 3, 1, tzinfo=UTC)
 STATUSES = ["visible", "deleted", "removed", "account_deleted"]
+OLDER = [v for v in ("1.0", "1.1", "1.2") if version_tuple(v) < version_tuple(SCHEMA_VERSION)]
 
 
 def write_raw_version(folder: Path, version: str, tables: dict[str, pa.Table]) -> None:
@@ -78,9 +80,12 @@ def version_pairs(draw: Any) -> tuple[dict[str, pa.Table], dict[str, pa.Table], 
             if draw(st.booleans()):  # columns in another order
                 order = draw(st.permutations(table.column_names))
                 tables[stem] = table.select(order)
-            if draw(st.integers(0, 4)) == 0:  # a nullable column missing, as in a file of an older minor version
-                nullable = [f.name for f in table.schema if f.nullable and f.name != "status"]
-                tables[stem] = tables[stem].drop_columns([draw(st.sampled_from(nullable))])
+            if draw(st.integers(0, 4)) == 0:  # a file of an older minor version: the columns added since missing
+                written = draw(st.sampled_from(OLDER))
+                kept = schema_at(stem, written).names
+                tables[stem] = tables[stem].select([c for c in tables[stem].column_names if c in kept])
+                metadata = {**(tables[stem].schema.metadata or {}), b"schema_version": written.encode()}
+                tables[stem] = tables[stem].replace_schema_metadata(metadata)
     ignore = frozenset(draw(st.lists(st.sampled_from(["score", "status", "body", "author"]), max_size=2)))
     return tables_a, tables_b, ignore
 

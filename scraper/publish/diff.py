@@ -27,14 +27,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from schemas import ARROW_SCHEMAS
 from schemas.upgrade import upgrade_table
 from scraper import duck
-from scraper.errors import IntegrityError, storage_error
 from scraper.store.changes import VOLATILE  # one rule for "what changes on every run"
-from scraper.store.snapshot import RESTORE
+from scraper.store.tablefile import checked_schema, read_table, scan_error
 from scraper.study import TABLES, locate
 
 MEMORY_LIMIT = "512MB"  # DuckDB's own limit for a diff; the hash join of two 1M-comment versions fits
@@ -135,7 +133,10 @@ def diff_versions(path: Path, a: str, b: str, *, ignore: frozenset[str] = frozen
                 columns_added=[c for c in schema_b.names if c not in schema_a.names],
                 columns_removed=[c for c in schema_a.names if c not in schema_b.names],
             )
-            _diff_table(con, common, result)
+            try:
+                _diff_table(con, common, result)
+            except duckdb.Error as exc:  # a file that matched its manifest but does not read (bad UTF-8, a page)
+                raise scan_error(exc, [folder_a, folder_b]) from None
             tables[name] = result
     return VersionDiff(manifest_a["version"], manifest_b["version"], sorted(ignore), tables)
 
@@ -159,17 +160,12 @@ def _side_view(con: duckdb.DuckDBPyConnection, file: Path, stem: str, view: str)
     A file in the current schema is scanned by DuckDB where it lies; one of an older minor
     version is upgraded in Arrow first (the rare case; it is held in memory).
     """
-    try:
-        schema: pa.Schema = pq.read_schema(file)
-    except pa.ArrowException as exc:
-        raise IntegrityError(f"{file} is not readable Parquet ({str(exc)[:160]}); {RESTORE}") from None
-    except OSError as exc:
-        raise storage_error(exc, file) from None
+    schema = checked_schema(file, stem)  # its table, in a schema of this major version: or refused by name
     current = ARROW_SCHEMAS[stem]
     if schema.equals(current, check_metadata=False):
         con.read_parquet(str(file), file_row_number=True).create_view(view)
         return schema
-    table = upgrade_table(stem, pq.read_table(file))
+    table = upgrade_table(stem, read_table(file))
     table = table.append_column("file_row_number", pa.array(range(table.num_rows), pa.int64()))
     con.from_arrow(table).create_view(view)
     return current

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from schemas import ARROW_SCHEMAS, SCHEMA_VERSION, schema_compatible
-from schemas.upgrade import schema_at
+from schemas.upgrade import schema_problems
 from scraper import duck
 from scraper.errors import InputError
 from scraper.spec import SPEC_FILE, ValidateOptions
@@ -214,7 +214,7 @@ def _validate_version(folder: Path, orphan_warn_share: float) -> list[Check]:
     )
     files = {info.get("table"): (name, info) for name, info in (manifest.get("files") or {}).items()}
     readable: dict[str, Path] = {}
-    for stem, expected in ARROW_SCHEMAS.items():
+    for stem in ARROW_SCHEMAS:
         if stem not in files:
             checks.append(Check(version, f"{stem}: file", "fail", 1, "not listed in manifest.json"))
             continue
@@ -225,7 +225,7 @@ def _validate_version(folder: Path, orphan_warn_share: float) -> list[Check]:
             continue
         integrity = _check_integrity(version, stem, path, info)
         checks.append(integrity)
-        schema_check = _check_schema(version, stem, path, expected)
+        schema_check = _check_schema(version, stem, path)
         checks.append(schema_check)
         if schema_check.status == "ok" and integrity.status == "ok":
             readable[stem] = path
@@ -282,27 +282,12 @@ def _check_integrity(version: str, stem: str, path: Path, info: dict[str, Any]) 
     )
 
 
-def _check_schema(version: str, stem: str, path: Path, expected: pa.Schema) -> Check:
+def _check_schema(version: str, stem: str, path: Path) -> Check:
     try:
         actual = pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
         return Check(version, f"{stem}: schema", "fail", 1, f"unreadable footer: {exc}")
-    meta = (actual.metadata or {}).get(b"schema_version", b"").decode()
-    if schema_compatible(meta):
-        expected = schema_at(stem, meta)  # an older minor version lacks the columns added since
-    problems = []
-    for field_ in expected:
-        if field_.name not in actual.names:
-            problems.append(f"missing {field_.name}")
-            continue
-        got = actual.field(field_.name)
-        if not got.type.equals(field_.type):
-            problems.append(f"{field_.name}: {got.type} != {field_.type}")
-        elif got.nullable and not field_.nullable:  # a file may be stricter than the models (older minor)
-            problems.append(f"{field_.name}: nullable {got.nullable} != {field_.nullable}")
-    problems.extend(f"unexpected {name}" for name in actual.names if name not in expected.names)
-    if not schema_compatible(meta):
-        problems.append(f"schema_version {meta or 'absent'}")
+    problems = schema_problems(stem, actual)
     return Check(
         version,
         f"{stem}: schema",

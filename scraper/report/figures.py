@@ -22,6 +22,7 @@ from scraper import duck
 from scraper.publish.diff import VersionDiff
 from scraper.report.taxonomy import check, group_sql, sql_literal
 from scraper.spec import Taxonomy
+from scraper.store.tablefile import checked_schema
 
 #: Time from a thread's post to a comment, in seconds: upper bounds and labels (a log-like scale).
 TIME_BUCKETS: tuple[tuple[float, str], ...] = (
@@ -134,8 +135,13 @@ def connect(folder: Path, *, name: str = "") -> duckdb.DuckDBPyConnection:
 
 
 def attach(con: duckdb.DuckDBPyConnection, folder: Path, name: str = "") -> None:
-    """Add views ``s{name}``/``c{name}`` over another version's files to ``con``."""
+    """Add views ``s{name}``/``c{name}`` over another version's files to ``con``.
+
+    Each file's schema is checked first (:func:`scraper.store.tablefile.checked_schema`):
+    a file that is not its table, in a schema this tool reads, is refused by name.
+    """
     for view, stem in (("s", "submissions"), ("c", "comments")):
+        checked_schema(folder / f"{stem}.parquet", stem)
         path = sql_literal(str(folder / f"{stem}.parquet"))
         con.execute(f"CREATE OR REPLACE VIEW {view}{name} AS SELECT * FROM read_parquet({path})")
 

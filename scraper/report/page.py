@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from scraper import __version__
 from scraper.errors import ConfigError, storage_error
 from scraper.report import figures as fig_mod
 from scraper.spec import SPEC_FILE, load_spec
+from scraper.store.tablefile import scan_error
 from scraper.study import locate
 
 INSTALL_HINT = "pip install 'reddit-research-dataset[report]'"
@@ -143,14 +146,18 @@ def write_report(
     pseudonymized = bool((manifest.get("pseudonymization") or {}).get("pseudonymized"))
 
     con = fig_mod.connect(folder)
+    scanned = [folder]
     try:
         f = fig_mod.compute(con, manifest, taxonomy, pseudonymized=pseudonymized)
         if against is not None:
             from scraper.publish.diff import diff_versions
 
             result = diff_versions(path, against, manifest["version"], ignore=ignore)
-            fig_mod.attach(con, locate(path, against)[0], "0")
+            scanned.append(locate(path, against)[0])
+            fig_mod.attach(con, scanned[-1], "0")
             f.changes = fig_mod.changes(con, result)
+    except duckdb.Error as exc:  # a file that matched its manifest but does not read (bad UTF-8, a bad page)
+        raise scan_error(exc, scanned) from None
     finally:
         con.close()
 

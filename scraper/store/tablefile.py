@@ -1,0 +1,100 @@
+"""A version's Parquet files checked as the tables they stand for, before a query and after a failed one.
+
+A file can match its manifest's sha256 and still not be what a query expects:
+a re-signed copy, another program's Parquet, ``comments.parquet`` and
+``submissions.parquet`` swapped, a string column holding bytes that are not
+UTF-8.  :func:`checked_schema` reads a file's footer (no data) and refuses it
+unless its schema is the table's, as some minor version of this schema wrote it
+(:func:`schemas.upgrade.schema_problems`, the test ``validate`` reports).  What
+only a scan finds (a damaged page, invalid UTF-8, which DuckDB checks as it
+reads) is named by :func:`scan_error`, which finds the file that fails to read.
+Both raise :class:`~scraper.errors.IntegrityError`: the data is damaged, not
+the tool.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from schemas import ARROW_SCHEMAS
+from schemas.upgrade import schema_problems
+from scraper import duck
+from scraper.errors import IntegrityError, ScraperError, from_exception, storage_error
+from scraper.store.snapshot import RESTORE
+
+#: DuckDB's errors that mean "this data cannot be read" (its base class is what its Parquet reader
+#: raises for a damaged page); the others (binder, parser, catalog) are a query's bug.
+DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException)
+
+
+def checked_schema(path: Path, stem: str) -> pa.Schema:
+    """The schema of ``path``, refused unless the file holds table ``stem`` in a schema this tool reads."""
+    try:
+        schema: pa.Schema = pq.read_schema(path)
+    except pa.ArrowException as exc:
+        raise IntegrityError(f"{path} is not readable Parquet ({_first_line(exc)}); {RESTORE}") from None
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+    problems = schema_problems(stem, schema)
+    if problems:
+        other = next((t for t in ARROW_SCHEMAS if t != stem and not schema_problems(t, schema)), None)
+        why = f"it holds the {other} table: files swapped?" if other else "; ".join(problems[:3])
+        raise IntegrityError(f"{path} is not the {stem} table this tool reads ({why}); {RESTORE}")
+    return schema
+
+
+def read_table(path: Path) -> pa.Table:
+    """The whole file as an Arrow table; a file that does not read is refused by name."""
+    try:
+        return pq.read_table(path)
+    except pa.ArrowException as exc:
+        raise IntegrityError(f"{path} is not readable Parquet ({_first_line(exc)}); {RESTORE}") from None
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether a DuckDB error stands for unreadable data (not for a query this tool got wrong)."""
+    return type(exc) is duckdb.Error or isinstance(exc, DATA_ERRORS)
+
+
+def scan_error(exc: BaseException, folders: list[Path]) -> ScraperError:
+    """The error for a failed DuckDB scan of the version ``folders``' Parquet files.
+
+    A data error names the first file that does not read whole (each is scanned again,
+    every column, on this error path only); any other error passes to
+    :func:`~scraper.errors.from_exception` (a bug, or the disk).
+    """
+    if not is_data_error(exc):
+        return from_exception(exc, where=", ".join(map(str, folders)))
+    for folder in folders:
+        for stem in ARROW_SCHEMAS:
+            path = folder / f"{stem}.parquet"
+            if problem := _unreadable(path):
+                return IntegrityError(f"{path} is damaged: {problem}; {RESTORE}")
+    where = " or ".join(str(f) for f in folders)
+    return IntegrityError(f"a Parquet file of {where} is damaged ({_first_line(exc)}); {RESTORE}")
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why ``path`` does not read whole in DuckDB (every column of every row), or None."""
+    con = duck.connect()
+    try:
+        literal = "'" + str(path).replace("'", "''") + "'"
+        con.execute(f"SELECT count(hash(t)) FROM read_parquet({literal}) t").fetchall()  # noqa: S608
+    except duckdb.Error as exc:
+        return _first_line(exc)
+    finally:
+        con.close()
+    return None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The error's first line, short, with any character a terminal would act on shown as ``?``."""
+    lines = str(exc).strip().splitlines()
+    line = lines[0][:200] if lines else type(exc).__name__
+    return "".join(c if c.isprintable() else "?" for c in line)
