@@ -369,3 +369,58 @@ def test_figures_equal_direct_counts_on_any_version(version: tuple[list[Any], li
     assert f.answers.with_text == len(answers)
     assert f.answers.unmatched == sum(1 for c in answers if c.body == "nothing")
     assert f.answers.counts["Data engineering"] == sum(1 for c in answers if "data engineer" in c.body)
+
+
+def _is_reddit_url(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "https" and parts.netloc == "www.reddit.com" and "\\" not in url
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    permalink=st.one_of(
+        st.text(),
+        st.builds(lambda a, b: a + b, st.sampled_from(["/", "//", "@", "\\", ":", "/x@", "/\\", "https:"]), st.text()),
+    )
+)
+def test_a_permalink_links_to_reddit_or_is_text(permalink: str) -> None:
+    from scraper.report.figures import reddit_link
+
+    link = reddit_link(permalink)
+    assert link is None or (_is_reddit_url(link) and link.endswith(permalink))
+
+
+@settings(max_examples=50, deadline=None)
+@given(path=st.lists(st.text("abcdefghijklmnopqrstuvwxyz0123456789_-.", min_size=1), max_size=6))
+def test_a_plain_reddit_path_is_linked(path: list[str]) -> None:
+    from scraper.report.figures import reddit_link
+
+    permalink = "/" + "/".join(path) + "/"
+    assert reddit_link(permalink) == "https://www.reddit.com" + permalink or permalink.startswith("//")
+
+
+def test_hostile_permalinks_never_link_to_another_host(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tests.test_odd_files import resign
+
+    dataset = make_dataset(tmp_path / "ds")
+    folder = dataset / "versions" / "v0002"
+    hostile = ["@evil.example/x", "//evil.example/x", "/\\evil.example", "javascript:alert(1)", "/ok/@evil.example"]
+    for stem in ("submissions", "comments"):
+        table = pq.read_table(folder / f"{stem}.parquet")
+        i = table.schema.get_field_index("permalink")
+        values = [hostile[k % len(hostile)] for k in range(table.num_rows)]
+        table = table.set_column(i, table.schema.field(i), pa.array(values, pa.string()))
+        pq.write_table(table, folder / f"{stem}.parquet")
+    resign(dataset, "v0002")
+    out = tmp_path / "r.html"
+    write_report(dataset, out)
+    html = out.read_text(encoding="utf-8")
+    hrefs = [str(a.get("href")) for tag, a in Page(html).tags if tag == "a"]
+    assert not [h for h in hrefs if "evil" in h or "@" in h or "\\" in h or h.startswith("javascript")], hrefs
+    assert not [h for h in hrefs if "www.reddit.com" in h], hrefs  # every permalink was hostile: none is linked
+    assert "<td>t3_th0 Thread 0" in html  # the threads are still listed, as text

@@ -275,6 +275,20 @@ def compute(
     )
 
 
+REDDIT = "https://www.reddit.com"
+#: A permalink the page links to: a path on Reddit. Nothing that could make the URL name another host
+#: (``@`` puts a user-info part before it, ``\\`` reads as ``/`` in browsers, ``//`` starts a host,
+#: a ``:`` a scheme), no space or control character.
+_PERMALINK = re.compile(r"/(?!/)[^@\\:\s\x00-\x1f\x7f]*")
+
+
+def reddit_link(permalink: object) -> str | None:
+    """The Reddit URL of a permalink, or None where the permalink is not a plain path (shown as text)."""
+    if isinstance(permalink, str) and _PERMALINK.fullmatch(permalink):
+        return REDDIT + permalink
+    return None
+
+
 def _date(value: datetime | None) -> str | None:
     return value.date().isoformat() if value else None
 
@@ -315,7 +329,7 @@ def _completeness(
             {
                 "name": name,
                 "title": title,
-                "permalink": permalink,
+                "link": reddit_link(permalink),
                 "stated": stated,
                 "held": held,
                 "unresolved": reasons,
@@ -386,7 +400,7 @@ def answers(con: duckdb.DuckDBPyConnection, taxonomy: Taxonomy, *, pseudonymized
             {
                 "name": name,
                 "score": score,
-                "permalink": f"https://www.reddit.com{permalink}" if permalink else None,
+                "permalink": reddit_link(permalink),
                 "author": author if pseudonymized else None,
                 "date": _date(created),
                 "text": quote(body, match, pseudonymized=pseudonymized),
