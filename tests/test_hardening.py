@@ -380,6 +380,117 @@ def test_purge_under_disk_faults(monkeypatch: pytest.MonkeyPatch, base: Path, tm
     assert any("purges.jsonl" in s for s in sites)
 
 
+class _Budgeted:
+    """A file open for writing whose writes stop, part-way, when the disk's space runs out."""
+
+    def __init__(self, handle: Any, disk: DiskFills) -> None:
+        self._handle, self._disk = handle, disk
+
+    def write(self, data: Any) -> int:
+        room = self._disk.take(len(data))
+        if room < len(data):
+            self._handle.write(data[:room])
+            self._handle.flush()
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return int(self._handle.write(data))
+
+    def __enter__(self) -> _Budgeted:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+
+class DiskFills:
+    """The disk under ``root`` holds ``room`` more bytes: the write that crosses it writes what fits, then ENOSPC.
+
+    Unlike :class:`DiskFault` (a refusal at an open or a rename), the file is opened and
+    written part-way first, as on a real full disk: the fault is inside the write.
+    """
+
+    def __init__(self, root: Path, room: int) -> None:
+        self.root, self.room, self.written = str(root.resolve()), room, 0
+
+    def under(self, path: Any) -> bool:
+        try:
+            return os.path.realpath(os.fspath(path)).startswith(self.root)
+        except TypeError:
+            return False
+
+    def take(self, wanted: int) -> int:
+        """How many of ``wanted`` bytes still fit."""
+        granted = max(0, min(wanted, self.room - self.written))
+        self.written += granted
+        return granted
+
+
+@contextmanager
+def disk_fills(monkeypatch: pytest.MonkeyPatch, root: Path, room: int) -> Iterator[DiskFills]:
+    disk = DiskFills(root, room)
+    real_open, real_sendfile = builtins.open, os.sendfile
+    budgeted_fds: set[int] = set()
+
+    def fake_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(file, mode, *args, **kwargs)
+        if isinstance(file, (str, os.PathLike)) and any(c in mode for c in "wax+") and disk.under(file):
+            budgeted_fds.add(handle.fileno())
+            return _Budgeted(handle, disk)
+        return handle
+
+    def fake_sendfile(out_fd: int, in_fd: int, offset: Any, count: int) -> int:  # shutil.copyfile's fast path
+        if out_fd not in budgeted_fds:
+            return real_sendfile(out_fd, in_fd, offset, count)
+        room = disk.take(count)
+        sent = real_sendfile(out_fd, in_fd, offset, room) if room else 0
+        if sent < count and room < count:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return sent
+
+    with monkeypatch.context() as patch:
+        patch.setattr(builtins, "open", fake_open)
+        patch.setattr(io, "open", fake_open)
+        patch.setattr(os, "sendfile", fake_sendfile)
+        yield disk
+
+
+def test_a_full_disk_during_republish_leaves_the_published_spec_and_card_whole(
+    monkeypatch: pytest.MonkeyPatch, ds: Path, tmp_path: Path
+) -> None:
+    """The top files (dataset.toml, README.md) are replaced whole or not at all, whatever byte the disk fills at."""
+    write_spec(ds, SPEC)
+    (ds / "README.md").write_text("# faults\n\nThe card.\n", encoding="utf-8")
+    old = tmp_path / "old"
+    shutil.copytree(ds, old, ignore=shutil.ignore_patterns(".lock"))
+    with (ds / "dataset.toml").open("a", encoding="utf-8") as spec:
+        spec.write("\n# " + "x" * 30_000 + "\n")  # the spec grows, and the card
+    (ds / "README.md").write_text("# faults\n\n" + "More about the card. " * 2_000, encoding="utf-8")
+    target = tmp_path / "pub"
+
+    def republish(room: int) -> tuple[Result, DiskFills]:
+        shutil.rmtree(target, ignore_errors=True)
+        publish(old, target, allow_identifiable=True)  # the old spec and card are published
+        with disk_fills(monkeypatch, target, room) as disk:
+            return run("publish", str(ds), "--to", str(target), "--identifiable"), disk
+
+    result, counting = republish(10**9)
+    assert_clean(result, 0)
+    needed = counting.written  # the bytes a republish writes: the two top files and the index
+    assert needed > 30_000
+    for room in sorted({0, 1, 4096, needed // 3, needed // 2, needed - 1}):
+        result, _ = republish(room)
+        assert_clean(result, EXIT_IO)
+        line = result.stderr.strip()
+        assert "ENOSPC" in line and str(target) in line, line  # the file that could not be written, not the source
+        for name in ("dataset.toml", "README.md"):  # whole: the old file or the new one, never a part
+            assert (target / name).read_bytes() in ((old / name).read_bytes(), (ds / name).read_bytes()), (room, name)
+        assert not [p.name for p in target.iterdir() if p.name.endswith(".tmp")], room
+        assert_clean(run("publish", str(ds), "--to", str(target), "--identifiable"), 0)  # space is back
+        assert (target / "dataset.toml").read_bytes() == (ds / "dataset.toml").read_bytes()
+
+
 @contextmanager
 def two_thread_reddit() -> Iterator[dict[str, str]]:
     """A fake Reddit holding two 25-comment threads; yields the environment a CLI run needs for it."""

@@ -23,12 +23,14 @@ and ``download`` brings the rewrite to every copy downloaded from the tree.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
-from scraper.errors import IntegrityError, SnapshotError
+from scraper.errors import IntegrityError, SnapshotError, storage_error
 from scraper.publish.validate import validate
 from scraper.store.lock import dataset_lock
 from scraper.store.purge import copy_purge_log, is_purge_of
@@ -112,7 +114,7 @@ def _publish_locked(dataset_dir: Path, target: Path, *, allow_identifiable: bool
     shutil.rmtree(target / ".staging", ignore_errors=True)
     for name in TOP_FILES:
         if (dataset_dir / name).is_file():
-            shutil.copyfile(dataset_dir / name, target / name)
+            _copy_atomic(dataset_dir / name, target / name)
     copy_purge_log(dataset_dir, target)
     write_json_atomic(target / "index.json", index)
     return {
@@ -122,6 +124,36 @@ def _publish_locked(dataset_dir: Path, target: Path, *, allow_identifiable: bool
         "purged": purged,
         "latest": index["latest"],
     }
+
+
+def _copy_atomic(source: Path, destination: Path) -> None:
+    """Replace ``destination`` with a copy of ``source``, all or nothing.
+
+    The copy is written beside it, flushed to disk and renamed over it: a full disk or a
+    kill mid-copy leaves the published file as it was (and no temporary); the error names
+    the file that failed, the destination for a write, the source for a read.
+    """
+    tmp = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    failed = source
+    try:
+        with source.open("rb") as reader:
+            failed = destination
+            with tmp.open("wb") as writer:
+                while True:
+                    failed = source
+                    block = reader.read(1 << 20)
+                    if not block:
+                        break
+                    failed = destination
+                    writer.write(block)
+                failed = destination
+                writer.flush()
+                os.fsync(writer.fileno())
+        os.replace(tmp, destination)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise storage_error(exc, failed) from None
 
 
 def _read_json(path: Path) -> dict[str, Any]:
