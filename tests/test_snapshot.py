@@ -158,3 +158,30 @@ def test_kill_while_writing_leaves_earlier_versions_intact_and_next_run_works(
 def test_unknown_version_is_a_clear_error(two_versions: Path) -> None:
     with pytest.raises(SnapshotError, match=r"no version 'v0009' \(versions: v0001, v0002\)"):
         Dataset(two_versions).manifest("v0009")
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ('[dataset]\nname = "leaving-ml"\n', "leaving-ml"),  # the spec's name, whatever the folder
+        ("", "folder-name"),  # no spec: the folder's
+        ("[dataset\nname = ", "folder-name"),  # a broken spec is its loader's to refuse, not the name's
+        ("[dataset]\nname = 3\n", "folder-name"),
+        ('dataset = "x"\n', "folder-name"),
+    ],
+)
+def test_a_dataset_is_named_by_its_spec_and_its_versions_say_so(tmp_path: Path, spec: str, expected: str) -> None:
+    folder = tmp_path / "folder-name"
+    folder.mkdir()
+    if spec:
+        (folder / "dataset.toml").write_text(spec, encoding="utf-8")
+    dataset = Dataset(folder)
+    assert dataset.name == expected
+    if expected == "leaving-ml":
+        manifest = dataset.write_version(
+            {"submissions": rows_to_table("submissions", []), "comments": rows_to_table("comments", [])},
+            spec_sha256=None,
+            source={"kind": "test"},
+            stats={},
+        )
+        assert manifest["dataset"] == "leaving-ml" and dataset.index()["dataset"] == "leaving-ml"

@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -253,7 +254,17 @@ class Dataset:
 
     @property
     def name(self) -> str:
-        return self.path.resolve().name
+        """The name its spec gives (``[dataset] name`` in dataset.toml), else the folder's name.
+
+        A version's manifest records it, so a dataset collected into a folder of another name
+        (or moved) still calls itself what its spec and its citation say.
+        """
+        try:
+            with (self.path / "dataset.toml").open("rb") as handle:
+                named = tomllib.load(handle).get("dataset", {}).get("name")
+        except (OSError, tomllib.TOMLDecodeError, AttributeError):
+            named = None  # no spec (an ingest target, a downloaded copy), or one its loader will refuse
+        return named if isinstance(named, str) and named else self.path.resolve().name
 
     @property
     def versions_dir(self) -> Path:
