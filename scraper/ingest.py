@@ -31,14 +31,18 @@ from __future__ import annotations
 
 import ctypes
 import gzip
+import itertools
+import math
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -55,7 +59,7 @@ from scraper.normalize.policy import keep_rule
 from scraper.normalize.repair import storable
 from scraper.normalize.sightings import Sightings, SightingStats
 from scraper.spec import SPEC_FILE, load_spec
-from scraper.store.raw import read_records
+from scraper.store.raw import ArchiveRange, read_records_at
 from scraper.store.snapshot import Dataset
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -217,10 +221,24 @@ def read_files(files: Sequence[Path], sightings: Sightings, *, workers: int | No
         for path in files:
             read_file(path, sightings)
         return
-    parts = _parts(files, count * PARTS_PER_WORKER)
     # pyarrow imports pandas (when installed) on its first conversion of a Python list, which
     # takes a second; done once here, the forked workers inherit it instead of each paying it
     pa.array([0])
+    results = _read_parts(_parts(_units(files, count), count * PARTS_PER_WORKER), sightings, count)
+    if not _ranges_meet([span for _, _, spans in results for span in spans]):
+        # a raw archive's ranges missed each other (damage at a range's edge): read the files
+        # whole instead, which names the damage (see ArchiveRange)
+        for index in range(len(results)):
+            shutil.rmtree(sightings.part(index)[0], ignore_errors=True)
+        results = _read_parts(_parts(list(files), count * PARTS_PER_WORKER), sightings, count)
+    sightings.absorb([(staged, stats) for staged, stats, _ in results])
+
+
+_Result = tuple[dict[str, list[Path]], SightingStats, list[ArchiveRange]]
+
+
+def _read_parts(parts: list[list[_Unit]], sightings: Sightings, count: int) -> list[_Result]:
+    """Each part read by a worker process into staging files of its own; the results in input order."""
     jobs = [(part, *sightings.part(index), sightings.batch_rows, sightings.archive) for index, part in enumerate(parts)]
     # fork: a worker starts at once with what is imported here, and never re-runs the caller's
     # __main__ (spawn and forkserver do, which breaks scripts without a main guard).  A worker
@@ -244,7 +262,7 @@ def read_files(files: Sequence[Path], sightings: Sightings, *, workers: int | No
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
-    sightings.absorb(results)
+    return results
 
 
 def _worker_signals(parent: int) -> None:
@@ -264,11 +282,28 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 def _worker_count(files: Sequence[Path], workers: int | None) -> int:
     if not sys.platform.startswith("linux"):
         return 1  # fork is Linux's to give safely (macOS forbids it after threads; Windows has none)
+    cores = len(os.sched_getaffinity(0))
+    # a large raw archive is cut into ranges, so it can keep several workers busy on its own
+    splittable = sum(1 for path in files if _splittable(path))
+    pieces = len(files) + splittable * (max(cores, workers or 1) - 1)
     if workers is not None:
-        return max(1, min(workers, len(files)))
-    if len(files) < 2 or sum(_size(path) for path in files) < PARALLEL_MIN_BYTES:
+        return max(1, min(workers, pieces))
+    if pieces < 2 or sum(_work(path) for path in files) < PARALLEL_MIN_BYTES:
         return 1
-    return max(1, min(len(os.sched_getaffinity(0)), len(files)))
+    return max(1, min(cores, pieces))
+
+
+def _splittable(path: Path) -> bool:
+    return path.name.endswith(".jsonl.gz") and _size(path) >= SPLIT_MIN_BYTES
+
+
+def _work(path: Path) -> int:
+    """About how many bytes of JSON a file holds: a raw archive's gzip is about a seventh of it."""
+    return _size(path) * (GZIP_RATIO if path.name.endswith(".jsonl.gz") else 1)
+
+
+#: JSON bytes per gzip byte in a raw archive (the bench's archives: 287 MB of gzip, 2 GB of responses)
+GZIP_RATIO = 7
 
 
 def _size(path: Path) -> int:
@@ -278,29 +313,85 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _parts(files: Sequence[Path], count: int) -> list[list[Path]]:
-    """``files`` cut into at most ``count`` runs of consecutive files of about equal size."""
-    sizes = [max(1, _size(path)) for path in files]
+@dataclass(frozen=True)
+class _Range:
+    """Bytes ``[start, end)`` of a raw archive: the records of the members that start there."""
+
+    path: Path
+    start: int
+    end: int
+
+
+_Unit = Path | _Range
+
+#: A raw archive at least this large is read in byte ranges by several workers (smaller: whole).
+SPLIT_MIN_BYTES = 8 * 2**20
+
+
+def _units(files: Sequence[Path], count: int) -> list[_Unit]:
+    """``files`` in order, each large raw archive cut into byte ranges of about one part's share.
+
+    Records are numbered in input order whatever the cut (each part from its own base), so the
+    version is the same as when each file is read whole.
+    """
+    share = sum(_work(path) for path in files) / max(1, count * PARTS_PER_WORKER)
+    units: list[_Unit] = []
+    for path in files:
+        size = _size(path)
+        if not (_splittable(path) and _work(path) > share):
+            units.append(path)
+            continue
+        pieces = math.ceil(_work(path) / share)
+        edges = [size * i // pieces for i in range(pieces + 1)]
+        units.extend(_Range(path, low, high) for low, high in itertools.pairwise(edges))
+    return units
+
+
+def _unit_size(unit: _Unit) -> int:
+    return (unit.end - unit.start) * GZIP_RATIO if isinstance(unit, _Range) else _work(unit)
+
+
+def _parts(units: Sequence[_Unit], count: int) -> list[list[_Unit]]:
+    """``units`` cut into at most ``count`` runs of consecutive units of about equal size."""
+    sizes = [max(1, _unit_size(unit)) for unit in units]
     share = sum(sizes) / max(1, count)
-    parts: list[list[Path]] = [[]]
+    parts: list[list[_Unit]] = [[]]
     filled = 0
-    for path, size in zip(files, sizes, strict=True):
+    for unit, size in zip(units, sizes, strict=True):
         if parts[-1] and filled + size / 2 > share * len(parts) and len(parts) < count:
             parts.append([])
-        parts[-1].append(path)
+        parts[-1].append(unit)
         filled += size
     return parts
 
 
-def _read_part(job: tuple[list[Path], Path, int, int, bool]) -> tuple[dict[str, list[Path]], SightingStats]:
-    """One part, in a worker process: its files into staging files of its own."""
-    files, workdir, seq, batch_rows, archive = job
+def _ranges_meet(spans: Iterable[ArchiveRange]) -> bool:
+    """Whether the ranges read of each split archive met, one after another (see ArchiveRange)."""
+    by_file: dict[Path, list[ArchiveRange]] = {}
+    for span in spans:
+        by_file.setdefault(span.path, []).append(span)
+    for ranges in by_file.values():
+        ranges.sort(key=lambda span: span.start)
+        if not all(a.meets(b) for a, b in itertools.pairwise(ranges)):
+            return False
+    return True
+
+
+def _read_part(job: tuple[list[_Unit], Path, int, int, bool]) -> _Result:
+    """One part, in a worker process: its files and ranges into staging files of its own."""
+    units, workdir, seq, batch_rows, archive = job
     workdir.mkdir()
     sightings = Sightings(workdir, batch_rows=batch_rows, archive=archive)
     sightings.seq = seq
-    for path in files:
-        read_file(path, sightings)
-    return sightings.close(), sightings.stats
+    spans: list[ArchiveRange] = []
+    for unit in units:
+        if isinstance(unit, _Range):
+            span = ArchiveRange(unit.path, unit.start, unit.end)
+            _feed_archive(unit.path, _archive_records(unit.path, span), sightings)
+            spans.append(span)
+        else:
+            read_file(unit, sightings)
+    return sightings.close(), sightings.stats, spans
 
 
 def read_file(path: Path, sightings: _Sink) -> None:
@@ -308,11 +399,7 @@ def read_file(path: Path, sightings: _Sink) -> None:
     origin = storable(f"file:{path.name}")
     name = storable(path.name)
     if path.name.endswith(".jsonl.gz"):
-        for number, record in enumerate(_archive_records(path)):
-            labelled = (
-                {**record, "label": f"{name}#{record.get('seq', number)}"} if isinstance(record, dict) else record
-            )
-            sightings.add_record(labelled)
+        _feed_archive(path, _archive_records(path), sightings)
         return
     try:
         raw = path.read_bytes()
@@ -486,15 +573,23 @@ def _cassette_record(interaction: Any, origin: str, label: str) -> Any:
     }
 
 
-def _archive_records(path: Path) -> Iterator[Any]:
-    """The records of a raw archive; a file that is not gzip, or gzip of something else, is named."""
+def _feed_archive(path: Path, records: Iterable[tuple[int, dict[str, Any]]], sightings: _Sink) -> None:
+    """Records of a raw archive into ``sightings``, each labelled by its file and byte offset."""
+    name = storable(path.name)
+    for offset, record in records:
+        sightings.add_record({**record, "label": f"{name}@{offset}"})
+
+
+def _archive_records(path: Path, span: ArchiveRange | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The records of a raw archive (or of one range of it), with their member's byte offset;
+    a file that is not gzip, or gzip of something else, is named."""
     with path.open("rb") as handle:
         magic = handle.read(2)
     if magic != GZIP_MAGIC:
         what = "is empty" if not magic else "is not gzip-compressed"
         raise InputError(f"{path}: {what}; a raw archive (*.jsonl.gz) is written by collect")
     try:
-        yield from read_records(path)
+        yield from read_records_at(path) if span is None else span
     except ScraperError:
         raise
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:

@@ -239,7 +239,17 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
     naming the file and byte offset; records before it have been yielded already, but the
     caller never sees a silently shortened archive.
     """
-    walk = _Walk(path)
+    for _, record in _records(path, _Walk(path)):
+        yield record
+
+
+def read_records_at(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """:func:`read_records`, each record with the byte offset of the gzip member holding it."""
+    return _records(path, _Walk(path))
+
+
+def _records(path: Path, walk: _Walk) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The records of the members ``walk`` yields, each with its member's byte offset."""
     for offset, data in walk:
         for line in data.splitlines():
             if not line.strip():
@@ -256,9 +266,97 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
                     raise _damaged(path, offset, f"a record that is not JSON: {exc}") from None
             if not isinstance(record, dict):
                 raise _damaged(path, offset, "a record that is not a JSON object")
-            yield record
+            yield offset, record
     if walk.torn_at is not None:
         logger.warning("%s: torn last record at byte %d skipped (a write cut short)", path, walk.torn_at)
+
+
+class ArchiveRange:
+    """The records of the members of an archive file that *start* in bytes ``[start, end)``.
+
+    Lets several processes read one large archive: each takes a byte range.  A range that
+    does not begin at 0 starts at the first offset holding a gzip member that decodes (its
+    CRC and length checked), found by searching for the gzip magic; it walks on member by
+    member from there, as :func:`read_records` does, while members start before ``end``.
+
+    Where a range begins is only found, not known, so the caller checks that the ranges of a
+    file meet (:meth:`meets`): the member where one range stopped is where the next one
+    began.  Damage that makes them miss each other (a bad member at a range's edge, which the
+    search would step over) is caught there, and the file is then read whole, which raises
+    :class:`RawArchiveDamaged` at the damage.  Iterating yields ``(offset, record)``.
+    """
+
+    def __init__(self, path: Path, start: int, end: int) -> None:
+        self.path, self.start, self.end = path, start, end
+        self.first: int | None = None
+        """Where the first member of the range starts; None when none does."""
+        self.stop: int | None = None
+        """Where the walk stopped: a member start at or past ``end``, or where the data ended."""
+        self.ended = False
+        """The walk reached the end of the file's data (its end, or a torn last member)."""
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        walk = _RangeWalk(self)
+        yield from _records(self.path, walk)
+
+    def meets(self, following: ArchiveRange) -> bool:
+        """Whether ``following`` (the next range of the same file) began where this one stopped."""
+        if self.ended:
+            return following.first is None
+        return following.first is not None and following.first == self.stop
+
+
+class _RangeWalk(_Walk):
+    def __init__(self, span: ArchiveRange) -> None:
+        super().__init__(span.path)
+        self.span = span
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        span = self.span
+        with self.path.open("rb", buffering=_BUFFER) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            pos = _first_member(handle, span.start, size) if span.start else (0 if size else None)
+            span.first = pos
+            if pos is None:
+                span.stop, span.ended = size, True
+                return
+            while pos < span.end:
+                if pos >= size:
+                    span.stop, span.ended = size, True
+                    return
+                try:
+                    end, data = _member(handle, pos, keep=True)
+                except zlib.error as exc:
+                    raise _damaged(self.path, pos, f"bad gzip member: {exc}") from None
+                if end is None:
+                    if _whole_member_after(handle, pos):
+                        raise _damaged(self.path, pos, "a gzip member that runs past where the next one begins")
+                    self.torn_at = pos
+                    span.stop, span.ended = pos, True
+                    return
+                yield pos, data
+                pos = end
+            span.stop, span.ended = pos, pos >= size
+
+
+def _first_member(handle: BinaryIO, start: int, size: int) -> int | None:
+    """The first offset at or after ``start`` where a gzip member decodes (or one runs to the file's end)."""
+    offset = start
+    while offset < size:
+        handle.seek(offset)
+        block = handle.read(_BUFFER)
+        found = block.find(_MAGIC)
+        while found >= 0:
+            try:
+                _member(handle, offset + found, keep=False)
+            except zlib.error:
+                found = block.find(_MAGIC, found + 1)
+                continue
+            return offset + found
+        if len(block) < len(_MAGIC):
+            return None
+        offset += len(block) - (len(_MAGIC) - 1)
+    return None
 
 
 def archive_files(raw_dir: Path) -> list[Path]:
