@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import scraper.ingest as ingest_module
-from scraper.errors import RawArchiveDamaged
+from scraper.errors import InputError, RawArchiveDamaged
 from scraper.ingest import ingest
 from scraper.store.raw import ArchiveRange, RawArchive, read_records_at
 from tests.test_snapshot import tree_file
@@ -124,3 +124,38 @@ def test_a_torn_tail_is_skipped_by_the_last_range_with_a_warning(
     assert [record["n"] for _, record in _read(spans)] == list(range(6))
     assert all(a.meets(b) for a, b in itertools.pairwise(spans))
     assert "torn last record" in caplog.text
+
+
+@pytest.fixture(scope="module")
+def small_archive(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A raw archive of 8 comment trees and two error answers, as bytes (each test writes its own copy)."""
+    return _archive(tmp_path_factory.mktemp("small"), 8).read_bytes()
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.floats(0, 1, exclude_max=True), bit=st.integers(0, 7))
+def test_a_flipped_byte_anywhere_ends_the_same_with_one_worker_or_three(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    small_archive: bytes,
+    where: float,
+    bit: int,
+) -> None:
+    folder = tmp_path_factory.mktemp("flip")
+    data = bytearray(small_archive)
+    data[int(where * len(data))] ^= 1 << bit
+    path = folder / "run.jsonl.gz"
+    path.write_bytes(bytes(data))
+    _split_small(monkeypatch)
+    outcomes = []
+    for workers in (1, 3):
+        try:
+            manifest = ingest(folder / f"ds{workers}", [path], replace=True, workers=workers)
+        except RawArchiveDamaged as exc:
+            outcomes.append(("damaged", exc.offset))
+            continue
+        except InputError as exc:  # no longer gzip at all (its first bytes)
+            outcomes.append(("input", str(exc)))
+            continue
+        outcomes.append(("version", {n: f["sha256"] for n, f in manifest["files"].items()}, manifest["stats"]))
+    assert outcomes[0] == outcomes[1]
