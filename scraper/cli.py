@@ -1101,7 +1101,8 @@ def publish(path: Path, target: Path, identifiable: bool, wait_for_lock: bool, a
     if as_json:
         emit_json(result)
     new = ", ".join(result["copied"]) or "none"
-    err.print(f"published {', '.join(result['versions'])} to {target} (new: {new})")
+    purged = f"; replaced after a purge: {', '.join(result['purged'])}" if result["purged"] else ""
+    err.print(f"published {', '.join(result['versions'])} to {target} (new: {new}{purged})")
 
 
 @main.command()

@@ -599,7 +599,7 @@ def test_log_json_records_the_fatal_error_and_makes_its_folder(ds: Path, tmp_pat
 
 # -- races: every writer takes the dataset's lock ------------------------------------------------------
 def test_writers_wait_for_each_other(ds: Path, tmp_path: Path) -> None:
-    from scraper.store.lock import dataset_lock
+    from scraper.store.lock import dataset_lock, tree_lock
 
     public = tmp_path / "pub"
     with dataset_lock(ds):  # a collect or purge at work: publish must not copy half-purged text
@@ -611,7 +611,7 @@ def test_writers_wait_for_each_other(ds: Path, tmp_path: Path) -> None:
     with dataset_lock(ds, shared=True):  # a publish reading the source: a purge waits for it
         assert_clean(run("purge", str(ds), "t3_aaa"), EXIT_LOCKED)
         assert_clean(run("publish", str(ds), "--to", str(public), "--identifiable"), 0)  # readers share
-    with dataset_lock(public):  # the target is being written by another publish or a download
+    with tree_lock(public):  # the target is being written by another publish (the folder is locked, no file)
         assert_clean(run("publish", str(ds), "--to", str(public), "--identifiable"), EXIT_LOCKED)
         assert_clean(run("download", str(public), "--to", str(tmp_path / "copy")), 0)  # reading it is fine
     with dataset_lock(tmp_path / "copy"):

@@ -288,8 +288,11 @@ def _install(
         raise IntegrityError(f"{rel}/manifest.json does not match the sha256 in index.json: tampered or broken")
     try:
         manifest = json.loads(manifest_bytes)
-    except (ValueError, RecursionError):
-        manifest = None
+    except (ValueError, RecursionError) as exc:  # too deep, or not JSON: say which, not "a JSON NoneType"
+        why = (
+            "nested too deeply to be a manifest" if isinstance(exc, RecursionError) else f"not JSON ({str(exc)[:120]})"
+        )
+        raise IntegrityError(f"{source}/{rel}/manifest.json is {why}; nothing installed") from None
     if isinstance(manifest, dict) and isinstance(manifest.get("files"), dict):
         for name in manifest["files"]:
             _safe_name(name, f"{rel}/manifest.json")

@@ -24,17 +24,20 @@ and ``download`` brings the rewrite to every copy downloaded from the tree.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
-from scraper.errors import IntegrityError, SnapshotError, storage_error
+from scraper.errors import ConfigError, IntegrityError, SnapshotError, storage_error
 from scraper.publish.validate import validate
-from scraper.store.lock import dataset_lock
+from scraper.store.links import refuse_symlinks
+from scraper.store.lock import dataset_lock, tree_lock
 from scraper.store.purge import copy_purge_log, is_purge_of
-from scraper.store.snapshot import Dataset, replace_dir, sha256_file, write_json_atomic
+from scraper.store.snapshot import Dataset, pid_alive, replace_dir, sha256_file, write_json_atomic
 
 TOP_FILES = ("README.md", "dataset.toml")
 
@@ -46,19 +49,39 @@ def publish(
 
     Versions whose authors are not pseudonymized are refused unless ``allow_identifiable``.
     Holds the source's lock shared (a purge or collect cannot change it meanwhile; the
-    source is only read) and the target's exclusively.
+    source is only read) and the target's exclusively (:func:`tree_lock`: on the folder,
+    so the published tree holds no lock file).  Every refusal (a target inside the
+    dataset or holding it, a symbolic link among the versions, a version that does not
+    validate) comes before anything is written anywhere.
     """
-    if target.resolve() == dataset_dir.resolve():
-        raise SnapshotError(f"{target} is the dataset itself; publish into another folder")
-    with dataset_lock(dataset_dir, wait=wait_for_lock, shared=True), dataset_lock(target, wait=wait_for_lock):
-        return _publish_locked(dataset_dir, target, allow_identifiable=allow_identifiable)
+    _refuse_overlap(dataset_dir, target)
+    with dataset_lock(dataset_dir, wait=wait_for_lock, shared=True):
+        index = _checked_source(dataset_dir, allow_identifiable=allow_identifiable)
+        with tree_lock(target, wait=wait_for_lock):
+            return _publish_locked(dataset_dir, target, index)
 
 
-def _publish_locked(dataset_dir: Path, target: Path, *, allow_identifiable: bool) -> dict[str, Any]:
+def _refuse_overlap(dataset_dir: Path, target: Path) -> None:
+    """A target that is the dataset, inside it (``DS/versions/v0002``) or holds it would write into the source."""
+    source, into = dataset_dir.resolve(), target.resolve()
+    if into == source:
+        why = "is the dataset itself"
+    elif source in into.parents:
+        why = f"is inside the dataset {dataset_dir}"
+    elif into in source.parents:
+        why = f"holds the dataset {dataset_dir}"
+    else:
+        return
+    raise ConfigError(f"{target} {why}: publishing there would write into the source; publish into a folder outside it")
+
+
+def _checked_source(dataset_dir: Path, *, allow_identifiable: bool) -> dict[str, Any]:
+    """The source's index, once every check has passed: versions, pseudonyms, no symbolic links, validate."""
     source = Dataset(dataset_dir)
     index = source.index()  # the source is only read
     if not index["versions"]:
         raise SnapshotError(f"{dataset_dir} has no versions to publish")
+    refuse_symlinks(dataset_dir, "publish")
     if not allow_identifiable:
         plain = [
             e["version"]
@@ -76,7 +99,12 @@ def _publish_locked(dataset_dir: Path, target: Path, *, allow_identifiable: bool
     failed = [f"{c.version} {c.name}" for c in report.checks if c.status == "fail" and c.version != "index"]
     if failed:
         raise IntegrityError(f"{dataset_dir} does not validate ({'; '.join(failed[:3])}); run validate")
-    target.mkdir(parents=True, exist_ok=True)
+    return index
+
+
+def _publish_locked(dataset_dir: Path, target: Path, index: dict[str, Any]) -> dict[str, Any]:
+    source = Dataset(dataset_dir)
+    removed = _remove_leftovers(target)
     copied: list[str] = []
     purged: list[str] = []
     for entry in index["versions"]:
@@ -123,7 +151,53 @@ def _publish_locked(dataset_dir: Path, target: Path, *, allow_identifiable: bool
         "copied": copied,
         "purged": purged,
         "latest": index["latest"],
+        "removed": removed,
     }
+
+
+#: A temporary file a publish writes beside a top file before renaming it: ``.index.json.<pid>.tmp``.
+_TEMPORARY = re.compile(r"\.(?P<name>[^/]+)\.(?P<pid>\d+)\.tmp")
+
+
+def _remove_leftovers(target: Path) -> list[str]:
+    """Remove what a killed or older publish left in the served tree; return the names removed.
+
+    A temporary top file of a process that no longer runs (killed before its rename), and
+    ``.lock``, the lock file (with its process id) that publish kept in the tree before it
+    locked the folder itself (removed only when no one holds it).  Runs under the tree's lock.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(target))
+    except OSError as exc:
+        raise storage_error(exc, target) from None
+    for entry in entries:
+        found = _TEMPORARY.fullmatch(entry.name)
+        stale = found is not None and entry.is_file(follow_symlinks=False) and not pid_alive(int(found["pid"]))
+        if stale or (entry.name == ".lock" and _unheld(Path(entry.path))):
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise storage_error(exc, Path(entry.path)) from None
+            removed.append(entry.name)
+    return sorted(removed)
+
+
+def _unheld(lock: Path) -> bool:
+    """Whether no process holds ``lock`` (an old publish's lock file): it can be removed."""
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return lock.is_symlink()  # a link named .lock is no lock: remove it; an unreadable file: leave it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
 
 
 def _copy_atomic(source: Path, destination: Path) -> None:

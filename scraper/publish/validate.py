@@ -28,6 +28,7 @@ from schemas.upgrade import schema_problems
 from scraper import duck
 from scraper.errors import InputError
 from scraper.spec import SPEC_FILE, ValidateOptions
+from scraper.store.links import symlinks
 from scraper.store.snapshot import manifest_problem, sha256_file
 
 EXAMPLES = 5
@@ -137,6 +138,20 @@ def validate(path: Path, *, orphan_warn_share: float | None = None) -> Report:
         orphan_warn_share = dataset_orphan_warn(path)
     versions, index, headless = _version_dirs(path)
     report = Report(str(path))
+    single = (path / "manifest.json").is_file()
+    links = sorted(p for p in path.iterdir() if p.is_symlink()) if single else symlinks(path)
+    if links:
+        report.checks.append(
+            Check(
+                "versions",
+                "no symbolic links",
+                "fail",
+                len(links),
+                "a version folder or file that is a symbolic link: the dataset depends on what it points at; "
+                "replace it with the folder or file itself",
+                [str(p.relative_to(path)) for p in links[:EXAMPLES]],
+            )
+        )
     if headless:
         report.checks.append(
             Check(
@@ -156,6 +171,8 @@ def validate(path: Path, *, orphan_warn_share: float | None = None) -> Report:
         )
     for folder in versions:
         report.checks.extend(_validate_version(folder, orphan_warn_share))
+    if len(versions) > 1:
+        report.checks.extend(_check_lineage(versions))
     if not versions:
         report.checks.append(Check("-", "versions", "fail", 0, "no versions found"))
     return report
@@ -190,6 +207,74 @@ def _check_index(root: Path, index: dict[str, Any], versions: list[Path]) -> lis
         status = "warn"  # a download holds only some versions
     detail = "manifests match index.json" if status == "ok" else "manifest sha256 or latest disagree with index.json"
     return [Check("index", "index", status, len(problems), detail, problems[:EXAMPLES])]
+
+
+def _check_lineage(versions: list[Path]) -> list[Check]:
+    """Each version's ``parent`` is an earlier version; ``created_at`` does not go back in time.
+
+    A parent that is the version itself or a later one cannot come from this tool (a version's
+    parent is the latest before it): a damaged or edited manifest, so it fails.  A creation time
+    earlier than an earlier version's only warns: clocks are set back, and versions are written
+    on other machines, while the data may be sound.
+    """
+    order: list[tuple[str, str | None, datetime | None]] = []
+    for folder in versions:
+        try:
+            manifest = json.loads((folder / "manifest.json").read_bytes())
+        except (OSError, ValueError, RecursionError):
+            continue  # the version's own checks report it
+        if not isinstance(manifest, dict) or not _VERSION.match(folder.name):
+            continue
+        parent = manifest.get("parent")
+        order.append((folder.name, parent if isinstance(parent, str) else None, _when(manifest.get("created_at"))))
+    order.sort(key=lambda v: int(v[0][1:]))
+    later = [
+        f"{vid} (parent {parent})"
+        for vid, parent, _ in order
+        if parent is not None and (not _VERSION.match(parent) or int(parent[1:]) >= int(vid[1:]))
+    ]
+    backwards = []
+    latest: tuple[str, datetime] | None = None
+    for vid, _, when in order:
+        if when is None:
+            continue
+        if latest is not None and when < latest[1]:
+            backwards.append(f"{vid} (created before {latest[0]})")
+        if latest is None or when > latest[1]:
+            latest = (vid, when)
+    return [
+        Check(
+            "versions",
+            "each parent is an earlier version",
+            "fail" if later else "ok",
+            len(later),
+            "a manifest names itself, a later version or no version id as its parent: damaged or edited"
+            if later
+            else "all",
+            later[:EXAMPLES],
+        ),
+        Check(
+            "versions",
+            "created_at in version order",
+            "warn" if backwards else "ok",
+            len(backwards),
+            "a version was created before an earlier one: a clock set back, or written elsewhere (reported, "
+            "not refused)"
+            if backwards
+            else "in order",
+            backwards[:EXAMPLES],
+        ),
+    ]
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _validate_version(folder: Path, orphan_warn_share: float) -> list[Check]:

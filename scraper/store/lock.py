@@ -6,6 +6,10 @@ command that changes a dataset folder holds it exclusively (collect, refresh,
 ingest, purge, download into it, publish into a target); ``publish`` holds
 its source's lock shared while it copies, so a purge waits for it (or it for
 the purge) and never publishes half-purged text.
+
+A published tree is served as it is, so its writer (``publish``) locks the
+folder itself (:func:`tree_lock`, ``flock`` on the directory): the tree holds no
+lock file, and no process id reaches a public server.
 """
 
 from __future__ import annotations
@@ -52,3 +56,26 @@ def dataset_lock(dataset_dir: Path, *, wait: bool = False, shared: bool = False)
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+@contextmanager
+def tree_lock(folder: Path, *, wait: bool = False) -> Iterator[None]:
+    """Hold a published tree's lock for the block: an exclusive ``flock`` on the folder itself, no file in it.
+
+    Raises :class:`Locked` at once unless ``wait``; makes the folder if it is missing.
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise storage_error(exc, folder) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise Locked(
+                f"another publish is writing {folder}; this one exits; use --wait to queue behind it"
+            ) from None
+        yield
+    finally:
+        os.close(fd)

@@ -39,6 +39,7 @@ from scraper.normalize.policy import tombstone
 from scraper.normalize.rows import RowSet
 from scraper.publish.card import file_row, status_sentence
 from scraper.store.killpoints import killpoint
+from scraper.store.links import refuse_symlinks
 from scraper.store.lock import dataset_lock
 from scraper.store.raw import RawArchive, archive_files, read_records
 from scraper.store.snapshot import (
@@ -417,6 +418,7 @@ def purge(dataset_dir: Path, fullnames: list[str], *, allow_missing: bool = Fals
     dataset = Dataset(dataset_dir)
     when = datetime.now(UTC).isoformat(timespec="seconds")
     with dataset_lock(dataset_dir):
+        refuse_symlinks(dataset.path, "purge")  # a linked version would be swapped as a link, half purged
         log_path = dataset.path / PURGES_FILE
         purged_fullnames(dataset.path)  # a damaged log stops us before anything changes
         missing = sorted(names - held_fullnames(dataset, names))
