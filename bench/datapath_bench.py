@@ -248,8 +248,11 @@ def side_read_reference(path: str) -> dict[str, Any]:
 
 def side_build_ours(path: str, ndjson: str, target: str) -> dict[str, Any]:
     del ndjson  # the reference's input
+    import shutil
+
     from scraper.ingest import ingest
 
+    shutil.rmtree(target, ignore_errors=True)  # each run builds afresh (a rebuild of the same input writes nothing)
     t0 = time.perf_counter()
     manifest = ingest(Path(target), [Path(path)], replace=True)
     seconds = time.perf_counter() - t0
