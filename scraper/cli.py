@@ -1153,6 +1153,7 @@ def download(
     from rich.progress import DownloadColumn, TransferSpeedColumn
 
     from scraper.publish.download import download as run_download
+    from scraper.publish.download import redact_url
 
     progress = Progress(
         TextColumn("{task.description}"),
@@ -1170,7 +1171,7 @@ def download(
             tasks[rel] = progress.add_task(rel, total=total)
         progress.update(tasks[rel], completed=done)
 
-    record_summary({"source": source, "dataset": str(target)})
+    record_summary({"source": redact_url(source), "dataset": str(target)})  # never the URL's password
     with progress:
         result = run_download(
             source,

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from schemas import SCHEMA_VERSION, schema_compatible
 from schemas.upgrade import upgrade_table
 from scraper.errors import IntegrityError, SnapshotError, storage_error
-from scraper.store.snapshot import RESTORE, Dataset, read_manifest, verify_files
+from scraper.store.snapshot import RESTORE, Dataset, read_manifest, table_path, verify_files
 
 TABLES = ("submissions", "comments")
 
@@ -221,7 +221,8 @@ def load(path: str | Path, version: str = "latest", *, verify: bool = True) -> S
     """
     folder, manifest = locate(path, version, verify=verify)
     # An older minor version reads as the current one: added columns derived (schemas/upgrade.py).
-    tables = {stem: upgrade_table(stem, _read_table(folder / f"{stem}.parquet")) for stem in TABLES}
+    # each table from the file the manifest maps it to: the file that was verified, never one beside it
+    tables = {stem: upgrade_table(stem, _read_table(table_path(folder, manifest, stem))) for stem in TABLES}
     return Snapshot(folder, manifest["version"], manifest, tables["submissions"], tables["comments"])
 
 

@@ -50,7 +50,7 @@ from scraper.store.changes import NoChange
 from scraper.store.lock import dataset_lock
 from scraper.store.purge import PurgingArchive, purged_fullnames
 from scraper.store.raw import read_records
-from scraper.store.snapshot import Dataset, write_json_atomic
+from scraper.store.snapshot import Dataset, table_path, write_json_atomic
 from scraper.watch import emit
 
 REFRESH_STATE = ".refresh.json"
@@ -102,8 +102,9 @@ class _Held:
 
 def _base_rows(dataset: Dataset, version: str) -> tuple[dict[str, _Held], list[str]]:
     """The base version's submissions (what refresh compares) and every comment's fullname, read column-wise."""
-    folder = dataset.version_dir(version)
-    subs = pq.read_table(folder / "submissions.parquet", columns=["name", "id", "num_comments", "found_by"])
+    folder, manifest = dataset.version_dir(version), dataset.manifest(version)
+    columns = ["name", "id", "num_comments", "found_by"]
+    subs = pq.read_table(table_path(folder, manifest, "submissions"), columns=columns)
     held = {
         name: _Held(ident, count, list(found or []))
         for name, ident, count, found in zip(
@@ -114,7 +115,7 @@ def _base_rows(dataset: Dataset, version: str) -> tuple[dict[str, _Held], list[s
             strict=True,
         )
     }
-    comments = pq.read_table(folder / "comments.parquet", columns=["name"])["name"].to_pylist()
+    comments = pq.read_table(table_path(folder, manifest, "comments"), columns=["name"])["name"].to_pylist()
     return held, comments
 
 

@@ -32,6 +32,7 @@ from schemas import ARROW_SCHEMAS
 from schemas.upgrade import upgrade_table
 from scraper import duck
 from scraper.store.changes import VOLATILE  # one rule for "what changes on every run"
+from scraper.store.snapshot import table_path
 from scraper.store.tablefile import checked_schema, read_table, scan_error
 from scraper.study import TABLES, locate
 
@@ -126,8 +127,8 @@ def diff_versions(path: Path, a: str, b: str, *, ignore: frozenset[str] = frozen
     tables = {}
     with _engine() as con:
         for name in TABLES:
-            schema_a = _side_view(con, folder_a / f"{name}.parquet", name, "side_a")
-            schema_b = _side_view(con, folder_b / f"{name}.parquet", name, "side_b")
+            schema_a = _side_view(con, table_path(folder_a, manifest_a, name), name, "side_a")
+            schema_b = _side_view(con, table_path(folder_b, manifest_b, name), name, "side_b")
             common = [c for c in schema_a.names if c in schema_b.names and c not in VOLATILE | ignore]
             result = TableDiff(
                 columns_added=[c for c in schema_b.names if c not in schema_a.names],

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,12 +38,28 @@ import httpx
 from scraper import tls
 from scraper.errors import InputError, IntegrityError, SnapshotError, TransientError
 from scraper.store.lock import dataset_lock
-from scraper.store.purge import PURGES_FILE, is_purge_of
-from scraper.store.snapshot import Dataset, manifest_problem, replace_dir, sha256_file
+from scraper.store.purge import (
+    PURGES_FILE,
+    merge_purge_logs,
+    new_purge_names,
+    parse_purge_log,
+    purge_folder,
+    purge_relation,
+    purge_rewrite_problem,
+    read_purge_log,
+)
+from scraper.store.snapshot import (
+    Dataset,
+    is_file_name,
+    is_version_id,
+    listed_files,
+    manifest_problem,
+    replace_dir,
+    sha256_file,
+    write_json_lines_atomic,
+)
 
-_VERSION = re.compile(r"^v\d{4,}$")
-_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 CHUNK = 1 << 20
 MAX_META_BYTES = 16 << 20  #: index.json and manifest.json are small; a bigger answer is refused
 STALL_SECONDS = 30.0  #: no byte for this long: the server is stalled
@@ -92,8 +110,41 @@ class LocalFetcher:
             yield os.fstat(handle.fileno()).st_size, iter(lambda: handle.read(CHUNK), b"")
 
 
+def redact_url(url: str) -> str:
+    """``url`` without the user and password it may carry (``https://user:secret@host/`` → ``https://***@host/``).
+
+    Every URL download shows or records (errors, summaries, logs, the purge record) goes through it.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    return f"{scheme}://***@{authority.rpartition('@')[2]}{slash}{path}"
+
+
+class _NoUserinfo(logging.Filter):
+    """Takes user and password out of every URL httpx logs (its INFO line of each request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_url(str(a)) if isinstance(a, httpx.URL) else a for a in record.args)
+        return True
+
+
+logging.getLogger("httpx").addFilter(_NoUserinfo())
+
+
 class HttpFetcher:
-    """A published tree behind an http(s) base URL."""
+    """A published tree behind an http(s) base URL.
+
+    Credentials in the URL (``https://user:password@host/``) are sent as HTTP basic auth and
+    never appear in a URL that is requested, logged or shown.  Bodies are asked for and read
+    as they are (``Accept-Encoding: identity``, raw bytes): an answer compressed anyway is
+    refused, since a few kilobytes of gzip or zstd can expand to gigabytes before any size
+    limit could see them.
+    """
 
     def __init__(
         self,
@@ -103,10 +154,17 @@ class HttpFetcher:
         stall: float = STALL_SECONDS,
         deadline: float = DEADLINE_SECONDS,
     ) -> None:
-        self.base = base.rstrip("/") + "/"
+        url = httpx.URL(base)
+        auth = httpx.BasicAuth(url.username, url.password) if url.username or url.password else None
+        self.base = str(url.copy_with(username=None, password=None)).rstrip("/") + "/"
         self.until = time.monotonic() + deadline
         self.client = client or httpx.Client(
-            timeout=httpx.Timeout(stall), follow_redirects=True, max_redirects=5, verify=tls.context()
+            timeout=httpx.Timeout(stall),
+            follow_redirects=True,
+            max_redirects=5,
+            verify=tls.context(),
+            auth=auth,
+            headers={"Accept-Encoding": "identity"},
         )
 
     def _url(self, rel: str) -> str:
@@ -127,23 +185,39 @@ class HttpFetcher:
 
     @contextmanager
     def stream(self, rel: str) -> Iterator[tuple[int | None, Iterator[bytes]]]:
+        url = self._url(rel)
         try:
-            with self.client.stream("GET", self._url(rel)) as response:
+            with self.client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
                 if response.status_code == 404:
-                    raise InputError(f"{self._url(rel)} not found (404)")
+                    raise InputError(f"{url} not found (404)")
                 if response.status_code != 200:
-                    raise TransientError(f"{self._url(rel)}: HTTP {response.status_code}; try again")
+                    raise TransientError(f"{url}: HTTP {response.status_code}; try again")
+                encoding = response.headers.get("content-encoding", "identity").strip().lower()
+                if encoding not in ("", "identity"):
+                    raise IntegrityError(
+                        f"{url} came {encoding}-encoded although download asks for the bytes as they are; "
+                        "refusing it (a compressed answer can expand without bound): serve the files unencoded"
+                    )
                 length = response.headers.get("content-length")
-                yield (int(length) if length and length.isdigit() else None), response.iter_bytes()  # as it arrives
+                # raw bytes as they arrive: nothing decodes them, so what is counted is what arrived
+                yield (int(length) if length and length.isdigit() else None), response.iter_raw()
         except httpx.TimeoutException as exc:
             raise TransientError(
-                f"{self._url(rel)}: the server sent nothing for {self.client.timeout.read} s "
+                f"{url}: the server sent nothing for {self.client.timeout.read} s "
                 f"({exc.__class__.__name__}); run again to resume"
             ) from None
-        except httpx.HTTPError as exc:
-            raise TransientError(
-                f"download of {self._url(rel)} was cut ({exc.__class__.__name__}); run again to resume"
+        except httpx.TooManyRedirects:
+            raise InputError(
+                f"{url} redirects without end (more than 5 redirects); running again will not help: "
+                "fix the URL or the server's redirects"
             ) from None
+        except httpx.UnsupportedProtocol:
+            raise InputError(
+                f"{url} redirects to an address that is not http(s); download follows http(s) only: "
+                "fix the URL or the server's redirects"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise TransientError(f"download of {url} was cut ({exc.__class__.__name__}); run again to resume") from None
 
 
 def fetcher_for(source: str, *, stall: float = STALL_SECONDS, deadline: float = DEADLINE_SECONDS) -> Fetcher:
@@ -152,7 +226,7 @@ def fetcher_for(source: str, *, stall: float = STALL_SECONDS, deadline: float = 
         try:
             httpx.URL(source)
         except httpx.InvalidURL as exc:
-            raise InputError(f"{source}: not a usable URL ({exc})") from None
+            raise InputError(f"{redact_url(source)}: not a usable URL ({redact_url(str(exc))})") from None
         return HttpFetcher(source, stall=stall, deadline=deadline)
     path = Path(source)
     if not path.is_dir():
@@ -161,9 +235,11 @@ def fetcher_for(source: str, *, stall: float = STALL_SECONDS, deadline: float = 
 
 
 def _safe_name(name: Any, where: str) -> str:
-    if not isinstance(name, str) or not _FILE.match(name) or name in (".", ".."):
-        raise IntegrityError(f"{where} names {name!r}, which would land outside the target; refusing it")
-    return name
+    if not is_file_name(name):
+        raise IntegrityError(
+            f"{where} names {name!r}, which is not a plain file name (it could land outside the target); refusing it"
+        )
+    return str(name)
 
 
 def _index_entries(raw: bytes, source: str) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
@@ -180,7 +256,7 @@ def _index_entries(raw: bytes, source: str) -> tuple[dict[str, Any], dict[str, d
         if not isinstance(entry, dict) or not isinstance(entry.get("version"), str):
             raise IntegrityError(f"{source}/index.json lists a version that is not an object with a version id")
         sha = entry.get("manifest_sha256")
-        if not isinstance(sha, str) or not _SHA256.match(sha):
+        if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
             raise IntegrityError(f"{source}/index.json gives {entry['version']} no manifest sha256")
         entries[entry["version"]] = entry
     return index, entries
@@ -217,7 +293,33 @@ def download(
             if isinstance(own, HttpFetcher):
                 own.client.close()
     with dataset_lock(target, wait=wait_for_lock):
-        return _download_locked(source, target, version, fetcher, on_progress, time.monotonic() + deadline)
+        return _download_locked(redact_url(source), target, version, fetcher, on_progress, time.monotonic() + deadline)
+
+
+class _Purges:
+    """The copy's purge record and the source's, merged: what is re-applied to every version installed."""
+
+    def __init__(self, source: str, target: Path, fetcher: Fetcher) -> None:
+        path = target / PURGES_FILE
+        self.local = read_purge_log(path)  # a damaged record stops the download before anything changes
+        try:
+            raw = fetcher.read(PURGES_FILE, MAX_META_BYTES)
+        except InputError:  # the source has purged nothing
+            raw = b""
+        try:
+            incoming = parse_purge_log(raw.decode("utf-8"), f"{source}/{PURGES_FILE}")
+        except UnicodeDecodeError:
+            raise IntegrityError(f"{source}/{PURGES_FILE} is not text: not a purge record; nothing installed") from None
+        self.merged, self.changed = merge_purge_logs(self.local, incoming, source)
+        self.local_names = {n for entry in self.local for n in entry["fullnames"]}
+        self.source_names = {n for entry in incoming for n in entry["fullnames"]}
+        self.names = self.local_names | self.source_names
+        self.path = path
+
+    def write(self) -> None:
+        """Keep the merged record beside the copy (the copy's own purges first, never lost)."""
+        if self.changed:
+            write_json_lines_atomic(self.path, self.merged)
 
 
 def _download_locked(
@@ -233,30 +335,34 @@ def _download_locked(
     if not isinstance(vid, str) or vid not in entries:
         known = ", ".join(entries) or "none"
         raise InputError(f"{source} has no version {vid!r} (versions: {known})")
-    result = _install(source, target, vid, entries[vid], fetcher, on_progress, until)
+    purges = _Purges(source, target, fetcher)
+    result = _install(source, target, vid, entries[vid], fetcher, on_progress, until, purges)
     # A purge at the source reaches this copy: every installed version the source rewrote by a
-    # purge (and only by one) is fetched again and swapped in.
+    # purge (and only by one) is fetched again, checked against the installed rows, and swapped in.
     result["purged"] = [vid] if result["replaced"] else []
     result["purged"] += [
         other
         for other in Dataset(target).versions()
         if other != vid
         and other in entries
-        and _install(source, target, other, entries[other], fetcher, on_progress, until, only_purge=True)["replaced"]
+        and _install(source, target, other, entries[other], fetcher, on_progress, until, purges, only_purge=True)[
+            "replaced"
+        ]
     ]
-    _fetch_purge_log(fetcher, target)
+    purges.write()
+    dataset = Dataset(target)
+    index_path = target / "index.json"
+    if not index_path.is_file() or _read_json(index_path) != dataset.index():
+        dataset.write_index()  # a run killed between placing a version and writing its index
+    shutil.rmtree(target / ".download", ignore_errors=True)  # work folders of earlier, cut runs
     return result
 
 
-def _fetch_purge_log(fetcher: Fetcher, target: Path) -> None:
-    """The source's purge record, kept beside the copy (absent at the source: nothing to keep)."""
+def _read_json(path: Path) -> Any:
     try:
-        data = fetcher.read(PURGES_FILE, MAX_META_BYTES)
-    except InputError:
-        return
-    tmp = target / f".{PURGES_FILE}.{os.getpid()}.tmp"
-    tmp.write_bytes(data)
-    os.replace(tmp, target / PURGES_FILE)
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
 
 
 def _install(
@@ -267,16 +373,18 @@ def _install(
     fetcher: Fetcher,
     on_progress: Callable[[str, int, int | None], None] | None,
     until: float,
+    purges: _Purges,
     *,
     only_purge: bool = False,
 ) -> dict[str, Any]:
     """Install version ``vid`` from the source, or replace an installed one the source purged since.
 
     With ``only_purge``, an installed version is replaced only when the source's manifest
-    is the installed one rewritten by purges; otherwise it is left as it is.
+    is the installed one rewritten by purges; otherwise it is left as it is.  Every version
+    installed or swapped in gets the copy's own purges again.
     """
-    if not _VERSION.match(vid):
-        raise IntegrityError(f"index.json names version {vid!r}, which is not a version id; refusing it")
+    if not is_version_id(vid):
+        raise IntegrityError(f"index.json names version {vid!r}, which is not a version id (v0001); refusing it")
     rel = f"versions/{vid}"
     final = target / "versions" / vid
     installed = final / "manifest.json"
@@ -298,17 +406,17 @@ def _install(
             _safe_name(name, f"{rel}/manifest.json")
     if problem := manifest_problem(manifest, vid):
         raise IntegrityError(f"{source}/{rel}/manifest.json is malformed ({problem}); nothing installed")
-    listed = dict(manifest["files"])
-    if isinstance(manifest.get("card"), dict):  # the version's card, checksummed like the data
-        listed[manifest["card"]["name"]] = manifest["card"]
-    files = {_safe_name(name, f"{rel}/manifest.json"): info for name, info in listed.items()}
+    files = {_safe_name(name, f"{rel}/manifest.json"): info for name, info in listed_files(manifest)}
 
     dataset = Dataset(target)
     replace = False
     if final.is_dir():
-        if installed.is_file() and sha256_file(installed) == entry["manifest_sha256"]:
+        old = _installed_manifest(installed) if installed.is_file() else {}
+        relation = purge_relation(manifest, old) if old else "different"
+        if (installed.is_file() and sha256_file(installed) == entry["manifest_sha256"]) or relation == "held":
+            # the same version, or the same with the copy's own purges on top: nothing to fetch
             return {**unchanged, "skipped": sorted(files)}
-        if installed.is_file() and is_purge_of(manifest, _installed_manifest(installed)):
+        if relation == "purged":
             replace = True
         elif only_purge:
             return unchanged
@@ -318,14 +426,29 @@ def _install(
     staging = target / ".download" / vid
     staging.mkdir(parents=True, exist_ok=True)
     downloaded, skipped = [], []
-    for name, info in files.items():
-        path = staging / name
-        if path.is_file() and path.stat().st_size == info["bytes"] and sha256_file(path) == info["sha256"]:
-            skipped.append(name)
-            continue
-        _fetch_verified(fetcher, f"{rel}/{name}", path, info, on_progress, until)
-        downloaded.append(name)
+    try:
+        for name, info in files.items():
+            path = staging / name
+            if path.is_file() and path.stat().st_size == info["bytes"] and sha256_file(path) == info["sha256"]:
+                skipped.append(name)
+                continue
+            _fetch_verified(fetcher, f"{rel}/{name}", path, info, on_progress, until)
+            downloaded.append(name)
+    finally:
+        _drop_if_empty(staging)  # a download that failed before its first file leaves no empty folder
+    if replace:
+        claimed = new_purge_names(manifest, old)
+        if claimed is None:  # manifests that name no fullnames: the source's purge record names them
+            claimed = purges.source_names
+        if problem := purge_rewrite_problem(final, staging, manifest["files"], claimed, purges.local_names):
+            shutil.rmtree(staging, ignore_errors=True)  # nothing to resume: the same answer is refused again
+            _drop_if_empty(staging)
+            raise IntegrityError(
+                f"{vid} from {source} is not the installed {vid} with only the purge it records ({problem}); "
+                f"refusing it, the installed {vid} is kept as it is: ask the source, or download into another folder"
+            )
     (staging / "manifest.json").write_bytes(manifest_bytes)
+    _reapply_purges(staging, purges.names)
     final.parent.mkdir(parents=True, exist_ok=True)
     if replace:
         replace_dir(staging, final)  # one atomic swap; the old, unpurged files are removed
@@ -346,6 +469,26 @@ def _install(
         "already_installed": False,
         "replaced": replace,
     }
+
+
+def _drop_if_empty(staging: Path) -> None:
+    for folder in (staging, staging.parent):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (a resumable part), or gone
+
+
+def _reapply_purges(staging: Path, names: set[str]) -> None:
+    """Purge ``names`` from the version staged for install (the copy's own purges and the source's record)."""
+    if not names:
+        return
+    stage = staging.with_name(f"{staging.name}.purge")
+    try:
+        if purge_folder(staging, stage, names, datetime.now(UTC).isoformat(timespec="seconds")):
+            replace_dir(stage, staging)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def _installed_manifest(path: Path) -> dict[str, Any]:

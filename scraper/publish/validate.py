@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,10 +28,9 @@ from scraper import duck
 from scraper.errors import InputError
 from scraper.spec import SPEC_FILE, ValidateOptions
 from scraper.store.links import symlinks
-from scraper.store.snapshot import manifest_problem, sha256_file
+from scraper.store.snapshot import is_version_id, manifest_problem, sha256_file
 
 EXAMPLES = 5
-_VERSION = re.compile(r"^v\d{4,}$")
 REDDIT_FOUNDED = datetime(2005, 6, 1, tzinfo=UTC)
 #: Warn, do not fail, while orphans stay under this share of comments (windowed collections have some);
 #: a dataset sets its own with ``[validate] orphan_warn`` in dataset.toml.
@@ -119,7 +117,7 @@ def _version_dirs(path: Path) -> tuple[list[Path], dict[str, Any] | str | None, 
         raise InputError(f"{path}: neither a version folder (manifest.json) nor a dataset folder (index.json)")
     folders = sorted(p for p in (path / "versions").iterdir() if p.is_dir()) if (path / "versions").is_dir() else []
     found = [p for p in folders if (p / "manifest.json").is_file()]
-    headless = [p.name for p in folders if not (p / "manifest.json").is_file() and _VERSION.match(p.name)]
+    headless = [p.name for p in folders if not (p / "manifest.json").is_file() and is_version_id(p.name)]
     return found, _read_index(index_path), headless
 
 
@@ -163,6 +161,18 @@ def validate(path: Path, *, orphan_warn_share: float | None = None) -> Report:
                 headless[:EXAMPLES],
             )
         )
+    odd = [p.name for p in versions if p.parent.name == "versions" and not is_version_id(p.name)]
+    if odd and not (path / "manifest.json").is_file():
+        report.checks.append(
+            Check(
+                "versions",
+                "version folder names",
+                "fail",
+                len(odd),
+                "not a version id in its one form (v0001, v0002, … v10000): rename or remove them",
+                odd[:EXAMPLES],
+            )
+        )
     if isinstance(index, str):
         report.checks.append(Check("index", "index", "fail", 1, index))
     elif index is not None:
@@ -199,7 +209,7 @@ def _check_index(root: Path, index: dict[str, Any], versions: list[Path]) -> lis
         entry = entries.get(folder.name)
         if entry is None or sha256_file(folder / "manifest.json") != entry.get("manifest_sha256"):
             bad.append(folder.name)
-    missing = [v for v in entries if not _VERSION.match(v) or not (root / "versions" / v / "manifest.json").is_file()]
+    missing = [v for v in entries if not is_version_id(v) or not (root / "versions" / v / "manifest.json").is_file()]
     latest_ok = index.get("latest") in entries or (index.get("latest") is None and not entries)
     problems = bad + [f"{v} (listed, absent)" for v in missing] + ([] if latest_ok else ["latest"])
     status = "ok" if not bad and latest_ok else "fail"
@@ -223,7 +233,7 @@ def _check_lineage(versions: list[Path]) -> list[Check]:
             manifest = json.loads((folder / "manifest.json").read_bytes())
         except (OSError, ValueError, RecursionError):
             continue  # the version's own checks report it
-        if not isinstance(manifest, dict) or not _VERSION.match(folder.name):
+        if not isinstance(manifest, dict) or not is_version_id(folder.name):
             continue
         parent = manifest.get("parent")
         order.append((folder.name, parent if isinstance(parent, str) else None, _when(manifest.get("created_at"))))
@@ -231,7 +241,7 @@ def _check_lineage(versions: list[Path]) -> list[Check]:
     later = [
         f"{vid} (parent {parent})"
         for vid, parent, _ in order
-        if parent is not None and (not _VERSION.match(parent) or int(parent[1:]) >= int(vid[1:]))
+        if parent is not None and (not is_version_id(parent) or int(parent[1:]) >= int(vid[1:]))
     ]
     backwards = []
     latest: tuple[str, datetime] | None = None
@@ -284,7 +294,7 @@ def _validate_version(folder: Path, orphan_warn_share: float) -> list[Check]:
         manifest = json.loads((folder / "manifest.json").read_bytes())
     except (ValueError, RecursionError) as exc:
         return [Check(version, "manifest", "fail", 1, f"manifest.json is not JSON: {str(exc)[:120]}")]
-    expected_version = version if _VERSION.match(version) else None  # a version folder given on its own
+    expected_version = version if is_version_id(version) else None  # a version folder given on its own
     if problem := manifest_problem(manifest, expected_version):
         return [Check(version, "manifest", "fail", 1, f"manifest.json is damaged: {problem}")]
     schema_ok = schema_compatible(manifest.get("schema_version"))

@@ -22,6 +22,7 @@ from scraper import duck
 from scraper.publish.diff import VersionDiff
 from scraper.report.taxonomy import check, group_sql, sql_literal
 from scraper.spec import Taxonomy
+from scraper.store.snapshot import read_manifest, table_path
 from scraper.store.tablefile import checked_schema
 
 #: Time from a thread's post to a comment, in seconds: upper bounds and labels (a log-like scale).
@@ -137,12 +138,16 @@ def connect(folder: Path, *, name: str = "") -> duckdb.DuckDBPyConnection:
 def attach(con: duckdb.DuckDBPyConnection, folder: Path, name: str = "") -> None:
     """Add views ``s{name}``/``c{name}`` over another version's files to ``con``.
 
-    Each file's schema is checked first (:func:`scraper.store.tablefile.checked_schema`):
-    a file that is not its table, in a schema this tool reads, is refused by name.
+    Each table is the file the version's manifest maps to it, as ``scraper.load`` reads it (a bare
+    folder of tables: by their names). Each file's schema is checked first
+    (:func:`scraper.store.tablefile.checked_schema`): a file that is not its table, in a schema
+    this tool reads, is refused by name.
     """
+    manifest = read_manifest(folder / "manifest.json") if (folder / "manifest.json").exists() else None
     for view, stem in (("s", "submissions"), ("c", "comments")):
-        checked_schema(folder / f"{stem}.parquet", stem)
-        path = sql_literal(str(folder / f"{stem}.parquet"))
+        file = table_path(folder, manifest, stem) if manifest is not None else folder / f"{stem}.parquet"
+        checked_schema(file, stem)
+        path = sql_literal(str(file))
         con.execute(f"CREATE OR REPLACE VIEW {view}{name} AS SELECT * FROM read_parquet({path})")
 
 

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 
 from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
 from scraper import duck
-from scraper.store.snapshot import Dataset
+from scraper.store.snapshot import Dataset, table_path
 
 #: Columns that change on every run without the data changing.
 VOLATILE = frozenset({"retrieved_at", "source"})
@@ -68,7 +68,7 @@ def unchanged_since(
         try:
             con.execute("SET enable_progress_bar = false")
             for stem, table in tables.items():
-                old = folder / f"{stem}.parquet"
+                old = table_path(folder, manifest, stem)
                 if not pq.read_schema(old).equals(ARROW_SCHEMAS[stem], check_metadata=False):
                     return None  # an older minor schema: the new version is the upgrade
                 if not _same_rows(con, old, table, stem):

@@ -52,7 +52,7 @@ from scraper.store.snapshot import (
     write_json_lines_atomic,
 )
 
-_FULLNAME = re.compile(r"^t[13]_[0-9a-z]{1,13}$")
+_FULLNAME = re.compile(r"t[13]_[0-9a-z]{1,13}")
 PURGES_FILE = "purges.jsonl"
 RowT = TypeVar("RowT", Submission, Comment)
 TEXT_FIELDS = (
@@ -77,11 +77,14 @@ def _replace_file(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _purge_rows(path: Path, out_path: Path, stem: str, names: set[str]) -> int:
-    """Write ``path``'s rows with the purged items tombstoned to ``out_path``, if any changed; count them."""
+def _purge_rows(path: Path, out_path: Path, stem: str, names: set[str], hit_names: set[str]) -> int:
+    """Write ``path``'s rows with the purged items tombstoned to ``out_path``, if any changed; count them
+    (and add their fullnames to ``hit_names``).
+    """
     model: type[Submission] | type[Comment] = Submission if stem == "submissions" else Comment
     rows: list[Any] = [model.model_validate(r) for r in pq.read_table(path).to_pylist()]
     out, hits = purge_rows(rows, names)
+    hit_names.update(new.name for old, new in zip(rows, out, strict=True) if new != old)
     if hits:
         pq.write_table(rows_to_table(stem, out), out_path, compression="zstd", write_statistics=True)
     return hits
@@ -97,28 +100,55 @@ def purged_fullnames(dataset_dir: Path) -> frozenset[str]:
     A damaged log is an integrity error, never an empty list: reading it wrong would
     bring purged text back.
     """
-    path = dataset_dir / PURGES_FILE
+    return frozenset(n for entry in read_purge_log(dataset_dir / PURGES_FILE) for n in entry["fullnames"])
+
+
+def read_purge_log(path: Path) -> list[dict[str, Any]]:
+    """The entries of a purge record (``purges.jsonl``), checked; none when there is no file."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return frozenset()
+        return []
     except (OSError, UnicodeDecodeError) as exc:
         raise IntegrityError(f"cannot read {path} ({exc}); it lists purged items, restore it from a backup") from None
-    names: set[str] = set()
+    return parse_purge_log(text, str(path))
+
+
+def parse_purge_log(text: str, where: str) -> list[dict[str, Any]]:
+    """The entries of a purge record's text, each with a list of t1_/t3_ ``fullnames``; IntegrityError if not."""
+    entries: list[dict[str, Any]] = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
             found = entry["fullnames"]
-            if not isinstance(found, list) or not all(isinstance(n, str) and _FULLNAME.match(n) for n in found):
+            if not isinstance(found, list) or not all(isinstance(n, str) and _FULLNAME.fullmatch(n) for n in found):
                 raise TypeError("fullnames is not a list of t1_/t3_ ids")
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
             raise IntegrityError(
-                f"{path} line {number} is not a purge record ({exc}); fix or restore it before writing rows"
+                f"{where} line {number} is not a purge record ({exc}); fix or restore it before writing rows"
             ) from None
-        names.update(found)
-    return frozenset(names)
+        entries.append(entry)
+    return entries
+
+
+def merge_purge_logs(
+    local: list[dict[str, Any]], incoming: list[dict[str, Any]], origin: str
+) -> tuple[list[dict[str, Any]], bool]:
+    """The local purge record with every fullname ``incoming`` adds (each once), and whether any was added.
+
+    Local entries stay as they are; an incoming entry is kept with only the fullnames the
+    record lacks, and ``from`` naming where it came from.  A copy's own purges are never lost.
+    """
+    seen = {n for entry in local for n in entry["fullnames"]}
+    merged = list(local)
+    for entry in incoming:
+        new = sorted({n for n in entry["fullnames"] if n not in seen})
+        if new:
+            merged.append({"at": entry.get("at"), "fullnames": new, "from": origin})
+            seen.update(new)
+    return merged, len(merged) != len(local)
 
 
 def purge_rows(rows: list[RowT], names: frozenset[str] | set[str]) -> tuple[list[RowT], int]:
@@ -182,12 +212,70 @@ def apply_purges(rows: RowSet, names: frozenset[str] | set[str]) -> int:
 def is_purge_of(new: dict[str, Any], old: dict[str, Any]) -> bool:
     """Whether manifest ``new`` is ``old`` rewritten by one or more purges and nothing else.
 
-    ``new`` lists more purges, and the two differ only in purges, file checksums and
-    sizes, and status counts.  Publish and download replace a version only then.
+    ``new`` holds every purge ``old`` records and more (compared by what each purge is: when,
+    and which fullnames; never by how many there are), and the two differ only in purges, file
+    checksums and sizes, and status counts.  Publish and download replace a version only then.
     """
-    if len(new.get("purges") or []) <= len(old.get("purges") or []):
-        return False
-    return bool(_without_purges(new) == _without_purges(old))
+    return purge_relation(new, old) == "purged"
+
+
+def purge_relation(new: dict[str, Any], old: dict[str, Any]) -> str:
+    """How manifest ``new`` stands to ``old``: ``purged`` (``old`` plus purges ``old`` lacks), ``held``
+    (the same but for purges, and ``old`` records every purge ``new`` does, and maybe its own), or
+    ``different``.
+    """
+    if _without_purges(new) != _without_purges(old):
+        return "different"
+    return "held" if _purge_keys(new) <= _purge_keys(old) else "purged"
+
+
+def _purge_keys(manifest: dict[str, Any]) -> set[str]:
+    return {json.dumps(entry, sort_keys=True) for entry in manifest.get("purges") or []}
+
+
+def new_purge_names(new: dict[str, Any], old: dict[str, Any]) -> set[str] | None:
+    """The fullnames the purges ``new`` records and ``old`` lacks name (None: a purge that names none)."""
+    names: set[str] = set()
+    known = _purge_keys(old)
+    for entry in new.get("purges") or []:
+        if json.dumps(entry, sort_keys=True) in known:
+            continue
+        found = entry.get("fullnames") if isinstance(entry, dict) else None
+        if not isinstance(found, list) or not all(isinstance(n, str) and _FULLNAME.fullmatch(n) for n in found):
+            return None  # written before purges named their items
+        names.update(found)
+    return names
+
+
+def purge_rewrite_problem(
+    old_dir: Path, new_dir: Path, files: dict[str, Any], claimed: set[str], local: set[str]
+) -> str | None:
+    """What sets a rewritten version apart from the installed one beyond a purge (None: nothing).
+
+    The rewrite must hold the same rows (same keys, same order); a row named by ``claimed`` (the
+    purge the source records) is the installed row made a ``purged`` tombstone (the project's
+    rule, :func:`scraper.normalize.policy.tombstone`); a row named by ``local`` (the copy's own
+    purges) may still hold text the copy removed, and is compared as a tombstone; every other row
+    is equal in every column.
+    """
+    touched = pa.array(sorted(claimed | local), pa.string())
+    for name, info in files.items():
+        stem = info["table"]
+        model: type[Submission] | type[Comment] = Submission if stem == "submissions" else Comment
+        old, new = pq.read_table(old_dir / name), pq.read_table(new_dir / name)
+        if old.num_rows != new.num_rows or not old["name"].equals(new["name"]):
+            return f"{name} holds other rows than the installed one (not the same fullnames in the same order)"
+        hit = pc.fill_null(pc.is_in(old["name"], value_set=touched), False)
+        if not old.filter(pc.invert(hit)).equals(new.filter(pc.invert(hit))):
+            return f"{name}: rows no purge names differ from the installed ones"
+        for at in pc.indices_nonzero(hit).to_pylist():
+            was: Any = model.model_validate(old.slice(at, 1).to_pylist()[0])
+            now: Any = model.model_validate(new.slice(at, 1).to_pylist()[0])
+            expected = _purged(was).model_dump()
+            got = _purged(now).model_dump() if was.name in local else now.model_dump()
+            if got != expected:
+                return f"{name}: {was.name} is not the installed row made a purged tombstone"
+    return None
 
 
 def _without_purges(manifest: dict[str, Any]) -> Any:
@@ -215,53 +303,65 @@ def copy_purge_log(source_dir: Path, target_dir: Path) -> bool:
 def _purge_version(dataset: Dataset, version: str, names: set[str], when: str) -> int:
     """Rewrite one version without the purged items' text; return how many rows changed.
 
-    The rewritten version is built whole in a staging folder (changed files written anew,
-    the others linked) and swapped in for the old folder in one step (:func:`replace_dir`):
-    a crash or a full disk at any write leaves the version as it was, valid, and running
-    the purge again (it is recorded before this runs) completes it.
+    The rewritten version is built whole in a staging folder (:func:`purge_folder`) and swapped
+    in for the old folder in one step (:func:`replace_dir`): a crash or a full disk at any write
+    leaves the version as it was, valid, and running the purge again (it is recorded before this
+    runs) completes it.
     """
     folder = dataset.version_dir(version)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     stage = dataset.path / STAGING_DIR / f"purge-{version}.{os.getpid()}"
-    shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
     try:
-        hits = 0
-        old_rows: dict[str, str] = {}  # the card's line of each rewritten file, before
-        for name, info in manifest["files"].items():
-            found = _purge_rows(folder / name, stage / name, info["table"], names)
-            if found:
-                old_rows[name] = file_row(name, info)
-                new = stage / name
-                info.update(
-                    rows=pq.ParquetFile(new).metadata.num_rows, bytes=new.stat().st_size, sha256=sha256_file(new)
-                )
-                hits += found
-        if not hits:
-            return 0
-        manifest.setdefault("purges", []).append({"at": when, "items": hits})
-        stats = manifest.get("stats")
-        old_status = status_sentence(stats) if isinstance(stats, dict) else None
-        if isinstance(stats, dict) and isinstance(stats.get("status"), dict):
-            stats["status"] = _status_counts(folder, stage, manifest["files"])
-        card = manifest.get("card")
-        if card:  # the card lists each file's size and checksum, and the rows by status
-            text = (folder / card["name"]).read_text(encoding="utf-8")
-            for name, line in old_rows.items():
-                text = text.replace(line, file_row(name, manifest["files"][name]))
-            if old_status is not None and isinstance(stats, dict):
-                text = text.replace(old_status, status_sentence(stats), 1)
-            _replace_file(stage / card["name"], text.encode())
-            card.update(bytes=(stage / card["name"]).stat().st_size, sha256=sha256_file(stage / card["name"]))
-        for entry in folder.iterdir():  # the files the purge did not change: the same bytes
-            if entry.is_file() and entry.name != "manifest.json" and not (stage / entry.name).exists():
-                _link_or_copy(entry, stage / entry.name)
-        write_json_atomic(stage / "manifest.json", manifest)
-        killpoint(f"purge-staged:{version}")
-        replace_dir(stage, folder)
+        hits = purge_folder(folder, stage, names, when)
+        if hits:
+            killpoint(f"purge-staged:{version}")
+            replace_dir(stage, folder)
         return hits
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def purge_folder(folder: Path, stage: Path, names: set[str] | frozenset[str], when: str) -> int:
+    """Write version ``folder`` with the items ``names`` purged into ``stage``; return how many rows changed.
+
+    Changed files are written anew, the others linked; the manifest gets the new checksums, the
+    status counts and a ``purges`` entry naming the fullnames it turned into tombstones, the card
+    its new lines.  Nothing is written (and 0 returned) when no row changes.
+    """
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    hits = 0
+    hit_names: set[str] = set()
+    old_rows: dict[str, str] = {}  # the card's line of each rewritten file, before
+    for name, info in manifest["files"].items():
+        found = _purge_rows(folder / name, stage / name, info["table"], set(names), hit_names)
+        if found:
+            old_rows[name] = file_row(name, info)
+            new = stage / name
+            info.update(rows=pq.ParquetFile(new).metadata.num_rows, bytes=new.stat().st_size, sha256=sha256_file(new))
+            hits += found
+    if not hits:
+        shutil.rmtree(stage, ignore_errors=True)
+        return 0
+    manifest.setdefault("purges", []).append({"at": when, "items": hits, "fullnames": sorted(hit_names)})
+    stats = manifest.get("stats")
+    old_status = status_sentence(stats) if isinstance(stats, dict) else None
+    if isinstance(stats, dict) and isinstance(stats.get("status"), dict):
+        stats["status"] = _status_counts(folder, stage, manifest["files"])
+    card = manifest.get("card")
+    if card:  # the card lists each file's size and checksum, and the rows by status
+        text = (folder / card["name"]).read_text(encoding="utf-8")
+        for name, line in old_rows.items():
+            text = text.replace(line, file_row(name, manifest["files"][name]))
+        if old_status is not None and isinstance(stats, dict):
+            text = text.replace(old_status, status_sentence(stats), 1)
+        _replace_file(stage / card["name"], text.encode())
+        card.update(bytes=(stage / card["name"]).stat().st_size, sha256=sha256_file(stage / card["name"]))
+    for entry in folder.iterdir():  # the files the purge did not change: the same bytes
+        if entry.is_file() and entry.name != "manifest.json" and not (stage / entry.name).exists():
+            _link_or_copy(entry, stage / entry.name)
+    write_json_atomic(stage / "manifest.json", manifest)
+    return hits
 
 
 def _status_counts(folder: Path, stage: Path, files: dict[str, Any]) -> dict[str, int]:
@@ -411,7 +511,7 @@ def purge(dataset_dir: Path, fullnames: list[str], *, allow_missing: bool = Fals
     anything is recorded, unless ``allow_missing`` (an item seen only in the raw
     archive, or to keep it out of future runs).
     """
-    bad = [n for n in fullnames if not _FULLNAME.match(n)]
+    bad = [n for n in fullnames if not _FULLNAME.fullmatch(n)]
     if bad or not fullnames:
         raise InputError(f"not fullnames: {', '.join(bad) or '(none given)'}; give t1_… or t3_… ids")
     names = set(fullnames)

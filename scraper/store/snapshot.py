@@ -48,9 +48,13 @@ MANIFEST_FORMAT = "reddit-research-dataset/manifest/1"
 INDEX_FORMAT = "reddit-research-dataset/index/1"
 VERSIONS_DIR = "versions"
 STAGING_DIR = ".staging"
-_VERSION = re.compile(r"^v(\d{4,})$")
-_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: A version id in its one canonical form: ``v`` and the number, zero-padded to four digits (v0001, v12345);
+#: ASCII digits only, and ``v00001`` is not ``v0001`` written another way but no version id at all.
+_VERSION = re.compile(r"v(?=[0-9]{4,}\Z)0{0,3}[1-9][0-9]*")
+#: A plain file name: no folder, no leading dot, nothing after it (``$`` would let a trailing newline through).
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+CARD_SUFFIX = ".md"
 #: fields readers use, and the type each must have when present
 _MANIFEST_FIELDS: dict[str, type] = {
     "dataset": str,
@@ -97,8 +101,34 @@ def write_json_atomic(path: Path, payload: Any) -> None:
         raise storage_error(exc, path) from None
 
 
+def is_version_id(value: Any) -> bool:
+    """Whether ``value`` is a version id in its canonical form (see :data:`_VERSION`)."""
+    return isinstance(value, str) and _VERSION.fullmatch(value) is not None
+
+
+def is_file_name(value: Any) -> bool:
+    """Whether ``value`` is a plain file name a version may hold (never a path, ``.``/``..`` or a dot file)."""
+    return isinstance(value, str) and _FILE_NAME.fullmatch(value) is not None and value not in (".", "..")
+
+
+def table_files(manifest: dict[str, Any]) -> dict[str, str]:
+    """The file of each table, as the manifest maps them (``{"comments": "comments.parquet", ...}``).
+
+    Readers take a table's file from here, never from its name: the manifest is what was checked.
+    """
+    return {str(info["table"]): name for name, info in manifest["files"].items()}
+
+
+def table_path(folder: Path, manifest: dict[str, Any], table: str) -> Path:
+    """The file of ``table`` in version ``folder``, as its checked manifest maps it."""
+    name = table_files(manifest).get(table)
+    if name is None:
+        raise IntegrityError(f"{folder / 'manifest.json'} lists no file for table {table!r}; {RESTORE}")
+    return folder / name
+
+
 def _file_entry_problem(name: Any, info: Any) -> str | None:
-    if not isinstance(name, str) or not _FILE_NAME.match(name):
+    if not is_file_name(name):
         return f"file name {name!r} is not a plain file name"
     if not isinstance(info, dict):
         return f"entry of {name} is not an object"
@@ -107,7 +137,7 @@ def _file_entry_problem(name: Any, info: Any) -> str | None:
             value = info.get(key)
             if not isinstance(value, kind) or isinstance(value, bool) or value < 0:
                 return f"{name}: {key} is {value!r}, not a count"
-    if not isinstance(info.get("sha256"), str) or not _SHA256.match(info["sha256"]):
+    if not isinstance(info.get("sha256"), str) or not _SHA256.fullmatch(info["sha256"]):
         return f"{name}: sha256 is {info.get('sha256')!r}, not a sha256"
     return None
 
@@ -121,11 +151,17 @@ def manifest_problem(manifest: Any, version: str | None = None) -> str | None:
     files = manifest.get("files")
     if not isinstance(files, dict) or not files:
         return f"'files' is {type(files).__name__}, not an object listing the version's files"
+    tables: dict[str, str] = {}
     for name, info in files.items():
         if problem := _file_entry_problem(name, info):
             return problem
+        if name == "manifest.json":
+            return "it lists manifest.json as a data file"
         if not isinstance(info.get("table"), str):
             return f"{name}: table is {info.get('table')!r}"
+        if info["table"] in tables:
+            return f"two files for table {info['table']!r} ({tables[info['table']]}, {name}); a table has one file"
+        tables[info["table"]] = name
     for key, kind in _MANIFEST_FIELDS.items():
         if key in manifest and not isinstance(manifest[key], kind):
             return f"{key!r} is {type(manifest[key]).__name__}, not {kind.__name__}"
@@ -147,6 +183,9 @@ def manifest_problem(manifest: Any, version: str | None = None) -> str | None:
     card_name = card.get("name") if isinstance(card, dict) else None
     if card is not None and (problem := _file_entry_problem(card_name, card)):
         return f"card: {problem}"
+    if card is not None and (card_name in files or not str(card_name).endswith(CARD_SUFFIX)):
+        # a card named like a data file would stand in for that file's checksum
+        return f"card: {card_name!r} is not a card's name (a {CARD_SUFFIX} file the 'files' do not list)"
     return None
 
 
@@ -179,10 +218,7 @@ def parse_manifest(raw: bytes, path: Path, version: str | None = None) -> dict[s
 
 def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
     """Check every file a manifest lists (data and card) for bytes and sha256; raise IntegrityError on the first."""
-    listed = dict(manifest["files"])
-    if isinstance(manifest.get("card"), dict):
-        listed[manifest["card"]["name"]] = manifest["card"]
-    for name, info in listed.items():
+    for name, info in listed_files(manifest):
         path = folder / name
         try:
             size = path.stat().st_size
@@ -196,6 +232,15 @@ def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
                 f"{path} does not match its manifest ({size} bytes, manifest says {info['bytes']}, or another "
                 f"sha256): truncated or changed; {RESTORE}"
             )
+
+
+def listed_files(manifest: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every file a checked manifest lists, data files first, then its card; never one entry over another."""
+    listed = list(manifest["files"].items())
+    card = manifest.get("card")
+    if isinstance(card, dict) and card.get("name") not in manifest["files"]:
+        listed.append((str(card["name"]), card))
+    return listed
 
 
 def write_json_lines_atomic(path: Path, entries: Sequence[Any]) -> None:
@@ -272,7 +317,7 @@ class Dataset:
 
     def version_dir(self, version: str) -> Path:
         """The folder of one version."""
-        if not _VERSION.match(version):
+        if not is_version_id(version):
             raise SnapshotError(f"{version!r} is not a version id (v0001, v0002, …)")
         return self.versions_dir / version
 
@@ -281,7 +326,7 @@ class Dataset:
         if not self.versions_dir.is_dir():
             return []
         found = [
-            p.name for p in self.versions_dir.iterdir() if _VERSION.match(p.name) and (p / "manifest.json").is_file()
+            p.name for p in self.versions_dir.iterdir() if is_version_id(p.name) and (p / "manifest.json").is_file()
         ]
         return sorted(found, key=lambda v: int(v[1:]))
 
@@ -334,7 +379,7 @@ class Dataset:
         """Version folders without a manifest: damage (writers put a version in place with its manifest)."""
         if not self.versions_dir.is_dir():
             return []
-        names = [p.name for p in self.versions_dir.iterdir() if _VERSION.match(p.name)]
+        names = [p.name for p in self.versions_dir.iterdir() if is_version_id(p.name)]
         return sorted(
             (v for v in names if not (self.versions_dir / v / "manifest.json").is_file()), key=lambda v: int(v[1:])
         )
