@@ -475,8 +475,10 @@ def _drop_if_empty(staging: Path) -> None:
     for folder in (staging, staging.parent):
         try:
             folder.rmdir()
+        except FileNotFoundError:
+            continue
         except OSError:
-            return  # not empty (a resumable part), or gone
+            return  # not empty: a resumable part
 
 
 def _reapply_purges(staging: Path, names: set[str]) -> None:

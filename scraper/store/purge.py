@@ -216,7 +216,7 @@ def is_purge_of(new: dict[str, Any], old: dict[str, Any]) -> bool:
     and which fullnames; never by how many there are), and the two differ only in purges, file
     checksums and sizes, and status counts.  Publish and download replace a version only then.
     """
-    return purge_relation(new, old) == "purged"
+    return _without_purges(new) == _without_purges(old) and _purge_keys(old) < _purge_keys(new)
 
 
 def purge_relation(new: dict[str, Any], old: dict[str, Any]) -> str:

@@ -50,7 +50,7 @@ VERSIONS_DIR = "versions"
 STAGING_DIR = ".staging"
 #: A version id in its one canonical form: ``v`` and the number, zero-padded to four digits (v0001, v12345);
 #: ASCII digits only, and ``v00001`` is not ``v0001`` written another way but no version id at all.
-_VERSION = re.compile(r"v(?=[0-9]{4,}\Z)0{0,3}[1-9][0-9]*")
+_VERSION = re.compile(r"v[0-9]{4,}")
 #: A plain file name: no folder, no leading dot, nothing after it (``$`` would let a trailing newline through).
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -103,7 +103,7 @@ def write_json_atomic(path: Path, payload: Any) -> None:
 
 def is_version_id(value: Any) -> bool:
     """Whether ``value`` is a version id in its canonical form (see :data:`_VERSION`)."""
-    return isinstance(value, str) and _VERSION.fullmatch(value) is not None
+    return isinstance(value, str) and _VERSION.fullmatch(value) is not None and value == f"v{int(value[1:]):04d}"
 
 
 def is_file_name(value: Any) -> bool:
