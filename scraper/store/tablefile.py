@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 from schemas import ARROW_SCHEMAS
 from schemas.upgrade import schema_problems
 from scraper import duck
-from scraper.errors import IntegrityError, ScraperError, from_exception, storage_error
-from scraper.store.snapshot import RESTORE
+from scraper.errors import IntegrityError, ScraperError, StorageError, from_exception, storage_error
+from scraper.store.snapshot import RESTORE, read_manifest, table_files
 
 #: DuckDB's errors that mean "this data cannot be read" (its base class is what its Parquet reader
 #: raises for a damaged page); the others (binder, parser, catalog) are a query's bug.
@@ -72,12 +72,20 @@ def scan_error(exc: BaseException, folders: list[Path]) -> ScraperError:
     if not is_data_error(exc):
         return from_exception(exc, where=", ".join(map(str, folders)))
     for folder in folders:
-        for stem in ARROW_SCHEMAS:
-            path = folder / f"{stem}.parquet"
+        for path in _table_files(folder):
             if problem := _unreadable(path):
                 return IntegrityError(f"{path} is damaged: {problem}; {RESTORE}")
     where = " or ".join(str(f) for f in folders)
     return IntegrityError(f"a Parquet file of {where} is damaged ({_first_line(exc)}); {RESTORE}")
+
+
+def _table_files(folder: Path) -> list[Path]:
+    """The version's table files as its manifest maps them (by their usual names without a usable one)."""
+    try:
+        manifest = read_manifest(folder / "manifest.json")
+    except (IntegrityError, StorageError):
+        return [folder / f"{stem}.parquet" for stem in ARROW_SCHEMAS]
+    return [folder / name for name in table_files(manifest).values()]
 
 
 def _unreadable(path: Path) -> str | None:
