@@ -78,6 +78,8 @@ from scraper.sources.reddit import MORECHILDREN_MAX_IDS, TREE_LIMIT
 
 #: How often an id is asked through morechildren before it is classified through /api/info.
 MORECHILDREN_TRIES = 2
+#: ... and again, up to this many times in all, while ids of its depth never asked yet wait (a call made anyway).
+CUT_TRIES = 4
 #: Reddit shows comments to depth 9; morechildren returns nothing for ids at depth 10 or more.
 MAX_DEPTH = 10
 #: Comments a morechildren answer spends, over the ids asked and their descendants (WIRE-FORMAT §4b).
@@ -476,7 +478,9 @@ class Expansion:
                 self.to_info.setdefault(cid, "vanished")  # a leaf by the count: info holds it or settles it
                 self.leaves.add(cid)
                 self.ambiguous.discard(cid)
-            elif self.tries[cid] < MORECHILDREN_TRIES:
+            elif self.tries[cid] < MORECHILDREN_TRIES or (
+                self.tries[cid] < CUT_TRIES and self._fresh_at(self.pending[cid])
+            ):
                 # The budget may have cut it: it stays pending and rides in the next call of its depth,
                 # whose answer tells (shown, or missing again from an answer that was not cut: dropped).
                 # Asked now, while that depth has other ids to share the call, not alone at the end.
@@ -485,6 +489,13 @@ class Expansion:
                 self.to_info.setdefault(cid, "vanished")
                 self.ambiguous.add(cid)
         self._route_deep()
+
+    def _fresh_at(self, depth: int) -> bool:
+        """Whether an id at ``depth`` never asked yet waits for morechildren: a call of that depth is made anyway."""
+        routed = self.to_info.keys() | set(self.subtree)
+        return any(
+            d == depth and not self.tries[c] and c not in routed and not self._covered(c) for c, d in self.pending.items()
+        )
 
     def _reask_lost(self, cid: str, exhausted: bool) -> None:
         """A held comment whose replies were asked again, and that did not come back."""
@@ -565,7 +576,8 @@ class Expansion:
             return []
         shallowest = min(candidates.values())
         same = [cid for cid, d in candidates.items() if d == shallowest]
-        same.sort(key=lambda cid: (self.pending_parent.get(cid, self.parent.get(cid, "")), cid))
+        # ids asked before (a budget-cut answer left them out) first, so that they ride with ids never asked
+        same.sort(key=lambda cid: (not self.tries[cid], self.pending_parent.get(cid, self.parent.get(cid, "")), cid))
         if shallowest == 0:
             batch = same[:MORECHILDREN_MAX_IDS]  # unserved top-level ids come back in a stub
             spent = sum(max(1.0, _reach(self.per_id.get(c, 1.0), 1, 0)) for c in batch)
