@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from scraper.collect import expand
 from scraper.collect.expand import BUDGET, GROUP_MAX_HELD, ROOT_MAX, Expansion, expand_thread
 from scraper.errors import TooManyIds
 
@@ -485,3 +486,60 @@ def test_an_id_dropped_twice_by_answers_the_budget_did_not_cut_is_a_deleted_leaf
     assert sorted(client.calls[2][1]) == ["d", "x"] and client.calls[3][1] == ["t1_d"]
     assert result.complete and expansion.deleted == {"d"} and result.held == 1 + 400 + 91 + 2 + 1
     assert result.vanished == 2 and result.on_vanished <= math.ceil(result.vanished / 100) + 1
+
+
+def cut_twice_client() -> Scripted:
+    """p shows 400 leaves and a stub of six ids: c1, c2, c3 with 98 replies each (one fills an answer's
+    budget), c4, c5 with one reply, and b, a user-deleted leaf ranked last by the builder, so every
+    answer that has a big id in it cuts b (the archived builder makes no stub for ids it cuts).  The
+    count also holds a deleted leaf below c1 that the builder drops unannounced, so the count alone
+    cannot tell whether b has a reply."""
+    shown = [t1(f"s{i}", "t1_p", depth=1) for i in range(400)]
+    ids = ["b", "c1", "c2", "c3", "c4", "c5"]
+    replies = {"c1": 98, "c2": 98, "c3": 98, "c4": 1, "c5": 1}
+    first = tree([t1("p", "t3_L", [*shown, more("t1_p", ids, count=2 + sum(1 + n for n in replies.values()))])])
+
+    def more_answer(asked: list[str]) -> list[Any]:
+        things: list[Any] = []
+        spent = 0
+        for cid in sorted(asked, key=lambda c: (c == "b", c)):  # best first; b last
+            cost = 1 + replies.get(cid, 0)
+            if spent + cost > BUDGET:
+                break  # the budget is spent: this id and the rest are cut
+            spent += cost
+            if cid != "b":  # b spends budget and is shown nowhere
+                things += [t1(cid, "t1_p", depth=1)]
+                things += [t1(f"{cid}r{i}", f"t1_{cid}", depth=2) for i in range(replies[cid])]
+        return things
+
+    client = Scripted(first, more_answer)
+    gone = {"kind": "t1", "data": {**t1("b", "t1_p")["data"], "author": "[deleted]", "body": "[deleted]"}}
+    client.info_answer = lambda name: gone if name == "t1_b" else None
+    return client
+
+
+def test_an_id_cut_twice_rides_again_while_ids_of_its_depth_never_asked_wait() -> None:
+    # b is cut by the first two answers; ids of its depth never asked (c4, c5) still wait, so b rides in
+    # their calls, asked-again ids first, rather than going to /api/info as "cut or deleted?": the answer
+    # that shows c4 and c5 is far from the budget and still leaves b out, so b is a dropped deleted leaf
+    # for certain, settled by the info call alone.
+    client = cut_twice_client()
+    expansion = Expansion("L")
+    result = expand_thread(client, "L", expansion=expansion)
+    assert result.complete, result.unresolved
+    asks = [ids for kind, ids in client.calls if kind == "more"]
+    assert asks == [["b", "c1", "c2"], ["b", "c2", "c3"], ["b", "c3", "c4"], ["b", "c4", "c5"]]
+    assert [kind for kind, _ in client.calls] == ["tree", "more", "more", "more", "more", "info"]
+    assert expansion.deleted == {"b"} and result.held == 1 + 400 + 1 + 3 * 99 + 2 * 2
+
+
+def test_without_riding_again_the_cut_id_costs_a_lone_call_at_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same thread when an id goes to /api/info after two cuts (the rule before): info shows b
+    # [deleted] without saying whether it has replies, so its replies are asked in a call of its own.
+    monkeypatch.setattr(expand, "CUT_TRIES", expand.MORECHILDREN_TRIES)
+    client = cut_twice_client()
+    expansion = Expansion("L")
+    result = expand_thread(client, "L", expansion=expansion)
+    assert result.complete and expansion.deleted == {"b"}
+    assert [kind for kind, _ in client.calls] == ["tree", "more", "more", "more", "more", "info", "more"]
+    assert client.calls[-1] == ("more", ["b"])

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from scraper.collect import expand
 from scraper.collect.expand import Expansion, expand_thread
 from scraper.fake_reddit import FakeReddit, Forest
 from scraper.fake_reddit.forest import ORPHAN_RULES
@@ -161,3 +162,33 @@ def test_subtree_comment_reads_only_the_permalink_form() -> None:
     assert ep.subtree_comment("https://oauth.reddit.com/comments/abc/_/def/") == "def"
     assert ep.subtree_comment("https://oauth.reddit.com/r/x/comments/abc/slug/def") == "def"
     assert ep.subtree_comment("https://oauth.reddit.com/comments/abc/") is None
+
+
+class Watched(Expansion):
+    """An expansion that checks, after every morechildren answer, the rule for ids an answer left out: one
+    is classified through /api/info as "cut or deleted?" only once it was asked ``CUT_TRIES`` times or no id
+    of its depth never asked waits (else it rides in a call of its depth made anyway)."""
+
+    def on_more(self, batch: list[str], things: list[Any]) -> None:
+        before = set(self.ambiguous)
+        depths = {cid: self.pending[cid] for cid in batch if cid in self.pending}
+        super().on_more(batch, things)
+        for cid in batch:
+            if cid in self.ambiguous - before and cid in depths:
+                assert self.tries[cid] >= expand.CUT_TRIES or not self._fresh_at(depths[cid]), cid
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shape=st.sampled_from(SHAPES), orphans=st.sampled_from(ORPHAN_RULES), seed=st.integers(0, 10_000))
+def test_ids_an_answer_left_out_ride_again_while_their_depth_has_ids_never_asked(
+    shape: str, orphans: str, seed: int
+) -> None:
+    forest = forest_of(shape, 700, seed, orphans)
+    expansion = Watched(LINK)
+    result = expand_thread(Direct(forest, with_endpoint=True), LINK, expansion=expansion)
+    assert result.complete, result.unresolved
+    thread = forest.threads[LINK]
+    assert set(thread.comments) - set(expansion.depth) <= forest.deleted_leaf_ids(LINK)
+    for cid in expansion.depth:
+        parent = expansion.parent[cid]
+        assert (f"t1_{parent}" if parent else f"t3_{LINK}") == thread.comments[cid]["parent_id"]

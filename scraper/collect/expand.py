@@ -494,7 +494,8 @@ class Expansion:
         """Whether an id at ``depth`` never asked yet waits for morechildren: a call of that depth is made anyway."""
         routed = self.to_info.keys() | set(self.subtree)
         return any(
-            d == depth and not self.tries[c] and c not in routed and not self._covered(c) for c, d in self.pending.items()
+            d == depth and not self.tries[c] and c not in routed and not self._covered(c)
+            for c, d in self.pending.items()
         )
 
     def _reask_lost(self, cid: str, exhausted: bool) -> None:
