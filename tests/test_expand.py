@@ -543,3 +543,44 @@ def test_without_riding_again_the_cut_id_costs_a_lone_call_at_the_end(monkeypatc
     assert result.complete and expansion.deleted == {"b"}
     assert [kind for kind, _ in client.calls] == ["tree", "more", "more", "more", "more", "info", "more"]
     assert client.calls[-1] == ("more", ["b"])
+
+
+def overstated_client() -> Scripted:
+    """p shows 400 leaves and a stub of 40 ids whose count gives each 27 comments, as many as one id at depth 1
+    is estimated to bring (3 a level); each brings 9 (the rest of the count sits deeper than an answer shows)."""
+    shown = [t1(f"s{i}", "t1_p", depth=1) for i in range(400)]
+    ids = [f"i{n:02d}" for n in range(40)]
+    first = tree([t1("p", "t3_L", [*shown, more("t1_p", ids, count=27 * len(ids))])])
+
+    def more_answer(asked: list[str]) -> list[Any]:
+        things: list[Any] = []
+        for cid in asked:
+            parent = f"t1_{cid}"
+            things.append(t1(cid, "t1_p", depth=1))
+            for level in range(2, 10):
+                things.append(t1(f"{cid}r{level}", parent, depth=level))
+                parent = f"t1_{cid}r{level}"
+        return things
+
+    return Scripted(first, more_answer)
+
+
+def test_estimates_are_scaled_by_what_answers_the_budget_did_not_cut_brought() -> None:
+    # Three ids a call while the estimates stand (3 x 27 of the 100 an answer spends); each answer brings 27,
+    # not 81, and is not cut. Once 200 comments were estimated (three calls), estimates are scaled by what
+    # came (27/81, but never below half): seven ids a call.
+    client = overstated_client()
+    expansion = Expansion("L")
+    result = expand_thread(client, "L", expansion=expansion)
+    assert result.complete, result.unresolved
+    asks = [len(ids) for kind, ids in client.calls if kind == "more"]
+    assert asks == [3, 3, 3, 7, 7, 7, 7, 3]
+    assert expansion._scale() == expand.CALIBRATE_FLOOR and result.held == 1 + 400 + 40 * 9
+
+
+def test_without_scaling_the_overstated_estimates_cost_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(expand, "CALIBRATE_FROM", math.inf)
+    client = overstated_client()
+    result = expand_thread(client, "L")
+    assert result.complete and result.held == 1 + 400 + 40 * 9
+    assert [len(ids) for kind, ids in client.calls if kind == "more"] == [3] * 13 + [1]
