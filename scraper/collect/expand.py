@@ -29,10 +29,7 @@ list many ids).  Each stub gets the cheapest endpoint:
 - Otherwise ``POST /api/morechildren``: ids of one depth (Reddit serves only
   the shallowest), siblings together, packed so that what they can bring fits
   the ~100 comments an answer spends (:data:`BUDGET`); at top level 100 ids a
-  call, since Reddit re-announces top-level ids it did not serve.  Below top
-  level the estimates are scaled by what ids brought against them in the
-  answers the budget did not cut (:meth:`Expansion._scale`): the thread's own
-  measure of how far its counts overstate an answer.  Room left
+  call, since Reddit re-announces top-level ids it did not serve.  Room left
   in a call goes to held comments of its depth with pending stubs below them
   (Reddit serves the asked ids of the shallowest depth with their subtrees, so
   the stubs left at deeper depths ride in it instead of costing a partly
@@ -56,10 +53,7 @@ subtree is large. An id missing from an answer the budget may have cut (below
 top level) is first asked once more in the next call of its depth, shared with
 the other ids there, unless its stub's count shows it has no replies (then info
 alone settles it): that answer shows it, or leaves it out without being cut,
-which makes it a dropped deleted leaf for certain. Cut again, it rides again
-(first in the batch, up to :data:`CUT_TRIES` asks in all) while ids of its depth
-never asked still wait, since their calls are made anyway; only then does info
-classify it. Classifying such ids only at
+which makes it a dropped deleted leaf for certain. Classifying such ids only at
 the end would cost a lone morechildren call per depth for the ``[deleted]``
 ones whose replies the count cannot rule out. A pending id whose parent an
 answer showed with its complete reply listing, and which that listing left out,
@@ -111,12 +105,9 @@ DELETED = "[deleted]"
 SHALLOW_PER_LEVEL = 3
 #: Room left in a morechildren call, up to this share of the budget, goes to held comments of its depth whose
 #: answers bring pending stubs deeper below them (:meth:`Expansion._proxies`).
+#: Room left in a morechildren call, up to this share of the budget, goes to held comments of its depth whose
+#: answers bring pending stubs deeper below them (:meth:`Expansion._proxies`).
 PROXY_FILL = 0.9
-#: Estimates below top level are scaled by what ids brought against them in answers the budget did not cut, once
-#: this many comments were estimated there (:meth:`Expansion._scale`) ...
-CALIBRATE_FROM = 200
-#: ... never below this share of the estimate.
-CALIBRATE_FLOOR = 0.5
 
 
 def _reach(count: float, ids: int, depth: int) -> float:
@@ -245,7 +236,6 @@ class Expansion:
     requests: Counter[str] = field(default_factory=Counter)
     info_leaf_ids: int = 0
     wasted: int = 0  # asks that brought nothing new
-    reach_seen: list[float] = field(default_factory=lambda: [0.0, 0.0])  # ids' estimates, what they brought
     started: bool = False
 
     # -- taking answers in -----------------------------------------------------------
@@ -453,16 +443,9 @@ class Expansion:
 
     def on_more(self, batch: list[str], things: list[Any]) -> None:
         """The answer of ``POST /api/morechildren`` for ``batch``."""
-        asked = {cid: self.pending[cid] for cid in batch if cid in self.pending and self.pending[cid] > 0}
-        estimate = {cid: max(1.0, _reach(self.per_id.get(cid, 1.0), 1, d)) for cid, d in asked.items()}
         taken = self._absorb(things, nested=False)
         missing = [c for c in batch if c not in taken.shown and c not in taken.listed]
         exhausted = len(taken.shown) + len(missing) >= EXHAUSTED * BUDGET
-        if not exhausted:  # every id served with all it can bring: what the estimates were worth
-            for cid in asked:
-                if cid in taken.shown:
-                    self.reach_seen[0] += estimate[cid]
-                    self.reach_seen[1] += self._shown_below(cid, taken.shown)
         if all(c in self.vanished for c in batch) and not taken.new and not taken.stubs:
             self.wasted += 1  # asked again for vanished ids, and nothing new came
         for cid in batch:
@@ -514,23 +497,6 @@ class Expansion:
             d == depth and not self.tries[c] and c not in routed and not self._covered(c)
             for c, d in self.pending.items()
         )
-
-    def _shown_below(self, root: str, shown: set[str]) -> int:
-        """Comments of ``root``'s subtree an answer showed, itself included."""
-        count, stack = 0, [root]
-        while stack:
-            node = stack.pop()
-            count += 1
-            stack.extend(c for c in self.replies.get(node, ()) if c in shown)
-        return count
-
-    def _scale(self) -> float:
-        """What ids brought against their estimates (:func:`_reach`) in answers the budget did not cut, once
-        those estimates add up to :data:`CALIBRATE_FROM`, between :data:`CALIBRATE_FLOOR` and 1."""
-        estimated, brought = self.reach_seen
-        if estimated < CALIBRATE_FROM:
-            return 1.0
-        return min(1.0, max(CALIBRATE_FLOOR, brought / estimated))
 
     def _reask_lost(self, cid: str, exhausted: bool) -> None:
         """A held comment whose replies were asked again, and that did not come back."""
@@ -617,9 +583,9 @@ class Expansion:
             batch = same[:MORECHILDREN_MAX_IDS]  # unserved top-level ids come back in a stub
             spent = sum(max(1.0, _reach(self.per_id.get(c, 1.0), 1, 0)) for c in batch)
         else:
-            batch, spent, scale = [], 0.0, self._scale()
+            batch, spent = [], 0.0
             for cid in same[:MORECHILDREN_MAX_IDS]:
-                cost = max(1.0, scale * _reach(self.per_id.get(cid, 1.0), 1, shallowest))
+                cost = max(1.0, _reach(self.per_id.get(cid, 1.0), 1, shallowest))
                 if batch and spent + cost > BUDGET * FILL:
                     break
                 batch.append(cid)
