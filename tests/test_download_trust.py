@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas import ARROW_SCHEMAS, Comment, Submission
-from scraper.errors import EXIT_NEEDS_PERSON, IntegrityError, SnapshotError
+from scraper.errors import EXIT_NEEDS_PERSON, InputError, IntegrityError, SnapshotError
 from scraper.ingest import ingest
 from scraper.publish.download import download as run_download
 from scraper.publish.download import redact_url
@@ -512,3 +512,20 @@ def test_a_failed_download_leaves_no_empty_work_folder(hostile: HostileServer, t
     refused(download(hostile.url, "--to", str(tmp_path / "copy")), EXIT_NEEDS_PERSON, tmp_path / "copy")
     assert not (tmp_path / "copy" / ".download").exists()
     assert purged_fullnames(tmp_path / "copy") == frozenset()
+
+
+def test_purge_finds_items_in_the_files_the_manifest_lists_only(source: Path) -> None:
+    version = source / "versions" / "v0001"
+    manifest = json.loads((version / "manifest.json").read_text())
+    manifest["files"]["c2.parquet"] = manifest["files"].pop("comments.parquet")
+    (version / "comments.parquet").rename(version / "c2.parquet")
+    held = pq.read_table(version / "c2.parquet")["name"][0].as_py()
+    rows = pq.read_table(version / "c2.parquet").to_pylist()
+    stray = [{**rows[0], "name": "t1_stray1", "id": "stray1"}]
+    pq.write_table(pa.Table.from_pylist(stray, schema=ARROW_SCHEMAS["comments"]), version / "comments.parquet")
+    (version / "manifest.json").write_text(json.dumps(manifest))
+    Dataset(source).write_index()
+    with pytest.raises(InputError, match="t1_stray1"):  # only in an unlisted file: not held
+        purge(source, ["t1_stray1"])
+    assert purge(source, [held])["rows"] == {"v0001": 1}
+    assert status_of(source, held) == ("purged", "")

@@ -48,6 +48,7 @@ from scraper.store.snapshot import (
     replace_dir,
     rows_to_table,
     sha256_file,
+    table_files,
     write_json_atomic,
     write_json_lines_atomic,
 )
@@ -551,8 +552,8 @@ def held_fullnames(dataset: Dataset, names: set[str]) -> set[str]:
     held: set[str] = set()
     for version in dataset.versions():
         folder = dataset.version_dir(version)
-        for path in sorted(folder.glob("*.parquet")):
-            column = pq.read_table(path, columns=["name"])["name"]
+        for name in sorted(table_files(dataset.manifest(version)).values()):  # the files the manifest lists
+            column = pq.read_table(folder / name, columns=["name"])["name"]
             held.update(column.filter(pc.is_in(column, value_set=wanted)).unique().to_pylist())
     quarantine_dir = dataset.path / "quarantine"
     if quarantine_dir.is_dir():
