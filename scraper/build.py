@@ -50,7 +50,7 @@ from scraper.spec import DatasetSpec
 from scraper.store.changes import NoChange, unchanged_since
 from scraper.store.killpoints import killpoint
 from scraper.store.purge import apply_purges, purged_fullnames
-from scraper.store.snapshot import Dataset, pid_alive, rows_to_table, write_json_lines_atomic
+from scraper.store.snapshot import Dataset, pid_alive, rows_to_table, table_path, write_json_lines_atomic
 
 WORK_PREFIX = ".build-"
 
@@ -89,10 +89,11 @@ class VersionBuilder:
         self.base_facts = False
         """Whether rows of the base carry archive facts (kept when Reddit's newer sighting wins)."""
         if base is not None:
-            folder = dataset.version_dir(base)
+            folder, manifest = dataset.version_dir(base), dataset.manifest(base)
             self.sightings.seq = -(2**62)  # the base's rows lose every tie
             for stem in STEMS.values():
-                for batch in pq.ParquetFile(folder / f"{stem}.parquet").iter_batches(batch_size=batch_rows):
+                path = table_path(folder, manifest, stem)  # the file the manifest maps, as every reader
+                for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
                     self.sightings.add_rows(stem, pa.Table.from_batches([batch]))
                     self.base_facts = self.base_facts or batch.column("archive_status").null_count < batch.num_rows
             self.sightings.seq = 0
@@ -217,8 +218,9 @@ class VersionBuilder:
         if latest is None:
             return None
         names = []
+        manifest = self.dataset.manifest(latest)
         for stem in STEMS.values():
-            path = self.dataset.version_dir(latest) / f"{stem}.parquet"
+            path = table_path(self.dataset.version_dir(latest), manifest, stem)
             try:
                 table = pq.read_table(path, columns=["name", "status"])
             except (OSError, pa.ArrowException) as exc:
@@ -443,8 +445,9 @@ def _tombstones_added(dataset: Dataset, rows: RowSet) -> int:
     import pyarrow.parquet as pq
 
     visible: set[str] = set()
+    manifest = dataset.manifest(latest)
     for stem in ("submissions", "comments"):
-        table = pq.read_table(dataset.version_dir(latest) / f"{stem}.parquet", columns=["name", "status"])
+        table = pq.read_table(table_path(dataset.version_dir(latest), manifest, stem), columns=["name", "status"])
         visible.update(table.filter(pc.equal(table["status"], "visible"))["name"].to_pylist())
     return sum(1 for r in _every_row(rows) if is_tombstone(r) and r.name in visible)
 

@@ -308,3 +308,21 @@ def test_ingest_does_not_import_praw(tmp_path: Path) -> None:
     code = "import sys, scraper.ingest; print('praw' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_base_version_is_read_from_the_files_its_manifest_maps(tmp_path: Path) -> None:
+    """A version whose tables are in files of other names (a downloaded copy may be): merged all the same."""
+    folder = tmp_path / "ds"
+    a = sample_file(tmp_path, "aaa", tree("aaa", [t1("a1", "t3_aaa"), t1("a2", "t1_a1", depth=1)]))
+    b = sample_file(tmp_path, "bbb", tree("bbb", [t1("b1", "t3_bbb", link="bbb")]))
+    ingest(folder, [a])
+    vdir = folder / "versions" / "v0001"
+    manifest = json.loads((vdir / "manifest.json").read_text(encoding="utf-8"))
+    for stem in ("submissions", "comments"):
+        (vdir / f"{stem}.parquet").rename(vdir / f"{stem}-2026.parquet")
+        manifest["files"][f"{stem}-2026.parquet"] = manifest["files"].pop(f"{stem}.parquet")
+    (vdir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (folder / "index.json").unlink()  # rebuilt from the manifests
+    second = ingest(folder, [b])
+    assert {r["name"] for r in rows(folder, second["version"], "comments")} == {"t1_a1", "t1_a2", "t1_b1"}
+    assert second["tombstones"]["added"] == 0
