@@ -12,7 +12,9 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -24,6 +26,7 @@ from hypothesis import strategies as st
 from scraper.cli import main
 from scraper.errors import EXIT_CONFIG, EXIT_LOCKED, EXIT_NEEDS_PERSON
 from scraper.ingest import ingest
+from tests.conftest import write_spec
 from tests.test_odd_files import resign
 from tests.test_snapshot import tree_file
 
@@ -242,3 +245,51 @@ def test_a_deeply_nested_published_manifest_is_named_as_such(ds: Path, tmp_path:
     (public / "index.json").write_text(json.dumps(index))
     line = one_line(run("download", str(public), "--to", str(tmp_path / "copy")), EXIT_NEEDS_PERSON)
     assert "manifest.json is nested too deeply" in line and "NoneType" not in line
+
+
+# -- a publish killed at any rename: the next one ends where an uninterrupted one does ---------------------
+def _killed_at(target: Path, at: int) -> Callable[[], None]:
+    """The body of a forked publish that SIGKILLs itself just before its ``at``-th rename into ``target``."""
+
+    def body() -> None:
+        from scraper.publish.tree import publish as run_publish
+
+        real_replace, real_rename, seen = os.replace, os.rename, [0]
+
+        def dying(real: Callable[..., None]) -> Callable[..., None]:
+            def step(src: object, dst: object, *args: object, **kwargs: object) -> None:
+                if str(dst).startswith(str(target)):
+                    seen[0] += 1
+                    if seen[0] == at:
+                        os.kill(os.getpid(), signal.SIGKILL)
+                real(src, dst, *args, **kwargs)
+
+            return step
+
+        os.replace, os.rename = dying(real_replace), dying(real_rename)  # type: ignore[assignment]
+        run_publish(SOURCE[0], target, allow_identifiable=True)
+
+    return body
+
+
+SOURCE: list[Path] = []
+
+
+def test_a_publish_killed_at_any_rename_is_completed_by_the_next(ds: Path, tmp_path: Path) -> None:
+    from tests import forked
+
+    write_spec(ds, '[dataset]\nname = "guards"\n')
+    (ds / "README.md").write_text("# guards\n", encoding="utf-8")
+    SOURCE[:] = [ds]
+    reference = tmp_path / "reference"
+    assert publish(ds, reference).exit_code == 0
+    expected = snapshot(reference)
+    renames = 2 + 2 + 1  # two versions placed, two top files, the index
+    for at in range(1, renames + 1):
+        target = tmp_path / f"pub{at}"
+        child = forked.run(_killed_at(target, at))
+        assert child.returncode == -signal.SIGKILL, (at, child.stderr)
+        result = publish(ds, target)
+        assert result.exit_code == 0, (at, result.output)
+        assert snapshot(target) == expected, at  # no temporary, no staging, the same bytes
+    assert not forked.run(_killed_at(tmp_path / "once-more", renames + 1)).returncode  # no sixth rename: done
