@@ -232,20 +232,25 @@ def test_the_matrices_kill_at_40_points_or_more(collect_matrix: dict[str, Any], 
     assert sorted(c for part in cases[SHARDS:] for c in part) == choose(refresh_matrix["points"])
 
 
+def kill_then_rerun(forkserver: Any, kind: str, folder: Path, matrix: dict[str, Any], number: int) -> None:
+    """Kill a ``kind`` run in ``folder`` at point ``number``, rerun it here, and compare with the reference."""
+    url, points, expected = matrix["url"], matrix["points"], matrix["expected"]
+    assert spawn(forkserver, kind, folder, url, kill_at=number) == -9, points[number - 1]
+    if points[number - 1] != "state-cleared":  # after that the run is over; a rerun is a new run
+        run(kind, folder, url)
+    got = state(folder)
+    assert same(got, expected), (number, points[number - 1], differences(rows(got), rows(expected)))
+
+
 @pytest.mark.parametrize("part", range(SHARDS))
 def test_kill_9_during_collect_then_rerun_equals_uninterrupted(
     tmp_path: Path, forkserver: Any, collect_matrix: dict[str, Any], part: int
 ) -> None:
-    url, points, expected = collect_matrix["url"], collect_matrix["points"], collect_matrix["expected"]
-    cases = shard(choose(points), part)
+    cases = shard(choose(collect_matrix["points"]), part)
     assert cases
     for number in cases:
         folder = write_spec(tmp_path / f"collect-{number}" / "ds", SPEC)
-        assert spawn(forkserver, "collect", folder, url, kill_at=number) == -9, points[number - 1]
-        if points[number - 1] != "state-cleared":  # after that the run is over; a rerun is a new run
-            run("collect", folder, url)
-        got = state(folder)
-        assert same(got, expected), (number, points[number - 1], differences(rows(got), rows(expected)))
+        kill_then_rerun(forkserver, "collect", folder, collect_matrix, number)
         assert not (folder / RUN_STATE).exists() and len(list((folder / "raw").iterdir())) == 1
         assert not any((folder / ".staging").iterdir()) if (folder / ".staging").exists() else True
 
@@ -254,15 +259,10 @@ def test_kill_9_during_collect_then_rerun_equals_uninterrupted(
 def test_kill_9_during_refresh_then_rerun_equals_uninterrupted(
     tmp_path: Path, forkserver: Any, refresh_matrix: dict[str, Any], part: int
 ) -> None:
-    url, points, expected = refresh_matrix["url"], refresh_matrix["points"], refresh_matrix["expected"]
-    cases = shard(choose(points), part)
+    cases = shard(choose(refresh_matrix["points"]), part)
     assert cases
     for number in cases:
         folder = tmp_path / f"refresh-{number}" / "ds"
         shutil.copytree(refresh_matrix["base"], folder)
-        assert spawn(forkserver, "refresh", folder, url, kill_at=number) == -9, points[number - 1]
-        if points[number - 1] != "state-cleared":
-            run("refresh", folder, url)
-        got = state(folder)
-        assert same(got, expected), (number, points[number - 1], differences(rows(got), rows(expected)))
+        kill_then_rerun(forkserver, "refresh", folder, refresh_matrix, number)
         assert not (folder / REFRESH_STATE).exists() and len(list((folder / "raw").iterdir())) == 2
