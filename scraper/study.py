@@ -21,12 +21,11 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from schemas import SCHEMA_VERSION, schema_compatible
 from schemas.upgrade import upgrade_table
-from scraper.errors import IntegrityError, SnapshotError, storage_error
-from scraper.store.snapshot import RESTORE, Dataset, read_manifest, table_path, verify_files
+from scraper.errors import SnapshotError
+from scraper.store.snapshot import Dataset, read_manifest, table_path, verify_files
 
 TABLES = ("submissions", "comments")
 
@@ -222,7 +221,9 @@ def load(path: str | Path, version: str = "latest", *, verify: bool = True) -> S
     folder, manifest = locate(path, version, verify=verify)
     # An older minor version reads as the current one: added columns derived (schemas/upgrade.py).
     # each table from the file the manifest maps it to: the file that was verified, never one beside it
-    tables = {stem: upgrade_table(stem, _read_table(table_path(folder, manifest, stem))) for stem in TABLES}
+    from scraper.store.tablefile import read_table  # here: it brings DuckDB, which `import scraper` does not need
+
+    tables = {stem: upgrade_table(stem, read_table(table_path(folder, manifest, stem))) for stem in TABLES}
     return Snapshot(folder, manifest["version"], manifest, tables["submissions"], tables["comments"])
 
 
@@ -251,12 +252,3 @@ def locate(path: str | Path, version: str = "latest", *, verify: bool = True) ->
     if verify:
         verify_files(folder, manifest)
     return folder, manifest
-
-
-def _read_table(path: Path) -> pa.Table:
-    try:
-        return pq.read_table(path)
-    except pa.ArrowException as exc:
-        raise IntegrityError(f"{path} is not readable Parquet ({str(exc)[:160]}); {RESTORE}") from None
-    except OSError as exc:
-        raise storage_error(exc, path) from None

@@ -160,17 +160,24 @@ class _Walk:
         with self.path.open("rb", buffering=_BUFFER) as handle:
             size, pos = os.fstat(handle.fileno()).st_size, 0
             while pos < size:
-                try:
-                    end, data = _member(handle, pos, keep=self.decode)
-                except zlib.error as exc:
-                    raise _damaged(self.path, pos, f"bad gzip member: {exc}") from None
-                if end is None:
-                    if _whole_member_after(handle, pos):
-                        raise _damaged(self.path, pos, "a gzip member that runs past where the next one begins")
-                    self.torn_at = pos
+                member = self._next(handle, pos)
+                if member is None:
                     return
-                yield pos, data
-                pos = end
+                yield pos, member[1]
+                pos = member[0]
+
+    def _next(self, handle: BinaryIO, pos: int) -> tuple[int, bytes] | None:
+        """The member at ``pos``: where it ends and its data; None for a torn last member (``torn_at``)."""
+        try:
+            end, data = _member(handle, pos, keep=self.decode)
+        except zlib.error as exc:
+            raise _damaged(self.path, pos, f"bad gzip member: {exc}") from None
+        if end is None:
+            if _whole_member_after(handle, pos):
+                raise _damaged(self.path, pos, "a gzip member that runs past where the next one begins")
+            self.torn_at = pos
+            return None
+        return end, data
 
 
 def _member(handle: BinaryIO, start: int, *, keep: bool) -> tuple[int | None, bytes]:
@@ -324,18 +331,12 @@ class _RangeWalk(_Walk):
                 if pos >= size:
                     span.stop, span.ended = size, True
                     return
-                try:
-                    end, data = _member(handle, pos, keep=True)
-                except zlib.error as exc:
-                    raise _damaged(self.path, pos, f"bad gzip member: {exc}") from None
-                if end is None:
-                    if _whole_member_after(handle, pos):
-                        raise _damaged(self.path, pos, "a gzip member that runs past where the next one begins")
-                    self.torn_at = pos
+                member = self._next(handle, pos)
+                if member is None:
                     span.stop, span.ended = pos, True
                     return
-                yield pos, data
-                pos = end
+                yield pos, member[1]
+                pos = member[0]
             span.stop, span.ended = pos, pos >= size
 
 
