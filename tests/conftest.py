@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,22 @@ def load_sample(name: str) -> dict[str, Any]:
         pytest.skip(f"{path} is not present")
     result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return result
+
+
+def hold_answers_after(server: FakeReddit, count: int) -> threading.Event:
+    """Make ``server``'s answers after its ``count``-th request wait (up to 30 s) until the returned
+    event is set: a signal sent to a collecting process lands mid-collection however slowly the
+    test polls on a busy machine."""
+    release = threading.Event()
+    answer = server.answer
+
+    def held(*args: Any) -> Any:
+        if len(server.log) >= count:
+            release.wait(30)
+        return answer(*args)
+
+    server.answer = held  # type: ignore[method-assign]
+    return release
 
 
 def settings_for(server: FakeReddit, **overrides: Any) -> RedditSettings:

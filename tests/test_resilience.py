@@ -25,7 +25,7 @@ from scraper.sources.pacing import Pacer, RetryPolicy
 from scraper.sources.reddit import RedditClient
 from scraper.store.raw import read_records
 from tests import forked
-from tests.conftest import latest_manifest, settings_for, write_spec
+from tests.conftest import hold_answers_after, latest_manifest, settings_for, write_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = RetryPolicy(base=0.01, cap=0.02)
@@ -242,17 +242,8 @@ def test_sigkill_at_any_point_then_rerun_equals_an_uninterrupted_run(
     folder = write_spec(tmp_path / "killed" / "resilience", SPEC)
     forest = forest_of(*RESUME_SIZES)
     with FakeReddit(forest, quota=10**9) as server:
-        # answers after the kill_after-th request wait until the kill is sent: it lands mid-expansion
-        # however slowly this process polls on a busy machine
-        killed = threading.Event()
         answer = server.answer
-
-        def held(*args: Any) -> Any:
-            if len(server.log) >= kill_after:
-                killed.wait(30)
-            return answer(*args)
-
-        server.answer = held  # type: ignore[method-assign]
+        killed = hold_answers_after(server, kill_after)  # the kill lands mid-expansion
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         proc = subprocess.Popen([sys.executable, "-c", KILLED, str(folder), server.url], env=env)
         deadline = time.monotonic() + 60
@@ -359,7 +350,6 @@ def test_two_collect_processes_at_once_exactly_one_collects(tmp_path: Path) -> N
 
 
 def test_wait_queues_behind_the_lock_holder(tmp_path: Path) -> None:
-    import threading
 
     from scraper.errors import Locked
     from scraper.store.lock import dataset_lock
@@ -386,7 +376,6 @@ def test_wait_queues_behind_the_lock_holder(tmp_path: Path) -> None:
 
 
 def test_collect_wait_runs_after_the_holder_instead_of_exiting_73(tmp_path: Path, fake_reddit: FakeReddit) -> None:
-    import threading
 
     from click.testing import CliRunner
 

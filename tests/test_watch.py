@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ from scraper.sources.pacing import RetryPolicy
 from scraper.sources.reddit import RedditClient
 from scraper.watch import PeriodicProgress, RichProgress, RunState, emit, event_of
 from tests import forked
-from tests.conftest import settings_for, write_spec
+from tests.conftest import hold_answers_after, settings_for, write_spec
 from tests.test_resilience import QUICK, SPEC, forest_of, table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,17 +178,7 @@ def test_ctrl_c_exits_130_and_the_rerun_equals_an_uninterrupted_run(
     folder = write_spec(tmp_path / "ds", SPEC)
     summary = tmp_path / "summary.json"
     with FakeReddit(forest_of(*SIZES), quota=10**9) as server:
-        # the answer after the `after`-th request waits until Ctrl-C is sent: the signal lands
-        # mid-collection however slowly this process polls on a busy machine (it raced the run's end)
-        sent = threading.Event()
-        answer = server.answer
-
-        def held(*args: Any) -> Any:
-            if len(server.log) >= after:
-                sent.wait(30)
-            return answer(*args)
-
-        server.answer = held  # type: ignore[method-assign]
+        sent = hold_answers_after(server, after)  # Ctrl-C lands mid-collection (it raced the run's end)
         env = {**os.environ, **fake_env(server)}
         # `python -m scraper collect` in a real process forked from this one (tests/forked.py); the child
         # takes Ctrl-C as from a terminal (KeyboardInterrupt) even where this process has SIGINT ignored
