@@ -68,7 +68,7 @@ from scraper.collect.expand import Expansion, expand_thread
 from scraper.fake_reddit import FakeReddit, Forest
 from scraper.fake_reddit.clock import SimulatedClock
 from scraper.fake_reddit.forest import ORPHAN_RULES
-from scraper.fake_reddit.generate import SHAPES, generate_shaped
+from scraper.fake_reddit.generate import HELD_OUT_SHAPES, SHAPES, generate_shaped
 from scraper.fake_reddit.server import CLIENT_ID, CLIENT_SECRET, Faults
 from scraper.sources import endpoints as ep
 from scraper.sources.pacing import RetryPolicy
@@ -84,7 +84,7 @@ TARGETS = {"vs_praw": 0.25, "vs_morechildren_bound": 1.5}
 def make_forest(shape: str, size: int, seed: int, orphans: str) -> Forest:
     forest = Forest(seed=seed, orphans=orphans)
     submission, comments = generate_shaped(LINK, size, shape=shape, seed=seed)
-    forest.add_thread(submission, comments)
+    forest.add_thread(submission, comments, keep_count=True)  # ``stale``: num_comments disagrees with the tree
     return forest
 
 
@@ -459,7 +459,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="2000,6000")
     parser.add_argument("--seeds", default="1,2,3")
-    parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument(
+        "--shapes", default=",".join(SHAPES), help=f"any of {', '.join(SHAPES + HELD_OUT_SHAPES)} (held out: the last)"
+    )
     parser.add_argument("--orphans", default=",".join(ORPHAN_RULES))
     parser.add_argument("--json", type=Path)
     parser.add_argument(

@@ -80,6 +80,11 @@ from scraper.sources.reddit import MORECHILDREN_MAX_IDS, TREE_LIMIT
 MORECHILDREN_TRIES = 2
 #: ... and again, up to this many times in all, while ids of its depth never asked yet wait (a call made anyway).
 CUT_TRIES = 4
+#: ... then it waits for the last call of its depth, which has room (full calls, each cut by the budget, cannot
+#: tell a comment the budget cut from a deleted leaf the answer dropped), asked up to this many times in all.
+WAIT_TRIES = CUT_TRIES + 2
+#: ... and that call is packed to this share of the budget, so that its answer tells (:func:`_exhausted`).
+FLUSH_FILL = 0.85
 #: Reddit shows comments to depth 9; morechildren returns nothing for ids at depth 10 or more.
 MAX_DEPTH = 10
 #: Comments a morechildren answer spends, over the ids asked and their descendants (WIRE-FORMAT §4b).
@@ -115,6 +120,14 @@ def _reach(count: float, ids: int, depth: int) -> float:
     :data:`SHALLOW_PER_LEVEL` comments per id and level above depth 10 (a chain past depth 10 counts in full in
     ``count``, but morechildren and a permalink show only its first levels)."""
     return min(count, ids * SHALLOW_PER_LEVEL * max(1, MAX_DEPTH - depth))
+
+
+def _exhausted(shown: int, missing: int) -> bool:
+    """Whether a morechildren answer may have spent its whole budget, and so cut requested ids: it spent one
+    for each comment it showed and each requested id it left out (a dropped deleted leaf, if not cut), and
+    maybe some for deleted leaves it dropped below the comments it showed (at most one a shown comment, up to
+    the budget's last tenth, :data:`EXHAUSTED`).  An answer that showed nothing dropped nothing below."""
+    return shown + missing + min(shown, BUDGET - EXHAUSTED * BUDGET) >= BUDGET
 
 
 class TreeClient(Protocol):
@@ -445,7 +458,7 @@ class Expansion:
         """The answer of ``POST /api/morechildren`` for ``batch``."""
         taken = self._absorb(things, nested=False)
         missing = [c for c in batch if c not in taken.shown and c not in taken.listed]
-        exhausted = len(taken.shown) + len(missing) >= EXHAUSTED * BUDGET
+        exhausted = _exhausted(len(taken.shown), len(missing))
         if all(c in self.vanished for c in batch) and not taken.new and not taken.stubs:
             self.wasted += 1  # asked again for vanished ids, and nothing new came
         for cid in batch:
@@ -479,11 +492,12 @@ class Expansion:
                 self.leaves.add(cid)
                 self.ambiguous.discard(cid)
             elif self.tries[cid] < MORECHILDREN_TRIES or (
-                self.tries[cid] < CUT_TRIES and self._fresh_at(self.pending[cid])
+                self.tries[cid] < WAIT_TRIES and self._fresh_at(self.pending[cid])
             ):
                 # The budget may have cut it: it stays pending and rides in the next call of its depth,
                 # whose answer tells (shown, or missing again from an answer that was not cut: dropped).
-                # Asked now, while that depth has other ids to share the call, not alone at the end.
+                # Asked now, while that depth has other ids to share the call, not alone at the end; after
+                # CUT_TRIES full calls left it out, it waits for the depth's last call, which has room.
                 continue
             else:
                 self.to_info.setdefault(cid, "vanished")
@@ -577,19 +591,30 @@ class Expansion:
             return []
         shallowest = min(candidates.values())
         same = [cid for cid, d in candidates.items() if d == shallowest]
-        # ids asked before (a budget-cut answer left them out) first, so that they ride with ids never asked
-        same.sort(key=lambda cid: (not self.tries[cid], self.pending_parent.get(cid, self.parent.get(cid, "")), cid))
+        # ids asked before (a budget-cut answer left them out) first, so that they ride with ids never asked;
+        # ids full calls kept leaving out last: they wait for the depth's last call, which has room (WAIT_TRIES)
+        same.sort(
+            key=lambda cid: (
+                self.tries[cid] >= CUT_TRIES,
+                not self.tries[cid],
+                self.pending_parent.get(cid, self.parent.get(cid, "")),
+                cid,
+            )
+        )
         if shallowest == 0:
             batch = same[:MORECHILDREN_MAX_IDS]  # unserved top-level ids come back in a stub
             spent = sum(max(1.0, _reach(self.per_id.get(c, 1.0), 1, 0)) for c in batch)
         else:
             batch, spent = [], 0.0
             for cid in same[:MORECHILDREN_MAX_IDS]:
-                cost = max(1.0, _reach(self.per_id.get(cid, 1.0), 1, shallowest))
-                if batch and spent + cost > BUDGET * FILL:
+                waiting = self.tries[cid] >= CUT_TRIES  # left out by full calls, so far a comment's budget each
+                cost = 1.0 if waiting else max(1.0, _reach(self.per_id.get(cid, 1.0), 1, shallowest))
+                if batch and spent + cost > BUDGET * (FLUSH_FILL if waiting else FILL):
                     break
                 batch.append(cid)
                 spent += cost
+        if any(self.tries[c] >= CUT_TRIES for c in batch):
+            return batch  # its answer must have room, to tell what it leaves out: no held comments to fill it
         room = BUDGET * PROXY_FILL - spent
         return batch + self._proxies(shallowest, room, candidates, MORECHILDREN_MAX_IDS - len(batch))
 

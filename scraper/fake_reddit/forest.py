@@ -11,8 +11,10 @@ The rules follow the archived reddit code (``r2/r2/models/builder.py``:
   listed anywhere: the builder drops it when rendering); one that is not
   picked is listed in its parent's load-more stub like any hidden child;
 - a shown comment's hidden children become one load-more stub whose ``count``
-  is the comment's descendants minus the shown children's subtrees (so it
-  includes dropped deleted leaves); unpicked top-level candidates become one
+  is the comment's descendants minus the picked children's subtrees, the
+  dropped deleted leaves among them included (``CommentBuilder._make_wrapped_tree``
+  counts every picked child as visible before it drops the deleted leaves), so
+  it is exactly what hides below the listed ids; unpicked top-level candidates become one
   stub at the end of the top level; a shown comment at depth 9 with replies
   gets a continue-this-thread stub;
 - morechildren serves only the requested ids at the shallowest depth; its
@@ -126,12 +128,16 @@ class Forest:
         self.seed = seed
 
     # -- building -------------------------------------------------------------------
-    def add_thread(self, submission: dict[str, Any], comments: Iterable[dict[str, Any]] = ()) -> Thread:
-        """Add a thread; comments must come parents first."""
+    def add_thread(
+        self, submission: dict[str, Any], comments: Iterable[dict[str, Any]] = (), *, keep_count: bool = False
+    ) -> Thread:
+        """Add a thread; comments must come parents first.  ``num_comments`` becomes the number of comments,
+        or with ``keep_count`` stays what the submission says (Reddit's count can disagree with the tree)."""
         thread = Thread(copy.deepcopy(submission))
         for data in comments:
             thread.add_comment(copy.deepcopy(data))
-        thread.submission["num_comments"] = len(thread.comments)
+        if not keep_count or not isinstance(thread.submission.get("num_comments"), int):
+            thread.submission["num_comments"] = len(thread.comments)
         self.threads[thread.submission["id"]] = thread
         self.subreddits.add(thread.submission["subreddit"].lower())
         return thread
@@ -244,8 +250,9 @@ class Forest:
         shown = [build(c) for c in kids if c in picked]
         hidden = [c for c in kids if c not in picked and c not in redacted]
         if hidden:
-            if parent.startswith("t1_"):  # the comment's num_children minus its shown children's subtrees
-                count = thread.descendants(parent[3:]) - sum(1 + thread.descendants(c) for c in kids if c in picked)
+            if parent.startswith("t1_"):  # the comment's num_children minus its picked children's subtrees
+                picks = picked | redacted
+                count = thread.descendants(parent[3:]) - sum(1 + thread.descendants(c) for c in kids if c in picks)
             else:  # unpicked top-level candidates: their own subtrees only
                 count = sum(1 + thread.descendants(c) for c in hidden)
             shown.append(self._more_stub(parent, hidden, depth, count))
@@ -326,7 +333,7 @@ class Forest:
                     emit(child)
             hidden = [c for c in kids if c not in spent]
             if hidden:
-                count = thread.descendants(cid) - sum(1 + thread.descendants(c) for c in kids if c in shown)
+                count = thread.descendants(cid) - sum(1 + thread.descendants(c) for c in kids if c in spent)
                 things.append(self._more_stub(f"t1_{cid}", hidden, depth + 1, count))
 
         for cid in served:
