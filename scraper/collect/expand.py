@@ -7,9 +7,10 @@ module trusts no single answer: every id a stub announced is tracked until it
 is held or settled, and the loop always ends.
 
 **Plan from what the stub says.**  A load-more stub lists its parent's hidden
-children and a ``count`` that includes their descendants (and the parent's
-user-deleted leaves the builder dropped), so ``count - len(children)`` is how
-many comments hide *below* the ids, however deep.  An answer shows nothing
+children and a ``count`` that includes their descendants (the archived
+builder counts them alone: ``num_children`` minus every picked child's
+subtree, the deleted leaves it picked and dropped included), so
+``count - len(children)`` is how many comments hide *below* the ids, however deep.  An answer shows nothing
 past depth 9, so a chain of replies past depth 10 counts in full there but
 brings only its first levels: each id is taken to bring at most
 :data:`SHALLOW_PER_LEVEL` comments per level it has above depth 10
@@ -53,7 +54,11 @@ subtree is large. An id missing from an answer the budget may have cut (below
 top level) is first asked once more in the next call of its depth, shared with
 the other ids there, unless its stub's count shows it has no replies (then info
 alone settles it): that answer shows it, or leaves it out without being cut,
-which makes it a dropped deleted leaf for certain. Classifying such ids only at
+which makes it a dropped deleted leaf for certain.  Left out by
+:data:`CUT_TRIES` full calls (on a thread whose calls are all full, as one
+comment with thousands of replies), it waits for the last call of its depth,
+packed with room (:data:`FLUSH_FILL`) and without held comments to fill it, so
+that its answer tells. Classifying such ids only at
 the end would cost a lone morechildren call per depth for the ``[deleted]``
 ones whose replies the count cannot rule out. A pending id whose parent an
 answer showed with its complete reply listing, and which that listing left out,
