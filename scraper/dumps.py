@@ -67,13 +67,21 @@ log = logging.getLogger(__name__)
 # Rows per Parquet row group, whatever the engine. DuckDB's reader hands rows back a 16 MiB buffer at a
 # time, in order (about 30,000 comments), so a group this size can be compressed (in the writer thread)
 # while the reader goes on; a larger one waits for more buffers, and at the end of a span it is
-# compressed alone, with the cores idle otherwise.
-ROW_GROUP = 1 << 15
+# compressed alone, with the cores idle otherwise. The same as the fast reader's batches: a batch
+# whose rows are all kept is a row group as it comes (no copy to put groups together), and memory
+# holds fewer rows at once (docs/ARCHIVES.md, "Peak memory").
+ROW_GROUP = 1 << 14
 SPAN_MAX = 64 << 20  # bytes of lines per task at most (a task's output is held until written)
 SPAN_MIN = 8 << 20  # a plain file smaller than this is one task
 LOCAL_SPAN_MAX = 256 << 20  # in-process, a span's batches stream out: it may be larger
-WRITES_QUEUED = 2  # row groups handed to the writer thread and not yet written, at most
-FAST_BATCH_ROWS = 1 << 14  # rows per batch from the fast reader (a larger batch waits for more of DuckDB's buffers)
+WRITES_QUEUED = 1  # row groups handed to the writer thread and not yet written, at most
+FAST_BATCH_ROWS = ROW_GROUP  # rows per batch from the fast reader (a larger batch waits for more of DuckDB's buffers)
+# DuckDB threads of the in-process reader. DuckDB's NDJSON reader holds about 40 MB per thread (its
+# 16 MiB buffers and what is parsed from them) once the input fills a buffer per thread, so with two
+# threads the peak grew 1.45x from 30,000 to 300,000 lines, and with one 1.14x; the second core
+# compresses the row groups (writer thread) and hashes the inputs meanwhile. On a shared or busy
+# machine one thread was as fast; more cores are for `--engine dask` (a worker per core).
+LOCAL_THREADS = 1
 COUNT_PIECE = 16 << 20  # bytes of a byte range copied or counted at a time (without the kernel's copy)
 NEWEST_MEMORY = "128MB"  # DuckDB's memory for the one-row-per-thing check; past it the window spills to disk
 
@@ -507,7 +515,7 @@ def ingest_dumps(
     dataset = Dataset(dataset_dir)
     spec, spec_sha = load_spec(dataset_dir) if (dataset_dir / SPEC_FILE).is_file() else (None, None)
     pseudonymizer = pseudonymizer_for(dataset, spec)
-    rule = rule_for(spec, pseudonymizer, threads=1 if engine == "dask" else max(1, os.cpu_count() or 1))
+    rule = rule_for(spec, pseudonymizer, threads=1 if engine == "dask" else LOCAL_THREADS)
     rule = replace(rule, purged=purged_fullnames(dataset_dir))
     posts = [f for f in files if f.kind == "t3"]
     comments = [f for f in files if f.kind == "t1"]
