@@ -39,9 +39,11 @@ import contextlib
 import ctypes
 import itertools
 import os
+import sys
 import threading
 import time
 import weakref
+from types import FrameType
 from typing import Any
 
 import duckdb
@@ -141,12 +143,33 @@ def _give_back(database: duckdb.DuckDBPyConnection, schema: str) -> None:
 
 
 def _interrupt_main_soon() -> None:
-    time.sleep(INTERRUPT_DELAY)  # the finalizer that caught the interrupt has returned by then
+    """Raise ``KeyboardInterrupt`` in the main thread once it has left the give-back.
+
+    A fixed wait is not enough: on a loaded machine the main thread may still be inside the
+    finalizer (starting this thread) when the wait is over, and the interrupt would be lost there.
+    """
+    main = threading.main_thread().ident
+    for _ in range(INTERRUPT_POLLS):
+        time.sleep(INTERRUPT_DELAY)
+        frame = sys._current_frames().get(main) if main is not None else None  # noqa: SLF001
+        if not _in_finalizer(frame):
+            break
     _thread.interrupt_main()
 
 
-#: seconds before an interrupt caught in a finalizer is raised again in the main thread
+def _in_finalizer(frame: FrameType | None) -> bool:
+    """Whether ``frame`` or a frame that called it is the give-back or the finalizer that runs it."""
+    finalizer = (_give_back.__code__, weakref.finalize.__call__.__code__)
+    while frame is not None:
+        if frame.f_code in finalizer:
+            return True
+        frame = frame.f_back
+    return False
+
+
+#: seconds between looks at whether the main thread has left the finalizer, and how many looks at most
 INTERRUPT_DELAY = 0.01
+INTERRUPT_POLLS = 1000
 
 
 def _discard(database: duckdb.DuckDBPyConnection) -> None:
