@@ -28,9 +28,22 @@ os.environ.setdefault("praw_check_for_updates", "False")
 # CI runs every property test on the same examples (derived from the test's name), so a submission's CI
 # result does not depend on the draw; local runs keep exploring and keep what they find in .hypothesis/.
 # HYPOTHESIS_PROFILE=explore on CI restores random exploration.
+#
+# Each property test names its number of examples with examples(n), chosen so that the everyday run
+# spends about a second of CPU on it (docs/RELIABILITY.md, "Suite time"). HYPOTHESIS_PROFILE=thorough
+# draws THOROUGH times as many of every test (and of tests that name none), exploring at random and
+# keeping what fails in .hypothesis/: the longer run, for a nightly job or before a release.
+THOROUGH = 10
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "explore")
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.register_profile("explore")
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "explore"))
+settings.register_profile("thorough", max_examples=THOROUGH * 100, print_blob=True)  # 100: hypothesis's default
+settings.load_profile(PROFILE)
+
+
+def examples(n: int) -> int:
+    """A property test's number of examples: ``n`` in the everyday run, THOROUGH times ``n`` in the thorough one."""
+    return n * THOROUGH if PROFILE == "thorough" else n
 
 
 MEMORY = Path("/dev/shm")

@@ -24,6 +24,7 @@ import scraper.ingest as ingest_module
 from scraper.errors import InputError, RawArchiveDamaged
 from scraper.ingest import ingest
 from scraper.store.raw import ArchiveRange, RawArchive, read_records_at
+from tests.conftest import examples
 from tests.test_snapshot import tree_file
 
 
@@ -37,7 +38,7 @@ def _read(spans: list[ArchiveRange]) -> list[tuple[int, dict[str, Any]]]:
     return [item for span in spans for item in span]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     bodies=st.lists(st.text(max_size=400), min_size=0, max_size=10),
     cuts=st.lists(st.integers(0, 5000), max_size=6),
@@ -132,7 +133,7 @@ def small_archive(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return _archive(tmp_path_factory.mktemp("small"), 8).read_bytes()
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(6), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(where=st.floats(0, 1, exclude_max=True), bit=st.integers(0, 7))
 def test_a_flipped_byte_anywhere_ends_the_same_with_one_worker_or_three(
     tmp_path_factory: pytest.TempPathFactory,

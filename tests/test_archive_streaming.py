@@ -26,7 +26,7 @@ from scraper.normalize.policy import keep_rule
 from scraper.spec import load_spec
 from scraper.store.raw import RawArchive
 from scraper.store.snapshot import Dataset
-from tests.conftest import write_spec
+from tests.conftest import examples, write_spec
 from tests.test_fastpath import quarantine, tables
 
 ARCTIC = "https://arctic-shift.example"
@@ -261,7 +261,7 @@ def assert_same(tmp: Path, ref: dict[str, Any], got: dict[str, Any], folder: str
     assert got["tombstones"] == ref["tombstones"]
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=records(), rule=st.booleans(), text_when_gone=st.booleans())
 def test_generated_mixes_of_reddit_and_archive_give_the_reference_rows(
     tmp_path_factory: pytest.TempPathFactory, batch: list[dict[str, Any]], rule: bool, text_when_gone: bool
@@ -404,7 +404,7 @@ ODD = st.one_of(
 )
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     replies=st.one_of(
         ODD,
@@ -492,7 +492,7 @@ def test_a_purged_thread_stays_a_tombstone_with_its_comments_when_rebuilt_under_
     assert all(r["status"] == "visible" for r in got["comments"].to_pylist())
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     items=st.lists(
         st.tuples(TEXT, AUTHOR, META, st.sampled_from([None, "", "deleted", "moderator", "author"])),

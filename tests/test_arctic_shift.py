@@ -16,6 +16,7 @@ from scraper.normalize.archive import epoch, flatten_tree
 from scraper.sources.arctic_shift import ArcticShiftClient, TimeWalk, more_ids
 from scraper.sources.pacing import RetryPolicy
 from scraper.store.raw import RawArchive, read_records
+from tests.conftest import examples
 
 
 class FakeClock:
@@ -48,7 +49,7 @@ def _fetcher(fake: FakeArcticShift, sub: str, limit: int) -> Any:
     return fetch
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     gaps=st.lists(st.integers(min_value=0, max_value=3), min_size=0, max_size=400),
     inclusive=st.booleans(),

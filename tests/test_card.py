@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scraper.ingest import ingest
 from scraper.publish.card import front_matter, render_card
 from scraper.spec import load_spec
-from tests.conftest import write_spec
+from tests.conftest import examples, write_spec
 
 
 def header_of(card: str) -> dict[str, Any]:
@@ -43,7 +43,7 @@ HOSTILE = [
 
 
 @given(st.text(max_size=80))
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_title_round_trips_through_the_yaml_header(title: str) -> None:
     header = header_of(front_matter(title, 10))
     assert header["pretty_name"] == title

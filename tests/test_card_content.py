@@ -20,7 +20,7 @@ from scraper.errors import InputError
 from scraper.fake_reddit import FakeReddit
 from scraper.publish.card import missing_context, missing_in_arrow, missing_in_duckdb
 from scraper.publish.validate import validate
-from tests.conftest import SAMPLES, settings_for, write_spec
+from tests.conftest import SAMPLES, examples, settings_for, write_spec
 from tests.test_resilience import QUICK, SPEC, forest_of
 
 
@@ -118,7 +118,7 @@ NAMES = st.sampled_from([None, "", "t1_", "t1_a", "t1_b", "t1xa", "T1_a", "t1%",
 )
 @example(subs=[None], rows=[(None, None, None), ("t1_a", None, "t1_b")], as_files=False)  # NULL matches no NULL
 @example(subs=["t3_a", "t3_a"], rows=[("t1_a", "t3_a", "t1xa"), ("t1xa", "t3_b", "t1_")], as_files=True)
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 def test_missing_context_counts_the_same_in_arrow_and_in_duckdb(
     subs: list[str | None], rows: list[tuple[str | None, ...]], as_files: bool
 ) -> None:

@@ -194,6 +194,8 @@ def test_shell_completion_as_documented() -> None:
 # -- offline commands do not import praw -----------------------------------------------------
 OFFLINE = """
 import json, sys
+import scraper.ingest
+assert "praw" not in sys.modules and "prawcore" not in sys.modules, "import scraper.ingest loaded praw"
 from scraper.cli import main
 assert "praw" not in sys.modules and "prawcore" not in sys.modules, "import scraper.cli loaded praw"
 codes = []
@@ -209,7 +211,7 @@ print(json.dumps({"codes": codes, "loaded": sorted(m for m in ("praw", "prawcore
 
 
 def test_offline_commands_never_import_praw(versions: Path, tmp_path: Path) -> None:  # noqa: F811
-    """ingest, validate, show, versions, diff and scraper.load, in one fresh interpreter."""
+    """Importing scraper.ingest and scraper.cli, then ingest, validate, show, versions, diff, load: one interpreter."""
     samples = ROOT.parent / "shared" / "reddit" / "samples"
     commands = [
         ["versions", str(versions)],

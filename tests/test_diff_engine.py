@@ -17,6 +17,7 @@ from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
 from schemas.upgrade import schema_at, version_tuple
 from scraper.publish.diff import diff_versions
 from scraper.store.snapshot import sha256_file
+from tests.conftest import examples
 from tests.test_diff import com, sub
 
 T1 = datetime(2024, 3, 1, tzinfo=UTC)
@@ -94,7 +95,7 @@ def _table(stem: str, rows: list[Any]) -> pa.Table:
     return pa.Table.from_pylist([r.model_dump(mode="python") for r in rows], schema=ARROW_SCHEMAS[stem])
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pair=version_pairs())
 def test_engine_diff_equals_the_row_by_row_diff(tmp_path_factory: Any, pair: Any) -> None:
     tables_a, tables_b, ignore = pair

@@ -49,10 +49,11 @@ from scraper.store.snapshot import (
     sha256_file,
 )
 from scraper.study import load
+from tests.conftest import examples
 from tests.test_download_hostile import HostileServer, download, plain, refused
 from tests.test_snapshot import tree_file
 
-FAST = settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+FAST = settings(max_examples=examples(8), deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 TABLES = ("submissions", "comments")
 
 
@@ -132,7 +133,7 @@ def test_a_version_installed_after_a_local_purge_gets_the_purge(source: Path, tm
     local=st.lists(st.sets(st.sampled_from([f"t1_{i}" for i in "abcdef"]), max_size=3), max_size=3),
     incoming=st.lists(st.sets(st.sampled_from([f"t1_{i}" for i in "abcdefgh"]), max_size=3), max_size=3),
 )
-@settings(max_examples=60, deadline=None, derandomize=True)
+@settings(max_examples=examples(60), deadline=None, derandomize=True)
 def test_merged_purge_logs_keep_local_entries_and_add_each_fullname_once(
     local: list[set[str]], incoming: list[set[str]]
 ) -> None:
@@ -347,7 +348,7 @@ def test_two_files_for_one_table_are_refused(copy_once: tuple[Path, Path], tmp_p
     tail=st.sampled_from(["\n", "\r", " ", "\x00", "/", "\n\n"]),
     digits=st.sampled_from(["٠١٢٣٤٥٦٧٨٩", "０１２３４５６７８９", "𝟎𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖𝟗"]),
 )
-@settings(max_examples=80, deadline=None, derandomize=True)
+@settings(max_examples=examples(80), deadline=None, derandomize=True)
 def test_version_ids_and_file_names_have_one_form(number: int, pad: int, tail: str, digits: str) -> None:
     canonical = f"v{number:04d}"
     assert is_version_id(canonical)

@@ -32,7 +32,7 @@ from scraper.errors import InputError
 from scraper.normalize import flat
 from scraper.normalize.flat import Selection
 from scraper.sources.dumps import blocks
-from tests.conftest import write_spec
+from tests.conftest import examples, write_spec
 
 # Values of every JSON type for each field: the era drift the schema reads, and values it refuses.
 VALUES: dict[str, list[Any]] = {
@@ -141,7 +141,7 @@ def _counts(counts: Counter[str]) -> dict[str, int]:
     return {k: v for k, v in counts.items() if k == "lines" or k.startswith("filtered_")}
 
 
-@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(3), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["t1", "t3"]), broken=st.sampled_from([0.0, 0.02]))
 def test_the_fast_reader_keeps_what_the_block_path_keeps(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int, kind: str, broken: float
@@ -189,7 +189,7 @@ def test_a_clean_span_is_read_by_duckdb_alone(tmp_path: Path, monkeypatch: pytes
     assert calls == []
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     lines=st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), min_size=0, max_size=30),
     last_newline=st.booleans(),

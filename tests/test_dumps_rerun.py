@@ -19,7 +19,7 @@ from scraper.fake_arctic_shift.dumpfiles import write_zst
 from scraper.publish.validate import validate
 from scraper.store import killpoints
 from scraper.store.changes import NoChange
-from tests.conftest import write_spec
+from tests.conftest import examples, write_spec
 from tests.test_killmatrix import differences, forkserver, rows, same, state
 
 __all__ = ["forkserver"]  # the fixture, shared with the kill matrix
@@ -159,7 +159,7 @@ def test_one_row_per_thing_the_newest_capture_then_the_later_line_wins(tmp_path:
     assert report.valid and {c.status for c in report.checks} == {"ok"}
 
 
-@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(4), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     things=st.lists(st.tuples(st.integers(0, 12), st.integers(0, 3)), min_size=1, max_size=60),
     group=st.integers(1, 9),

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from scraper.collect.expand import Expansion, expand_thread
 from scraper.fake_reddit import Forest
 from scraper.fake_reddit.forest import ORPHAN_RULES
+from tests.conftest import examples
 from tests.test_expand_trees import Direct
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +103,7 @@ def test_a_permalink_shows_its_comment_and_nine_levels_and_morechildren_nothing_
 
 
 @pytest.mark.parametrize("orphans", ORPHAN_RULES)
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(length=st.integers(1, 120))
 def test_a_bare_chain_costs_exactly_the_known_root_bound(orphans: str, length: int) -> None:
     forest = chain_forest(length, orphans)
@@ -115,7 +116,7 @@ def test_a_bare_chain_costs_exactly_the_known_root_bound(orphans: str, length: i
 
 
 @pytest.mark.parametrize("orphans", ORPHAN_RULES)
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=examples(10), deadline=None)
 @given(
     length=st.integers(10, 80),
     branches=st.lists(st.tuples(st.integers(0, 60), st.integers(1, 40)), max_size=4).map(tuple),

@@ -24,7 +24,7 @@ from scraper.fake_reddit.generate import SHAPES, generate_shaped
 from scraper.sources import endpoints as ep
 from scraper.sources.reddit import RedditClient
 from scraper.store.raw import RawArchive, read_records
-from tests.conftest import settings_for
+from tests.conftest import examples, settings_for
 
 LINK = "tr1"
 
@@ -117,7 +117,7 @@ class Direct:
         return dict(self._keep(ep.INFO, record, {"kind": "Listing", "data": {"children": things}}))
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(12), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     shape=st.sampled_from(SHAPES),
     orphans=st.sampled_from(ORPHAN_RULES),
@@ -178,7 +178,7 @@ class Watched(Expansion):
                 assert self.tries[cid] >= expand.CUT_TRIES or not self._fresh_at(depths[cid]), cid
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(6), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(shape=st.sampled_from(SHAPES), orphans=st.sampled_from(ORPHAN_RULES), seed=st.integers(0, 10_000))
 def test_ids_an_answer_left_out_ride_again_while_their_depth_has_ids_never_asked(
     shape: str, orphans: str, seed: int

@@ -27,7 +27,7 @@ from scraper.ingest import read_file
 from scraper.normalize import sightings as sightings_module
 from scraper.normalize.sightings import collector_paused
 from scraper.store.snapshot import Dataset
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, examples
 
 SAMPLE_NAMES = sorted(p.name for p in SAMPLES.glob("*.json")) if SAMPLES.is_dir() else []
 
@@ -197,7 +197,7 @@ def as_sample(tmp: Path, name: str, body: Any) -> Path:
     return path
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=trees())
 def test_generated_wire_values_give_the_reference_rows_and_quarantine(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, body: list[Any]
@@ -254,7 +254,7 @@ def test_sorting_by_key_ranges_gives_the_same_tables(tmp_path: Path, monkeypatch
 _T1 = {"link_id": "t3_abc", "parent_id": "t3_abc", "body": "b", "created_utc": 1.6e9, "subreddit": "s"}
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(count=st.integers(1, 40), batch_rows=st.integers(1, 9), bad=st.sets(st.integers(0, 39), max_size=5))
 def test_single_things_past_the_batch_size_are_all_staged_in_order(count: int, batch_rows: int, bad: set[int]) -> None:
     """``add_things`` (the dump path) cut by flushes mid-call: every line staged once, in order."""
@@ -291,7 +291,7 @@ def test_single_things_past_the_batch_size_are_all_staged_in_order(count: int, b
 MARKER = st.sampled_from([None, "", "[deleted]", "[removed]", "author", "deleted", "moderator", "reddit", "text"])
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(kind=st.sampled_from(["t1", "t3"]), rows=st.lists(st.tuples(MARKER, MARKER, MARKER), min_size=1, max_size=30))
 def test_column_statuses_are_the_status_rule(kind: str, rows: list[tuple[str | None, str | None, str | None]]) -> None:
     """The fast path's status column (Arrow compute) gives :func:`status_of` row by row."""

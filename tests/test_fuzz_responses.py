@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from scraper.errors import ScraperError
 from scraper.ingest import ingest
 from scraper.publish.tree import publish
 from scraper.study import load
+from tests.conftest import examples
 from tests.test_snapshot import tree_file
 
 SURROGATES = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
@@ -105,7 +105,7 @@ def records(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @given(st.lists(records(), min_size=1, max_size=3))
-@settings(max_examples=int(os.environ.get("SCRAPER_FUZZ_EXAMPLES", "60")), deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 def test_the_parser_reads_or_raises_one_of_our_errors(batch: list[dict[str, Any]]) -> None:
     try:
         rows, harvest = rows_from_records(batch)
@@ -118,7 +118,7 @@ def test_the_parser_reads_or_raises_one_of_our_errors(batch: list[dict[str, Any]
 
 
 @given(PAYLOADS)
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_ingest_answers_any_payload_in_one_line(tmp_path: Path, payload: Any) -> None:
     source = tmp_path / "response.json"
     source.write_text(json.dumps(payload), encoding="utf-8")
@@ -173,7 +173,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @given(data=st.data())
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_any_mutated_manifest_is_read_or_refused(
     small: Path, tmp_path_factory: pytest.TempPathFactory, data: Any
 ) -> None:
@@ -190,7 +190,7 @@ def test_any_mutated_manifest_is_read_or_refused(
 
 
 @given(data=st.data())
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_any_mutated_index_is_downloaded_or_refused(
     small: Path, tmp_path_factory: pytest.TempPathFactory, data: Any
 ) -> None:

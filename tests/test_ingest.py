@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from scraper.cli import main
 from scraper.errors import InputError
 from scraper.ingest import ingest
+from tests.conftest import examples
 
 STRING_FIELDS_T1 = ["author", "author_fullname", "author_flair_text", "subreddit", "subreddit_id", "permalink", "body"]
 STRING_FIELDS_T3 = ["title", "selftext", "url", "domain", "link_flair_text", "author", "subreddit"]
@@ -264,7 +265,7 @@ def test_a_bad_file_beside_a_good_one_stops_before_anything_is_written(tmp_path:
     assert not (tmp_path / "ds" / "versions").exists()
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(10), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     kind=st.sampled_from(["t1", "t3"]),
     field=st.data(),
@@ -299,15 +300,6 @@ def test_a_surrogate_in_a_quarantined_thing_is_kept_escaped(tmp_path: Path) -> N
     line = (tmp_path / "ds" / "quarantine" / f"{manifest['version']}.jsonl").read_text(encoding="utf-8")
     entry = json.loads(line)
     assert entry["field"] == "score" and entry["raw"]["body"] == "x\ud83d"  # exact, as \u escapes
-
-
-def test_ingest_does_not_import_praw(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    code = "import sys, scraper.ingest; print('praw' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
 
 
 def test_the_base_version_is_read_from_the_files_its_manifest_maps(tmp_path: Path) -> None:

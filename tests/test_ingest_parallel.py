@@ -24,6 +24,7 @@ import scraper.ingest as ingest_module
 from scraper.errors import InputError, TransientError
 from scraper.ingest import _parts, ingest
 from tests import forked
+from tests.conftest import examples
 from tests.test_ingest import sample_file, t1, tree
 
 DATES = ["Tue, 01 Dec 2026 12:00:00 GMT", "Tue, 01 Dec 2026 12:00:00 GMT", "Wed, 02 Dec 2026 08:00:00 GMT"]
@@ -69,7 +70,7 @@ files_strategy = st.lists(
 )
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(4), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=files_strategy)
 def test_any_number_of_workers_writes_the_same_version(tmp_path_factory: pytest.TempPathFactory, spec: Any) -> None:
     tmp = tmp_path_factory.mktemp("par")
@@ -119,7 +120,7 @@ def test_a_bad_file_read_by_a_worker_is_named_and_nothing_is_written(tmp_path: P
 
 
 @given(sizes=st.lists(st.integers(0, 10_000), min_size=1, max_size=40), count=st.integers(1, 12))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 def test_parts_are_runs_of_consecutive_files(
     tmp_path_factory: pytest.TempPathFactory, sizes: list[int], count: int
 ) -> None:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from scraper import duck
 from scraper.normalize import merge
+from tests.conftest import examples
 
 SIGHTING = st.tuples(
     st.sampled_from(["t1_a", "t1_b", "t1_c", "t1_d", "t1_e"]),  # key
@@ -46,7 +47,7 @@ def _reference(sightings: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     return rows
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sightings=st.lists(SIGHTING, min_size=1, max_size=30), batch_rows=st.integers(1, 6), files=st.integers(1, 3))
 def test_winners_streamed_in_any_batches_are_the_newest_sighting_and_the_key_facts(
     tmp_path_factory: pytest.TempPathFactory,

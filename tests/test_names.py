@@ -15,9 +15,9 @@ from scraper.fake_reddit.generate import generate_thread
 from scraper.sources import names
 from scraper.sources.reddit import RedditClient
 from scraper.spec import load_spec
-from tests.conftest import settings_for
+from tests.conftest import examples, settings_for
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def spec_with(tmp_path: Path, body: bytes) -> Path:
@@ -75,7 +75,7 @@ def test_any_subreddit_or_seed_is_checked_or_refused(tmp_path: Path, subreddits:
 
 
 @given(st.text(max_size=40))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 def test_names_accept_only_reddits_syntax(value: str) -> None:
     if names.is_subreddit(value):
         assert all(c.isascii() and (c.isalnum() or c in "_+") for c in value)

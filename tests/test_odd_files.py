@@ -26,6 +26,7 @@ from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
 from schemas.upgrade import schema_at, version_tuple
 from scraper.cli import main
 from scraper.errors import EXIT_NEEDS_PERSON
+from tests.conftest import examples
 from tests.report_data import make_dataset
 
 #: String columns the report and the diff both read, per table (a bad value there must be found)
@@ -125,7 +126,7 @@ def assert_refused(result: Result, files: list[Path]) -> None:
     assert "validate" in lines[0] and "internal error" not in lines[0]
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=damage())
 def test_report_and_diff_refuse_a_signed_file_that_is_not_its_table(
     clean: Path, tmp_path: Path, case: tuple[str, str, Any]

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from scraper.cli import main
 from scraper.errors import EXIT_CONFIG, EXIT_LOCKED, EXIT_NEEDS_PERSON
 from scraper.ingest import ingest
-from tests.conftest import write_spec
+from tests.conftest import examples, write_spec
 from tests.test_odd_files import resign
 from tests.test_snapshot import tree_file
 
@@ -85,7 +85,7 @@ def ds(clean: Path, tmp_path: Path) -> Path:
 PART = st.text("abvx0123.", min_size=1, max_size=6).filter(lambda p: p not in (".", ".."))
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     where=st.one_of(
         st.lists(st.sampled_from(["versions", "v0001", "v0002", "raw", "."]) | PART, min_size=0, max_size=3).map(

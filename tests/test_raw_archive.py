@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from scraper.errors import IntegrityError, RawArchiveDamaged
 from scraper.store.raw import _BUFFER, _MAGIC, ArchiveScan, RawArchive, read_records, scan_archive
+from tests.conftest import examples
 
 # Header bytes gzip does not protect: MTIME (4-7), XFL (8), OS (9).  A flip there changes no record.
 UNCHECKED_HEADER = range(4, 10)
@@ -131,7 +132,7 @@ def test_a_torn_tail_is_skipped_with_a_warning(tmp_path: Path, caplog: pytest.Lo
     assert f"{path}: torn last record at byte {bounds[1]} skipped" in caplog.text
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=records_strategy, data=st.data())
 def test_torn_tail_anywhere_is_cut_exactly(tmp_path_factory: Any, records: list[dict[str, Any]], data: Any) -> None:
     path = tmp_path_factory.mktemp("torn") / "run.jsonl.gz"
@@ -149,7 +150,7 @@ def test_torn_tail_anywhere_is_cut_exactly(tmp_path_factory: Any, records: list[
     assert list(read_records(path)) == [*expected(records[:whole]), {"v": 1, "seq": -1}]
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=records_strategy.filter(lambda r: len(r) >= 2), data=st.data())
 def test_a_flipped_byte_before_the_last_record_is_named_and_changes_nothing(
     tmp_path_factory: Any, records: list[dict[str, Any]], data: Any
@@ -181,7 +182,7 @@ def test_a_flipped_byte_before_the_last_record_is_named_and_changes_nothing(
     assert path.read_bytes() == bytes(damaged)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=records_strategy, data=st.data())
 def test_a_flipped_byte_in_the_last_record_never_loses_another(
     tmp_path_factory: Any, records: list[dict[str, Any]], data: Any
@@ -289,7 +290,7 @@ JSON_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(JSON_VALUES, min_size=1, max_size=4))
 def test_records_read_back_as_the_stdlib_reads_them(tmp_path_factory: Any, values: list[Any]) -> None:
     """The fast record decoder gives what ``json.loads`` gives, values it refuses included."""

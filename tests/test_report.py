@@ -22,6 +22,7 @@ from scraper.report import write_report
 from scraper.report.figures import pow2_label, quote
 from scraper.report.taxonomy import classify
 from scraper.spec import Taxonomy, load_spec
+from tests.conftest import examples
 from tests.report_data import make_dataset
 
 
@@ -191,7 +192,7 @@ KEYWORDS = ["airflow", "backend", "phd", "quant", "farmer"]
 CON = duckdb.connect()
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(
     texts=st.lists(
         st.lists(st.one_of(WORDS, st.sampled_from([*KEYWORDS, "Backend", "PHD"])), max_size=12).map(" ".join),
@@ -327,7 +328,7 @@ def versions(draw: st.DrawFn) -> tuple[list[Any], list[Any]]:
     return subs, comments
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=examples(6), deadline=None)
 @given(version=versions())
 def test_figures_equal_direct_counts_on_any_version(version: tuple[list[Any], list[Any]]) -> None:
     import tempfile
@@ -378,7 +379,7 @@ def _is_reddit_url(url: str) -> bool:
     return parts.scheme == "https" and parts.netloc == "www.reddit.com" and "\\" not in url
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     permalink=st.one_of(
         st.text(),
@@ -392,7 +393,7 @@ def test_a_permalink_links_to_reddit_or_is_text(permalink: str) -> None:
     assert link is None or (_is_reddit_url(link) and link.endswith(permalink))
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(path=st.lists(st.text("abcdefghijklmnopqrstuvwxyz0123456789_-.", min_size=1), max_size=6))
 def test_a_plain_reddit_path_is_linked(path: list[str]) -> None:
     from scraper.report.figures import reddit_link

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from scraper.collect.run import Prior
 from scraper.store.raw import RawArchive
+from tests.conftest import examples
 
 
 def _answer(thread: str, n: int) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def _search(sub: str, after: str | None) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=examples(25), deadline=None)
 @given(
     plan=st.lists(
         st.one_of(

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from bench.reference_old import DictIndex
 from schemas import ARROW_SCHEMAS
 from scraper.study import Snapshot
+from tests.conftest import examples
 from tests.test_diff import T0, com, sub
 
 
@@ -39,7 +40,7 @@ def forests(draw: Any) -> Snapshot:
     return Snapshot(Path("."), "v0001", {}, subs_table, table)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(snap=forests())
 def test_lookups_equal_the_dict_index(snap: Snapshot) -> None:
     reference = DictIndex(snap)

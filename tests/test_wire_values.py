@@ -26,6 +26,7 @@ from scraper.publish.diff import diff_versions
 from scraper.publish.validate import validate
 from scraper.store.snapshot import Dataset, rows_to_table, sha256_file
 from scraper.study import load
+from tests.conftest import examples
 
 EPOCHS = st.integers(min_value=1_134_000_000, max_value=1_790_000_000)  # 2005-12 .. 2026-09
 
@@ -88,7 +89,7 @@ def _record(children: list[dict[str, Any]]) -> dict[str, Any]:
     return {"url": "", "params": {}, "status": 200, "json": listing, "origin": "file:archive.json"}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(things(), min_size=1, max_size=12, unique_by=lambda t: (t["kind"], t["data"]["id"])))
 def test_every_value_class_gives_a_row(sample: list[dict[str, Any]]) -> None:
     rows = build_rows(harvest_records([_record(sample)]))
