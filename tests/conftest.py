@@ -13,6 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# trio (installed with selenium) registers a hypothesis plugin that imports all of trio, 0.3-0.5 s of
+# CPU in every process that imports hypothesis (each xdist worker); no test uses trio. (anyio's pytest
+# plugin, which imports trio too, is off in pyproject.toml.)
+os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
+
 from hypothesis import settings
 
 from scraper.fake_reddit import FakeReddit, Forest
