@@ -117,7 +117,7 @@ def open_report(
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": VIOLATIONS})
         url = html.resolve().as_uri()
         driver.get(url)
-        WebDriverWait(driver, 30).until(
+        WebDriverWait(driver, 30, poll_frequency=0.05).until(  # selenium's default looks every 0.5 s
             lambda d: d.execute_script(
                 "return Array.from(document.querySelectorAll('div.chart'))"
                 ".every(function (d) { return d.classList.contains('js-plotly-plot'); })"
