@@ -20,7 +20,7 @@ from scraper.collect.expand import Expansion, expand_thread
 from scraper.fake_reddit import Forest
 from scraper.fake_reddit.forest import ORPHAN_RULES
 from scraper.fake_reddit.generate import HELD_OUT_SHAPES, SHAPES, generate_shaped
-from tests.conftest import load_sample
+from tests.conftest import examples, load_sample
 
 LINK = "hs1"
 
@@ -95,7 +95,7 @@ def expand_shape(shape: str, size: int, seed: int, orphans: str) -> None:
     assert result.requests["comments"] >= 1
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     shape=st.sampled_from(HELD_OUT_SHAPES + SHAPES),
     size=st.integers(1, 320),
