@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from scraper.normalize.archive import epoch, flatten_tree
-from scraper.sources.arctic_shift import ArcticShiftClient, TimeWalk, more_ids
+from scraper.sources.arctic_shift import ArcticShiftClient, TimeWalk, item_id, more_ids
 from scraper.spec import DatasetSpec
 from scraper.store.raw import RawArchive
 
@@ -54,6 +54,10 @@ class ArchiveReport:
     filtered_out: int = 0
     walks: dict[str, dict[str, Any]] = field(default_factory=dict)
     comments_fetched: int = 0
+    #: possible gaps of the big threads' comment walks, by ``t3_`` fullname
+    comment_gaps: dict[str, list[int]] = field(default_factory=dict)
+    #: items of an answer that were no object with a base-36 id (and a creation time, in a walk): skipped
+    odd_items: int = 0
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready summary (in the run summary and the manifest)."""
@@ -62,7 +66,11 @@ class ArchiveReport:
             "filtered_out": self.filtered_out,
             "pages": {sub: w["pages"] for sub, w in self.walks.items()},
             "duplicates": sum(w["duplicates"] for w in self.walks.values()),
-            "gaps": {sub: w["gaps"] for sub, w in self.walks.items() if w["gaps"]},
+            "gaps": {
+                **{sub: w["gaps"] for sub, w in self.walks.items() if w["gaps"]},
+                **{link: gaps for link, gaps in sorted(self.comment_gaps.items()) if gaps},
+            },
+            **({"odd_items": self.odd_items} if self.odd_items else {}),
         }
 
 
@@ -88,6 +96,10 @@ def discover_in_archive(
             report.filtered_out += int(event.get("filtered_out") or 0)
             for thread in event.get("kept") or []:
                 report.threads[thread["link"]] = _keep(thread)
+        elif event.get("event") == "archive-thread":  # a big thread walked in an earlier part of the run
+            if event.get("gaps"):
+                report.comment_gaps[f"t3_{event['link']}"] = list(event["gaps"])
+            report.odd_items += int(event.get("odd") or 0)
     start, end = spec.archive.range_epochs(now)
     for subreddit in spec.archive_subreddits():
         walk = TimeWalk.from_state(walks[subreddit]) if subreddit in walks else TimeWalk(start, end)
@@ -99,11 +111,11 @@ def discover_in_archive(
             while not walk.done:
                 kept: list[dict[str, Any]] = []
                 filtered = 0
-                for post in walk.step(fetch):
+                for post in walk.step(fetch, f"posts of r/{subreddit}"):
                     if spec.filter.matches(str(post.get("title") or ""), str(post.get("selftext") or "")):
                         comments = post.get("num_comments")
                         thread = ArchiveThread(
-                            str(post["id"]).lower(),
+                            item_id(post) or "",  # the walk gives only items with an id
                             subreddit,
                             epoch(post.get("created_utc")) or start,
                             comments if isinstance(comments, int) else None,
@@ -123,15 +135,21 @@ def discover_in_archive(
                     }
                 )
         report.walks[subreddit] = walk.state()
+        report.odd_items += walk.odd
     seeds = [s for s in spec.discovery.seeds if s not in report.threads]
     if seeds:  # the seeds' archive copies stand in where Reddit no longer serves a seed
         with client.context(seeds=seeds):
             posts = client.posts_by_id(seeds)
         for post in posts:
+            ident = item_id(post)
+            if ident is None:  # a hostile or damaged answer: the rest of it is still read
+                report.odd_items += 1
+                log.warning("Arctic Shift: an item of the seeds' answer is no post with an id (%.80r); skipped", post)
+                continue
             comments = post.get("num_comments")
             thread = ArchiveThread(
-                str(post["id"]).lower(),
-                str(post.get("subreddit") or ""),
+                ident,
+                post["subreddit"] if isinstance(post.get("subreddit"), str) else "",
                 epoch(post.get("created_utc")) or start,
                 comments if isinstance(comments, int) else None,
             )
@@ -140,7 +158,13 @@ def discover_in_archive(
 
 
 def archive_comments(
-    client: ArcticShiftClient, archive: RawArchive, thread: ArchiveThread, *, tree_max: int, end: int
+    client: ArcticShiftClient,
+    archive: RawArchive,
+    thread: ArchiveThread,
+    *,
+    tree_max: int,
+    end: int,
+    report: ArchiveReport | None = None,
 ) -> int:
     """Fetch one thread's archived comments; return how many arrived.
 
@@ -148,9 +172,13 @@ def archive_comments(
     ``more`` stubs (``/api/comments/ids``, ≤500 a call); threads stating more
     than ``tree_max`` comments are paged by time through ``/api/comments/search``,
     as the reference advises (the tree endpoint slows the service on huge threads).
+    That walk's possible gaps (seconds holding more comments than a page) go into
+    the ``archive-thread`` event and ``report.comment_gaps`` (``stats.archive.gaps``
+    in the manifest, under the thread's ``t3_`` fullname).
     """
     link_id = f"t3_{thread.link}"
     count = 0
+    event: dict[str, Any] = {"event": "archive-thread", "link": thread.link}
     with client.context(archive_thread=link_id):
         if thread.num_comments is not None and thread.num_comments <= tree_max:
             tree = client.comment_tree(link_id)
@@ -160,8 +188,17 @@ def archive_comments(
                 count += len(client.comments_by_id(hidden))
         else:
             walk = TimeWalk(thread.created, max(end, thread.created + 1))
-            count = sum(1 for _ in walk.walk(lambda a, b: client.search_comments(link_id, a, b)))
-    archive.append({"event": "archive-thread", "link": thread.link, "comments": count})
+            pages = walk.walk(lambda a, b: client.search_comments(link_id, a, b), f"comments of {link_id}")
+            count = sum(1 for _ in pages)
+            if walk.gaps:
+                event["gaps"] = walk.gaps
+            if walk.odd:
+                event["odd"] = walk.odd
+            if report is not None:
+                if walk.gaps:
+                    report.comment_gaps[link_id] = list(walk.gaps)
+                report.odd_items += walk.odd
+    archive.append({**event, "comments": count})
     return count
 
 

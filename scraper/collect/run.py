@@ -450,7 +450,7 @@ def _archive_pass(
         for thread in sorted(found.threads.values(), key=lambda t: t.link):
             if thread.link not in done:
                 found.comments_fetched += archive_comments(
-                    client, archive, thread, tree_max=spec.archive.tree_max, end=int(now.timestamp())
+                    client, archive, thread, tree_max=spec.archive.tree_max, end=int(now.timestamp()), report=found
                 )
         report.archive = {**found.as_json(), "requests": dict(client.requests_by_endpoint), "url": url}
     return [Candidate(t.link, {archive_label(t.subreddit)}) for t in found.threads.values()]

@@ -19,6 +19,13 @@ Follows ARCTIC-SHIFT-AND-DUMPS.md §1 (the reference wins where this and it diff
   caps a tree's comments whatever ``limit`` asks;
 - every answer carries ``X-RateLimit-Remaining`` and ``X-RateLimit-Reset``.
 
+Switchable misbehaviours, for tests of hostile or overloaded servers: ``page_cap``
+answers at most that many items a page whatever ``limit`` asks (a server at its
+capacity, §1.1 "limit=auto"); ``ignore_after`` answers as if ``after`` had not been
+sent; ``ignore_sort`` answers newest first; ``extra_items`` adds items to every
+successful answer of a path (an odd item: ``null``, a string, an object without
+``id``); ``rate_remaining``/``rate_reset`` may be any header text (``"inf"``).
+
 Requests are logged (path and parameters) so tests and benchmarks can count pages.
 """
 
@@ -75,8 +82,12 @@ class FakeArcticShift:
     error_200_every: int = 0
     heavy_limit: int | None = None
     tree_cap: int | None = None
-    rate_remaining: int = 1000
+    rate_remaining: int | str = 1000
     rate_reset: str = "60"
+    page_cap: int | None = None
+    ignore_after: bool = False
+    ignore_sort: bool = False
+    extra_items: dict[str, list[Any]] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -150,6 +161,9 @@ class FakeArcticShift:
             return 422, {"data": None, "error": THROTTLE}
         if self.error_200_every and number % self.error_200_every == 0:
             return 200, {"data": None, "error": "Query timed out"}
+        return self._answer(path, params)
+
+    def _served(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
         try:
             if path == "/api/posts/search":
                 return 200, {"data": self._search(self._by_sub, params.get("subreddit", ""), params)}
@@ -165,6 +179,12 @@ class FakeArcticShift:
         except _Refused as exc:
             return exc.status, {"data": None, "error": str(exc)}
         return 404, {"data": None, "error": f"Not found: {path}"}
+
+    def _answer(self, path: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        status, body = self._served(path, params)
+        if status == 200 and path in self.extra_items:
+            body = {**body, "data": [*body["data"], *self.extra_items[path]]}
+        return status, body
 
     def _limit(self, params: dict[str, str], default: int = 25, top: int = MAX_LIMIT) -> int:
         raw = params.get("limit", str(default))
@@ -196,10 +216,11 @@ class FakeArcticShift:
         if params.get("sort", "desc") not in ("asc", "desc"):
             raise _Refused(400, "'sort' must be asc or desc")
         value = value.removeprefix("r/")
-        items = index.window(
-            value, self._time(params, "after"), self._time(params, "before"), after_inclusive=self.after_inclusive
-        )
-        if params.get("sort", "desc") == "desc":
+        after = None if self.ignore_after else self._time(params, "after")
+        items = index.window(value, after, self._time(params, "before"), after_inclusive=self.after_inclusive)
+        if self.page_cap is not None:
+            limit = min(limit, self.page_cap)
+        if self.ignore_sort or params.get("sort", "desc") == "desc":
             return list(reversed(items))[:limit]
         return items[:limit]
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -78,9 +80,11 @@ class ArchivePacer:
         """Schedule the next request from an answer's headers (Reset: seconds, or an epoch if > 1e9)."""
         now = self.clock.now()
         try:
-            remaining = int(float(headers["x-ratelimit-remaining"]))
+            remaining = float(headers["x-ratelimit-remaining"])
             reset = float(headers["x-ratelimit-reset"])
         except (KeyError, ValueError):
+            remaining = reset = math.nan
+        if not (math.isfinite(remaining) and math.isfinite(reset)):  # absent, not a number, inf, nan: the default
             self.next_at = now + self.interval
             return
         if reset > 1e9:
@@ -277,6 +281,20 @@ def _throttle(message: str) -> bool:
     return any(m in lowered for m in THROTTLE_MESSAGES)
 
 
+#: A base-36 id, with or without its kind's prefix (``t1_``/``t3_``), as the archive's items carry them.
+_ID = re.compile(r"(?:t[13]_)?[0-9a-z]+")
+
+
+def item_id(item: Any) -> str | None:
+    """An archive item's base-36 id (lower case, no prefix); None for anything that is not an object with one."""
+    if not isinstance(item, dict):
+        return None
+    ident = item.get("id")
+    if not isinstance(ident, str) or not ident.isascii() or not _ID.fullmatch(ident.lower()):
+        return None
+    return ident.lower().removeprefix("t1_").removeprefix("t3_")
+
+
 @dataclass
 class TimeWalk:
     """A walk over ``[start, end)`` by ``created_utc``, one page at a time, resumable from its state (§1.5).
@@ -285,12 +303,22 @@ class TimeWalk:
     before the last item read (or at it, once the server has shown that
     ``after`` is inclusive by answering items of the second it was given), so
     the boundary second alone is read again and its items are de-duplicated by
-    id (``seen`` holds only the ids of that second).  Every full
-    page thus splits what is left of the window at its last item.  When a whole
-    page lies inside one second (time cannot split it further), the walk moves
-    on by one second and records the second in ``gaps`` (only when the page was
-    full: a short page of already seen items is the end of that second).  An empty page is the
-    only end signal: a short page may just be the server's capacity.
+    id (``seen`` holds only the ids of that second).  Every page that spans
+    seconds thus splits what is left of the window at its last item.
+
+    When a whole page lies inside one second (time cannot split it further), the
+    walk moves on by one second and records that second in ``gaps`` as a possible
+    gap: at once when the page was full (as many rows as asked, or as the
+    server's capacity, once known), else as soon as a later page shows that the
+    server holds items after that second (a short page is then the server's
+    capacity, not the end: ``capacity`` learns its size).  An empty page is the
+    only end signal.
+
+    A server that does not honour the request ends the walk with
+    :class:`ArchiveError`, never an endless walk: an item created before the
+    ``after`` asked for (``after`` ignored), items not oldest first (``sort``
+    ignored), or a page without one usable item.  Items that are not objects with
+    a base-36 ``id`` and a ``created_utc`` are skipped and counted in ``odd``.
     """
 
     start: int
@@ -304,53 +332,100 @@ class TimeWalk:
     gaps: list[int] = field(default_factory=list)
     page_size: int = PAGE_LIMIT
     after_inclusive: bool | None = None
+    capacity: int | None = None
+    #: the last short page's [last second, rows, 1 if it lay inside one second], until a later page says what it was
+    short: list[int] | None = None
+    odd: int = 0
 
     def __post_init__(self) -> None:
         if self.cursor is None:
             self.cursor = self.start - 1  # ``after`` may be exclusive: ask from one second early
 
-    def step(self, fetch: Callable[[int, int], list[Any]]) -> list[dict[str, Any]]:
-        """Ask for one page; return its items not seen before, inside [start, end)."""
+    def step(self, fetch: Callable[[int, int], list[Any]], what: str = "items") -> list[dict[str, Any]]:
+        """Ask for one page; return its items not seen before, inside [start, end).
+
+        ``what`` names the walk in errors (``"posts of r/x"``).
+        """
         assert self.cursor is not None
         if self.done or self.cursor >= self.end:
             self.done = True
             return []
-        rows = fetch(self.cursor, self.end)
+        cursor = self.cursor
+        rows = fetch(cursor, self.end)
         self.pages += 1
         if not rows:
-            self.done = True
+            self.done = True  # a short page before this one was the end, not the server's capacity
             return []
         self.rows += len(rows)
-        new: list[dict[str, Any]] = []
-        last = self.cursor
+        usable: list[tuple[int, str, dict[str, Any]]] = []
         for row in rows:
-            created = epoch(row.get("created_utc")) if isinstance(row, dict) and "id" in row else None
-            if created is None:
+            key = item_id(row)
+            created = epoch(row.get("created_utc")) if key is not None else None
+            if key is None or created is None:
+                self.odd += 1
                 continue
+            if created < cursor:
+                raise ArchiveError(
+                    f"Arctic Shift answered {what} created at {created}, before the after={cursor} it was asked for:"
+                    " the server does not honour `after`, so the walk cannot go on (what was read is kept);"
+                    " check the archive URL ([archive] url or --archive-url)."
+                )
+            if usable and created < usable[-1][0]:
+                raise ArchiveError(
+                    f"Arctic Shift answered {what} after={cursor} not oldest first (sort=asc):"
+                    " the walk cannot go on (what was read is kept); check the archive URL."
+                )
+            usable.append((created, key, row))
+        if not usable:
+            raise ArchiveError(
+                f"Arctic Shift answered {what} after={cursor} with {len(rows)} items, none an object with an id"
+                " and a created_utc: the walk cannot go on (what was read is kept); check the archive URL."
+            )
+        if len(usable) < len(rows):
+            skipped = len(rows) - len(usable)
+            log.warning("Arctic Shift: %d items without an id or a creation time skipped in %s", skipped, what)
+        if self.short is not None:  # what the short page before this one was
+            second, count, inside = self.short
+            if usable[-1][0] > second:  # the server holds items past it: that page was its capacity, not the end
+                self.capacity = max(self.capacity or 0, count)
+                if inside:
+                    self._gap(second, what)
+            self.short = None
+        new: list[dict[str, Any]] = []
+        last = cursor
+        for created, key, row in usable:
             last = max(last, created)
-            if created == self.cursor:
+            if created == cursor:
                 self.after_inclusive = True  # the server answered the second we named: `after` includes it
-            key = str(row["id"])
             if key in self.seen:
                 self.duplicates += 1
             elif self.start <= created < self.end:
                 self.seen[key] = created
                 new.append(row)
-        # re-read the boundary second: for an exclusive `after` from the second before it, else from it
-        nxt = (last if self.after_inclusive else last - 1) if new else last
-        if nxt <= self.cursor:
-            if len(rows) >= self.page_size:  # a full page inside one second: the rest of it cannot be asked for
-                self.gaps.append(self.cursor + 1)
-                log.warning("Arctic Shift: more items at %d than one page holds; some may be missed", self.cursor + 1)
-            nxt = self.cursor + 1
-        self.cursor = nxt
-        self.seen = {k: v for k, v in self.seen.items() if v >= nxt}
+        full = len(rows) >= min(self.page_size, self.capacity or self.page_size)
+        inside = usable[0][0] == last  # the whole page lies inside one second: time cannot split it
+        if inside:
+            if full:  # the rest of that second cannot be asked for
+                self._gap(last, what)
+            nxt = last + 1 if self.after_inclusive else last  # past that second
+        else:
+            # re-read the boundary second: for an exclusive `after` from the second before it, else from it
+            nxt = (last if self.after_inclusive else last - 1) if new else last
+        if not full:  # the end, or the server's capacity: the next page tells (``short``)
+            self.short = [last, len(rows), int(inside)]
+        self.cursor = max(nxt, cursor + 1)
+        self.seen = {k: v for k, v in self.seen.items() if v >= self.cursor}
         return new
 
-    def walk(self, fetch: Callable[[int, int], list[Any]]) -> Iterator[dict[str, Any]]:
+    def _gap(self, second: int, what: str) -> None:
+        if second not in self.gaps[-2:]:
+            self.gaps.append(second)
+            log.warning("Arctic Shift: more %s at %d than one page holds; some may be missed", what, second)
+
+    def walk(self, fetch: Callable[[int, int], list[Any]], what: str = "items") -> Iterator[dict[str, Any]]:
         """Every remaining item, page after page."""
         while not self.done:
-            yield from self.step(fetch)
+            yield from self.step(fetch, what)
 
     def state(self) -> dict[str, Any]:
         """The walk's state as JSON, to checkpoint and resume."""
@@ -366,6 +441,9 @@ class TimeWalk:
             "gaps": self.gaps,
             "page_size": self.page_size,
             "after_inclusive": self.after_inclusive,
+            "capacity": self.capacity,
+            "short": self.short,
+            "odd": self.odd,
         }
 
     @classmethod
