@@ -58,6 +58,7 @@ from scraper.normalize.flat import NeedsLines, Selection, normalize_block, norma
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.sources.dumps import DumpFile, blocks, describe, sha256_of
 from scraper.spec import SPEC_FILE, DatasetSpec, load_spec
+from scraper.store.encoding import writer_options
 from scraper.store.lock import dataset_lock
 from scraper.store.purge import purge_batch, purged_fullnames, purged_quarantine_entry
 from scraper.store.snapshot import Dataset
@@ -695,29 +696,6 @@ def _row_numbers(reader: pa.RecordBatchReader) -> Iterator[np.ndarray[Any, np.dt
     for batch in reader:
         if batch.num_rows:
             yield batch.column(0).to_numpy().astype(np.int64, copy=False)
-
-
-#: columns whose values are mostly distinct in a dump (a dictionary page for them is built, then thrown away)
-DISTINCT_COLUMNS = frozenset({"name", "id", "body", "title", "selftext", "url", "permalink", "parent_id"})
-
-
-def writer_options(stem: str) -> dict[str, Any]:
-    """The Parquet settings of a dumps version's files: zstd with statistics, as every version's files.
-
-    Two settings differ from pyarrow's defaults, for speed and size (measured in docs/ARCHIVES.md):
-    a dictionary only for the columns whose values repeat (subreddit, author, status, link_id, …),
-    not for the mostly distinct ones (:data:`DISTINCT_COLUMNS`), for which pyarrow builds a
-    dictionary page and then falls back to plain pages; and the timestamp columns delta-encoded
-    (``DELTA_BINARY_PACKED``, which every Parquet reader reads), smaller and faster than plain.
-    """
-    schema = ARROW_SCHEMAS[stem]
-    timestamps = [f.name for f in schema if pa.types.is_timestamp(f.type)]
-    return {
-        "compression": "zstd",
-        "write_statistics": True,
-        "use_dictionary": [f.name for f in schema if f.name not in DISTINCT_COLUMNS and f.name not in timestamps],
-        "column_encoding": dict.fromkeys(timestamps, "DELTA_BINARY_PACKED"),
-    }
 
 
 class _writer:  # noqa: N801 - used as a context manager, like open()

@@ -183,11 +183,19 @@ _ADVICE = {
 _ERRNO_IN_TEXT = re.compile(r"\[errno (\d+)\]", re.IGNORECASE)
 
 
+def os_errno(exc: OSError) -> int | None:
+    """The errno of ``exc``; pyarrow folds it into its text.  None for pyarrow's own OSErrors
+    about the bytes it read (a damaged Parquet page: "Couldn't deserialize thrift"), which are
+    not the system's.
+    """
+    if exc.errno is None and (found := _ERRNO_IN_TEXT.search(str(exc))):
+        return int(found.group(1))
+    return exc.errno
+
+
 def storage_error(exc: OSError, path: str | Path | None = None) -> StorageError:
     """One line for a failed read or write: the path, the cause (errno name) and what to do."""
-    code = exc.errno
-    if code is None and (found := _ERRNO_IN_TEXT.search(str(exc))):  # pyarrow folds errno into its text
-        code = int(found.group(1))
+    code = os_errno(exc)
     where = path if path is not None else (exc.filename or "a file")
     cause = exc.strerror or (os.strerror(code) if code else str(exc)) or exc.__class__.__name__
     name = _errno.errorcode.get(code or -1)
@@ -207,13 +215,13 @@ def from_exception(exc: BaseException, *, where: str | None = None) -> ScraperEr
         if isinstance(exc, OSError) and _ERRNO_IN_TEXT.search(str(exc)):
             return storage_error(exc, where)
         return IntegrityError(
-            f"{where or 'a Parquet file'} is damaged or not Parquet ({_first_line(exc)}); "
+            f"{where or 'a Parquet file'} is damaged or not Parquet ({first_line(exc)}); "
             "run validate, and restore the version from a published copy (download)"
         )
     if isinstance(exc, OSError):
         if exc.errno is None and not _ERRNO_IN_TEXT.search(str(exc)):  # a reader's complaint (pyarrow: thrift)
             return IntegrityError(
-                f"{where or 'a file'} is damaged or unreadable ({_first_line(exc)}); run validate, and restore "
+                f"{where or 'a file'} is damaged or unreadable ({first_line(exc)}); run validate, and restore "
                 "the version from a published copy (download)"
             )
         return storage_error(exc, exc.filename or where)
@@ -222,11 +230,11 @@ def from_exception(exc: BaseException, *, where: str | None = None) -> ScraperEr
     if isinstance(exc, MemoryError):
         return InputError(f"{where or 'the input'} is too large to read in memory")
     if isinstance(exc, UnicodeError):
-        return InputError(f"{where or 'the input'} is not valid UTF-8 text ({_first_line(exc)})")
+        return InputError(f"{where or 'the input'} is not valid UTF-8 text ({first_line(exc)})")
     if isinstance(exc, tomllib.TOMLDecodeError):
-        return ConfigError(f"{where or 'the spec'} is not valid TOML ({_first_line(exc)})")
+        return ConfigError(f"{where or 'the spec'} is not valid TOML ({first_line(exc)})")
     if isinstance(exc, json.JSONDecodeError):
-        return InputError(f"{where or 'a file'} is not JSON ({_first_line(exc)})")
+        return InputError(f"{where or 'a file'} is not JSON ({first_line(exc)})")
     httpx = sys.modules.get("httpx")
     if httpx is not None and isinstance(exc, httpx.TransportError):
         return TransientError(f"network error ({exc.__class__.__name__}); try again later")
@@ -234,14 +242,16 @@ def from_exception(exc: BaseException, *, where: str | None = None) -> ScraperEr
     if prawcore is not None and isinstance(exc, prawcore.PrawcoreException):
         if isinstance(exc, prawcore.RequestException):
             return TransientError(f"cannot reach Reddit ({exc.__class__.__name__}); try again later")
-        return RedditError(f"Reddit refused a request ({_first_line(exc)})")
+        return RedditError(f"Reddit refused a request ({first_line(exc)})")
     return InternalError(
-        f"internal error {exc.__class__.__name__}: {_first_line(exc)} "
+        f"internal error {exc.__class__.__name__}: {first_line(exc)} "
         f"{f'(while working on {where}) ' if where else ''}— a bug in this tool; run with -vv for the traceback "
         "and report it"
     )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:300] if text else exc.__class__.__name__
+def first_line(exc: BaseException) -> str:
+    """The error's first line, short, with any character a terminal would act on shown as ``?``."""
+    lines = str(exc).strip().splitlines()
+    line = lines[0][:300] if lines else type(exc).__name__
+    return "".join(c if c.isprintable() else "?" for c in line)

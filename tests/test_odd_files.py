@@ -28,6 +28,7 @@ from scraper.cli import main
 from scraper.errors import EXIT_NEEDS_PERSON
 from tests.conftest import examples
 from tests.report_data import make_dataset
+from tests.test_ingest import sample_file, t1, tree
 
 #: String columns the report and the diff both read, per table (a bad value there must be found)
 READ_TEXT = {"comments": ["body", "name", "link_id", "parent_id", "subreddit"], "submissions": ["title", "name"]}
@@ -37,6 +38,12 @@ NOT_UTF8 = [b"\xed\xa0\x80", b"\xff", b"\xc3", b"\xe2\x82", b"\xc0\xaf", b"\xf8\
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_dataset(tmp_path_factory.mktemp("odd") / "ds")
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dataset without pseudonyms, so that ingest runs without a key."""
+    return make_dataset(tmp_path_factory.mktemp("plain") / "ds", pseudonymized=False)
 
 
 def resign(dataset: Path, version: str) -> None:
@@ -162,3 +169,48 @@ def test_files_of_the_oldest_minor_version_still_report_and_diff(clean: Path, tm
     result = run("diff", str(dataset), "v0001", "v0002", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["summary"]["comments"]["removed"] == 1
+
+
+def assert_one_line_or_ok(result: Result, what: str) -> None:
+    """Exit 0, or exit 1 with one ``error:`` line: never a traceback, never an internal error."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), (what, result.exception)
+    assert result.exit_code in (0, EXIT_NEEDS_PERSON), (what, result.output)
+    if result.exit_code:
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error:"), (what, result.stderr)
+        assert "internal error" not in lines[0], (what, lines[0])
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stem=st.sampled_from(["comments", "submissions"]), where=st.floats(0.0, 1.0), bits=st.integers(1, 255))
+def test_a_flipped_byte_anywhere_fails_validate_and_is_never_a_traceback(
+    plain: Path, tmp_path: Path, stem: str, where: float, bits: int
+) -> None:
+    """Bytes damaged anywhere (pages, footer, column names in the footer): validate fails it by
+    name; once re-signed (the checksums agree again) every reader refuses it in one line or reads it.
+    """
+    dataset = tmp_path / "ds"
+    shutil.rmtree(dataset, ignore_errors=True)
+    shutil.copytree(plain, dataset)
+    path = dataset / "versions" / "v0002" / f"{stem}.parquet"
+    data = bytearray(path.read_bytes())
+    data[min(int(len(data) * where), len(data) - 1)] ^= bits
+    path.write_bytes(bytes(data))
+    result = run("validate", str(dataset))
+    assert result.exit_code == EXIT_NEEDS_PERSON and result.exception is None or isinstance(
+        result.exception, SystemExit
+    ), result.output
+    assert "Traceback" not in result.output and f"{stem}: sha256, bytes, rows" in result.output, result.output
+    resign(dataset, "v0002")
+    out = tmp_path / "report.html"
+    again = run("validate", str(dataset))  # the checksums agree: what the bytes hold decides, in its report
+    assert again.exception is None or isinstance(again.exception, SystemExit), again.exception
+    assert again.exit_code in (0, EXIT_NEEDS_PERSON) and "Traceback" not in again.output, again.output
+    for args in (
+        ("report", str(dataset), "--out", str(out)),
+        ("diff", str(dataset), "v0001", "v0002"),
+        ("show", str(dataset)),
+        ("ingest", str(dataset), str(sample_file(tmp_path, "zzz", tree("zzz", [t1("z1", "t3_zzz", link="zzz")])))),
+        ("purge", str(dataset), "t1_nothing", "--allow-missing"),
+    ):
+        assert_one_line_or_ok(run(*args), args[0])

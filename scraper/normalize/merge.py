@@ -45,6 +45,7 @@ from scraper import duck
 from scraper.normalize.harvest import Seen
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.normalize.repair import json_line
+from scraper.store.encoding import writer_options
 
 #: Rows per batch of the final pass and per row group of the written tables.
 BATCH_ROWS = 65536
@@ -448,7 +449,7 @@ def _final(
     rows = 0
     offset = 0
     with (
-        pq.ParquetWriter(out, schema, compression="zstd", write_statistics=True) as parquet,
+        pq.ParquetWriter(out, schema, **writer_options(stem)) as parquet,
         _Overlapped(parquet) as writer,
     ):
         last_key: str | None = None

@@ -18,17 +18,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
-import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from schemas import ARROW_SCHEMAS, SCHEMA_VERSION, schema_compatible
 from schemas.upgrade import schema_problems
 from scraper import duck
-from scraper.errors import InputError
+from scraper.errors import InputError, first_line
 from scraper.spec import SPEC_FILE, ValidateOptions
 from scraper.store.links import symlinks
 from scraper.store.snapshot import is_version_id, manifest_problem, sha256_file
+from scraper.store.tablefile import PARQUET_ERRORS
 
 EXAMPLES = 5
 REDDIT_FOUNDED = datetime(2005, 6, 1, tzinfo=UTC)
@@ -363,8 +363,8 @@ def _check_integrity(version: str, stem: str, path: Path, info: dict[str, Any]) 
         problems.append("sha256 differs")
     try:
         rows = pq.ParquetFile(path).metadata.num_rows
-    except (pa.ArrowException, OSError) as exc:
-        problems.append(f"not Parquet: {exc}")
+    except (*PARQUET_ERRORS, OSError) as exc:
+        problems.append(f"not Parquet: {first_line(exc)}")
     else:
         if rows != info.get("rows"):
             problems.append(f"rows {rows} != {info.get('rows')}")
@@ -380,8 +380,8 @@ def _check_integrity(version: str, stem: str, path: Path, info: dict[str, Any]) 
 def _check_schema(version: str, stem: str, path: Path) -> Check:
     try:
         actual = pq.read_schema(path)
-    except (pa.ArrowException, OSError) as exc:
-        return Check(version, f"{stem}: schema", "fail", 1, f"unreadable footer: {exc}")
+    except (*PARQUET_ERRORS, OSError) as exc:
+        return Check(version, f"{stem}: schema", "fail", 1, f"unreadable footer: {first_line(exc)}")
     problems = schema_problems(stem, actual)
     return Check(
         version,

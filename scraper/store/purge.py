@@ -38,6 +38,7 @@ from scraper.errors import InputError, IntegrityError
 from scraper.normalize.policy import tombstone
 from scraper.normalize.rows import RowSet
 from scraper.publish.card import file_row, status_sentence
+from scraper.store.encoding import writer_options
 from scraper.store.killpoints import killpoint
 from scraper.store.links import refuse_symlinks
 from scraper.store.lock import dataset_lock
@@ -87,7 +88,7 @@ def _purge_rows(path: Path, out_path: Path, stem: str, names: set[str], hit_name
     out, hits = purge_rows(rows, names)
     hit_names.update(new.name for old, new in zip(rows, out, strict=True) if new != old)
     if hits:
-        pq.write_table(rows_to_table(stem, out), out_path, compression="zstd", write_statistics=True)
+        pq.write_table(rows_to_table(stem, out), out_path, **writer_options(stem))
     return hits
 
 

@@ -42,6 +42,7 @@ from pydantic import BaseModel
 from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
 from scraper import TOOL_NAME, __version__
 from scraper.errors import IntegrityError, SnapshotError, StorageError, storage_error
+from scraper.store.encoding import writer_options
 from scraper.store.killpoints import killpoint
 
 MANIFEST_FORMAT = "reddit-research-dataset/manifest/1"
@@ -475,7 +476,7 @@ class Dataset:
                 else:
                     if not table.schema.equals(expected):
                         raise SnapshotError(f"{stem}: table schema differs from the models' schema")
-                    pq.write_table(table, path, compression="zstd", write_statistics=True)
+                    pq.write_table(table, path, **writer_options(stem))
                     rows = table.num_rows
                 with path.open("rb") as handle:
                     os.fsync(handle.fileno())

@@ -23,22 +23,31 @@ import pyarrow.parquet as pq
 from schemas import ARROW_SCHEMAS
 from schemas.upgrade import schema_problems
 from scraper import duck
-from scraper.errors import IntegrityError, ScraperError, StorageError, from_exception, storage_error
+from scraper.errors import (
+    IntegrityError,
+    ScraperError,
+    StorageError,
+    first_line,
+    from_exception,
+    os_errno,
+    storage_error,
+)
 from scraper.store.snapshot import RESTORE, read_manifest, table_files
 
 #: DuckDB's errors that mean "this data cannot be read" (its base class is what its Parquet reader
 #: raises for a damaged page); the others (binder, parser, catalog) are a query's bug.
 DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException)
+#: What pyarrow raises for a file that is not readable Parquet.  It decodes a footer's column names
+#: as UTF-8 in Python, so a damaged name raises ``UnicodeDecodeError``, not an Arrow error.
+PARQUET_ERRORS = (pa.ArrowException, UnicodeDecodeError)
 
 
 def checked_schema(path: Path, stem: str) -> pa.Schema:
     """The schema of ``path``, refused unless the file holds table ``stem`` in a schema this tool reads."""
     try:
         schema: pa.Schema = pq.read_schema(path)
-    except pa.ArrowException as exc:
-        raise IntegrityError(f"{path} is not readable Parquet ({_first_line(exc)}); {RESTORE}") from None
-    except OSError as exc:
-        raise storage_error(exc, path) from None
+    except (*PARQUET_ERRORS, OSError) as exc:
+        raise read_error(exc, path) from None
     problems = schema_problems(stem, schema)
     if problems:
         other = next((t for t in ARROW_SCHEMAS if t != stem and not schema_problems(t, schema)), None)
@@ -51,10 +60,19 @@ def read_table(path: Path) -> pa.Table:
     """The whole file as an Arrow table; a file that does not read is refused by name."""
     try:
         return pq.read_table(path)
-    except pa.ArrowException as exc:
-        raise IntegrityError(f"{path} is not readable Parquet ({_first_line(exc)}); {RESTORE}") from None
-    except OSError as exc:
-        raise storage_error(exc, path) from None
+    except (*PARQUET_ERRORS, OSError) as exc:
+        raise read_error(exc, path) from None
+
+
+def read_error(exc: Exception, path: Path) -> ScraperError:
+    """The error for pyarrow failing to read ``path``: the system's (an errno) or the bytes'.
+
+    pyarrow raises a plain ``OSError`` with no errno for some damaged files (a page header that
+    does not deserialize): that is the data, exit 1, not the disk.
+    """
+    if isinstance(exc, OSError) and os_errno(exc) is not None:
+        return storage_error(exc, path)
+    return IntegrityError(f"{path} is not readable Parquet ({first_line(exc)}); {RESTORE}")
 
 
 def is_data_error(exc: BaseException) -> bool:
@@ -76,7 +94,7 @@ def scan_error(exc: BaseException, folders: list[Path]) -> ScraperError:
             if problem := _unreadable(path):
                 return IntegrityError(f"{path} is damaged: {problem}; {RESTORE}")
     where = " or ".join(str(f) for f in folders)
-    return IntegrityError(f"a Parquet file of {where} is damaged ({_first_line(exc)}); {RESTORE}")
+    return IntegrityError(f"a Parquet file of {where} is damaged ({first_line(exc)}); {RESTORE}")
 
 
 def _table_files(folder: Path) -> list[Path]:
@@ -95,14 +113,7 @@ def _unreadable(path: Path) -> str | None:
         literal = "'" + str(path).replace("'", "''") + "'"
         con.execute(f"SELECT count(hash(t)) FROM read_parquet({literal}) t").fetchall()  # noqa: S608
     except duckdb.Error as exc:
-        return _first_line(exc)
+        return first_line(exc)
     finally:
         con.close()
     return None
-
-
-def _first_line(exc: BaseException) -> str:
-    """The error's first line, short, with any character a terminal would act on shown as ``?``."""
-    lines = str(exc).strip().splitlines()
-    line = lines[0][:200] if lines else type(exc).__name__
-    return "".join(c if c.isprintable() else "?" for c in line)
