@@ -32,6 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -51,6 +52,7 @@ from scraper.store.changes import NoChange, unchanged_since
 from scraper.store.killpoints import killpoint
 from scraper.store.purge import apply_purges, purged_fullnames
 from scraper.store.snapshot import Dataset, pid_alive, rows_to_table, table_path, write_json_lines_atomic
+from scraper.store.tablefile import PARQUET_ERRORS, is_data_error, read_error, scan_error
 
 WORK_PREFIX = ".build-"
 
@@ -88,14 +90,19 @@ class VersionBuilder:
         self._staged: dict[str, list[Path]] | None = None
         self.base_facts = False
         """Whether rows of the base carry archive facts (kept when Reddit's newer sighting wins)."""
+        self.base_folder: Path | None = None
         if base is not None:
             folder, manifest = dataset.version_dir(base), dataset.manifest(base)
+            self.base_folder = folder
             self.sightings.seq = -(2**62)  # the base's rows lose every tie
             for stem in STEMS.values():
                 path = table_path(folder, manifest, stem)  # the file the manifest maps, as every reader
-                for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
-                    self.sightings.add_rows(stem, pa.Table.from_batches([batch]))
-                    self.base_facts = self.base_facts or batch.column("archive_status").null_count < batch.num_rows
+                try:
+                    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
+                        self.sightings.add_rows(stem, pa.Table.from_batches([batch]))
+                        self.base_facts = self.base_facts or batch.column("archive_status").null_count < batch.num_rows
+                except (*PARQUET_ERRORS, OSError) as exc:  # a base file that matched its manifest but does not read
+                    raise read_error(exc, path) from None
             self.sightings.seq = 0
 
     def __enter__(self) -> VersionBuilder:
@@ -124,6 +131,27 @@ class VersionBuilder:
         fresh = pc.and_(pc.invert(table["_pre"]), pc.is_null(table["_qfield"]))
         return table.filter(fresh)["_key"].combine_chunks()
 
+    def _merge(self, staged: dict[str, list[Path]], outputs: dict[str, Path], quarantine: Path) -> MergeResult:
+        return merge(
+            staged,
+            self.workdir,
+            outputs,
+            quarantine,
+            keep_thread=self.keep_thread,
+            base_only=self.base_only,
+            pseudonymizer=self.pseudonymizer,
+            previously_visible=self._previously_visible(),
+            purged=purged_fullnames(self.dataset.path),
+            archive=None
+            if self.archive is None
+            else replace(
+                self.archive,
+                gone=self.archive.gone | frozenset(self.sightings.stats.gone),
+                served=self.archive.served | frozenset(self.sightings.stats.served),
+            ),
+            keep_facts=self.base_facts,
+        )
+
     def write(
         self,
         *,
@@ -145,25 +173,12 @@ class VersionBuilder:
         staged = self.staged()
         outputs = {stem: self.workdir / f"{stem}.parquet" for stem in ("submissions", "comments")}
         quarantine = self.workdir / "quarantine.jsonl"
-        merged = merge(
-            staged,
-            self.workdir,
-            outputs,
-            quarantine,
-            keep_thread=self.keep_thread,
-            base_only=self.base_only,
-            pseudonymizer=self.pseudonymizer,
-            previously_visible=self._previously_visible(),
-            purged=purged_fullnames(self.dataset.path),
-            archive=None
-            if self.archive is None
-            else replace(
-                self.archive,
-                gone=self.archive.gone | frozenset(self.sightings.stats.gone),
-                served=self.archive.served | frozenset(self.sightings.stats.served),
-            ),
-            keep_facts=self.base_facts,
-        )
+        try:
+            merged = self._merge(staged, outputs, quarantine)
+        except duckdb.Error as exc:  # the base's rows are scanned here first: a page or string that does not read
+            if self.base_folder is None or not is_data_error(exc):
+                raise
+            raise scan_error(exc, [self.base_folder]) from None
         killpoint("normalized")
         seen = self.sightings.stats
         not_kept = dict(sorted((seen.not_kept + merged.not_kept).items()))

@@ -164,7 +164,10 @@ def _side_view(con: duckdb.DuckDBPyConnection, file: Path, stem: str, view: str)
     schema = checked_schema(file, stem)  # its table, in a schema of this major version: or refused by name
     current = ARROW_SCHEMAS[stem]
     if schema.equals(current, check_metadata=False):
-        con.read_parquet(str(file), file_row_number=True).create_view(view)
+        try:  # DuckDB reads the whole footer here, pyarrow's schema check only part of it
+            con.read_parquet(str(file), file_row_number=True).create_view(view)
+        except duckdb.Error as exc:
+            raise scan_error(exc, [file.parent]) from None
         return schema
     table = upgrade_table(stem, read_table(file))
     table = table.append_column("file_row_number", pa.array(range(table.num_rows), pa.int64()))

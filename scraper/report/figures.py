@@ -23,7 +23,7 @@ from scraper.publish.diff import VersionDiff
 from scraper.report.taxonomy import check, group_sql, sql_literal
 from scraper.spec import Taxonomy
 from scraper.store.snapshot import read_manifest, table_path
-from scraper.store.tablefile import checked_schema
+from scraper.store.tablefile import checked_schema, scan_error
 
 #: Time from a thread's post to a comment, in seconds: upper bounds and labels (a log-like scale).
 TIME_BUCKETS: tuple[tuple[float, str], ...] = (
@@ -148,7 +148,10 @@ def attach(con: duckdb.DuckDBPyConnection, folder: Path, name: str = "") -> None
         file = table_path(folder, manifest, stem) if manifest is not None else folder / f"{stem}.parquet"
         checked_schema(file, stem)
         path = sql_literal(str(file))
-        con.execute(f"CREATE OR REPLACE VIEW {view}{name} AS SELECT * FROM read_parquet({path})")
+        try:  # DuckDB reads the whole footer here, pyarrow's schema check only part of it
+            con.execute(f"CREATE OR REPLACE VIEW {view}{name} AS SELECT * FROM read_parquet({path})")
+        except duckdb.Error as exc:
+            raise scan_error(exc, [folder]) from None
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[Any, ...]]:

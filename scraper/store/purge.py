@@ -32,9 +32,10 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pydantic import ValidationError
 
 from schemas import Comment, Status, Submission
-from scraper.errors import InputError, IntegrityError
+from scraper.errors import InputError, IntegrityError, first_line
 from scraper.normalize.policy import tombstone
 from scraper.normalize.rows import RowSet
 from scraper.publish.card import file_row, status_sentence
@@ -44,6 +45,7 @@ from scraper.store.links import refuse_symlinks
 from scraper.store.lock import dataset_lock
 from scraper.store.raw import RawArchive, archive_files, read_records
 from scraper.store.snapshot import (
+    RESTORE,
     STAGING_DIR,
     Dataset,
     replace_dir,
@@ -53,6 +55,7 @@ from scraper.store.snapshot import (
     write_json_atomic,
     write_json_lines_atomic,
 )
+from scraper.store.tablefile import checked_schema, read_table
 
 _FULLNAME = re.compile(r"t[13]_[0-9a-z]{1,13}")
 PURGES_FILE = "purges.jsonl"
@@ -84,7 +87,11 @@ def _purge_rows(path: Path, out_path: Path, stem: str, names: set[str], hit_name
     (and add their fullnames to ``hit_names``).
     """
     model: type[Submission] | type[Comment] = Submission if stem == "submissions" else Comment
-    rows: list[Any] = [model.model_validate(r) for r in pq.read_table(path).to_pylist()]
+    checked_schema(path, stem)  # its table, in a schema this tool reads: or refused by name
+    try:
+        rows: list[Any] = [model.model_validate(r) for r in read_table(path).to_pylist()]
+    except ValidationError as exc:  # a file that matched its manifest and schema, holding a value no row can have
+        raise IntegrityError(f"{path} holds a row that is not a {stem[:-1]} ({first_line(exc)}); {RESTORE}") from None
     out, hits = purge_rows(rows, names)
     hit_names.update(new.name for old, new in zip(rows, out, strict=True) if new != old)
     if hits:
