@@ -20,7 +20,11 @@ Run from the project root::
    The same lines as a ``window_log=31`` ``.zst`` (which DuckDB's zstd reader
    refuses) are read in-process too, against DuckDB on the plain file. The Dask
    run's CPU seconds are reported too: its workers' and this process's (the
-   client, which also holds the ``LocalCluster``'s scheduler).
+   client, which also holds the ``LocalCluster``'s scheduler), with each task's
+   time computing, the Arrow bytes the tasks hand back and the CPU the idle
+   cluster takes per second; and the same rounds with the two workers as
+   threads of this process (``processes=False``). The load average at the start
+   and the end is recorded.
 2. **Memory.** Peak RSS of the ingest in a fresh subprocess (without pandas, as the command runs) at N and 10 N
    lines, for each N of ``--rss-lines`` (the ratio should be ~1: input is streamed); at the first N also
    with the file given twice (every line a duplicate: the one-row-per-thing rewrite on all of it).
@@ -37,6 +41,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -45,6 +50,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -187,6 +194,79 @@ def memory(work: Path, sizes: list[int]) -> dict[str, Any]:
     return out
 
 
+def dask_rounds(
+    path: Path, work: Path, args: argparse.Namespace, manifest: dict[str, Any], *, processes: bool
+) -> dict[str, Any]:
+    """Rounds of (DuckDB, ours on a ``LocalCluster`` of 2 single-threaded workers, DuckDB), and where Dask's time goes.
+
+    One cluster serves every round: it is up and its workers have imported this package before the
+    clock starts, as the reference's process has imported DuckDB (a long-lived cluster, not its
+    start-up). Besides the ratio: the CPU seconds of the workers and of this process (the client,
+    which also runs the scheduler), each task's time computing and the bytes it hands back (Dask's
+    task stream), and the CPU the idle cluster takes per second (heartbeats, the event loops' ticks):
+    a cost of every second the run lasts, whatever it does.
+    """
+    from distributed import Client, LocalCluster, get_task_stream
+
+    ratios: list[float] = []
+    cpu: list[tuple[float, float]] = []  # (the workers', this process's) CPU seconds
+    tasks: list[list[float]] = []  # seconds computing, per task, per round
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=processes, dashboard_address="127.0.0.1:0"
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        client.run(importlib.import_module, "scraper.dumps")
+        our_rate(path, work, args.lines, engine="dask", client=client)  # not counted, as above
+        for _ in range(args.rounds):
+            duck, _cpu = duckdb_rate(path, work / "duck.parquet", args.lines)
+            before = client.run(time.process_time) if processes else {}
+            with get_task_stream(client) as stream:
+                rate, client_cpu, dask_manifest = our_rate(path, work, args.lines, engine="dask", client=client)
+            after = client.run(time.process_time) if processes else {}
+            cpu.append((sum(after[w] - before[w] for w in after), client_cpu))
+            duck_again, _cpu = duckdb_rate(path, work / "duck2.parquet", args.lines)
+            ratios.append(rate / ((duck + duck_again) / 2))
+            spans = [t for t in stream.data if "filter_span" in str(t["key"])]
+            tasks.append(
+                [sum(s["stop"] - s["start"] for s in t["startstops"] if s["action"] == "compute") for t in spans]
+            )
+        idle = 0.0
+        if processes:
+            before, started = client.run(time.process_time), time.process_time()
+            time.sleep(3)
+            after, client_idle = client.run(time.process_time), time.process_time() - started
+            idle = (sum(after[w] - before[w] for w in after) + client_idle) / 3
+    same = {k: v["sha256"] for k, v in manifest["files"].items()} == {
+        k: v["sha256"] for k, v in dask_manifest["files"].items()
+    }
+    out: dict[str, Any] = {
+        "workers": "processes" if processes else "threads of this process",
+        "ours_rows_per_s": round(rate),
+        "ratio": round(median(ratios), 3),
+        "ratios_per_round": [round(r, 3) for r in ratios],
+        "same_files_as_local": same,
+        "target": 1.0,
+        # every worker's CPU plus this process's (the client, and here the scheduler too), for the same
+        # lines as the in-process "cpu_seconds" above (with worker threads all of it is this process's)
+        "cpu_seconds": {
+            "workers": round(median([w for w, _c in cpu]), 3),
+            "client_and_scheduler": round(median([c for _w, c in cpu]), 3),
+            "total": round(median([w + c for w, c in cpu]), 3),
+        },
+        "tasks_per_run": len(tasks[-1]),
+        "task_compute_seconds_per_round": [[round(t, 3) for t in r] for r in tasks],
+        # what the tasks hand back is the kept rows as Arrow batches: the version's rows in Arrow
+        "arrow_bytes_handed_back_per_run": sum(
+            pq.read_table(f).nbytes for f in (work / "ds-dask").glob("versions/*/*.parquet")
+        ),
+    }
+    if processes:
+        out["idle_cluster_cpu_seconds_per_second"] = round(idle, 3)
+    return out
+
+
 def paging(posts: int = 30_000) -> dict[str, Any]:
     """Walk a generated subreddit of ``posts`` posts through the fake Arctic Shift, both ``after`` semantics."""
     store = generate(subreddits=("big",), posts=posts, comments_per_post=(0, 0), seed=3, same_second_share=0.02)
@@ -232,6 +312,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     results: dict[str, Any] = {"command": " ".join(["python", "bench/archive_bench.py", *sys.argv[1:]])}
+    results["load_average_at_start"] = [round(x, 2) for x in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="archive-bench-") as tmp:
         work = Path(tmp)
         path = comments_file(work, args.lines)
@@ -284,50 +365,13 @@ def main() -> None:
             "ratios_per_round": [round(r, 3) for r in zst_ratios],
         }
         if not args.no_dask:
-            from distributed import Client, LocalCluster
-
-            dask_rounds: list[float] = []
-            with (
-                LocalCluster(
-                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0"
-                ) as cluster,
-                Client(cluster) as client,
-            ):
-                # The cluster is up and the workers have imported this package before the clock starts,
-                # as the reference's process has imported DuckDB: a long-lived cluster, not its start-up.
-                client.run(importlib.import_module, "scraper.dumps")
-                our_rate(path, work, args.lines, engine="dask", client=client)  # not counted, as above
-                dask_cpu: list[tuple[float, float]] = []  # (the workers', this process's) CPU seconds
-                for _ in range(args.rounds):
-                    duck, _cpu = duckdb_rate(path, work / "duck.parquet", args.lines)
-                    before = client.run(time.process_time)
-                    dask_rate, client_cpu, dask_manifest = our_rate(
-                        path, work, args.lines, engine="dask", client=client
-                    )
-                    after = client.run(time.process_time)
-                    dask_cpu.append((sum(after[w] - before[w] for w in after), client_cpu))
-                    duck_again, _cpu = duckdb_rate(path, work / "duck2.parquet", args.lines)
-                    dask_rounds.append(dask_rate / ((duck + duck_again) / 2))
-            same = {k: v["sha256"] for k, v in manifest["files"].items()} == {
-                k: v["sha256"] for k, v in dask_manifest["files"].items()
-            }
-            results["ingest_dask_2_workers"] = {
-                "ours_rows_per_s": round(dask_rate),
-                "ratio": round(median(dask_rounds), 3),
-                "ratios_per_round": [round(r, 3) for r in dask_rounds],
-                "same_files_as_local": same,
-                "target": 1.0,
-                # every worker's CPU plus this process's (the client, and here the scheduler too), for
-                # the same 100,000 lines as the in-process "cpu_seconds" above
-                "cpu_seconds": {
-                    "workers": round(median([w for w, _c in dask_cpu]), 3),
-                    "client_and_scheduler": round(median([c for _w, c in dask_cpu]), 3),
-                    "total": round(median([w + c for w, c in dask_cpu]), 3),
-                },
-            }
+            results["ingest_dask_2_workers"] = dask_rounds(path, work, args, manifest, processes=True)
+            # the same with the two workers as threads of this process (no transfer, one event loop)
+            results["ingest_dask_2_worker_threads"] = dask_rounds(path, work, args, manifest, processes=False)
         results["peak_rss"] = memory(work, args.rss_lines)
     results["paging"] = paging()
     results["bench_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     text = json.dumps(results, indent=2)
     print(text)
     if args.json:
