@@ -6,14 +6,19 @@ Parquet; a file written by one must not differ in encoding from one written by a
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 
 from scraper.ingest import ingest
 from scraper.store.encoding import DISTINCT_COLUMNS
 from scraper.store.purge import purge
 from tests.test_ingest import sample_file, t1, tree
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def encodings(path: Path) -> dict[str, tuple[str, set[str]]]:
@@ -56,3 +61,19 @@ def test_ingest_and_purge_write_with_the_one_encoding(tmp_path: Path) -> None:
         pq.read_table(folder / "versions" / "v0001" / "comments.parquet").column("status").to_pylist().count("purged")
         == 1
     )
+
+
+def test_the_encoding_bench_writes_the_same_values_both_ways(tmp_path: Path, capsys: Any) -> None:
+    """bench/encoding_bench.py at a tiny size: both settings write, read back equal, and are reported."""
+    folder = tmp_path / "ds"
+    ingest(folder, [sample_file(tmp_path, "aaa", tree("aaa", [t1(f"c{i}", "t3_aaa") for i in range(50)]))])
+    spec = importlib.util.spec_from_file_location("encoding_bench", ROOT / "bench" / "encoding_bench.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.argv", ["encoding_bench", str(folder / "versions" / "v0001" / "comments.parquet")])
+        bench.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and all("rows        50" in line for line in lines), lines
+    assert [line.split()[0] for line in lines] == ["pyarrow", "scraper.store.encoding"] * 2
