@@ -85,6 +85,31 @@ def _prefixed(value: Any, prefix: str) -> Any:
     return value
 
 
+#: The schema's flags an archive line may spell as text (hand-made or converted files; real dumps send JSON booleans).
+FLAGS = ("stickied", "locked", "is_self", "over_18", "is_submitter")
+#: Booleans as text, in the spelling the Arctic Shift API reads them (reference §1.1), case-blind; "" is false.
+_TRUE = frozenset({"true", "1", "yes", "y"})
+_FALSE = frozenset({"false", "0", "no", "n", ""})
+
+
+def _flag(field: str, value: Any) -> Any:
+    """A flag given as text (``"false"``) as a boolean; other values as they are (the row builder reads them)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip(" ").lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise DriftError(field, f"{value!r} is not a boolean (true/false, 1/0, yes/no)")
+
+
+def _parent(parent: Any, link: Any) -> Any:
+    """``parent_id`` as a fullname: a bare id equal to the thread's id is the submission (``t3_``), else a comment."""
+    bare = isinstance(parent, str) and parent and not parent.startswith(("t1_", "t3_"))
+    if bare and isinstance(link, str) and parent.lower() == link.lower().removeprefix("t3_"):
+        return _prefixed(parent, "t3_")
+    return _prefixed(parent, "t1_")
+
+
 def wire_shape(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     """A copy of an archive object shaped like Reddit's answer for a ``kind`` (t1 or t3) thing."""
     if not isinstance(obj.get("id"), str) or not obj["id"]:
@@ -98,10 +123,13 @@ def wire_shape(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     data["created_utc"] = created
     data["edited"] = _edited(data.get("edited", False))
     data["name"] = f"{kind}_{thing_id}"  # keyed on prefix + id (§7): name is missing in whole eras, or differs
+    for flag in FLAGS:
+        if flag in data:
+            data[flag] = _flag(flag, data[flag])
     subreddit = data.get("subreddit")
     if kind == "t1":
+        data["parent_id"] = _parent(data.get("parent_id"), data.get("link_id"))
         data["link_id"] = _prefixed(data.get("link_id"), "t3_")
-        data["parent_id"] = _prefixed(data.get("parent_id"), "t1_")
         if not data.get("permalink") and isinstance(data.get("link_id"), str) and subreddit:
             data["permalink"] = f"/r/{subreddit}/comments/{data['link_id'][3:]}/_/{thing_id}/"
     elif not data.get("permalink") and subreddit:

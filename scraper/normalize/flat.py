@@ -79,6 +79,13 @@ CREATE OR REPLACE MACRO truthy(t, v) AS coalesce(CASE t
     WHEN 'ARRAY' THEN json_array_length(v) > 0
     WHEN 'OBJECT' THEN v <> '{}'
     ELSE false END, false);
+-- f3 (review 2, F5): a flag spelled as text (hand-made files): true/1/yes/y, false/0/no/n or "" (case-blind);
+-- any other text is NULL and the line is quarantined (flag_ok), as normalize/archive.py's wire_shape does
+CREATE OR REPLACE MACRO flag(t, v) AS CASE WHEN t = 'VARCHAR' THEN CASE
+        WHEN lower(trim(v)) IN ('true', '1', 'yes', 'y') THEN true
+        WHEN lower(trim(v)) IN ('false', '0', 'no', 'n', '') THEN false END
+    ELSE truthy(t, v) END;
+CREATE OR REPLACE MACRO flag_ok(t, v) AS t IS DISTINCT FROM 'VARCHAR' OR flag(t, v) IS NOT NULL;
 CREATE OR REPLACE MACRO epoch(t, v) AS CASE
     WHEN t IN ('UBIGINT', 'BIGINT', 'DOUBLE', 'VARCHAR') THEN TRY_CAST(trunc(TRY_CAST(v AS DOUBLE)) AS BIGINT) END;
 CREATE OR REPLACE MACRO micros(seconds) AS TRY_CAST(round(seconds * 1000000) AS BIGINT);
@@ -203,23 +210,26 @@ def _select(
            WHEN NOT int_ok(t_num_comments, v_num_comments) THEN 'num_comments'
            WHEN NOT num_ok(t_upvote_ratio, v_upvote_ratio) THEN 'upvote_ratio'
            WHEN NOT str_ok(t_link_flair_text) THEN 'link_flair_text'
-           WHEN NOT str_ok(t_removed_by_category) THEN 'removed_by_category'"""
+           WHEN NOT str_ok(t_removed_by_category) THEN 'removed_by_category'
+           WHEN NOT flag_ok(t_is_self, v_is_self) THEN 'is_self'
+           WHEN NOT flag_ok(t_over_18, v_over_18) THEN 'over_18'"""
         if post
         else """WHEN NOT str_ok(t_link_id) OR v_link_id IS NULL THEN 'link_id'
            WHEN NOT str_ok(t_parent_id) OR v_parent_id IS NULL THEN 'parent_id'
            WHEN NOT str_ok(t_body) OR v_body IS NULL THEN 'body'
            WHEN NOT int_ok(t_controversiality, v_controversiality) THEN 'controversiality'
-           WHEN NOT bool_ok(t_collapsed) THEN 'collapsed'"""
+           WHEN NOT bool_ok(t_collapsed) THEN 'collapsed'
+           WHEN NOT flag_ok(t_is_submitter, v_is_submitter) THEN 'is_submitter'"""
     )
     kind_columns = (
         """CASE WHEN tomb THEN '' ELSE jstr(t_title, v_title) END AS title,
            CASE WHEN tomb THEN '' ELSE coalesce(jstr(t_selftext, v_selftext), '') END AS selftext,
            CASE WHEN tomb THEN NULL ELSE jstr(t_url, v_url) END AS url,
            jstr(t_domain, v_domain) AS domain,
-           truthy(t_is_self, v_is_self) AS is_self,
+           flag(t_is_self, v_is_self) AS is_self,
            jint(t_num_comments, v_num_comments) AS num_comments,
            jnum(t_upvote_ratio, v_upvote_ratio) AS upvote_ratio,
-           truthy(t_over_18, v_over_18) AS over_18,
+           flag(t_over_18, v_over_18) AS over_18,
            jstr(t_link_flair_text, v_link_flair_text) AS link_flair_text,
            jstr(t_removed_by_category, v_removed_by_category) AS removed_by_category"""
         if post
@@ -227,7 +237,7 @@ def _select(
            parent AS parent_id,
            CASE WHEN starts_with(parent, 't3_') THEN 0 END::BIGINT AS depth,
            CASE WHEN tomb THEN '' ELSE jstr(t_body, v_body) END AS body,
-           truthy(t_is_submitter, v_is_submitter) AS is_submitter,
+           flag(t_is_submitter, v_is_submitter) AS is_submitter,
            jint(t_controversiality, v_controversiality) AS controversiality,
            jbool(t_collapsed, v_collapsed) AS collapsed"""
     )
@@ -238,9 +248,13 @@ def _select(
         if not post
         else "NULL"
     )
+    # f3 (review 2, F5): a bare parent id equal to the thread's own id is the submission (t3_), else a comment (t1_)
     parent = (
         """CASE WHEN jstr(t_parent_id, v_parent_id) <> '' AND NOT starts_with(jstr(t_parent_id, v_parent_id), 't1_')
-                    AND NOT starts_with(jstr(t_parent_id, v_parent_id), 't3_') THEN 't1_' || jstr(t_parent_id, v_parent_id)
+                    AND NOT starts_with(jstr(t_parent_id, v_parent_id), 't3_')
+                THEN CASE WHEN lower(jstr(t_parent_id, v_parent_id))
+                               = regexp_replace(lower(coalesce(jstr(t_link_id, v_link_id), '')), '^t3_', '')
+                          THEN 't3_' ELSE 't1_' END || jstr(t_parent_id, v_parent_id)
                 ELSE jstr(t_parent_id, v_parent_id) END"""
         if not post
         else "NULL"
@@ -350,6 +364,8 @@ WITH objects AS (
             WHEN NOT str_ok(t_distinguished) THEN 'distinguished'
             WHEN NOT str_ok(t_permalink) THEN 'permalink'
             WHEN NOT str_ok(t_name) THEN 'name'
+            WHEN NOT flag_ok(t_stickied, v_stickied) THEN 'stickied'
+            WHEN NOT flag_ok(t_locked, v_locked) THEN 'locked'
             {kind_checks}
         END AS err
     FROM facts
@@ -386,8 +402,8 @@ SELECT n, err, reason, {"link_norm" if not post else "NULL::VARCHAR"} AS link_no
     END AS is_edited,
     jint(t_score, v_score) AS score,
     jstr(t_distinguished, v_distinguished) AS distinguished,
-    truthy(t_stickied, v_stickied) AS stickied,
-    truthy(t_locked, v_locked) AS locked,
+    flag(t_stickied, v_stickied) AS stickied,
+    flag(t_locked, v_locked) AS locked,
     CASE WHEN tomb THEN {slugless} ELSE coalesce(nullif(jstr(t_permalink, v_permalink), ''), {built_permalink}) END AS permalink,
     status,
     coalesce(archived, created * 1000000) AS retrieved_at,
