@@ -472,3 +472,32 @@ def test_a_reading_stopped_midway_lets_the_next_use_its_connection(
     path.write_text("\n".join([*good[:20], bad, *good[20:]]) + "\n", encoding="utf-8")
     fast, quarantined, _ = _by_span(path, "t1", Rule())
     assert fast is not None and fast.num_rows == 3000 and [q["line"] for q in quarantined] == [21]
+
+
+@settings(max_examples=examples(2), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), batch=st.sampled_from([3, 8, 13]), filtered=st.booleans())
+def test_the_version_does_not_depend_on_how_batches_meet_row_groups(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, seed: int, batch: int, filtered: bool
+) -> None:
+    """A batch of exactly a row group's rows is written as it comes; others are put together: the same bytes.
+
+    The default reader batch is the row group (all rows kept: no copy); filtered rows, odd values
+    (the reading by every value's own type) and lines to quarantine (the block path) make batches
+    of other sizes, and other batch sizes the same file again.
+    """
+    monkeypatch.setattr(dumps, "ROW_GROUP", 8)
+    rng = random.Random(seed)
+    folder = tmp_path_factory.mktemp("groups")
+    path = folder / "MachineLearning_comments.jsonl"
+    path.write_bytes(_lines(rng, "t1", 60, odd=0.02, broken=0.02 if seed % 2 else 0.0))
+    versions = []
+    for rows in (8, batch):
+        monkeypatch.setattr(dumps, "FAST_BATCH_ROWS", rows)
+        target = write_spec(folder / f"ds{rows}", SPEC) if filtered else folder / f"ds{rows}"
+        versions.append(ingest_dumps(target, [path], write_unchanged=True))
+    first, second = ({k: v["sha256"] for k, v in m["files"].items()} for m in versions)
+    assert first == second
+    assert versions[0]["stats"] == versions[1]["stats"]
+    comments = pq.ParquetFile(folder / "ds8" / "versions" / "v0001" / "comments.parquet")
+    sizes = [comments.metadata.row_group(i).num_rows for i in range(comments.metadata.num_row_groups)]
+    assert sizes[:-1] == [8] * (len(sizes) - 1) and 0 < sizes[-1] <= 8
