@@ -56,7 +56,7 @@ from scraper.engine import Engine, open_engine
 from scraper.errors import ConfigError, InputError, storage_error
 from scraper.normalize.flat import NeedsLines, Selection, normalize_block, normalize_file
 from scraper.normalize.pseudonyms import Pseudonymizer
-from scraper.sources.dumps import DumpFile, blocks, describe, sha256_of
+from scraper.sources.dumps import DumpFile, blocks, describe, dump_kind, sha256_of
 from scraper.spec import SPEC_FILE, DatasetSpec, load_spec
 from scraper.store.encoding import writer_options
 from scraper.store.lock import dataset_lock
@@ -135,6 +135,15 @@ class ChunkResult:
     newlines: int | None = None  # set on a span's last result: its line count, when it was read here
 
 
+def _file_selection(selection: Selection, file: str) -> Selection:
+    """f3 (review 2, F7): the selection for one file: a per-subreddit file's lines without a subreddit are its own."""
+    try:
+        subreddit = dump_kind(file)[1]
+    except InputError:
+        return selection
+    return replace(selection, file_subreddit=subreddit.lower()) if subreddit else selection
+
+
 def filter_chunk(chunk: Chunk, rule: Rule) -> ChunkResult:
     """Parse, filter and normalize one block of lines: a pure function of its arguments."""
     pseudonymizer = Pseudonymizer(rule.pseudonym_key) if rule.pseudonym_key else None
@@ -143,7 +152,7 @@ def filter_chunk(chunk: Chunk, rule: Rule) -> ChunkResult:
         chunk.first_line,
         chunk.kind,
         source=f"dump:{chunk.file}",
-        selection=rule.selection,
+        selection=_file_selection(rule.selection, chunk.file),
         pseudonymizer=pseudonymizer,
     )
     if rule.purged:  # purged things become tombstones; their raw lines are not quarantined
@@ -183,7 +192,7 @@ def filter_span(span: Span, rule: Rule) -> Iterator[ChunkResult]:
                     str(path),
                     span.kind,
                     source=source,
-                    selection=rule.selection,
+                    selection=_file_selection(rule.selection, span.file),
                     pseudonymizer=pseudonymizer,
                     batch_rows=FAST_BATCH_ROWS,
                     usual=usual,

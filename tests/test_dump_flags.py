@@ -125,3 +125,37 @@ def test_the_review_case_through_the_dumps_command(tmp_path: Path) -> None:
     assert subs["abc12"]["over_18"] is False and subs["abc13"]["over_18"] is True
     comments = {r["id"]: r for r in pq.read_table(version / "comments.parquet").to_pylist()}
     assert comments["c1"]["parent_id"] == "t3_abc12" and comments["c2"]["parent_id"] == "t1_c1"
+
+
+def test_lines_without_a_subreddit_belong_to_their_per_subreddit_file(tmp_path: Path) -> None:
+    """Review 2, F7: `subreddit` is missing on ~0.1% of RS 2014-01…2017-12 (§3.3); a per-subreddit file names it."""
+    spec = '[dataset]\nname = "x"\n\n[archive]\nsubreddits = ["MachineLearning"]\nafter = 2005-01-01\n'
+    base = {"created_utc": 1_450_000_000, "title": "t", "selftext": "s", "author": "a"}
+    nameless = [
+        {**base, "id": "pmiss", "subreddit_id": "t5_2r3gv"},
+        {**base, "id": "pnull", "subreddit": None},
+        {**base, "id": "pempty", "subreddit": ""},
+        {**base, "id": "pother", "subreddit": "datascience"},  # a line that names another subreddit: its own word
+    ]
+    files = [
+        write_zst(tmp_path / "MachineLearning_submissions.zst", nameless),
+        tmp_path / "r_machinelearning_posts.jsonl",
+        write_zst(tmp_path / "RS_2015-12.zst", [{**base, "id": "pmonth"}]),  # a month of all Reddit: no way to tell
+        write_zst(
+            tmp_path / "MachineLearning_comments.zst",
+            [{"id": "c1", "link_id": "t3_pmiss", "parent_id": "t3_pmiss", "body": "b", "created_utc": 1_450_000_100}],
+        ),
+    ]
+    files[1].write_text(json.dumps({**base, "id": "pjsonl"}) + "\n")
+    folder = write_spec(tmp_path / "ds", spec)
+    manifest = ingest_dumps(folder, files)
+    version = folder / "versions" / "v0001"
+    subs = set(pq.read_table(version / "submissions.parquet")["id"].to_pylist())
+    assert subs == {"pmiss", "pnull", "pempty", "pjsonl"}
+    assert pq.read_table(version / "comments.parquet")["id"].to_pylist() == ["c1"]
+    assert manifest["stats"]["not_kept"] == {"subreddit": 2}  # pother and pmonth, counted
+    # comment files alone are kept by subreddit: the file's own for a comment naming none
+    alone = write_spec(tmp_path / "alone", spec)
+    comment = {"id": "c2", "link_id": "t3_x", "parent_id": "t3_x", "body": "b", "created_utc": 1_450_000_100}
+    ingest_dumps(alone, [write_zst(tmp_path / "more" / "MachineLearning_comments.zst", [comment])])
+    assert pq.read_table(alone / "versions" / "v0001" / "comments.parquet")["id"].to_pylist() == ["c2"]

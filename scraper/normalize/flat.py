@@ -188,7 +188,7 @@ def _select(
     post = kind == "t3"
     if post:
         reason = f"""CASE
-            WHEN {filtered} AND NOT list_contains($subreddits, lower(coalesce(jstr(t_subreddit, v_subreddit), ''))) THEN 'subreddit'
+            WHEN {filtered} AND NOT list_contains($subreddits, lower(coalesce(nullif(jstr(t_subreddit, v_subreddit), ''), $file_subreddit, ''))) THEN 'subreddit'
             WHEN created IS NOT NULL AND $after IS NOT NULL AND created < $after THEN 'time'
             WHEN created IS NOT NULL AND $before IS NOT NULL AND created >= $before THEN 'time'
             WHEN {"true" if include else "false"} AND NOT regexp_matches(
@@ -199,7 +199,7 @@ def _select(
     else:
         reason = f"""CASE
             WHEN $links_given THEN NULL  -- the thread ids are matched by the caller (an Arrow hash set)
-            WHEN {filtered} AND NOT list_contains($subreddits, lower(coalesce(jstr(t_subreddit, v_subreddit), ''))) THEN 'subreddit'
+            WHEN {filtered} AND NOT list_contains($subreddits, lower(coalesce(nullif(jstr(t_subreddit, v_subreddit), ''), $file_subreddit, ''))) THEN 'subreddit'
             WHEN created IS NOT NULL AND $after IS NOT NULL AND created < $after THEN 'time'
             END"""
     kind_checks = (
@@ -434,6 +434,8 @@ class Selection:
     after: int | None = None
     before: int | None = None
     links: frozenset[str] | None = None  # comments: exactly these thread fullnames (lower case)
+    #: f3 (review 2, F7): a per-subreddit file's own subreddit (lower case), for its lines that name none
+    file_subreddit: str | None = None
     threads: int = 1  # DuckDB threads a block may use: all cores in-process, one per Dask worker
 
 
@@ -469,6 +471,7 @@ def _sql(kind: str, selection: Selection, *, fast: bool, usual: bool = True) -> 
         "include": include,
         "exclude": exclude,
         "links_given": selection.links is not None,
+        "file_subreddit": selection.file_subreddit,
     }
     return sql, {k: v for k, v in params.items() if f"${k}" in sql}
 
