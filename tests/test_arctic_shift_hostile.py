@@ -20,39 +20,12 @@ from scraper.collect.run import collect
 from scraper.errors import ArchiveError
 from scraper.fake_arctic_shift import FakeArcticShift, generate
 from scraper.fake_arctic_shift.generate import ArchiveStore
+from scraper.fake_reddit.clock import SimulatedClock
 from scraper.sources.arctic_shift import ArchivePacer, ArcticShiftClient, TimeWalk
 from scraper.sources.reddit import RedditSettings
-from tests.conftest import write_spec
-
-
-class FakeClock:
-    """Time that passes only when slept."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-        self.slept: list[float] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.t += seconds
-
-
-def _store(times: list[int], sub: str = "s") -> ArchiveStore:
-    posts = [{"id": f"p{i:05d}", "created_utc": t, "subreddit": sub, "title": "t"} for i, t in enumerate(sorted(times))]
-    return ArchiveStore(posts=posts)
-
-
-def _fetcher(fake: FakeArcticShift, limit: int) -> Any:
-    def fetch(after: int, before: int) -> list[Any]:
-        params = {"subreddit": "s", "after": str(after), "before": str(before), "sort": "asc", "limit": str(limit)}
-        status, body = fake.answer("/api/posts/search", params)
-        assert status == 200
-        return list(body["data"])
-
-    return fetch
+from tests.conftest import examples, write_spec
+from tests.test_archive_collect import _Clock, no_credentials  # noqa: F401 - a fixture
+from tests.test_arctic_shift import _fetcher, _store
 
 
 def _times(steps: list[int]) -> list[int]:
@@ -73,14 +46,14 @@ _HEADER_TEXT = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(remaining=st.none() | _HEADER_TEXT, reset=st.none() | _HEADER_TEXT, wall=st.floats(0, 4e9))
 @example(remaining="inf", reset="60", wall=0.0)
 @example(remaining="1e400", reset="nan", wall=0.0)
 def test_any_rate_limit_header_paces_within_bounds(remaining: str | None, reset: str | None, wall: float) -> None:
     """Whatever the headers say, the next request waits a finite time from 0 to an hour; unusable ones: the default."""
     headers = {k: v for k, v in (("x-ratelimit-remaining", remaining), ("x-ratelimit-reset", reset)) if v is not None}
-    clock = FakeClock()
+    clock = SimulatedClock(0.0)
     pacer = ArchivePacer(clock)
     pacer.update(headers, wall)
     delay = pacer.next_at - clock.now()
@@ -97,20 +70,20 @@ def test_any_rate_limit_header_paces_within_bounds(remaining: str | None, reset:
 
 @pytest.mark.parametrize("value", ["inf", "1e400", "nan"])
 def test_an_infinite_rate_limit_header_over_http_is_paced_by_default(value: str) -> None:
-    clock = FakeClock()
+    clock = SimulatedClock()
     with (
         FakeArcticShift(generate(posts=5), rate_remaining=value) as fake,
         ArcticShiftClient(fake.url, clock=clock) as client,
     ):
         client.search_posts("MachineLearning", 0, 2_000_000_000)
         client.search_posts("MachineLearning", 0, 2_000_000_000)
-    assert clock.slept == [0.5]  # two a second, as without the headers
+    assert clock.sleeps == [0.5]  # two a second, as without the headers
 
 
 # F2: pages cut short by the server's capacity ---------------------------------------------------------------------
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     steps=st.lists(st.sampled_from([0, 0, 0, 1, 2, 5]), min_size=1, max_size=150),
     inclusive=st.booleans(),
@@ -126,7 +99,7 @@ def test_every_item_is_found_or_its_second_is_a_recorded_gap(
     times = _times(steps)
     fake = FakeArcticShift(_store(times), after_inclusive=inclusive, page_cap=cap)
     walk = TimeWalk(1_000_000, times[-1] + 1, page_size=limit)
-    found = [r["id"] for r in walk.walk(_fetcher(fake, limit))]
+    found = [r["id"] for r in walk.walk(_fetcher(fake, "s", limit))]
     assert len(found) == len(set(found))
     per_second = {t: times.count(t) for t in times}
     missed = {p["created_utc"] for p in fake.store.posts if p["id"] not in set(found)}
@@ -143,14 +116,14 @@ def test_a_short_page_that_was_the_end_is_no_gap() -> None:
     for inclusive in (False, True):
         fake = FakeArcticShift(_store([10, 11, 12, 12, 12]), after_inclusive=inclusive, page_cap=3)
         walk = TimeWalk(0, 100, page_size=10)
-        assert len(list(walk.walk(_fetcher(fake, 10)))) == 5
+        assert len(list(walk.walk(_fetcher(fake, "s", 10)))) == 5
         assert walk.gaps == [] and walk.done
 
 
 def test_a_short_page_resolved_after_a_resume_still_records_its_gap() -> None:
     fake = FakeArcticShift(_store([50] * 8 + [60, 61]), page_cap=5)
     walk = TimeWalk(0, 100, page_size=10)
-    fetch = _fetcher(fake, 10)
+    fetch = _fetcher(fake, "s", 10)
     walk.step(fetch)
     walk.step(fetch)
     resumed = TimeWalk.from_state(walk.state())
@@ -161,7 +134,7 @@ def test_a_short_page_resolved_after_a_resume_still_records_its_gap() -> None:
 # F4: a server that ignores `after` or `sort`, or repeats pages ----------------------------------------------------
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     steps=st.lists(st.sampled_from([0, 1, 3, 100]), min_size=1, max_size=120),
     misbehaviour=st.sampled_from(["ignore_after", "ignore_sort", "both"]),
@@ -180,7 +153,7 @@ def test_a_server_ignoring_after_or_sort_ends_the_walk_in_one_line(
     )
     walk = TimeWalk(1_000_000, times[-1] + 1, page_size=limit)
     found: list[str] = []
-    fetch = _fetcher(fake, limit)
+    fetch = _fetcher(fake, "s", limit)
     try:
         while not walk.done:
             found += [r["id"] for r in walk.step(fetch)]
@@ -194,7 +167,7 @@ def test_a_server_ignoring_after_or_sort_ends_the_walk_in_one_line(
 _ROW = st.fixed_dictionaries({"id": st.text("abc123", min_size=1, max_size=3), "created_utc": st.integers(0, 30)})
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(80), deadline=None)
 @given(page=st.lists(st.one_of(_ROW, st.none(), st.text(max_size=3), st.integers()), min_size=1, max_size=40))
 def test_a_server_answering_one_page_to_every_request_ends_the_walk(page: list[Any]) -> None:
     """Any fixed answer, repeated whatever is asked: the walk ends within a few pages, each item at most once."""
@@ -217,7 +190,7 @@ def test_server_ignoring_after_over_http_stops_at_the_second_page() -> None:
     store = generate(posts=250, seed=3, subreddits=("MachineLearning",), comments_per_post=(0, 0))
     with (
         FakeArcticShift(store, ignore_after=True) as fake,
-        ArcticShiftClient(fake.url, clock=FakeClock()) as client,
+        ArcticShiftClient(fake.url, clock=SimulatedClock()) as client,
     ):
         walk = TimeWalk(1_325_376_000, 1_735_689_600)
         with pytest.raises(ArchiveError, match="does not honour `after`"):
@@ -245,23 +218,6 @@ before = "2025-01-01"
 """
 
 
-@pytest.fixture
-def no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("praw_client_id", "praw_client_secret", "praw_site", "praw_username", "praw_password"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-
-
-class _Clock:
-    t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
-
-
 _ODD = st.one_of(
     st.none(),
     st.booleans(),
@@ -273,12 +229,11 @@ _ODD = st.one_of(
 )
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(odd=st.lists(_ODD, min_size=1, max_size=3))
-@example(odd=[None, "abc", {"title": "no id here"}])
-def test_odd_items_in_the_seeds_answer_are_skipped_and_counted(
-    tmp_path: Path, no_credentials: None, odd: list[Any]
-) -> None:
+@settings(max_examples=examples(2), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(drawn=st.lists(_ODD, max_size=12))
+@pytest.mark.usefixtures("no_credentials")
+def test_odd_items_in_the_seeds_answer_are_skipped_and_counted(tmp_path: Path, drawn: list[Any]) -> None:
+    odd = [None, "abc", {"title": "no id here"}, *drawn]  # the review's three, and drawn ones
     store = generate(posts=6, seed=3, subreddits=("MachineLearning", "datascience"), comments_per_post=(0, 2))
     seed = next(p["id"] for p in store.posts if p["subreddit"] == "datascience")  # not walked: fetched by id
     folder = tmp_path / f"ds{len(list(tmp_path.iterdir()))}"
@@ -293,7 +248,8 @@ def test_odd_items_in_the_seeds_answer_are_skipped_and_counted(
     assert report.archive.get("odd_items", 0) >= len(odd) - valid
 
 
-def test_a_big_threads_comment_walk_records_its_gaps(tmp_path: Path, no_credentials: None) -> None:
+@pytest.mark.usefixtures("no_credentials")
+def test_a_big_threads_comment_walk_records_its_gaps(tmp_path: Path) -> None:
     store = generate(posts=3, seed=8, subreddits=("MachineLearning",), comments_per_post=(0, 0))
     post = store.posts[0]
     t = int(float(post["created_utc"])) + 3600
@@ -313,3 +269,21 @@ def test_a_big_threads_comment_walk_records_its_gaps(tmp_path: Path, no_credenti
         assert manifest["stats"]["archive"]["gaps"] == {f"t3_{post['id']}": [t]}
         names = set(pq.read_table(folder / "versions" / "v0001" / "comments.parquet")["name"].to_pylist())
         assert len(names) == 25  # the 20 of the first page, and the 5 later: what a page can hold, no more
+
+
+def test_gaps_of_threads_walked_in_an_earlier_part_of_the_run_are_kept(tmp_path: Path) -> None:
+    """A resumed run reads the big threads' gaps (and odd items) back from their ``archive-thread`` events."""
+    from scraper.collect.archive import discover_in_archive
+    from scraper.spec import load_spec
+    from scraper.store.raw import RawArchive
+
+    events = [
+        {"event": "archive-thread", "link": "abc", "comments": 130, "gaps": [1_400_000_000], "odd": 2},
+        {"event": "archive-thread", "link": "def", "comments": 3},
+    ]
+    with FakeArcticShift(ArchiveStore()) as fake, ArcticShiftClient(fake.url, clock=SimulatedClock()) as client:
+        spec, _ = load_spec(write_spec(tmp_path / "ds", _spec(fake.url, "")))
+        with RawArchive(tmp_path / "raw.jsonl.gz") as archive:
+            report = discover_in_archive(client, spec, archive, events)
+    summary = report.as_json()
+    assert summary["gaps"] == {"t3_abc": [1_400_000_000]} and summary["odd_items"] == 2
