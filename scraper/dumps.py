@@ -174,7 +174,7 @@ def _result(
 def filter_span(span: Span, rule: Rule) -> Iterator[ChunkResult]:
     """Parse, filter and normalize one span, streamed: a pure function of its arguments (runs on any worker).
 
-    DuckDB's own NDJSON reader takes the span in one parallel pass (:func:`normalize_file`), first
+    DuckDB's own NDJSON reader takes the span in one pass (:func:`normalize_file`), first
     with the fields of one usual JSON type taken at that type; a span with a value of another type
     (rare) is read again with every value typed by itself, and a span with a line to quarantine
     (rare) by the block path, which numbers its lines. Each reading goes on after the rows already

@@ -436,7 +436,7 @@ class Selection:
     links: frozenset[str] | None = None  # comments: exactly these thread fullnames (lower case)
     #: f3 (review 2, F7): a per-subreddit file's own subreddit (lower case), for its lines that name none
     file_subreddit: str | None = None
-    threads: int = 1  # DuckDB threads a block may use: all cores in-process, one per Dask worker
+    threads: int = 1  # DuckDB threads a reading may use: scraper.dumps.LOCAL_THREADS in-process, one per Dask worker
 
 
 _local = threading.local()
