@@ -600,9 +600,14 @@ def _write(
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(quarantine_path, target)
             quarantined += f", written to {target}"
+        advice = "check the spec's subreddits, [archive] range and [filter] rule"
+        if report.problems:  # a file that could not be read is the likelier cause: the one line names it
+            unread = len(report.problems)
+            more = f"; {unread - 2} more above" if unread > 2 else ""
+            others = f"; for the other files, {advice}" if unread < len(files) else ""
+            advice = f"{unread} file(s) could not be read: {'; '.join(report.problems[:2])}{more}{others}"
         raise InputError(
-            f"nothing kept from {len(files)} dump file(s) ({report.counts['lines']} lines, {quarantined}): "
-            "check the spec's subreddits, [archive] range and [filter] rule"
+            f"nothing kept from {len(files)} dump file(s) ({report.counts['lines']} lines, {quarantined}): {advice}"
         )
     stats = {
         "submissions": kept_posts,

@@ -18,7 +18,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from scraper.errors import AuthError, BudgetExhausted, ConfigError, CredentialsM
 from scraper.normalize.archive import archive_label
 from scraper.normalize.policy import keep_rule
 from scraper.normalize.pseudonyms import Pseudonymizer
-from scraper.sources.arctic_shift import ArcticShiftClient
+from scraper.sources.arctic_shift import THROTTLE_RETRY, ArcticShiftClient
 from scraper.sources.endpoints import TOKEN, endpoint_of
 from scraper.sources.pacing import Clock, RetryPolicy
 from scraper.sources.reddit import RedditClient, RedditSettings
@@ -285,8 +285,11 @@ def _collect_locked(
                     ResumedSearch(client, prior.searches), spec, archive, report
                 )
             if spec.archive is not None:
-                found = _archive_pass(spec, archive, events, report, archive_url, clock, run_id)
+                budget = ArchiveBudget(max_requests, deadline, retry, client.request_count if client else 0)
+                found = _archive_pass(spec, archive, events, report, archive_url, clock, run_id, budget)
                 candidates = _merge(candidates, found)
+                if client is not None and client.max_requests is not None:
+                    client.max_requests -= budget.spent  # one budget for the whole run: Reddit gets what is left
             finished = finished_threads(events)
             active = candidates if client is not None else []
             done = sum(c.link in finished for c in active)
@@ -325,6 +328,10 @@ def _collect_locked(
             report.requests = client.requests_by_endpoint
     # one pass for the counts; the build streams the archive again
     requests, reddit_answered = count_requests(read_records(archive_path), report.threads)
+    if report.archive is not None:  # the whole run's Arctic Shift requests, resumed parts included
+        report.archive["requests"] = {
+            k.removeprefix("arctic-shift "): n for k, n in requests.items() if k.startswith("arctic-shift ")
+        }
     stats = {
         "run": run_id,
         "requests": requests,
@@ -431,6 +438,35 @@ def count_thread_requests(records: list[dict[str, Any]], results: list[TreeResul
         result.requests = by_thread.get(f"t3_{result.link}", Counter())
 
 
+@dataclass
+class ArchiveBudget:
+    """The run's bounds as the Arctic Shift part sees them: ``--max-requests`` (less what Reddit spent
+    before it), ``--deadline`` (a clock time) and ``--max-retries``; ``spent`` counts its requests."""
+
+    max_requests: int | None = None
+    deadline: float | None = None
+    retry: RetryPolicy | None = None
+    spent_before: int = 0
+    spent: int = 0
+
+    def client(self, url: str, archive: RawArchive, *, run_id: str, clock: Clock) -> ArcticShiftClient:
+        """An Arctic Shift client held to these bounds (throttle waits keep their length, not their count)."""
+        throttle = None
+        if self.retry is not None:
+            throttle = replace(THROTTLE_RETRY, max_retries=self.retry.max_retries)
+        left = None if self.max_requests is None else max(0, self.max_requests - self.spent_before)
+        return ArcticShiftClient(
+            url,
+            archive,
+            run_id=run_id,
+            clock=clock,
+            retry=self.retry,
+            throttle_retry=throttle,
+            max_requests=left,
+            deadline=self.deadline,
+        )
+
+
 def _archive_pass(
     spec: DatasetSpec,
     archive: RawArchive,
@@ -439,19 +475,35 @@ def _archive_pass(
     archive_url: str | None,
     clock: Clock,
     run_id: str,
+    budget: ArchiveBudget | None = None,
 ) -> list[Candidate]:
-    """Walk the archive (posts, then each kept thread's comments); the threads found, as candidates."""
+    """Walk the archive (posts, then each kept thread's comments); the threads found, as candidates.
+
+    Every page and every thread is checkpointed as it completes (:mod:`scraper.collect.archive`),
+    so a run stopped here by its budget or deadline (:class:`BudgetExhausted`) continues the walk.
+    """
     assert spec.archive is not None
+    budget = budget or ArchiveBudget()
     url = archive_url or os.environ.get(ARCHIVE_URL_ENV) or spec.archive.url
     now = datetime.now(UTC)
-    with ArcticShiftClient(url, archive, run_id=run_id, clock=clock) as client:
-        found = discover_in_archive(client, spec, archive, events, now=now)
-        done = archived_threads_done(events)
-        for thread in sorted(found.threads.values(), key=lambda t: t.link):
-            if thread.link not in done:
-                found.comments_fetched += archive_comments(
-                    client, archive, thread, tree_max=spec.archive.tree_max, end=int(now.timestamp()), report=found
-                )
+    with budget.client(url, archive, run_id=run_id, clock=clock) as client:
+        try:
+            found = discover_in_archive(client, spec, archive, events, now=now)
+            done = archived_threads_done(events)
+            for thread in sorted(found.threads.values(), key=lambda t: t.link):
+                if thread.link not in done:
+                    found.comments_fetched += archive_comments(
+                        client, archive, thread, tree_max=spec.archive.tree_max, end=int(now.timestamp()), report=found
+                    )
+        except BudgetExhausted:
+            spent_all = client.max_requests is not None and client.request_count >= client.max_requests
+            what = f"request budget of {budget.max_requests} reached" if spent_all else "deadline reached"
+            raise BudgetExhausted(
+                f"{what} in the Arctic Shift walk after {plural(client.request_count, 'request')} to it; "
+                "run the same command again to continue it"
+            ) from None
+        finally:
+            budget.spent = client.request_count
         report.archive = {**found.as_json(), "requests": dict(client.requests_by_endpoint), "url": url}
     return [Candidate(t.link, {archive_label(t.subreddit)}) for t in found.threads.values()]
 

@@ -170,7 +170,8 @@ class ArcticShiftClient:
     def _check_budget(self) -> None:
         if self.max_requests is not None and self.request_count >= self.max_requests:
             raise BudgetExhausted(f"request budget of {self.max_requests} reached; run again to continue.")
-        if self.deadline is not None and self.clock.now() >= self.deadline:
+        if self.deadline is not None and max(self.clock.now(), self.pacer.next_at) >= self.deadline:
+            # the deadline has passed, or would pass while waiting for the next request (a long backoff)
             raise BudgetExhausted("deadline reached; run again to continue.")
 
     def get(self, path: str, params: dict[str, Any], *, item: str) -> list[Any]:
@@ -191,12 +192,13 @@ class ArcticShiftClient:
             self.pacer.update(response.headers, datetime.now(UTC).timestamp())
             try:
                 body = response.json()
-            except ValueError:
+            except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply to parse
+                unreadable = "JSON nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
                 if response.status_code >= 500 or response.status_code in (200, 422, 429):
-                    retries = self._backoff(retries, item, f"HTTP {response.status_code}, not JSON", self.retry)
+                    retries = self._backoff(retries, item, f"HTTP {response.status_code}, {unreadable}", self.retry)
                     continue
                 raise ArchiveError(
-                    f"Arctic Shift refused {item} (HTTP {response.status_code}, not JSON); check the request."
+                    f"Arctic Shift refused {item} (HTTP {response.status_code}, {unreadable}); check the request."
                 ) from None
             error = body.get("error") if isinstance(body, dict) else "not a JSON object"
             data = body.get("data") if isinstance(body, dict) else None
@@ -218,7 +220,8 @@ class ArcticShiftClient:
         retries += 1
         if retries > policy.max_retries:
             raise TransientError(
-                f"Arctic Shift kept failing on {item} ({fault}, {retries} attempts); run the same command later."
+                f"Arctic Shift kept failing on {item} ({fault}, {retries} attempts: "
+                f"{policy.max_retries} retr{'y' if policy.max_retries == 1 else 'ies'}); run the same command later."
             )
         wait = policy.backoff(retries)
         log.warning("Arctic Shift: %s on %s; retry %d in %.1f s", fault, item, retries, wait)
