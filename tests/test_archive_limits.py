@@ -1,6 +1,6 @@
 """`collect`'s bounds (--max-requests, --deadline, --max-retries) hold for the Arctic Shift part of a run.
 
-Real HTTP over 127.0.0.1 against the fake Arctic Shift (healthy, or answering junk or failures forever);
+Real HTTP over 127.0.0.1 against the fake Arctic Shift (healthy, endless, or failing forever);
 time is a fake clock that passes only when slept, so deadlines and backoffs cost no real waiting.
 """
 
@@ -56,7 +56,8 @@ class Clock:
 
 
 class Answering(FakeArcticShift):
-    """A fake Arctic Shift that gives every request the same answer (junk rows, a failure), forever."""
+    """A fake Arctic Shift that gives every request the same answer (a failure), forever; or, with ``body``
+    :data:`CREEPING`, a page of one post a second after ``after``: a walk of 13 years that never seems to end."""
 
     status: int = 200
     body: Any = None
@@ -67,7 +68,14 @@ class Answering(FakeArcticShift):
             self.requests.append((path, params))
             if len(self.requests) > self.cap:
                 return 400, {"data": None, "error": "the test's cap on requests: the client was not bounded"}
+        if self.body is CREEPING:
+            after = int(params.get("after", "0"))
+            post = {"id": f"c{after:x}", "created_utc": after + 1, "subreddit": params.get("subreddit"), "title": "t"}
+            return 200, {"data": [post]}
         return self.status, self.body
+
+
+CREEPING = object()
 
 
 def _answering(status: int, body: Any) -> Answering:
@@ -128,12 +136,12 @@ def test_max_requests_bounds_the_archive_walk_and_reruns_complete_it(
 @pytest.mark.parametrize(
     ("limit", "value"), [("max_requests", 30), ("deadline_seconds", 3.0)], ids=["max-requests", "deadline"]
 )
-def test_a_server_answering_junk_forever_is_stopped_by_the_bounds(
+def test_a_walk_that_never_ends_is_stopped_by_the_bounds(
     tmp_path: Path, no_credentials: None, limit: str, value: float
 ) -> None:
-    """Every page a list of junk rows: the walk creeps on a second a page and never ends by itself."""
+    """Every page one post a second on: the walk creeps on a second a page and, in effect, never ends."""
     clock = Clock()
-    with _answering(200, {"data": [1, "x", None]}) as fake:
+    with _answering(200, CREEPING) as fake:
         folder = write_spec(tmp_path / "ds", SPEC.format(url=fake.url))
         with pytest.raises(BudgetExhausted, match="in the Arctic Shift walk"):
             collect(folder, RedditSettings(), clock=clock, **{limit: value})
@@ -179,9 +187,9 @@ def test_max_retries_bounds_archive_retries_and_the_message_says_so(
 
 
 def test_cli_stops_the_archive_walk_with_one_line_and_exit_75(tmp_path: Path) -> None:
-    """`collect --archive-only --max-requests 3` against junk: a real process, one error line, no traceback."""
+    """`collect --archive-only --max-requests 3` on an endless walk: a real process, one error line, no traceback."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("praw_")}
-    with _answering(200, {"data": [1, "x", None]}) as fake:
+    with _answering(200, CREEPING) as fake:
         folder = write_spec(tmp_path / "ds", SPEC.format(url=fake.url))
         done = forked.run(
             forked.cli("collect", str(folder), "--archive-only", "--max-requests", "3", "--max-retries", "1"),
