@@ -52,9 +52,9 @@ data). A live comment that missed the budget is held from that answer and its
 replies are asked again, with fewer siblings, or through its permalink when its
 subtree is large. An id missing from an answer the budget may have cut (below
 top level) is first asked once more in the next call of its depth, shared with
-the other ids there, unless its stub's count shows it has no replies (then info
-alone settles it): that answer shows it, or leaves it out without being cut,
-which makes it a dropped deleted leaf for certain.  Left out by
+the other ids there (a call packed with room, :data:`RIDE_FILL`), unless its
+stub's count shows it has no replies (then info alone settles it): that answer
+shows it, or leaves it out without being cut, which makes it a dropped deleted leaf for certain.  Left out by
 :data:`CUT_TRIES` full calls (on a thread whose calls are all full, as one
 comment with thousands of replies), it waits for the last call of its depth,
 packed with room (:data:`FLUSH_FILL`) and without held comments to fill it, so
@@ -90,6 +90,9 @@ CUT_TRIES = 4
 WAIT_TRIES = CUT_TRIES + 2
 #: ... and that call is packed to this share of the budget, so that its answer tells (:func:`_exhausted`).
 FLUSH_FILL = 0.85
+#: A call of a depth where an id rides again (a full answer left it out) is packed to this share of the budget,
+#: without held comments to fill it, so that its answer has room and tells what it leaves out.
+RIDE_FILL = 0.85
 #: Reddit shows comments to depth 9; morechildren returns nothing for ids at depth 10 or more.
 MAX_DEPTH = 10
 #: Comments a morechildren answer spends, over the ids asked and their descendants (WIRE-FORMAT §4b).
@@ -606,19 +609,22 @@ class Expansion:
                 cid,
             )
         )
+        riders = False  # ids a full answer left out, asked again in this call
         if shallowest == 0:
             batch = same[:MORECHILDREN_MAX_IDS]  # unserved top-level ids come back in a stub
             spent = sum(max(1.0, _reach(self.per_id.get(c, 1.0), 1, 0)) for c in batch)
         else:
+            riders = any(self.tries[c] and c in self.pending for c in same)
+            fill = RIDE_FILL if riders else FILL
             batch, spent = [], 0.0
             for cid in same[:MORECHILDREN_MAX_IDS]:
                 waiting = self.tries[cid] >= CUT_TRIES  # left out by full calls, so far a comment's budget each
                 cost = 1.0 if waiting else max(1.0, _reach(self.per_id.get(cid, 1.0), 1, shallowest))
-                if batch and spent + cost > BUDGET * (FLUSH_FILL if waiting else FILL):
+                if batch and spent + cost > BUDGET * (FLUSH_FILL if waiting else fill):
                     break
                 batch.append(cid)
                 spent += cost
-        if any(self.tries[c] >= CUT_TRIES for c in batch):
+        if riders or any(self.tries[c] >= CUT_TRIES for c in batch):
             return batch  # its answer must have room, to tell what it leaves out: no held comments to fill it
         room = BUDGET * PROXY_FILL - spent
         return batch + self._proxies(shallowest, room, candidates, MORECHILDREN_MAX_IDS - len(batch))
