@@ -177,3 +177,17 @@ def test_the_held_out_table_is_the_committed_held_out_results() -> None:
         ours = row["ours"]
         assert ours["accounted"] and ours["correct_parents"] == ours["held"] and ours["unresolved"] == 0
         assert row["bounds"]["one_tree"] <= ours["total"]
+
+
+def test_the_held_out_shapes_table_is_the_committed_results_and_every_row_is_complete() -> None:
+    """docs/PERFORMANCE.md's held-out-shapes table shows ``bench/expand_results_heldout_shapes.json``, and what
+    its prose claims of every row holds: complete, right parents, vanished cost within cap, exact faults."""
+    results = json.loads((ROOT / "bench" / "expand_results_heldout_shapes.json").read_text(encoding="utf-8"))
+    doc = (ROOT / "docs" / "PERFORMANCE.md").read_text(encoding="utf-8")
+    start, end = BENCH.markers("held-out-shapes")
+    assert doc.split(start, 1)[1].split(end, 1)[0].strip() == BENCH.render_table(results)
+    for row in results:
+        ours, faults = row["ours"], row["faults"]
+        assert ours["accounted"] and ours["correct_parents"] == ours["held"] and ours["unresolved"] == 0
+        assert ours["on_vanished"] <= ours["on_vanished_cap"] and row["ratio_vs_morechildren_bound"] <= 1.5
+        assert faults["identical"] and faults["extra_requests"] == faults["injected_failures"] + faults["bursts_429"]

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scraper.collect.expand import Expansion, expand_thread
+from scraper.collect.expand import Expansion, _exhausted, expand_thread
 from scraper.fake_reddit import Forest
 from scraper.fake_reddit.forest import ORPHAN_RULES
 from scraper.fake_reddit.generate import HELD_OUT_SHAPES, SHAPES, generate_shaped
@@ -114,13 +114,16 @@ def test_tiny_threads_of_every_held_out_shape(shape: str, size: int) -> None:
     expand_shape(shape, size, size, "vanish")
 
 
-@pytest.mark.parametrize("shape", ["wide", "deleted"])
-def test_a_wide_or_deleted_heavy_thread_keeps_the_vanished_cost_within_its_cap(shape: str) -> None:
-    """One comment with 750 direct replies (or 15% deleted leaves, deleted parents with live replies):
-    full morechildren answers drop deleted leaves and may cut ids, so what they leave out waits for a call
-    with room, whose answer tells, instead of being asked again one call each."""
-    for orphans in ORPHAN_RULES:
-        expand_shape(shape, 1000, 1, orphans)
+@pytest.mark.parametrize("orphans", ORPHAN_RULES)
+@pytest.mark.parametrize(("shape", "size"), [("wide", 2500), ("deleted", 1000)])
+def test_a_wide_or_deleted_heavy_thread_keeps_the_vanished_cost_within_its_cap(
+    shape: str, size: int, orphans: str
+) -> None:
+    """One comment with 1,875 direct replies (or 15% deleted leaves, deleted parents with live replies):
+    every morechildren answer is full, drops deleted leaves and may cut ids, so an id it left out rides in a
+    call packed with room, whose answer tells, instead of being asked again and again (wide 2,500 seed 1
+    cost 3 requests against a cap of 2 before)."""
+    expand_shape(shape, size, 1, orphans)
 
 
 @pytest.mark.parametrize(
@@ -178,3 +181,10 @@ def test_the_real_stub_of_six_ids_counting_31_goes_to_one_morechildren_call() ->
     assert asked[1] == ("morechildren", sorted(stub["children"])) or (
         asked[1][0] == "morechildren" and set(asked[1][1]) == set(stub["children"])
     )
+
+
+def test_an_answer_is_taken_for_full_by_what_it_may_have_dropped_below_what_it_showed() -> None:
+    """90 ids left out of an answer that showed nothing spent 90 of the 100 (none dropped below); 80 shown
+    and one left out is full on a thread where a fifth of the comments are deleted leaves, not where few are."""
+    assert not _exhausted(0, 90) and _exhausted(0, 100)
+    assert not _exhausted(80, 1, 0.04) and _exhausted(80, 1, 0.2) and _exhausted(90, 0, 0.0)

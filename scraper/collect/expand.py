@@ -130,12 +130,16 @@ def _reach(count: float, ids: int, depth: int) -> float:
     return min(count, ids * SHALLOW_PER_LEVEL * max(1, MAX_DEPTH - depth))
 
 
-def _exhausted(shown: int, missing: int) -> bool:
+def _exhausted(shown: int, missing: int, rate: float = 0.0) -> bool:
     """Whether a morechildren answer may have spent its whole budget, and so cut requested ids: it spent one
     for each comment it showed and each requested id it left out (a dropped deleted leaf, if not cut), and
-    maybe some for deleted leaves it dropped below the comments it showed (at most one a shown comment, up to
-    the budget's last tenth, :data:`EXHAUSTED`).  An answer that showed nothing dropped nothing below."""
-    return shown + missing + min(shown, BUDGET - EXHAUSTED * BUDGET) >= BUDGET
+    some for deleted leaves it dropped below the comments it showed, never listed: taken as the budget's last
+    tenth (:data:`EXHAUSTED`, at most one a shown comment), or twice what the thread's share ``rate`` of
+    deleted leaves among the comments seen makes of the shown comments, if more (a thread where a fifth of
+    the comments are deleted leaves drops about twenty below eighty shown).  An answer that showed nothing
+    dropped nothing below."""
+    dropped = max(min(shown, BUDGET - EXHAUSTED * BUDGET), math.ceil(2 * shown * rate / max(0.5, 1 - rate)))
+    return shown + missing + dropped >= BUDGET
 
 
 class TreeClient(Protocol):
@@ -466,7 +470,8 @@ class Expansion:
         """The answer of ``POST /api/morechildren`` for ``batch``."""
         taken = self._absorb(things, nested=False)
         missing = [c for c in batch if c not in taken.shown and c not in taken.listed]
-        exhausted = _exhausted(len(taken.shown), len(missing))
+        rate = (len(self.deleted) + len(self.inferred)) / max(BUDGET, len(self.depth) + len(self.inferred))
+        exhausted = _exhausted(len(taken.shown), len(missing), rate)
         if all(c in self.vanished for c in batch) and not taken.new and not taken.stubs:
             self.wasted += 1  # asked again for vanished ids, and nothing new came
         for cid in batch:
