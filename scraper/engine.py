@@ -15,14 +15,16 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from scraper.errors import ConfigError
+from scraper.errors import ConfigError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -77,20 +79,62 @@ class DaskEngine:
         self.in_flight = in_flight or 2 * self.workers + 1
 
     def map(self, task: Callable[[Any, Any], Any], items: Iterable[Any], shared: Any) -> Iterator[Any]:
-        """Submit the tasks to the cluster; yield results in submission order."""
-        shared_future = self.client.scatter(shared, broadcast=True, hash=False)
+        """Submit the tasks to the cluster; yield results in submission order.
+
+        A cluster lost midway (scheduler gone, connection closed, the client closed) is a
+        :class:`~scraper.errors.TransientError`; a task's own error is raised as the task raised it.
+        """
+        with self._lost_cluster():
+            shared_future = self.client.scatter(shared, broadcast=True, hash=False)
         pending: collections.deque[Any] = collections.deque()
         try:
             for item in items:
-                pending.append(self.client.submit(task, item, shared_future, pure=False))
+                with self._lost_cluster():
+                    pending.append(self.client.submit(task, item, shared_future, pure=False))
                 if len(pending) >= self.in_flight:
-                    yield pending.popleft().result()
+                    yield self._result(pending.popleft())
             while pending:
-                yield pending.popleft().result()
+                yield self._result(pending.popleft())
         finally:
-            for future in pending:
-                future.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):  # a lost cluster cancels nothing more
+                for future in pending:
+                    future.cancel()
             del shared_future
+
+    def _result(self, future: Any) -> Any:
+        try:
+            return future.result()
+        except (Exception, asyncio.CancelledError) as exc:
+            if getattr(future, "status", None) == "error" and not isinstance(exc, asyncio.CancelledError):
+                raise  # the task itself failed: its error, not the cluster's
+            raise lost_cluster(self.client, exc) from None
+
+    @contextmanager
+    def _lost_cluster(self) -> Iterator[None]:
+        try:
+            yield
+        except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - only client calls run here
+            raise lost_cluster(self.client, exc) from None
+
+
+def lost_cluster(client: Any, exc: BaseException) -> TransientError:
+    """The one line for a Dask cluster that went away mid-run: nothing was written, run again."""
+    address = getattr(getattr(client, "scheduler", None), "address", None) or "its scheduler"
+    cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    return TransientError(
+        f"lost the Dask cluster at {address} ({type(exc).__name__}: {cause}); no version was written and "
+        "the dataset is unchanged: run the same command again once the scheduler is up"
+    )
+
+
+class _OneLine(logging.Filter):
+    """Keeps distributed's own log records to one line each: its tracebacks are not for the user."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
 
 
 @contextmanager
@@ -116,10 +160,17 @@ def open_engine(name: str = "local", *, scheduler: str | None = None, client: An
     except (OSError, TimeoutError) as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); is it running?") from None
 
+    one_line = _OneLine()
+    handlers = logging.getLogger("distributed").handlers
+    for handler in handlers:
+        handler.addFilter(one_line)
     try:
         yield DaskEngine(dask_client)
     finally:
-        dask_client.close()  # type: ignore[no-untyped-call]
+        with contextlib.suppress(Exception, asyncio.CancelledError):  # closing a client whose cluster is gone
+            dask_client.close(timeout=5)  # type: ignore[no-untyped-call]
+        for handler in handlers:
+            handler.removeFilter(one_line)
 
 
 def check_scheduler(scheduler: str) -> None:

@@ -11,7 +11,7 @@
     │   ├── TooManyIds           (internal) an id list refused as too long: expansion splits it
     │   └── ThreadUnavailable    exit 1: a seed thread that is deleted or private
     ├── ArchiveError             exit 1: the Arctic Shift API refused a request (400, bad answer)
-    ├── TransientError           exit 75: network down, 5xx or 429 after retries: try again later
+    ├── TransientError           exit 75: network down, 5xx or 429 after retries, the Dask cluster lost: try again later
     │   └── BudgetExhausted      exit 75: --max-requests or --deadline reached; run again to continue
     ├── SnapshotError            exit 1: a version exists already, a staging folder in use
     │   └── IntegrityError       exit 1: a file, manifest or index that is damaged or does not match its checksum
@@ -217,6 +217,11 @@ def from_exception(exc: BaseException, *, where: str | None = None) -> ScraperEr
         return IntegrityError(
             f"{where or 'a Parquet file'} is damaged or not Parquet ({first_line(exc)}); "
             "run validate, and restore the version from a published copy (download)"
+        )
+    if type(exc).__module__.partition(".")[0] == "distributed":  # CommClosedError and the like: the cluster went away
+        return TransientError(
+            f"lost the Dask cluster ({exc.__class__.__name__}: {first_line(exc)}); the dataset is unchanged: "
+            "run the same command again once the scheduler is up"
         )
     if isinstance(exc, OSError):
         if exc.errno is None and not _ERRNO_IN_TEXT.search(str(exc)):  # a reader's complaint (pyarrow: thrift)
