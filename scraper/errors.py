@@ -33,7 +33,8 @@ code  meaning
 73    another writer holds the dataset's lock (``--wait`` queues behind it)
 74    I/O error: disk full, read-only folder, no permission; the line names the path and the
       cause; earlier versions are intact and the same command continues once fixed
-75    try again later: network down, Reddit failing or rate limiting, a budget reached
+75    try again later: network down, Reddit or Arctic Shift failing, rate limiting, a budget reached,
+      a lost Dask cluster
 130   interrupted (Ctrl-C); what was fetched is kept and the same command continues
 ====  ==========================================================================
 
