@@ -310,12 +310,13 @@ class TimeWalk:
     seconds thus splits what is left of the window at its last item.
 
     When a whole page lies inside one second (time cannot split it further), the
-    walk moves on by one second and records that second in ``gaps`` as a possible
-    gap: at once when the page was full (as many rows as asked, or as the
-    server's capacity, once known), else as soon as a later page shows that the
-    server holds items after that second (a short page is then the server's
-    capacity, not the end: ``capacity`` learns its size).  An empty page is the
-    only end signal.
+    walk moves past that second and records it in ``gaps`` as a possible gap: at
+    once when the page was full (as many rows as asked, or as the server's
+    capacity, once known), else as soon as a later page shows that the server
+    holds items after that second (a short page is then the server's capacity,
+    not the end: ``capacity`` learns its size).  An empty page is the only end
+    signal.  Known limit: a short page inside the last second that holds items,
+    with no page before it cut short, looks like an honest server's end (no gap).
 
     A server that does not honour the request ends the walk with
     :class:`ArchiveError`, never an endless walk: an item created before the
