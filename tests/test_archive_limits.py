@@ -23,23 +23,7 @@ from scraper.sources.reddit import RedditSettings
 from scraper.store.raw import read_records
 from tests import forked
 from tests.conftest import write_spec
-
-SPEC = """
-[dataset]
-name = "bounded"
-
-[discovery]
-seeds = []
-
-[filter]
-include = ["quit", "leav", "burn", "switch"]
-
-[archive]
-url = "{url}"
-subreddits = ["MachineLearning", "datascience"]
-after = "2012-01-01"
-before = "2025-01-01"
-"""
+from tests.test_archive_collect import _spec
 
 
 class Clock:
@@ -103,11 +87,11 @@ def test_max_requests_bounds_the_archive_walk_and_reruns_complete_it(
     the reruns end in the version an unbounded run writes (rows and the archive's stats)."""
     store = generate(posts=14, seed=5, comments_per_post=(0, 4))
     with FakeArcticShift(store) as fake:
-        whole = write_spec(tmp_path / "whole", SPEC.format(url=fake.url))
+        whole = write_spec(tmp_path / "whole", _spec(fake.url))
         full = collect(whole, RedditSettings(), clock=Clock())
         needed = len(fake.requests)
         assert needed > budget  # the walk needs more than one run's budget
-        cut = write_spec(tmp_path / "cut", SPEC.format(url=fake.url))
+        cut = write_spec(tmp_path / "cut", _spec(fake.url))
         stops = 0
         while True:
             before = len(fake.requests)
@@ -142,7 +126,7 @@ def test_a_walk_that_never_ends_is_stopped_by_the_bounds(
     """Every page one post a second on: the walk creeps on a second a page and, in effect, never ends."""
     clock = Clock()
     with _answering(200, CREEPING) as fake:
-        folder = write_spec(tmp_path / "ds", SPEC.format(url=fake.url))
+        folder = write_spec(tmp_path / "ds", _spec(fake.url))
         with pytest.raises(BudgetExhausted, match="in the Arctic Shift walk"):
             collect(folder, RedditSettings(), clock=clock, **{limit: value})
         asked = len(fake.requests)
@@ -160,7 +144,7 @@ def test_a_long_backoff_that_would_cross_the_deadline_stops_at_once(tmp_path: Pa
     """Throttled (422) forever: the run stops when the next wait would pass the deadline, not after it."""
     clock = Clock()
     with _answering(422, {"data": None, "error": "Timeout. Maybe slow down a bit"}) as fake:
-        folder = write_spec(tmp_path / "ds", SPEC.format(url=fake.url))
+        folder = write_spec(tmp_path / "ds", _spec(fake.url))
         with pytest.raises(BudgetExhausted, match="deadline reached"):
             collect(folder, RedditSettings(), clock=clock, deadline_seconds=40.0)
     assert clock.t < 40.0
@@ -177,7 +161,7 @@ def test_max_retries_bounds_archive_retries_and_the_message_says_so(
     tmp_path: Path, no_credentials: None, status: int, body: Any, retries: int
 ) -> None:
     with _answering(status, body) as fake:
-        folder = write_spec(tmp_path / "ds", SPEC.format(url=fake.url))
+        folder = write_spec(tmp_path / "ds", _spec(fake.url))
         with pytest.raises(TransientError) as caught:
             collect(folder, RedditSettings(), clock=Clock(), retry=RetryPolicy(max_retries=retries))
     assert not isinstance(caught.value, BudgetExhausted)
@@ -190,7 +174,7 @@ def test_cli_stops_the_archive_walk_with_one_line_and_exit_75(tmp_path: Path) ->
     """`collect --archive-only --max-requests 3` on an endless walk: a real process, one error line, no traceback."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("praw_")}
     with _answering(200, CREEPING) as fake:
-        folder = write_spec(tmp_path / "ds", SPEC.format(url=fake.url))
+        folder = write_spec(tmp_path / "ds", _spec(fake.url))
         done = forked.run(
             forked.cli("collect", str(folder), "--archive-only", "--max-requests", "3", "--max-retries", "1"),
             env=env,
@@ -243,7 +227,7 @@ def test_a_deeply_nested_answer_is_a_bad_answer_not_a_damaged_dataset(tmp_path: 
     a rerun against a healthy server writes the version (the archived answer harms nothing)."""
     depth = 100_000
     with RawServer(b'{"data": ' + b"[" * depth + b"]" * depth + b"}") as deep:
-        folder = write_spec(tmp_path / "ds", SPEC.format(url=deep.url))
+        folder = write_spec(tmp_path / "ds", _spec(deep.url))
         with pytest.raises(TransientError) as caught:
             collect(folder, RedditSettings(), clock=Clock(), retry=RetryPolicy(max_retries=1))
     assert caught.value.exit_code == 75

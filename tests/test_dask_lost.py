@@ -13,16 +13,7 @@ from scraper import dumps
 from scraper.dumps import ingest_dumps
 from scraper.errors import TransientError, from_exception
 from tests.conftest import write_spec
-
-SPEC = """
-[dataset]
-name = "dumps"
-
-[archive]
-subreddits = ["machinelearning"]
-after = "2006-01-01"
-before = "2026-01-01"
-"""
+from tests.test_dump_spans import SPEC
 
 
 @pytest.fixture(scope="module")

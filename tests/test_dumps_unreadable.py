@@ -14,16 +14,8 @@ from scraper.errors import InputError
 from scraper.fake_arctic_shift.dumpfiles import write_zst
 from tests import forked
 from tests.conftest import write_spec
+from tests.test_dump_spans import SPEC
 
-SPEC = """
-[dataset]
-name = "dumps"
-
-[archive]
-subreddits = ["machinelearning"]
-after = "2006-01-01"
-before = "2026-01-01"
-"""
 LINE = json.dumps({"id": "p1", "subreddit": "MachineLearning", "created_utc": 1_500_000_000, "title": "t"}).encode()
 
 
