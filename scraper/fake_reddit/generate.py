@@ -9,6 +9,7 @@ replies kept.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 BASE_TIME = 1_700_000_000.0
@@ -137,8 +138,9 @@ _PROFILES: dict[str, tuple[float, float, float, float, float]] = {
 _BASE_OF = {"lastbig": "mixed", "deleted": "current", "removed": "current", "stale": "current"}
 
 
-def _held_out(shape: str, n: int, rng: random.Random) -> list[int] | None:
-    """The parents of a :data:`HELD_OUT_SHAPES` structure (``None``: not one of them)."""
+def _growing() -> tuple[list[int], list[int], Callable[[int], int]]:
+    """An empty structure to grow: its parents (by index; ``-1``: top level), each comment's depth,
+    and the function that adds one reply to a parent and returns the reply's index."""
     parents: list[int] = []
     depth: list[int] = []
 
@@ -146,6 +148,13 @@ def _held_out(shape: str, n: int, rng: random.Random) -> list[int] | None:
         parents.append(parent)
         depth.append(0 if parent < 0 else depth[parent] + 1)
         return len(parents) - 1
+
+    return parents, depth, add
+
+
+def _held_out(shape: str, n: int, rng: random.Random) -> list[int] | None:
+    """The parents of a :data:`HELD_OUT_SHAPES` structure (``None``: not one of them)."""
+    parents, depth, add = _growing()
 
     def chat() -> None:
         if rng.random() < 0.3 or not parents:
@@ -222,13 +231,7 @@ def _subtree_sizes(parents: list[int]) -> list[int]:
 
 def _structure(shape: str, n: int, rng: random.Random) -> list[int]:
     """The parent of each comment, by index (``-1``: top level); parents come first."""
-    parents: list[int] = []
-    depth: list[int] = []
-
-    def add(parent: int) -> int:
-        parents.append(parent)
-        depth.append(0 if parent < 0 else depth[parent] + 1)
-        return len(parents) - 1
+    parents, depth, add = _growing()
 
     if shape == "ama":
         # ~80% top-level questions; replies pile onto popular ones (rich get richer), some follow-ups.
