@@ -27,6 +27,11 @@ list many ids).  Each stub gets the cheapest endpoint:
   the stubs below it (the highest such ancestor is taken).  Ids at depth 10 or
   more (morechildren answers nothing there) go the same way, or through their
   own permalinks when no ancestor fits.
+- A stub below a comment whose known subtree does *not* fit one tree answer,
+  when that comment's permalink still brings more than two morechildren
+  answers' worth (what its pending stubs can bring, at most the room its held
+  comments leave in the answer; :data:`BIG_ROOT_MIN`): that permalink, the rest
+  by morechildren afterwards.
 - Otherwise ``POST /api/morechildren``: ids of one depth (Reddit serves only
   the shallowest), siblings together, packed so that what they can bring fits
   the ~100 comments an answer spends (:data:`BUDGET`); at top level 100 ids a
@@ -34,7 +39,12 @@ list many ids).  Each stub gets the cheapest endpoint:
   in a call goes to held comments of its depth with pending stubs below them
   (Reddit serves the asked ids of the shallowest depth with their subtrees, so
   the stubs left at deeper depths ride in it instead of costing a partly
-  filled call per depth; re-shown comments are the price, counted).
+  filled call per depth; re-shown comments are the price, counted), then to
+  leaves of its depth queued for ``/api/info`` (one comment of budget each,
+  shown if live; a user-deleted one goes on to info).  A call that would ask
+  one id (with replies) goes to that id's permalink instead, which shows as
+  much or more; so does the first id of a call whose stub counted more per id
+  than one tree answer shows (:meth:`Expansion._alone`).
 - Continue-this-thread stubs: the parent's permalink, or one shared by several
   parents a few levels below one ancestor.  A permalink shows its comment and
   nine levels below it, and only a comment an earlier answer gave can be asked,
@@ -104,6 +114,11 @@ ROOT_MAX = int(TREE_LIMIT * 0.9)
 FILL = 1.0
 #: A permalink for pending stubs pays when they bring more than one morechildren answer.
 ROOT_MIN = BUDGET
+#: ... and for a comment whose known subtree does not fit one tree answer, when what its answer brings new
+#: (what the pending stubs can bring, at most the room its held comments leave) is more than this.
+BIG_ROOT_MIN = 2 * BUDGET
+#: A morechildren call's first id whose stub counted this many comments per id is asked through its permalink.
+ALONE_PER_ID = ROOT_MAX
 #: Continue-this-thread parents may share the permalink of an ancestor up to this many levels up.
 GROUP_MAX_LEVELS = 7
 #: ... if the ancestor's subtree already held stays under this many comments (a tree answer shows ~500).
@@ -385,18 +400,22 @@ class Expansion:
         while node and node in self.depth and self.depth[node] >= top:
             held, hidden = self._mass(node, with_pending)
             if held + hidden > ROOT_MAX:
+                if node == parent and node not in self.rooted and node not in self.group_roots:
+                    held, hidden = self._mass(node, with_pending, cap=float("inf"))
+                    if min(hidden, ROOT_MAX - held) > BIG_ROOT_MIN:
+                        best = node  # more than it fits, but its answer brings several morechildren answers' worth
                 break
             if node not in self.rooted and node not in self.group_roots and (hidden > ROOT_MIN or force):
                 best = node
             node = self.parent.get(node, "")
         return best
 
-    def _mass(self, root: str, with_pending: set[str]) -> tuple[int, float]:
+    def _mass(self, root: str, with_pending: set[str], cap: float = ROOT_MAX) -> tuple[int, float]:
         """Comments held in ``root``'s ten levels, and what the pending stubs they show can bring
-        (:func:`_reach`); the walk stops just past ROOT_MAX."""
+        (:func:`_reach`); the walk stops just past ``cap``."""
         held, hidden = 0, 0.0
         stack = [(root, 0)]
-        while stack and held + hidden <= ROOT_MAX:
+        while stack and held + hidden <= cap:
             node, level = stack.pop()
             held += 1
             if node in with_pending and level < MAX_DEPTH - 1:
@@ -632,9 +651,45 @@ class Expansion:
         if riders or any(self.tries[c] >= CUT_TRIES for c in batch):
             return batch  # its answer must have room, to tell what it leaves out: no held comments to fill it
         room = BUDGET * PROXY_FILL - spent
-        return batch + self._proxies(shallowest, room, candidates, MORECHILDREN_MAX_IDS - len(batch))
+        proxies, room = self._proxies(shallowest, room, candidates, MORECHILDREN_MAX_IDS - len(batch))
+        return batch + proxies + self._leaf_riders(shallowest, room, MORECHILDREN_MAX_IDS - len(batch) - len(proxies))
 
-    def _proxies(self, depth: int, room: float, candidates: dict[str, int], slots: int) -> list[str]:
+    def _leaf_riders(self, depth: int, room: float, slots: int) -> list[str]:
+        """Leaves of ``depth`` queued for /api/info, for the room left in a morechildren call of that depth.
+
+        A leaf spends one comment of the budget, shown if live; a user-deleted one spends it and shows nothing,
+        and goes on to /api/info as before.  So the room a call of that depth leaves unused takes live leaves
+        that would otherwise fill info calls.
+        """
+        riders: list[str] = []
+        for cid, why in self.to_info.items():
+            if len(riders) >= min(slots, room):
+                break
+            if why == "leaf" and self.pending.get(cid) == depth and not self.tries[cid] and cid not in self.vanished:
+                riders.append(cid)
+        return riders
+
+    def _alone(self, batch: list[str]) -> str | None:
+        """The id to ask through its permalink instead of this morechildren call, if any.
+
+        - A call for one id with replies: both answers show the comment and its subtree best-first; the
+          permalink shows ten levels below it (morechildren stops at depth 9) and spends ~500 comments
+          (morechildren ~100), so it shows as much or more for the same request.
+        - A call whose first id's stub counted more per id than one tree answer shows (:data:`ALONE_PER_ID`):
+          the ids average more than a permalink can bring, a morechildren answer would bring 100 of them, and
+          most of those again in the permalink each big one gets next (:meth:`_root_for`).  The first id's
+          permalink; once its subtree is held the others follow, the last one alone.
+
+        An id an answer left out (cut by the budget, or a dropped deleted leaf) keeps its morechildren call,
+        whose answer tells which.
+        """
+        asked = [c for c in batch if c not in self.to_info]  # leaves riding for /api/info wait for their call
+        if not asked or (len(asked) != 1 and self.per_id.get(asked[0], 0.0) < ALONE_PER_ID):
+            return None
+        cid = asked[0]
+        return cid if cid in self.pending and cid not in self.vanished | self.ambiguous | self.leaves else None
+
+    def _proxies(self, depth: int, room: float, candidates: dict[str, int], slots: int) -> tuple[list[str], float]:
         """Held comments at ``depth`` whose answers bring pending stubs deeper below them, for the room left in a
         morechildren call of that depth.
 
@@ -661,7 +716,7 @@ class Expansion:
             if cost <= room and len(chosen) < slots:
                 chosen.append(node)
                 room -= cost
-        return chosen
+        return chosen, room
 
     def _held_within(self, root: str, cap: float) -> int:
         """Held comments in ``root``'s subtree above depth 10, counted up to just past ``cap``."""
@@ -771,7 +826,11 @@ class Expansion:
             self.requests[ep.COMMENTS] += 1
             self.on_subtree(cid, client.comment_tree(self.link, comment=cid, sort=self.sort))
         elif batch := self._more_batch():
-            self._more(client, batch)
+            if alone := self._alone(batch):
+                self.requests[ep.COMMENTS] += 1
+                self.on_subtree(alone, client.comment_tree(self.link, comment=alone, sort=self.sort))
+            else:
+                self._more(client, batch)
         elif info := self._info_batch(final=False):
             self._info(client, info)
         elif self.continue_parents:
