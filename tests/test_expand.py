@@ -215,19 +215,16 @@ def test_too_long_id_lists_are_split_until_accepted(limit: int) -> None:
     assert all(set(batch) <= {i for later in accepted for i in later} for batch in refused)
 
 
-def test_a_wide_subtree_behind_one_id_shows_its_width_then_goes_through_a_permalink() -> None:
+def test_a_big_subtree_behind_one_id_goes_through_its_permalink() -> None:
     # A stub's count does not say whether its comments lie in a chain past depth 10 (which no answer shows
-    # past depth 9) or in a wide subtree: the id is asked with morechildren first; its answer lists 60
-    # hidden replies hiding 380 comments, which one permalink of the id's parent brings.
+    # past depth 9) or in a wide subtree; either way the id's permalink shows as much as a morechildren call
+    # for it (ten levels below it, up to ~500 comments, against depth 9 and ~100), for the same request.
     first = tree([t1("a", "t3_L", [more("t1_a", ["big"], count=ROOT_MAX + 1)])])
-    kids = [t1(f"k{i}", "t1_big", depth=2) for i in range(5)]
-    hidden = [f"h{i}" for i in range(60)]
-    answer = [t1("big", "t1_a", depth=1), *kids, more("t1_big", hidden, count=380)]
-    whole = tree([t1("a", "t3_L", [t1("big", "t1_a", [*kids, *(t1(h, "t1_big", depth=2) for h in hidden)])])])
-    client = Scripted(first, lambda ids: answer if ids == ["big"] else [], subtree=lambda c: whole)
+    kids = [t1(f"k{i}", "t1_big", depth=1) for i in range(65)]
+    client = Scripted(first, lambda ids: [], subtree=lambda c: tree([t1("big", "t1_a", kids)]) if c == "big" else [])
     result = expand_thread(client, "L")
-    assert result.complete and result.held == 2 + 5 + 60
-    assert client.calls == [("tree", None), ("more", ["big"]), ("tree", "a")]
+    assert result.complete and result.held == 2 + 65
+    assert client.calls == [("tree", None), ("tree", "big")]
 
 
 def test_a_stub_more_than_one_morechildren_answer_goes_through_its_parents_permalink() -> None:

@@ -103,11 +103,14 @@ def test_a_stub_hiding_less_than_two_answers_below_a_big_comment_still_goes_to_m
     assert kind == "morechildren"
 
 
-def test_one_id_with_replies_goes_to_its_permalink_not_to_a_morechildren_call_of_its_own() -> None:
-    """A top-level stub listing one id that counts 60 comments: a morechildren call would show at most 100 of
-    its subtree down to depth 9; its permalink shows up to 500, ten levels below it, for the same request."""
-    tree = thread(comment("a", f"t3_{LINK}", 0), stub(f"t3_{LINK}", 0, ["lone"], 60))
+def test_one_id_hiding_more_than_a_morechildren_answer_goes_to_its_permalink() -> None:
+    """A top-level stub listing one id that counts 150 comments: a morechildren call would show at most 100 of
+    its subtree down to depth 9; its permalink shows up to 500, ten levels below it, for the same request.
+    One counting 60 keeps its morechildren call (the same answer either way)."""
+    tree = thread(comment("a", f"t3_{LINK}", 0), stub(f"t3_{LINK}", 0, ["lone"], 150))
     assert next_request(tree) == ("permalink", "lone")
+    tree = thread(comment("a", f"t3_{LINK}", 0), stub(f"t3_{LINK}", 0, ["lone"], 60))
+    assert next_request(tree) == ("morechildren", ["lone"])
 
 
 def test_a_lone_leaf_is_not_asked_by_permalink() -> None:

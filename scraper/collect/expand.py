@@ -42,9 +42,9 @@ list many ids).  Each stub gets the cheapest endpoint:
   filled call per depth; re-shown comments are the price, counted), then to
   leaves of its depth queued for ``/api/info`` (one comment of budget each,
   shown if live; a user-deleted one goes on to info).  A call that would ask
-  one id (with replies) goes to that id's permalink instead, which shows as
-  much or more; so does the first id of a call whose stub counted more per id
-  than one tree answer shows (:meth:`Expansion._alone`).
+  one id counting more than a morechildren answer goes to that id's permalink
+  instead, which shows as much or more; so does the first id of a call whose
+  stub counted more per id than one tree answer shows (:meth:`Expansion._alone`).
 - Continue-this-thread stubs: the parent's permalink, or one shared by several
   parents a few levels below one ancestor.  A permalink shows its comment and
   nine levels below it, and only a comment an earlier answer gave can be asked,
@@ -672,9 +672,10 @@ class Expansion:
     def _alone(self, batch: list[str]) -> str | None:
         """The id to ask through its permalink instead of this morechildren call, if any.
 
-        - A call for one id with replies: both answers show the comment and its subtree best-first; the
-          permalink shows ten levels below it (morechildren stops at depth 9) and spends ~500 comments
-          (morechildren ~100), so it shows as much or more for the same request.
+        - A call for one id whose stub counted more than a morechildren answer shows (:data:`BUDGET`): both
+          answers show the comment and its subtree best-first; the permalink shows ten levels below it
+          (morechildren stops at depth 9) and spends ~500 comments (morechildren ~100), so it shows as much
+          or more for the same request, and more where the subtree is larger than one morechildren answer.
         - A call whose first id's stub counted more per id than one tree answer shows (:data:`ALONE_PER_ID`):
           the ids average more than a permalink can bring, a morechildren answer would bring 100 of them, and
           most of those again in the permalink each big one gets next (:meth:`_root_for`).  The first id's
@@ -684,7 +685,7 @@ class Expansion:
         whose answer tells which.
         """
         asked = [c for c in batch if c not in self.to_info]  # leaves riding for /api/info wait for their call
-        if not asked or (len(asked) != 1 and self.per_id.get(asked[0], 0.0) < ALONE_PER_ID):
+        if not asked or self.per_id.get(asked[0], 0.0) <= (BUDGET if len(asked) == 1 else ALONE_PER_ID):
             return None
         cid = asked[0]
         return cid if cid in self.pending and cid not in self.vanished | self.ambiguous | self.leaves else None
