@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -383,3 +384,20 @@ def test_a_visible_comment_that_its_markers_say_is_gone_fails_the_status_check(
     bad = failed(copy)
     assert set(bad) == {"status agrees with content"}
     assert (bad["status agrees with content"].count, bad["status agrees with content"].examples) == (1, [name])
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "check"),
+    [
+        ("created_utc", datetime(2099, 1, 1, tzinfo=UTC), "timestamps within bounds"),
+        ("selftext", "[deleted]", "status agrees with content"),
+    ],
+)
+def test_a_damaged_submission_fails_its_check_with_its_name(copy: Path, column: str, value: Any, check: str) -> None:
+    """The submission checks are counted with the comment checks of the same name, and named in the examples."""
+    if column == "selftext":
+        set_cell(copy, "submissions", "author", 0, None)  # a visible thread with no author and a gone marker
+    name = set_cell(copy, "submissions", column, 0, value)
+    bad = failed(copy)
+    assert set(bad) == {check}
+    assert (bad[check].count, bad[check].examples) == (1, [name])

@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 
 from schemas import ARROW_SCHEMAS, Status
 from scraper import duck
+from scraper.normalize import merge_small
 from scraper.normalize.harvest import Seen
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.normalize.repair import json_line
@@ -132,13 +133,18 @@ def merge(
     answers); a newer sighting of their thing keeps them.
     """
     result = MergeResult()
-    con = duck.connect()
     order = _ARCHIVE_LAST if archive is not None else _NEWEST_FIRST
+    # a small build is sorted in Arrow, with the same readings (scraper/normalize/merge_small.py)
+    con: _Reader = (
+        merge_small.fits(staging, order.sort, facts=archive is not None or keep_facts, most=RANGE_ROWS)
+        or duck.connect()
+    )
     try:
-        con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
-        con.execute("SET threads = 2")
-        con.execute("SET preserve_insertion_order = true")
-        con.execute(f"SET temp_directory = '{_sql_path(workdir / 'duckdb.tmp')}'")
+        if isinstance(con, duckdb.DuckDBPyConnection):
+            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+            con.execute("SET threads = 2")
+            con.execute("SET preserve_insertion_order = true")
+            con.execute(f"SET temp_directory = '{_sql_path(workdir / 'duckdb.tmp')}'")
         winners = {stem: _winners(con, staging.get(stem), stem, order) for stem in outputs}
         bounds = {stem: _ranges(table) for stem, table in winners.items()}
         found = _found(con, staging.get("found"))
@@ -174,6 +180,9 @@ def merge(
     finally:
         con.close()
     return result
+
+
+_Reader = duckdb.DuckDBPyConnection | merge_small.Small
 
 
 # The only values put into these queries are paths of our own work folder, quoted by _sql_path.
@@ -228,7 +237,7 @@ def _sql_files(paths: list[Path]) -> str:
     return "[" + ", ".join(f"'{_sql_path(p)}'" for p in paths) + "]"
 
 
-def _winners(con: duckdb.DuckDBPyConnection, staged: list[Path] | None, stem: str, order: _Order) -> pa.Table | None:
+def _winners(con: _Reader, staged: list[Path] | None, stem: str, order: _Order) -> pa.Table | None:
     """The columns depth and the thread filter need of each thing's winning sighting, sorted by key.
 
     Also, per thing: ``_in_base``, whether the base version holds it, and ``_base_depth``, the
@@ -244,7 +253,12 @@ def _winners(con: duckdb.DuckDBPyConnection, staged: list[Path] | None, stem: st
     deepest: list[np.ndarray] = []  # the base's largest depth (valid where ``counted``)
     counted: list[np.ndarray] = []
     last_key: str | None = None
-    for batch in con.sql(query).to_arrow_reader(BATCH_ROWS):
+    reader = (
+        con.narrow(staged, _NARROW[stem], BATCH_ROWS)
+        if isinstance(con, merge_small.Small)
+        else con.sql(query).to_arrow_reader(BATCH_ROWS)
+    )
+    for batch in reader:
         n = batch.num_rows
         if n == 0:
             continue
@@ -300,7 +314,7 @@ def _ranges(winners: pa.Table | None) -> list[str]:
 
 
 def _sorted_sightings(
-    con: duckdb.DuckDBPyConnection, staged: list[Path] | None, bounds: list[str], order: _Order, *, facts: bool
+    con: _Reader, staged: list[Path] | None, bounds: list[str], order: _Order, *, facts: bool
 ) -> Iterator[pa.RecordBatch]:
     """Every sighting, sorted by key and newest first, streamed in batches, one key range at a time.
 
@@ -310,6 +324,9 @@ def _sorted_sightings(
     thing's archive facts (:data:`_SORTED_WITH_FACTS`).
     """
     if not staged:
+        return
+    if isinstance(con, merge_small.Small):  # no bounds: a small build is one range
+        yield from con.sorted_batches(staged, BATCH_ROWS)
         return
     edges: list[str | None] = [None, *bounds, None]
     for low, high in itertools.pairwise(edges):
@@ -338,10 +355,12 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _found(con: duckdb.DuckDBPyConnection, staged: list[Path] | None) -> pa.Table:
+def _found(con: _Reader, staged: list[Path] | None) -> pa.Table:
     """Every thread and the sorted labels that found it."""
     if not staged:
         return pa.table({"thread": pa.array([], pa.string()), "labels": pa.array([], pa.list_(pa.string()))})
+    if isinstance(con, merge_small.Small):
+        return con.found(staged)
     table = con.sql(_FOUND.format(src=_sql_files(staged))).to_arrow_table()
     return table.combine_chunks()
 

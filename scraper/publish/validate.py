@@ -444,39 +444,38 @@ _SUBMISSION_CHECKS: dict[str, str] = {
 def _check_rows(
     version: str, submissions: Path, comments: Path, orphan_warn_share: float, *, unlinked: bool = False
 ) -> list[Check]:
-    """Every row check in three scans: names once, comments with their parent and submission, submissions.
+    """Every row check's count in one statement; examples only for the checks that found something.
 
-    The failing rows of each scan (only they) are kept with one flag per check; counts and
-    examples come from them.  A comment is counted once per match of its joins, as a join
-    per check would count it.
+    The statement scans the comments with their parent and submission joined (one flag per
+    comment check), the submissions (one flag per submission check) and every name (for
+    duplicates).  A comment is counted once per match of its joins, as a join per check would
+    count it.  Planning and starting a statement costs more than scanning a small version, so
+    the examples of a failing check are a second statement over the same joins.
     """
     con = duck.connect()
     try:
         con.read_parquet(str(submissions)).create_view("s")
         con.read_parquet(str(comments)).create_view("c")
-        n_comments = con.execute("select count(*) from c").fetchall()[0][0]
         flags = ", ".join(f"coalesce({cond}, false) as f{i}" for i, (_, cond, _, _) in enumerate(_COMMENT_CHECKS))
-        any_flag = " or ".join(f"f{i}" for i in range(len(_COMMENT_CHECKS)))
+        sub_flags = ", ".join(f"coalesce({cond}, false) as g{i}" for i, cond in enumerate(_SUBMISSION_CHECKS.values()))
         # The SQL is this module's own constants; no value from the data is spliced in.
-        con.execute(
-            "create temp table bad_c as select * from (select c.name, "  # noqa: S608
-            f"{flags} from c "
+        flagged_c = (
+            f"select c.name, {flags} from c "  # noqa: S608
             "left join (select name as p_name, depth as p_depth from c) p on c.parent_id = p.p_name "
             "left join (select name as s_name from s) on c.link_id = s_name"
-            f") where {any_flag}"
         )
-        sub_flags = ", ".join(f"coalesce({cond}, false) as g{i}" for i, cond in enumerate(_SUBMISSION_CHECKS.values()))
-        sub_any = " or ".join(f"g{i}" for i in range(len(_SUBMISSION_CHECKS)))
-        con.execute(f"create temp table bad_s as select * from (select x.name, {sub_flags} from s x) where {sub_any}")  # noqa: S608
-        con.execute(
-            "create temp table dup as select name from (select name from s union all select name from c) "
-            "group by name having count(*) > 1"
-        )
+        flagged_s = f"select x.name, {sub_flags} from s x"  # noqa: S608
+        dup = "select name from (select name from s union all select name from c) group by name having count(*) > 1"
+        c_counts = ", ".join(f"count_if(f{i})" for i in range(len(_COMMENT_CHECKS)))
+        s_counts = ", ".join(f"count_if(g{i})" for i in range(len(_SUBMISSION_CHECKS)))
+        row = con.execute(
+            f"select (select count(*) from c), (select count(*) from ({dup})), "  # noqa: S608
+            f"(select [{c_counts}] from ({flagged_c})), (select [{s_counts}] from ({flagged_s}))"
+        ).fetchall()[0]
+        n_comments, n_dup, c_hits, s_hits = row[0], row[1], list(row[2]), list(row[3])
 
-        def found(sql: str) -> tuple[int, list[str]]:
-            count = con.execute(f"select count(*) from ({sql})").fetchall()[0][0]  # noqa: S608
-            examples = [str(r[0]) for r in con.execute(f"{sql} limit {EXAMPLES}").fetchall()] if count else []
-            return count, examples
+        def examples(sql: str, count: int) -> list[str]:
+            return [str(r[0]) for r in con.execute(f"{sql} limit {EXAMPLES}").fetchall()] if count else []
 
         checks = []
 
@@ -491,15 +490,24 @@ def _check_rows(
                 detail = f"{count} rows"
             checks.append(Check(version, name, status, count, detail, examples))
 
-        add("unique fullnames", *found("select name from dup"), "every name once", None)
+        add("unique fullnames", n_dup, examples(dup, n_dup), "every name once", None)
         sub_names = list(_SUBMISSION_CHECKS)
         for i, (name, _, ok_detail, kind) in enumerate(_COMMENT_CHECKS):
-            sql = f"select name from bad_c where f{i}"  # noqa: S608
+            count = c_hits[i]
+            sql = f"select name from ({flagged_c}) where f{i}"  # noqa: S608
             if name in _SUBMISSION_CHECKS:
-                sql += f" union all select name from bad_s where g{sub_names.index(name)}"  # noqa: S608
+                j = sub_names.index(name)
+                count += s_hits[j]
+                sql += f" union all select name from ({flagged_s}) where g{j}"  # noqa: S608
             # a version built from comment dumps alone holds no threads by design: its manifest says so
             hit = "warn" if unlinked and name == "comment link_id has its submission" else kind
-            add(name, *found(sql), ok_detail, {"fail": None, "share": orphan_warn_share, "warn": math.inf}[hit])
+            add(
+                name,
+                count,
+                examples(sql, count),
+                ok_detail,
+                {"fail": None, "share": orphan_warn_share, "warn": math.inf}[hit],
+            )
     finally:
         con.close()
     return checks
