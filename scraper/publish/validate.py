@@ -466,8 +466,8 @@ def _check_rows(
         )
         flagged_s = f"select x.name, {sub_flags} from s x"  # noqa: S608
         dup = "select name from (select name from s union all select name from c) group by name having count(*) > 1"
-        c_counts = ", ".join(f"count_if(f{i})" for i in range(len(_COMMENT_CHECKS)))
-        s_counts = ", ".join(f"count_if(g{i})" for i in range(len(_SUBMISSION_CHECKS)))
+        c_counts = ", ".join(f"count(*) filter (where f{i})" for i in range(len(_COMMENT_CHECKS)))
+        s_counts = ", ".join(f"count(*) filter (where g{i})" for i in range(len(_SUBMISSION_CHECKS)))
         row = con.execute(
             f"select (select count(*) from c), (select count(*) from ({dup})), "  # noqa: S608
             f"(select [{c_counts}] from ({flagged_c})), (select [{s_counts}] from ({flagged_s}))"
