@@ -267,6 +267,9 @@ def main() -> None:
     parser.add_argument("--per-thread", type=int, default=1000, help="comments per tree response")
     parser.add_argument("--out", type=Path, default=None, help="write the results JSON here")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each side, taking turns; the fastest is kept")
+    parser.add_argument(
+        "--keep-data", action="store_true", help="keep the generated inputs in --workdir and reuse them next time"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="where to generate (default: a temp folder)")
     parser.add_argument("--measure", choices=["ours", "duckdb"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -290,7 +293,13 @@ def main() -> None:
     try:
         for size in [int(s) for s in args.sizes.split(",")]:
             data = work / f"data-{size}"
-            files, ndjson = generate(data, size, args.per_thread)
+            made = data / ".generated.json"
+            params = json.dumps({"comments": size, "per_thread": args.per_thread, "seed": 1})
+            if args.keep_data and made.exists() and made.read_text(encoding="utf-8") == params:
+                files, ndjson = sorted(data.glob("tree_*.json")), data / "comments.ndjson"
+            else:
+                files, ndjson = generate(data, size, args.per_thread)
+                made.write_text(params, encoding="utf-8")
             json_bytes = sum(p.stat().st_size for p in files)
             ours_runs, ref_runs = [], []
             for _ in range(args.repeat):  # taking turns; the fastest run of each side is kept (a shared machine)
@@ -310,7 +319,8 @@ def main() -> None:
             run["ratio_rows_per_s"] = round(run["ours"]["rows_per_s"] / run["duckdb"]["rows_per_s"], 3)
             results["runs"].append(run)
             print(json.dumps(run), flush=True)
-            shutil.rmtree(data, ignore_errors=True)
+            if not args.keep_data:
+                shutil.rmtree(data, ignore_errors=True)
             shutil.rmtree(work / f"ours-{size}", ignore_errors=True)
             shutil.rmtree(work / f"duckdb-{size}", ignore_errors=True)
         rss = [r["ours"]["peak_rss_mb"] for r in results["runs"]]

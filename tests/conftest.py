@@ -47,12 +47,6 @@ settings.register_profile("thorough", max_examples=THOROUGH * 100, print_blob=Tr
 settings.load_profile(PROFILE)
 
 
-if PROFILE == "thorough":  # the longer run also takes every build through DuckDB's sort, as large ones go
-    from scraper.normalize import merge_small
-
-    merge_small.SMALL_ROWS = 0
-
-
 def examples(n: int) -> int:
     """A property test's number of examples: ``n`` in the everyday run, THOROUGH times ``n`` in the thorough one."""
     return n * THOROUGH if PROFILE == "thorough" else n

@@ -237,14 +237,17 @@ def test_the_collector_is_paused_only_inside_and_restored(tmp_path: Path) -> Non
     assert gc.isenabled()
 
 
-def test_sorting_by_key_ranges_gives_the_same_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from scraper.normalize import merge
+def test_many_short_runs_give_the_same_tables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sightings staged in many short runs, merged in more than one pass, give the tables one run gives."""
+    from scraper.normalize import runs
 
     comments = [{"kind": "t1", "data": {**_T1, "id": f"c{i:03d}", "name": f"t1_c{i:03d}"}} for i in range(40)]
     body = [{"kind": "Listing", "data": {"children": []}}, {"kind": "Listing", "data": {"children": comments}}]
     files = [as_sample(tmp_path, "tree.json", body)]
     whole = tables(tmp_path / "whole", streamed(tmp_path / "whole", files))
-    monkeypatch.setattr(merge, "RANGE_ROWS", 7)
+    monkeypatch.setattr(runs, "RUN_ROWS", 7)
+    monkeypatch.setattr(runs, "GROUP_ROWS", 3)
+    monkeypatch.setattr(runs, "MAX_RUNS", 2)
     ranged = tables(tmp_path / "ranged", streamed(tmp_path / "ranged", files))
     for stem in ("submissions", "comments"):
         assert ranged[stem].to_pylist() == whole[stem].to_pylist()

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scraper import duck
-from scraper.normalize import merge
+from scraper.normalize import merge, runs
+from scraper.normalize.sightings import FOUND_SCHEMA
 from tests.conftest import examples
 
 SIGHTING = st.tuples(
@@ -73,12 +73,47 @@ def test_winners_streamed_in_any_batches_are_the_newest_sighting_and_the_key_fac
             }
         )
         paths.append(folder / f"part{part}.parquet")
-        pq.write_table(table, paths[-1])
+        runs.write_run(paths[-1], table.append_column("_arch", pa.nulls(table.num_rows, pa.bool_())))
     monkeypatch.setattr(merge, "BATCH_ROWS", batch_rows)
-    con = duck.connect()
-    try:
-        got = merge._winners(con, paths, "comments", merge._NEWEST_FIRST)
-    finally:
-        con.close()
+    monkeypatch.setattr(runs, "GROUP_ROWS", 2)
+    got = merge._winners(paths, "comments", merge._NEWEST_FIRST, spill=folder / "spill")
     assert got is not None
     assert got.select(["_key", "_parent", "_rdepth", "_in_base", "_base_depth"]).to_pylist() == _reference(sightings)
+
+
+_FOUND = "SELECT thread, list_sort(list(DISTINCT label)) AS labels FROM read_parquet({src}) GROUP BY thread"
+
+
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    findings=st.lists(
+        st.tuples(st.sampled_from(["t3_a", "t3_b", "t3_\u00e9", "t3_A"]), st.sampled_from(["q:x", "q:y", "seed", "Q"])),
+        max_size=30,
+    ),
+    files=st.integers(1, 3),
+)
+def test_found_labels_are_duckdbs_distinct_sorted_lists(
+    tmp_path_factory: pytest.TempPathFactory, findings: list[tuple[str, str]], files: int
+) -> None:
+    """The labels that found each thread, against the DuckDB query merge ran before (until 2026-12-02)."""
+    from scraper import duck
+
+    folder = tmp_path_factory.mktemp("found")
+    paths = []
+    for part in range(files):
+        chosen = findings[part::files]
+        paths.append(folder / f"found{part}.parquet")
+        pq.write_table(
+            pa.table({"thread": [t for t, _ in chosen], "label": [lb for _, lb in chosen]}, FOUND_SCHEMA), paths[-1]
+        )
+    got = merge._found(paths)
+    con = duck.connect()
+    try:
+        src = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
+        want = con.sql(_FOUND.format(src=src)).to_arrow_table()
+    finally:
+        con.close()
+    assert got.schema == pa.schema([("thread", pa.string()), ("labels", pa.list_(pa.string()))])
+    as_dict = dict(zip(got["thread"].to_pylist(), got["labels"].to_pylist(), strict=True))
+    assert as_dict == dict(zip(want["thread"].to_pylist(), want["labels"].to_pylist(), strict=True))
+    assert len(as_dict) == got.num_rows

@@ -24,7 +24,6 @@ Memory holds one batch of rows plus, per winner, a few integers and its key
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -34,15 +33,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from schemas import ARROW_SCHEMAS, Status
-from scraper import duck
-from scraper.normalize import merge_small
+from scraper.normalize import runs
 from scraper.normalize.harvest import Seen
 from scraper.normalize.pseudonyms import Pseudonymizer
 from scraper.normalize.repair import json_line
@@ -50,10 +47,6 @@ from scraper.store.encoding import writer_options
 
 #: Rows per batch of the final pass and per row group of the written tables.
 BATCH_ROWS = 65536
-#: Winners per key range sorted at once (see :func:`_sorted_sightings`).
-RANGE_ROWS = 200_000
-#: DuckDB's memory for the de-duplicating sort; beyond it, it spills to the work folder.
-DUCKDB_MEMORY = "256MB"
 
 KeepThread = Callable[[Seen, list[str]], bool]
 
@@ -134,110 +127,71 @@ def merge(
     """
     result = MergeResult()
     order = _ARCHIVE_LAST if archive is not None else _NEWEST_FIRST
-    # a small build is sorted in Arrow, with the same readings (scraper/normalize/merge_small.py)
-    con: _Reader = (
-        merge_small.fits(staging, order.sort, facts=archive is not None or keep_facts, most=RANGE_ROWS)
-        or duck.connect()
-    )
-    try:
-        if isinstance(con, duckdb.DuckDBPyConnection):
-            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
-            con.execute("SET threads = 2")
-            con.execute("SET preserve_insertion_order = true")
-            con.execute(f"SET temp_directory = '{_sql_path(workdir / 'duckdb.tmp')}'")
-        winners = {stem: _winners(con, staging.get(stem), stem, order) for stem in outputs}
-        bounds = {stem: _ranges(table) for stem, table in winners.items()}
-        found = _found(con, staging.get("found"))
-        threads = _threads(
-            winners.get("submissions"), found, keep_thread=keep_thread, base_only=base_only, purged=purged
-        )
-        overlays = {stem: _overlay(stem, archive) for stem in outputs} if archive is not None else {}
-        comment_winners = winners.pop("comments", None)
-        depth = _depths(comment_winners) if comment_winners is not None else None
-        del comment_winners, winners  # only the depths are needed from here on
-        with quarantine.open("w", encoding="utf-8") as qfile:
-            for stem, out in outputs.items():
-                _final(
-                    stem,
-                    _sorted_sightings(
-                        con, staging.get(stem), bounds[stem], order, facts=archive is not None or keep_facts
-                    ),
-                    out,
-                    qfile,
-                    result,
-                    found=found,
-                    threads=threads,
-                    depth=depth,
-                    base_only=base_only,
-                    filtering=keep_thread is not None or base_only,
-                    pseudonymizer=pseudonymizer,
-                    previously_visible=previously_visible,
-                    purged=pa.array(sorted(purged), pa.string()),
-                    overlay=overlays.get(stem),
-                )
-            qfile.flush()
-            os.fsync(qfile.fileno())
-    finally:
-        con.close()
+    winners = {stem: _winners(staging.get(stem), stem, order, spill=workdir / "runs") for stem in outputs}
+    found = _found(staging.get("found"))
+    threads = _threads(winners.get("submissions"), found, keep_thread=keep_thread, base_only=base_only, purged=purged)
+    overlays = {stem: _overlay(stem, archive) for stem in outputs} if archive is not None else {}
+    comment_winners = winners.pop("comments", None)
+    depth = _depths(comment_winners) if comment_winners is not None else None
+    del comment_winners, winners  # only the depths are needed from here on
+    with quarantine.open("w", encoding="utf-8") as qfile:
+        for stem, out in outputs.items():
+            _final(
+                stem,
+                _sorted_sightings(
+                    staging.get(stem), order, facts=archive is not None or keep_facts, spill=workdir / "runs"
+                ),
+                out,
+                qfile,
+                result,
+                found=found,
+                threads=threads,
+                depth=depth,
+                base_only=base_only,
+                filtering=keep_thread is not None or base_only,
+                pseudonymizer=pseudonymizer,
+                previously_visible=previously_visible,
+                purged=pa.array(sorted(purged), pa.string()),
+                overlay=overlays.get(stem),
+            )
+        qfile.flush()
+        os.fsync(qfile.fileno())
     return result
 
 
-_Reader = duckdb.DuckDBPyConnection | merge_small.Small
-
-
-# The only values put into these queries are paths of our own work folder, quoted by _sql_path.
 @dataclass(frozen=True)
 class _Order:
-    """Which sighting of a thing wins, as a sort (winner first)."""
+    """Which sighting of a thing wins: with ``archive_last``, Reddit's newest before any archive's."""
 
-    sort: str
+    archive_last: bool
+
+    def arrange(self, table: pa.Table) -> pa.Table:
+        """``table`` sorted by key, each thing's winner first (its newest sighting, a later one winning a tie)."""
+        keys: list[tuple[str, str]] = [("_key", "ascending")]
+        sortable = table
+        if self.archive_last:
+            sortable = table.append_column("_arch_last", pc.fill_null(table["_arch"], False))
+            keys.append(("_arch_last", "ascending"))
+        keys += [("retrieved_at", "descending"), ("_seq", "descending")]
+        return table.take(pc.sort_indices(sortable, sort_keys=keys))
 
 
 #: The newest sighting wins, a later one winning a tie ...
-_NEWEST_FIRST = _Order("retrieved_at DESC, _seq DESC")
+_NEWEST_FIRST = _Order(archive_last=False)
 #: ... and with archive answers, Reddit's newest before any archive's.
-_ARCHIVE_LAST = _Order("coalesce(_arch, false), retrieved_at DESC, _seq DESC")
-#: Every sighting's narrow columns, sorted by key, each thing's winner first: the winners are the
-#: first row of each key (:func:`_winners`).  A sort of narrow rows is cheaper than a hash
-#: aggregation (``arg_max`` per key), which spills past the memory limit near a million keys.
-_NARROW_SORTED = "SELECT _key, {columns}, _pre, _rdepth AS _pre_depth FROM read_parquet({src}) ORDER BY _key, {order}"
+_ARCHIVE_LAST = _Order(archive_last=True)
+#: The columns depth and the thread filter need of each winner, by table.
 _NARROW = {
-    "comments": "_parent, _rdepth",
-    "submissions": "title, selftext, source, retrieved_at",
+    "comments": ["_parent", "_rdepth"],
+    "submissions": ["title", "selftext", "source", "retrieved_at"],
 }
-#: Every sighting, each thing's winner first.
-_SORTED = "SELECT * FROM read_parquet({src}) {where} ORDER BY _key, {order}"
-#: With archive answers (or a base version whose rows carry archive facts), each sighting also gets
-#: the archive's facts about its thing, from the thing's newest sighting that carries them (an
-#: archive answer's, or a base row's), joined in DuckDB: nothing per thing is held here.
-_SORTED_WITH_FACTS = """
-SELECT s.* EXCLUDE (archive_status, archived_at, archive_flags),
-    f._facts.archive_status AS archive_status,
-    f._facts.archived_at AS archived_at,
-    f._facts.archive_flags AS archive_flags
-FROM (SELECT * FROM read_parquet({src}) {where}) AS s
-LEFT JOIN (
-    SELECT _key,
-        arg_max({{'archive_status': archive_status, 'archived_at': archived_at, 'archive_flags': archive_flags}},
-                (retrieved_at, _seq)) AS _facts
-    FROM read_parquet({src}) WHERE archive_status IS NOT NULL {and_where}
-    GROUP BY _key
-) AS f USING (_key)
-ORDER BY _key, {order}
-"""
-_FOUND = "SELECT thread, list_sort(list(DISTINCT label)) AS labels FROM read_parquet({src}) GROUP BY thread"
+#: What decides the winner, and the facts a base sighting gives (see :func:`_winners`).
+_ORDER_COLUMNS = ["_key", "retrieved_at", "_seq", "_arch", "_pre", "_rdepth"]
+#: An archive's facts about a thing, taken from its newest sighting that carries them.
+_FACTS = ("archive_status", "archived_at", "archive_flags")
 
 
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
-def _sql_files(paths: list[Path]) -> str:
-    """A DuckDB list of staging files (a build's own, and its parts')."""
-    return "[" + ", ".join(f"'{_sql_path(p)}'" for p in paths) + "]"
-
-
-def _winners(con: _Reader, staged: list[Path] | None, stem: str, order: _Order) -> pa.Table | None:
+def _winners(staged: list[Path] | None, stem: str, order: _Order, *, spill: Path) -> pa.Table | None:
     """The columns depth and the thread filter need of each thing's winning sighting, sorted by key.
 
     Also, per thing: ``_in_base``, whether the base version holds it, and ``_base_depth``, the
@@ -247,18 +201,16 @@ def _winners(con: _Reader, staged: list[Path] | None, stem: str, order: _Order) 
     """
     if not staged:
         return None
-    query = _NARROW_SORTED.format(columns=_NARROW[stem], src=_sql_files(staged), order=order.sort)
+    columns = list(dict.fromkeys([*_ORDER_COLUMNS, *_NARROW[stem]]))
+    sightings = runs.ahead(
+        runs.merged(staged, columns=columns, arrange=order.arrange, batch_rows=BATCH_ROWS, spill=spill)
+    )
     kept: list[pa.RecordBatch] = []
     in_base: list[np.ndarray] = []  # per key, in key order: held by the base
     deepest: list[np.ndarray] = []  # the base's largest depth (valid where ``counted``)
     counted: list[np.ndarray] = []
     last_key: str | None = None
-    reader = (
-        con.narrow(staged, _NARROW[stem], BATCH_ROWS)
-        if isinstance(con, merge_small.Small)
-        else con.sql(query).to_arrow_reader(BATCH_ROWS)
-    )
-    for batch in reader:
+    for batch in sightings:
         n = batch.num_rows
         if n == 0:
             continue
@@ -268,7 +220,7 @@ def _winners(con: _Reader, staged: list[Path] | None, stem: str, order: _Order) 
         last_key = keys[-1].as_py()
         starts = np.flatnonzero(first.to_numpy(zero_copy_only=False))
         pre = pc.fill_null(batch.column("_pre"), False).to_numpy(zero_copy_only=False)
-        depth = batch.column("_pre_depth")
+        depth = batch.column("_rdepth")
         valid = pre & pc.is_valid(depth).to_numpy(zero_copy_only=False)
         values = np.where(valid, pc.fill_null(depth, 0).to_numpy(zero_copy_only=False), _NO_DEPTH)
         if not starts.size or starts[0]:  # the batch opens with the previous batch's last key
@@ -280,7 +232,7 @@ def _winners(con: _Reader, staged: list[Path] | None, stem: str, order: _Order) 
             in_base.append(np.logical_or.reduceat(pre, starts))
             deepest.append(np.maximum.reduceat(values, starts))
             counted.append(np.logical_or.reduceat(valid, starts))
-            kept.append(_filtered(batch, first).drop_columns(["_pre", "_pre_depth"]))
+            kept.append(_filtered(batch, first).select(["_key", *_NARROW[stem]]))
     if not kept:
         return None
     winners = pa.Table.from_batches(kept).combine_chunks()
@@ -305,64 +257,62 @@ def _overlay(stem: str, archive: ArchiveOverlay) -> _Overlay:
     return _Overlay("_link", pa.array(sorted(archive.gone | archive.served), pa.string()), archive.text_when_gone)
 
 
-def _ranges(winners: pa.Table | None) -> list[str]:
-    """Keys that cut the winners into ranges of :data:`RANGE_ROWS`, so that each range sorts in memory."""
-    if winners is None or winners.num_rows <= RANGE_ROWS:
-        return []
-    keys = winners["_key"]
-    return [keys[i].as_py() for i in range(RANGE_ROWS, winners.num_rows, RANGE_ROWS)]
-
-
 def _sorted_sightings(
-    con: _Reader, staged: list[Path] | None, bounds: list[str], order: _Order, *, facts: bool
+    staged: list[Path] | None, order: _Order, *, facts: bool, spill: Path
 ) -> Iterator[pa.RecordBatch]:
-    """Every sighting, sorted by key and newest first, streamed in batches, one key range at a time.
+    """Every sighting, sorted by key and newest first, streamed in batches (the runs merged, :mod:`.runs`).
 
-    Sorting all the (wide) sightings at once makes DuckDB spill to disk past its memory limit;
-    a range of :data:`RANGE_ROWS` keys sorts in memory, at the cost of one more scan per range.
     With ``facts`` (archive answers, or base rows that carry them), each sighting carries its
-    thing's archive facts (:data:`_SORTED_WITH_FACTS`).
+    thing's archive facts, from the thing's newest sighting that carries them (an archive
+    answer's, or a base row's).
     """
     if not staged:
         return
-    if isinstance(con, merge_small.Small):  # no bounds: a small build is one range
-        yield from con.sorted_batches(staged, BATCH_ROWS)
-        return
-    edges: list[str | None] = [None, *bounds, None]
-    for low, high in itertools.pairwise(edges):
-        where = " AND ".join(
-            part
-            for part in (
-                f"_key >= {_sql_text(low)}" if low is not None else "",
-                f"_key < {_sql_text(high)}" if high is not None else "",
-            )
-            if part
+    arrange = order.arrange if not facts else (lambda table: order.arrange(_with_facts(table)))
+    yield from runs.ahead(runs.merged(staged, columns=None, arrange=arrange, batch_rows=BATCH_ROWS, spill=spill))
+
+
+def _with_facts(table: pa.Table) -> pa.Table:
+    """Each row with its thing's archive facts (``table`` holds every sighting of the things it holds)."""
+    carries = pc.is_valid(table["archive_status"])
+    where: pa.Array = pa.nulls(table.num_rows, pa.int32())
+    newest = table.schema.empty_table().select(["_key", *_FACTS])
+    if pc.any(carries).as_py():
+        facts = table.filter(carries).select(["_key", "retrieved_at", "_seq", *_FACTS])
+        facts = facts.take(
+            pc.sort_indices(facts, [("_key", "ascending"), ("retrieved_at", "descending"), ("_seq", "descending")])
         )
-        src = _sql_files(staged)
-        if facts:
-            query = _SORTED_WITH_FACTS.format(
-                src=src,
-                where=f"WHERE {where}" if where else "",
-                and_where=f"AND {where}" if where else "",
-                order=order.sort,
-            )
-        else:
-            query = _SORTED.format(src=src, where=f"WHERE {where}" if where else "", order=order.sort)
-        yield from con.sql(query).to_arrow_reader(BATCH_ROWS)
+        keys = facts["_key"].combine_chunks()
+        n = len(keys)
+        first = pa.concat_arrays([pa.array([True]), pc.not_equal(keys.slice(1), keys.slice(0, n - 1))])
+        newest = facts.filter(first)
+        where = pc.index_in(table["_key"], value_set=newest["_key"].combine_chunks())
+    for name in _FACTS:
+        table = table.set_column(table.schema.get_field_index(name), name, newest[name].take(where))
+    return table
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def _found(staged: list[Path] | None) -> pa.Table:
+    """Every thread and the labels that found it, each once and sorted (one row per thread found).
 
-
-def _found(con: _Reader, staged: list[Path] | None) -> pa.Table:
-    """Every thread and the sorted labels that found it."""
+    The staged rows are (thread, label) pairs, one per finding: a few per thread, not per comment.
+    """
+    empty = pa.table({"thread": pa.array([], pa.string()), "labels": pa.array([], pa.list_(pa.string()))})
     if not staged:
-        return pa.table({"thread": pa.array([], pa.string()), "labels": pa.array([], pa.list_(pa.string()))})
-    if isinstance(con, merge_small.Small):
-        return con.found(staged)
-    table = con.sql(_FOUND.format(src=_sql_files(staged))).to_arrow_table()
-    return table.combine_chunks()
+        return empty
+    table = pa.concat_tables(pq.read_table(path, columns=["thread", "label"]) for path in staged)
+    pairs = table.filter(pc.and_(pc.is_valid(table["thread"]), pc.is_valid(table["label"])))
+    pairs = pairs.group_by(["thread", "label"], use_threads=False).aggregate([])  # each pair once
+    pairs = pairs.take(pc.sort_indices(pairs, [("thread", "ascending"), ("label", "ascending")]))
+    threads = pairs["thread"].combine_chunks()
+    n = len(threads)
+    if n == 0:
+        return empty
+    new = pa.concat_arrays([pa.array([True]), pc.not_equal(threads.slice(1), threads.slice(0, n - 1))])
+    starts = np.flatnonzero(new.to_numpy(zero_copy_only=False))
+    offsets = pa.array(np.append(starts, n), pa.int32())
+    labels = pa.ListArray.from_arrays(offsets, pairs["label"].combine_chunks())
+    return pa.table({"thread": threads.take(pa.array(starts)), "labels": labels})
 
 
 @dataclass

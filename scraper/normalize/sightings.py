@@ -44,7 +44,7 @@ from pydantic import ValidationError
 
 from schemas import ARROW_SCHEMAS, Status
 from scraper.errors import InputError
-from scraper.normalize import wire
+from scraper.normalize import runs, wire
 from scraper.normalize.archive import (
     ARCHIVE_ORIGIN,
     ArchiveFacts,
@@ -170,6 +170,7 @@ class Sightings:
         self._slow: dict[str, list[dict[str, Any]]] = {"t1": [], "t3": []}
         self._found: list[tuple[str, str]] = []
         self._writers: dict[str, pq.ParquetWriter] = {}
+        self._runs: dict[str, list[pa.RecordBatch]] = {}  # a table's sightings not yet written as a run
         self.files: dict[str, list[Path]] = {}
         self._parts = 0
 
@@ -712,6 +713,11 @@ class Sightings:
             self._found = []
 
     def _write(self, stem: str, batch: pa.RecordBatch) -> None:
+        if stem in STAGING:  # a table's sightings: buffered, then written sorted as one run
+            self._runs.setdefault(stem, []).append(batch)
+            if sum(b.num_rows for b in self._runs[stem]) >= runs.RUN_ROWS:
+                self._write_run(stem)
+            return
         writer = self._writers.get(stem)
         if writer is None:
             path = self.workdir / f"{stem}.staging.parquet"
@@ -723,9 +729,23 @@ class Sightings:
             self.files.setdefault(stem, []).append(path)
         writer.write_batch(batch)
 
+    def _write_run(self, stem: str) -> None:
+        batches = self._runs.pop(stem, [])
+        if not batches:
+            return
+        paths = self.files.setdefault(stem, [])
+        path = self.workdir / f"{stem}.run-{len(paths):05d}.parquet"
+        runs.write_run(path, pa.Table.from_batches(batches))
+        paths.append(path)
+
     def close(self) -> dict[str, list[Path]]:
-        """Flush and close the staging files; return them by stem (``submissions``, ``comments``, ``found``)."""
+        """Flush and close the staging files; return them by stem (``submissions``, ``comments``, ``found``).
+
+        A table's staging files are sorted runs (:mod:`scraper.normalize.runs`).
+        """
         self.flush()
+        for stem in list(self._runs):
+            self._write_run(stem)
         for writer in self._writers.values():
             writer.close()
         self._writers = {}

@@ -1,0 +1,145 @@
+"""The sorted runs of stage one and their merge, against DuckDB sorting the same sightings.
+
+:func:`scraper.normalize.runs.merged` replaced a DuckDB ``ORDER BY`` over every staging
+file (and, with archive answers, a join of each thing's newest archive facts).  The old
+queries are the reference here: whatever the sightings, however they are cut into runs,
+row groups, merge passes and batches, the merged stream holds the same rows in the same
+order, in batches of exactly the size asked (the last one shorter).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scraper import duck
+from scraper.normalize import merge, runs
+from tests.conftest import examples
+
+SCHEMA = pa.schema(
+    [
+        ("_key", pa.string()),
+        ("retrieved_at", pa.timestamp("us", tz="UTC")),
+        ("_seq", pa.int64()),
+        ("_arch", pa.bool_()),
+        ("archive_status", pa.string()),
+        ("archived_at", pa.timestamp("us", tz="UTC")),
+        ("archive_flags", pa.list_(pa.string())),
+        ("body", pa.string()),
+    ]
+)
+
+SIGHTING = st.fixed_dictionaries(
+    {
+        "_key": st.sampled_from(["t1_a", "t1_b", "t1_bb", "t1_c", "t1_\u00e9", "t1_z", "t1_A"]),
+        "retrieved_at": st.integers(0, 3).map(lambda s: s * 1_000_000),
+        "_arch": st.one_of(st.none(), st.booleans()),
+        "archive_status": st.one_of(st.none(), st.sampled_from(["visible", "deleted", "removed"])),
+        "archived_at": st.one_of(st.none(), st.integers(0, 5).map(lambda s: s * 1_000_000)),
+        "archive_flags": st.one_of(st.none(), st.lists(st.sampled_from(["x", "y"]), max_size=2)),
+        "body": st.text(max_size=3),
+    }
+)
+
+# The queries the merge ran before runs (merge.py until 2026-12-02), the reference.
+_ORDER = {False: "retrieved_at DESC, _seq DESC", True: "coalesce(_arch, false), retrieved_at DESC, _seq DESC"}
+_SORTED = "SELECT * FROM read_parquet({src}) ORDER BY _key, {order}"
+_SORTED_WITH_FACTS = """
+SELECT s.* EXCLUDE (archive_status, archived_at, archive_flags),
+    f._facts.archive_status AS archive_status,
+    f._facts.archived_at AS archived_at,
+    f._facts.archive_flags AS archive_flags
+FROM (SELECT * FROM read_parquet({src})) AS s
+LEFT JOIN (
+    SELECT _key,
+        arg_max({{'archive_status': archive_status, 'archived_at': archived_at, 'archive_flags': archive_flags}},
+                (retrieved_at, _seq)) AS _facts
+    FROM read_parquet({src}) WHERE archive_status IS NOT NULL
+    GROUP BY _key
+) AS f USING (_key)
+ORDER BY _key, {order}
+"""
+
+
+def _reference(paths: list[Path], *, archive_last: bool, facts: bool) -> list[dict[str, Any]]:
+    src = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
+    query = (_SORTED_WITH_FACTS if facts else _SORTED).format(src=src, order=_ORDER[archive_last])
+    con = duck.connect()
+    try:
+        table = con.sql(query).to_arrow_table()
+    finally:
+        con.close()
+    return table.select(SCHEMA.names).to_pylist()
+
+
+@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    sightings=st.lists(SIGHTING, min_size=1, max_size=40),
+    cuts=st.lists(st.integers(1, 40), min_size=1, max_size=8),
+    group_rows=st.integers(1, 5),
+    max_runs=st.integers(2, 4),
+    batch_rows=st.integers(1, 9),
+    archive_last=st.booleans(),
+    facts=st.booleans(),
+)
+def test_merged_runs_equal_one_sort_of_every_sighting(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    sightings: list[dict[str, Any]],
+    cuts: list[int],
+    group_rows: int,
+    max_runs: int,
+    batch_rows: int,
+    archive_last: bool,
+    facts: bool,
+) -> None:
+    folder = tmp_path_factory.mktemp("runs")
+    monkeypatch.setattr(runs, "GROUP_ROWS", group_rows)
+    monkeypatch.setattr(runs, "MAX_RUNS", max_runs)
+    monkeypatch.setattr(merge, "BATCH_ROWS", batch_rows)
+    rows = [{**s, "_seq": seq} for seq, s in enumerate(sightings)]
+    paths, start = [], 0
+    for cut in [*cuts, len(rows)]:  # runs of the sizes drawn, the rest in one last run
+        if start >= len(rows):
+            break
+        paths.append(folder / f"run{len(paths)}.parquet")
+        runs.write_run(paths[-1], pa.Table.from_pylist(rows[start : start + cut], schema=SCHEMA))
+        start += cut
+    order = merge._ARCHIVE_LAST if archive_last else merge._NEWEST_FIRST
+    batches = list(merge._sorted_sightings(paths, order, facts=facts, spill=folder / "spill"))
+    assert [b.num_rows for b in batches[:-1]] == [batch_rows] * (len(batches) - 1)
+    assert 0 < batches[-1].num_rows <= batch_rows
+    got = pa.Table.from_batches(batches).select(SCHEMA.names).to_pylist()
+    assert got == _reference(paths, archive_last=archive_last, facts=facts)
+    assert (len(paths) > max_runs) == (folder / "spill").exists()
+
+
+def test_batches_are_exactly_the_size_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What comes out is cut by the sorted stream alone, not by where runs or row groups end."""
+    monkeypatch.setattr(runs, "GROUP_ROWS", 3)
+    rows = [{"_key": f"t1_{i % 13:02d}", "retrieved_at": i, "_seq": i, "body": "b"} for i in range(50)]
+    schema = pa.schema(
+        [("_key", pa.string()), ("retrieved_at", pa.int64()), ("_seq", pa.int64()), ("body", pa.string())]
+    )
+    paths = []
+    for i, cut in enumerate(range(0, 50, 11)):
+        paths.append(tmp_path / f"r{i}.parquet")
+        runs.write_run(paths[-1], pa.Table.from_pylist(rows[cut : cut + 11], schema=schema))
+    batches = list(runs.merged(paths, columns=None, arrange=runs.sort_by_key, batch_rows=7, spill=tmp_path / "s"))
+    assert [b.num_rows for b in batches] == [7] * 7 + [1]
+    keys = pa.Table.from_batches(batches)["_key"].to_pylist()
+    assert keys == sorted(r["_key"] for r in rows)
+
+
+def test_a_file_that_is_not_sorted_is_refused(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "r.parquet"
+    pq.write_table(pa.table({"_key": ["t1_b", "t1_a"]}), path)
+    with pytest.raises(runs.RunOrderError, match="not sorted"):
+        list(runs.merged([path], columns=None, arrange=runs.sort_by_key, batch_rows=5, spill=tmp_path / "s"))
