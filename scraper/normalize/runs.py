@@ -55,6 +55,7 @@ class RunOrderError(RuntimeError):
 
 def write_run(path: Path, table: pa.Table) -> None:
     """Write ``table`` sorted by key (stable: rows of one key keep their order) as the run ``path``."""
+    table = table.combine_chunks()  # a take from one chunk is 3x faster than from several
     ordered = table.take(pc.sort_indices(table[KEY]))
     # no dictionary: staging strings are mostly unique; no statistics: nothing reads them
     pq.write_table(
