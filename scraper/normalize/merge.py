@@ -1,9 +1,10 @@
 """Stage two of the streaming build: the newest sighting of each thing, its depth and provenance, as Parquet.
 
-The sightings of stage one (:mod:`scraper.normalize.sightings`) are reduced in
-DuckDB, which sorts and spills to disk under a memory limit: per fullname the
-sighting with the latest ``retrieved_at`` wins, a later one winning a tie, and
-the winners are written sorted by fullname.  Then, one bounded batch at a time:
+The sightings of stage one (:mod:`scraper.normalize.sightings`) are staged as
+runs sorted by fullname; :mod:`scraper.normalize.runs` merges them, so every
+sighting of a thing comes together, and per fullname the sighting with the
+latest ``retrieved_at`` wins, a later one winning a tie; the winners are
+written sorted by fullname.  Then, one bounded batch at a time:
 
 - **depth** comes from the parent chain over every winner, Reddit's own depth
   only where the chain is not held and Reddit's answer gave it absolutely (a
