@@ -237,11 +237,13 @@ def test_workers_die_with_a_killed_caller(tmp_path: Path) -> None:
         "import time, sys\n"
         "from pathlib import Path\n"
         "import scraper.ingest as ingest_module\n"
-        "read = ingest_module._read_part\n"
-        "def slow(job):\n"
+        # read_file runs inside the workers, which are forked after this patch and so inherit it;
+        # _read_part itself is pickled by name for the pool, so it must stay importable
+        "read = ingest_module.read_file\n"
+        "def slow(path, sightings):\n"
         "    time.sleep(60)\n"
-        "    return read(job)\n"
-        "ingest_module._read_part = slow\n"
+        "    return read(path, sightings)\n"
+        "ingest_module.read_file = slow\n"
         f"ingest_module.ingest(Path({str(tmp_path / 'ds')!r}), [Path(p) for p in {files!r}], workers=2)\n"
     )
     proc = forked.Forked(forked.script(code))  # a real caller process, forked from this one (tests/forked.py)

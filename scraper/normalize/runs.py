@@ -36,13 +36,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 #: Sightings of a table buffered by stage one before they are sorted and written as one run.
-RUN_ROWS = 65536
-#: Rows per row group of a run: the unit the merge reads from each run.
+RUN_ROWS = 32768
+#: Rows per row group of a run.
 GROUP_ROWS = 4096
+#: Rows the merge holds of all runs together (at least :data:`LEAST_READ` a run): each run is read
+#: this many rows divided by the number of runs at a time, so memory does not grow with the runs.
+HELD_ROWS = 32768
+LEAST_READ = 256
 #: Runs merged at once; more are first merged in groups of this many into longer runs.
 MAX_RUNS = 64
 #: Merged batches made ahead of the one being used (see :func:`ahead`).
-AHEAD = 2
+AHEAD = 1
 THREADS = False
 KEY = "_key"
 
@@ -71,10 +75,11 @@ def sort_by_key(table: pa.Table) -> pa.Table:
 class _Run:
     """One run being read: the rows read and not yet taken, and the largest key read so far."""
 
-    def __init__(self, path: Path, columns: Sequence[str] | None) -> None:
+    def __init__(self, path: Path, columns: Sequence[str] | None, read_rows: int) -> None:
         self.path = path
-        self._file = pq.ParquetFile(path)
-        self._batches = self._file.iter_batches(batch_size=GROUP_ROWS, columns=columns, use_threads=THREADS)
+        self.read_rows = read_rows
+        self._file = pq.ParquetFile(path, pre_buffer=False)  # pre-buffered, each reader held its whole run
+        self._batches = self._file.iter_batches(batch_size=read_rows, columns=columns, use_threads=THREADS)
         self.rows: list[pa.RecordBatch] = []
         self.count = 0
         self.last: str | None = None
@@ -155,7 +160,8 @@ def merged(
     paths = list(paths)
     if len(paths) > MAX_RUNS:
         paths = _fewer_runs(paths, columns=columns, spill=spill)
-    runs = [_Run(path, columns) for path in paths]
+    read_rows = max(LEAST_READ, HELD_ROWS // max(len(paths), 1) // 2)
+    runs = [_Run(path, columns, read_rows) for path in paths]
     for run in runs:
         run.read()
     out: list[pa.Table] = []  # arranged rows not yet given out
@@ -169,13 +175,15 @@ def merged(
             for batch in run.take_below(bound):
                 gathered.append(batch)
                 gathered_rows += batch.num_rows
-        for run in runs:  # a run short of a row group's rows reads on; so must one whose rows are all at the bound
-            if not run.done and (run.count < GROUP_ROWS or run.last == bound):
+        for run in runs:  # a run short of one read's rows reads on; so must one whose rows are all at the bound
+            if not run.done and (run.count < run.read_rows or run.last == bound):
                 run.read()
         runs = [run for run in runs if run.count or not run.done]
         if gathered and (gathered_rows >= batch_rows or not runs):
-            table = arrange(pa.Table.from_batches(gathered).combine_chunks())  # a take from one chunk is 3x faster
-            gathered, gathered_rows = [], 0
+            whole = pa.Table.from_batches(gathered).combine_chunks()  # a take from one chunk is 3x faster
+            gathered, gathered_rows = [], 0  # the pieces (and the row groups they slice) go before the take
+            table = arrange(whole)
+            del whole
             out.append(table)
             out_rows += table.num_rows
             while out_rows >= batch_rows:
