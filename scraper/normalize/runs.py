@@ -41,7 +41,7 @@ RUN_ROWS = 32768
 GROUP_ROWS = 4096
 #: Rows the merge holds of all runs together (at least :data:`LEAST_READ` a run): each run is read
 #: this many rows divided by the number of runs at a time, so memory does not grow with the runs.
-HELD_ROWS = 32768
+HELD_ROWS = 131072
 LEAST_READ = 256
 #: Runs merged at once; more are first merged in groups of this many into longer runs.
 MAX_RUNS = 64
