@@ -17,9 +17,10 @@ the sightings only, never on how they were cut into runs.
 This replaces sorting all the staged sightings in DuckDB, which read every staging file
 once per key range and sorted the wide rows there (4–5 s of a 1M-comment ingest's final
 pass, on one core's worth of wall time); here each run is read once.  Memory holds
-:data:`HELD_ROWS` rows of all runs together (however many there are) and a few output batches.  Past :data:`MAX_RUNS` runs, groups of runs are first
-merged into longer runs in ``spill`` (the passes of an external merge sort), so memory
-stays bounded however many runs there are.
+:data:`HELD_ROWS` rows of all runs together (however many there are) and a few output
+batches.  Past :data:`MAX_RUNS` runs, groups of runs are first merged into longer runs in
+``spill`` (the passes of an external merge sort), so memory stays bounded however many runs
+there are.
 
 No library does this for Parquet files already sorted: DuckDB and Polars re-sort them.
 """

@@ -96,6 +96,29 @@ class _Context:
         self.endpoint: str | None = None  # of the API call being made (endpoints.py)
 
 
+#: The most a Reddit answer may hold, decompressed. A real one is at most a few MB (a 500-comment
+#: tree with every field is about 1 MB); past this it is not an answer.
+MAX_ANSWER_BYTES = 64 * 2**20
+
+
+class AnswerTooLarge(Exception):
+    """An answer longer than :data:`MAX_ANSWER_BYTES`; it reaches the caller as a failed request."""
+
+
+def _read_body(response: requests.Response, limit: int) -> None:
+    """Read the body of a streamed response, refusing one past ``limit`` bytes; ``.content`` then holds it."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise AnswerTooLarge(f"an answer longer than {limit:,} bytes, which no Reddit answer is")
+        chunks.append(chunk)
+    # what requests' own ``.content`` does once it has read a body
+    response._content = b"".join(chunks)  # noqa: SLF001
+    response._content_consumed = True  # noqa: SLF001
+
+
 class ArchivingRequestor(prawcore.Requestor):
     """A prawcore requestor that appends every response to the raw archive."""
 
@@ -114,11 +137,21 @@ class ArchivingRequestor(prawcore.Requestor):
         self.run_id = ""
 
     def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
-        """Make the request, then archive request and response before returning."""
+        """Make the request, then archive request and response before returning.
+
+        The body is read here, at most :data:`MAX_ANSWER_BYTES` of it (after decompression): an
+        answer that goes on past that (a broken proxy, a hostile server) is a failed request
+        (:class:`AnswerTooLarge`, retried like a network error), not one held in memory whole.
+        """
         requested_at = datetime.now(UTC)
         # prawcore passes its own 16 s to every call and PRAW 8.0.3 never hands it the configured
         # timeout, so the requestor's timeout (ours, from RedditSettings) wins here.
-        response: requests.Response = super().request(*args, timeout=self.timeout, **kwargs)
+        response: requests.Response = super().request(*args, timeout=self.timeout, stream=True, **kwargs)
+        try:
+            _read_body(response, MAX_ANSWER_BYTES)
+        except Exception as exc:  # noqa: BLE001 - as prawcore wraps a failed read of a body it read itself
+            response.close()
+            raise prawcore.RequestException(exc, args, kwargs) from None
         if self._archive is not None:
             self._archive.append(self._record(response, requested_at))
         if self._observer is not None and ep.endpoint_from_url(str(response.request.url)) != ep.TOKEN:
