@@ -128,7 +128,10 @@ def merge(
     """
     result = MergeResult()
     order = _ARCHIVE_LAST if archive is not None else _NEWEST_FIRST
-    winners = {stem: _winners(staging.get(stem), stem, order, spill=workdir / "runs") for stem in outputs}
+    # each merge of runs spills (past runs.MAX_RUNS) into a folder of its own
+    winners = {
+        stem: _winners(staging.get(stem), stem, order, spill=workdir / f"runs-{stem}-narrow") for stem in outputs
+    }
     found = _found(staging.get("found"))
     threads = _threads(winners.get("submissions"), found, keep_thread=keep_thread, base_only=base_only, purged=purged)
     overlays = {stem: _overlay(stem, archive) for stem in outputs} if archive is not None else {}
@@ -140,7 +143,10 @@ def merge(
             _final(
                 stem,
                 _sorted_sightings(
-                    staging.get(stem), order, facts=archive is not None or keep_facts, spill=workdir / "runs"
+                    staging.get(stem),
+                    order,
+                    facts=archive is not None or keep_facts,
+                    spill=workdir / f"runs-{stem}-whole",
                 ),
                 out,
                 qfile,
