@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 #: Sightings of a table buffered by stage one before they are sorted and written as one run.
 RUN_ROWS = 32768
 #: Rows per row group of a run.
-GROUP_ROWS = 4096
+GROUP_ROWS = 1024
 #: Rows the merge holds of all runs together (at least :data:`LEAST_READ` a run): each run is read
 #: this many rows divided by the number of runs at a time, so memory does not grow with the runs.
 HELD_ROWS = 131072
