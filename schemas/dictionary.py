@@ -109,7 +109,7 @@ def dictionary_markdown() -> str:
         "## Status rules",
         "",
         "`status` is derived from Reddit's markers when a row is built, trying the first four rules in order "
-        "(`scraper/normalize/rows.py`, WIRE-FORMAT §7); the last two are set by the tool:",
+        "(`scraper/normalize/status.py`, WIRE-FORMAT §5-§7); the last two are set by the tool:",
         "",
     ]
     lines += [f"{n}. `{status.value}`: {rule}." for n, (status, rule) in enumerate(STATUS_RULES.items(), 1)]

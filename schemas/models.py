@@ -54,12 +54,14 @@ class Status(enum.StrEnum):
     """Reddit was asked and no longer serves the item; it is known only from an archive (docs/ARCHIVES.md)."""
 
 
-#: How a row's status is decided, in the order the rules are tried (scraper/normalize/rows.py, WIRE-FORMAT §7).
+#: How a row's status is decided, in the order the rules are tried (scraper/normalize/status.py, WIRE-FORMAT §5-§7).
 #: Every status but ``visible`` makes the row a tombstone: title, selftext, body, url, author, author_fullname
 #: and author_flair_text are emptied, the permalink loses its title slug; ids, links, times and score stay.
 STATUS_RULES: dict[Status, str] = {
     Status.REMOVED: "the body or selftext is `[removed]`, or a submission's `removed_by_category` is set to "
-    "anything but `author` or `deleted`: removed by moderators or Reddit",
+    "anything but `author` or `deleted`, or a moderator's view of the item says `removed` or `spam` is true or "
+    "names who removed it in `banned_by` (the text a moderator still sees is not kept; `approved` alone does not "
+    "override these): removed by moderators or Reddit",
     Status.DELETED: "the body or selftext and the author are both `[deleted]`, or a submission's "
     "`removed_by_category` is `author` or `deleted`: deleted by its author",
     Status.ACCOUNT_DELETED: "the author is `[deleted]` and the text is kept: the author's account is gone",

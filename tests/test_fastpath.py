@@ -137,6 +137,9 @@ EPOCH = st.one_of(
     ANY_SCALAR,
 )
 FLAG = st.one_of(st.booleans(), ANY_SCALAR)
+#: A moderator's view (WIRE-FORMAT §5): mostly false, sometimes a removal, sometimes a value the fast path refuses.
+MOD_FLAGS = st.one_of(st.just(False), st.booleans(), ANY_SCALAR)
+BANNED = st.one_of(st.none(), st.booleans(), st.sampled_from(["a_moderator", ""]), ANY_SCALAR)
 NUMBER = st.one_of(st.integers(-(2**40), 2**40), ANY_SCALAR)
 
 
@@ -159,6 +162,9 @@ def t1_data(draw: st.DrawFn, cid: str, parent: str) -> dict[str, Any]:
         ("locked", FLAG),
         ("is_submitter", FLAG),
         ("collapsed", FLAG),
+        ("removed", MOD_FLAGS),
+        ("spam", MOD_FLAGS),
+        ("banned_by", BANNED),
     ):
         if draw(st.integers(0, 3)):
             data[key] = draw(strategy)
@@ -178,7 +184,10 @@ def trees(draw: st.DrawFn) -> list[Any]:
     for key in ("selftext", "author", "url", "removed_by_category", "subreddit"):
         if draw(st.booleans()):
             submission[key] = draw(STRING)
-    for key, strategy in (("num_comments", NUMBER), ("upvote_ratio", NUMBER), ("is_self", FLAG), ("over_18", FLAG)):
+    for key, strategy in (
+        *(("num_comments", NUMBER), ("upvote_ratio", NUMBER), ("is_self", FLAG), ("over_18", FLAG)),
+        *(("removed", MOD_FLAGS), ("spam", MOD_FLAGS), ("banned_by", BANNED)),
+    ):
         if draw(st.booleans()):
             submission[key] = draw(strategy)
     return [
@@ -292,17 +301,34 @@ def test_single_things_past_the_batch_size_are_all_staged_in_order(count: int, b
 
 
 MARKER = st.sampled_from([None, "", "[deleted]", "[removed]", "author", "deleted", "moderator", "reddit", "text"])
+#: A moderator's flags as the fast decoder takes them (WIRE-FORMAT §5): ``removed``, ``spam``, ``banned_by``.
+MOD_FLAG = st.sampled_from([None, False, True])
+BANNED_BY = st.sampled_from([None, False, True, "", "a_moderator"])
 
 
 @settings(max_examples=examples(50), deadline=None)
-@given(kind=st.sampled_from(["t1", "t3"]), rows=st.lists(st.tuples(MARKER, MARKER, MARKER), min_size=1, max_size=30))
-def test_column_statuses_are_the_status_rule(kind: str, rows: list[tuple[str | None, str | None, str | None]]) -> None:
-    """The fast path's status column (Arrow compute) gives :func:`status_of` row by row."""
-    from scraper.normalize.rows import status_of
-    from scraper.normalize.sightings import _statuses
+@given(
+    kind=st.sampled_from(["t1", "t3"]),
+    rows=st.lists(st.tuples(MARKER, MARKER, MARKER, MOD_FLAG, MOD_FLAG, BANNED_BY), min_size=1, max_size=30),
+)
+def test_column_statuses_are_the_status_rule(kind: str, rows: list[tuple[Any, ...]]) -> None:
+    """The fast path's status column (Arrow compute) gives :func:`status_of` row by row, moderator flags included."""
+    from scraper.normalize.sightings import _moderated, _statuses
+    from scraper.normalize.status import thing_status
 
-    text, author, category = (pa.array(list(column), pa.string()) for column in zip(*rows, strict=True))
-    status, gone = _statuses(text, author, category if kind == "t3" else None)
-    want = [str(status_of(kind, t, a, c if kind == "t3" else None)) for t, a, c in rows]
+    text, author, category = (pa.array(list(column), pa.string()) for column in list(zip(*rows, strict=True))[:3])
+    removed, spam, banned = (list(column) for column in list(zip(*rows, strict=True))[3:])
+    status, gone = _statuses(text, author, category if kind == "t3" else None, _moderated(removed, spam, banned))
+    text_field = "body" if kind == "t1" else "selftext"
+    want = [
+        str(
+            thing_status(
+                {text_field: t, "author": a, "removed_by_category": c if kind == "t3" else None}
+                | {"removed": r, "spam": s, "banned_by": b},
+                kind,
+            )
+        )
+        for t, a, c, r, s, b in rows
+    ]
     assert status.to_pylist() == want
-    assert gone.to_pylist() == [a == "[deleted]" for _, a, _ in rows]
+    assert gone.to_pylist() == [a == "[deleted]" for _, a, *_ in rows]

@@ -14,15 +14,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas import Comment, Status, Submission
+from schemas import Comment, Submission
 from scraper.normalize.archive import with_archive
 from scraper.normalize.harvest import Harvest, Seen
 from scraper.normalize.policy import tombstone
-
-DELETED = "[deleted]"
-REMOVED = "[removed]"
-#: removed_by_category values that mean the author deleted the post (WIRE-FORMAT §6).
-AUTHOR_CATEGORIES = frozenset({"author", "deleted"})
+from scraper.normalize.status import DELETED, thing_status
 
 
 @dataclass(frozen=True)
@@ -46,26 +42,6 @@ class RowSet:
     submissions: list[Submission] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     quarantined: list[Quarantined] = field(default_factory=list)
-
-
-def thing_status(data: dict[str, Any], kind: str) -> Status:
-    """Derive visible / deleted / removed / account_deleted from Reddit's markers (WIRE-FORMAT §7)."""
-    text = data.get("body") if kind == "t1" else data.get("selftext")
-    return status_of(kind, text, data.get("author"), data.get("removed_by_category"))
-
-
-def status_of(kind: str, text: Any, author: Any, category: Any) -> Status:
-    """The status rule on the three markers it reads: the body or selftext, the author, the removal category."""
-    author_gone = author == DELETED
-    if text == REMOVED or (kind == "t3" and category and category not in AUTHOR_CATEGORIES):
-        return Status.REMOVED
-    if text == DELETED and author_gone:
-        return Status.DELETED
-    if kind == "t3" and category in AUTHOR_CATEGORIES:
-        return Status.DELETED
-    if author_gone:
-        return Status.ACCOUNT_DELETED
-    return Status.VISIBLE
 
 
 class FieldError(ValueError):

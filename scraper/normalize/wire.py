@@ -52,6 +52,10 @@ class T1Data(msgspec.Struct, gc=False):
     is_submitter: bool | None = False
     controversiality: Int64 | None = None
     collapsed: bool | None = None
+    # a moderator's view only (WIRE-FORMAT §5): removed or spam-filtered (scraper/normalize/status.py)
+    removed: bool | None = None
+    spam: bool | None = None
+    banned_by: str | bool | None = None
     depth: Int64 | msgspec.UnsetType | None = msgspec.UNSET
     replies: T1Listing | str = ""
 
@@ -83,6 +87,10 @@ class T3Data(msgspec.Struct, gc=False):
     over_18: bool | None = False
     link_flair_text: str | None = None
     removed_by_category: str | None = None
+    # a moderator's view only (WIRE-FORMAT §5, §6): removed or spam-filtered (scraper/normalize/status.py)
+    removed: bool | None = None
+    spam: bool | None = None
+    banned_by: str | bool | None = None
 
 
 class T1Thing(msgspec.Struct, tag_field="kind", tag="t1", gc=False):
