@@ -26,7 +26,7 @@ Example::
     after = "2015-01-01"      # time range of post creation, UTC; before = "now" by default
     text_when_gone = false    # archive text for items Reddit no longer serves (default: withheld)
 
-    [pseudonymize]            # optional: keyed pseudonyms for authors and u/ mentions
+    [pseudonymize]            # optional: keyed pseudonyms for authors, u/ mentions, profile links
     enabled = true
     key_env = "LEAVING_ML_PSEUDONYM_KEY"   # or key_file = "~/.config/…" (outside the dataset)
 

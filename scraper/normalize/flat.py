@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 
 from schemas import ARROW_SCHEMAS
 from scraper.duck import connect
-from scraper.normalize.pseudonyms import Pseudonymizer
+from scraper.normalize.pseudonyms import MAY_NAME_A_USER, TEXT_COLUMNS, Pseudonymizer
 from scraper.normalize.repair import needs_repair, repair_text, storable
 
 STEMS = {"t3": "submissions", "t1": "comments"}
@@ -750,7 +750,7 @@ def _to_schema(stem: str, table: pa.Table, source: str, pseudonymizer: Pseudonym
 
 
 def pseudonymize_batch(batch: pa.RecordBatch, stem: str, pseudonymizer: Pseudonymizer) -> pa.RecordBatch:
-    """:meth:`Pseudonymizer.row` on a batch: each distinct author once, texts only where they mention u/."""
+    """:meth:`Pseudonymizer.row` on a batch: each distinct author once, texts only where they may name a user."""
     columns = {name: batch[name] for name in batch.schema.names}
     for name, convert in (("author", pseudonymizer.name), ("author_fullname", pseudonymizer.account)):
         values = columns[name]
@@ -758,9 +758,9 @@ def pseudonymize_batch(batch: pa.RecordBatch, stem: str, pseudonymizer: Pseudony
         mapped = pa.array([convert(v) for v in distinct.to_pylist()], pa.string())
         index = pc.index_in(values, value_set=distinct)
         columns[name] = pc.take(mapped, index)
-    for name in ("title", "selftext") if stem == "submissions" else ("body",):
+    for name in TEXT_COLUMNS[stem]:  # fa (adv3 F11): profile links and link URLs too, as Pseudonymizer.row
         values = columns[name]
-        mentions = pc.match_substring_regex(values, r"(?i)u/")
+        mentions = pc.match_substring_regex(values, MAY_NAME_A_USER)
         if pc.any(mentions).as_py():
             texts = values.to_pylist()
             flags = mentions.to_pylist()

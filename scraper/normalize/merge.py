@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 from schemas import ARROW_SCHEMAS, Status
 from scraper.normalize import runs
 from scraper.normalize.harvest import Seen
-from scraper.normalize.pseudonyms import Pseudonymizer
+from scraper.normalize.pseudonyms import TEXT_COLUMNS, Pseudonymizer
 from scraper.normalize.repair import json_line
 from scraper.store.encoding import writer_options
 
@@ -606,7 +606,8 @@ def _prefix(subreddit: str | None) -> str:
 
 
 def _pseudonyms(stem: str, table: pa.Table, pseudonymizer: Pseudonymizer) -> pa.Table:
-    """Authors, accounts and u/ mentions replaced, except in rows of the base version (already done)."""
+    """Authors, accounts and names pointing at users (mentions, profile links) replaced, except in rows of the base
+    version (already done)."""
     fresh = pc.invert(table["_pre"]).to_pylist()
 
     def mapped(name: str, fn: Callable[[str], str]) -> None:
@@ -617,8 +618,7 @@ def _pseudonyms(stem: str, table: pa.Table, pseudonymizer: Pseudonymizer) -> pa.
 
     mapped("author", pseudonymizer.name)
     mapped("author_fullname", pseudonymizer.account)
-    texts = ("title", "selftext") if stem == "submissions" else ("body",)
-    for name in texts:
+    for name in TEXT_COLUMNS[stem]:  # titles, selftexts, link URLs, bodies: every name that points at a user
         values = table[name].to_pylist()
         out = [pseudonymizer.text(v) if new and v is not None else v for v, new in zip(values, fresh, strict=True)]
         table = table.set_column(table.schema.get_field_index(name), name, pa.array(out, pa.string()))

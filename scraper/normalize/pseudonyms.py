@@ -1,9 +1,15 @@
 """Keyed pseudonyms for authors: stable within a dataset, unlinkable without its key.
 
 ``Pseudonymizer(key)`` replaces ``author`` with ``u_<16 hex>``, ``author_fullname``
-with ``t2_<16 hex>`` and every ``u/name`` or ``/u/name`` mention in titles,
-selftexts and bodies with ``u/u_<16 hex>``: HMAC-SHA256 of the lower-cased
-name under the dataset's key, truncated to 64 bits.  The same key gives the
+with ``t2_<16 hex>``, and in titles, selftexts, bodies and link URLs every name
+that points at a user (:data:`PROFILE`): a ``u/name`` or ``/u/name`` mention, a
+profile link on any reddit.com host (``https://www.reddit.com/user/name``,
+``old.reddit.com/u/name``, ``np.reddit.com/user/name/comments``, with or without
+a scheme, inside Markdown links too), a relative ``/user/name`` link, a user's
+profile subreddit ``r/u_name`` and a ``message/compose?to=name`` link.  The name
+becomes ``u_<16 hex>``: HMAC-SHA256 of the lower-cased name under the dataset's
+key, truncated to 64 bits.  Nothing else is rewritten: other sites' ``/user/``
+paths, subreddit links and words like ``user/admin`` stay as written.  The same key gives the
 same pseudonym in every version; another key gives unrelated ones.  The key
 lives outside the dataset folder (an environment variable or a file that the
 spec names); manifests record only a fingerprint (an HMAC of a constant), so
@@ -25,8 +31,26 @@ from scraper.errors import ConfigError
 
 MIN_KEY_BYTES = 16
 METHOD = "HMAC-SHA256 of the lower-cased name, first 64 bits, hex; key kept outside the dataset"
-_MENTION = re.compile(r"(?<![\w/])(/?u/)([A-Za-z0-9_-]{3,20})\b")
+_NAME = r"[A-Za-z0-9_-]"
+#: A reddit.com host (any subdomain: www, old, new, np, m, ...), with or without a scheme, not part of a longer name.
+_HOST = r"(?<![\w.-])(?i:https?:)?(?://)?(?:[\w-]+\.)*(?i:reddit\.com)"
+#: Where a username stands.  The group that matched says how (each is written as it is); ``name`` is replaced.
+PROFILE = re.compile(
+    r"(?:"
+    rf"(?P<link>{_HOST}/(?i:u|user)/)"  # a profile link on a reddit.com host
+    r"|(?P<relative>(?<![\w./-])/(?i:user)/)"  # a relative /user/name link
+    rf"|(?P<subreddit>(?:{_HOST}/|(?<![\w/])/?)r/u_)"  # a profile subreddit: r/u_name, /r/u_name, reddit.com/r/u_name
+    rf"|(?P<message>(?:{_HOST}|(?<![\w./-]))/message/compose/?\?to=(?:/?u/|%2Fu%2F)?)"  # a message to a user
+    r"|(?P<mention>(?<![\w/])/?u/)"  # a mention: u/name, /u/name
+    rf")(?P<name>{_NAME}+)(?!{_NAME})"
+)
+_MENTION_LENGTH = range(3, 21)  # a bare mention is linked by Reddit for names of 3 to 20 characters
 RowT = TypeVar("RowT", Submission, Comment)
+#: The text columns whose user names are replaced, by table (the model path, the merge and the dump path).
+TEXT_COLUMNS = {"submissions": ("title", "selftext", "url"), "comments": ("body",)}
+#: What a text must hold to name a user at all (a cheap filter before :data:`PROFILE`), case-blind.
+MAY_NAME_A_USER = r"(?i)u/|user/|u_|compose"
+_MAY_NAME_A_USER = re.compile(MAY_NAME_A_USER)
 
 
 @dataclass(frozen=True)
@@ -52,8 +76,17 @@ class Pseudonymizer:
         return f"t2_{self._digest('account', fullname)}"
 
     def text(self, text: str) -> str:
-        """``text`` with every u/ mention replaced."""
-        return _MENTION.sub(lambda m: f"{m.group(1)}{self.name(m.group(2))}", text)
+        """``text`` with every name that points at a user replaced (:data:`PROFILE`)."""
+        return PROFILE.sub(self._replace, text) if _MAY_NAME_A_USER.search(text) else text
+
+    def _replace(self, match: re.Match[str]) -> str:
+        name = match.group("name")
+        if match.group("mention") is not None and len(name) not in _MENTION_LENGTH:
+            return match.group(0)  # Reddit links a bare mention only for a name of a username's length
+        kept = match.group(0)[: match.start("name") - match.start()]
+        if match.group("subreddit") is not None:  # r/u_name: the subreddit is u_name, the pseudonym is u_<hex>
+            return f"{kept[:-2]}{self.name(name)}"
+        return f"{kept}{self.name(name)}"
 
     def row(self, row: RowT) -> RowT:
         """One row with its author, account and mentions replaced."""
@@ -63,6 +96,7 @@ class Pseudonymizer:
         }
         if isinstance(row, Submission):
             update.update(title=self.text(row.title), selftext=self.text(row.selftext))
+            update["url"] = self.text(row.url) if row.url else row.url  # a link post may link a profile
         else:
             update["body"] = self.text(row.body)
         return row.model_copy(update=update)

@@ -224,7 +224,7 @@ def render_card(
         f"{tomb.get('added', 0)} of them new since its parent.",
         "",
         (
-            "Authors, account ids and u/ mentions are replaced by keyed pseudonyms "
+            "Authors, account ids, u/ mentions and links to users' profiles are replaced by keyed pseudonyms "
             f"({pseudo.get('method')}; key fingerprint `{pseudo.get('key_fingerprint')}`); the key is not "
             "published."
             if pseudo.get("pseudonymized")
