@@ -73,7 +73,8 @@ def test_winners_streamed_in_any_batches_are_the_newest_sighting_and_the_key_fac
             }
         )
         paths.append(folder / f"part{part}.parquet")
-        runs.write_run(paths[-1], table.append_column("_arch", pa.nulls(table.num_rows, pa.bool_())))
+        table = table.append_column("_arch", pa.nulls(table.num_rows, pa.bool_()))
+        runs.write_run(paths[-1], table.append_column("status", pa.nulls(table.num_rows, pa.string())))
     monkeypatch.setattr(merge, "BATCH_ROWS", batch_rows)
     monkeypatch.setattr(runs, "GROUP_ROWS", 2)
     got = merge._winners(paths, "comments", merge._NEWEST_FIRST, spill=folder / "spill")

@@ -31,6 +31,7 @@ SCHEMA = pa.schema(
         ("archived_at", pa.timestamp("us", tz="UTC")),
         ("archive_flags", pa.list_(pa.string())),
         ("body", pa.string()),
+        ("status", pa.string()),
     ]
 )
 
@@ -43,11 +44,20 @@ SIGHTING = st.fixed_dictionaries(
         "archived_at": st.one_of(st.none(), st.integers(0, 5).map(lambda s: s * 1_000_000)),
         "archive_flags": st.one_of(st.none(), st.lists(st.sampled_from(["x", "y"]), max_size=2)),
         "body": st.text(max_size=3),
+        "status": st.one_of(st.none(), st.sampled_from(["visible", "deleted", "account_deleted", "removed"])),
     }
 )
 
 # The queries the merge ran before runs (merge.py until 2026-12-02), the reference.
-_ORDER = {False: "retrieved_at DESC, _seq DESC", True: "coalesce(_arch, false), retrieved_at DESC, _seq DESC"}
+# fa (adv3 F6): a deletion Reddit cannot undo (merge._gone_rank) before the newest, archive sightings excepted
+_GONE = (
+    "CASE WHEN coalesce(_arch, false) THEN 0 "
+    "WHEN status = 'deleted' THEN 2 WHEN status = 'account_deleted' THEN 1 ELSE 0 END"
+)
+_ORDER = {
+    False: f"{_GONE} DESC, retrieved_at DESC, _seq DESC",
+    True: f"coalesce(_arch, false), {_GONE} DESC, retrieved_at DESC, _seq DESC",
+}
 _SORTED = "SELECT * FROM read_parquet({src}) ORDER BY _key, {order}"
 _SORTED_WITH_FACTS = """
 SELECT s.* EXCLUDE (archive_status, archived_at, archive_flags),

@@ -9,6 +9,9 @@
    removed or account-gone become tombstones (text and author emptied), and
    the manifest counts those added.  Items ``/api/info`` no longer returns at
    all keep their previous row and are counted (``stats.not_returned``).
+   A deletion Reddit cannot undo (the author's, the account's) seen by
+   ``/api/info`` stays, even when the tree fetched again afterwards is a stale
+   copy that still shows the text (the merge's rule, ``merge._gone_rank``).
 
 Every response is archived like a collection run's; rows are built from them.
 """

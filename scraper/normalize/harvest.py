@@ -19,6 +19,7 @@ from typing import Any
 
 from scraper.errors import InputError
 from scraper.normalize.archive import ARCHIVE_ORIGIN, archive_kind, harvest_archive_answer
+from scraper.normalize.status import gone_rank
 from scraper.sources.endpoints import SEARCH, TOKEN, endpoint_of, subtree_comment
 
 THREAD_PATH = re.compile(r"/comments/([a-z0-9]+)/?$", re.IGNORECASE)
@@ -53,14 +54,16 @@ class Harvest:
     skipped: list[str] = field(default_factory=list)
 
     def add(self, kind: str, data: dict[str, Any], seen_at: datetime, source: str, absolute: bool) -> None:
-        """Keep the newest sighting of a thing."""
+        """Keep the newest sighting of a thing; but one showing a deletion Reddit cannot undo wins over every
+        sighting of a lower :data:`~scraper.normalize.status.GONE_RANK`, however much newer (as the merge does)."""
         if not isinstance(data, dict) or "id" not in data:
             return
         name = data.get("name") if isinstance(data.get("name"), str) and data.get("name") else None
         name = name or f"{kind}_{data['id']}"  # a name that is not a string (a list, an object) is not a key
         table = self.submissions if kind == "t3" else self.comments
         old = table.get(name)
-        if old is None or seen_at >= old.retrieved_at:
+        rank = gone_rank(data, kind)
+        if old is None or (rank, seen_at) >= (gone_rank(old.data, kind), old.retrieved_at):
             absolute = absolute or (old.depth_is_absolute if old and "depth" not in data else False)
             table[name] = Seen(data, seen_at, source, absolute)
         if kind == "t3" and source.startswith("file:"):

@@ -3,8 +3,9 @@
 The sightings of stage one (:mod:`scraper.normalize.sightings`) are staged as
 runs sorted by fullname; :mod:`scraper.normalize.runs` merges them, so every
 sighting of a thing comes together, and per fullname the sighting with the
-latest ``retrieved_at`` wins, a later one winning a tie; the winners are
-written sorted by fullname.  Then, one bounded batch at a time:
+latest ``retrieved_at`` wins, a later one winning a tie (but a sighting that
+shows a deletion Reddit cannot undo wins over newer ones that do not:
+:func:`_gone_rank`); the winners are written sorted by fullname.  Then, one bounded batch at a time:
 
 - **depth** comes from the parent chain over every winner, Reddit's own depth
   only where the chain is not held and Reddit's answer gave it absolutely (a
@@ -44,6 +45,7 @@ from scraper.normalize import runs
 from scraper.normalize.harvest import Seen
 from scraper.normalize.pseudonyms import TEXT_COLUMNS, Pseudonymizer
 from scraper.normalize.repair import json_line
+from scraper.normalize.status import GONE_RANK
 from scraper.store.encoding import writer_options
 
 #: Rows per batch of the final pass and per row group of the written tables.
@@ -173,17 +175,35 @@ class _Order:
     archive_last: bool
 
     def arrange(self, table: pa.Table) -> pa.Table:
-        """``table`` sorted by key, each thing's winner first (its newest sighting, a later one winning a tie)."""
+        """``table`` sorted by key, each thing's winner first (its newest sighting, a later one winning a tie;
+        but a sighting showing a deletion Reddit cannot undo before any that does not, see :func:`_gone_rank`)."""
         keys: list[tuple[str, str]] = [("_key", "ascending")]
         sortable = table
         if self.archive_last:
             sortable = table.append_column("_arch_last", pc.fill_null(table["_arch"], False))
             keys.append(("_arch_last", "ascending"))
-        keys += [("retrieved_at", "descending"), ("_seq", "descending")]
+        sortable = sortable.append_column("_gone", _gone_rank(table))
+        keys += [("_gone", "descending"), ("retrieved_at", "descending"), ("_seq", "descending")]
         return table.take(pc.sort_indices(sortable, sort_keys=keys))
 
 
-#: The newest sighting wins, a later one winning a tie ...
+def _gone_rank(table: pa.Table) -> pa.Array:
+    """Each sighting's :data:`~scraper.normalize.status.GONE_RANK` (fa, adversarial review 3 F6).
+
+    An author's deletion (rank 2) and an account's (rank 1) cannot be undone on Reddit, so a sighting
+    showing one wins over every sighting of the thing with a lower rank, however much newer: a later
+    answer that still shows the text is a stale copy (a refresh's tree refetch served from a cache
+    after ``/api/info`` showed ``[deleted]``).  Among sightings of one rank the newest wins, as before.
+    An archive's sighting ranks 0: its own facts decide (docs/ARCHIVES.md).
+    """
+    status = table["status"]
+    rank = pa.repeat(pa.scalar(0, pa.int8()), table.num_rows)
+    for value, gone in GONE_RANK.items():
+        rank = pc.if_else(pc.fill_null(pc.equal(status, value), False), pa.scalar(gone, pa.int8()), rank)
+    return pc.if_else(pc.fill_null(table["_arch"], False), pa.scalar(0, pa.int8()), rank)
+
+
+#: The newest sighting wins (after the deletions Reddit cannot undo), a later one winning a tie ...
 _NEWEST_FIRST = _Order(archive_last=False)
 #: ... and with archive answers, Reddit's newest before any archive's.
 _ARCHIVE_LAST = _Order(archive_last=True)
@@ -193,7 +213,7 @@ _NARROW = {
     "submissions": ["title", "selftext", "source", "retrieved_at"],
 }
 #: What decides the winner, and the facts a base sighting gives (see :func:`_winners`).
-_ORDER_COLUMNS = ["_key", "retrieved_at", "_seq", "_arch", "_pre", "_rdepth"]
+_ORDER_COLUMNS = ["_key", "retrieved_at", "_seq", "_arch", "_pre", "_rdepth", "status"]
 #: An archive's facts about a thing, taken from its newest sighting that carries them.
 _FACTS = ("archive_status", "archived_at", "archive_flags")
 
