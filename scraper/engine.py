@@ -28,6 +28,8 @@ from scraper.errors import ConfigError, TransientError
 
 log = logging.getLogger(__name__)
 
+CONNECT_TIMEOUT = "20s"  # how long a client waits for a scheduler to answer before the run is "try again later"
+
 
 class Engine(Protocol):
     """Runs ``task(item, shared)`` for each item; yields the results in the items' order."""
@@ -154,11 +156,17 @@ def open_engine(name: str = "local", *, scheduler: str | None = None, client: An
         from distributed import Client
     except ImportError:  # pragma: no cover - distributed is a dependency
         raise ConfigError("--engine dask needs the 'distributed' package") from None
-    check_scheduler(scheduler)
+    check_scheduler(scheduler)  # an address that does not parse: exit 2, a person must fix the command
     try:
-        dask_client = Client(scheduler, timeout="20s")  # type: ignore[no-untyped-call]
+        dask_client = Client(scheduler, timeout=CONNECT_TIMEOUT)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
-        raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); is it running?") from None
+        # A well-formed address that does not answer is a scheduler down or restarting: try again later (75),
+        # as for a cluster lost mid-run; exit 2 would tell a scheduler not to retry.
+        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise TransientError(
+            f"cannot reach the Dask scheduler at {scheduler} ({cause}); nothing was written: run the same "
+            "command again once the scheduler is up"
+        ) from None
 
     one_line = _OneLine()
     handlers = logging.getLogger("distributed").handlers

@@ -67,3 +67,31 @@ def test_a_closed_connection_reaching_the_boundary_is_not_a_damaged_dataset() ->
     error = from_exception(CommClosedError("in <TCP (closed) ConnectionPool.scatter local=tcp://x>: Stream is closed"))
     assert isinstance(error, TransientError) and error.exit_code == 75
     assert "lost the Dask cluster" in str(error) and "damaged" not in str(error)
+
+
+def test_a_scheduler_that_does_not_answer_at_connect_is_try_again_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A well-formed address with nothing listening (a cluster restarting): 75 and one line, as for a cluster
+    lost mid-run; only an address that does not parse is a usage error (test_dumps_rerun)."""
+    import socket
+
+    from click.testing import CliRunner
+
+    from scraper import engine
+    from scraper.cli import main
+
+    monkeypatch.setattr(engine, "CONNECT_TIMEOUT", "0.3s")  # the real wait is 20 s; the outcome is the same
+    with socket.socket() as probe:  # a free port on loopback: closed once the probe is gone
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    folder = write_spec(tmp_path / "ds", SPEC)
+    path = tmp_path / "RS_2016-01.jsonl"
+    path.write_text(json.dumps({"id": "p1", "subreddit": "MachineLearning", "created_utc": 1_452_000_000}) + "\n")
+    address = f"tcp://127.0.0.1:{port}"
+    result = CliRunner().invoke(main, ["dumps", str(folder), str(path), "--engine", "dask", "--scheduler", address])
+    assert result.exit_code == 75, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot reach the Dask scheduler" in lines[0] and address in lines[0]
+    assert "run the same command again" in lines[0] and "Traceback" not in result.output
+    assert not (folder / "versions").exists() or not any((folder / "versions").iterdir())
