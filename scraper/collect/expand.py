@@ -138,6 +138,17 @@ SHALLOW_PER_LEVEL = 3
 PROXY_FILL = 0.9
 
 
+def _whole(value: Any, otherwise: int) -> int:
+    """A stub's ``count`` or ``depth`` (an int on the wire); missing is 0, any other non-number ``otherwise``."""
+    if value is None:
+        return 0
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return otherwise
+    return int(number) if math.isfinite(number) else otherwise
+
+
 def _reach(count: float, ids: int, depth: int) -> float:
     """What ``ids`` ids at ``depth`` whose stub counts ``count`` can bring into an answer: at most
     :data:`SHALLOW_PER_LEVEL` comments per id and level above depth 10 (a chain past depth 10 counts in full in
@@ -312,8 +323,9 @@ class Expansion:
                 self.continue_parents.append(parent_id)
             return
         answer.listed.update(children)
-        depth = self.depth[parent_id] + 1 if parent_id in self.depth else int(data.get("depth") or 0)
-        count = max(int(data.get("count") or 0), len(children))
+        depth = self.depth[parent_id] + 1 if parent_id in self.depth else _whole(data.get("depth"), 0)
+        # A count that is not a number (hostile, not real): unknown, so the ids may hide replies (not leaves).
+        count = max(_whole(data.get("count"), len(children) + 1), len(children))
         if parent_id:
             self.stub_count[parent_id] = count
             self.stub_reach[parent_id] = _reach(count, len(children), depth)

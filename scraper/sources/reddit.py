@@ -353,6 +353,9 @@ class RedditClient:
                 name = exc.original_exception.__class__.__name__
                 log.debug("%s on %s: %s", name, item, exc.original_exception)
                 retries = self._backoff(retries, item, name, _url_of(exc))
+            except RecursionError:  # an answer nested too deeply to parse: Reddit's answer is bad, not the dataset
+                url = f"{kwargs.get('method', '')} {kwargs.get('path', '')}"
+                retries = self._backoff(retries, item, "JSON nested too deeply", url)
             except RedditAPIException as exc:
                 raise RedditError(f"Reddit rejected the request for {item}: {exc}") from None
             except prawcore.PrawcoreException as exc:
