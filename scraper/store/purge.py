@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -48,6 +49,7 @@ from scraper.store.snapshot import (
     RESTORE,
     STAGING_DIR,
     Dataset,
+    pid_alive,
     replace_dir,
     rows_to_table,
     sha256_file,
@@ -74,6 +76,10 @@ TEXT_FIELDS = (
     "link_title",
     "permalink",
 )
+
+
+def _nothing(hits: int) -> None:
+    """No progress to record."""
 
 
 def _replace_file(path: Path, data: bytes) -> None:
@@ -309,19 +315,22 @@ def copy_purge_log(source_dir: Path, target_dir: Path) -> bool:
     return True
 
 
-def _purge_version(dataset: Dataset, version: str, names: set[str], when: str) -> int:
+def _purge_version(
+    dataset: Dataset, version: str, names: set[str], when: str, before_swap: Callable[[int], None] = _nothing
+) -> int:
     """Rewrite one version without the purged items' text; return how many rows changed.
 
     The rewritten version is built whole in a staging folder (:func:`purge_folder`) and swapped
     in for the old folder in one step (:func:`replace_dir`): a crash or a full disk at any write
     leaves the version as it was, valid, and running the purge again (it is recorded before this
-    runs) completes it.
+    runs) completes it.  ``before_swap`` gets the count first (the purge log's progress).
     """
     folder = dataset.version_dir(version)
     stage = dataset.path / STAGING_DIR / f"purge-{version}.{os.getpid()}"
     try:
         hits = purge_folder(folder, stage, names, when)
         if hits:
+            before_swap(hits)
             killpoint(f"purge-staged:{version}")
             replace_dir(stage, folder)
         return hits
@@ -490,7 +499,7 @@ def _phase(record: dict[str, Any]) -> str:
     return "discovery"
 
 
-def _purge_archive(path: Path, names: set[str]) -> int:
+def _purge_archive(path: Path, names: set[str], before_replace: Callable[[int], None] = _nothing) -> int:
     hits = 0
     out = bytearray()
     for record in read_records(path):
@@ -498,14 +507,18 @@ def _purge_archive(path: Path, names: set[str]) -> int:
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
         out += gzip.compress(line, compresslevel=6, mtime=0)
     if hits:
+        before_replace(hits)
+        killpoint(f"purge-raw:{path.name}")
         _replace_file(path, bytes(out))
     return hits
 
 
-def _purge_quarantine(path: Path, names: set[str]) -> int:
+def _purge_quarantine(path: Path, names: set[str], before_replace: Callable[[int], None] = _nothing) -> int:
     lines = path.read_text(encoding="utf-8").splitlines()
     kept = [line for line in lines if json.loads(line).get("name") not in names]
     if len(kept) != len(lines):
+        before_replace(len(lines) - len(kept))
+        killpoint(f"purge-quarantine:{path.name}")
         _replace_file(path, ("\n".join(kept) + ("\n" if kept else "")).encode())
     return len(lines) - len(kept)
 
@@ -515,7 +528,10 @@ def purge(dataset_dir: Path, fullnames: list[str], *, allow_missing: bool = Fals
 
     The purge is recorded in ``purges.jsonl`` first (atomically, before any file is
     rewritten), so a purge cut off by a crash is still applied by every later run and
-    completed by running it again.  A fullname held by no version and no quarantine
+    completed by running it again: the rerun finds its entry (the same fullnames, no counts
+    yet), keeps its time, and ends it with the counts an uninterrupted purge records.  Each
+    file's count goes into the entry's ``progress`` before the file is replaced, since a
+    replaced file has nothing left to count.  A fullname held by no version and no quarantine
     file (a typo, most likely) raises :class:`~scraper.errors.InputError` before
     anything is recorded, unless ``allow_missing`` (an item seen only in the raw
     archive, or to keep it out of future runs).
@@ -530,28 +546,81 @@ def purge(dataset_dir: Path, fullnames: list[str], *, allow_missing: bool = Fals
         refuse_symlinks(dataset.path, "purge")  # a linked version would be swapped as a link, half purged
         log_path = dataset.path / PURGES_FILE
         purged_fullnames(dataset.path)  # a damaged log stops us before anything changes
-        missing = sorted(names - held_fullnames(dataset, names))
+        _remove_dead_temporaries(dataset.path)
+        earlier = [json.loads(line) for line in _log_lines(log_path)]
+        cut_off = _cut_off_entry(earlier, sorted(names))
+        missing = sorted(names - held_fullnames(dataset, names)) if cut_off is None else []  # checked before
         if missing and not allow_missing:
             raise InputError(
                 f"not in any version of {dataset.path}: {', '.join(missing)}; nothing was purged or recorded. "
                 "Check the ids, or give --allow-missing to record the purge anyway."
             )
-        earlier = [json.loads(line) for line in _log_lines(log_path)]
-        entry: dict[str, Any] = {"at": when, "fullnames": sorted(names)}
+        if cut_off is not None:  # the same purge, cut off: complete its entry, at its time
+            entry: dict[str, Any] = earlier.pop(cut_off)
+            when = str(entry["at"])
+        else:
+            entry = {"at": when, "fullnames": sorted(names)}
+        progress: dict[str, dict[str, int]] = entry.setdefault("progress", {})
+        for part in ("rows", "raw_things", "quarantine_lines"):
+            progress.setdefault(part, {})
+        logged = json.dumps([*earlier, entry], sort_keys=True)
+
+        def record(part: str, key: str) -> Callable[[int], None]:
+            def note(hits: int) -> None:
+                nonlocal logged
+                progress[part][key] = hits
+                if json.dumps([*earlier, entry], sort_keys=True) != logged:
+                    write_json_lines_atomic(log_path, [*earlier, entry])
+                    logged = json.dumps([*earlier, entry], sort_keys=True)
+
+            return note
+
+        def counted(part: str, key: str, hits: int) -> int:
+            return hits or progress[part].get(key, 0)  # 0 now: replaced by the cut-off run, which counted
+
         write_json_lines_atomic(log_path, [*earlier, entry])
+        killpoint("purge-recorded")
         dataset.clean_staging()
-        versions = {v: _purge_version(dataset, v, names, when) for v in dataset.versions()}
-        raw = {p.name: _purge_archive(p, names) for p in archive_files(dataset.path / "raw")}
+        versions = {
+            v: counted("rows", v, _purge_version(dataset, v, names, when, record("rows", v)))
+            for v in dataset.versions()
+        }
+        raw = {
+            p.name: counted("raw_things", p.name, _purge_archive(p, names, record("raw_things", p.name)))
+            for p in archive_files(dataset.path / "raw")
+        }
         quarantine_dir = dataset.path / "quarantine"
         quarantined = (
-            sum(_purge_quarantine(p, names) for p in sorted(quarantine_dir.glob("*.jsonl")))
+            sum(
+                counted("quarantine_lines", p.name, _purge_quarantine(p, names, record("quarantine_lines", p.name)))
+                for p in sorted(quarantine_dir.glob("*.jsonl"))
+            )
             if quarantine_dir.is_dir()
             else 0
         )
         dataset.write_index()  # always: a purge cut off after its last swap left the index behind
+        killpoint("purge-indexed")
+        entry.pop("progress")
         entry.update(rows=versions, raw_things=raw, quarantine_lines=quarantined)
         write_json_lines_atomic(log_path, [*earlier, entry])
     return entry
+
+
+def _cut_off_entry(entries: list[dict[str, Any]], fullnames: list[str]) -> int | None:
+    """The index of the last purge of exactly ``fullnames`` that was cut off (no counts yet), if any."""
+    for at in range(len(entries) - 1, -1, -1):
+        entry = entries[at]
+        if "rows" not in entry and "from" not in entry and sorted(entry["fullnames"]) == fullnames and entry.get("at"):
+            return at
+    return None
+
+
+def _remove_dead_temporaries(folder: Path) -> None:
+    """Remove the ``.NAME.PID.tmp`` files an atomic write of a killed process left in the dataset's root."""
+    for leftover in folder.glob(".*.tmp"):
+        pid = leftover.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            leftover.unlink(missing_ok=True)
 
 
 def held_fullnames(dataset: Dataset, names: set[str]) -> set[str]:

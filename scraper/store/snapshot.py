@@ -247,12 +247,16 @@ def listed_files(manifest: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 def write_json_lines_atomic(path: Path, entries: Sequence[Any]) -> None:
     """Replace ``path`` with one JSON document a line, atomically and durably."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        for entry in entries:
-            handle.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            for entry in entries:
+                handle.write(json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:  # a full disk: no temporary left behind, one line naming the file
+        tmp.unlink(missing_ok=True)
+        raise storage_error(exc, path) from None
 
 
 def replace_dir(new: Path, old: Path) -> None:
