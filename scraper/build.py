@@ -112,8 +112,8 @@ class VersionBuilder:
         self.close()
 
     def close(self) -> None:
-        """Remove the work folder."""
-        self.sightings.close()
+        """Remove the work folder (what was not staged is given up: a failed build writes nothing more)."""
+        self.sightings.discard()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def staged(self) -> dict[str, list[Path]]:

@@ -384,13 +384,17 @@ def _read_part(job: tuple[list[_Unit], Path, int, int, bool]) -> _Result:
     sightings = Sightings(workdir, batch_rows=batch_rows, archive=archive)
     sightings.seq = seq
     spans: list[ArchiveRange] = []
-    for unit in units:
-        if isinstance(unit, _Range):
-            span = ArchiveRange(unit.path, unit.start, unit.end)
-            _feed_archive(unit.path, _archive_records(unit.path, span), sightings)
-            spans.append(span)
-        else:
-            read_file(unit, sightings)
+    try:
+        for unit in units:
+            if isinstance(unit, _Range):
+                span = ArchiveRange(unit.path, unit.start, unit.end)
+                _feed_archive(unit.path, _archive_records(unit.path, span), sightings)
+                spans.append(span)
+            else:
+                read_file(unit, sightings)
+    except BaseException:
+        sightings.discard()  # no writer left open for the worker's exit to close on a full disk
+        raise
     return sightings.close(), sightings.stats, spans
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import errno
+import gc
 import hashlib
 import io
 import json
@@ -616,3 +617,124 @@ def test_writers_wait_for_each_other(ds: Path, tmp_path: Path) -> None:
         assert_clean(run("download", str(public), "--to", str(tmp_path / "copy")), 0)  # reading it is fine
     with dataset_lock(tmp_path / "copy"):
         assert_clean(run("download", str(public), "--to", str(tmp_path / "copy")), EXIT_LOCKED)
+
+
+# -- a full disk in the middle of a Parquet file: the writer's flush or footer fails ----------------------
+@contextmanager
+def full_at_parquet_write(monkeypatch: pytest.MonkeyPatch, root: Path, at: int) -> Iterator[DiskFault]:
+    """ENOSPC from the ``at``-th row group or footer a ``ParquetWriter`` flushes under ``root`` (0: count them).
+
+    The writer then stays broken, as on a disk that stays full: its later writes and closes fail
+    too, and a failed close leaves it "open" as pyarrow's does, so a writer left to the garbage
+    collector fails once more in ``__del__`` ("Exception ignored …", a traceback at exit).
+    """
+    fault = DiskFault(root, errno.ENOSPC, at)
+    broken: set[int] = set()
+    real_init, real_write, real_close = pq.ParquetWriter.__init__, pq.ParquetWriter.write_table, pq.ParquetWriter.close
+
+    def init(self: Any, where: Any, *args: Any, **kwargs: Any) -> None:
+        real_init(self, where, *args, **kwargs)
+        self.test_path = where
+
+    def step(self: Any, site: str) -> None:
+        if id(self) in broken:
+            raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+        try:
+            fault.hit(self.test_path, site)
+        except OSError:
+            broken.add(id(self))
+            raise
+
+    def write_table(self: Any, table: Any, row_group_size: Any = None) -> None:
+        step(self, "parquet-write")
+        real_write(self, table, row_group_size)
+
+    def close(self: Any) -> None:
+        if self.is_open:
+            step(self, "parquet-close")
+        real_close(self)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pq.ParquetWriter, "__init__", init)
+        patch.setattr(pq.ParquetWriter, "write_table", write_table)
+        patch.setattr(pq.ParquetWriter, "close", close)
+        yield fault
+
+
+def sweep_parquet(
+    monkeypatch: pytest.MonkeyPatch,
+    make: Callable[[], tuple[Path, list[str]]],
+    check: Callable[[Path], None],
+    *,
+    env: dict[str, str] | None = None,
+) -> list[str]:
+    """A full disk at the first write and the first close of each kind of Parquet file the command writes
+    (sorted runs, the found file, the final tables): exit 74, one line naming the file being written, no
+    traceback now or at exit, earlier versions intact; the rerun completes."""
+    root, args = make()
+    with full_at_parquet_write(monkeypatch, root, 0) as counting:
+        assert_clean(run(*args, env=env), 0)
+    sites = counting.sites
+    kinds: dict[tuple[str, str], int] = {}
+    for number, site in enumerate(sites, 1):
+        how, path = site.split(" ", 1)
+        kind = Path(path).name.split(".")[0] + (".run" if ".run-" in path else "")
+        if kind in ("comments.run", "found", "comments"):  # a sorted run, the found file, a final table
+            kinds.setdefault((how, kind), number)
+    for at in sorted(kinds.values()):
+        root, args = make()
+        versions = root / "versions"
+        before = digest_tree(versions) if versions.is_dir() else {}
+        unraisable: list[Any] = []
+        with full_at_parquet_write(monkeypatch, root, at), monkeypatch.context() as patch:
+            patch.setattr("sys.unraisablehook", unraisable.append)
+            result = run(*args, env=env)
+            gc.collect()  # what a writer left open would print at exit
+        assert_clean(result, EXIT_IO)
+        assert not unraisable, (sites[at - 1], [str(u.exc_value) for u in unraisable])
+        assert "Exception ignored" not in result.output and "Traceback" not in result.output
+        (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        written = Path(sites[at - 1].split(" ", 1)[1])  # the work folder's name is random: its file, in root
+        named = line.split("cannot use ", 1)[1].split(": ", 1)[0]
+        assert Path(named).name == written.name and named.startswith(str(root)), (sites[at - 1], line)
+        assert "ENOSPC" in line and "free some space" in line, (sites[at - 1], line)
+        after = digest_tree(versions) if versions.is_dir() else {}
+        assert {k: v for k, v in after.items() if k in before} == before, sites[at - 1]
+        assert_clean(run(*args, env=env), 0)  # space is back: the same command completes
+        check(root)
+    return sorted(f"{how} {kind}" for how, kind in kinds)
+
+
+def test_ingest_with_the_disk_full_inside_a_parquet_file(
+    monkeypatch: pytest.MonkeyPatch, base: Path, tmp_path: Path
+) -> None:
+    source = tree_file(tmp_path, "ccc", 20, 3)
+    n = iter(range(1000))
+
+    def make() -> tuple[Path, list[str]]:
+        folder = tmp_path / f"run{next(n)}"
+        shutil.copytree(base, folder, ignore=shutil.ignore_patterns(".lock"))
+        return folder, ["ingest", str(folder), str(source)]
+
+    def check(folder: Path) -> None:
+        assert Dataset(folder).versions() == ["v0001", "v0002", "v0003"]
+        Dataset(folder).check_store()
+
+    kinds = sweep_parquet(monkeypatch, make, check)
+    assert {"parquet-write comments.run", "parquet-close comments.run", "parquet-write comments"} <= set(kinds)
+
+
+def test_collect_with_the_disk_full_inside_a_parquet_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    counter = iter(range(1000))
+    with two_thread_reddit() as env:
+
+        def make() -> tuple[Path, list[str]]:
+            folder = write_spec(tmp_path / f"run{next(counter)}" / "faults", SPEC)
+            return folder, ["collect", str(folder)]
+
+        def check(folder: Path) -> None:
+            assert Dataset(folder).versions() == ["v0001"]
+            assert strip_run(latest_manifest(folder)) == strip_run(latest_manifest(tmp_path / "run0" / "faults"))
+
+        kinds = sweep_parquet(monkeypatch, make, check, env=env)
+    assert {"parquet-write found", "parquet-close found", "parquet-write comments.run"} <= set(kinds)

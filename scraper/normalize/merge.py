@@ -47,6 +47,7 @@ from scraper.normalize.pseudonyms import TEXT_COLUMNS, Pseudonymizer
 from scraper.normalize.repair import json_line
 from scraper.normalize.status import GONE_RANK
 from scraper.store.encoding import writer_options
+from scraper.store.writers import parquet_writer, write_batch
 
 #: Rows per batch of the final pass and per row group of the written tables.
 BATCH_ROWS = 65536
@@ -445,8 +446,8 @@ def _final(
     rows = 0
     offset = 0
     with (
-        pq.ParquetWriter(out, schema, **writer_options(stem)) as parquet,
-        _Overlapped(parquet) as writer,
+        parquet_writer(out, schema, **writer_options(stem)) as parquet,
+        _Overlapped(parquet, out) as writer,
     ):
         last_key: str | None = None
         for batch in sightings:
@@ -524,8 +525,9 @@ class _Overlapped:
     raised at the next write or on leaving the block, and leaving always waits for it.
     """
 
-    def __init__(self, writer: pq.ParquetWriter) -> None:
+    def __init__(self, writer: pq.ParquetWriter, path: Path) -> None:
         self.writer = writer
+        self.path = path
         self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-writer")
         self.pending: Future[None] | None = None
 
@@ -534,7 +536,7 @@ class _Overlapped:
 
     def write(self, table: pa.Table) -> None:
         self._wait()
-        self.pending = self.thread.submit(self.writer.write_table, table, row_group_size=BATCH_ROWS)
+        self.pending = self.thread.submit(write_batch, self.writer, self.path, table, row_group_size=BATCH_ROWS)
 
     def _wait(self) -> None:
         if self.pending is not None:

@@ -36,6 +36,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from scraper.store.writers import abandon, close, write_batch, write_table
+
 #: Sightings of a table buffered by stage one before they are sorted and written as one run.
 RUN_ROWS = 32768
 #: Rows per row group of a run.
@@ -63,7 +65,7 @@ def write_run(path: Path, table: pa.Table) -> None:
     table = table.combine_chunks()  # a take from one chunk is 3x faster than from several
     ordered = table.take(pc.sort_indices(table[KEY]))
     # no dictionary: staging strings are mostly unique; no statistics: nothing reads them
-    pq.write_table(
+    write_table(  # a full disk: one line naming the run, no writer left for the garbage collector
         ordered, path, compression="lz4", use_dictionary=False, write_statistics=False, row_group_size=GROUP_ROWS
     )
 
@@ -216,10 +218,13 @@ def _fewer_runs(paths: list[Path], *, columns: Sequence[str] | None, spill: Path
                         writer = pq.ParquetWriter(
                             path, batch.schema, compression="lz4", use_dictionary=False, write_statistics=False
                         )
-                    writer.write_batch(batch, row_group_size=GROUP_ROWS)
-            finally:
+                    write_batch(writer, path, batch, row_group_size=GROUP_ROWS)
+            except BaseException:
                 if writer is not None:
-                    writer.close()
+                    abandon(writer)
+                raise
+            if writer is not None:
+                close(writer, path)
             if writer is not None:
                 longer.append(path)
         paths, level = longer, level + 1

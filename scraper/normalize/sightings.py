@@ -59,6 +59,7 @@ from scraper.normalize.harvest import THREAD_PATH, Seen, search_label
 from scraper.normalize.repair import json_line, repair_fields, repair_text
 from scraper.normalize.rows import FieldError, comment_row, submission_row
 from scraper.normalize.status import AUTHOR_CATEGORIES, DELETED, REMOVED, marked_status
+from scraper.store import writers
 
 STEMS = {"t3": "submissions", "t1": "comments"}
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -723,7 +724,7 @@ class Sightings:
             )
             self._writers[stem] = writer
             self.files.setdefault(stem, []).append(path)
-        writer.write_batch(batch)
+        writers.write_batch(writer, self.workdir / f"{stem}.staging.parquet", batch)
 
     def _write_run(self, stem: str) -> None:
         batches = self._runs.pop(stem, [])
@@ -739,13 +740,24 @@ class Sightings:
 
         A table's staging files are sorted runs (:mod:`scraper.normalize.runs`).
         """
-        self.flush()
-        for stem in list(self._runs):
-            self._write_run(stem)
-        for writer in self._writers.values():
-            writer.close()
-        self._writers = {}
+        try:
+            self.flush()
+            for stem in list(self._runs):
+                self._write_run(stem)
+            for stem, writer in list(self._writers.items()):
+                del self._writers[stem]
+                writers.close(writer, self.workdir / f"{stem}.staging.parquet")
+        except BaseException:
+            self.discard()  # a full disk: no writer left open for the garbage collector to close at exit
+            raise
         return {stem: list(paths) for stem, paths in self.files.items()}
+
+    def discard(self) -> None:
+        """Give up what is not yet written (a failed or abandoned build): every writer closed, never raising."""
+        for writer in self._writers.values():
+            writers.abandon(writer)
+        self._writers = {}
+        self._runs = {}
 
     # ---- parts read elsewhere ------------------------------------------------------------------------
 

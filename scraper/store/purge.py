@@ -58,6 +58,7 @@ from scraper.store.snapshot import (
     write_json_lines_atomic,
 )
 from scraper.store.tablefile import checked_schema, read_table
+from scraper.store.writers import write_table
 
 _FULLNAME = re.compile(r"t[13]_[0-9a-z]{1,13}")
 PURGES_FILE = "purges.jsonl"
@@ -101,7 +102,7 @@ def _purge_rows(path: Path, out_path: Path, stem: str, names: set[str], hit_name
     out, hits = purge_rows(rows, names)
     hit_names.update(new.name for old, new in zip(rows, out, strict=True) if new != old)
     if hits:
-        pq.write_table(rows_to_table(stem, out), out_path, **writer_options(stem))
+        write_table(rows_to_table(stem, out), out_path, **writer_options(stem))
     return hits
 
 
