@@ -46,7 +46,7 @@ from scraper.errors import (
 )
 from scraper.sources import endpoints as ep
 from scraper.sources import names
-from scraper.sources.pacing import WINDOW_SECONDS, Clock, Pacer, RetryPolicy
+from scraper.sources.pacing import WINDOW_SECONDS, Clock, Pacer, RetryPolicy, header_number, retry_after_seconds
 from scraper.store.raw import KEPT_HEADERS, RawArchive, redact_form, redact_token_body
 from scraper.watch import emit
 
@@ -154,6 +154,7 @@ class ArchivingRequestor(prawcore.Requestor):
             raise prawcore.RequestException(exc, args, kwargs) from None
         if self._archive is not None:
             self._archive.append(self._record(response, requested_at))
+        _plain_retry_after(response)
         if self._observer is not None and ep.endpoint_from_url(str(response.request.url)) != ep.TOKEN:
             self._observer(response.headers)
         return response
@@ -201,10 +202,33 @@ class _OneAttempt(RetryStrategy):
 
 
 class _Unpaced(RateLimiter):
-    """prawcore's pacing off: :class:`Pacer` paces, with our clock."""
+    """prawcore's pacing off: :class:`Pacer` paces, with our clock, and reads the headers.
+
+    prawcore's own ``update`` does ``int()`` on ``x-ratelimit-used``/``-reset``, which a
+    ``"300.0"`` or ``"inf"`` breaks (adv3 F3); nothing of ours reads what it would keep.
+    """
 
     def delay(self) -> None:
         return
+
+    def update(self, *, response_headers: Any) -> None:
+        return
+
+
+def _plain_retry_after(response: requests.Response) -> None:
+    """Put a ``Retry-After`` prawcore can read: seconds, or none.
+
+    prawcore's ``TooManyRequests`` does ``float(retry-after)``, which an HTTP-date (RFC 9110
+    allows one) breaks; the archive has already kept the header as Reddit sent it.
+    """
+    value = response.headers.get("retry-after")
+    if value is None or header_number(value) is not None:
+        return
+    seconds = retry_after_seconds(value)
+    if seconds is None:
+        del response.headers["retry-after"]
+    else:
+        response.headers["retry-after"] = str(seconds)
 
 
 class RedditClient:
@@ -294,7 +318,9 @@ class RedditClient:
     def _check_budget(self) -> None:
         if self.max_requests is not None and self.request_count >= self.max_requests:
             raise BudgetExhausted(f"request budget of {self.max_requests} reached; run again to continue.")
-        if self.deadline is not None and self.clock.now() >= self.deadline:
+        if self.deadline is not None and max(self.clock.now(), self.pacer.next_at) >= self.deadline:
+            # the deadline has passed, or would pass while waiting for the next request (a 429's
+            # retry-after, a spent rate-limit window, a backoff): stop now rather than after the wait
             raise BudgetExhausted("deadline reached; run again to continue.")
 
     def _call(self, endpoint: str, item: str, **kwargs: Any) -> Any:
@@ -309,29 +335,7 @@ class RedditClient:
             try:
                 return self.reddit.request(**kwargs)
             except prawcore.TooManyRequests as exc:
-                self.faults["429"] += 1
-                waits_429 += 1
-                if waits_429 > self.retry.max_429_waits:
-                    raise TransientError(
-                        f"still rate-limited after {waits_429 - 1} waits on {item}; try again later."
-                    ) from None
-                wait = self.retry.retry_after(exc.retry_after, exc.response.headers.get("x-ratelimit-reset"))
-                url = _url_of(exc)
-                emit(
-                    log,
-                    "rate-limited",
-                    "rate-limited (429) on %s (%s); waiting %.0f s as Reddit asks (wait %d of %d)",
-                    url,
-                    item,
-                    wait,
-                    waits_429,
-                    self.retry.max_429_waits,
-                    url=url,
-                    wait=wait,
-                    attempt=waits_429,
-                    max_waits=self.retry.max_429_waits,
-                )
-                self.pacer.hold(wait)
+                waits_429 = self._wait_429(exc, waits_429, item)
             except prawcore.OAuthException as exc:
                 raise AuthError(
                     f"Reddit refused the credentials ({exc.error}); check praw_client_id, "
@@ -339,6 +343,9 @@ class RedditClient:
                 ) from None
             except prawcore.ResponseException as exc:
                 status = exc.response.status_code
+                if status == 429:  # the token endpoint's 429 comes as a plain ResponseException (adv3 F9)
+                    waits_429 = self._wait_429(exc, waits_429, item)
+                    continue
                 if status == 401 and not reauthorized and endpoint != ep.TOKEN:
                     reauthorized = True  # prawcore dropped the token; the next call fetches a new one
                     continue
@@ -360,6 +367,32 @@ class RedditClient:
                 raise RedditError(f"Reddit rejected the request for {item}: {exc}") from None
             except prawcore.PrawcoreException as exc:
                 raise ScraperError(f"request for {item} failed: {exc}") from None
+
+    def _wait_429(self, exc: prawcore.ResponseException, waits: int, item: str) -> int:
+        """Hold the next request as a 429 asks (``retry-after``, else the reset, else a minute); the waits so far."""
+        self.faults["429"] += 1
+        waits += 1
+        if waits > self.retry.max_429_waits:
+            raise TransientError(f"still rate-limited after {waits - 1} waits on {item}; try again later.") from None
+        headers = exc.response.headers
+        wait = self.retry.retry_after(headers.get("retry-after"), headers.get("x-ratelimit-reset"))
+        url = _url_of(exc)
+        emit(
+            log,
+            "rate-limited",
+            "rate-limited (429) on %s (%s); waiting %.0f s as Reddit asks (wait %d of %d)",
+            url,
+            item,
+            wait,
+            waits,
+            self.retry.max_429_waits,
+            url=url,
+            wait=wait,
+            attempt=waits,
+            max_waits=self.retry.max_429_waits,
+        )
+        self.pacer.hold(wait)
+        return waits
 
     def _backoff(self, retries: int, item: str, fault: str, url: str) -> int:
         self.faults[fault] += 1
