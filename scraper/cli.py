@@ -20,7 +20,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,11 +39,13 @@ from rich.table import Table
 
 from scraper import TOOL_NAME, __version__
 from scraper.errors import (
-    EXIT_INTERRUPTED,
     EXIT_NEEDS_PERSON,
+    EXIT_TERMINATED,
     ConfigError,
     InputError,
+    Terminated,
     from_exception,
+    interrupt_exit_code,
     storage_error,
 )
 
@@ -212,6 +216,8 @@ class Boundary(click.Group):
         """Usage errors in one line too (click's own take three), with where to find help."""
         if not kwargs.get("standalone_mode", True):
             return super().main(*args, **kwargs)
+        before = signal.getsignal(signal.SIGTERM)
+        stop_on_sigterm()
         try:
             super().main(*args, **{**kwargs, "standalone_mode": False})
         except click.exceptions.UsageError as exc:
@@ -221,10 +227,30 @@ class Boundary(click.Group):
         except click.ClickException as exc:
             err.print(f"error: {exc.format_message()}", soft_wrap=True)
             sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
-            err.print("interrupted.", soft_wrap=True)
-            sys.exit(EXIT_INTERRUPTED)
+        except click.exceptions.Abort as exc:
+            code = interrupt_exit_code(exc)
+            err.print("terminated." if code == EXIT_TERMINATED else "interrupted.", soft_wrap=True)
+            sys.exit(code)
+        finally:
+            if before is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, before)  # as it was (a test's own process)
         sys.exit(0)
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM stop a command as Ctrl-C does (:class:`Terminated`): summary written, exit 143.
+
+    Only the first SIGTERM is raised; later ones are ignored while the command stops (SIGKILL still
+    ends it at once, and loses nothing either).  Only the main thread may set a handler.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def terminated(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, terminated)
 
 
 def summary_option(func: F) -> F:
@@ -259,8 +285,9 @@ def summary_option(func: F) -> F:
             mapped = from_exception(exc, where=_subject(ctx))
             summary.update({"exit_code": mapped.exit_code, "error": str(mapped)})
             raise
-        except KeyboardInterrupt:
-            summary.update({"exit_code": EXIT_INTERRUPTED, "error": "interrupted"})
+        except KeyboardInterrupt as exc:
+            code = interrupt_exit_code(exc)
+            summary.update({"exit_code": code, "error": "terminated" if code == EXIT_TERMINATED else "interrupted"})
             raise
         finally:
             if summary_path is not None:
@@ -291,9 +318,9 @@ def handle_errors(func: F) -> F:
         except Exception as exc:  # noqa: BLE001 - the boundary
             if not interrupted_query(exc):
                 fail(exc, _subject(click.get_current_context()))
-            _interrupted()
-        except KeyboardInterrupt:
-            _interrupted()
+            _interrupted(exc)
+        except KeyboardInterrupt as exc:
+            _interrupted(exc)
 
     return wrapper  # type: ignore[return-value]
 
@@ -306,9 +333,11 @@ def _no_change(latest: str, as_json: bool) -> None:
     err.print(f"no change since {latest}; nothing written")
 
 
-def _interrupted() -> None:
-    err.print("interrupted: everything fetched so far is kept; run the same command to continue.", soft_wrap=True)
-    sys.exit(EXIT_INTERRUPTED)
+def _interrupted(exc: BaseException) -> None:
+    code = interrupt_exit_code(exc)
+    what = "terminated (SIGTERM)" if code == EXIT_TERMINATED else "interrupted"
+    err.print(f"{what}: everything fetched so far is kept; run the same command to continue.", soft_wrap=True)
+    sys.exit(code)
 
 
 def interrupted_query(exc: BaseException) -> bool:
@@ -384,7 +413,8 @@ def main(ctx: click.Context, verbose: int, log_json: Path | None) -> None:
 
     Exit codes: 0 done, 1 needs a person, 2 usage or configuration error,
     70 internal error, 73 dataset locked, 74 I/O error (disk full, read-only),
-    75 try again later, 130 interrupted (Ctrl-C; the same command continues).
+    75 try again later, 130 interrupted (Ctrl-C; the same command continues),
+    143 terminated (SIGTERM; likewise).
     """
     ctx.obj = {"verbose": verbose}
     setup_logging(verbose, log_json)

@@ -21,6 +21,9 @@
     ├── InputError               exit 1: a file given to ingest that is not a Reddit response
     └── InternalError            exit 70: a bug in this tool (an error no layer expected); please report it
 
+    KeyboardInterrupt            exit 130: Ctrl-C (SIGINT)
+    └── Terminated               exit 143: SIGTERM (systemctl stop, a scheduler's timeout), stopped like Ctrl-C
+
 Exit codes (also in the README):
 
 ====  ==========================================================================
@@ -36,6 +39,7 @@ code  meaning
 75    try again later: network down, Reddit or Arctic Shift failing, rate limiting, a budget reached,
       a lost Dask cluster
 130   interrupted (Ctrl-C); what was fetched is kept and the same command continues
+143   terminated (SIGTERM); as 130: the ``--summary`` is written, the same command continues
 ====  ==========================================================================
 
 Like httpx, which maps the transport's exceptions onto its own tree in one
@@ -65,6 +69,24 @@ EXIT_LOCKED = 73  # EX_CANTCREAT from sysexits.h: another run is writing this da
 EXIT_IO = 74  # EX_IOERR from sysexits.h: disk full, read-only folder, no permission
 EXIT_TRY_LATER = 75  # EX_TEMPFAIL from sysexits.h, understood by schedulers
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C; the run continues next time
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as shells report it; a stop from outside, handled like Ctrl-C
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread by the CLI's handler, so a run stops as on Ctrl-C.
+
+    A KeyboardInterrupt, so that every clean-up made for Ctrl-C runs for it too (the run's
+    checkpoints, the ``--summary``); the CLI exits with :data:`EXIT_TERMINATED`.
+    """
+
+
+def interrupt_exit_code(exc: BaseException | None) -> int:
+    """130 for Ctrl-C, 143 for SIGTERM (``exc`` or what it was raised from, as click's Abort is)."""
+    while exc is not None:
+        if isinstance(exc, Terminated):
+            return EXIT_TERMINATED
+        exc = exc.__cause__ or exc.__context__
+    return EXIT_INTERRUPTED
 
 
 class ScraperError(Exception):
