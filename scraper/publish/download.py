@@ -36,6 +36,7 @@ from typing import Any, Protocol
 import httpx
 
 from scraper import tls
+from scraper.cutoff import Cutoff
 from scraper.errors import InputError, IntegrityError, SnapshotError, TransientError
 from scraper.store.lock import dataset_lock
 from scraper.store.purge import (
@@ -158,6 +159,7 @@ class HttpFetcher:
         auth = httpx.BasicAuth(url.username, url.password) if url.username or url.password else None
         self.base = str(url.copy_with(username=None, password=None)).rstrip("/") + "/"
         self.until = time.monotonic() + deadline
+        self.cutoff = Cutoff()  # the deadline holds inside a request too: a server dripping headers meets it
         self.client = client or httpx.Client(
             timeout=httpx.Timeout(stall),
             follow_redirects=True,
@@ -187,7 +189,12 @@ class HttpFetcher:
     def stream(self, rel: str) -> Iterator[tuple[int | None, Iterator[bytes]]]:
         url = self._url(rel)
         try:
-            with self.client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
+            with (
+                self.cutoff.within(self.until - time.monotonic()),
+                self.client.stream(
+                    "GET", url, headers={"Accept-Encoding": "identity"}, extensions={"trace": self.cutoff.trace}
+                ) as response,
+            ):
                 if response.status_code == 404:
                     raise InputError(f"{url} not found (404)")
                 if response.status_code != 200:
@@ -202,6 +209,8 @@ class HttpFetcher:
                 # raw bytes as they arrive: nothing decodes them, so what is counted is what arrived
                 yield (int(length) if length and length.isdigit() else None), response.iter_raw()
         except httpx.TimeoutException as exc:
+            if self.cutoff.fired:
+                raise self._outlasted(url, exc) from None
             raise TransientError(
                 f"{url}: the server sent nothing for {self.client.timeout.read} s "
                 f"({exc.__class__.__name__}); run again to resume"
@@ -217,7 +226,15 @@ class HttpFetcher:
                 "fix the URL or the server's redirects"
             ) from None
         except httpx.HTTPError as exc:
+            if self.cutoff.fired:
+                raise self._outlasted(url, exc) from None
             raise TransientError(f"download of {url} was cut ({exc.__class__.__name__}); run again to resume") from None
+
+    def _outlasted(self, url: str, exc: Exception) -> TransientError:
+        return TransientError(
+            f"{url}: the download outlasted its deadline (the answer was still coming: {exc.__class__.__name__} "
+            "once cut off); run again to resume"
+        )
 
 
 def fetcher_for(source: str, *, stall: float = STALL_SECONDS, deadline: float = DEADLINE_SECONDS) -> Fetcher:

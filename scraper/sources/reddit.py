@@ -32,6 +32,7 @@ from prawcore.rate_limit import RateLimiter
 from prawcore.sessions import RetryStrategy
 
 from scraper import TOOL_NAME, __version__
+from scraper.cutoff import Cutoff, watched_adapter
 from scraper.errors import (
     AuthError,
     BudgetExhausted,
@@ -135,6 +136,12 @@ class ArchivingRequestor(prawcore.Requestor):
         self._context = context or _Context()
         self._observer = observer
         self.run_id = ""
+        #: seconds left before the run's deadline (None: no deadline); a request is cut off there
+        self.time_left: Callable[[], float | None] = lambda: None
+        self.cutoff = Cutoff()
+        adapter = watched_adapter(self.cutoff)
+        self._http.mount("https://", adapter)
+        self._http.mount("http://", adapter)
 
     def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> requests.Response:
         """Make the request, then archive request and response before returning.
@@ -146,12 +153,18 @@ class ArchivingRequestor(prawcore.Requestor):
         requested_at = datetime.now(UTC)
         # prawcore passes its own 16 s to every call and PRAW 8.0.3 never hands it the configured
         # timeout, so the requestor's timeout (ours, from RedditSettings) wins here.
-        response: requests.Response = super().request(*args, timeout=self.timeout, stream=True, **kwargs)
-        try:
-            _read_body(response, MAX_ANSWER_BYTES)
-        except Exception as exc:  # noqa: BLE001 - as prawcore wraps a failed read of a body it read itself
+        # A server dripping its answer a byte at a time meets no read timeout: the whole request,
+        # headers and body, ends at the deadline (adv3 F5); _call then stops the run.
+        with self.cutoff.within(self.time_left()):
+            response: requests.Response = super().request(*args, timeout=self.timeout, stream=True, **kwargs)
+            try:
+                _read_body(response, MAX_ANSWER_BYTES)
+            except Exception as exc:  # noqa: BLE001 - as prawcore wraps a failed read of a body it read itself
+                response.close()
+                raise prawcore.RequestException(exc, args, kwargs) from None
+        if self.cutoff.fired:  # an answer cut off can look whole (headers ended by the close): never kept
             response.close()
-            raise prawcore.RequestException(exc, args, kwargs) from None
+            raise prawcore.RequestException(TimeoutError("cut off at the deadline"), args, kwargs)
         if self._archive is not None:
             self._archive.append(self._record(response, requested_at))
         _plain_retry_after(response)
@@ -297,6 +310,8 @@ class RedditClient:
         requestor = core.requestor
         assert isinstance(requestor, ArchivingRequestor)
         requestor.run_id = run_id
+        requestor.time_left = self._time_left
+        self._cutoff: Cutoff = requestor.cutoff
         core._retry_strategy_class = _OneAttempt  # noqa: SLF001
         core._rate_limiter = _Unpaced(window_size=WINDOW_SECONDS)  # noqa: SLF001
 
@@ -314,6 +329,9 @@ class RedditClient:
             yield
         finally:
             self._context.tags = saved
+
+    def _time_left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - self.clock.now()
 
     def _check_budget(self) -> None:
         if self.max_requests is not None and self.request_count >= self.max_requests:
@@ -357,6 +375,11 @@ class RedditClient:
                     continue
                 raise _translate(exc, endpoint, item) from None
             except prawcore.RequestException as exc:
+                if self._cutoff.fired:
+                    raise BudgetExhausted(
+                        f"deadline reached during a request for {item} (the answer was still coming); "
+                        "run again to continue."
+                    ) from None
                 name = exc.original_exception.__class__.__name__
                 log.debug("%s on %s: %s", name, item, exc.original_exception)
                 retries = self._backoff(retries, item, name, _url_of(exc))
