@@ -83,6 +83,11 @@ FAST_BATCH_ROWS = ROW_GROUP  # rows per batch from the fast reader (a larger bat
 # compresses the row groups (writer thread) and hashes the inputs meanwhile. On a shared or busy
 # machine one thread was as fast; more cores are for `--engine dask` (a worker per core).
 LOCAL_THREADS = 1
+# The fast reader's readings of a span, in turn: (usual, strings) of scraper.normalize.flat.normalize_file.
+# First DuckDB types the string fields itself; a string field holding another JSON type (checked on
+# its line) sends the span to the second, which takes them as JSON fragments; a value of an unusual
+# type to the third, which types every value by itself; a line to quarantine to the block path.
+READINGS = ((True, True), (True, False), (False, False))
 COUNT_PIECE = 16 << 20  # bytes of a byte range copied or counted at a time (without the kernel's copy)
 NEWEST_MEMORY = "128MB"  # DuckDB's memory for the one-row-per-thing check; past it the window spills to disk
 
@@ -175,16 +180,19 @@ def filter_span(span: Span, rule: Rule) -> Iterator[ChunkResult]:
     """Parse, filter and normalize one span, streamed: a pure function of its arguments (runs on any worker).
 
     DuckDB's own NDJSON reader takes the span in one pass (:func:`normalize_file`), first
-    with the fields of one usual JSON type taken at that type; a span with a value of another type
-    (rare) is read again with every value typed by itself, and a span with a line to quarantine
-    (rare) by the block path, which numbers its lines. Each reading goes on after the rows already
-    given (all three keep the same rows in the same order).
+    with the string fields typed by DuckDB and the other fields of one usual JSON type taken at that
+    type; a span with a string field holding another type (rare) is read again with the string
+    fields as JSON fragments, a span with a value of another type (rare) with every value typed by
+    itself, and a span with a line to quarantine (rare) by the block path, which numbers its lines.
+    Each reading goes on after the rows already given (all four keep the same rows in the same order).
     """
     pseudonymizer = Pseudonymizer(rule.pseudonym_key) if rule.pseudonym_key else None
     source = f"dump:{span.file}"
     with _span_file(span) as (path, newlines):
         given = 0  # rows handed on so far, whichever reading gave them
-        for usual in (True, False):
+        reading = 0
+        while reading < len(READINGS):
+            usual, strings = READINGS[reading]
             counts: Counter[str] = Counter()  # each reading counts the whole span
             skip = given
             try:
@@ -196,6 +204,7 @@ def filter_span(span: Span, rule: Rule) -> Iterator[ChunkResult]:
                     pseudonymizer=pseudonymizer,
                     batch_rows=FAST_BATCH_ROWS,
                     usual=usual,
+                    strings=strings,
                 ):
                     counts.update(batch_counts)
                     batch = read
@@ -209,8 +218,13 @@ def filter_span(span: Span, rule: Rule) -> Iterator[ChunkResult]:
                 yield ChunkResult(None, [], counts, [], newlines)
                 return
             except NeedsLines as exc:
+                if strings and exc.ambiguous:
+                    log.info("%s: read again, the string fields as JSON (%s)", span.file, exc)
+                    reading += 1
+                    continue
                 if usual and exc.unusual:
                     log.info("%s: read again, every value by its own type (%s)", span.file, exc)
+                    reading = READINGS.index((False, False))
                     continue
                 log.info("%s: read line by line (%s)", span.file, exc)
                 break

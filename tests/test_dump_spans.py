@@ -501,3 +501,139 @@ def test_the_version_does_not_depend_on_how_batches_meet_row_groups(
     comments = pq.ParquetFile(folder / "ds8" / "versions" / "v0001" / "comments.parquet")
     sizes = [comments.metadata.row_group(i).num_rows for i in range(comments.metadata.num_row_groups)]
     assert sizes[:-1] == [8] * (len(sizes) - 1) and 0 < sizes[-1] <= 8
+
+
+# Texts of JSON values that are no strings, as they stand in a line: DuckDB's typed reader writes each
+# into a VARCHAR column as its text (NaN and the infinities are literals its reader takes).
+NOT_STRINGS = ["12", "-1.5", "1e3", "1E400", "123456789012345678901234567890", "-0", "true", "false"]
+NOT_STRINGS += ['{"a": "b"}', "{}", "[1, 2]", "[]", "NaN", "Infinity", "-Infinity"]
+# Strings whose text reads like one of those (real data: a body "100", an all-digit id or author).
+LOOK_ALIKES = ["12", "-1.5", "1000.0", "1e3", "true", "false", "null", "[1,2]", "{}", '{"a":"b"}', "NaN", "-inf"]
+LOOK_ALIKES += ["[deleted]", "0", "007", '"q"', " 12", "12 apples"]
+BLANKS = [b"", b" ", b"\t", b"\r", b" \x0b\x0c "]
+
+
+def _raw_line(fields: dict[str, str]) -> bytes:
+    """A JSON object line from field → raw JSON text (so NaN, 1E400 and big numbers stand as written)."""
+    return ("{" + ", ".join(f"{json.dumps(k)}: {v}" for k, v in fields.items()) + "}").encode()
+
+
+def _readings(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, bool]]:
+    """The fast readings ``filter_span`` asks for, as (usual, strings), recorded as they start."""
+    readings: list[tuple[bool, bool]] = []
+    real = flat.normalize_file
+    monkeypatch.setattr(
+        dumps,
+        "normalize_file",
+        lambda *a, **k: readings.append((k["usual"], k["strings"])) or real(*a, **k),
+    )
+    return readings
+
+
+@settings(max_examples=examples(3), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.data(),
+    kind=st.sampled_from(["t1", "t3"]),
+    batch=st.sampled_from([4, 16, 64]),
+    piece=st.sampled_from([7, 64, 1 << 20]),
+)
+def test_a_string_field_is_typed_by_duckdb_only_where_its_line_says_it_is_a_string(
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    data: st.DataObject,
+    kind: str,
+    batch: int,
+    piece: int,
+) -> None:
+    """The first reading types the string fields in DuckDB's reader, which writes a number or a boolean
+    there as its text: a value that reads like such a text (a body "42", an id "12345") is checked on
+    its line, so a string stays a string and the number 42 is never taken as "42". Whatever mix of look-alike
+    strings, real values of another type and blank lines, the version equals the block path's (rows,
+    quarantine, counts), and a span whose string fields all hold strings is read by the first reading alone."""
+    monkeypatch.setattr(dumps, "FAST_BATCH_ROWS", batch)
+    monkeypatch.setattr(flat._LineFinder, "PIECE", piece)
+    readings = _readings(monkeypatch)
+    strings = sorted(f for f in (POST if kind == "t3" else COMMENT) if f in flat._STRINGS)
+    off = data.draw(st.booleans(), label="a string field holds another type")
+    lines: list[bytes] = []
+    for i in range(data.draw(st.integers(1, 40), label="lines")):
+        if data.draw(st.integers(0, 9)) == 0:
+            lines.append(data.draw(st.sampled_from(BLANKS)))
+        fields = {f: json.dumps(v) for f, v in GOOD.items()}
+        fields["id"] = json.dumps(f"i{i}")
+        for field in data.draw(st.lists(st.sampled_from(strings), max_size=3, unique=True)):
+            fields[field] = json.dumps(data.draw(st.sampled_from(LOOK_ALIKES)))
+        if off and data.draw(st.integers(0, 3)) == 0:
+            fields[data.draw(st.sampled_from(strings))] = data.draw(st.sampled_from(NOT_STRINGS))
+        lines.append(_raw_line(fields))
+    folder = tmp_path_factory.mktemp("strings")
+    path = folder / f"x_{'submissions' if kind == 't3' else 'comments'}.jsonl"
+    path.write_bytes(b"\n".join(lines) + data.draw(st.sampled_from([b"\n", b""])))
+    fast, fast_q, fast_counts = _by_span(path, kind, Rule())
+    slow, slow_q, slow_counts = _by_blocks(path, kind, Rule())
+    assert (fast is None) == (slow is None)
+    if fast is not None and slow is not None:
+        assert fast.equals(slow)
+    assert fast_q == slow_q
+    assert _counts(fast_counts) == _counts(slow_counts)
+    assert readings[0] == (True, True)
+    if not fast_q:  # every value fits: nothing but look-alike strings, read by the first reading alone
+        assert readings == [(True, True)]
+
+
+@pytest.mark.parametrize("kind", ["t1", "t3"])
+def test_no_value_of_another_type_is_taken_as_a_string_by_the_typed_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Every string field, every kind of JSON value that is no string, each on its own line after good
+    ones: the first reading gives way before it hands on that line's row, and each such line is
+    quarantined with its field named, as the block path does."""
+    monkeypatch.setattr(dumps, "FAST_BATCH_ROWS", 4)
+    readings = _readings(monkeypatch)
+    strings = [f for f in (POST if kind == "t3" else COMMENT) if f in flat._STRINGS]
+    base = {f: json.dumps(v) for f, v in GOOD.items()}
+    good = [_raw_line({**base, "id": f'"c{i}"'}) for i in range(6)]
+    odd = [(field, value) for field in strings for value in NOT_STRINGS]
+    path = tmp_path / f"x_{'submissions' if kind == 't3' else 'comments'}.jsonl"
+    path.write_bytes(b"\n".join([*good, *(_raw_line({**base, "id": '"odd"', f: v}) for f, v in odd)]) + b"\n")
+    rows, quarantined, _ = _by_span(path, kind, Rule())
+    assert readings[:2] == [(True, True), (True, False)]
+    assert rows is not None and rows["id"].to_pylist() == [f"c{i}" for i in range(6)]
+    assert [q["line"] for q in quarantined] == list(range(7, 7 + len(odd)))
+    named = [q["field"] for q in quarantined]
+    assert named == [field for field, _ in odd]
+
+
+@settings(max_examples=examples(40), deadline=None)
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.sampled_from(BLANKS),
+            st.binary(min_size=1, max_size=9).map(lambda b: b"{" + b.replace(b"\n", b"")),
+        ),
+        max_size=30,
+    ),
+    last_newline=st.booleans(),
+    piece=st.sampled_from([1, 3, 16, 1 << 20]),
+    pick=st.lists(st.integers(0, 40), max_size=6),
+)
+def test_the_line_finder_numbers_lines_as_duckdb_numbers_rows(
+    lines: list[bytes], last_newline: bool, piece: int, pick: list[int]
+) -> None:
+    """Rows are the non-blank lines in order (DuckDB skips lines of whitespace only); lines cut by a piece's end."""
+    rows = [line for line in lines if line.strip()]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "f.jsonl"
+        path.write_bytes(b"\n".join(lines) + (b"\n" if last_newline else b""))
+        with mock.patch.object(flat._LineFinder, "PIECE", piece):
+            finder = flat._LineFinder(str(path))
+            places = sorted(set(pick))
+            inside = [p for p in places if p < len(rows)]
+            try:
+                assert finder.lines(inside[: len(inside) // 2]) == [rows[p] for p in inside[: len(inside) // 2]]
+                assert finder.lines(inside[len(inside) // 2 :]) == [rows[p] for p in inside[len(inside) // 2 :]]
+                if len(inside) < len(places):
+                    with pytest.raises(LookupError):
+                        finder.lines(places[len(inside) :])
+            finally:
+                finder.close()

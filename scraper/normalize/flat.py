@@ -24,6 +24,7 @@ integers written as strings are refused.
 
 from __future__ import annotations
 
+import collections
 import json
 import threading
 from collections import Counter
@@ -99,6 +100,9 @@ _STRINGS = frozenset(
         *("link_flair_text", "removed_by_category"),
     }
 )
+#: SQL: the characters of a blank line, which DuckDB's NDJSON reader skips (space, tab, CR, VT, FF);
+#: the block path skips the same lines (a tab-only line was quarantined there and skipped by the reader)
+_BLANK = "' ' || chr(9) || chr(13) || chr(11) || chr(12)"
 _META = ("was_deleted_later", "was_initially_deleted", "is_edited", "removal_type", "note", "retrieved_2nd_on")
 
 
@@ -155,6 +159,18 @@ def _fast_field(field: str) -> tuple[str, str | None]:
     return _typed_field(field), None
 
 
+def _ambiguous(value: str) -> str:
+    """SQL: the ``VARCHAR`` ``value`` could be the text DuckDB's reader writes for a JSON value that is no string.
+
+    Such a text is always valid JSON (``true``, ``12``, ``1000.0`` for ``1e3``, ``1E400``, ``NaN``,
+    ``[1,2]``, ``{"a":1}``: the reader takes the NaN and infinity literals, and so does
+    ``json_valid``), so every value that is not valid JSON is certainly a string; the rest (a body
+    ``"42"``, an all-digit id) are checked on their line (:func:`_resolve_ambiguous`). A test of the
+    first character before ``json_valid`` measured no cheaper.
+    """
+    return f"json_valid({value})"
+
+
 def _typed_field(field: str) -> str:
     """A field's ``t_``/``v_`` columns typed value by value from its JSON fragment (any JSON type)."""
     q = f'"{field}"'
@@ -163,7 +179,14 @@ def _typed_field(field: str) -> str:
 
 
 def _select(
-    kind: str, include: str | None, exclude: str | None, filtered: bool, *, fast: bool = False, usual: bool = True
+    kind: str,
+    include: str | None,
+    exclude: str | None,
+    filtered: bool,
+    *,
+    fast: bool = False,
+    usual: bool = True,
+    strings: bool = False,
 ) -> str:
     """The SQL that turns lines into schema columns plus ``err``, ``reason`` and ``link_norm``.
 
@@ -172,12 +195,16 @@ def _select(
     ``usual`` (with ``fast``): the fields of one usual JSON type are taken at that type, and a row
     with a value of another type comes back with ``err = 'unusual'`` (:func:`_fast_field`);
     otherwise every field is typed value by value, as in the block path.
+    ``strings`` (with ``fast`` and ``usual``): DuckDB's reader also types the string fields itself
+    (``VARCHAR``: no JSON fragment written and unquoted again); as it writes a value of another JSON
+    type into such a column as its text, a row where any of them reads like such a text comes back
+    with ``amb``, the list of those fields' values, for :func:`_resolve_ambiguous` to check on its line.
     Otherwise the table ``lines(n, line, ok)``: every line is judged, one that is not a JSON object
     comes back with ``err = 'line'`` (``'blank'`` for a blank one).
     """
     fields = _COMMON + _KIND_FIELDS[kind]
     spec = "{" + ",".join(f'"{f}":"JSON"' for f in fields) + "}"
-    strings = "{" + ",".join(f'"{f}":"VARCHAR"' for f in fields) + "}"
+    string_spec = "{" + ",".join(f'"{f}":"VARCHAR"' for f in fields) + "}"
     typed = ", ".join(f"{_json_type(f'j.{f}', f)} AS t_{f}, s.{f} AS v_{f}" for f in fields)
     meta_spec = "{" + ",".join(f'"{f}":"JSON"' for f in _META) + "}"
     meta_typed = ", ".join(
@@ -274,31 +301,43 @@ def _select(
     category = "jstr(t_removed_by_category, v_removed_by_category)" if post else "NULL"
     # Built from this module's constants and the schema's field names only; every value a user
     # gives (subreddits, patterns, range, ids, source) goes in as a query parameter.
+    amb = "NULL::VARCHAR[]"
     if fast:
-        columns = "{" + ",".join(f"'{f}':'JSON'" for f in fields) + "}"
+        strings = strings and usual
+        typed_strings = [f for f in fields if f in _STRINGS] if strings else []
+        columns = "{" + ",".join(f"'{f}':'{'VARCHAR' if f in typed_strings else 'JSON'}'" for f in fields) + "}"
         if usual:
-            projections, unusual = zip(*(_fast_field(f) for f in fields), strict=True)
+            projections, unusual = zip(
+                *(
+                    (f"'VARCHAR' AS t_{f}, \"{f}\" AS v_{f}", None) if f in typed_strings else _fast_field(f)
+                    for f in fields
+                ),
+                strict=True,
+            )
             bad = f"""CASE WHEN coalesce({" OR ".join(u for u in unusual if u)}, false) THEN 'unusual' END"""
         else:
             projections = tuple(_typed_field(f) for f in fields)
             bad = "NULL::VARCHAR"
+        if typed_strings:
+            amb = f"""CASE WHEN {" OR ".join(_ambiguous(f'"{f}"') for f in typed_strings)}
+                THEN [{", ".join(f'"{f}"' for f in typed_strings)}] END"""
         head = f"""
 WITH typed AS (
-    SELECT NULL::BIGINT AS n, {bad} AS bad,
+    SELECT NULL::BIGINT AS n, {bad} AS bad, {amb} AS amb,
         {", ".join(projections)}
     FROM read_json($path, format = 'newline_delimited', columns = {columns}, compression = 'uncompressed')
 """
     else:
         head = f"""
 WITH objects AS (
-    SELECT n, line, CASE WHEN starts_with(ltrim(line), '{{') THEN try(json_transform(line, '{spec}')) END AS j
+    SELECT n, line, CASE WHEN starts_with(ltrim(line, {_BLANK}), '{{') THEN try(json_transform(line, '{spec}')) END AS j
     FROM lines WHERE ok  -- j NULL: not JSON (valid JSON starting with {{ is an object)
 ), parsed AS (
-    SELECT n, j, CASE WHEN j IS NOT NULL THEN json_transform(line, '{strings}') END AS s,
-        CASE WHEN j IS NULL THEN CASE WHEN trim(line) = '' THEN 'blank' ELSE 'line' END END AS bad
+    SELECT n, j, CASE WHEN j IS NOT NULL THEN json_transform(line, '{string_spec}') END AS s,
+        CASE WHEN j IS NULL THEN CASE WHEN trim(line, {_BLANK}) = '' THEN 'blank' ELSE 'line' END END AS bad
     FROM objects
 ), typed AS (
-    SELECT n, bad, {typed}
+    SELECT n, bad, NULL::VARCHAR[] AS amb, {typed}
     FROM parsed
 """
     return (
@@ -379,7 +418,7 @@ WITH objects AS (
         END AS archived
     FROM judged
 )
-SELECT n, err, reason, {"link_norm" if not post else "NULL::VARCHAR"} AS link_norm,
+SELECT n, err, reason, amb, {"link_norm" if not post else "NULL::VARCHAR"} AS link_norm,
     coalesce(nullif(jstr(t_name, v_name), ''), '{kind}_' || tid) AS name,
     tid AS id,
     sub AS subreddit,
@@ -454,15 +493,17 @@ def _connection(threads: int) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _sql(kind: str, selection: Selection, *, fast: bool, usual: bool = True) -> tuple[str, dict[str, Any]]:
+def _sql(
+    kind: str, selection: Selection, *, fast: bool, usual: bool = True, strings: bool = False
+) -> tuple[str, dict[str, Any]]:
     """The query for ``kind`` under ``selection`` (built once per thread) and its parameters."""
-    key = (kind, selection.include, selection.exclude, bool(selection.subreddits), fast, usual)
+    key = (kind, selection.include, selection.exclude, bool(selection.subreddits), fast, usual, strings)
     sql: str | None = _local.sql.get(key)
     include = "|".join(f"(?:{p})" for p in selection.include)
     exclude = "|".join(f"(?:{p})" for p in selection.exclude)
     if sql is None:
         sql = _local.sql[key] = _select(
-            kind, include or None, exclude or None, bool(selection.subreddits), fast=fast, usual=usual
+            kind, include or None, exclude or None, bool(selection.subreddits), fast=fast, usual=usual, strings=strings
         )
     params = {
         "subreddits": list(selection.subreddits),
@@ -481,11 +522,99 @@ class NeedsLines(Exception):
 
     ``unusual``: only values of an unusual JSON type for their field were met (the fast reader that
     types every value itself can still read the input; see :func:`normalize_file`).
+    ``ambiguous``: a string field read by DuckDB's typed reader held a value that is no JSON string,
+    or one that could not be checked on its line: the fast reader that takes the string fields as
+    JSON fragments can still read the input.
     """
 
-    def __init__(self, message: str, *, unusual: bool = False) -> None:
+    def __init__(self, message: str, *, unusual: bool = False, ambiguous: bool = False) -> None:
         super().__init__(message)
         self.unusual = unusual
+        self.ambiguous = ambiguous
+
+
+class _LineFinder:
+    """The lines of an NDJSON file by their place among its non-blank lines (the rows of DuckDB's reader).
+
+    Asked for places in increasing order, it reads the file once from the start, a piece at a time
+    (the newlines found by numpy), and keeps no line it was not asked for. A blank line (only
+    whitespace: space, tab, CR, VT, FF, as DuckDB's reader skips them) has no row.
+    """
+
+    PIECE = 16 << 20
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.handle: Any = None
+        self.carry = b""  # the start of a line cut by the end of the last piece
+        self.done = 0  # non-blank lines passed so far
+        self.end = False
+
+    def lines(self, places: list[int]) -> list[bytes]:
+        """The non-blank lines at ``places`` (0-based, increasing, at or after any asked before)."""
+        if self.handle is None:
+            self.handle = open(self.path, "rb")  # noqa: SIM115 - closed by close()
+        found: list[bytes] = []
+        wanted = collections.deque(places)
+        while wanted:
+            if self.end:
+                raise LookupError(f"{self.path}: fewer lines than rows")
+            piece = self.handle.read(self.PIECE)
+            data = self.carry + piece
+            if not piece:
+                self.end = True
+                if not data:
+                    continue
+                data += b"\n"
+            ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+            starts = np.concatenate(([0], ends[:-1] + 1))
+            self.carry = data[int(ends[-1]) + 1 :] if len(ends) else data
+            if not len(ends):
+                continue
+            lengths = ends - starts
+            first = np.frombuffer(data, np.uint8)[np.minimum(starts, len(data) - 1)]
+            maybe_blank = np.flatnonzero((lengths == 0) | np.isin(first, (9, 11, 12, 13, 32)))
+            blank = np.zeros(len(ends), dtype=bool)
+            for k in maybe_blank.tolist():
+                blank[k] = not data[int(starts[k]) : int(ends[k])].strip()
+            kept = np.flatnonzero(~blank)
+            while wanted and wanted[0] < self.done + len(kept):
+                k = int(kept[wanted.popleft() - self.done])
+                found.append(data[int(starts[k]) : int(ends[k])])
+            self.done += len(kept)
+        return found
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+def _resolve_ambiguous(finder: _LineFinder, first_row: int, amb: pa.ChunkedArray | pa.Array, fields: list[str]) -> None:
+    """Check the string fields of the rows flagged ``amb`` on their lines; raise if any is no JSON string.
+
+    ``amb`` holds, for a row where a string field read like the text of another JSON type, the
+    values DuckDB's typed reader gave for ``fields``. Each such row's line is parsed by Python's
+    ``json`` and every one of those fields must be a string equal to that value (or absent or null
+    where it is null); otherwise (a number in ``body``, a line Python reads otherwise, a row that is
+    not the line it was taken for) :class:`NeedsLines` is raised with ``ambiguous``.
+    """
+    column = amb.combine_chunks() if isinstance(amb, pa.ChunkedArray) else amb
+    rows = np.flatnonzero(column.is_valid().to_numpy(zero_copy_only=False)).tolist()
+    try:
+        lines = finder.lines([first_row + r for r in rows])
+    except (OSError, LookupError) as exc:
+        raise NeedsLines(f"{finder.path}: {exc}", ambiguous=True) from None
+    for row, raw in zip(rows, lines, strict=True):
+        values = column[row].as_py()
+        try:
+            parsed = json.loads(raw.decode("utf-8").lstrip("\ufeff"))
+        except (ValueError, RecursionError):
+            parsed = None
+        if not isinstance(parsed, dict) or not all(
+            parsed.get(field) is None if value is None else parsed.get(field) == value and type(parsed[field]) is str
+            for field, value in zip(fields, values, strict=True)
+        ):
+            raise NeedsLines(f"{finder.path}: a string field holds a value of another JSON type", ambiguous=True)
 
 
 def normalize_file(
@@ -497,6 +626,7 @@ def normalize_file(
     pseudonymizer: Pseudonymizer | None = None,
     batch_rows: int = 1 << 16,
     usual: bool = True,
+    strings: bool = False,
 ) -> Iterator[tuple[pa.RecordBatch | None, dict[str, int]]]:
     """An NDJSON file → (kept rows, counts) per result batch, read by DuckDB's own parallel reader.
 
@@ -508,12 +638,21 @@ def normalize_file(
     ``usual``: fields of one usual JSON type are taken at that type (cheaper); a value of another
     type raises :class:`NeedsLines` with ``unusual`` set, and the same file read with ``usual=False``
     (every value typed by itself) gives the same rows in the same order.
+
+    ``strings`` (with ``usual``): DuckDB's reader types the string fields itself; a row whose string
+    value could be the text of another JSON type is checked on its line (:func:`_resolve_ambiguous`)
+    before its batch is given, and one that is not a string there raises :class:`NeedsLines` with
+    ``ambiguous`` set: the same file read with ``strings=False`` gives the same rows in the same order.
     """
     con = _connection(selection.threads)
-    sql, params = _sql(kind, selection, fast=True, usual=usual)
+    strings = strings and usual
+    sql, params = _sql(kind, selection, fast=True, usual=usual, strings=strings)
     params["source"] = source
     params["path"] = path
     reader = None
+    finder = _LineFinder(path) if strings else None
+    fields = [f for f in _COMMON + _KIND_FIELDS[kind] if f in _STRINGS]
+    row = 0  # rows read before this batch
     try:
         reader = con.sql(sql, params=params).to_arrow_reader(batch_size=batch_rows)
         for result in reader:
@@ -523,6 +662,9 @@ def normalize_file(
                 if errors == ["unusual"]:
                     raise NeedsLines(f"{path}: a value of an unusual JSON type for its field", unusual=True)
                 raise NeedsLines(f"{path}: a value does not fit the schema")
+            if finder is not None and result["amb"].null_count < result.num_rows:
+                _resolve_ambiguous(finder, row, result["amb"], fields)
+            row += result.num_rows
             good = _judge(pa.Table.from_batches([result]), selection, counts)
             counts["kept"] = good.num_rows
             yield (_to_schema(STEMS[kind], good, source, pseudonymizer) if good.num_rows else None), counts
@@ -536,6 +678,8 @@ def normalize_file(
         # outlive it (a log record holding it), so close it now rather than when it is collected.
         if reader is not None:
             reader.close()
+        if finder is not None:
+            finder.close()
 
 
 def _judge(result: pa.Table, selection: Selection, counts: dict[str, int]) -> pa.Table:
