@@ -83,8 +83,8 @@ CREATE OR REPLACE MACRO truthy(t, v) AS coalesce(CASE t
 -- f3 (review 2, F5): a flag spelled as text (hand-made files): true/1/yes/y, false/0/no/n or "" (case-blind);
 -- any other text is NULL and the line is quarantined (flag_ok), as normalize/archive.py's wire_shape does
 CREATE OR REPLACE MACRO flag(t, v) AS CASE WHEN t = 'VARCHAR' THEN CASE
-        WHEN lower(trim(v)) IN ('true', '1', 'yes', 'y') THEN true
-        WHEN lower(trim(v)) IN ('false', '0', 'no', 'n', '') THEN false END
+        WHEN lower(trim(v, ' ')) IN ('true', '1', 'yes', 'y') THEN true
+        WHEN lower(trim(v, ' ')) IN ('false', '0', 'no', 'n', '') THEN false END
     ELSE truthy(t, v) END;
 CREATE OR REPLACE MACRO flag_ok(t, v) AS t IS DISTINCT FROM 'VARCHAR' OR flag(t, v) IS NOT NULL;
 CREATE OR REPLACE MACRO epoch(t, v) AS CASE
