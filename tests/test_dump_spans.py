@@ -637,3 +637,34 @@ def test_the_line_finder_numbers_lines_as_duckdb_numbers_rows(
                         finder.lines(places[len(inside) :])
             finally:
                 finder.close()
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(
+    lines=st.lists(st.sampled_from([b"{}", b'{"a": 1}', b"x" * 9, b"", b" ", b"\t\r", b"\x0b\x0c"]), max_size=30),
+    end=st.sampled_from([b"\n", b""]),
+    piece=st.integers(1, 200),
+    data=st.data(),
+)
+def test_the_line_finder_gives_every_asked_line_whatever_was_asked_before(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[bytes], end: bytes, piece: int, data: st.DataObject
+) -> None:
+    """``_LineFinder`` gives the non-blank line at each asked place, however the asks are grouped into calls
+    and the file into pieces: a line after the last one a call asked for is still there for the next call;
+    a place past the last line is a ``LookupError``."""
+    path = tmp_path_factory.mktemp("finder") / "x.jsonl"
+    path.write_bytes(b"\n".join(lines) + end)
+    rows = [line for line in lines if line.strip()]
+    places = data.draw(st.lists(st.integers(0, len(rows)), unique=True, max_size=8).map(sorted), label="places")
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(len(places) - 1, 1))), label="calls split at"))
+    finder = flat._LineFinder(str(path))
+    finder.PIECE = piece
+    try:
+        for ask in (places[a:b] for a, b in zip([0, *cuts], [*cuts, len(places)], strict=True)):
+            if ask and ask[-1] >= len(rows):
+                with pytest.raises(LookupError):
+                    finder.lines(ask)
+                return
+            assert finder.lines(ask) == [rows[p] for p in ask]
+    finally:
+        finder.close()

@@ -569,15 +569,14 @@ class _LineFinder:
         found: list[bytes] = []
         wanted = collections.deque(places)
         while wanted:
-            if self.end:
-                raise LookupError(f"{self.path}: fewer lines than rows")
-            piece = self.handle.read(self.PIECE)
+            piece = b"" if self.end else self.handle.read(self.PIECE)
             data = self.carry + piece
             if not piece:
                 self.end = True
                 if not data:
-                    continue
-                data += b"\n"
+                    raise LookupError(f"{self.path}: fewer lines than rows")
+                if not data.endswith(b"\n"):
+                    data += b"\n"
             ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
             starts = np.concatenate(([0], ends[:-1] + 1))
             self.carry = data[int(ends[-1]) + 1 :] if len(ends) else data
@@ -593,7 +592,12 @@ class _LineFinder:
             while wanted and wanted[0] < self.done + len(kept):
                 k = int(kept[wanted.popleft() - self.done])
                 found.append(data[int(starts[k]) : int(ends[k])])
-            self.done += len(kept)
+            if not wanted and found and k < len(ends) - 1:
+                # lines of this piece after the last one asked stay for the next call: a later batch's rows
+                self.carry = data[int(starts[k + 1]) :]
+                self.done += int(np.searchsorted(kept, k, side="right"))
+            else:
+                self.done += len(kept)
         return found
 
     def close(self) -> None:
