@@ -425,3 +425,48 @@ def test_hostile_permalinks_never_link_to_another_host(tmp_path: Path) -> None:
     assert not [h for h in hrefs if "evil" in h or "@" in h or "\\" in h or h.startswith("javascript")], hrefs
     assert not [h for h in hrefs if "www.reddit.com" in h], hrefs  # every permalink was hostile: none is linked
     assert "<td>t3_th0 Thread 0" in html  # the threads are still listed, as text
+
+
+def _reference_layout(fig: Any, *, height: int = 320, **extra: Any) -> Any:
+    """The report's layout as plotly's own update methods apply it (what charts._layout replaced)."""
+    from scraper.report import charts
+
+    fig.update_layout(**{**charts._LAYOUT, "height": height, **extra})
+    fig.update_xaxes(**charts._AXES)
+    fig.update_yaxes(**charts._AXES)
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        if axis.type == "log":
+            axis.dtick = 1
+    return fig
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"showlegend": False, "xaxis": {"title": "x", "rangemode": "tozero"}, "yaxis": {"type": "log", "title": "y"}},
+        {"barmode": "stack", "legend": {"orientation": "v", "font": {"size": 11}}, "margin": {"t": 5}},
+    ],
+)
+@pytest.mark.parametrize("subplots", [False, True])
+def test_the_layout_merged_as_dicts_equals_plotly_s_update(extra: dict[str, Any], subplots: bool) -> None:
+    """``charts._layout`` merges dicts and makes the figure again: the same JSON as ``update_layout`` and
+    ``update_xaxes``/``update_yaxes`` on every axis (subplots' second axes too), log axes' ticks included."""
+    import plotly.graph_objects as go
+    from plotly.io import to_json
+    from plotly.subplots import make_subplots
+
+    from scraper.report import charts
+
+    def made() -> Any:
+        if not subplots:
+            return go.Figure(go.Bar(x=[1, 2], y=[3, 4], name="a"))
+        fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=("a", "b"))
+        fig.add_trace(go.Bar(x=[1], y=["s"], orientation="h"), row=1, col=1)
+        fig.add_trace(go.Bar(x=[2], y=["s"], orientation="h"), row=1, col=2)
+        fig.update_xaxes({"rangemode": "tozero", "dtick": 1}, row=1, col=2)
+        return fig
+
+    got = json.loads(to_json(charts._layout(made(), height=250, **extra), validate=False))
+    want = json.loads(to_json(_reference_layout(made(), height=250, **extra), validate=False))
+    assert got == want

@@ -28,26 +28,46 @@ STATUS_COLOURS = {
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 
 
+#: Every chart's layout, and every axis's, before a chart's own settings.
+_LAYOUT: dict[str, Any] = {
+    "template": "none",  # styled here: plotly's named templates cost ~0.1 s a figure to copy
+    "paper_bgcolor": "white",
+    "plot_bgcolor": "white",
+    "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+    "font": {"family": FONT, "size": 12, "color": "#1f2933"},
+    "colorway": PALETTE,
+    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    "bargap": 0.15,
+}
+_AXES: dict[str, Any] = {"automargin": True, "gridcolor": "#e9edf2", "zerolinecolor": "#cfd6de", "linecolor": "#cfd6de"}
+
+
 def _layout(fig: go.Figure, *, height: int = 320, **extra: Any) -> go.Figure:
-    layout: dict[str, Any] = {
-        "template": "none",  # styled here: plotly's named templates cost ~0.1 s a figure to copy
-        "paper_bgcolor": "white",
-        "plot_bgcolor": "white",
-        "height": height,
-        "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
-        "font": {"family": FONT, "size": 12, "color": "#1f2933"},
-        "colorway": PALETTE,
-        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-        "bargap": 0.15,
-    }
-    fig.update_layout(**{**layout, **extra})
-    axes = {"automargin": True, "gridcolor": "#e9edf2", "zerolinecolor": "#cfd6de", "linecolor": "#cfd6de"}
-    fig.update_xaxes(**axes)
-    fig.update_yaxes(**axes)
-    for axis in (fig.layout.xaxis, fig.layout.yaxis):
-        if axis.type == "log":
-            axis.dtick = 1  # ticks at powers of ten only
-    return fig
+    """``fig`` with the report's layout, then ``extra`` (nested dicts merge, as ``update_layout`` merges them).
+
+    The layout is merged as plain dicts and the figure made again from them: plotly's
+    ``update_layout`` and ``update_xaxes`` cost 3-9 ms of CPU a call (each walks the figure's
+    properties), a new figure from dicts about 1 ms; the figure's JSON is the same.
+    """
+    spec = fig.to_plotly_json()
+    layout: dict[str, Any] = spec["layout"]
+    _merged(layout, {**_LAYOUT, "height": height, **extra})
+    for name in ("xaxis", "yaxis", *(n for n in layout if n[1:5] == "axis" and n[5:].isdigit())):
+        axis = layout.setdefault(name, {})
+        _merged(axis, _AXES)
+        if name in ("xaxis", "yaxis") and axis.get("type") == "log":
+            axis["dtick"] = 1  # ticks at powers of ten only
+    return go.Figure(spec["data"], layout=layout)
+
+
+def _merged(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``into`` updated from ``update``: a dict merges into a dict (recursively), anything else replaces."""
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merged(into[key], value)
+        else:
+            into[key] = value
+    return into
 
 
 def _counts_axis(values: list[int]) -> dict[str, Any]:
@@ -132,7 +152,7 @@ def coverage(f: Figures) -> dict[str, go.Figure]:
             _bar([b for b, _ in f.completeness_bands], [n for _, n in f.completeness_bands], "threads", PALETTE[0])
         ),
         height=260,
-        xaxis_title="comments held ÷ comments Reddit states",
+        xaxis={"title": "comments held ÷ comments Reddit states"},
         yaxis={"title": "threads", **_counts_axis([n for _, n in f.completeness_bands])},
     )
     return charts
@@ -255,4 +275,6 @@ def changes(f: Figures) -> dict[str, go.Figure]:
                 hovertemplate="%{y} %{customdata}: %{x:,} " + kind + "<extra></extra>",
             )
         )
-    return {"chart-changes": _layout(fig, height=max(240, 60 + 24 * len(rows)), barmode="stack", xaxis_title="items")}
+    return {
+        "chart-changes": _layout(fig, height=max(240, 60 + 24 * len(rows)), barmode="stack", xaxis={"title": "items"})
+    }
