@@ -49,8 +49,9 @@ from scraper.normalize.status import GONE_RANK
 from scraper.store.encoding import writer_options
 from scraper.store.writers import parquet_writer, write_batch
 
-#: Rows per batch of the final pass and per row group of the written tables.
-BATCH_ROWS = 65536
+#: Rows per batch of the final pass and per row group of the written tables (with runs.HELD_ROWS, the
+#: final pass's memory: docs/PERFORMANCE.md, "Newest per fullname").
+BATCH_ROWS = 32768
 
 KeepThread = Callable[[Seen, list[str]], bool]
 

@@ -44,7 +44,7 @@ RUN_ROWS = 32768
 GROUP_ROWS = 1024
 #: Rows the merge holds of all runs together (at least :data:`LEAST_READ` a run): each run is read
 #: this many rows divided by the number of runs at a time, so memory does not grow with the runs.
-HELD_ROWS = 131072
+HELD_ROWS = 65536
 LEAST_READ = 256
 #: Runs merged at once; more are first merged in groups of this many into longer runs.
 MAX_RUNS = 64
