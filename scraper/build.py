@@ -52,7 +52,7 @@ from scraper.store.changes import NoChange, unchanged_since
 from scraper.store.killpoints import killpoint
 from scraper.store.purge import apply_purges, purged_fullnames
 from scraper.store.snapshot import Dataset, pid_alive, rows_to_table, table_path, write_json_lines_atomic
-from scraper.store.tablefile import PARQUET_ERRORS, is_data_error, read_error, scan_error
+from scraper.store.tablefile import PARQUET_ERRORS, checked_schema, is_data_error, read_error, scan_error
 
 WORK_PREFIX = ".build-"
 
@@ -97,6 +97,7 @@ class VersionBuilder:
             self.sightings.seq = -(2**62)  # the base's rows lose every tie
             for stem in STEMS.values():
                 path = table_path(folder, manifest, stem)  # the file the manifest maps, as every reader
+                checked_schema(path, stem)  # a damaged column name is named here, not met as a cast error later
                 try:
                     for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows):
                         self.sightings.add_rows(stem, pa.Table.from_batches([batch]))
@@ -236,6 +237,7 @@ class VersionBuilder:
         manifest = self.dataset.manifest(latest)
         for stem in STEMS.values():
             path = table_path(self.dataset.version_dir(latest), manifest, stem)
+            checked_schema(path, stem)
             try:
                 table = pq.read_table(path, columns=["name", "status"])
             except (OSError, pa.ArrowException) as exc:
@@ -462,7 +464,9 @@ def _tombstones_added(dataset: Dataset, rows: RowSet) -> int:
     visible: set[str] = set()
     manifest = dataset.manifest(latest)
     for stem in ("submissions", "comments"):
-        table = pq.read_table(table_path(dataset.version_dir(latest), manifest, stem), columns=["name", "status"])
+        path = table_path(dataset.version_dir(latest), manifest, stem)
+        checked_schema(path, stem)
+        table = pq.read_table(path, columns=["name", "status"])
         visible.update(table.filter(pc.equal(table["status"], "visible"))["name"].to_pylist())
     return sum(1 for r in _every_row(rows) if is_tombstone(r) and r.name in visible)
 

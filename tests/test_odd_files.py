@@ -213,3 +213,24 @@ def test_a_flipped_byte_anywhere_fails_validate_and_is_never_a_traceback(
         ("purge", str(dataset), "t1_nothing", "--allow-missing"),
     ):
         assert_one_line_or_ok(run(*args), args[0])
+
+
+@pytest.mark.parametrize("stem", ["comments", "submissions"])
+def test_a_base_version_with_a_damaged_column_name_is_refused_by_name_when_built_on(
+    plain: Path, tmp_path: Path, stem: str
+) -> None:
+    """A column name damaged in the footer of the version a build starts from (``created_utc`` read as
+    ``created^utc``, re-signed so the checksums agree): ``ingest`` and ``purge`` name the file in one
+    line, exit 1, instead of failing on a cast deep in the merge (exit 70, "a bug")."""
+    dataset = tmp_path / "ds"
+    shutil.copytree(plain, dataset)
+    path = dataset / "versions" / "v0002" / f"{stem}.parquet"
+    table = pq.read_table(path)
+    renamed = table.rename_columns(["created^utc" if n == "created_utc" else n for n in table.column_names])
+    pq.write_table(renamed.replace_schema_metadata(table.schema.metadata), path)
+    resign(dataset, "v0002")
+    tree_file = sample_file(tmp_path, "zzz", tree("zzz", [t1("z1", "t3_zzz", link="zzz")]))
+    for args in (("ingest", str(dataset), str(tree_file)), ("purge", str(dataset), "t1_nothing", "--allow-missing")):
+        result = run(*args)
+        assert_refused(result, [path])
+        assert f"is not the {stem} table" in result.stderr, result.stderr
