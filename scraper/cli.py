@@ -41,6 +41,7 @@ from scraper import TOOL_NAME, __version__
 from scraper.errors import (
     EXIT_NEEDS_PERSON,
     EXIT_TERMINATED,
+    TERMINATED,
     ConfigError,
     InputError,
     Terminated,
@@ -210,6 +211,8 @@ class Boundary(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except Exception as exc:  # noqa: BLE001 - the boundary: every error leaves as one line
+            if interrupted_query(exc):  # Ctrl-C or SIGTERM inside a DuckDB query, in DuckDB's words
+                _interrupted(exc)
             fail(exc)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
@@ -248,8 +251,10 @@ def stop_on_sigterm() -> None:
 
     def terminated(signum: int, frame: Any) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        TERMINATED.set()  # what a DuckDB query raises in its place does not say it was SIGTERM
         raise Terminated
 
+    TERMINATED.clear()
     signal.signal(signal.SIGTERM, terminated)
 
 
@@ -282,6 +287,10 @@ def summary_option(func: F) -> F:
             summary["exit_code"] = exc.code if isinstance(exc.code, int) else 1
             raise
         except Exception as exc:
+            if interrupted_query(exc):  # Ctrl-C or SIGTERM inside a DuckDB query: DuckDB's error in its place
+                code = interrupt_exit_code(exc)
+                summary.update({"exit_code": code, "error": "terminated" if code == EXIT_TERMINATED else "interrupted"})
+                raise
             mapped = from_exception(exc, where=_subject(ctx))
             summary.update({"exit_code": mapped.exit_code, "error": str(mapped)})
             raise

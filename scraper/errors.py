@@ -57,6 +57,7 @@ import json
 import os
 import re
 import sys
+import threading
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -80,8 +81,17 @@ class Terminated(KeyboardInterrupt):
     """
 
 
+#: Set by the CLI's SIGTERM handler: DuckDB runs Python's signal handlers inside a query and raises its
+#: own "Query interrupted" in place of :class:`Terminated`, keeping nothing of it, so the exit code
+#: cannot be read from the exception alone.
+TERMINATED = threading.Event()
+
+
 def interrupt_exit_code(exc: BaseException | None) -> int:
-    """130 for Ctrl-C, 143 for SIGTERM (``exc`` or what it was raised from, as click's Abort is)."""
+    """130 for Ctrl-C, 143 for SIGTERM (``exc`` or what it was raised from, as click's Abort is, or a
+    SIGTERM received during the command: :data:`TERMINATED`)."""
+    if TERMINATED.is_set():
+        return EXIT_TERMINATED
     while exc is not None:
         if isinstance(exc, Terminated):
             return EXIT_TERMINATED

@@ -77,3 +77,71 @@ def test_the_exit_code_of_an_interrupt_follows_its_cause() -> None:
     before = signal.getsignal(signal.SIGTERM)
     assert CliRunner().invoke(main, ["versions", "--help"]).exit_code == 0
     assert signal.getsignal(signal.SIGTERM) is before  # the handler is the command's only
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_that_duckdb_reports_as_its_own_error_exits_as_the_signal_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int
+) -> None:
+    """DuckDB runs Python's signal handlers inside a query and raises its own "Query interrupted" in
+    place of the handler's exception, keeping nothing of it (adv4 F7): the real handler runs here on a
+    real signal, then the command raises what DuckDB raises. A SIGTERM exits 143 with "terminated" in
+    the summary (was 130, and the summary said 70 "a bug"); a Ctrl-C exits 130 (was 70 in commands
+    without their own error handling, such as ``validate``)."""
+
+    def query_stopped_by_a_signal(*args: Any, **kwargs: Any) -> None:
+        handled = False
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(5)  # the handler raises first
+        except KeyboardInterrupt:  # Terminated is one
+            handled = True
+        assert handled
+        raise RuntimeError("Query interrupted")  # raised afresh, as DuckDB does: no cause, no context
+
+    monkeypatch.setattr("scraper.publish.validate.validate", query_stopped_by_a_signal)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        (tmp_path / "ds").mkdir()
+        summary = tmp_path / "summary.json"
+        result = CliRunner().invoke(main, ["validate", str(tmp_path / "ds"), "--summary", str(summary)])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    code, word = (143, "terminated") if signum == signal.SIGTERM else (130, "interrupted")
+    assert result.exit_code == code, result.output
+    assert "internal error" not in result.output and result.stderr.strip().splitlines()[-1].startswith(word)
+    written = json.loads(summary.read_text())
+    assert written["exit_code"] == code and written["error"] == word, written
+
+
+def test_sigterm_during_a_real_duckdb_query_exits_143_with_its_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same with a real query in a real process: whether DuckDB stops the query (its error in place
+    of ours) or the handler runs when the query is done, the run ends as a SIGTERM: 143, "terminated"."""
+    import duckdb
+
+    started = tmp_path / "query-started"
+
+    def long_query(*args: Any, **kwargs: Any) -> None:
+        con = duckdb.connect()
+        started.touch()
+        con.sql("SELECT count(*) FROM range(400000000) t(x) WHERE x % 7 = 3").fetchall()
+        time.sleep(30)  # a query DuckDB did not stop: the handler runs here
+
+    monkeypatch.setattr("scraper.publish.validate.validate", long_query)
+    (tmp_path / "ds").mkdir()
+    summary = tmp_path / "summary.json"
+    args = ("validate", str(tmp_path / "ds"), "--summary", str(summary))
+    proc = forked.Forked(forked.cli(*args), env=dict(os.environ), stderr=forked.PIPE)
+    deadline = time.monotonic() + 30
+    while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.05)  # inside the query
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert "Traceback" not in stderr and "internal error" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1].startswith("terminated"), stderr
+    written = json.loads(summary.read_text())
+    assert written["exit_code"] == 143 and written["error"] == "terminated", written
