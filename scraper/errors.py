@@ -265,8 +265,11 @@ def from_exception(exc: BaseException, *, where: str | None = None) -> ScraperEr
         return storage_error(exc, exc.filename or where)
     if isinstance(exc, RecursionError):
         return InputError(f"{where or 'the input'} is nested too deeply to read; it is not a file this tool wrote")
-    if isinstance(exc, MemoryError):
-        return InputError(f"{where or 'the input'} is too large to read in memory")
+    if isinstance(exc, MemoryError):  # the machine's limit, not a fault of ``where`` (a dataset is read in batches)
+        return ScraperError(
+            f"ran out of memory{f' while working on {where}' if where else ''}; free memory or raise the limit "
+            "(ulimit -v, the container's) and run the same command again"
+        )
     if isinstance(exc, UnicodeError):
         return InputError(f"{where or 'the input'} is not valid UTF-8 text ({first_line(exc)})")
     if isinstance(exc, tomllib.TOMLDecodeError):

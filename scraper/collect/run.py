@@ -498,6 +498,8 @@ def _archive_pass(
         except BudgetExhausted:
             spent_all = client.max_requests is not None and client.request_count >= client.max_requests
             what = f"request budget of {budget.max_requests} reached" if spent_all else "deadline reached"
+            if client.cutoff.fired:
+                what = "deadline reached while Arctic Shift was still answering"
             raise BudgetExhausted(
                 f"{what} in the Arctic Shift walk after {plural(client.request_count, 'request')} to it; "
                 "run the same command again to continue it"

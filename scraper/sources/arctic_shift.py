@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 
 from scraper import __version__, tls
+from scraper.cutoff import Cutoff
 from scraper.errors import ArchiveError, BudgetExhausted, TransientError
 from scraper.normalize.archive import epoch
 from scraper.sources.pacing import Clock, RetryPolicy
@@ -58,6 +59,25 @@ KEPT_HEADERS = ("content-type", "date", "retry-after", "x-ratelimit-remaining", 
 #: Messages that mean "too fast or too heavy": retried with backoff and a smaller limit.
 THROTTLE_MESSAGES = ("timeout", "slow down", "query timed out", "under maintenance")
 DEFAULT_INTERVAL = 0.5  # "a couple of requests per second is fine"
+#: The most an answer may hold, decompressed, as for Reddit's (``reddit.MAX_ANSWER_BYTES``): a page of
+#: 100 items or a 500-id batch is a few MB at most; past this it is not an answer.
+MAX_ANSWER_BYTES = 64 * 2**20
+
+
+class AnswerTooLarge(Exception):
+    """An answer longer than :data:`MAX_ANSWER_BYTES`; a failed request, retried like a network error."""
+
+
+def _read_body(response: httpx.Response, limit: int) -> None:
+    """Read a streamed response's body, refusing one past ``limit`` bytes; ``.content`` then holds it."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes(chunk_size=1 << 16):  # decompressed: what is counted is what is held
+        size += len(chunk)
+        if size > limit:
+            raise AnswerTooLarge(f"an answer longer than {limit:,} bytes, which no Arctic Shift answer is")
+        chunks.append(chunk)
+    response._content = b"".join(chunks)  # noqa: SLF001 - what httpx's own ``read()`` keeps
 
 
 @dataclass
@@ -134,6 +154,8 @@ class ArcticShiftClient:
         self.requests_by_endpoint: collections.Counter[str] = collections.Counter()
         self.faults: collections.Counter[str] = collections.Counter()
         self._tags: dict[str, Any] = {}
+        #: the run's deadline holds inside a request too: a server dripping its answer meets it (adv4 F3)
+        self.cutoff = Cutoff()
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
@@ -183,10 +205,17 @@ class ArcticShiftClient:
             self.pacer.wait()
             self.requests_by_endpoint[path.rsplit("/api/", 1)[-1]] += 1
             requested_at = datetime.now(UTC)
+            url = f"{self.base_url}{path}"
             try:
-                response = self._http.get(path, params=params)
-            except httpx.HTTPError as exc:
-                retries = self._backoff(retries, item, type(exc).__name__, self.retry)
+                response = self._fetch(path, params)
+            except (httpx.HTTPError, AnswerTooLarge) as exc:
+                if self.cutoff.fired:
+                    raise BudgetExhausted(
+                        f"deadline reached during a request to Arctic Shift for {item} ({url}: the answer was "
+                        "still coming); run again to continue."
+                    ) from None
+                log.debug("%s on %s from %s: %s", type(exc).__name__, item, url, exc)
+                retries = self._backoff(retries, item, type(exc).__name__, self.retry, url)
                 continue
             self._archive(path, params, response, requested_at)
             self.pacer.update(response.headers, datetime.now(UTC).timestamp())
@@ -195,7 +224,8 @@ class ArcticShiftClient:
             except (ValueError, RecursionError) as exc:  # RecursionError: nested too deeply to parse
                 unreadable = "JSON nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
                 if response.status_code >= 500 or response.status_code in (200, 422, 429):
-                    retries = self._backoff(retries, item, f"HTTP {response.status_code}, {unreadable}", self.retry)
+                    fault = f"HTTP {response.status_code}, {unreadable}"
+                    retries = self._backoff(retries, item, fault, self.retry, url)
                     continue
                 raise ArchiveError(
                     f"Arctic Shift refused {item} (HTTP {response.status_code}, {unreadable}); check the request."
@@ -209,22 +239,46 @@ class ArcticShiftClient:
             if status == 400 or (status < 500 and status not in (200, 422, 429) and not _throttle(message)):
                 raise ArchiveError(f"Arctic Shift refused {item}: {message} (HTTP {status}); check dataset.toml.")
             if status in (422, 429) or _throttle(message):
-                throttles = self._backoff(throttles, item, f"HTTP {status} {message}", self.throttle_retry)
+                throttles = self._backoff(throttles, item, f"HTTP {status} {message}", self.throttle_retry, url)
                 if "limit" in params and isinstance(params["limit"], int):
                     params["limit"] = max(MIN_LIMIT, params["limit"] // 2)  # "reduce limit" (§1.3)
                 continue
-            retries = self._backoff(retries, item, f"HTTP {status} {message}", self.retry)
+            retries = self._backoff(retries, item, f"HTTP {status} {message}", self.retry, url)
 
-    def _backoff(self, retries: int, item: str, fault: str, policy: RetryPolicy) -> int:
+    def _fetch(self, path: str, params: dict[str, Any]) -> httpx.Response:
+        """One GET, its body read whole: cut off at the deadline, refused past :data:`MAX_ANSWER_BYTES`.
+
+        httpx's timeout is per read, so a server dripping a byte a second meets none: the sockets
+        are shut down at the deadline (:class:`Cutoff`), and the caller, seeing ``cutoff.fired``,
+        stops the run.  The body is streamed, so an answer that never ends is refused at the
+        bound (:class:`AnswerTooLarge`), not held in memory until it runs out.
+        """
+        with (
+            self.cutoff.within(self._seconds_left()),
+            self._http.stream("GET", path, params=params, extensions={"trace": self.cutoff.trace}) as response,
+        ):
+            _read_body(response, MAX_ANSWER_BYTES)
+        if self.cutoff.fired:  # an answer cut off can look whole (a body without a length ends at the close)
+            raise httpx.ReadError("cut off at the deadline")
+        return response
+
+    def _seconds_left(self) -> float | None:
+        """Real seconds to the deadline, for the cutoff; None without one, or on a clock that is not real
+        time (a test's, which passes only when slept, says nothing of how long a real request may take)."""
+        if self.deadline is None or not isinstance(self.clock, Clock):
+            return None
+        return self.deadline - self.clock.now()
+
+    def _backoff(self, retries: int, item: str, fault: str, policy: RetryPolicy, url: str) -> int:
         self.faults[fault] += 1
         retries += 1
         if retries > policy.max_retries:
             raise TransientError(
-                f"Arctic Shift kept failing on {item} ({fault}, {retries} attempts: "
+                f"Arctic Shift kept failing on {item} ({fault} from {url}, {retries} attempts: "
                 f"{policy.max_retries} retr{'y' if policy.max_retries == 1 else 'ies'}); run the same command later."
             )
         wait = policy.backoff(retries)
-        log.warning("Arctic Shift: %s on %s; retry %d in %.1f s", fault, item, retries, wait)
+        log.warning("Arctic Shift: %s from %s on %s; retry %d in %.1f s", fault, url, item, retries, wait)
         self.pacer.hold(wait)
         return retries
 
