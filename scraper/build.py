@@ -210,7 +210,8 @@ class VersionBuilder:
         if completeness is not None:
             extra["completeness"] = completeness
         if not write_unchanged:
-            refuse_unchanged(self.dataset, outputs, spec_sha256, merged.quarantined, extra["pseudonymization"])
+            misfits: Path | list[dict[str, Any]] = quarantine if merged.quarantined else []
+            refuse_unchanged(self.dataset, outputs, spec_sha256, misfits, extra["pseudonymization"])
         version = self.dataset.next_version()
         if merged.quarantined:  # in place before the version is: a kill between the two loses neither
             qdir = self.dataset.path / "quarantine"
@@ -250,10 +251,11 @@ def refuse_unchanged(
     dataset: Dataset,
     tables: Mapping[str, pa.Table | Path],
     spec_sha256: str | None,
-    quarantined: int,
+    quarantined: Path | Iterable[Mapping[str, Any]],
     pseudonymization: dict[str, Any],
 ) -> None:
-    """Raise :class:`NoChange` if ``tables`` hold what the latest version holds."""
+    """Raise :class:`NoChange` if ``tables`` hold what the latest version holds (``quarantined``: the
+    build's quarantine file or entries; a thing in it that the latest's quarantine lacks is a change)."""
     latest = unchanged_since(
         dataset, tables, spec_sha256=spec_sha256, quarantined=quarantined, pseudonymization=pseudonymization
     )
@@ -430,7 +432,8 @@ def write_rows(
     if completeness is not None:
         extra["completeness"] = completeness
     if not write_unchanged:
-        refuse_unchanged(dataset, tables, spec_sha256, len(rows.quarantined), extra["pseudonymization"])
+        misfits = [item.as_json() for item in rows.quarantined]
+        refuse_unchanged(dataset, tables, spec_sha256, misfits, extra["pseudonymization"])
     window = {
         "created_min": min((r.created_utc for r in every), default=None),
         "created_max": max((r.created_utc for r in every), default=None),

@@ -642,7 +642,8 @@ def _write(
     source = {"kind": "dumps", "files": [f.manifest_entry() for f in files], "threads_from_submissions": bool(posts)}
     extra = {"pseudonymization": pseudonymizer.manifest_entry() if pseudonymizer else {"pseudonymized": False}}
     if not write_unchanged:
-        refuse_unchanged(dataset, dict(paths), spec_sha, report.quarantined, extra["pseudonymization"])
+        misfits: Path | list[dict[str, Any]] = quarantine_path if report.quarantined else []
+        refuse_unchanged(dataset, dict(paths), spec_sha, misfits, extra["pseudonymization"])
     version = dataset.next_version()
     if report.quarantined:  # in place before the version is: a kill between the two loses neither
         target = dataset.path / "quarantine" / f"{version}.jsonl"
