@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
 
 from scraper.fake_reddit import FakeReddit, Forest
+from scraper.fake_reddit.forest import _copy
 from scraper.fake_reddit.generate import SHAPES, generate_shaped
 from scraper.sources.reddit import RedditClient
 from tests.conftest import settings_for
@@ -142,3 +144,31 @@ def test_generated_shapes_have_the_asked_shares(shape: str) -> None:
         assert top >= 750
     if shape == "chains":
         assert deepest >= 30
+
+
+def test_the_forest_copies_json_values_as_deepcopy_does() -> None:
+    """The forest's answers share no mutable part with its comments (nor with what was added)."""
+    value: Any = {"a": [1, {"b": [None, True, 2.5, "s"]}], "c": {"d": {}}, "e": (1, [2]), "f": "x"}
+    copied = _copy(value)
+    assert copied == copy.deepcopy(value) and type(copied["e"]) is tuple
+    assert copied is not value and copied["a"] is not value["a"] and copied["a"][1]["b"] is not value["a"][1]["b"]
+    assert copied["c"]["d"] is not value["c"]["d"] and copied["e"][1] is not value["e"][1]
+    forest = forest_with([])
+    comment = {
+        "id": "c1",
+        "name": "t1_c1",
+        "parent_id": "t3_s1",
+        "link_id": "t3_s1",
+        "body": "b",
+        "created_utc": 2.0,
+        "extra": {"k": [1]},
+    }
+    submission = {"id": "s1", "name": "t3_s1", "subreddit": "x", "title": "t", "meta": {"k": [1]}}
+    forest.add_thread(submission, [comment])
+    comment["extra"]["k"].append(2)
+    submission["meta"]["k"].append(2)
+    shown = forest.tree("s1", limit=10, sort="new")
+    data = shown[1]["data"]["children"][0]["data"]
+    assert data["extra"] == {"k": [1]} and shown[0]["data"]["children"][0]["data"]["meta"] == {"k": [1]}
+    data["extra"]["k"].append(3)
+    assert forest.threads["s1"].comments["c1"]["extra"] == {"k": [1]}

@@ -45,6 +45,25 @@ MORECHILDREN_BUDGET = 100
 #: What morechildren does with requested ids below top level that miss its budget (module docstring).
 ORPHAN_RULES = ("vanish", "stub")
 
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON value (dicts, lists, scalars), as ``copy.deepcopy`` makes it, without its memo.
+
+    The forest copies every comment it adds and every comment each answer shows (tests change
+    the answers and the forest's own comments apart); ``copy.deepcopy`` cost most of the fake
+    server's CPU. Anything that is not a JSON value is handed to ``copy.deepcopy``.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {key: item if type(item) in _IMMUTABLE else _copy(item) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) in _IMMUTABLE else _copy(item) for item in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
+
 
 @dataclass
 class Thread:
@@ -133,9 +152,9 @@ class Forest:
     ) -> Thread:
         """Add a thread; comments must come parents first.  ``num_comments`` becomes the number of comments,
         or with ``keep_count`` stays what the submission says (Reddit's count can disagree with the tree)."""
-        thread = Thread(copy.deepcopy(submission))
+        thread = Thread(_copy(submission))
         for data in comments:
-            thread.add_comment(copy.deepcopy(data))
+            thread.add_comment(_copy(data))
         if not keep_count or not isinstance(thread.submission.get("num_comments"), int):
             thread.submission["num_comments"] = len(thread.comments)
         self.threads[thread.submission["id"]] = thread
@@ -157,11 +176,11 @@ class Forest:
         """The current t1 or t3 for a fullname, as ``/api/info`` shows it."""
         kind, _, ident = fullname.partition("_")
         if kind == "t3" and ident in self.threads:
-            return {"kind": "t3", "data": copy.deepcopy(self.threads[ident].submission)}
+            return {"kind": "t3", "data": _copy(self.threads[ident].submission)}
         if kind == "t1":
             for thread in self.threads.values():
                 if ident in thread.comments:
-                    return {"kind": "t1", "data": {**copy.deepcopy(thread.comments[ident]), "replies": ""}}
+                    return {"kind": "t1", "data": {**_copy(thread.comments[ident]), "replies": ""}}
         return None
 
     def visible_ids(self, link: str) -> set[str]:
@@ -190,7 +209,7 @@ class Forest:
             hits.sort(key=lambda s: -s["created_utc"])
         elif sort in ("top", "comments"):
             hits.sort(key=lambda s: -(s["score"] if sort == "top" else s["num_comments"]))
-        return [copy.deepcopy(s) for s in hits]
+        return [_copy(s) for s in hits]
 
     # -- trees ----------------------------------------------------------------------
     def tree(
@@ -219,7 +238,7 @@ class Forest:
                     heapq.heappush(heap, (key(thread.comments[child]), child))
 
         def build(cid: str) -> dict[str, Any]:
-            data = {**copy.deepcopy(thread.comments[cid]), "depth": rel[cid]}
+            data = {**_copy(thread.comments[cid]), "depth": rel[cid]}
             kids = self._listing_children(thread, f"t1_{cid}", picked, redacted, rel[cid] + 1, key, max_depth, build)
             data["replies"] = _listing(kids) if kids else ""
             return {"kind": "t1", "data": data}
@@ -228,7 +247,7 @@ class Forest:
             top = [build(root)] if root in picked else []
         else:
             top = self._listing_children(thread, thread.fullname, picked, redacted, 0, key, max_depth, build)
-        submission = {"kind": "t3", "data": copy.deepcopy(thread.submission)}
+        submission = {"kind": "t3", "data": _copy(thread.submission)}
         return [_listing([submission], dist=1), _listing(top)]
 
     def _listing_children(
@@ -321,9 +340,7 @@ class Forest:
 
         def emit(cid: str) -> None:
             depth = thread.depth(cid)
-            things.append(
-                {"kind": "t1", "data": {**copy.deepcopy(thread.comments[cid]), "depth": depth, "replies": ""}}
-            )
+            things.append({"kind": "t1", "data": {**_copy(thread.comments[cid]), "depth": depth, "replies": ""}})
             kids = sorted(thread.children.get(f"t1_{cid}", []), key=lambda c: key(thread.comments[c]))
             if kids and depth + 1 >= max_depth:
                 things.append(_continue_stub(f"t1_{cid}", max_depth))
