@@ -128,7 +128,7 @@ class VersionBuilder:
         paths = self.staged().get(stem)
         if not paths:
             return pa.array([], pa.string())
-        table = pa.concat_tables(pq.read_table(path, columns=["_key", "_pre", "_qfield"]) for path in paths)
+        table = pa.concat_tables(pq.ParquetFile(path).read(columns=["_key", "_pre", "_qfield"]) for path in paths)
         fresh = pc.and_(pc.invert(table["_pre"]), pc.is_null(table["_qfield"]))
         return table.filter(fresh)["_key"].combine_chunks()
 
@@ -240,7 +240,7 @@ class VersionBuilder:
             path = table_path(self.dataset.version_dir(latest), manifest, stem)
             checked_schema(path, stem)
             try:
-                table = pq.read_table(path, columns=["name", "status"])
+                table = pq.ParquetFile(path).read(columns=["name", "status"])
             except (OSError, pa.ArrowException) as exc:
                 raise SnapshotError(f"cannot read {path}: {exc}") from None
             names.append(table.filter(pc.equal(table["status"], "visible"))["name"].combine_chunks())
@@ -469,7 +469,7 @@ def _tombstones_added(dataset: Dataset, rows: RowSet) -> int:
     for stem in ("submissions", "comments"):
         path = table_path(dataset.version_dir(latest), manifest, stem)
         checked_schema(path, stem)
-        table = pq.read_table(path, columns=["name", "status"])
+        table = pq.ParquetFile(path).read(columns=["name", "status"])
         visible.update(table.filter(pc.equal(table["status"], "visible"))["name"].to_pylist())
     return sum(1 for r in _every_row(rows) if is_tombstone(r) and r.name in visible)
 

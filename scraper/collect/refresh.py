@@ -107,7 +107,7 @@ def _base_rows(dataset: Dataset, version: str) -> tuple[dict[str, _Held], list[s
     """The base version's submissions (what refresh compares) and every comment's fullname, read column-wise."""
     folder, manifest = dataset.version_dir(version), dataset.manifest(version)
     columns = ["name", "id", "num_comments", "found_by"]
-    subs = pq.read_table(table_path(folder, manifest, "submissions"), columns=columns)
+    subs = pq.ParquetFile(table_path(folder, manifest, "submissions")).read(columns=columns)
     held = {
         name: _Held(ident, count, list(found or []))
         for name, ident, count, found in zip(
@@ -118,7 +118,7 @@ def _base_rows(dataset: Dataset, version: str) -> tuple[dict[str, _Held], list[s
             strict=True,
         )
     }
-    comments = pq.read_table(table_path(folder, manifest, "comments"), columns=["name"])["name"].to_pylist()
+    comments = pq.ParquetFile(table_path(folder, manifest, "comments")).read(columns=["name"])["name"].to_pylist()
     return held, comments
 
 

@@ -329,7 +329,7 @@ def _found(staged: list[Path] | None) -> pa.Table:
     empty = pa.table({"thread": pa.array([], pa.string()), "labels": pa.array([], pa.list_(pa.string()))})
     if not staged:
         return empty
-    table = pa.concat_tables(pq.read_table(path, columns=["thread", "label"]) for path in staged)
+    table = pa.concat_tables(pq.ParquetFile(path).read(columns=["thread", "label"]) for path in staged)
     pairs = table.filter(pc.and_(pc.is_valid(table["thread"]), pc.is_valid(table["label"])))
     pairs = pairs.group_by(["thread", "label"], use_threads=False).aggregate([])  # each pair once
     pairs = pairs.take(pc.sort_indices(pairs, [("thread", "ascending"), ("label", "ascending")]))

@@ -278,7 +278,7 @@ def purge_rewrite_problem(
     for name, info in files.items():
         stem = info["table"]
         model: type[Submission] | type[Comment] = Submission if stem == "submissions" else Comment
-        old, new = pq.read_table(old_dir / name), pq.read_table(new_dir / name)
+        old, new = pq.ParquetFile(old_dir / name).read(), pq.ParquetFile(new_dir / name).read()
         if old.num_rows != new.num_rows or not old["name"].equals(new["name"]):
             return f"{name} holds other rows than the installed one (not the same fullnames in the same order)"
         hit = pc.fill_null(pc.is_in(old["name"], value_set=touched), False)
@@ -388,7 +388,7 @@ def _status_counts(folder: Path, stage: Path, files: dict[str, Any]) -> dict[str
     counts: dict[str, int] = {}
     for name in files:
         path = stage / name if (stage / name).exists() else folder / name
-        for entry in pc.value_counts(pq.read_table(path, columns=["status"])["status"]).to_pylist():
+        for entry in pc.value_counts(pq.ParquetFile(path).read(columns=["status"])["status"]).to_pylist():
             counts[str(entry["values"])] = counts.get(str(entry["values"]), 0) + int(entry["counts"])
     return dict(sorted(counts.items()))
 
@@ -631,7 +631,7 @@ def held_fullnames(dataset: Dataset, names: set[str]) -> set[str]:
     for version in dataset.versions():
         folder = dataset.version_dir(version)
         for name in sorted(table_files(dataset.manifest(version)).values()):  # the files the manifest lists
-            column = pq.read_table(folder / name, columns=["name"])["name"]
+            column = pq.ParquetFile(folder / name).read(columns=["name"])["name"]
             held.update(column.filter(pc.is_in(column, value_set=wanted)).unique().to_pylist())
     quarantine_dir = dataset.path / "quarantine"
     if quarantine_dir.is_dir():
