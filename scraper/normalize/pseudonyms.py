@@ -6,8 +6,12 @@ that points at a user (:data:`PROFILE`): a ``u/name`` or ``/u/name`` mention, a
 profile link on any reddit.com host (``https://www.reddit.com/user/name``,
 ``old.reddit.com/u/name``, ``np.reddit.com/user/name/comments``, with or without
 a scheme, inside Markdown links too), a relative ``/user/name`` link, a user's
-profile subreddit ``r/u_name`` and a ``message/compose?to=name`` link.  The name
-becomes ``u_<16 hex>``: HMAC-SHA256 of the lower-cased name under the dataset's
+profile subreddit ``r/u_name`` and a ``message/compose?to=name`` link; each also
+written with Markdown escapes (``u/Jane\\_Doe``, as Reddit's rich-text editor
+stores a mention) or percent-encoded once (``%2Fuser%2Fname``, ``compose?to=u%2Fname``,
+an out.reddit.com redirect's ``url=https%3A%2F%2Fwww.reddit.com%2Fuser%2Fname``).  The
+name, unescaped and decoded (so it is the author's own pseudonym), becomes
+``u_<16 hex>``: HMAC-SHA256 of the lower-cased name under the dataset's
 key, truncated to 64 bits.  Nothing else is rewritten: other sites' ``/user/``
 paths, subreddit links and words like ``user/admin`` stay as written.  The same key gives the
 same pseudonym in every version; another key gives unrelated ones.  The key
@@ -31,25 +35,35 @@ from scraper.errors import ConfigError
 
 MIN_KEY_BYTES = 16
 METHOD = "HMAC-SHA256 of the lower-cased name, first 64 bits, hex; key kept outside the dataset"
-_NAME = r"[A-Za-z0-9_-]"
+#: One character of a username as it may be written: a name character, a Markdown-escaped ``\_`` or ``\-`` (Reddit's
+#: rich-text editor stores a mention as ``u/Jane\_Doe``) or a percent-encoded ``%5F`` or ``%2D``.
+_NAME = r"(?:[A-Za-z0-9_-]|\\[_-]|%(?i:5f|2d))"
+#: ``/`` as written or percent-encoded once (``%2F``: a link inside a redirect URL or a query parameter).
+_SLASH = r"(?i:/|%2f)"
+#: After a percent-encoded space, ``&``, ``=`` or ``?`` (``hi%20u%2FJane``), where a written one would do too.
+_ENCODED_GAP = r"(?<=%2[06]|%3[dDfF])"
 #: A reddit.com host (any subdomain: www, old, new, np, m, ...), with or without a scheme, not part of a longer name.
-_HOST = r"(?<![\w.-])(?i:https?:)?(?://)?(?:[\w-]+\.)*(?i:reddit\.com)"
+_HOST = rf"(?:(?<![\w.-])|{_ENCODED_GAP})(?i:https?(?::|%3a))?(?:{_SLASH}{_SLASH})?(?:[\w-]+\.)*(?i:reddit\.com)"
 #: Where a username stands.  The group that matched says how (each is written as it is); ``name`` is replaced.
 PROFILE = re.compile(
     r"(?:"
-    rf"(?P<link>{_HOST}/(?i:u|user)/)"  # a profile link on a reddit.com host
-    r"|(?P<relative>(?<![\w./-])/(?i:user)/)"  # a relative /user/name link
-    rf"|(?P<subreddit>(?:{_HOST}/|(?<![\w/])/?)r/u_)"  # a profile subreddit: r/u_name, /r/u_name, reddit.com/r/u_name
-    rf"|(?P<message>(?:{_HOST}|(?<![\w./-]))/message/compose/?\?to=(?:/?u/|%2Fu%2F)?)"  # a message to a user
-    r"|(?P<mention>(?<![\w/])/?u/)"  # a mention: u/name, /u/name
+    rf"(?P<link>{_HOST}{_SLASH}(?i:u|user){_SLASH})"  # a profile link on a reddit.com host
+    rf"|(?P<relative>(?:(?<![\w./-])|{_ENCODED_GAP}){_SLASH}(?i:user){_SLASH})"  # a relative /user/name link
+    # a profile subreddit: r/u_name, /r/u_name, reddit.com/r/u_name, r/u\_name
+    rf"|(?P<subreddit>(?:{_HOST}{_SLASH}|(?:(?<![\w/])|{_ENCODED_GAP}){_SLASH}?)r{_SLASH})(?P<u_>u(?:_|\\_|%5[fF]))"
+    # a message to a user: compose?to=name, ?to=/u/name, ?to=u%2Fname, or all of it percent-encoded in a redirect
+    rf"|(?P<message>(?:{_HOST}|(?<![\w./-])|{_ENCODED_GAP}){_SLASH}message{_SLASH}compose{_SLASH}?"
+    rf"(?i:\?|%3f)to(?i:=|%3d)(?:{_SLASH}?u{_SLASH})?)"
+    rf"|(?P<mention>(?:(?<![\w/])|{_ENCODED_GAP}){_SLASH}?u{_SLASH})"  # a mention: u/name, /u/name, u%2Fname
     rf")(?P<name>{_NAME}+)(?!{_NAME})"
 )
+_UNWRITTEN = re.compile(r"\\([_-])|%(?i:5f|2d)")
 _MENTION_LENGTH = range(3, 21)  # a bare mention is linked by Reddit for names of 3 to 20 characters
 RowT = TypeVar("RowT", Submission, Comment)
 #: The text columns whose user names are replaced, by table (the model path, the merge and the dump path).
 TEXT_COLUMNS = {"submissions": ("title", "selftext", "url"), "comments": ("body",)}
 #: What a text must hold to name a user at all (a cheap filter before :data:`PROFILE`), case-blind.
-MAY_NAME_A_USER = r"(?i)u/|user/|u_|compose"
+MAY_NAME_A_USER = r"(?i)u/|user/|u_|u\\_|u%5f|u(?:ser)?%2f|compose"
 _MAY_NAME_A_USER = re.compile(MAY_NAME_A_USER)
 
 
@@ -80,13 +94,12 @@ class Pseudonymizer:
         return PROFILE.sub(self._replace, text) if _MAY_NAME_A_USER.search(text) else text
 
     def _replace(self, match: re.Match[str]) -> str:
-        name = match.group("name")
+        name = _UNWRITTEN.sub(_unwritten, match.group("name"))  # as Reddit holds it: u/Jane\_Doe is Jane_Doe
         if match.group("mention") is not None and len(name) not in _MENTION_LENGTH:
             return match.group(0)  # Reddit links a bare mention only for a name of a username's length
-        kept = match.group(0)[: match.start("name") - match.start()]
         if match.group("subreddit") is not None:  # r/u_name: the subreddit is u_name, the pseudonym is u_<hex>
-            return f"{kept[:-2]}{self.name(name)}"
-        return f"{kept}{self.name(name)}"
+            return f"{match.group(0)[: match.start('u_') - match.start()]}{self.name(name)}"
+        return f"{match.group(0)[: match.start('name') - match.start()]}{self.name(name)}"
 
     def row(self, row: RowT) -> RowT:
         """One row with its author, account and mentions replaced."""
@@ -104,6 +117,11 @@ class Pseudonymizer:
     def manifest_entry(self) -> dict[str, Any]:
         """What a manifest says about pseudonymization (never the key)."""
         return {"pseudonymized": True, "method": METHOD, "key_fingerprint": self.fingerprint}
+
+
+def _unwritten(match: re.Match[str]) -> str:
+    """One escaped or percent-encoded name character as itself."""
+    return match.group(1) or ("_" if match.group(0).lower() == "%5f" else "-")
 
 
 def load_key(dataset_dir: Path, *, key_env: str | None, key_file: str | None) -> Pseudonymizer:
