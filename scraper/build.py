@@ -41,6 +41,7 @@ from schemas import Comment, Submission
 from scraper.errors import InputError, SnapshotError
 from scraper.normalize import build_rows, harvest_records
 from scraper.normalize.harvest import Harvest, Seen
+from scraper.normalize.ids import lower_ids
 from scraper.normalize.merge import ArchiveOverlay, MergeResult, merge
 from scraper.normalize.policy import is_tombstone
 from scraper.normalize.pseudonyms import Pseudonymizer, check_key, load_key
@@ -243,7 +244,8 @@ class VersionBuilder:
                 table = pq.ParquetFile(path).read(columns=["name", "status"])
             except (OSError, pa.ArrowException) as exc:
                 raise SnapshotError(f"cannot read {path}: {exc}") from None
-            names.append(table.filter(pc.equal(table["status"], "visible"))["name"].combine_chunks())
+            visible = table.filter(pc.equal(table["status"], "visible"))["name"].combine_chunks()
+            names.append(lower_ids(visible))  # as the merge keys them (a version written before ids were lowered)
         return pa.concat_arrays(names)
 
 

@@ -144,8 +144,26 @@ NUMBER = st.one_of(st.integers(-(2**40), 2**40), ANY_SCALAR)
 
 
 @st.composite
+def spelled(draw: st.DrawFn, value: str) -> str:
+    """An id or fullname as a hand-made or converted file may spell it: Reddit's lower case, or not
+    (adversarial review 4, F1: every path stores it in Reddit's case)."""
+    how = draw(st.sampled_from(["as is", "as is", "upper", "first upper", "id upper"]))
+    if how == "upper":
+        return value.upper()
+    if how == "first upper":
+        return value[:1].upper() + value[1:]
+    if how == "id upper" and "_" in value:
+        prefix, ident = value.split("_", 1)
+        return f"{prefix}_{ident.upper()}"
+    return value
+
+
+@st.composite
 def t1_data(draw: st.DrawFn, cid: str, parent: str) -> dict[str, Any]:
-    data: dict[str, Any] = {"id": cid, "name": f"t1_{cid}", "link_id": "t3_abc", "parent_id": parent}
+    data: dict[str, Any] = {
+        **{"id": draw(spelled(cid)), "name": draw(spelled(f"t1_{cid}"))},
+        **{"link_id": draw(spelled("t3_abc")), "parent_id": draw(spelled(parent))},
+    }
     for key in ("author", "author_fullname", "author_flair_text", "subreddit", "subreddit_id", "permalink", "body"):
         if draw(st.booleans()):
             data[key] = draw(STRING)
@@ -180,7 +198,8 @@ def trees(draw: st.DrawFn) -> list[Any]:
         data = draw(t1_data(f"c{i}", parent))
         data["replies"] = ""
         things.append({"kind": "t1", "data": data})
-    submission: dict[str, Any] = {"id": "abc", "name": "t3_abc", "title": draw(STRING), "created_utc": draw(EPOCH)}
+    submission: dict[str, Any] = {"id": draw(spelled("abc")), "name": draw(spelled("t3_abc"))}
+    submission.update(title=draw(STRING), created_utc=draw(EPOCH))
     for key in ("selftext", "author", "url", "removed_by_category", "subreddit"):
         if draw(st.booleans()):
             submission[key] = draw(STRING)
@@ -220,7 +239,11 @@ def test_generated_wire_values_give_the_reference_rows_and_quarantine(
     for stem in ("submissions", "comments"):
         assert got[stem].to_pylist() == ref[stem].to_pylist()
         assert got[stem].schema.equals(ref[stem].schema)
+        for column in ("id", "name", "link_id", "parent_id"):  # Reddit's case, whatever the file's (F1)
+            if column in got[stem].column_names:
+                assert all(v is None or v == v.lower() for v in got[stem][column].to_pylist()), (stem, column)
     assert quarantine(tmp / "fast", fast_manifest) == quarantine(tmp / "reference", ref_manifest)
+    assert all(q["name"] == q["name"].lower() for q in quarantine(tmp / "fast", fast_manifest))
 
 
 def test_the_collector_is_paused_only_inside_and_restored(tmp_path: Path) -> None:

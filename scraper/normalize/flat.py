@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 
 from schemas import ARROW_SCHEMAS
 from scraper.duck import connect
+from scraper.normalize.ids import ID_FIELDS, lower_ids
 from scraper.normalize.pseudonyms import MAY_NAME_A_USER, TEXT_COLUMNS, Pseudonymizer
 from scraper.normalize.repair import needs_repair, repair_text, storable
 
@@ -902,6 +903,8 @@ def _to_schema(stem: str, table: pa.Table, source: str, pseudonymizer: Pseudonym
                 column = column.cast(pa.int64()).cast(field.type)
             else:
                 column = column.cast(field.type)
+            if field.name in ID_FIELDS:  # a line's name, link_id and parent_id in Reddit's case, as its id (F1)
+                column = lower_ids(column)
         arrays.append(column)
     batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
     if pseudonymizer is not None:

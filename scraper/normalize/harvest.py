@@ -19,6 +19,7 @@ from typing import Any
 
 from scraper.errors import InputError
 from scraper.normalize.archive import ARCHIVE_ORIGIN, archive_kind, harvest_archive_answer
+from scraper.normalize.ids import lower_id
 from scraper.normalize.status import gone_rank
 from scraper.sources.endpoints import SEARCH, TOKEN, endpoint_of, subtree_comment
 
@@ -59,7 +60,8 @@ class Harvest:
         if not isinstance(data, dict) or "id" not in data:
             return
         name = data.get("name") if isinstance(data.get("name"), str) and data.get("name") else None
-        name = name or f"{kind}_{data['id']}"  # a name that is not a string (a list, an object) is not a key
+        name = lower_id(name or f"{kind}_{data['id']}")  # a name that is not a string (a list, an object) is not a key
+        # ids in Reddit's case (normalize/ids.py); the data stays as seen (a quarantined thing's raw JSON)
         table = self.submissions if kind == "t3" else self.comments
         old = table.get(name)
         rank = gone_rank(data, kind)
@@ -71,7 +73,7 @@ class Harvest:
 
     def find(self, thread: str, label: str) -> None:
         """Note that ``label`` (a query or seed) found ``thread``."""
-        self.found_by.setdefault(thread, set()).add(label)
+        self.found_by.setdefault(lower_id(thread), set()).add(label)
 
 
 def harvest_records(records: Iterable[dict[str, Any]], harvest: Harvest | None = None) -> Harvest:
@@ -198,7 +200,7 @@ def _harvest_tree(
         _add_thing(harvest, thing, seen_at, source, absolute=False)
         data = thing.get("data") if isinstance(thing, dict) else None
         if source == "reddit-api" and isinstance(data, dict) and thing.get("kind") == "t3" and data.get("id"):
-            harvest.served_trees.add(str(data.get("name") or f"t3_{data['id']}"))
+            harvest.served_trees.add(str(lower_id(data.get("name") or f"t3_{data['id']}")))
     top = body[1]["data"].get("children") or []
     # The permalink and context forms restart depth at 0 (WIRE-FORMAT §2): trust
     # Reddit's depth only in a whole-thread answer.

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from schemas import Comment, Submission
 from scraper.normalize.archive import with_archive
 from scraper.normalize.harvest import Harvest, Seen
+from scraper.normalize.ids import lower_id
 from scraper.normalize.policy import tombstone
 from scraper.normalize.status import DELETED, thing_status
 
@@ -93,8 +94,8 @@ def _common(data: dict[str, Any], kind: str, seen: Seen, found_by: list[str]) ->
     author = data.get("author")
     edited, is_edited = _edited(data)
     return {
-        "name": data.get("name") or f"{kind}_{data.get('id')}",
-        "id": data.get("id"),
+        "name": lower_id(data.get("name") or f"{kind}_{data.get('id')}"),  # ids in Reddit's case (normalize/ids.py)
+        "id": lower_id(data.get("id")),
         "subreddit": data.get("subreddit"),
         "subreddit_id": data.get("subreddit_id"),
         "author": None if author == DELETED else author,
@@ -138,8 +139,8 @@ def comment_row(seen: Seen, found_by: list[str], depth: int | None) -> Comment:
     data = seen.data
     return Comment(
         **_common(data, "t1", seen, found_by),
-        link_id=data.get("link_id"),
-        parent_id=data.get("parent_id"),
+        link_id=lower_id(data.get("link_id")),
+        parent_id=lower_id(data.get("parent_id")),
         depth=depth,
         body=data.get("body"),
         is_submitter=bool(data.get("is_submitter", False)),
@@ -163,7 +164,7 @@ def _depths(comments: dict[str, Seen]) -> dict[str, int | None]:
                 break
             chain.append(name)
             on_chain.add(name)
-            parent = str(seen.data.get("parent_id") or "")
+            parent = lower_id(str(seen.data.get("parent_id") or ""))
             if parent.startswith("t3_"):
                 base, name = -1, None
             elif parent in comments:
@@ -219,7 +220,7 @@ def build_rows(
     comments = {**harvest.archived_comments, **harvest.comments}
     depths = _depths(comments)
     for name, seen in sorted(comments.items()):
-        link = str(seen.data.get("link_id") or "")
+        link = lower_id(str(seen.data.get("link_id") or ""))
         if keep_thread is not None and link not in kept:
             continue
         found = sorted(harvest.found_by.get(link, set())) or [seen.source]

@@ -56,6 +56,7 @@ from scraper.normalize.archive import (
     shaped_items,
 )
 from scraper.normalize.harvest import THREAD_PATH, Seen, search_label
+from scraper.normalize.ids import lower_id, lower_ids, lowered_ids
 from scraper.normalize.repair import json_line, repair_fields, repair_text
 from scraper.normalize.rows import FieldError, comment_row, submission_row
 from scraper.normalize.status import AUTHOR_CATEGORIES, DELETED, REMOVED, marked_status
@@ -317,6 +318,9 @@ class Sightings:
         for batch in table.to_batches(max_chunksize=self.batch_rows):
             n = batch.num_rows
             columns: dict[str, pa.Array] = {name: batch.column(name) for name in batch.schema.names}
+            for field_name in ("id", "name", "link_id", "parent_id"):  # a version written before ids were lowered
+                if field_name in columns:
+                    columns[field_name] = lower_ids(columns[field_name])
             names = columns["name"]
             extra = {
                 "_key": names,
@@ -379,7 +383,7 @@ class Sightings:
             for thing in head.data.children or ():
                 self._emit_thing(thing, absolute=False)
                 if source == "reddit-api" and type(thing) is wire.T3Thing:
-                    self.stats.served.add(thing.data.name or f"t3_{thing.data.id}")
+                    self.stats.served.add(lower_id(thing.data.name or f"t3_{thing.data.id}"))
             top = comments.data.children or ()
             relative = (
                 "/_/" in url
@@ -520,7 +524,7 @@ class Sightings:
     def _name(self, kind: str, data: dict[str, Any]) -> str:
         """The key :meth:`_model_thing` gives a thing."""
         value = data.get("name") or f"{kind}_{data['id']}"
-        key = value if isinstance(value, str) else json.dumps(value, default=str)
+        key = lower_id(value) if isinstance(value, str) else json.dumps(value, default=str)
         return repair_text(key, self.stats.repaired, "name")
 
     # ---- the model path ----------------------------------------------------------------------------
@@ -621,7 +625,7 @@ class Sightings:
         if not isinstance(data, dict) or "id" not in data:
             self.stats.not_kept["things without an id"] += 1
             return
-        fixed = repair_fields(data, self.stats.repaired)
+        fixed = lowered_ids(repair_fields(data, self.stats.repaired))  # ids in Reddit's case (F1)
         key = self._name(kind, fixed)
         if kind == "t3" and source.startswith("file:"):
             self._found.append((key, source))
@@ -705,7 +709,7 @@ class Sightings:
             self._slow[kind] = []
         if self._found:
             threads, labels = zip(*self._found, strict=True)
-            found = {"thread": threads, "label": labels}
+            found = {"thread": [lower_id(t) for t in threads], "label": labels}
             self._write("found", _batch_of(FOUND_SCHEMA, found, len(threads), None))  # labels counted when made
             self._found = []
 
@@ -815,9 +819,13 @@ def _fast_batch(
     fields = wire.T1_FIELDS if kind == "t1" else wire.T3_FIELDS
     values = dict(zip(fields, zip(*rows, strict=True), strict=True))
     n = len(rows)
-    names = _strings(
-        [name or f"{kind}_{ident}" for name, ident in zip(values["name"], values["id"], strict=True)], repaired, "name"
-    )  # converted once: it is the key and, for a submission, the thread too
+    names = lower_ids(
+        _strings(
+            [name or f"{kind}_{ident}" for name, ident in zip(values["name"], values["id"], strict=True)],
+            repaired,
+            "name",
+        )
+    )  # converted once: it is the key and, for a submission, the thread too; ids in Reddit's case (F1)
     seen = [s for s in segments if s.count]
     seq: list[int] = []
     retrieved: list[int] = []  # microseconds: pyarrow converts a datetime object ~100x slower than an int
@@ -840,7 +848,7 @@ def _fast_batch(
     edited, is_edited = _edits(values["edited"], created)
     columns: dict[str, Any] = {
         "name": names,
-        "id": values["id"],
+        "id": lower_ids(pa.array(values["id"], pa.string())),
         "subreddit": values["subreddit"],
         "subreddit_id": values["subreddit_id"],
         "author": pc.if_else(author_gone, pa.scalar(None, pa.string()), author),
@@ -869,8 +877,8 @@ def _fast_batch(
             _arch=[f is not None for f in facts],
         )
     if kind == "t1":
-        link = _strings(values["link_id"], repaired, "link_id")
-        parent = _strings(values["parent_id"], repaired, "parent_id")
+        link = lower_ids(_strings(values["link_id"], repaired, "link_id"))
+        parent = lower_ids(_strings(values["parent_id"], repaired, "parent_id"))
         columns.update(
             link_id=link,
             parent_id=parent,

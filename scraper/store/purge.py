@@ -16,6 +16,10 @@ applies it column-wise while merging; the in-memory reference path
 :func:`purge_batch` and :func:`purged_quarantine_entry`; and :class:`PurgingArchive` blanks
 the purged items in every response before it reaches the raw archive, so a refresh or a new
 collection that meets the item on Reddit again never stores its text.
+
+Fullnames are given in any case and recorded in Reddit's (lower-case base 36); stored names
+are matched case-blind, so an item a version written before ids were lowered holds as
+``t1_AbC12`` is purged by ``t1_abc12`` or ``t1_AbC12`` alike (adversarial review 4, F1).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from pydantic import ValidationError
 
 from schemas import Comment, Status, Submission
 from scraper.errors import InputError, IntegrityError, first_line
+from scraper.normalize.ids import lower_id, lower_ids
 from scraper.normalize.policy import tombstone
 from scraper.normalize.rows import RowSet
 from scraper.publish.card import file_row, status_sentence
@@ -61,6 +66,8 @@ from scraper.store.tablefile import checked_schema, read_table
 from scraper.store.writers import write_table
 
 _FULLNAME = re.compile(r"t[13]_[0-9a-z]{1,13}")
+#: A fullname as a user may give it: any case (an item an older version stored as ``t1_AbC12``; F1).
+_GIVEN_FULLNAME = re.compile(r"(?i:t[13]_[0-9a-z]{1,13})")
 PURGES_FILE = "purges.jsonl"
 RowT = TypeVar("RowT", Submission, Comment)
 TEXT_FIELDS = (
@@ -77,6 +84,17 @@ TEXT_FIELDS = (
     "link_title",
     "permalink",
 )
+
+
+def _key(name: Any) -> Any:
+    """A stored fullname as purges name it: in Reddit's case (a version written before ingest lowered ids may
+    hold ``t1_AbC12``; purges record ``t1_abc12``)."""
+    return lower_id(name)
+
+
+def _keys(column: pa.Array | pa.ChunkedArray) -> Any:
+    """:func:`_key` of each value of a ``name`` column."""
+    return lower_ids(column)
 
 
 def _nothing(hits: int) -> None:
@@ -100,7 +118,7 @@ def _purge_rows(path: Path, out_path: Path, stem: str, names: set[str], hit_name
     except ValidationError as exc:  # a file that matched its manifest and schema, holding a value no row can have
         raise IntegrityError(f"{path} holds a row that is not a {stem[:-1]} ({first_line(exc)}); {RESTORE}") from None
     out, hits = purge_rows(rows, names)
-    hit_names.update(new.name for old, new in zip(rows, out, strict=True) if new != old)
+    hit_names.update(_key(new.name) for old, new in zip(rows, out, strict=True) if new != old)
     if hits:
         write_table(rows_to_table(stem, out), out_path, **writer_options(stem))
     return hits
@@ -174,7 +192,7 @@ def purge_rows(rows: list[RowT], names: frozenset[str] | set[str]) -> tuple[list
     out, hits = [], 0
     for row in rows:
         kept = row
-        if row.name in names:
+        if _key(row.name) in names:
             kept = _purged(row)
             hits += kept != row
         out.append(kept)
@@ -192,7 +210,7 @@ def purge_batch(batch: pa.RecordBatch, stem: str, names: frozenset[str] | set[st
     from scraper.normalize.merge import _tombstones
 
     table = pa.Table.from_batches([batch])
-    hit = pc.is_in(table["name"], value_set=pa.array(sorted(names), pa.string()))
+    hit = pc.is_in(_keys(table["name"]), value_set=pa.array(sorted(names), pa.string()))
     if not pc.any(hit).as_py():
         return batch
     status = pc.if_else(hit, pa.scalar(Status.PURGED.value), table["status"])
@@ -208,7 +226,7 @@ def purged_quarantine_entry(entry: dict[str, Any], kind: str, names: frozenset[s
         raw = json.loads(str(entry.get("raw") or ""))
     except ValueError:
         return False
-    return isinstance(raw, dict) and (_fullname(raw) in names or f"{kind}_{raw.get('id')}" in names)
+    return isinstance(raw, dict) and (_key(_fullname(raw)) in names or _key(f"{kind}_{raw.get('id')}") in names)
 
 
 def apply_purges(rows: RowSet, names: frozenset[str] | set[str]) -> int:
@@ -219,7 +237,7 @@ def apply_purges(rows: RowSet, names: frozenset[str] | set[str]) -> int:
     """
     rows.submissions, subs = purge_rows(rows.submissions, names)
     rows.comments, coms = purge_rows(rows.comments, names)
-    kept = [q for q in rows.quarantined if q.as_json().get("name") not in names]
+    kept = [q for q in rows.quarantined if _key(q.as_json().get("name")) not in names]
     dropped = len(rows.quarantined) - len(kept)
     rows.quarantined = kept
     return subs + coms + dropped
@@ -281,14 +299,14 @@ def purge_rewrite_problem(
         old, new = pq.ParquetFile(old_dir / name).read(), pq.ParquetFile(new_dir / name).read()
         if old.num_rows != new.num_rows or not old["name"].equals(new["name"]):
             return f"{name} holds other rows than the installed one (not the same fullnames in the same order)"
-        hit = pc.fill_null(pc.is_in(old["name"], value_set=touched), False)
+        hit = pc.fill_null(pc.is_in(_keys(old["name"]), value_set=touched), False)
         if not old.filter(pc.invert(hit)).equals(new.filter(pc.invert(hit))):
             return f"{name}: rows no purge names differ from the installed ones"
         for at in pc.indices_nonzero(hit).to_pylist():
             was: Any = model.model_validate(old.slice(at, 1).to_pylist()[0])
             now: Any = model.model_validate(new.slice(at, 1).to_pylist()[0])
             expected = _purged(was).model_dump()
-            got = _purged(now).model_dump() if was.name in local else now.model_dump()
+            got = _purged(now).model_dump() if _key(was.name) in local else now.model_dump()
             if got != expected:
                 return f"{name}: {was.name} is not the installed row made a purged tombstone"
     return None
@@ -424,7 +442,7 @@ def _scrub(value: Any, names: frozenset[str] | set[str]) -> int:
     """
     hits = 0
     if isinstance(value, dict):
-        if _fullname(value) in names:
+        if _key(_fullname(value)) in names:
             changed = False
             for key in TEXT_FIELDS:
                 if key in value:
@@ -446,7 +464,7 @@ def scrub_record(record: dict[str, Any], names: frozenset[str] | set[str]) -> in
         return 0
     hits = 0
     body = record.get("body")
-    if isinstance(body, str) and any(n.split("_", 1)[1] in body for n in names):
+    if isinstance(body, str) and any(n.split("_", 1)[1] in body.lower() for n in names):
         try:
             parsed = json.loads(body)
         except ValueError:
@@ -516,7 +534,7 @@ def _purge_archive(path: Path, names: set[str], before_replace: Callable[[int], 
 
 def _purge_quarantine(path: Path, names: set[str], before_replace: Callable[[int], None] = _nothing) -> int:
     lines = path.read_text(encoding="utf-8").splitlines()
-    kept = [line for line in lines if json.loads(line).get("name") not in names]
+    kept = [line for line in lines if _key(json.loads(line).get("name")) not in names]
     if len(kept) != len(lines):
         before_replace(len(lines) - len(kept))
         killpoint(f"purge-quarantine:{path.name}")
@@ -537,10 +555,10 @@ def purge(dataset_dir: Path, fullnames: list[str], *, allow_missing: bool = Fals
     anything is recorded, unless ``allow_missing`` (an item seen only in the raw
     archive, or to keep it out of future runs).
     """
-    bad = [n for n in fullnames if not _FULLNAME.fullmatch(n)]
+    bad = [n for n in fullnames if not _GIVEN_FULLNAME.fullmatch(n)]
     if bad or not fullnames:
         raise InputError(f"not fullnames: {', '.join(bad) or '(none given)'}; give t1_… or t3_… ids")
-    names = set(fullnames)
+    names = {n.lower() for n in fullnames}  # in Reddit's case; matched against stored names in any case (F1)
     dataset = Dataset(dataset_dir)
     when = datetime.now(UTC).isoformat(timespec="seconds")
     with dataset_lock(dataset_dir):
@@ -631,13 +649,13 @@ def held_fullnames(dataset: Dataset, names: set[str]) -> set[str]:
     for version in dataset.versions():
         folder = dataset.version_dir(version)
         for name in sorted(table_files(dataset.manifest(version)).values()):  # the files the manifest lists
-            column = pq.ParquetFile(folder / name).read(columns=["name"])["name"]
+            column = _keys(pq.ParquetFile(folder / name).read(columns=["name"])["name"])
             held.update(column.filter(pc.is_in(column, value_set=wanted)).unique().to_pylist())
     quarantine_dir = dataset.path / "quarantine"
     if quarantine_dir.is_dir():
         for path in sorted(quarantine_dir.glob("*.jsonl")):
             for line in path.read_text(encoding="utf-8").splitlines():
-                if line.strip() and (name := json.loads(line).get("name")) in names:
+                if line.strip() and (name := _key(json.loads(line).get("name"))) in names:
                     held.add(name)
     return held
 
