@@ -234,3 +234,24 @@ def test_a_base_version_with_a_damaged_column_name_is_refused_by_name_when_built
         result = run(*args)
         assert_refused(result, [path])
         assert f"is not the {stem} table" in result.stderr, result.stderr
+
+
+def test_a_short_read_in_duckdb_is_the_data_and_other_io_errors_are_not(plain: Path, tmp_path: Path) -> None:
+    """DuckDB reports a damaged page or footer that points past the file's end as an IOException ("Could
+    not read enough bytes"): that is the data (exit 1, the damaged file named, restore it), as
+    ``test_a_flipped_byte_anywhere…`` met with a flipped length byte under ``report`` (was exit 70); an
+    IOException of any other kind stays the system's."""
+    import duckdb
+
+    from scraper.errors import IntegrityError
+    from scraper.store.tablefile import SHORT_READ, is_data_error, scan_error
+
+    short = duckdb.IOException(f'{SHORT_READ} "x.parquet": 4 bytes requested, 0 read')
+    assert is_data_error(short)
+    dataset = tmp_path / "ds"
+    shutil.copytree(plain, dataset)
+    path = dataset / "versions" / "v0002" / "comments.parquet"
+    path.write_bytes(path.read_bytes()[:-64] + b"PAR1")  # the footer's length now points nowhere
+    error = scan_error(short, [dataset / "versions" / "v0002"])
+    assert isinstance(error, IntegrityError) and str(path) in str(error), error
+    assert not is_data_error(duckdb.IOException("IO Error: Cannot open file: Permission denied"))

@@ -37,6 +37,9 @@ from scraper.store.snapshot import RESTORE, read_manifest, table_files
 #: DuckDB's errors that mean "this data cannot be read" (its base class is what its Parquet reader
 #: raises for a damaged page); the others (binder, parser, catalog) are a query's bug.
 DATA_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException)
+#: How DuckDB's IOException begins when a damaged offset or length points past a file's end (every other
+#: IOException is the disk's or the system's).
+SHORT_READ = "IO Error: Could not read enough bytes from file"
 #: What pyarrow raises for a file that is not readable Parquet.  It decodes a footer's column names
 #: as UTF-8 in Python, so a damaged name raises ``UnicodeDecodeError``, not an Arrow error.
 PARQUET_ERRORS = (pa.ArrowException, UnicodeDecodeError)
@@ -77,6 +80,8 @@ def read_error(exc: Exception, path: Path) -> ScraperError:
 
 def is_data_error(exc: BaseException) -> bool:
     """Whether a DuckDB error stands for unreadable data (not for a query this tool got wrong)."""
+    if isinstance(exc, duckdb.IOException):  # a page or footer that claims bytes past the file's end: the data
+        return str(exc).startswith(SHORT_READ)
     return type(exc) is duckdb.Error or isinstance(exc, DATA_ERRORS)
 
 
