@@ -11,7 +11,8 @@ Accepted files, recognised by content:
 
 By default the new version is the latest one with the input merged in: a thing
 seen again replaces its row when the new sighting is as new or newer
-(``retrieved_at``), everything else stays, and a thread's ``found_by`` gains
+(``retrieved_at``) and fits the models (one they refuse goes to the quarantine
+file and the row stays), everything else stays, and a thread's ``found_by`` gains
 the files that held it.  ``replace=True`` starts afresh from the input alone.
 
 Everything that is not kept is counted by reason (``stats.not_kept`` in the

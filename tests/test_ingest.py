@@ -121,6 +121,34 @@ def test_the_newest_sighting_wins_and_provenance_is_kept(tmp_path: Path) -> None
     assert [r["score"] for r in rows(folder, "v0002", "comments")] == [9]
 
 
+def test_a_newer_sighting_the_models_refuse_keeps_the_things_good_row_and_is_quarantined(tmp_path: Path) -> None:
+    """adversarial review 4 F4: the newest sighting that fits wins; a refused newer one goes to quarantine only."""
+    folder = tmp_path / "ds"
+    good = [t1("abc", "t3_aaa", score=5, body="original"), t1("def", "t3_aaa")]
+    old = sample_file(tmp_path, "aaa", tree("aaa", good))
+    ingest(folder, [old])
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    day2 = "Wed, 02 Dec 2026 12:00:00 GMT"
+    bad = tree("aaa", [t1("abc", "t3_aaa", score="lots", body="edited"), t1("def", "t3_aaa"), t1("ghi", "t1_abc")])
+    second = ingest(folder, [sample_file(newer, "aaa", bad, date=day2)])
+    assert second["version"] == "v0002" and second["stats"]["quarantined"] == 1
+    by_name = {r["name"]: r for r in rows(folder, "v0002", "comments")}
+    assert set(by_name) == {"t1_abc", "t1_def", "t1_ghi"}
+    assert by_name["t1_abc"]["body"] == "original" and by_name["t1_abc"]["score"] == 5
+    assert by_name["t1_ghi"]["depth"] == 1  # its parent's row is held: the depth pass agrees on the winner
+    (line,) = (folder / "quarantine" / "v0002.jsonl").read_text(encoding="utf-8").splitlines()
+    entry = json.loads(line)
+    assert entry["name"] == "t1_abc" and entry["field"] == "score" and entry["raw"]["body"] == "edited"
+    # within one input too: an older good sighting and a newer refused one of a thing never seen before
+    fresh = tmp_path / "fresh"
+    first = sample_file(tmp_path, "one", tree("bbb", [t1("b1", "t3_bbb", link="bbb", score=7)]))
+    later = sample_file(newer, "two", tree("bbb", [t1("b1", "t3_bbb", link="bbb", score="x")]), date=day2)
+    manifest = ingest(fresh, [first, later])
+    assert [r["score"] for r in rows(fresh, manifest["version"], "comments")] == [7]
+    assert manifest["stats"]["quarantined"] == 1
+
+
 def test_comments_whose_submission_is_missing_are_counted_when_a_spec_filters(tmp_path: Path) -> None:
     folder = tmp_path / "ds"
     folder.mkdir()

@@ -1,8 +1,9 @@
 """The winners of the final pass's first step, against a plain-Python reading of the same sightings.
 
-``merge._winners`` streams the sightings sorted by key, newest first, and keeps the first row of
-each key; the per-key facts (held by the base version, the base's largest depth) are reduced over
-key runs that may cross batch boundaries, so the batch size is drawn small here.
+``merge._winners`` streams the sightings sorted by key, newest first (a sighting the models refused
+only when none of its key fits), and keeps the first row of each key; the per-key facts (held by the
+base version, the base's largest depth) are reduced over key runs that may cross batch boundaries,
+so the batch size is drawn small here.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ SIGHTING = st.tuples(
     st.sampled_from(["t3_x", "t1_a", "t1_b"]),  # parent
     st.one_of(st.none(), st.integers(0, 12)),  # Reddit's depth
     st.booleans(),  # from the base version
+    st.booleans(),  # refused by the models (``_qfield`` set): wins only when no sighting of its key fits (adv4 F4)
 )
 
 
@@ -33,7 +35,8 @@ def _reference(sightings: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     rows = []
     for key in sorted({s[0] for s in sightings}):
         mine = [(s, seq) for seq, s in enumerate(sightings) if s[0] == key]
-        (winner, _) = max(mine, key=lambda item: (item[0][1], item[1]))
+        fitting = [item for item in mine if not item[0][5]] or mine
+        (winner, _) = max(fitting, key=lambda item: (item[0][1], item[1]))
         base_depths = [s[3] for s, _ in mine if s[4] and s[3] is not None]
         rows.append(
             {
@@ -70,6 +73,7 @@ def test_winners_streamed_in_any_batches_are_the_newest_sighting_and_the_key_fac
                 "_parent": [s[2] for _, s in chosen],
                 "_rdepth": pa.array([s[3] for _, s in chosen], pa.int64()),
                 "_pre": [s[4] for _, s in chosen],
+                "_qfield": pa.array(["score" if s[5] else None for _, s in chosen], pa.string()),
             }
         )
         paths.append(folder / f"part{part}.parquet")

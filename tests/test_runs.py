@@ -32,6 +32,7 @@ SCHEMA = pa.schema(
         ("archive_flags", pa.list_(pa.string())),
         ("body", pa.string()),
         ("status", pa.string()),
+        ("_qfield", pa.string()),
     ]
 )
 
@@ -45,6 +46,7 @@ SIGHTING = st.fixed_dictionaries(
         "archive_flags": st.one_of(st.none(), st.lists(st.sampled_from(["x", "y"]), max_size=2)),
         "body": st.text(max_size=3),
         "status": st.one_of(st.none(), st.sampled_from(["visible", "deleted", "account_deleted", "removed"])),
+        "_qfield": st.one_of(st.none(), st.none(), st.just("score")),  # refused by the models (adv4 F4)
     }
 )
 
@@ -58,8 +60,17 @@ _ORDER = {
     False: f"{_GONE} DESC, retrieved_at DESC, _seq DESC",
     True: f"coalesce(_arch, false), {_GONE} DESC, retrieved_at DESC, _seq DESC",
 }
-_SORTED = "SELECT * FROM read_parquet({src}) ORDER BY _key, {order}"
-_SORTED_WITH_FACTS = """
+# adv4 F4: the winner is the first-ranked sighting the models accept (else the first), then the others in rank
+# order; ``_refused`` marks the first-ranked sighting when the models refused it
+_RANKED = """
+SELECT *,
+    CASE WHEN row_number() OVER (PARTITION BY _key ORDER BY {order}) = 1 AND _qfield IS NOT NULL
+        THEN true END AS _refused,
+    row_number() OVER (PARTITION BY _key ORDER BY _qfield IS NOT NULL, {order}) = 1 AS _wins
+FROM ({rows})
+"""
+_ALL = "SELECT * FROM read_parquet({src})"
+_WITH_FACTS = """
 SELECT s.* EXCLUDE (archive_status, archived_at, archive_flags),
     f._facts.archive_status AS archive_status,
     f._facts.archived_at AS archived_at,
@@ -72,19 +83,20 @@ LEFT JOIN (
     FROM read_parquet({src}) WHERE archive_status IS NOT NULL
     GROUP BY _key
 ) AS f USING (_key)
-ORDER BY _key, {order}
 """
+_SORTED = "SELECT * EXCLUDE (_wins) FROM ({ranked}) ORDER BY _key, _wins DESC, {order}"
 
 
 def _reference(paths: list[Path], *, archive_last: bool, facts: bool) -> list[dict[str, Any]]:
     src = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
-    query = (_SORTED_WITH_FACTS if facts else _SORTED).format(src=src, order=_ORDER[archive_last])
+    rows = (_WITH_FACTS if facts else _ALL).format(src=src)
+    ranked = _RANKED.format(rows=rows, order=_ORDER[archive_last])
     con = duck.connect()
     try:
-        table = con.sql(query).to_arrow_table()
+        table = con.sql(_SORTED.format(ranked=ranked, order=_ORDER[archive_last])).to_arrow_table()
     finally:
         con.close()
-    return table.select(SCHEMA.names).to_pylist()
+    return table.select([*SCHEMA.names, "_refused"]).to_pylist()
 
 
 @settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -124,7 +136,7 @@ def test_merged_runs_equal_one_sort_of_every_sighting(
     batches = list(merge._sorted_sightings(paths, order, facts=facts, spill=folder / "spill"))
     assert [b.num_rows for b in batches[:-1]] == [batch_rows] * (len(batches) - 1)
     assert 0 < batches[-1].num_rows <= batch_rows
-    got = pa.Table.from_batches(batches).select(SCHEMA.names).to_pylist()
+    got = pa.Table.from_batches(batches).select([*SCHEMA.names, "_refused"]).to_pylist()
     assert got == _reference(paths, archive_last=archive_last, facts=facts)
     assert (len(paths) > max_runs) == (folder / "spill").exists()
 

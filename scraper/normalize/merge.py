@@ -5,7 +5,8 @@ runs sorted by fullname; :mod:`scraper.normalize.runs` merges them, so every
 sighting of a thing comes together, and per fullname the sighting with the
 latest ``retrieved_at`` wins, a later one winning a tie (but a sighting that
 shows a deletion Reddit cannot undo wins over newer ones that do not:
-:func:`_gone_rank`); the winners are written sorted by fullname.  Then, one bounded batch at a time:
+:func:`_gone_rank`; and one the models refuse only when none fits); the winners
+are written sorted by fullname.  Then, one bounded batch at a time:
 
 - **depth** comes from the parent chain over every winner, Reddit's own depth
   only where the chain is not held and Reddit's answer gave it absolutely (a
@@ -17,7 +18,10 @@ shows a deletion Reddit cannot undo wins over newer ones that do not:
   with its own source;
 - the **thread filter** (the spec's, or "threads of the base version" for a
   refresh) drops threads and their comments, counted by reason;
-- quarantined winners go to the quarantine file instead of the table;
+- a sighting the models refused (quarantined) goes to the quarantine file when it
+  ranks first among its thing's sightings; the thing keeps its newest sighting that
+  fits (from the input or the base version), and only a thing none of whose
+  sightings fits is left out of the table (:meth:`_Order.arrange`);
 - the **row policies** (tombstones, pseudonyms) are applied column-wise.
 
 Memory holds one batch of rows plus, per winner, a few integers and its key
@@ -177,8 +181,16 @@ class _Order:
     archive_last: bool
 
     def arrange(self, table: pa.Table) -> pa.Table:
-        """``table`` sorted by key, each thing's winner first (its newest sighting, a later one winning a tie;
-        but a sighting showing a deletion Reddit cannot undo before any that does not, see :func:`_gone_rank`)."""
+        """``table`` sorted by key, each thing's winner first, with the column ``_refused``.
+
+        The sightings of a thing rank newest first (a later one winning a tie; but a sighting
+        showing a deletion Reddit cannot undo before any that does not, see :func:`_gone_rank`).
+        The winner is the first that fits the models (``_qfield`` null), else the first; the
+        others follow in rank order.  ``_refused`` is true on the first-ranked sighting when the
+        models refused it: it goes to the quarantine file, whether it won (no sighting of its
+        thing fits) or an older one did (adversarial review 4 F4: a refused newer sighting no
+        longer takes the thing's row out of the version).  Null elsewhere.
+        """
         keys: list[tuple[str, str]] = [("_key", "ascending")]
         sortable = table
         if self.archive_last:
@@ -186,7 +198,45 @@ class _Order:
             keys.append(("_arch_last", "ascending"))
         sortable = sortable.append_column("_gone", _gone_rank(table))
         keys += [("_gone", "descending"), ("retrieved_at", "descending"), ("_seq", "descending")]
-        return table.take(pc.sort_indices(sortable, sort_keys=keys))
+        order = pc.sort_indices(sortable, sort_keys=keys)
+        refused = table["_qfield"]
+        if refused.null_count == table.num_rows:  # the usual case: every sighting fits
+            return table.take(order).append_column("_refused", pa.nulls(table.num_rows, pa.bool_()))
+        order, first_refused = _good_first(table["_key"].take(order), pc.is_valid(refused).take(order), order)
+        return table.take(order).append_column("_refused", first_refused)
+
+
+def _good_first(keys: Any, bad: Any, order: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """``order`` (ranked, by key) with each key's first good sighting moved to the front of its key's rows.
+
+    ``keys`` and ``bad`` (refused by the models) are in ``order``'s order.  Also returns, in the
+    new order, ``_refused``: true on each key's first-ranked sighting when it is bad.
+    """
+    n = len(order)
+    keys = keys.combine_chunks() if isinstance(keys, pa.ChunkedArray) else keys
+    refused = (bad.combine_chunks() if isinstance(bad, pa.ChunkedArray) else bad).to_numpy(zero_copy_only=False)
+    opens = np.ones(n, dtype=bool)
+    if n > 1:
+        opens[1:] = pc.not_equal(keys.slice(1), keys.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(opens)
+    group = np.cumsum(opens) - 1
+    ends = np.append(starts[1:], n)
+    winner = starts.copy()
+    good = np.flatnonzero(~refused)
+    lead_bad = refused[starts]
+    if good.size and lead_bad.any():
+        first_good = np.searchsorted(good, starts)  # the first good position at or after each key's start
+        found = first_good < good.size
+        at = np.where(found, good[np.minimum(first_good, good.size - 1)], n)
+        moved = lead_bad & found & (at < ends)
+        winner[moved] = at[moved]
+    later = np.ones(n, dtype=np.int64)
+    later[winner] = 0
+    permutation = np.argsort(group * 2 + later, kind="stable")
+    marked = np.zeros(n, dtype=bool)
+    marked[starts] = lead_bad
+    first_refused = pa.array(marked[permutation], pa.bool_(), mask=~marked[permutation])
+    return order.take(pa.array(permutation)), first_refused
 
 
 def _gone_rank(table: pa.Table) -> pa.Array:
@@ -215,7 +265,7 @@ _NARROW = {
     "submissions": ["title", "selftext", "source", "retrieved_at"],
 }
 #: What decides the winner, and the facts a base sighting gives (see :func:`_winners`).
-_ORDER_COLUMNS = ["_key", "retrieved_at", "_seq", "_arch", "_pre", "_rdepth", "status"]
+_ORDER_COLUMNS = ["_key", "retrieved_at", "_seq", "_arch", "_pre", "_rdepth", "status", "_qfield"]
 #: An archive's facts about a thing, taken from its newest sighting that carries them.
 _FACTS = ("archive_status", "archived_at", "archive_flags")
 
@@ -452,6 +502,9 @@ def _final(
     ):
         last_key: str | None = None
         for batch in sightings:
+            refused = batch.column("_refused")
+            if refused.null_count < batch.num_rows:  # refused sightings (winners or not) go to the quarantine file
+                _quarantine(qfile, batch.filter(refused), result, threads, filtering, base_only, purged)
             table = pa.Table.from_batches([_newest(batch, last_key)])
             if batch.num_rows:
                 last_key = batch.column("_key")[-1].as_py()
@@ -464,7 +517,7 @@ def _final(
             offset += n
             if overlay is not None:
                 table = _with_archive(table, overlay)
-            quarantined = pc.is_valid(table["_qfield"])
+            quarantined = pc.is_valid(table["_qfield"])  # a winner is refused only when no sighting of it fits
             keep = pa.array([True] * n)
             if filtering and threads.kept is not None:
                 in_kept = pc.is_in(link, value_set=threads.kept)
@@ -491,13 +544,8 @@ def _final(
                 keep = in_kept
             if len(purged):  # a purged thing leaves no text: its quarantine entry goes, its row is a tombstone
                 hit = pc.is_in(table["_key"], value_set=purged)
-                quarantined = pc.and_(quarantined, pc.invert(hit))
-                keep = pc.and_(keep, pc.invert(pc.and_(hit, pc.is_valid(table["_qfield"]))))
                 status = pc.if_else(hit, pa.scalar(Status.PURGED.value), table["status"])
                 table = table.set_column(table.schema.get_field_index("status"), "status", status)
-            to_quarantine = pc.and_(quarantined, pa.array([True] * n) if base_only else keep)
-            if pc.any(to_quarantine).as_py():
-                _write_quarantine(qfile, table.filter(to_quarantine), result)
             table = _filtered(table, pc.and_(keep, pc.invert(quarantined)))
             if table.num_rows == 0:
                 continue
@@ -578,6 +626,27 @@ def _with_archive(table: pa.Table, overlay: _Overlay) -> pa.Table:
         archived = pc.if_else(withheld, pa.scalar(Status.UNAVAILABLE.value), archived)
     status = pc.if_else(from_archive, archived, table["status"])
     return table.set_column(table.schema.get_field_index("status"), "status", status)
+
+
+def _quarantine(
+    qfile: Any,
+    batch: pa.RecordBatch,
+    result: MergeResult,
+    threads: _Threads,
+    filtering: bool,
+    base_only: bool,
+    purged: pa.Array,
+) -> None:
+    """Write the refused sightings ``batch`` to the quarantine file, but not those of threads the filter leaves
+    out (except in a refresh, ``base_only``) nor of purged things (a purged thing leaves no text)."""
+    table = pa.Table.from_batches([batch])
+    keep = pa.array([True] * table.num_rows)
+    if filtering and threads.kept is not None and not base_only:
+        keep = pc.is_in(table["_link"], value_set=threads.kept)
+    if len(purged):
+        keep = pc.and_(keep, pc.invert(pc.is_in(table["_key"], value_set=purged)))
+    if pc.any(keep).as_py():
+        _write_quarantine(qfile, table.filter(keep), result)
 
 
 def _write_quarantine(qfile: Any, table: pa.Table, result: MergeResult) -> None:
