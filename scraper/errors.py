@@ -247,6 +247,11 @@ def from_exception(exc: BaseException, *, where: str | None = None) -> ScraperEr
     if pyarrow is not None and isinstance(exc, pyarrow.ArrowException):
         if isinstance(exc, OSError) and _ERRNO_IN_TEXT.search(str(exc)):
             return storage_error(exc, where)
+        if isinstance(exc, pyarrow.ArrowCapacityError) or "offset overflow" in str(exc):
+            return InputError(  # Arrow's 2 GiB a string array, not damage (adversarial review 4 F2)
+                f"{where or 'the input'}: more text in one place than Arrow holds ({first_line(exc)}); "
+                "give the input in smaller parts (fewer files, or fewer copies of a huge item) at a time"
+            )
         return IntegrityError(
             f"{where or 'a Parquet file'} is damaged or not Parquet ({first_line(exc)}); "
             "run validate, and restore the version from a published copy (download)"

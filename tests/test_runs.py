@@ -108,6 +108,8 @@ def _reference(paths: list[Path], *, archive_last: bool, facts: bool) -> list[di
     batch_rows=st.integers(1, 9),
     archive_last=st.booleans(),
     facts=st.booleans(),
+    combine_bytes=st.sampled_from([0, 40, runs.COMBINE_BYTES]),
+    batch_bytes=st.sampled_from([1, 12, 30, runs.BATCH_BYTES]),
 )
 def test_merged_runs_equal_one_sort_of_every_sighting(
     tmp_path_factory: pytest.TempPathFactory,
@@ -119,8 +121,14 @@ def test_merged_runs_equal_one_sort_of_every_sighting(
     batch_rows: int,
     archive_last: bool,
     facts: bool,
+    combine_bytes: int,
+    batch_bytes: int,
 ) -> None:
+    """Also with the byte bounds drawn small, so that a few short strings take the paths of huge texts
+    (adversarial review 4 F2): sorted as large_string and cut back, batches cut by their strings' bytes."""
     folder = tmp_path_factory.mktemp("runs")
+    monkeypatch.setattr(runs, "COMBINE_BYTES", combine_bytes)
+    monkeypatch.setattr(runs, "BATCH_BYTES", batch_bytes)
     monkeypatch.setattr(runs, "GROUP_ROWS", group_rows)
     monkeypatch.setattr(runs, "MAX_RUNS", max_runs)
     monkeypatch.setattr(merge, "BATCH_ROWS", batch_rows)
@@ -134,11 +142,26 @@ def test_merged_runs_equal_one_sort_of_every_sighting(
         start += cut
     order = merge._ARCHIVE_LAST if archive_last else merge._NEWEST_FIRST
     batches = list(merge._sorted_sightings(paths, order, facts=facts, spill=folder / "spill"))
-    assert [b.num_rows for b in batches[:-1]] == [batch_rows] * (len(batches) - 1)
-    assert 0 < batches[-1].num_rows <= batch_rows
+    assert all(b.schema == batches[0].schema for b in batches) and batches[0].schema.field("body").type == pa.string()
     got = pa.Table.from_batches(batches).select([*SCHEMA.names, "_refused"]).to_pylist()
-    assert got == _reference(paths, archive_last=archive_last, facts=facts)
+    want = _reference(paths, archive_last=archive_last, facts=facts)
+    assert got == want
+    assert [b.num_rows for b in batches] == _cuts(want, batch_rows, batch_bytes)
     assert (len(paths) > max_runs) == (folder / "spill").exists()
+
+
+def _cuts(rows: list[dict[str, Any]], batch_rows: int, batch_bytes: int) -> list[int]:
+    """Batch sizes: each ends after ``batch_rows`` rows or at the row that brings its strings to ``batch_bytes``."""
+    sizes, count, held = [], 0, 0
+    for row in rows:
+        count += 1
+        held += sum(
+            len(v.encode()) for k, v in row.items() if isinstance(v, str) and SCHEMA.field(k).type == pa.string()
+        )
+        if count == batch_rows or held >= batch_bytes:
+            sizes.append(count)
+            count, held = 0, 0
+    return sizes + ([count] if count else [])
 
 
 def test_batches_are_exactly_the_size_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -264,6 +264,8 @@ _NARROW = {
     "comments": ["_parent", "_rdepth"],
     "submissions": ["title", "selftext", "source", "retrieved_at"],
 }
+#: Texts of the winners read one by one (the thread filter), left in the merge's chunks.
+_TEXTS = frozenset({"title", "selftext"})
 #: What decides the winner, and the facts a base sighting gives (see :func:`_winners`).
 _ORDER_COLUMNS = ["_key", "retrieved_at", "_seq", "_arch", "_pre", "_rdepth", "status", "_qfield"]
 #: An archive's facts about a thing, taken from its newest sighting that carries them.
@@ -314,7 +316,15 @@ def _winners(staged: list[Path] | None, stem: str, order: _Order, *, spill: Path
             kept.append(_filtered(batch, first).select(["_key", *_NARROW[stem]]))
     if not kept:
         return None
-    winners = pa.Table.from_batches(kept).combine_chunks()
+    winners = pa.Table.from_batches(kept)
+    # one chunk a column (the depth pass indexes them), but not the texts the thread filter reads one by one:
+    # a submission's selftexts together may pass the 2 GiB a string array holds (adversarial review 4 F2)
+    winners = pa.table(
+        {
+            name: column if name in _TEXTS else column.combine_chunks()
+            for name, column in zip(winners.column_names, winners.columns, strict=True)
+        }
+    )
     has_depth = np.concatenate(counted)
     return winners.append_column("_in_base", pa.array(np.concatenate(in_base))).append_column(
         "_base_depth", pa.array(np.concatenate(deepest), pa.int64(), mask=~has_depth)

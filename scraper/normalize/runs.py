@@ -32,14 +32,22 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from scraper.store.writers import abandon, close, write_batch, write_table
 
-#: Sightings of a table buffered by stage one before they are sorted and written as one run.
+#: Sightings of a table buffered by stage one before they are sorted and written as one run ...
 RUN_ROWS = 32768
+#: ... or fewer, once they hold this many bytes (huge texts: adversarial review 4 F2).
+RUN_BYTES = 256 << 20
+#: Bytes the merge combines into one array at most: an Arrow string column holds 2 GiB (32-bit
+#: offsets), so more is sorted as ``large_string`` and cut back into pieces of this size.
+COMBINE_BYTES = 1 << 30
+#: A batch given out by the merge ends at ``batch_rows`` rows or once its strings hold this many bytes.
+BATCH_BYTES = 256 << 20
 #: Rows per row group of a run.
 GROUP_ROWS = 1024
 #: Rows the merge holds of all runs together (at least :data:`LEAST_READ` a run): each run is read
@@ -62,8 +70,11 @@ class RunOrderError(RuntimeError):
 
 def write_run(path: Path, table: pa.Table) -> None:
     """Write ``table`` sorted by key (stable: rows of one key keep their order) as the run ``path``."""
-    table = table.combine_chunks()  # a take from one chunk is 3x faster than from several
-    ordered = table.take(pc.sort_indices(table[KEY]))
+    if table.nbytes <= COMBINE_BYTES:
+        table = table.combine_chunks()  # a take from one chunk is 3x faster than from several
+        ordered = table.take(pc.sort_indices(table[KEY]))
+    else:
+        ordered = _arranged_large(table, sort_by_key)
     # no dictionary: staging strings are mostly unique; no statistics: nothing reads them
     write_table(  # a full disk: one line naming the run, no writer left for the garbage collector
         ordered, path, compression="lz4", use_dictionary=False, write_statistics=False, row_group_size=GROUP_ROWS
@@ -73,6 +84,35 @@ def write_run(path: Path, table: pa.Table) -> None:
 def sort_by_key(table: pa.Table) -> pa.Table:
     """``table`` sorted by key only (stable); the ``arrange`` of an intermediate pass."""
     return table.take(pc.sort_indices(table[KEY]))
+
+
+_LARGE = {pa.string(): pa.large_string(), pa.binary(): pa.large_binary()}
+_SMALL = {pa.large_string(): pa.string(), pa.large_binary(): pa.binary()}
+
+
+def _arranged_large(table: pa.Table, arrange: Arrange) -> pa.Table:
+    """``arrange(table)`` for a table whose strings may pass 2 GiB: sorted as ``large_string``, given back as
+    ``string`` in chunks of at most :data:`COMBINE_BYTES` (each chunk of a column fits Arrow's 32-bit offsets)."""
+    large = pa.schema([f.with_type(_LARGE.get(f.type, f.type)) for f in table.schema])
+    arranged = arrange(table.cast(large).combine_chunks())
+    small = pa.schema([f.with_type(_SMALL.get(f.type, f.type)) for f in arranged.schema])
+    sizes = np.cumsum(row_bytes(arranged))
+    pieces, start, n = [], 0, arranged.num_rows
+    while start < n:
+        base = sizes[start - 1] if start else 0
+        end = max(start + 1, int(np.searchsorted(sizes, base + COMBINE_BYTES, side="right")))
+        pieces.append(arranged.slice(start, end - start).combine_chunks().cast(small))
+        start = end
+    return pa.concat_tables(pieces) if pieces else arranged.cast(small)
+
+
+def row_bytes(table: pa.Table) -> np.ndarray:
+    """The bytes of each row's strings (every string and binary column), as int64."""
+    total = np.zeros(table.num_rows, dtype=np.int64)
+    for column, field in zip(table.columns, table.schema, strict=True):
+        if pa.types.is_string(field.type) or pa.types.is_binary(field.type) or field.type in _SMALL:
+            total += pc.fill_null(pc.binary_length(column), 0).to_numpy().astype(np.int64)
+    return total
 
 
 class _Run:
@@ -183,19 +223,38 @@ def merged(
                 run.read()
         runs = [run for run in runs if run.count or not run.done]
         if gathered and (gathered_rows >= batch_rows or not runs):
-            whole = pa.Table.from_batches(gathered).combine_chunks()  # a take from one chunk is 3x faster
+            whole = pa.Table.from_batches(gathered)
             gathered, gathered_rows = [], 0  # the pieces (and the row groups they slice) go before the take
-            table = arrange(whole)
+            if whole.nbytes <= COMBINE_BYTES:
+                table = arrange(whole.combine_chunks())  # a take from one chunk is 3x faster
+            else:  # huge texts (adversarial review 4 F2): more than one string array holds
+                table = _arranged_large(whole, arrange)
             del whole
             out.append(table)
             out_rows += table.num_rows
-            while out_rows >= batch_rows:
+            while (cut := _cut(out, out_rows, batch_rows)) is not None:
                 whole = pa.concat_tables(out)
-                yield _one_batch(whole.slice(0, batch_rows))
-                rest = whole.slice(batch_rows)
+                yield _one_batch(whole.slice(0, cut))
+                rest = whole.slice(cut)
                 out, out_rows = ([rest] if rest.num_rows else []), rest.num_rows
-    if out_rows:
-        yield _one_batch(pa.concat_tables(out))
+    while out_rows:
+        whole = pa.concat_tables(out)
+        cut = _cut(out, out_rows, batch_rows) or out_rows
+        yield _one_batch(whole.slice(0, cut))
+        rest = whole.slice(cut)
+        out, out_rows = ([rest] if rest.num_rows else []), rest.num_rows
+
+
+def _cut(out: list[pa.Table], rows: int, batch_rows: int) -> int | None:
+    """Where the next batch given out ends: after ``batch_rows`` rows, or at the first row that brings its
+    strings to :data:`BATCH_BYTES` (None: not yet known).  A function of the sorted stream alone."""
+    if sum(table.nbytes for table in out) < BATCH_BYTES:  # the usual case: the strings cannot reach it
+        return batch_rows if rows >= batch_rows else None
+    sizes = np.cumsum(row_bytes(pa.concat_tables(out).slice(0, batch_rows)))
+    reached = int(np.searchsorted(sizes, BATCH_BYTES, side="left"))
+    if reached < len(sizes):
+        return reached + 1
+    return batch_rows if rows >= batch_rows else None
 
 
 def _one_batch(table: pa.Table) -> pa.RecordBatch:

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -697,7 +698,8 @@ class Sightings:
         """Write what is buffered as row groups of the staging files."""
         for kind, stem in STEMS.items():
             if self._fast[kind]:
-                self._write(stem, _fast_batch(kind, self._fast[kind], self._segments[kind], self.stats.repaired))
+                for rows, segments in _by_text(kind, self._fast[kind], self._segments[kind]):
+                    self._write(stem, _fast_batch(kind, rows, segments, self.stats.repaired))
                 self.stats.sightings[stem] += len(self._fast[kind])
             self._fast[kind] = []
             self._segments[kind] = []
@@ -716,7 +718,8 @@ class Sightings:
     def _write(self, stem: str, batch: pa.RecordBatch) -> None:
         if stem in STAGING:  # a table's sightings: buffered, then written sorted as one run
             self._runs.setdefault(stem, []).append(batch)
-            if sum(b.num_rows for b in self._runs[stem]) >= runs.RUN_ROWS:
+            held = self._runs[stem]
+            if sum(b.num_rows for b in held) >= runs.RUN_ROWS or sum(b.nbytes for b in held) >= runs.RUN_BYTES:
                 self._write_run(stem)
             return
         writer = self._writers.get(stem)
@@ -810,6 +813,46 @@ def _fast_decode(body: Any) -> tuple[Any, str]:
             return msgspec.convert(body, wire.MoreChildren, strict=True), "more"
         return msgspec.convert(body, wire.Listing, strict=True), "listing"
     raise _Abort
+
+
+#: Characters of text (bodies, selftexts, titles) in one batch of fast rows at most: 4 bytes a character at
+#: worst, well inside the 2 GiB an Arrow string array holds (adversarial review 4 F2: 50 MiB selftexts).
+BATCH_TEXT = 128 << 20
+
+
+def _by_text(
+    kind: str, rows: list[tuple[Any, ...]], segments: list[_Segment]
+) -> Iterator[tuple[list[tuple[Any, ...]], list[_Segment]]]:
+    """``rows`` and their segments, in consecutive pieces of at most :data:`BATCH_TEXT` characters of text."""
+    fields = wire.T1_FIELDS if kind == "t1" else wire.T3_FIELDS
+    texts = [fields.index("body")] if kind == "t1" else [fields.index("selftext"), fields.index("title")]
+    sizes = [sum(map(len, map(itemgetter(i), rows))) for i in texts]  # strict decoding: always str
+    if sum(sizes) <= BATCH_TEXT:  # the usual case: one batch
+        yield rows, segments
+        return
+    start, held = 0, 0
+    for end, row in enumerate(rows):
+        size = sum(len(row[i]) for i in texts)
+        if end > start and held + size > BATCH_TEXT:
+            yield rows[start:end], _segments_of(segments, start, end)
+            start, held = end, 0
+        held += size
+    yield rows[start:], _segments_of(segments, start, len(rows))
+
+
+def _segments_of(segments: list[_Segment], start: int, end: int) -> list[_Segment]:
+    """The segments of rows ``start`` to ``end`` (segments count the rows in order)."""
+    out, at = [], 0
+    for segment in segments:
+        low, high = max(start, at), min(end, at + segment.count)
+        if low < high:
+            facts = None if segment.facts is None else segment.facts[low - at : high - at]
+            skip = low - at
+            out.append(
+                _Segment(high - low, segment.seq + skip, segment.seen_at, segment.source, segment.absolute, facts)
+            )
+        at += segment.count
+    return out
 
 
 def _fast_batch(
