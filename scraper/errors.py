@@ -236,6 +236,10 @@ def storage_error(exc: OSError, path: str | Path | None = None) -> StorageError:
     return StorageError(f"cannot use {where}: {cause}{f' ({name})' if name else ''}; {advice}")
 
 
+#: What Arrow says when a string array would pass 2 GiB (its 32-bit offsets): a size limit, not damage.
+_ARROW_TOO_LARGE = ("offset overflow", "input array too large")
+
+
 def from_exception(exc: BaseException, *, where: str | None = None) -> ScraperError:
     """The error of this tree that stands for ``exc``, a foreign exception that reached the boundary.
 
@@ -247,7 +251,7 @@ def from_exception(exc: BaseException, *, where: str | None = None) -> ScraperEr
     if pyarrow is not None and isinstance(exc, pyarrow.ArrowException):
         if isinstance(exc, OSError) and _ERRNO_IN_TEXT.search(str(exc)):
             return storage_error(exc, where)
-        if isinstance(exc, pyarrow.ArrowCapacityError) or "offset overflow" in str(exc):
+        if isinstance(exc, pyarrow.ArrowCapacityError) or any(too in str(exc) for too in _ARROW_TOO_LARGE):
             return InputError(  # Arrow's 2 GiB a string array, not damage (adversarial review 4 F2)
                 f"{where or 'the input'}: more text in one place than Arrow holds ({first_line(exc)}); "
                 "give the input in smaller parts (fewer files, or fewer copies of a huge item) at a time"

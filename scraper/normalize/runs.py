@@ -11,8 +11,11 @@ each at a time, and merges them: at each step every row whose key is below the s
 key a run has not yet passed is complete (no run can still hold a sighting of it), so
 those rows are taken from every run, and once a batch's worth is gathered, ``arrange``
 (the caller's sort, which also sees all sightings of each key at once) orders them.  The
-result is cut into batches of exactly ``batch_rows`` rows, so what comes out depends on
-the sightings only, never on how they were cut into runs.
+result is cut into batches of exactly ``batch_rows`` rows (fewer when their strings reach
+:data:`BATCH_BYTES`), so what comes out depends on the sightings only, never on how they
+were cut into runs.  Huge texts (adversarial review 4 F2): a gathering past
+:data:`COMBINE_BYTES` is sorted as ``large_string`` (an Arrow ``string`` array holds 2 GiB)
+and cut back into pieces that fit, as is a run past it in :func:`write_run`.
 
 This replaces sorting all the staged sightings in DuckDB, which read every staging file
 once per key range and sorted the wide rows there (4–5 s of a 1M-comment ingest's final
@@ -101,7 +104,8 @@ def _arranged_large(table: pa.Table, arrange: Arrange) -> pa.Table:
     while start < n:
         base = sizes[start - 1] if start else 0
         end = max(start + 1, int(np.searchsorted(sizes, base + COMBINE_BYTES, side="right")))
-        pieces.append(arranged.slice(start, end - start).combine_chunks().cast(small))
+        # a take, not a slice: a slice keeps the large offsets past 2 GiB, which the cast refuses
+        pieces.append(arranged.take(pa.array(np.arange(start, end, dtype=np.int64))).cast(small))
         start = end
     return pa.concat_tables(pieces) if pieces else arranged.cast(small)
 
