@@ -284,7 +284,7 @@ def seed_finds(items: list[Any], kind: str, context: Any) -> list[tuple[str, str
 
 def harvest_archive_answer(harvest: Harvest, record: dict[str, Any], body: Any, seen_at: datetime) -> None:
     """Take in one archived Arctic Shift answer: its items become archive sightings (Reddit's stay apart)."""
-    from scraper.normalize.harvest import Seen
+    from scraper.normalize.harvest import Seen, fits
 
     url = str(record.get("url") or "")
     kind = archive_kind(url)
@@ -299,6 +299,9 @@ def harvest_archive_answer(harvest: Harvest, record: dict[str, Any], body: Any, 
         old = table.get(name)
         if old is None or seen_at >= old.retrieved_at:
             table[name] = Seen(data, seen_at, ARCHIVE_ORIGIN, False)
+        good = harvest.fitting_archived.get(name)
+        if (good is None or seen_at >= good.retrieved_at) and fits(kind, Seen(data, seen_at, ARCHIVE_ORIGIN, False)):
+            harvest.fitting_archived[name] = Seen(data, seen_at, ARCHIVE_ORIGIN, False)
         if label is not None:
             harvest.find(name, label)
     for thread, seed in seed_finds(items, kind, record.get("context")):

@@ -53,6 +53,10 @@ class Harvest:
     stubs_seen: int = 0
     responses: int = 0
     skipped: list[str] = field(default_factory=list)
+    fitting: dict[str, Seen] = field(default_factory=dict)
+    """Per thing, the sighting of Reddit's that would be kept if only those the models take counted."""
+    fitting_archived: dict[str, Seen] = field(default_factory=dict)
+    """The same among the archive's sightings (adversarial review 4 F4: the newest that fits wins)."""
 
     def add(self, kind: str, data: dict[str, Any], seen_at: datetime, source: str, absolute: bool) -> None:
         """Keep the newest sighting of a thing; but one showing a deletion Reddit cannot undo wins over every
@@ -68,12 +72,30 @@ class Harvest:
         if old is None or (rank, seen_at) >= (gone_rank(old.data, kind), old.retrieved_at):
             absolute = absolute or (old.depth_is_absolute if old and "depth" not in data else False)
             table[name] = Seen(data, seen_at, source, absolute)
+        good = self.fitting.get(name)
+        if (good is None or (rank, seen_at) >= (gone_rank(good.data, kind), good.retrieved_at)) and fits(
+            kind, Seen(data, seen_at, source, absolute)
+        ):
+            self.fitting[name] = Seen(data, seen_at, source, absolute)
         if kind == "t3" and source.startswith("file:"):
             self.find(name, source)
 
     def find(self, thread: str, label: str) -> None:
         """Note that ``label`` (a query or seed) found ``thread``."""
         self.found_by.setdefault(lower_id(thread), set()).add(label)
+
+
+def fits(kind: str, seen: Seen) -> bool:
+    """Whether the models take this sighting (else it is quarantined when it ranks first)."""
+    from pydantic import ValidationError
+
+    from scraper.normalize.rows import comment_row, submission_row
+
+    try:
+        submission_row(seen, []) if kind == "t3" else comment_row(seen, [], None)
+    except (ValidationError, ValueError, TypeError):
+        return False
+    return True
 
 
 def harvest_records(records: Iterable[dict[str, Any]], harvest: Harvest | None = None) -> Harvest:

@@ -200,35 +200,39 @@ def build_rows(
     rows = RowSet()
     kept: set[str] = set()
     served = harvest.served_trees  # a submission seen only in a listing: its comments were not asked for
-    submissions = {**harvest.archived_submissions, **harvest.submissions}
+    submissions, sub_from_archive, sub_refused = _winners(harvest, harvest.submissions, harvest.archived_submissions)
     for name, seen in sorted(submissions.items()):
         found = sorted(harvest.found_by.get(name, set())) or [seen.source]
         if keep_thread is not None and not keep_thread(seen, found):
             continue
         kept.add(name)
+        if name in sub_refused:
+            rows.quarantined.append(_quarantine(name, *sub_refused[name]))
         try:
             row = with_archive(
                 submission_row(seen, found),
                 harvest.archived_submissions.get(name),
-                from_archive=name not in harvest.submissions,
+                from_archive=name in sub_from_archive,
                 reddit_asked=name in harvest.reddit_gone,
                 text_when_gone=archive_text_when_gone,
             )
             rows.submissions.append(tombstone(row))
         except (ValidationError, ValueError, TypeError) as exc:
             rows.quarantined.append(_quarantine(name, seen, exc))
-    comments = {**harvest.archived_comments, **harvest.comments}
+    comments, com_from_archive, com_refused = _winners(harvest, harvest.comments, harvest.archived_comments)
     depths = _depths(comments)
     for name, seen in sorted(comments.items()):
         link = lower_id(str(seen.data.get("link_id") or ""))
         if keep_thread is not None and link not in kept:
             continue
+        if name in com_refused:
+            rows.quarantined.append(_quarantine(name, *com_refused[name]))
         found = sorted(harvest.found_by.get(link, set())) or [seen.source]
         try:
             comment = with_archive(
                 comment_row(seen, found, depths.get(name)),
                 harvest.archived_comments.get(name),
-                from_archive=name not in harvest.comments,
+                from_archive=name in com_from_archive,
                 reddit_asked=link in served or link in harvest.reddit_gone,
                 text_when_gone=archive_text_when_gone,
             )
@@ -236,6 +240,36 @@ def build_rows(
         except (ValidationError, ValueError, TypeError) as exc:
             rows.quarantined.append(_quarantine(name, seen, exc))
     return rows
+
+
+def _winners(
+    harvest: Harvest, reddit: dict[str, Seen], archived: dict[str, Seen]
+) -> tuple[dict[str, Seen], set[str], dict[str, tuple[Seen, Exception]]]:
+    """Per thing, the sighting its row is built from: Reddit's newest that the models take, else the archive's,
+    else the first-ranked (Reddit's newest, else the archive's: refused, quarantined).  Also the things built
+    from the archive, and the refused first-ranked sightings of things built from another (adversarial review 4 F4).
+    """
+    chosen: dict[str, Seen] = {}
+    from_archive: set[str] = set()
+    refused: dict[str, tuple[Seen, Exception]] = {}
+    for name in {*reddit, *archived}:
+        first = reddit.get(name) or archived[name]
+        try:
+            submission_row(first, []) if name.startswith("t3_") else comment_row(first, [], None)
+        except (ValidationError, ValueError, TypeError) as exc:
+            good = harvest.fitting.get(name) if name in reddit else None
+            archive_good = harvest.fitting_archived.get(name) if name in archived else None
+            pick = good or archive_good
+            if pick is not None:
+                refused[name] = (first, exc)
+                chosen[name] = pick
+                if good is None:
+                    from_archive.add(name)
+                continue
+        chosen[name] = first
+        if name not in reddit:
+            from_archive.add(name)
+    return chosen, from_archive, refused
 
 
 def _quarantine(name: str, seen: Seen, exc: Exception) -> Quarantined:
