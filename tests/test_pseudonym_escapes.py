@@ -52,6 +52,14 @@ FORMS: list[tuple[str, str]] = [
     ("https://www.reddit.com/message/compose?to=u%2F\x00", "plain"),
     ("https://www.reddit.com/message/compose/?to=%2Fu%2F\x00&subject=hi", "plain"),
     ("/message/compose?to=/u/\x00", "plain"),
+    ("https://www.reddit.com/message/compose?subject=hi&to=\x00", "plain"),  # another parameter first
+    ("https://www.reddit.com/message/compose/?subject=a%20b&message=x%26y&to=u%2F\x00", "plain"),
+    (
+        "https://out.reddit.com/t3_x?url="
+        + quote("https://www.reddit.com/message/compose?subject=hi&to=", safe="")
+        + "\x00",
+        "plain",
+    ),
     (quote("https://www.reddit.com/message/compose?to=", safe="") + "\x00", "plain"),
     ("https://out.reddit.com/t3_x?url=" + quote("https://www.reddit.com/user/", safe="") + "\x00&token=y", "plain"),
     ("https://out.reddit.com/t3_x?url=" + quote("https://np.reddit.com/u/", safe="") + "\x00%2F&token=y", "plain"),

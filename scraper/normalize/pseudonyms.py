@@ -51,9 +51,10 @@ PROFILE = re.compile(
     rf"|(?P<relative>(?:(?<![\w./-])|{_ENCODED_GAP}){_SLASH}(?i:user){_SLASH})"  # a relative /user/name link
     # a profile subreddit: r/u_name, /r/u_name, reddit.com/r/u_name, r/u\_name
     rf"|(?P<subreddit>(?:{_HOST}{_SLASH}|(?:(?<![\w/])|{_ENCODED_GAP}){_SLASH}?)r{_SLASH})(?P<u_>u(?:_|\\_|%5[fF]))"
-    # a message to a user: compose?to=name, ?to=/u/name, ?to=u%2Fname, or all of it percent-encoded in a redirect
+    # a message to a user: compose?to=name, ?to=/u/name, ?to=u%2Fname, ?subject=…&to=name, or all of it
+    # percent-encoded in a redirect; at most 20 parameters of 200 characters before to= (each try stays short)
     rf"|(?P<message>(?:{_HOST}|(?<![\w./-])|{_ENCODED_GAP}){_SLASH}message{_SLASH}compose{_SLASH}?"
-    rf"(?i:\?|%3f)to(?i:=|%3d)(?:{_SLASH}?u{_SLASH})?)"
+    rf"(?i:\?|%3f)(?:(?:(?!&|%26)[^\s#&]){{0,200}}(?:&|%26)){{0,20}}?(?i:to)(?i:=|%3d)(?:{_SLASH}?u{_SLASH})?)"
     rf"|(?P<mention>(?:(?<![\w/])|{_ENCODED_GAP}){_SLASH}?u{_SLASH})"  # a mention: u/name, /u/name, u%2Fname
     rf")(?P<name>{_NAME}+)(?!{_NAME})"
 )
