@@ -13,7 +13,8 @@ under it.
 The sockets come from the libraries' documented hooks where they have one: httpcore's
 ``trace`` request extension (each new connection's stream) for httpx; for requests, a
 connection pool class of urllib3 that registers each connection it makes
-(:func:`watched_adapter`).
+(:func:`watched_adapter`), each socket as soon as its TCP connection is made, so a TLS handshake
+that trickles is cut as well (adversarial review 4).
 
 Usage::
 
@@ -53,6 +54,12 @@ class Cutoff:
         if late:
             _shut(owner)
 
+    def release(self, owner: Any) -> None:
+        """Forget ``owner`` (None: nothing)."""
+        if owner is not None:
+            with self._lock:
+                self._held.discard(owner)
+
     def trace(self, event: str, info: dict[str, Any]) -> None:
         """httpcore's ``trace`` extension: each new connection's stream, plain and TLS."""
         if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
@@ -85,7 +92,24 @@ class Cutoff:
             _shut(owner)
 
 
+class _Descriptor:
+    """A connection's socket descriptor while its TLS handshake runs (the ``ssl`` module holds the socket)."""
+
+    __slots__ = ("__weakref__", "fd")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+
 def _shut(owner: Any) -> None:
+    if isinstance(owner, _Descriptor):  # shut down by descriptor, never closed: the handshake's owner closes it
+        with contextlib.suppress(OSError):
+            borrowed = socket.socket(fileno=owner.fd)
+            try:
+                borrowed.shutdown(socket.SHUT_RDWR)
+            finally:
+                borrowed.detach()
+        return
     sock = getattr(owner, "sock", None)  # urllib3's connection
     if sock is None and hasattr(owner, "get_extra_info"):  # httpcore's network stream
         sock = owner.get_extra_info("socket")
@@ -95,12 +119,23 @@ def _shut(owner: Any) -> None:
 
 
 def watched_adapter(cutoff: Cutoff) -> requests.adapters.HTTPAdapter:
-    """A requests adapter (the default one's settings) whose connections ``cutoff`` knows of, once connected."""
+    """A requests adapter (the default one's settings) whose connections ``cutoff`` knows of, from their TCP connect."""
 
     def watched(pool_class: type[connectionpool.HTTPConnectionPool]) -> type[connectionpool.HTTPConnectionPool]:
         class Connection(pool_class.ConnectionCls):  # type: ignore[name-defined,misc]
+            def _new_conn(self) -> socket.socket:
+                sock: socket.socket = super()._new_conn()
+                # the TCP socket, before the TLS handshake, which takes the socket object over: its descriptor
+                # is known until connect() returns, so a handshake that trickles is cut too
+                self._handshaking = _Descriptor(sock.fileno())
+                cutoff.hold(self._handshaking)
+                return sock
+
             def connect(self) -> None:
-                super().connect()
+                try:
+                    super().connect()
+                finally:
+                    cutoff.release(self.__dict__.pop("_handshaking", None))
                 cutoff.hold(self)  # connected: its socket is there to shut down
 
         class Watched(pool_class):  # type: ignore[valid-type,misc]

@@ -139,3 +139,30 @@ def test_download_meets_its_deadline_against_a_header_drip(tmp_path: Path) -> No
     assert "outlasted its deadline" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "copy" / "versions").exists()
+
+
+def test_a_tls_handshake_that_never_ends_is_cut_at_the_deadline() -> None:
+    """A server that takes the TCP connection and then trickles (here: never sends) its TLS handshake:
+    requests' timeouts are per read, so only the cutoff ends it. Its socket is known from the TCP
+    connect, before the handshake (adversarial review 4: a trickled handshake ran 21 s past a 5 s deadline)."""
+    import requests
+
+    from scraper.cutoff import Cutoff, watched_adapter
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True).start()
+    cutoff = Cutoff()
+    session = requests.Session()
+    session.mount("https://", watched_adapter(cutoff))
+    started = time.monotonic()
+    try:
+        with cutoff.within(0.3), pytest.raises(requests.exceptions.RequestException):
+            session.get(f"https://127.0.0.1:{listener.getsockname()[1]}/", timeout=20)
+    finally:
+        session.close()
+        listener.close()
+        for sock in held:
+            sock.close()
+    assert cutoff.fired
+    assert time.monotonic() - started < 10  # the per-read timeout (20 s) never fired: the cut ended it
