@@ -743,3 +743,41 @@ def test_a_parent_loop_gives_no_depth_on_both_paths(tmp_path: Path) -> None:
     build_both(tmp_path, batch, rule=False, text_when_gone=True)
     manifest = json.loads(next((tmp_path / "streamed" / "versions").glob("*/manifest.json")).read_text())
     assert [r["depth"] for r in tables(tmp_path / "streamed", manifest)["comments"].to_pylist()] == [None] * 3
+
+
+def test_a_refused_sighting_with_a_bare_thread_id_is_quarantined_under_its_thread(tmp_path: Path) -> None:
+    """Found by the generated mixes: one Arctic Shift answer holds comment c0 twice, refused (``created_utc``
+    "soon", a bare ``link_id`` "aa": it cannot be shaped, so its id stays bare) and valid. Both builds keep
+    the valid row and quarantine the refused sighting under thread t3_aa; the streaming build took the bare
+    "aa" as a thread the filter leaves out and wrote no quarantine entry."""
+    comment = {"id": "c0", "parent_id": "t3_aa", "body": "why I quit ML", "subreddit": "MachineLearning"}
+    when = "2026-01-01T00:00:00+00:00"
+    batch: list[dict[str, Any]] = [
+        {
+            "origin": "arctic-shift",
+            "url": "https://arctic-shift.example/api/comments/search",
+            "json": {
+                "data": [
+                    {**comment, "link_id": "aa", "created_utc": "soon"},
+                    {**comment, "link_id": "t3_aa", "created_utc": 1_400_000_000},
+                ]
+            },
+            "status": 200,
+            "received_at": when,
+        },
+        {
+            "origin": "arctic-shift",
+            "url": "https://arctic-shift.example/api/posts/search",
+            "params": {},
+            "json": {
+                "data": [
+                    {"id": "aa", "subreddit": "MachineLearning", "title": "why I quit ML", "created_utc": 1_400_000_000}
+                ]
+            },
+            "status": 200,
+            "received_at": when,
+        },
+    ]
+    build_both(tmp_path, batch, rule=False, text_when_gone=False)  # asserts the two builds equal
+    lines = (tmp_path / "streamed" / "quarantine" / "v0001.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["name"] for line in lines] == ["t1_c0"]

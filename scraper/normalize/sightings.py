@@ -632,6 +632,8 @@ class Sightings:
             self._found.append((key, source))
         seen = Seen(fixed, seen_at, source, absolute)
         link = key if kind == "t3" else repair_text(str(fixed.get("link_id") or ""), self.stats.repaired, "link_id")
+        if kind == "t1" and link and "_" not in link:  # an archive's bare thread id, as its shaped sightings have it
+            link = f"t3_{link}"
         parent = repair_text(str(fixed.get("parent_id") or ""), self.stats.repaired, "parent_id")
         reddit_depth = fixed.get("depth")
         rdepth = int(reddit_depth) if absolute and isinstance(reddit_depth, int) else None  # bool is an int there too
