@@ -223,6 +223,8 @@ def build_rows(
     depths = _depths(comments)
     for name, seen in sorted(comments.items()):
         link = lower_id(str(seen.data.get("link_id") or ""))
+        if link and "_" not in link:  # an archive's bare thread id, as the streaming build reads it
+            link = f"t3_{link}"
         if keep_thread is not None and link not in kept:
             continue
         if name in com_refused:
