@@ -27,6 +27,7 @@ from scraper.sources import arctic_shift
 from scraper.sources.arctic_shift import ArcticShiftClient
 from scraper.sources.pacing import RetryPolicy
 from tests.conftest import write_spec
+from tests.raw_server import RawServer
 from tests.test_archive_collect import _spec
 
 TICK = 0.05
@@ -34,36 +35,17 @@ TICK = 0.05
 DRIP_BODY = b'{"data": [' + b" " * 400 + b"]}"
 
 
-class Hostile:
+class Hostile(RawServer):
     """A server on 127.0.0.1 answering every request one way: ``drip-headers`` (a header block that
     drips), ``drip-body`` (a body announced whole that drips), ``endless`` (a body without a length,
     ``total`` bytes as fast as the socket takes them) or ``long`` (a real answer ``total`` bytes long)."""
 
     def __init__(self, mode: str, total: int = 0) -> None:
+        super().__init__()
         self.mode = mode
         self.total = total
-        self.stop = threading.Event()
         self.dropped = threading.Event()
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.requests = 0
         self.sent = 0
-
-    def __enter__(self) -> Hostile:
-        threading.Thread(target=self._serve, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.sock.close()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
         with conn:

@@ -22,38 +22,20 @@ from scraper.cli import main
 from scraper.errors import EXIT_TRY_LATER, BudgetExhausted
 from scraper.sources.reddit import RedditClient, RedditSettings
 from tests.conftest import write_spec
+from tests.raw_server import RawServer
 
 TOKEN = json.dumps({"access_token": "drip-token", "token_type": "bearer", "expires_in": 3600, "scope": "*"}).encode()
 BODY = json.dumps([{"kind": "Listing", "data": {"children": []}}] * 2).encode() * 50
 TICK = 0.05
 
 
-class Dripping:
+class Dripping(RawServer):
     """A server on 127.0.0.1: the token endpoint answers at once; every other request drips, in the
     header block (``where="headers"``) or in a body announced whole (``where="body"``)."""
 
     def __init__(self, where: str) -> None:
+        super().__init__()
         self.where = where
-        self.stop = threading.Event()
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.requests = 0
-
-    def __enter__(self) -> Dripping:
-        threading.Thread(target=self._serve, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.sock.close()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
 
     def _answer(self, conn: socket.socket) -> None:
         with conn:
