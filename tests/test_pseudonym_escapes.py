@@ -13,16 +13,15 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from scraper.ingest import ingest
 from scraper.normalize.flat import pseudonymize_batch
 from scraper.normalize.pseudonyms import Pseudonymizer
-from tests.conftest import examples, write_spec
-from tests.test_pseudonyms import KEY, SPEC
+from tests.conftest import examples
+from tests.test_pseudonym_links import ingested_rows
+from tests.test_pseudonyms import KEY
 
 P = Pseudonymizer(KEY.encode())
 #: Reddit's usernames: 3 to 20 characters of letters, digits, ``_`` and ``-``.
@@ -130,16 +129,7 @@ def test_ingest_replaces_escaped_and_encoded_names_with_the_authors_pseudonym(
         "body": "thanks u/Jane\\_Doe\\_99 and /u/Jane\\_Doe\\_99! DM me: "
         "https://www.reddit.com/message/compose?to=u%2FJane_Doe_99",
     }
-    tree = [
-        {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": sub}]}},
-        {"kind": "Listing", "data": {"children": [{"kind": "t1", "data": comment}]}},
-    ]
-    (tmp_path / "tree.json").write_text(json.dumps(tree), encoding="utf-8")
-    folder = write_spec(tmp_path / "ds", SPEC)
-    ingest(folder, [tmp_path / "tree.json"])
-    version = folder / "versions" / "v0001"
-    subs = pq.read_table(version / "submissions.parquet").to_pylist()
-    comments = pq.read_table(version / "comments.parquet").to_pylist()
+    subs, comments = ingested_rows(tmp_path, sub, comment)
     jane = comments[0]["author"]
     assert jane == P.name("Jane_Doe_99")
     assert comments[0]["body"] == (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -114,16 +115,7 @@ def test_ingest_and_the_dump_path_replace_profile_links_and_link_urls(
         **{"subreddit": "s", "created_utc": 1.6e9 + 60, "score": 2, "replies": ""},
         "body": "…https://www.reddit.com/user/goodreads-rebot… and [him](https://np.reddit.com/u/frank)",
     }
-    tree = [
-        {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": sub}]}},
-        {"kind": "Listing", "data": {"children": [{"kind": "t1", "data": comment}]}},
-    ]
-    (tmp_path / "tree.json").write_text(json.dumps(tree), encoding="utf-8")
-    folder = write_spec(tmp_path / "ds", SPEC)
-    ingest(folder, [tmp_path / "tree.json"])
-    version = folder / "versions" / "v0001"
-    subs = pq.read_table(version / "submissions.parquet").to_pylist()
-    comments = pq.read_table(version / "comments.parquet").to_pylist()
+    subs, comments = ingested_rows(tmp_path, sub, comment)
     assert subs[0]["url"] == f"https://www.reddit.com/user/{P.name('erin')}/"
     assert subs[0]["title"] == f"see reddit.com/u/{P.name('dora')}"
     assert comments[0]["body"] == (
@@ -138,4 +130,22 @@ def test_ingest_and_the_dump_path_replace_profile_links_and_link_urls(
     )
     assert pseudonymize_batch(batch, "comments", P).to_pylist()[0]["body"] == (
         f"see https://www.reddit.com/user/{P.name('goodreads-rebot')}"
+    )
+
+
+def ingested_rows(
+    tmp_path: Path, sub: dict[str, Any], comment: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``ingest`` of one comment tree (``sub`` and its ``comment``) into a pseudonymized dataset: its rows."""
+    tree = [
+        {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": sub}]}},
+        {"kind": "Listing", "data": {"children": [{"kind": "t1", "data": comment}]}},
+    ]
+    (tmp_path / "tree.json").write_text(json.dumps(tree), encoding="utf-8")
+    folder = write_spec(tmp_path / "ds", SPEC)
+    ingest(folder, [tmp_path / "tree.json"])
+    version = folder / "versions" / "v0001"
+    return (
+        pq.read_table(version / "submissions.parquet").to_pylist(),
+        pq.read_table(version / "comments.parquet").to_pylist(),
     )
