@@ -41,6 +41,8 @@ class Endless:
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(body)))
+                # one request per connection: a GET never races this handler closing a kept-alive one
+                self.send_header("connection", "close")
                 self.end_headers()
                 self.wfile.write(body)
 
