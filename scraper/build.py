@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from schemas import Comment, Submission
 from scraper.errors import InputError, SnapshotError
-from scraper.normalize import build_rows, harvest_records
+from scraper.normalize import build_rows, harvest_records, runs
 from scraper.normalize.harvest import Harvest, Seen
 from scraper.normalize.ids import lower_ids
 from scraper.normalize.merge import ArchiveOverlay, MergeResult, merge
@@ -129,7 +129,7 @@ class VersionBuilder:
         paths = self.staged().get(stem)
         if not paths:
             return pa.array([], pa.string())
-        table = pa.concat_tables(pq.ParquetFile(path).read(columns=["_key", "_pre", "_qfield"]) for path in paths)
+        table = pa.concat_tables(runs.read_run(path, ["_key", "_pre", "_qfield"]) for path in paths)
         fresh = pc.and_(pc.invert(table["_pre"]), pc.is_null(table["_qfield"]))
         return table.filter(fresh)["_key"].combine_chunks()
 

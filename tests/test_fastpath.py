@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from scraper.build import VersionBuilder, build_version_in_memory
 from scraper.ingest import read_file
+from scraper.normalize import runs
 from scraper.normalize import sightings as sightings_module
 from scraper.normalize.sightings import collector_paused
 from scraper.store.snapshot import Dataset
@@ -313,7 +314,7 @@ def test_single_things_past_the_batch_size_are_all_staged_in_order(count: int, b
     with tempfile.TemporaryDirectory() as tmp:
         sightings = Sightings(Path(tmp), batch_rows=batch_rows)
         sightings.add_things(lines, kind="t1", seen_at=datetime(2026, 1, 1, tzinfo=UTC), source="file:RC_x")
-        staged = pa.concat_tables(pq.read_table(path) for path in sightings.close()["comments"])
+        staged = pa.concat_tables(runs.read_run(path) for path in sightings.close()["comments"])
     rows = sorted(zip(staged["_seq"].to_pylist(), staged["_key"].to_pylist(), strict=True))
     assert [key for _, key in rows] == [f"t1_c{i}" for i in range(count)]
     assert [seq for seq, _ in rows] == list(range(count))

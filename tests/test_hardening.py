@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pyarrow.ipc
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner, Result
@@ -248,6 +249,12 @@ def disk_fault(monkeypatch: pytest.MonkeyPatch, root: Path, code: int, at: int) 
         fault.hit(where, "ParquetWriter")
         real_writer_init(self, where, *args, **kwargs)
 
+    real_new_file = pyarrow.ipc.new_file
+
+    def fake_new_file(sink: Any, *args: Any, **kwargs: Any) -> Any:  # the merge's sorted runs
+        fault.hit(sink, "ipc.new_file")
+        return real_new_file(sink, *args, **kwargs)
+
     def fake_replace(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
         fault.hit(dst, "replace")
         real_replace(src, dst, *args, **kwargs)
@@ -262,6 +269,7 @@ def disk_fault(monkeypatch: pytest.MonkeyPatch, root: Path, code: int, at: int) 
         patch.setattr(os, "open", fake_os_open)
         patch.setattr(pq, "write_table", fake_write_table)
         patch.setattr(pq.ParquetWriter, "__init__", fake_writer_init)
+        patch.setattr(pyarrow.ipc, "new_file", fake_new_file)
         patch.setattr(os, "replace", fake_replace)
         patch.setattr(os, "rename", fake_rename)
         yield fault
@@ -654,10 +662,34 @@ def full_at_parquet_write(monkeypatch: pytest.MonkeyPatch, root: Path, at: int) 
             step(self, "parquet-close")
         real_close(self)
 
+    # the merge's sorted runs are Arrow IPC files (scraper/store/writers.py): the same faults
+    ipc_writer = pyarrow.ipc.RecordBatchFileWriter
+    real_new_file = pyarrow.ipc.new_file
+    real_ipc = {name: getattr(ipc_writer, name) for name in ("write_table", "write_batch", "close")}
+
+    def new_file(sink: Any, schema: Any, **kwargs: Any) -> Any:
+        writer = real_new_file(sink, schema, **kwargs)
+        writer.test_path = sink
+        return writer
+
+    def ipc_step(name: str) -> Callable[..., Any]:
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if name != "close" or not getattr(self, "test_closed", False):
+                step(self, "ipc-close" if name == "close" else "ipc-write")
+            result = real_ipc[name](self, *args, **kwargs)
+            if name == "close":
+                self.test_closed = True
+            return result
+
+        return method
+
     with monkeypatch.context() as patch:
         patch.setattr(pq.ParquetWriter, "__init__", init)
         patch.setattr(pq.ParquetWriter, "write_table", write_table)
         patch.setattr(pq.ParquetWriter, "close", close)
+        patch.setattr(pyarrow.ipc, "new_file", new_file)
+        for name in real_ipc:
+            patch.setattr(ipc_writer, name, ipc_step(name))
         yield fault
 
 
@@ -721,7 +753,7 @@ def test_ingest_with_the_disk_full_inside_a_parquet_file(
         Dataset(folder).check_store()
 
     kinds = sweep_parquet(monkeypatch, make, check)
-    assert {"parquet-write comments.run", "parquet-close comments.run", "parquet-write comments"} <= set(kinds)
+    assert {"ipc-write comments.run", "ipc-close comments.run", "parquet-write comments"} <= set(kinds)
 
 
 def test_collect_with_the_disk_full_inside_a_parquet_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -737,4 +769,4 @@ def test_collect_with_the_disk_full_inside_a_parquet_file(monkeypatch: pytest.Mo
             assert strip_run(latest_manifest(folder)) == strip_run(latest_manifest(tmp_path / "run0" / "faults"))
 
         kinds = sweep_parquet(monkeypatch, make, check, env=env)
-    assert {"parquet-write found", "parquet-close found", "parquet-write comments.run"} <= set(kinds)
+    assert {"parquet-write found", "parquet-close found", "ipc-write comments.run"} <= set(kinds)

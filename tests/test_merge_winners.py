@@ -76,7 +76,7 @@ def test_winners_streamed_in_any_batches_are_the_newest_sighting_and_the_key_fac
                 "_qfield": pa.array(["score" if s[5] else None for _, s in chosen], pa.string()),
             }
         )
-        paths.append(folder / f"part{part}.parquet")
+        paths.append(folder / f"part{part}.arrow")
         table = table.append_column("_arch", pa.nulls(table.num_rows, pa.bool_()))
         runs.write_run(paths[-1], table.append_column("status", pa.nulls(table.num_rows, pa.string())))
     monkeypatch.setattr(merge, "BATCH_ROWS", batch_rows)

@@ -69,18 +69,18 @@ SELECT *,
     row_number() OVER (PARTITION BY _key ORDER BY _qfield IS NOT NULL, {order}) = 1 AS _wins
 FROM ({rows})
 """
-_ALL = "SELECT * FROM read_parquet({src})"
+_ALL = "SELECT * FROM {src}"
 _WITH_FACTS = """
 SELECT s.* EXCLUDE (archive_status, archived_at, archive_flags),
     f._facts.archive_status AS archive_status,
     f._facts.archived_at AS archived_at,
     f._facts.archive_flags AS archive_flags
-FROM (SELECT * FROM read_parquet({src})) AS s
+FROM (SELECT * FROM {src}) AS s
 LEFT JOIN (
     SELECT _key,
         arg_max({{'archive_status': archive_status, 'archived_at': archived_at, 'archive_flags': archive_flags}},
                 (retrieved_at, _seq)) AS _facts
-    FROM read_parquet({src}) WHERE archive_status IS NOT NULL
+    FROM {src} WHERE archive_status IS NOT NULL
     GROUP BY _key
 ) AS f USING (_key)
 """
@@ -88,11 +88,11 @@ _SORTED = "SELECT * EXCLUDE (_wins) FROM ({ranked}) ORDER BY _key, _wins DESC, {
 
 
 def _reference(paths: list[Path], *, archive_last: bool, facts: bool) -> list[dict[str, Any]]:
-    src = "[" + ", ".join(f"'{p}'" for p in paths) + "]"
-    rows = (_WITH_FACTS if facts else _ALL).format(src=src)
+    rows = (_WITH_FACTS if facts else _ALL).format(src="staged")
     ranked = _RANKED.format(rows=rows, order=_ORDER[archive_last])
     con = duck.connect()
     try:
+        con.register("staged", pa.concat_tables(runs.read_run(p) for p in paths))
         table = con.sql(_SORTED.format(ranked=ranked, order=_ORDER[archive_last])).to_arrow_table()
     finally:
         con.close()
@@ -137,7 +137,7 @@ def test_merged_runs_equal_one_sort_of_every_sighting(
     for cut in [*cuts, len(rows)]:  # runs of the sizes drawn, the rest in one last run
         if start >= len(rows):
             break
-        paths.append(folder / f"run{len(paths)}.parquet")
+        paths.append(folder / f"run{len(paths)}.arrow")
         runs.write_run(paths[-1], pa.Table.from_pylist(rows[start : start + cut], schema=SCHEMA))
         start += cut
     order = merge._ARCHIVE_LAST if archive_last else merge._NEWEST_FIRST
@@ -173,7 +173,7 @@ def test_batches_are_exactly_the_size_asked(tmp_path: Path, monkeypatch: pytest.
     )
     paths = []
     for i, cut in enumerate(range(0, 50, 11)):
-        paths.append(tmp_path / f"r{i}.parquet")
+        paths.append(tmp_path / f"r{i}.arrow")
         runs.write_run(paths[-1], pa.Table.from_pylist(rows[cut : cut + 11], schema=schema))
     batches = list(runs.merged(paths, columns=None, arrange=runs.sort_by_key, batch_rows=7, spill=tmp_path / "s"))
     assert [b.num_rows for b in batches] == [7] * 7 + [1]
@@ -182,9 +182,11 @@ def test_batches_are_exactly_the_size_asked(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_a_file_that_is_not_sorted_is_refused(tmp_path: Path) -> None:
-    import pyarrow.parquet as pq
+    import pyarrow.ipc
 
-    path = tmp_path / "r.parquet"
-    pq.write_table(pa.table({"_key": ["t1_b", "t1_a"]}), path)
+    path = tmp_path / "r.arrow"
+    table = pa.table({"_key": ["t1_b", "t1_a"]})
+    with pyarrow.ipc.new_file(str(path), table.schema) as writer:
+        writer.write_table(table)
     with pytest.raises(runs.RunOrderError, match="not sorted"):
         list(runs.merged([path], columns=None, arrange=runs.sort_by_key, batch_rows=5, spill=tmp_path / "s"))

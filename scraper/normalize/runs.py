@@ -2,11 +2,13 @@
 
 Stage one (:mod:`scraper.normalize.sightings`) buffers up to :data:`RUN_ROWS` sightings
 of a table, sorts them by fullname (``_key``) with Arrow, and writes them as one staging
-file, a *run*, in row groups of :data:`GROUP_ROWS`.  Sorting a bounded buffer costs about
+file, a *run*: an Arrow IPC file of record batches of :data:`GROUP_ROWS` rows (written once and
+read by this command only, so not Parquet: its encoding and compression cost a 1M-comment
+ingest about a fifth of its CPU, ``bench/ingest_bench.py``).  Sorting a bounded buffer costs about
 what converting it cost, and in an ingest it happens in the reading workers, on every core.
 
 The final pass (:mod:`scraper.normalize.merge`) then needs every sighting sorted by key,
-each thing's winner first.  :func:`merged` reads the runs side by side, one row group of
+each thing's winner first.  :func:`merged` reads the runs side by side, a few record batches of
 each at a time, and merges them: at each step every row whose key is below the smallest
 key a run has not yet passed is complete (no run can still hold a sighting of it), so
 those rows are taken from every run, and once a batch's worth is gathered, ``arrange``
@@ -25,7 +27,7 @@ batches.  Past :data:`MAX_RUNS` runs, groups of runs are first merged into longe
 ``spill`` (the passes of an external merge sort), so memory stays bounded however many runs
 there are.
 
-No library does this for Parquet files already sorted: DuckDB and Polars re-sort them.
+No library merges files already sorted: DuckDB and Polars re-sort them.
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
+import pyarrow.ipc
 
-from scraper.store.writers import abandon, close, write_batch, write_table
+from scraper.store.writers import ipc_writer, write_ipc
 
 #: Sightings of a table buffered by stage one before they are sorted and written as one run ...
 RUN_ROWS = 32768
@@ -51,7 +53,7 @@ RUN_BYTES = 256 << 20
 COMBINE_BYTES = 1 << 30
 #: A batch given out by the merge ends at ``batch_rows`` rows or once its strings hold this many bytes.
 BATCH_BYTES = 256 << 20
-#: Rows per row group of a run.
+#: Rows per record batch of a run.
 GROUP_ROWS = 1024
 #: Rows the merge holds of all runs together (at least :data:`LEAST_READ` a run): each run is read
 #: this many rows divided by the number of runs at a time, so memory does not grow with the runs.
@@ -61,7 +63,6 @@ LEAST_READ = 256
 MAX_RUNS = 64
 #: Merged batches made ahead of the one being used (see :func:`ahead`).
 AHEAD = 1
-THREADS = False
 KEY = "_key"
 
 Arrange = Callable[[pa.Table], pa.Table]
@@ -78,10 +79,19 @@ def write_run(path: Path, table: pa.Table) -> None:
         ordered = table.take(pc.sort_indices(table[KEY]))
     else:
         ordered = _arranged_large(table, sort_by_key)
-    # no dictionary: staging strings are mostly unique; no statistics: nothing reads them
-    write_table(  # a full disk: one line naming the run, no writer left for the garbage collector
-        ordered, path, compression="lz4", use_dictionary=False, write_statistics=False, row_group_size=GROUP_ROWS
-    )
+    write_ipc(ordered, path, batch_rows=GROUP_ROWS)  # a full disk: one line naming the run
+
+
+def read_run(path: Path, columns: Sequence[str] | None = None) -> pa.Table:
+    """The run ``path`` whole, or its ``columns`` (read a batch at a time, the rest of each batch let go)."""
+    with pa.OSFile(str(path)) as source:
+        reader = pyarrow.ipc.open_file(source)
+        if columns is None:
+            return reader.read_all()
+        schema = pa.schema([reader.schema.field(name) for name in columns])
+        return pa.Table.from_batches(
+            [reader.get_batch(i).select(columns) for i in range(reader.num_record_batches)], schema=schema
+        )
 
 
 def sort_by_key(table: pa.Table) -> pa.Table:
@@ -125,22 +135,38 @@ class _Run:
     def __init__(self, path: Path, columns: Sequence[str] | None, read_rows: int) -> None:
         self.path = path
         self.read_rows = read_rows
-        self._file = pq.ParquetFile(path, pre_buffer=False)  # pre-buffered, each reader held its whole run
-        self._batches = self._file.iter_batches(batch_size=read_rows, columns=columns, use_threads=THREADS)
+        # read, not memory-mapped: the pages of a mapped run would count in the process's memory until
+        # the merge ends, so memory would grow with the input
+        self._file = pa.OSFile(str(path))
+        reader = pyarrow.ipc.open_file(self._file)
+        self._batches = (
+            reader.get_batch(i) if columns is None else reader.get_batch(i).select(columns)
+            for i in range(reader.num_record_batches)
+        )
         self.rows: list[pa.RecordBatch] = []
         self.count = 0
         self.last: str | None = None
         self.done = False
 
     def read(self) -> None:
-        """Read the next rows (or learn that the run is read out)."""
-        batch = next(self._batches, None)
-        while batch is not None and batch.num_rows == 0:
+        """Read the next rows, about :attr:`read_rows` of them (or learn that the run is read out)."""
+        got = 0
+        while got < self.read_rows:
             batch = next(self._batches, None)
-        if batch is None:
-            self.done = True
-            self._file.close()
-            return
+            while batch is not None and batch.num_rows == 0:
+                batch = next(self._batches, None)
+            if batch is None:
+                if not got:
+                    self.done = True
+                    self._file.close()
+                return
+            self._check(batch)
+            self.rows.append(batch)
+            self.count += batch.num_rows
+            got += batch.num_rows
+
+    def _check(self, batch: pa.RecordBatch) -> None:
+        """Refuse a batch that is not sorted by key, within or after the batches read before it."""
         keys = batch.column(KEY)
         if keys.null_count or (
             batch.num_rows > 1 and not pc.all(pc.less_equal(keys.slice(0, batch.num_rows - 1), keys.slice(1))).as_py()
@@ -150,8 +176,6 @@ class _Run:
         if self.last is not None and first < self.last:
             raise RunOrderError(f"{self.path} is not sorted by {KEY}")
         self.last = keys[-1].as_py()
-        self.rows.append(batch)
-        self.count += batch.num_rows
 
     def take_below(self, bound: str | None) -> list[pa.RecordBatch]:
         """Take the rows whose key is below ``bound`` (all of them when ``bound`` is None)."""
@@ -273,23 +297,16 @@ def _fewer_runs(paths: list[Path], *, columns: Sequence[str] | None, spill: Path
         longer: list[Path] = []
         for index, start in enumerate(range(0, len(paths), MAX_RUNS)):
             group = paths[start : start + MAX_RUNS]
-            path = spill / f"run-{level}-{index:06d}.parquet"
-            writer: pq.ParquetWriter | None = None
-            try:
-                for batch in merged(group, columns=columns, arrange=sort_by_key, batch_rows=GROUP_ROWS, spill=spill):
-                    if writer is None:
-                        writer = pq.ParquetWriter(
-                            path, batch.schema, compression="lz4", use_dictionary=False, write_statistics=False
-                        )
-                    write_batch(writer, path, batch, row_group_size=GROUP_ROWS)
-            except BaseException:
-                if writer is not None:
-                    abandon(writer)
-                raise
-            if writer is not None:
-                close(writer, path)
-            if writer is not None:
-                longer.append(path)
+            path = spill / f"run-{level}-{index:06d}.arrow"
+            batches = merged(group, columns=columns, arrange=sort_by_key, batch_rows=GROUP_ROWS, spill=spill)
+            first = next(batches, None)
+            if first is None:
+                continue
+            with ipc_writer(path, first.schema) as writer:
+                writer.write_batch(first)
+                for batch in batches:
+                    writer.write_batch(batch)
+            longer.append(path)
         paths, level = longer, level + 1
     return paths
 

@@ -740,7 +740,7 @@ class Sightings:
         if not batches:
             return
         paths = self.files.setdefault(stem, [])
-        path = self.workdir / f"{stem}.run-{len(paths):05d}.parquet"
+        path = self.workdir / f"{stem}.run-{len(paths):05d}.arrow"
         runs.write_run(path, pa.Table.from_batches(batches))
         paths.append(path)
 

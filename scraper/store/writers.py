@@ -14,6 +14,11 @@ writer is made inside).  Here every failed write or close:
   the same step was reading) with what to do: free space and run the same command again.
 
 pyarrow offers no "discard" for a writer; hence these few lines.
+
+The merge's sorted runs (:mod:`scraper.normalize.runs`) are Arrow IPC files, not Parquet:
+they are written once and read once or twice by this tool, within one command, so
+Parquet's encoding and compression only cost time (a 1M-comment ingest spent about a
+fifth of its CPU on them).  :func:`ipc_writer` gives them the same clean failure.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.ipc
 import pyarrow.parquet as pq
 
 from scraper.errors import storage_error
@@ -78,3 +84,32 @@ def write_table(table: pa.Table, path: Path, *, row_group_size: int | None = Non
     """``pq.write_table`` whose failure leaves no writer open and names ``path``."""
     with parquet_writer(path, table.schema, **options) as writer:
         write_batch(writer, path, table, row_group_size=row_group_size)
+
+
+@contextmanager
+def ipc_writer(path: Path, schema: pa.Schema) -> Iterator[pyarrow.ipc.RecordBatchFileWriter]:
+    """An Arrow IPC file writer on ``path`` (uncompressed), closed at the end; any failure to write names ``path``.
+
+    A failed write or close gives the writer up (its file closed as far as it closes; the writer
+    holds no ``__del__`` that writes again); the half-written file is the caller's work file,
+    removed with its folder.
+    """
+    try:
+        writer = pyarrow.ipc.new_file(str(path), schema)
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+    try:
+        yield writer
+        writer.close()
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            writer.close()
+        if isinstance(exc, OSError):
+            raise storage_error(exc, path) from None
+        raise
+
+
+def write_ipc(table: pa.Table, path: Path, *, batch_rows: int) -> None:
+    """``table`` as the Arrow IPC file ``path``, in record batches of at most ``batch_rows`` rows."""
+    with ipc_writer(path, table.schema) as writer:
+        writer.write_table(table, max_chunksize=batch_rows)
