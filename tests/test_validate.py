@@ -62,6 +62,7 @@ def rewrite(folder: Path, stem: str, table: pa.Table) -> None:
     pq.write_table(table, path, compression="zstd")
     manifest = json.loads((vdir / "manifest.json").read_text())
     manifest["files"][path.name].update(rows=table.num_rows, bytes=path.stat().st_size, sha256=sha256_file(path))
+    manifest["stats"][stem] = table.num_rows
     (vdir / "manifest.json").write_text(json.dumps(manifest))
     Dataset(folder).write_index()
 
@@ -78,7 +79,8 @@ def failed(folder: Path, **kwargs: Any) -> dict[str, Any]:
 def test_good_dataset_is_valid(good: Path) -> None:
     report = validate(good)
     assert report.valid and {c.status for c in report.checks} == {"ok"}
-    assert len(report.checks) == 16  # index, schema version, card, 2 files x 2, 9 row checks
+    # index, schema version, the manifest's facts, card, 2 files x 2, 9 row checks, 2 lineage checks
+    assert len(report.checks) == 19
     assert validate(version_dir(good)).valid  # a version folder alone
 
 
@@ -401,3 +403,32 @@ def test_a_damaged_submission_fails_its_check_with_its_name(copy: Path, column: 
     bad = failed(copy)
     assert set(bad) == {check}
     assert (bad[check].count, bad[check].examples) == (1, [name])
+
+
+MANIFEST_LIES: dict[str, tuple[Any, str, str]] = {
+    # what is set, the check that fails, what its detail says (adversarial review 5, F2)
+    "parent": ("v0001", "each parent is an earlier version", "v0001 (parent v0001)"),
+    "format": ("something-else/9", "manifest: format, created_at, stats", "format 'something-else/9' is not"),
+    "created_at": ("not a time", "manifest: format, created_at, stats", "created_at 'not a time' is not a time"),
+    "future": ("9999-01-01T00:00:00+00:00", "manifest: format, created_at, stats", "is in the future"),
+    "stats": (5, "manifest: format, created_at, stats", "stats.comments 5 != the"),
+}
+
+
+@pytest.mark.parametrize("lie", sorted(MANIFEST_LIES))
+def test_a_lone_version_whose_manifest_lies_about_itself_fails(copy: Path, lie: str) -> None:
+    """Re-signed in index.json, so only the manifest's own facts are wrong: validate still fails, naming them."""
+    value, check, says = MANIFEST_LIES[lie]
+    path = version_dir(copy) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    if lie == "stats":
+        manifest["stats"]["comments"] = value
+    else:
+        manifest["created_at" if lie == "future" else lie] = value
+    path.write_text(json.dumps(manifest))
+    Dataset(copy).write_index()
+    bad = failed(copy)
+    assert list(bad) == [check], bad
+    assert says in (bad[check].detail + " " + " ".join(bad[check].examples)), bad[check]
+    result = CliRunner().invoke(main, ["validate", str(copy)])
+    assert result.exit_code == 1 and "Traceback" not in result.output

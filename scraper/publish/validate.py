@@ -27,7 +27,7 @@ from scraper import duck
 from scraper.errors import InputError, first_line
 from scraper.spec import SPEC_FILE, ValidateOptions
 from scraper.store.links import symlinks
-from scraper.store.snapshot import is_version_id, manifest_problem, sha256_file
+from scraper.store.snapshot import MANIFEST_FORMAT, is_version_id, manifest_problem, sha256_file
 from scraper.store.tablefile import PARQUET_ERRORS
 
 EXAMPLES = 5
@@ -181,7 +181,7 @@ def validate(path: Path, *, orphan_warn_share: float | None = None) -> Report:
         )
     for folder in versions:
         report.checks.extend(_validate_version(folder, orphan_warn_share))
-    if len(versions) > 1:
+    if versions:  # a lone version too: its parent cannot be itself or a later one (adversarial review 5, F2)
         report.checks.extend(_check_lineage(versions))
     if not versions:
         report.checks.append(Check("-", "versions", "fail", 0, "no versions found"))
@@ -324,6 +324,7 @@ def _validate_version(folder: Path, orphan_warn_share: float) -> list[Check]:
         checks.append(schema_check)
         if schema_check.status == "ok" and integrity.status == "ok":
             readable[stem] = path
+    checks.append(_check_facts(version, manifest, files))
     card = manifest.get("card")
     if isinstance(card, dict):
         path = folder / str(card.get("name"))
@@ -352,6 +353,43 @@ def _validate_version(folder: Path, orphan_warn_share: float) -> list[Check]:
     else:
         checks.append(Check(version, "rows", "fail", 1, "row checks skipped: a file failed its integrity or schema"))
     return checks
+
+
+#: How far past this machine's clock a version's ``created_at`` may be before it is called a lie (clocks differ).
+FUTURE_SLACK_S = 86_400
+
+
+def _check_facts(version: str, manifest: dict[str, Any], files: dict[Any, tuple[str, dict[str, Any]]]) -> Check:
+    """What the manifest says of itself agrees with what it is (adversarial review 5, F2).
+
+    Its ``format`` is this tool's (when given: the oldest manifests have none); ``created_at`` is
+    a time, and not a day or more after now; ``stats.submissions``/``stats.comments`` (when given)
+    are the rows its files hold.  ``show`` and the card print these figures, so a manifest edited
+    to say otherwise is damaged or edited, as a wrong checksum is.
+    """
+    problems = []
+    given = manifest.get("format")
+    if given is not None and given != MANIFEST_FORMAT:
+        problems.append(f"format {str(given)[:60]!r} is not {MANIFEST_FORMAT}")
+    if "created_at" in manifest:
+        when = _when(manifest.get("created_at"))
+        if when is None:
+            problems.append(f"created_at {str(manifest.get('created_at'))[:40]!r} is not a time")
+        elif (when - datetime.now(UTC)).total_seconds() > FUTURE_SLACK_S:
+            problems.append(f"created_at {manifest['created_at']} is in the future")
+    stats = manifest.get("stats") or {}
+    for stem in ARROW_SCHEMAS:
+        said, info = stats.get(stem), files.get(stem, ("", {}))[1]
+        rows = info.get("rows")
+        if isinstance(said, int) and not isinstance(said, bool) and isinstance(rows, int) and said != rows:
+            problems.append(f"stats.{stem} {said} != the {info['rows']} rows of its file")
+    return Check(
+        version,
+        "manifest: format, created_at, stats",
+        "fail" if problems else "ok",
+        len(problems),
+        "; ".join(problems) or "the manifest's own facts agree with its files",
+    )
 
 
 def _check_integrity(version: str, stem: str, path: Path, info: dict[str, Any]) -> Check:
