@@ -84,6 +84,10 @@ class PageCheck:
     errors: list[str]
     title: str
     text: str = field(repr=False)
+    #: the target of every link on the page, HTML's and the charts' SVG ones (``href`` or ``xlink:href``)
+    links: list[str] = field(default_factory=list)
+    #: the text of every chart's SVG (tick labels, legends, annotations)
+    labels: list[str] = field(default_factory=list)
 
 
 def open_report(
@@ -158,6 +162,14 @@ def open_report(
             errors=errors,
             title=driver.title,
             text=driver.execute_script("return document.body.innerText"),
+            links=driver.execute_script(
+                "return Array.from(document.querySelectorAll('a')).map(function (a) {"
+                " return a.getAttribute('href') || a.getAttribute('xlink:href') || ''; })"
+            ),
+            labels=driver.execute_script(
+                "return Array.from(document.querySelectorAll('div.chart svg text')).map(function (t) {"
+                " return t.textContent; })"
+            ),
         )
     finally:
         driver.quit()

@@ -135,8 +135,15 @@ def write(dataset: Dataset, subs: list[Submission], comments: list[Comment], ext
     dataset.write_version(tables, spec_sha256=None, source={"kind": "test"}, stats={}, extra=extra)
 
 
-def make_dataset(folder: Path, *, pseudonymized: bool = True) -> Path:
-    """A dataset folder with v0001 and v0002 (v0002: a thread added, comments removed, tombstoned and edited)."""
+#: Markup in the data (adversarial review 5, F1): plotly draws ``<a href>`` in labels and hover boxes as links.
+HOSTILE = '<a href="https://evil.example/phish">click</a>'
+
+
+def make_dataset(folder: Path, *, pseudonymized: bool = True, hostile: bool = False) -> Path:
+    """A dataset folder with v0001 and v0002 (v0002: a thread added, comments removed, tombstoned and edited).
+
+    ``hostile``: the added thread's subreddit and title hold :data:`HOSTILE` (it leads the changes chart).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "dataset.toml").write_text(SPEC.replace("{pseudo}", str(pseudonymized).lower()), encoding="utf-8")
     dataset = Dataset(folder)
@@ -144,6 +151,13 @@ def make_dataset(folder: Path, *, pseudonymized: bool = True) -> Path:
     subs, comments = rows(threads=8)
     write(dataset, subs, comments, extra)
     subs2, comments2 = rows(threads=9)
+    if hostile:
+        sub = f"pics{HOSTILE}"
+        subs2 = [
+            s.model_copy(update={"subreddit": sub, "title": f"New {HOSTILE}"}) if s.name == "t3_th8" else s
+            for s in subs2
+        ]
+        comments2 = [c.model_copy(update={"subreddit": sub}) if c.link_id == "t3_th8" else c for c in comments2]
     changed = []
     for c in comments2:
         if c.name == "t1_c0x0":

@@ -470,3 +470,16 @@ def test_the_layout_merged_as_dicts_equals_plotly_s_update(extra: dict[str, Any]
     got = json.loads(to_json(charts._layout(made(), height=250, **extra), validate=False))
     want = json.loads(to_json(_reference_layout(made(), height=250, **extra), validate=False))
     assert got == want
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(st.text(alphabet=st.sampled_from(["<", ">", "&", "a", "b", "/", '"', "=", ";", "#", "x", "é", " "])))
+def test_names_from_the_data_reach_plotly_as_text_not_markup(name: str) -> None:
+    """A subreddit, title or label holding ``<a href>`` or entities is shown as written (adv. review 5, F1)."""
+    import html
+
+    from scraper.report.charts import _plain
+
+    shown = _plain(name)
+    assert "<" not in shown and ">" not in shown
+    assert html.unescape(shown) == name  # plotly decodes the entities: the reader sees exactly the name

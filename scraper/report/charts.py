@@ -2,8 +2,9 @@
 
 Plotly draws them in the browser from JSON; its JavaScript (``plotly.min.js``,
 shipped inside the ``plotly`` package) is inlined once in the page, so the page
-needs no network.  Only numbers reach this module: every aggregation is done
-in :mod:`scraper.report.figures`.
+needs no network.  Only numbers, and the names that label them, reach this module:
+every aggregation is done in :mod:`scraper.report.figures`; every name from the data
+goes through :func:`_plain`, so plotly never reads it as markup.
 """
 
 from __future__ import annotations
@@ -40,6 +41,17 @@ _LAYOUT: dict[str, Any] = {
     "bargap": 0.15,
 }
 _AXES: dict[str, Any] = {"automargin": True, "gridcolor": "#e9edf2", "zerolinecolor": "#cfd6de", "linecolor": "#cfd6de"}
+
+
+def _plain(text: Any) -> str:
+    """``text`` from the data (a subreddit, a title, a fullname, a group's name) as plotly shows it, inert.
+
+    Plotly draws text as its own small HTML (``<a href>``, ``<b>``, ``<span style>``, ``<br>``) in
+    labels, legends and hover boxes: a subreddit named ``pics<a href="https://…">`` would be a live
+    link to another host in the chart (adversarial review 5, F1).  Its entities are decoded, so the
+    three characters that make markup are given as entities and shown as written.
+    """
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _layout(fig: go.Figure, *, height: int = 320, **extra: Any) -> go.Figure:
@@ -90,7 +102,7 @@ def _status_order(status: str) -> tuple[int, str]:
 def coverage(f: Figures) -> dict[str, go.Figure]:
     """Threads and comments per subreddit and month, discovery, statuses, completeness."""
     charts: dict[str, go.Figure] = {}
-    subs = [s for s, _, _ in f.per_subreddit][::-1]
+    subs = [_plain(s) for s, _, _ in f.per_subreddit][::-1]
     fig = make_subplots(
         rows=1, cols=2, shared_yaxes=True, subplot_titles=("threads", "comments"), horizontal_spacing=0.04
     )
@@ -124,7 +136,7 @@ def coverage(f: Figures) -> dict[str, go.Figure]:
 
     found = f.found_by[:20][::-1]
     charts["chart-found-by"] = _layout(
-        go.Figure(_bar([n for _, n in found], [h for h, _ in found], "threads", PALETTE[2], orientation="h")),
+        go.Figure(_bar([n for _, n in found], [_plain(h) for h, _ in found], "threads", PALETTE[2], orientation="h")),
         height=max(220, 40 + 26 * len(found)),
         xaxis={"title": "threads found", **_counts_axis([n for _, n in found])},
     )
@@ -138,11 +150,11 @@ def coverage(f: Figures) -> dict[str, go.Figure]:
             go.Bar(
                 x=shares,
                 y=tables,
-                name=status,
+                name=_plain(status),
                 orientation="h",
                 marker={"color": STATUS_COLOURS.get(status, GREY)},
                 customdata=counts,
-                hovertemplate="%{y}: %{x:.1%} " + status + " (%{customdata:,})<extra></extra>",
+                hovertemplate="%{y}: %{x:.1%} " + _plain(status) + " (%{customdata:,})<extra></extra>",
             )
         )
     charts["chart-status"] = _layout(fig, height=200, barmode="stack", xaxis={"tickformat": ".0%", "range": [0, 1]})
@@ -204,7 +216,7 @@ def answers(f: Figures) -> dict[str, go.Figure]:
     charts: dict[str, go.Figure] = {}
     names = list(a.counts)
     base = max(1, a.with_text)
-    labels = [*names, "unmatched"][::-1]
+    labels = [*map(_plain, names), "unmatched"][::-1]
     values = [*(a.counts[n] for n in names), a.unmatched][::-1]
     colours = [*(PALETTE[i % len(PALETTE)] for i in range(len(names))), GREY][::-1]
     charts["chart-answers"] = _layout(
@@ -231,7 +243,7 @@ def answers(f: Figures) -> dict[str, go.Figure]:
             go.Scatter(
                 x=periods,
                 y=[row["groups"][name] / row["answers"] if row["answers"] else None for row in a.over_time],
-                name=name,
+                name=_plain(name),
                 mode="lines+markers",
                 line={"color": PALETTE[i % len(PALETTE)]},
             )
@@ -261,7 +273,7 @@ def changes(f: Figures) -> dict[str, go.Figure]:
     if ch is None or not ch.per_thread:
         return {}
     rows = ch.per_thread[::-1]
-    labels = [f"{r['thread']}" for r in rows]
+    labels = [_plain(r["thread"]) for r in rows]
     fig = go.Figure()
     for i, kind in enumerate(("added", "removed", "tombstoned", "changed")):
         fig.add_trace(
@@ -271,7 +283,7 @@ def changes(f: Figures) -> dict[str, go.Figure]:
                 name=kind,
                 orientation="h",
                 marker={"color": PALETTE[i]},
-                customdata=[(r["title"] or "")[:80] for r in rows],
+                customdata=[_plain((r["title"] or "")[:80]) for r in rows],
                 hovertemplate="%{y} %{customdata}: %{x:,} " + kind + "<extra></extra>",
             )
         )
