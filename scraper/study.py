@@ -129,12 +129,16 @@ class Snapshot:
         """The rows from a comment up through its parents to its submission."""
         path = [self.row(fullname)]
         index = self._thread(path[0]["link_id"]) if path[0].get("link_id") else None
+        seen = {path[0]["name"]}
         while path[-1]["name"].startswith("t1_"):
             parent = path[-1]["parent_id"]
+            if parent in seen:
+                break  # a loop of parents (a damaged input; validate names it): each row once, then stop
             row = index.row(parent) if index is not None else None
             row = row or self._find(parent)
             if row is None:
                 break  # an orphan: the chain ends where the dataset does
+            seen.add(parent)
             path.append(row)
         return path
 

@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
@@ -348,6 +351,7 @@ def _validate_version(folder: Path, orphan_warn_share: float) -> list[Check]:
                     version, readable["submissions"], readable["comments"], orphan_warn_share, unlinked=unlinked
                 )
             )
+            checks.append(_check_loops(version, readable["comments"]))
         except duckdb.Error as exc:
             checks.append(Check(version, "rows", "fail", 1, f"cannot scan the files: {exc}"))
     else:
@@ -477,6 +481,48 @@ _SUBMISSION_CHECKS: dict[str, str] = {
     "timestamps within bounds": _TIME.format(t="x"),
     "created after Reddit's founding (2005-06)": _FOUNDED.format(t="x"),
 }
+
+
+def _check_loops(version: str, comments: Path) -> Check:
+    """No comment's chain of parents comes back to itself (adversarial review 5, F3).
+
+    Reddit's comments form trees; a loop (``a`` the parent of ``b``, ``b`` of ``a``) is a damaged or
+    edited input, and code that walks a chain up to its submission (``path_to_root``, a
+    researcher's own) would never end.  Around a loop ``depth`` cannot rise by one at each step,
+    so every loop holds a comment without a depth, or the depth check already fails: the chains
+    are followed only when some depth is missing.  Pointer jumping (numpy): each round every
+    unfinished comment's pointer doubles its reach; a chain longer than the table has rows loops.
+    """
+    name = "parent chains end (no loops)"
+    try:
+        file = pq.ParquetFile(comments)
+        if file.read(columns=["depth"])["depth"].null_count == 0:
+            return Check(version, name, "ok", 0, "every comment has its depth: no loop can hide")
+        table = file.read(columns=["name", "parent_id"])
+    except (*PARQUET_ERRORS, OSError) as exc:
+        return Check(version, name, "fail", 1, f"cannot read the comments: {first_line(exc)}")
+    names = table["name"].combine_chunks()
+    up = pc.fill_null(pc.index_in(table["parent_id"].combine_chunks(), value_set=names), -1)
+    ptr = up.to_numpy(zero_copy_only=False).astype(np.int64)
+    live = np.flatnonzero(ptr >= 0)
+    for _ in range(max(1, len(ptr).bit_length() + 1)):
+        if live.size == 0:
+            break
+        ptr[live] = ptr[ptr[live]]
+        live = live[ptr[live] >= 0]
+    if live.size == 0:
+        return Check(version, name, "ok", 0, "every chain of parents ends at a submission or an orphan")
+    on_loop = np.unique(ptr[live])  # 2^k steps on from a looping chain, past any tail: on the loop itself
+    examples = sorted(names.take(pa.array(on_loop)).to_pylist())[:EXAMPLES]
+    return Check(
+        version,
+        name,
+        "fail",
+        int(live.size),
+        f"{live.size} comments have a chain of parents that loops ({on_loop.size} on the loops): a damaged or "
+        "edited input; remove it, or purge the looping comments",
+        examples,
+    )
 
 
 def _check_rows(
