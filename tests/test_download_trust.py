@@ -341,6 +341,54 @@ def test_two_files_for_one_table_are_refused(copy_once: tuple[Path, Path], tmp_p
     refused(download(str(public), "--to", str(tmp_path / "copy")), EXIT_NEEDS_PERSON, tmp_path / "copy")
 
 
+def test_a_file_of_no_known_table_is_refused(copy_once: tuple[Path, Path], tmp_path: Path) -> None:
+    """A version holds its two tables and its card: a re-signed manifest listing ``evil.sh`` is refused (adv. 5, F9)."""
+    public = Path(shutil.copytree(copy_once[0], tmp_path / "public"))
+    version = public / "versions" / "v0001"
+    manifest = json.loads((version / "manifest.json").read_text())
+    (version / "evil.sh").write_bytes(b"#!/bin/sh\necho hi\n")
+    manifest["files"]["evil.sh"] = {"table": "evil", "rows": 0, "bytes": 19, "sha256": sha256_file(version / "evil.sh")}
+    _resign(public, manifest)
+    assert "table 'evil' is none of" in (manifest_problem(manifest, "v0001") or "")
+    report = validate(public)
+    assert not report.valid and any("table 'evil'" in c.detail for c in report.checks)
+    refused(download(str(public), "--to", str(tmp_path / "copy")), EXIT_NEEDS_PERSON, tmp_path / "copy")
+    assert not (tmp_path / "copy" / "versions" / "v0001" / "evil.sh").exists()
+
+
+def test_an_index_listing_a_version_twice_is_refused(copy_once: tuple[Path, Path], tmp_path: Path) -> None:
+    """Which of two entries would be the version? Neither: the index is not one this tool wrote (adv. 5, F9)."""
+    public = Path(shutil.copytree(copy_once[0], tmp_path / "public"))
+    index = json.loads((public / "index.json").read_text())
+    index["versions"] = [{**index["versions"][0], "manifest_sha256": "0" * 64}, *index["versions"]]
+    (public / "index.json").write_text(json.dumps(index))
+    report = validate(public)
+    (check,) = [c for c in report.checks if c.name == "index"]
+    assert check.status == "fail" and "v0001 (listed twice)" in check.examples
+    result = download(str(public), "--to", str(tmp_path / "copy"))
+    refused(result, EXIT_NEEDS_PERSON, tmp_path / "copy")
+    assert "lists v0001 twice" in result.output
+
+
+def test_a_version_of_another_dataset_fails_validate(copy_once: tuple[Path, Path], tmp_path: Path) -> None:
+    """A folder holding versions of two datasets (a download into the wrong folder) is not valid (adv. 5, F10)."""
+    folder = Path(shutil.copytree(copy_once[1], tmp_path / "mixed"))
+    other = folder / "versions" / "v0002"
+    shutil.copytree(folder / "versions" / "v0001", other)
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest.update(version="v0002", parent="v0001", dataset="other-ds")
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    Dataset(folder).write_index()
+    report = validate(folder)
+    (check,) = [c for c in report.checks if c.name == "every version is of one dataset"]
+    assert check.status == "fail" and check.examples == ["v0002 (dataset 'other-ds')"], check
+    manifest["dataset"] = json.loads((folder / "versions" / "v0001" / "manifest.json").read_text())["dataset"]
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    Dataset(folder).write_index()
+    (check,) = [c for c in validate(folder).checks if c.name == "every version is of one dataset"]
+    assert check.status == "ok"
+
+
 # -- 7: names: one form, ASCII, nothing after the end -------------------------------------------------------
 @given(
     number=st.integers(1, 10**6),

@@ -275,6 +275,8 @@ def _index_entries(raw: bytes, source: str) -> tuple[dict[str, Any], dict[str, d
         sha = entry.get("manifest_sha256")
         if not isinstance(sha, str) or not _SHA256.fullmatch(sha):
             raise IntegrityError(f"{source}/index.json gives {entry['version']} no manifest sha256")
+        if entry["version"] in entries:  # which of the two would be the version? (adversarial review 5, F9)
+            raise IntegrityError(f"{source}/index.json lists {entry['version']} twice: not an index this tool wrote")
         entries[entry["version"]] = entry
     return index, entries
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,8 +207,10 @@ def dataset_orphan_warn(path: Path) -> float:
 
 
 def _check_index(root: Path, index: dict[str, Any], versions: list[Path]) -> list[Check]:
-    entries = {str(e.get("version")): e for e in index.get("versions") or []}
-    bad: list[str] = []
+    listed = [str(e.get("version")) for e in index.get("versions") or [] if isinstance(e, dict)]
+    entries = {str(e.get("version")): e for e in index.get("versions") or [] if isinstance(e, dict)}
+    twice = sorted({v for v in listed if listed.count(v) > 1})  # which entry would be the version? (adv. 5, F9)
+    bad: list[str] = [f"{v} (listed twice)" for v in twice]
     for folder in versions:
         entry = entries.get(folder.name)
         if entry is None or sha256_file(folder / "manifest.json") != entry.get("manifest_sha256"):
@@ -218,7 +221,11 @@ def _check_index(root: Path, index: dict[str, Any], versions: list[Path]) -> lis
     status = "ok" if not bad and latest_ok else "fail"
     if missing and status == "ok":
         status = "warn"  # a download holds only some versions
-    detail = "manifests match index.json" if status == "ok" else "manifest sha256 or latest disagree with index.json"
+    detail = (
+        "manifests match index.json"
+        if status == "ok"
+        else "manifest sha256 or latest disagree with index.json, or it lists a version twice"
+    )
     return [Check("index", "index", status, len(problems), detail, problems[:EXAMPLES])]
 
 
@@ -231,6 +238,7 @@ def _check_lineage(versions: list[Path]) -> list[Check]:
     on other machines, while the data may be sound.
     """
     order: list[tuple[str, str | None, datetime | None]] = []
+    names: dict[str, str] = {}  # version -> the dataset its manifest names
     for folder in versions:
         try:
             manifest = json.loads((folder / "manifest.json").read_bytes())
@@ -240,6 +248,7 @@ def _check_lineage(versions: list[Path]) -> list[Check]:
             continue
         parent = manifest.get("parent")
         order.append((folder.name, parent if isinstance(parent, str) else None, _when(manifest.get("created_at"))))
+        names[folder.name] = str(manifest.get("dataset"))
     order.sort(key=lambda v: int(v[0][1:]))
     later = [
         f"{vid} (parent {parent})"
@@ -255,6 +264,9 @@ def _check_lineage(versions: list[Path]) -> list[Check]:
             backwards.append(f"{vid} (created before {latest[0]})")
         if latest is None or when > latest[1]:
             latest = (vid, when)
+    counts = Counter(names.values())
+    usual = counts.most_common(1)[0][0] if counts else ""
+    foreign = [f"{vid} (dataset {name[:40]!r})" for vid, name in sorted(names.items()) if name != usual]
     return [
         Check(
             "versions",
@@ -276,6 +288,16 @@ def _check_lineage(versions: list[Path]) -> list[Check]:
             if backwards
             else "in order",
             backwards[:EXAMPLES],
+        ),
+        Check(
+            "versions",
+            "every version is of one dataset",
+            "fail" if foreign else "ok",
+            len(foreign),
+            f"versions of another dataset than {usual!r} (a download into the wrong folder, or an edit)"
+            if foreign
+            else "one dataset",
+            foreign[:EXAMPLES],
         ),
     ]
 

@@ -160,6 +160,8 @@ def manifest_problem(manifest: Any, version: str | None = None) -> str | None:
             return "it lists manifest.json as a data file"
         if not isinstance(info.get("table"), str):
             return f"{name}: table is {info.get('table')!r}"
+        if info["table"] not in ARROW_SCHEMAS:  # a version holds its tables and its card, nothing else
+            return f"{name}: table {str(info['table'])[:40]!r} is none of {', '.join(ARROW_SCHEMAS)}"
         if info["table"] in tables:
             return f"two files for table {info['table']!r} ({tables[info['table']]}, {name}); a table has one file"
         tables[info["table"]] = name
