@@ -86,8 +86,12 @@ DECOYS = st.sampled_from(
 )
 
 
+# a name starting with u_ makes r/u_name, a user's profile subreddit: a user is named (the generator found "r/u_0")
+NOT_PROFILES = NAMES.filter(lambda n: not n.lower().startswith("u_"))
+
+
 @settings(max_examples=examples(60), deadline=None)
-@given(parts=st.lists(st.one_of(PLAIN, st.tuples(DECOYS, NAMES).map(lambda d: d[0].format(d[1]))), max_size=6))
+@given(parts=st.lists(st.one_of(PLAIN, st.tuples(DECOYS, NOT_PROFILES).map(lambda d: d[0].format(d[1]))), max_size=6))
 def test_text_that_names_no_user_is_left_as_written(parts: list[str]) -> None:
     text = " ".join(parts)
     assert P.text(text) == text
