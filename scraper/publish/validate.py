@@ -542,7 +542,7 @@ def _check_loops(version: str, comments: Path) -> Check:
         "fail",
         int(live.size),
         f"{live.size} comments have a chain of parents that loops ({on_loop.size} on the loops): a damaged or "
-        "edited input; remove it, or purge the looping comments",
+        "edited input; build the version again without it (ingest --replace with the other inputs)",
         examples,
     )
 
