@@ -370,6 +370,33 @@ def test_an_index_listing_a_version_twice_is_refused(copy_once: tuple[Path, Path
     assert "lists v0001 twice" in result.output
 
 
+@pytest.mark.parametrize("field", ["dataset", "key"])
+def test_a_version_of_another_dataset_is_not_installed_beside_the_copys(
+    copy_once: tuple[Path, Path], tmp_path: Path, field: str
+) -> None:
+    """A copy is one dataset: another dataset's version (or one pseudonymized with another key) is refused (adv. 5,
+    F10); an empty folder takes any."""
+    public = Path(shutil.copytree(copy_once[0], tmp_path / "public"))
+    copy = Path(shutil.copytree(copy_once[1], tmp_path / "copy"))
+    manifest = json.loads((public / "versions" / "v0001" / "manifest.json").read_text())
+    if field == "dataset":
+        manifest["dataset"] = "other-ds"
+    else:
+        manifest["pseudonymization"] = {**(manifest.get("pseudonymization") or {}), "key_fingerprint": "f" * 16}
+        mine = copy / "versions" / "v0001" / "manifest.json"
+        held = json.loads(mine.read_text())
+        held["pseudonymization"] = {**(held.get("pseudonymization") or {}), "key_fingerprint": "0" * 16}
+        mine.write_text(json.dumps(held))
+    _resign(public, manifest)
+    before = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    result = download(str(public), "--to", str(copy))
+    assert result.exit_code == EXIT_NEEDS_PERSON and "Traceback" not in result.output, result.output
+    assert ("dataset 'other-ds'" if field == "dataset" else "pseudonym key 'ffff") in result.output
+    assert "download it into another folder" in result.output
+    assert {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()} == before
+    assert run_download(str(public), tmp_path / "empty")["version"] == "v0001"  # an empty folder takes any dataset
+
+
 def test_a_version_of_another_dataset_fails_validate(copy_once: tuple[Path, Path], tmp_path: Path) -> None:
     """A folder holding versions of two datasets (a download into the wrong folder) is not valid (adv. 5, F10)."""
     folder = Path(shutil.copytree(copy_once[1], tmp_path / "mixed"))

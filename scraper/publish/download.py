@@ -377,6 +377,33 @@ def _download_locked(
     return result
 
 
+def _same_dataset(target: Path, manifest: dict[str, Any], where: str) -> None:
+    """Refuse a version of another dataset than the one ``target`` holds (adversarial review 5, F10).
+
+    A copy is one dataset: a version whose manifest names another ``dataset``, or whose
+    pseudonyms come from another key, would sit beside the copy's own as if it were one of them
+    (and the next build would build on it).  A folder with no version yet takes any dataset.
+    """
+    held = Dataset(target).versions()
+    if not held:
+        return
+    mine = _read_json(target / "versions" / held[-1] / "manifest.json")
+    if not isinstance(mine, dict):
+        return  # the copy's own damage is check_store's to name
+    for field, what in (("dataset", "dataset"), ("pseudonymization", "pseudonym key")):
+        ours, theirs = mine.get(field), manifest.get(field)
+        if field == "pseudonymization":
+            ours = ours.get("key_fingerprint") if isinstance(ours, dict) else None
+            theirs = theirs.get("key_fingerprint") if isinstance(theirs, dict) else None
+            if ours is None or theirs is None:
+                continue  # identifiable versions, or a manifest from before fingerprints: nothing to compare
+        if ours != theirs:
+            raise InputError(
+                f"{where} is of {what} {str(theirs)[:60]!r}, but {target} holds versions of {what} "
+                f"{str(ours)[:60]!r}; download it into another folder"
+            )
+
+
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_bytes())
@@ -426,6 +453,7 @@ def _install(
     if problem := manifest_problem(manifest, vid):
         raise IntegrityError(f"{source}/{rel}/manifest.json is malformed ({problem}); nothing installed")
     files = {_safe_name(name, f"{rel}/manifest.json"): info for name, info in listed_files(manifest)}
+    _same_dataset(target, manifest, f"{source}/{rel}")
 
     dataset = Dataset(target)
     replace = False
