@@ -29,7 +29,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pydantic import ValidationError
 
-from schemas import Comment, Status, Submission
+from schemas import ARROW_SCHEMAS, Comment, Status, Submission
 from scraper.errors import InputError, IntegrityError, first_line
 from scraper.normalize.ids import lower_id, lower_ids
 from scraper.normalize.policy import tombstone
@@ -62,8 +62,8 @@ from scraper.store.snapshot import (
     write_json_atomic,
     write_json_lines_atomic,
 )
-from scraper.store.tablefile import checked_schema, read_table
-from scraper.store.writers import write_table
+from scraper.store.tablefile import PARQUET_ERRORS, checked_schema, read_error
+from scraper.store.writers import parquet_writer, write_batch
 
 _FULLNAME = re.compile(r"t[13]_[0-9a-z]{1,13}")
 #: A fullname as a user may give it: any case (an item an older version stored as ``t1_AbC12``; F1).
@@ -110,18 +110,79 @@ def _replace_file(path: Path, data: bytes) -> None:
 def _purge_rows(path: Path, out_path: Path, stem: str, names: set[str], hit_names: set[str]) -> int:
     """Write ``path``'s rows with the purged items tombstoned to ``out_path``, if any changed; count them
     (and add their fullnames to ``hit_names``).
+
+    The file is streamed: :data:`READ_ROWS` rows at a time are read and checked as models, and the
+    rewritten rows are held only until a row group of :data:`GROUP_ROWS` is complete, so what a purge
+    holds does not grow with the table.  The row groups are those a whole-table write makes (pyarrow's
+    default size, each one contiguous), so the file's bytes and checksum are what the rewrite wrote when
+    it read the table whole.  Every row is checked, even in a file that holds none of the items.
     """
-    model: type[Submission] | type[Comment] = Submission if stem == "submissions" else Comment
     checked_schema(path, stem)  # its table, in a schema this tool reads: or refused by name
-    try:
-        rows: list[Any] = [model.model_validate(r) for r in read_table(path).to_pylist()]
-    except ValidationError as exc:  # a file that matched its manifest and schema, holding a value no row can have
-        raise IntegrityError(f"{path} holds a row that is not a {stem[:-1]} ({first_line(exc)}); {RESTORE}") from None
-    out, hits = purge_rows(rows, names)
-    hit_names.update(_key(new.name) for old, new in zip(rows, out, strict=True) if new != old)
-    if hits:
-        write_table(rows_to_table(stem, out), out_path, **writer_options(stem))
+    hits = 0
+    if not _holds_any(path, names):  # nothing to write; every row is still checked, as before
+        for _ in _purged_batches(path, stem, names, hit_names):
+            pass
+        return 0
+    with parquet_writer(out_path, ARROW_SCHEMAS[stem], **writer_options(stem)) as writer:
+        held: list[pa.Table] = []  # the rows of the row group being filled, never more than GROUP_ROWS
+        held_rows = 0
+        for batch, found in _purged_batches(path, stem, names, hit_names):
+            hits += found
+            rest = batch
+            while rest.num_rows:
+                take = min(GROUP_ROWS - held_rows, rest.num_rows)
+                held.append(rest.slice(0, take))
+                held_rows += take
+                rest = rest.slice(take)
+                if held_rows == GROUP_ROWS:
+                    _write_group(writer, out_path, held)
+                    held, held_rows = [], 0
+        if held_rows:
+            _write_group(writer, out_path, held)
+    if not hits:  # every named row was a purged tombstone already
+        out_path.unlink()
     return hits
+
+
+#: Rows a purge reads (and turns into models) at a time.
+READ_ROWS = 16 * 1024
+#: Rows of each row group a purge writes: pyarrow's default for a whole table, which the rewrite used
+#: when it read the table whole (so the files it writes are the same bytes).
+GROUP_ROWS = 1024 * 1024
+
+
+def _write_group(writer: pq.ParquetWriter, path: Path, parts: list[pa.Table]) -> None:
+    """One row group of ``parts``, in one contiguous chunk (as a whole-table write lays it out)."""
+    write_batch(writer, path, pa.concat_tables(parts).combine_chunks(), row_group_size=GROUP_ROWS)
+
+
+def _holds_any(path: Path, names: set[str] | frozenset[str]) -> bool:
+    """Whether the Parquet file holds a row named in ``names`` (any case); reads the ``name`` column only."""
+    wanted = pa.array(sorted(names), pa.string())
+    return any(pc.any(pc.is_in(_keys(batch.column(0)), value_set=wanted)).as_py() for batch in _read(path, ["name"]))
+
+
+def _read(path: Path, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """The file's rows, :data:`READ_ROWS` at a time; a file that does not read is refused by name."""
+    try:
+        yield from pq.ParquetFile(path).iter_batches(batch_size=READ_ROWS, columns=columns, use_threads=False)
+    except (*PARQUET_ERRORS, OSError) as exc:
+        raise read_error(exc, path) from None
+
+
+def _purged_batches(path: Path, stem: str, names: set[str], hit_names: set[str]) -> Iterator[tuple[pa.Table, int]]:
+    """Each batch of ``path`` checked as rows, with the purged items tombstoned, and how many changed."""
+    model: type[Submission] | type[Comment] = Submission if stem == "submissions" else Comment
+    for batch in _read(path):
+        try:
+            rows: list[Any] = [model.model_validate(r) for r in batch.to_pylist()]
+        except ValidationError as exc:  # a file that matched its manifest and schema, holding a value no row can have
+            raise IntegrityError(
+                f"{path} holds a row that is not a {stem[:-1]} ({first_line(exc)}); {RESTORE}"
+            ) from None
+        out, hits = purge_rows(rows, names)
+        hit_names.update(_key(new.name) for old, new in zip(rows, out, strict=True) if new != old)
+        yield rows_to_table(stem, out), hits
 
 
 def _purged(item: RowT) -> RowT:
@@ -406,8 +467,9 @@ def _status_counts(folder: Path, stage: Path, files: dict[str, Any]) -> dict[str
     counts: dict[str, int] = {}
     for name in files:
         path = stage / name if (stage / name).exists() else folder / name
-        for entry in pc.value_counts(pq.ParquetFile(path).read(columns=["status"])["status"]).to_pylist():
-            counts[str(entry["values"])] = counts.get(str(entry["values"]), 0) + int(entry["counts"])
+        for batch in _read(path, ["status"]):  # a batch at a time: a column of a large table is large too
+            for entry in pc.value_counts(batch.column(0)).to_pylist():
+                counts[str(entry["values"])] = counts.get(str(entry["values"]), 0) + int(entry["counts"])
     return dict(sorted(counts.items()))
 
 
@@ -649,8 +711,9 @@ def held_fullnames(dataset: Dataset, names: set[str]) -> set[str]:
     for version in dataset.versions():
         folder = dataset.version_dir(version)
         for name in sorted(table_files(dataset.manifest(version)).values()):  # the files the manifest lists
-            column = _keys(pq.ParquetFile(folder / name).read(columns=["name"])["name"])
-            held.update(column.filter(pc.is_in(column, value_set=wanted)).unique().to_pylist())
+            for batch in _read(folder / name, ["name"]):
+                column = _keys(batch.column(0))
+                held.update(column.filter(pc.is_in(column, value_set=wanted)).unique().to_pylist())
     quarantine_dir = dataset.path / "quarantine"
     if quarantine_dir.is_dir():
         for path in sorted(quarantine_dir.glob("*.jsonl")):
