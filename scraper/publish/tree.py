@@ -23,7 +23,6 @@ and ``download`` brings the rewrite to every copy downloaded from the tree.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
@@ -37,7 +36,14 @@ from scraper.publish.validate import validate
 from scraper.store.links import refuse_symlinks
 from scraper.store.lock import dataset_lock, tree_lock
 from scraper.store.purge import copy_purge_log, is_purge_of
-from scraper.store.snapshot import Dataset, pid_alive, replace_dir, sha256_file, write_json_atomic
+from scraper.store.snapshot import (
+    Dataset,
+    copy_file_atomic,
+    pid_alive,
+    replace_dir,
+    sha256_file,
+    write_json_atomic,
+)
 
 TOP_FILES = ("README.md", "dataset.toml")
 
@@ -142,7 +148,7 @@ def _publish_locked(dataset_dir: Path, target: Path, index: dict[str, Any]) -> d
     shutil.rmtree(target / ".staging", ignore_errors=True)
     for name in TOP_FILES:
         if (dataset_dir / name).is_file():
-            _copy_atomic(dataset_dir / name, target / name)
+            copy_file_atomic(dataset_dir / name, target / name)
     copy_purge_log(dataset_dir, target)
     write_json_atomic(target / "index.json", index)
     return {
@@ -198,36 +204,6 @@ def _unheld(lock: Path) -> bool:
     finally:
         os.close(fd)
     return True
-
-
-def _copy_atomic(source: Path, destination: Path) -> None:
-    """Replace ``destination`` with a copy of ``source``, all or nothing.
-
-    The copy is written beside it, flushed to disk and renamed over it: a full disk or a
-    kill mid-copy leaves the published file as it was (and no temporary); the error names
-    the file that failed, the destination for a write, the source for a read.
-    """
-    tmp = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
-    failed = source
-    try:
-        with source.open("rb") as reader:
-            failed = destination
-            with tmp.open("wb") as writer:
-                while True:
-                    failed = source
-                    block = reader.read(1 << 20)
-                    if not block:
-                        break
-                    failed = destination
-                    writer.write(block)
-                failed = destination
-                writer.flush()
-                os.fsync(writer.fileno())
-        os.replace(tmp, destination)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise storage_error(exc, failed) from None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from scraper.store.snapshot import (
     RESTORE,
     STAGING_DIR,
     Dataset,
+    copy_file_atomic,
     pid_alive,
     replace_dir,
     rows_to_table,
@@ -385,13 +386,16 @@ def _without_purges(manifest: dict[str, Any]) -> Any:
 
 
 def copy_purge_log(source_dir: Path, target_dir: Path) -> bool:
-    """Copy the purge record (``purges.jsonl``) beside a published or downloaded copy, atomically."""
+    """Copy the purge record (``purges.jsonl``) beside a published or downloaded copy, atomically and durably.
+
+    Written beside the target's record, flushed, renamed over it and the folder flushed
+    (:func:`~scraper.store.snapshot.copy_file_atomic`): a full disk or a kill leaves the old record
+    whole (a lost record would let purged text back in), and a failure is a StorageError naming it.
+    """
     log = source_dir / PURGES_FILE
     if not log.is_file():
         return False
-    tmp = target_dir / f".{PURGES_FILE}.{os.getpid()}.tmp"
-    tmp.write_bytes(log.read_bytes())
-    os.replace(tmp, target_dir / PURGES_FILE)
+    copy_file_atomic(log, target_dir / PURGES_FILE)
     return True
 
 

@@ -21,6 +21,7 @@ so a crash between the two steps loses nothing.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import hashlib
@@ -100,6 +101,38 @@ def write_json_atomic(path: Path, payload: Any) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise storage_error(exc, path) from None
+
+
+def copy_file_atomic(source: Path, destination: Path) -> None:
+    """Replace ``destination`` with a copy of ``source``, all or nothing, and durably.
+
+    The copy is written beside it (``.NAME.PID.tmp``), flushed to disk, renamed over it, and
+    the folder flushed: a full disk or a kill mid-copy leaves the file as it was (and no
+    temporary), a crash after the rename leaves the new one.  The error names the file that
+    failed, the destination for a write, the source for a read.
+    """
+    tmp = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+    failed = source
+    try:
+        with source.open("rb") as reader:
+            failed = destination
+            with tmp.open("wb") as writer:
+                while True:
+                    failed = source
+                    block = reader.read(1 << 20)
+                    if not block:
+                        break
+                    failed = destination
+                    writer.write(block)
+                failed = destination
+                writer.flush()
+                os.fsync(writer.fileno())
+        os.replace(tmp, destination)
+        _fsync_dir(destination.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise storage_error(exc, failed) from None
 
 
 def is_version_id(value: Any) -> bool:
