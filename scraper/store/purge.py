@@ -55,6 +55,8 @@ from scraper.store.snapshot import (
     STAGING_DIR,
     Dataset,
     copy_file_atomic,
+    drop_empty_staging,
+    make_staging_dir,
     pid_alive,
     replace_dir,
     rows_to_table,
@@ -420,6 +422,7 @@ def _purge_version(
         return hits
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        drop_empty_staging(dataset.path)  # no empty .staging/ left behind (another run's staging keeps it)
 
 
 def purge_folder(folder: Path, stage: Path, names: set[str] | frozenset[str], when: str) -> int:
@@ -431,7 +434,7 @@ def purge_folder(folder: Path, stage: Path, names: set[str] | frozenset[str], wh
     """
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     shutil.rmtree(stage, ignore_errors=True)
-    stage.mkdir(parents=True)
+    make_staging_dir(stage)
     hits = 0
     hit_names: set[str] = set()
     old_rows: dict[str, str] = {}  # the card's line of each rewritten file, before

@@ -502,7 +502,7 @@ class Dataset:
         staging = self.path / STAGING_DIR / f"{version}.{os.getpid()}"
         current = staging
         try:
-            staging.mkdir(parents=True)
+            make_staging_dir(staging)
             files: dict[str, Any] = {}
             for stem, table in tables.items():
                 expected = ARROW_SCHEMAS[stem]
@@ -554,6 +554,7 @@ class Dataset:
             killpoint("staged-manifest")
         except BaseException as exc:  # disk full, read-only, a bad table: nothing half-written stays behind
             shutil.rmtree(staging, ignore_errors=True)
+            drop_empty_staging(self.path)
             if isinstance(exc, OSError):
                 raise storage_error(exc, current) from None
             raise
@@ -562,16 +563,20 @@ class Dataset:
             os.rename(staging, target)  # atomic; fails if another run took the id meanwhile
         except OSError as exc:
             shutil.rmtree(staging, ignore_errors=True)
+            drop_empty_staging(self.path)
             if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                 raise storage_error(exc, target) from None
             raise SnapshotError(f"cannot place version {version} in {self.versions_dir}: {exc}") from None
         _fsync_dir(self.versions_dir)
+        drop_empty_staging(self.path)  # the version left it: empty unless another run stages in it
         killpoint("placed")
         try:
             self.write_index()
         except StorageError:  # the disk filled between the two steps: take the version back, the rerun writes it
+            staging.parent.mkdir(parents=True, exist_ok=True)  # dropped when the version left it
             shutil.move(target, staging)
             shutil.rmtree(staging, ignore_errors=True)
+            drop_empty_staging(self.path)
             raise
         killpoint("indexed")
         return manifest
@@ -587,7 +592,37 @@ class Dataset:
                     continue  # another run is writing it
                 shutil.rmtree(leftover, ignore_errors=True)
                 removed.append(leftover)
+            drop_empty_staging(self.path)
         return removed
+
+
+def make_staging_dir(path: Path) -> None:
+    """Make the staging folder ``path`` (in ``.staging/``, made too if missing); ``path`` must not exist.
+
+    ``.staging/`` is removed when a run leaves it empty (:func:`drop_empty_staging`), maybe by
+    another run between the two ``mkdir`` calls here: the parent is then made again.
+    """
+    for _ in range(100):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir()
+            return
+        except FileNotFoundError:  # .staging/ was removed (empty) in between: make it again
+            continue
+    path.mkdir()  # the parent keeps vanishing: let the error say so
+
+
+def drop_empty_staging(dataset_dir: Path) -> None:
+    """Remove the dataset's ``.staging/`` if it is empty, so a finished run leaves no empty folder behind.
+
+    ``rmdir`` removes only an empty folder, atomically: a staging folder another run is writing
+    keeps ``.staging/`` in place, and a run about to make one makes ``.staging/`` again
+    (:func:`make_staging_dir`).
+    """
+    try:
+        (dataset_dir / STAGING_DIR).rmdir()
+    except OSError:  # not empty (another run's staging, a leftover of a live run), already gone, or read-only
+        return
 
 
 def pid_alive(pid: int) -> bool:
