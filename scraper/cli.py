@@ -37,14 +37,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from scraper import TOOL_NAME, __version__
+from scraper import TOOL_NAME, __version__, sigterm
 from scraper.errors import (
     EXIT_NEEDS_PERSON,
     EXIT_TERMINATED,
-    TERMINATED,
     ConfigError,
     InputError,
-    Terminated,
     from_exception,
     interrupt_exit_code,
     storage_error,
@@ -220,9 +218,12 @@ class Boundary(click.Group):
         if not kwargs.get("standalone_mode", True):
             return super().main(*args, **kwargs)
         before = signal.getsignal(signal.SIGTERM)
-        stop_on_sigterm()
+        sigterm.start()  # SIGTERM stops the command as Ctrl-C does: its line, its summary, exit 143
         try:
             super().main(*args, **{**kwargs, "standalone_mode": False})
+            if sigterm.unanswered():  # a stop no command body took (help, --version): it still stops
+                err.print("terminated.", soft_wrap=True)
+                sys.exit(EXIT_TERMINATED)
         except click.exceptions.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "python -m scraper"
             err.print(f"error: {exc.format_message()} (see: {where} --help)", soft_wrap=True)
@@ -236,26 +237,11 @@ class Boundary(click.Group):
             sys.exit(code)
         finally:
             if before is not None and threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGTERM, before)  # as it was (a test's own process)
+                # as it was: in a process of its own, sigterm.hold's handler (never the default, which
+                # would kill the process before it exits as decided); a test's own otherwise
+                signal.signal(signal.SIGTERM, before)
+            sigterm.finish()
         sys.exit(0)
-
-
-def stop_on_sigterm() -> None:
-    """Make SIGTERM stop a command as Ctrl-C does (:class:`Terminated`): summary written, exit 143.
-
-    Only the first SIGTERM is raised; later ones are ignored while the command stops (SIGKILL still
-    ends it at once, and loses nothing either).  Only the main thread may set a handler.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def terminated(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        TERMINATED.set()  # what a DuckDB query raises in its place does not say it was SIGTERM
-        raise Terminated
-
-    TERMINATED.clear()
-    signal.signal(signal.SIGTERM, terminated)
 
 
 def summary_option(func: F) -> F:
@@ -282,7 +268,11 @@ def summary_option(func: F) -> F:
         }
         ctx.meta["summary"] = summary
         try:
-            return func(*args, **kwargs)
+            try:
+                sigterm.arm()  # the body starts: a SIGTERM noted since the process started is raised here
+                return func(*args, **kwargs)
+            finally:
+                sigterm.disarm()  # the body ended: how is decided, and recorded below, whatever arrives
         except SystemExit as exc:
             summary["exit_code"] = exc.code if isinstance(exc.code, int) else 1
             raise
@@ -303,6 +293,7 @@ def summary_option(func: F) -> F:
                 summary["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
                 write_summary(summary_path, summary)
 
+    wrapper.__dict__["arms_sigterm"] = True  # handle_errors (around it) leaves SIGTERM to it
     return wrapper  # type: ignore[return-value]
 
 
@@ -320,10 +311,18 @@ def handle_errors(func: F) -> F:
     subject (its dataset or path) in the line of an error that carries no path.
     """
 
+    arms = not func.__dict__.get("arms_sigterm")  # a command without a --summary: its body starts here
+
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            try:
+                if arms:
+                    sigterm.arm()
+                return func(*args, **kwargs)
+            finally:
+                if arms:
+                    sigterm.disarm()
         except Exception as exc:  # noqa: BLE001 - the boundary
             if not interrupted_query(exc):
                 fail(exc, _subject(click.get_current_context()))
@@ -438,8 +437,13 @@ def run() -> None:
     """
     from scraper.startup import without_pandas
 
+    sigterm.hold(process=True)  # python -m scraper held it first thing; the console script holds it here
     without_pandas()
-    main()
+    try:
+        main()
+    except SystemExit as exc:  # how the command ended, said and recorded: a stop now keeps it
+        sigterm.exiting(exc.code)
+        raise
 
 
 _OUR_HANDLER = "_scraper_cli"

@@ -145,3 +145,135 @@ def test_sigterm_during_a_real_duckdb_query_exits_143_with_its_summary(
     assert stderr.strip().splitlines()[-1].startswith("terminated"), stderr
     written = json.loads(summary.read_text())
     assert written["exit_code"] == 143 and written["error"] == "terminated", written
+
+
+# -- two SIGTERMs at each moment of a real process's life (a stop, sent twice as systemd and schedulers do) --
+STOPPED_AT = r"""
+import os, signal, sys, time, runpy
+
+moment, *args = sys.argv[1:]
+
+
+def stop():  # a stop from outside, sent twice in a row
+    os.kill(os.getpid(), signal.SIGTERM)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+import scraper.cli as cli
+import scraper.engine as engine
+
+if moment == "starting":  # the command line is starting: nothing read yet
+    real_run = cli.run
+
+    def run():
+        stop()
+        real_run()
+
+    cli.run = run
+elif moment == "parsing":  # it reads its arguments: the command's body (and its --summary) not started
+    real_parse = cli.DatasetCommand.parse_args
+
+    def parse_args(self, ctx, arguments):
+        stop()
+        return real_parse(self, ctx, arguments)
+
+    cli.DatasetCommand.parse_args = parse_args
+elif moment == "running":  # the first span's rows are in
+    real_map = engine.LocalEngine.map
+
+    def each(self, task, items, shared):
+        for n, result in enumerate(real_map(self, task, items, shared)):
+            if n == 0:
+                stop()
+            yield result
+
+    engine.LocalEngine.map = each
+elif moment == "summary":  # the run is done: its summary is being written
+    real_write = cli.write_summary
+
+    def write_summary(path, summary):
+        stop()
+        return real_write(path, summary)
+
+    cli.write_summary = write_summary
+sys.argv = ["-m", *args]
+try:
+    runpy.run_module("scraper", run_name="__main__", alter_sys=True)
+finally:
+    if moment == "exiting":  # the command ended (its line and summary out); the process is still exiting
+        stop()
+        time.sleep(0.05)
+"""
+
+
+@pytest.fixture(scope="module")
+def dump_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from scraper.fake_arctic_shift import generate
+    from scraper.fake_arctic_shift.dumpfiles import write_zst
+
+    store = generate(posts=40, seed=5, start=1_136_073_600, end=1_767_225_600, comments_per_post=(0, 3))
+    return write_zst(tmp_path_factory.mktemp("dumps") / "RS_2016-01.zst", store.posts)
+
+
+@pytest.mark.parametrize("moment", ["starting", "parsing", "running", "summary", "exiting"])
+def test_two_sigterms_at_any_moment_of_a_dumps_run_leave_its_line_summary_and_exit_code(
+    tmp_path: Path, dump_file: Path, moment: str
+) -> None:
+    """Two SIGTERMs at once, at each moment of a real ``python -m scraper dumps`` process: the run ends as
+    a SIGTERM in its body ends it (its one line, its summary, 143) or, once it has ended, as it ended.
+
+    Before, two quick SIGTERMs could end it with status 143 and neither line nor summary: SIGTERM was at
+    its default (fatal) until the command line had started ("starting") and again once it was done
+    ("exiting"); one while it read its arguments stopped it before its summary existed ("parsing"); one
+    while a finished run's summary was written stopped the write ("summary")."""
+    from tests.test_dump_spans import SPEC as DUMP_SPEC
+
+    folder = write_spec(tmp_path / "ds", DUMP_SPEC)
+    summary = tmp_path / "summary.json"
+    args = ("dumps", str(folder), str(dump_file), "--summary", str(summary))
+    proc = forked.Forked(forked.script(STOPPED_AT, moment, *args), env=dict(os.environ), stderr=forked.PIPE)
+    _, stderr = proc.communicate(timeout=60)
+    assert stderr is not None and "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    written = json.loads(summary.read_text()) if summary.exists() else None
+    if moment in ("summary", "exiting"):  # it had ended: a stop now changes nothing
+        assert proc.returncode == 0, (proc.returncode, stderr)
+        assert written is not None and written["exit_code"] == 0 and written["version"] == "v0001", written
+        assert lines[-1].startswith(f"wrote {folder / 'versions' / 'v0001'}"), stderr
+        return
+    assert proc.returncode == EXIT_TERMINATED, (proc.returncode, stderr)
+    assert lines[-1] == "terminated (SIGTERM): everything fetched so far is kept; run the same command to continue."
+    assert written is not None and written["exit_code"] == 143 and written["error"] == "terminated", written
+    assert not (folder / "versions").exists()
+
+
+LATE_STOP = r'''
+import os, runpy, signal, sys
+
+
+class StopAtTheEnd:
+    """Sends SIGTERM while the interpreter finalizes its modules (after it put back its signals' defaults)."""
+
+    def __del__(self, kill=os.kill, pid=os.getpid(), number=signal.SIGTERM):
+        kill(pid, number)
+        kill(pid, number)
+
+
+keeper = StopAtTheEnd()
+sys.argv = ["-m", "--version"]
+runpy.run_module("scraper", run_name="__main__", alter_sys=True)
+'''
+
+
+def test_a_sigterm_while_the_interpreter_finalizes_keeps_the_exit_status() -> None:
+    """A fresh interpreter (not a fork: the finalization is the interpreter's own): a stop landing after the
+    command line ended, while Python tears its modules down, no longer kills the process (status -15, a
+    shell's 143) in place of the status the command ended with."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", LATE_STOP], capture_output=True, text=True, timeout=60, env=dict(os.environ), check=False
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr

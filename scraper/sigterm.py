@@ -1,0 +1,133 @@
+"""SIGTERM in the command-line process: never fatal, raised only where the command can stop cleanly.
+
+A stop from outside (``systemctl stop``, a scheduler's timeout, often sent twice) stops a command
+as Ctrl-C does: :class:`~scraper.errors.Terminated` is raised in its body, which prints its one line,
+writes its ``--summary`` and exits 143.  SIGTERM's default action kills the process at once, so a
+stop that landed before the command's body ran (while the command line was importing or parsing
+its arguments) or after the command line had put the default back ended the process with status
+143 and no line and no summary, and a stop landing while the summary was written cut it short.
+
+So the process never leaves SIGTERM at its default: :func:`hold`, the first thing ``python -m
+scraper`` (and the console script) does, notes a SIGTERM instead of dying of it.  The command
+raises a noted SIGTERM when its body starts (:func:`arm`: the ``--summary`` wrapper's first step,
+or the error boundary's for a command without one) and one arriving while the body runs at once;
+the first only, later ones are noted and ignored while the command stops.  After the body
+(:func:`disarm`: before the summary is written) a SIGTERM is noted and ignored: how the run ended
+is decided and being recorded.  ``tests/test_sigterm.py`` sends two real SIGTERMs to a real
+process at each of these moments.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from scraper.errors import TERMINATED, Terminated
+
+
+class _State:
+    armed = False  # the command's body runs: a SIGTERM is raised there
+    pending = False  # a SIGTERM arrived while nothing could stop cleanly yet (before the body)
+    raised = False  # Terminated was raised once in this command: later SIGTERMs are ignored
+    ended = False  # the command's body has ended: later SIGTERMs are ignored
+
+
+STATE = _State()
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """The SIGTERM handler: raise :class:`Terminated` in the command's body, once; else note it."""
+    if STATE.armed and not STATE.raised:
+        STATE.raised = True
+        TERMINATED.set()  # what a DuckDB query raises in its place does not say it was SIGTERM
+        raise Terminated
+    if not STATE.raised and not STATE.ended:
+        STATE.pending = True  # raised when the command's body starts (arm)
+
+
+def hold(*, process: bool = False) -> None:
+    """From here on a SIGTERM is noted, not fatal (in the main thread; only it may set a handler).
+
+    ``process``: the command line's own process (``python -m scraper``, the console script), which
+    also ignores SIGTERM once its last exit handler has run (:func:`_ignore_from_here`).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    if process and not _ATEXIT:
+        _ATEXIT.append(True)
+        atexit.register(_ignore_from_here)  # registered first: run last
+
+
+_ATEXIT: list[bool] = []
+
+
+def exiting(code: Any) -> None:
+    """The command line ends with ``code`` (its line printed, its summary written): a SIGTERM from here on
+    ends the process at once with that code, its output flushed, instead of killing it with another.
+
+    The process may still wait (for a thread to end, for its exit handlers); a stop then ends it
+    without changing how the run ended.
+    """
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+
+    def now(signum: int, frame: Any) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(status)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, now)
+
+
+def _ignore_from_here() -> None:
+    """The last exit handler: SIGTERM ignored for the rest of the exit.
+
+    Python then puts back the default of every signal it handles in Python (never of an ignored
+    one) and finalizes its modules: a SIGTERM there would kill the process after it decided its
+    status (143 in place of 0, or a kill in place of 143).
+    """
+    with contextlib.suppress(ValueError, OSError):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def start() -> None:
+    """A command line starts (its own or a test's process): our handler, nothing raised yet.
+
+    A SIGTERM noted since :func:`hold` stays noted: the command raises it when its body starts.
+    """
+    STATE.armed = STATE.raised = STATE.ended = False
+    TERMINATED.clear()
+    hold()
+
+
+def arm() -> None:
+    """The command's body starts: a SIGTERM noted before it is raised now, one arriving later at once."""
+    STATE.armed = True
+    if STATE.pending and not STATE.raised:
+        STATE.pending = False
+        STATE.raised = True
+        TERMINATED.set()
+        raise Terminated
+
+
+def disarm() -> None:
+    """The command's body has ended: a SIGTERM from here on is ignored."""
+    STATE.armed = False
+    STATE.ended = True
+
+
+def unanswered() -> bool:
+    """Whether a SIGTERM arrived that no command body raised (none started: help, a usage error)."""
+    return STATE.pending and not STATE.raised
+
+
+def finish() -> None:
+    """The command line is done: forget this command's SIGTERMs (a test's process runs many)."""
+    STATE.armed = STATE.pending = STATE.raised = STATE.ended = False
