@@ -240,6 +240,14 @@ def storage_error(exc: OSError, path: str | Path | None = None) -> StorageError:
 _ARROW_TOO_LARGE = ("offset overflow", "input array too large")
 
 
+def arrow_too_large(exc: BaseException) -> bool:
+    """Whether ``exc`` is Arrow refusing more text than one string array holds (2 GiB), not damage."""
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is None or not isinstance(exc, pyarrow.ArrowException):
+        return False
+    return isinstance(exc, pyarrow.ArrowCapacityError) or any(too in str(exc) for too in _ARROW_TOO_LARGE)
+
+
 def from_exception(exc: BaseException, *, where: str | None = None) -> ScraperError:
     """The error of this tree that stands for ``exc``, a foreign exception that reached the boundary.
 
@@ -251,7 +259,7 @@ def from_exception(exc: BaseException, *, where: str | None = None) -> ScraperEr
     if pyarrow is not None and isinstance(exc, pyarrow.ArrowException):
         if isinstance(exc, OSError) and _ERRNO_IN_TEXT.search(str(exc)):
             return storage_error(exc, where)
-        if isinstance(exc, pyarrow.ArrowCapacityError) or any(too in str(exc) for too in _ARROW_TOO_LARGE):
+        if arrow_too_large(exc):
             return InputError(  # Arrow's 2 GiB a string array, not damage (adversarial review 4 F2)
                 f"{where or 'the input'}: more text in one place than Arrow holds ({first_line(exc)}); "
                 "give the input in smaller parts (fewer files, or fewer copies of a huge item) at a time"

@@ -15,7 +15,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from scraper.cli import main
 from scraper.errors import InputError, IntegrityError, from_exception
 from scraper.ingest import ingest
 from scraper.normalize import runs, sightings
@@ -88,3 +92,68 @@ def test_an_arrow_size_limit_is_no_damaged_dataset(exc: Exception) -> None:
     assert isinstance(error, InputError) and not isinstance(error, IntegrityError)
     assert "damaged" not in str(error) and "smaller parts" in str(error) and "\n" not in str(error)
     assert error.exit_code == 1
+
+
+# -- one huge item: the error names it (fullname, field, size, file) and what to do ------------------------------
+#: Texts longer than this stand for one past Arrow's 2 GiB here (a real one takes gigabytes and minutes).
+HUGE = 40_000
+
+
+def _arrow_refusing_huge_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``pa.array`` raising what it raises for a string value past 2 GiB, for a text past :data:`HUGE` characters."""
+    real = pa.array
+
+    def array(values: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(values, list | tuple) and any(isinstance(v, str) and len(v) > HUGE for v in values):
+            raise pa.ArrowCapacityError("array cannot contain more than 2147483646 bytes, have 2147483650")
+        return real(values, *args, **kwargs)
+
+    monkeypatch.setattr(pa, "array", array)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    files=st.integers(1, 3),
+    at=st.integers(0, 2),
+    position=st.integers(0, 4),
+    field=st.sampled_from(["body", "selftext"]),
+)
+def test_the_error_for_a_huge_item_names_it_and_its_file(
+    tmp_path_factory: pytest.TempPathFactory, files: int, at: int, position: int, field: str
+) -> None:
+    """Before, the line named the dataset ("DS: more text in one place than Arrow holds; give the input in
+    smaller parts"), leaving the user to find which of many files, and which item, to look at."""
+    folder = tmp_path_factory.mktemp("huge")
+    at = min(at, files - 1)
+    paths = []
+    for number in range(files):
+        link = f"l{number}"
+        comments = [t1(f"{link}c{i}", f"t3_{link}", link=link, body=f"text {i}") for i in range(5)]
+        sub: dict[str, Any] = {"selftext": f"post {number}"}
+        if number == at and field == "body":
+            comments[position]["data"]["body"] = "w" * (HUGE + 1 + position)
+        elif number == at:
+            sub["selftext"] = "é" * (HUGE + 1)
+        paths.append(sample_file(folder, link, tree(link, comments, **sub)))
+    huge = f"t1_l{at}c{position}" if field == "body" else f"t3_l{at}"
+    size = HUGE + 1 + position if field == "body" else 2 * (HUGE + 1)  # bytes: é is two
+    with pytest.MonkeyPatch.context() as patch:
+        _arrow_refusing_huge_texts(patch)
+        result = CliRunner().invoke(main, ["ingest", str(folder / "ds"), *map(str, paths)])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    line = errors[0]
+    assert f"{huge} in {paths[at].name}: its {field} is {size:,} bytes" in line, line
+    assert f"remove the item from {paths[at].name}" in line and "run the same command again" in line, line
+    assert "damaged" not in line
+    assert not (folder / "ds" / "versions").exists() or not any((folder / "ds" / "versions").iterdir())
+
+
+def test_a_huge_item_from_reddits_answers_is_named_with_what_to_do() -> None:
+    exc = pa.ArrowCapacityError("array cannot contain more than 2147483646 bytes, have 2147483650")
+    items = [({"name": "t1_small", "body": "x"}, "reddit-api"), ({"id": "big", "body": "y" * 50}, "reddit-api")]
+    message = str(sightings._too_large("t1", items, exc))
+    assert message.startswith("t1_big from reddit-api: its body is 50 bytes") and "\n" not in message
+    assert "purge t1_big (--allow-missing)" in message

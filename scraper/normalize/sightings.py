@@ -44,7 +44,7 @@ import pyarrow.parquet as pq
 from pydantic import ValidationError
 
 from schemas import ARROW_SCHEMAS, Status
-from scraper.errors import InputError
+from scraper.errors import InputError, arrow_too_large, first_line
 from scraper.normalize import runs, wire
 from scraper.normalize.archive import (
     ARCHIVE_ORIGIN,
@@ -701,14 +701,26 @@ class Sightings:
         for kind, stem in STEMS.items():
             if self._fast[kind]:
                 for rows, segments in _by_text(kind, self._fast[kind], self._segments[kind]):
-                    self._write(stem, _fast_batch(kind, rows, segments, self.stats.repaired))
+                    try:
+                        batch = _fast_batch(kind, rows, segments, self.stats.repaired)
+                    except pa.ArrowException as exc:
+                        if not arrow_too_large(exc):
+                            raise
+                        raise _too_large(kind, _fast_items(kind, rows, segments), exc) from None
+                    self._write(stem, batch)
                 self.stats.sightings[stem] += len(self._fast[kind])
             self._fast[kind] = []
             self._segments[kind] = []
             if hasattr(self, "_current"):
                 self._current[kind] = None  # a document cut by this flush goes on in a new segment
             if self._slow[kind]:
-                self._write(stem, pa.RecordBatch.from_pylist(self._slow[kind], schema=STAGING[stem]))
+                try:
+                    batch = pa.RecordBatch.from_pylist(self._slow[kind], schema=STAGING[stem])
+                except pa.ArrowException as exc:
+                    if not arrow_too_large(exc):
+                        raise
+                    raise _too_large(kind, [(row, str(row.get("source"))) for row in self._slow[kind]], exc) from None
+                self._write(stem, batch)
                 self.stats.sightings[stem] += len(self._slow[kind])
             self._slow[kind] = []
         if self._found:
@@ -840,6 +852,45 @@ def _by_text(
             start, held = end, 0
         held += size
     yield rows[start:], _segments_of(segments, start, len(rows))
+
+
+#: Bytes one text value holds at most: an Arrow ``string`` array's (32-bit offsets), which a Parquet file's
+#: string column is read into.
+ARROW_STRING_BYTES = (1 << 31) - 2
+
+
+def _too_large(kind: str, items: list[tuple[dict[str, Any], str]], exc: BaseException) -> InputError:
+    """The error for a batch of things Arrow refused as more text than it holds: it names the thing with
+    the largest text value (its fullname, the field, its size and the file it came from) and what to do."""
+    texts = (
+        (len(value.encode("utf-8", "surrogatepass")), key, data, source)
+        for data, source in items
+        for key, value in data.items()
+        if isinstance(value, str)
+    )
+    size, field_name, data, source = max(texts, key=itemgetter(0), default=(0, "text", {}, "?"))
+    name = data.get("name") or f"{kind}_{data.get('id')}"
+    if size > ARROW_STRING_BYTES:
+        why = f"more than one text value can hold ({ARROW_STRING_BYTES:,} bytes, Arrow's limit)"
+    else:  # several large texts together (first_line(exc) says how much)
+        why = f"the largest of texts that together pass what Arrow holds ({first_line(exc)})"
+    if source.startswith(("file:", "dump:")):  # a file given to ingest or dumps
+        where = source.partition(":")[2]
+        return InputError(
+            f"{name} in {where}: its {field_name} is {size:,} bytes, {why}; "
+            f"remove the item from {where} (or cut its {field_name}) and run the same command again"
+        )
+    return InputError(  # Reddit's answers (a collect, a refresh, a rebuild from the raw archive)
+        f"{name} from {source}: its {field_name} is {size:,} bytes, {why}; nothing was written. "
+        f"Report it; purge {name} (--allow-missing) keeps it out of the next runs"
+    )
+
+
+def _fast_items(kind: str, rows: list[tuple[Any, ...]], segments: list[_Segment]) -> list[tuple[dict[str, Any], str]]:
+    """Each fast row as its fields by name, with the source it came from (for naming it in an error)."""
+    fields = wire.T1_FIELDS if kind == "t1" else wire.T3_FIELDS
+    sources = [segment.source for segment in segments for _ in range(segment.count)]
+    return [(dict(zip(fields, row, strict=True)), source) for row, source in zip(rows, sources, strict=True)]
 
 
 def _segments_of(segments: list[_Segment], start: int, end: int) -> list[_Segment]:
