@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas import Comment, Submission
+from scraper.errors import IntegrityError
 from scraper.publish.validate import validate
 from scraper.store import purge as purge_module
 from scraper.store.encoding import writer_options
@@ -146,3 +147,26 @@ def test_purge_never_holds_more_than_a_batch_of_rows_nor_a_row_group(
     counts = Counter(pq.read_table(stored, columns=["status"])["status"].to_pylist() + statuses.to_pylist())
     assert manifest["stats"]["status"] == dict(sorted(counts.items())) and counts["purged"] == 1
     assert validate(folder).valid
+
+
+def test_a_row_no_model_takes_past_the_first_batch_stops_the_purge_and_leaves_the_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "ds"
+    table = rows_to_table("comments", [com(f"c{i}") for i in range(60)])
+    status = table["status"].to_pylist()
+    status[45] = "bogus"  # in the third batch of 16, after two batches are written
+    field = table.schema.field("status")
+    table = table.set_column(table.schema.get_field_index("status"), field, pa.array(status, field.type))
+    Dataset(folder).write_version(
+        {"submissions": rows_to_table("submissions", [sub()]), "comments": table},
+        spec_sha256=None,
+        source={"kind": "test"},
+        stats={},
+    )
+    before = (folder / "versions" / "v0001" / "comments.parquet").read_bytes()
+    monkeypatch.setattr(purge_module, "READ_ROWS", 16)
+    with pytest.raises(IntegrityError, match=r"comments\.parquet holds a row that is not a comment"):
+        purge(folder, ["t1_c3"])
+    assert (folder / "versions" / "v0001" / "comments.parquet").read_bytes() == before
+    assert not (folder / ".staging").exists()

@@ -123,15 +123,17 @@ def _purge_rows(path: Path, out_path: Path, stem: str, names: set[str], hit_name
     checked_schema(path, stem)  # its table, in a schema this tool reads: or refused by name
     hits = 0
     if not _holds_any(path, names):  # nothing to write; every row is still checked, as before
-        for _ in _purged_batches(path, stem, names, hit_names):
+        for _ in _checked_rows(path, stem):
             pass
         return 0
     with parquet_writer(out_path, ARROW_SCHEMAS[stem], **writer_options(stem)) as writer:
         held: list[pa.Table] = []  # the rows of the row group being filled, never more than GROUP_ROWS
         held_rows = 0
-        for batch, found in _purged_batches(path, stem, names, hit_names):
+        for rows in _checked_rows(path, stem):
+            out, found = purge_rows(rows, names)
             hits += found
-            rest = batch
+            hit_names.update(_key(new.name) for old, new in zip(rows, out, strict=True) if new != old)
+            rest = rows_to_table(stem, out)
             while rest.num_rows:
                 take = min(GROUP_ROWS - held_rows, rest.num_rows)
                 held.append(rest.slice(0, take))
@@ -173,8 +175,8 @@ def _read(path: Path, columns: list[str] | None = None) -> Iterator[pa.RecordBat
         raise read_error(exc, path) from None
 
 
-def _purged_batches(path: Path, stem: str, names: set[str], hit_names: set[str]) -> Iterator[tuple[pa.Table, int]]:
-    """Each batch of ``path`` checked as rows, with the purged items tombstoned, and how many changed."""
+def _checked_rows(path: Path, stem: str) -> Iterator[list[Any]]:
+    """The rows of ``path`` as models, :data:`READ_ROWS` at a time; a row no model takes is refused by name."""
     model: type[Submission] | type[Comment] = Submission if stem == "submissions" else Comment
     for batch in _read(path):
         try:
@@ -183,9 +185,7 @@ def _purged_batches(path: Path, stem: str, names: set[str], hit_names: set[str])
             raise IntegrityError(
                 f"{path} holds a row that is not a {stem[:-1]} ({first_line(exc)}); {RESTORE}"
             ) from None
-        out, hits = purge_rows(rows, names)
-        hit_names.update(_key(new.name) for old, new in zip(rows, out, strict=True) if new != old)
-        yield rows_to_table(stem, out), hits
+        yield rows
 
 
 def _purged(item: RowT) -> RowT:
