@@ -82,11 +82,20 @@ def _fault(patch: pytest.MonkeyPatch, site: str) -> None:
         patch.setattr(builtins, "open", half_open)
     elif site == "fsync":
         patch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(_enospc()))
+    elif site == "fsync-folder":  # after the rename: the new record is in place, whole
+        real_fsync = os.fsync
+
+        def fsync(fd: int) -> None:
+            if Path(os.readlink(f"/proc/self/fd/{fd}")).is_dir():
+                raise _enospc()
+            real_fsync(fd)
+
+        patch.setattr(os, "fsync", fsync)
     elif site == "replace":
         patch.setattr(os, "replace", lambda src, dst: (_ for _ in ()).throw(_enospc(dst)))
 
 
-@pytest.mark.parametrize("site", ["create", "write", "fsync", "replace"])
+@pytest.mark.parametrize("site", ["create", "write", "fsync", "replace", "fsync-folder"])
 def test_an_interrupted_copy_leaves_the_old_record_whole_and_no_temporary(tmp_path: Path, site: str) -> None:
     source, target = tmp_path / "source", tmp_path / "target"
     source.mkdir()
@@ -97,7 +106,7 @@ def test_an_interrupted_copy_leaves_the_old_record_whole_and_no_temporary(tmp_pa
         _fault(patch, site)
         with pytest.raises(StorageError) as caught:
             copy_purge_log(source, target)
-    assert (target / PURGES_FILE).read_bytes() == OLD
+    assert (target / PURGES_FILE).read_bytes() == (NEW if site == "fsync-folder" else OLD)  # whole, never torn
     assert sorted(p.name for p in target.iterdir()) == [PURGES_FILE]  # no temporary left
     assert caught.value.exit_code == EXIT_IO
     message = str(caught.value)
