@@ -43,6 +43,7 @@ from scraper.errors import (
     EXIT_TERMINATED,
     ConfigError,
     InputError,
+    StorageError,
     from_exception,
     interrupt_exit_code,
     storage_error,
@@ -362,13 +363,17 @@ def interrupted_query(exc: BaseException) -> bool:
 
 def write_summary(path: Path, summary: dict[str, Any]) -> bool:
     """Write the run summary where possible; a failure to is a warning that hides no other error."""
+    from scraper.store.outfile import write_output
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        text = json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n"
+        write_output(path, text.encode("utf-8"), fsync=False)  # never renamed over /dev/stdout (F7)
     except OSError as exc:
         err.print(f"warning: summary not written: {storage_error(exc, path)}", soft_wrap=True)
+        return False
+    except StorageError as exc:
+        err.print(f"warning: summary not written: {exc}", soft_wrap=True)
         return False
     return True
 

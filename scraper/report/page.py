@@ -8,9 +8,7 @@ file opens offline and fetches nothing.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from scraper import __version__
 from scraper.errors import ConfigError, storage_error
 from scraper.report import figures as fig_mod
 from scraper.spec import SPEC_FILE, load_spec
+from scraper.store.outfile import write_output
 from scraper.store.tablefile import scan_error
 from scraper.study import locate
 
@@ -207,7 +206,7 @@ def write_report(
         out=out,
         version=manifest["version"],
         against=against,
-        bytes=out.stat().st_size,
+        bytes=len(html.encode("utf-8")),
         charts=list(charts),
         seconds=time.perf_counter() - started,
     )
@@ -219,11 +218,5 @@ def _script_json(text: str) -> str:
 
 
 def _write_atomic(out: Path, html: str) -> None:
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(html, encoding="utf-8")
-        os.replace(tmp, out)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise storage_error(exc, out) from None
+    """The page at ``out``: atomically for a regular file, written directly to a device, FIFO or /dev/stdout."""
+    write_output(out, html.encode("utf-8"), fsync=False)

@@ -45,6 +45,7 @@ from scraper import TOOL_NAME, __version__
 from scraper.errors import IntegrityError, SnapshotError, StorageError, storage_error
 from scraper.store.encoding import writer_options
 from scraper.store.killpoints import killpoint
+from scraper.store.outfile import write_output
 
 MANIFEST_FORMAT = "reddit-research-dataset/manifest/1"
 INDEX_FORMAT = "reddit-research-dataset/index/1"
@@ -89,18 +90,14 @@ def _fsync_dir(path: Path) -> None:
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
-    """Replace ``path`` with ``payload`` as JSON, all or nothing; a failed write leaves no temporary behind."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            json.dump(payload, handle, indent=2, sort_keys=True, ensure_ascii=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise storage_error(exc, path) from None
+    """Replace ``path`` with ``payload`` as JSON, all or nothing; a failed write leaves no temporary behind.
+
+    A path that is not a regular file (a device, a FIFO, a link through /proc) is written to, never
+    renamed over; a link to a regular file keeps the link and replaces its target (see
+    :mod:`scraper.store.outfile`).
+    """
+    text = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    write_output(path, text.encode("utf-8"))
 
 
 def copy_file_atomic(source: Path, destination: Path) -> None:
