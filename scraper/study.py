@@ -126,7 +126,11 @@ class Snapshot:
         return node(link, root)
 
     def path_to_root(self, fullname: str) -> list[dict[str, Any]]:
-        """The rows from a comment up through its parents to its submission."""
+        """The rows from a comment up through its parents to its submission.
+
+        The chain ends early at an orphan (a parent not held), where it would come back (a loop), and
+        before a parent comment of another thread (its ``link_id`` differs): ``validate`` names both.
+        """
         path = [self.row(fullname)]
         index = self._thread(path[0]["link_id"]) if path[0].get("link_id") else None
         seen = {path[0]["name"]}
@@ -138,6 +142,8 @@ class Snapshot:
             row = row or self._find(parent)
             if row is None:
                 break  # an orphan: the chain ends where the dataset does
+            if (row.get("link_id") if row["name"].startswith("t1_") else row["name"]) != path[-1].get("link_id"):
+                break  # a parent in another thread (a damaged input; validate names it): the chain stays in its own
             seen.add(parent)
             path.append(row)
         return path

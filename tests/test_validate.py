@@ -79,8 +79,8 @@ def failed(folder: Path, **kwargs: Any) -> dict[str, Any]:
 def test_good_dataset_is_valid(good: Path) -> None:
     report = validate(good)
     assert report.valid and {c.status for c in report.checks} == {"ok"}
-    # index, schema version, the manifest's facts, card, 2 files x 2, 9 row checks, loops, 3 lineage checks
-    assert len(report.checks) == 21
+    # index, schema version, the manifest's facts, card, 2 files x 2, 10 row checks, loops, 3 lineage checks
+    assert len(report.checks) == 22
     assert validate(version_dir(good)).valid  # a version folder alone
 
 

@@ -471,6 +471,9 @@ _COMMENT_CHECKS: list[tuple[str, str, str, Literal["fail", "share", "warn"]]] = 
     ("comment link_id has its submission", "s_name is null", "all linked", "share"),
     ("parent_id has its parent", "c.parent_id like 't1_%' and p_name is null", "no orphans", "share"),
     ("no comment is its own parent", "c.parent_id = c.name", "none", "fail"),
+    # A parent held in another thread (its link_id differs): a damaged or edited input; a parent not held
+    # at all is an orphan (above), which archives really have (adversarial review 5, F6).
+    ("a reply's parent is in its own thread", "c.link_id <> p_link", "every parent in its reply's thread", "fail"),
     (
         "parent_id of top-level comments is their link",
         "c.parent_id like 't3_%' and c.parent_id <> c.link_id",
@@ -567,7 +570,7 @@ def _check_rows(
         # The SQL is this module's own constants; no value from the data is spliced in.
         flagged_c = (
             f"select c.name, {flags} from c "  # noqa: S608
-            "left join (select name as p_name, depth as p_depth from c) p on c.parent_id = p.p_name "
+            "left join (select name as p_name, depth as p_depth, link_id as p_link from c) p on c.parent_id = p.p_name "
             "left join (select name as s_name from s) on c.link_id = s_name"
         )
         flagged_s = f"select x.name, {sub_flags} from s x"  # noqa: S608
