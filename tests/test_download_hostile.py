@@ -19,10 +19,13 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scraper.cli import main
-from scraper.errors import EXIT_NEEDS_PERSON, EXIT_TRY_LATER
+from scraper.errors import EXIT_CONFIG, EXIT_NEEDS_PERSON, EXIT_TRY_LATER, ScraperError
 from scraper.ingest import ingest
+from scraper.publish.download import HttpFetcher
 from scraper.publish.tree import publish
 from tests.test_snapshot import tree_file
 
@@ -283,3 +286,81 @@ def test_a_local_source_missing_a_file_or_holding_a_folder_in_its_place_names_it
     result = download(str(public), "--to", str(tmp_path / "copy"))
     refused(result, EXIT_NEEDS_PERSON, tmp_path / "copy")
     assert f"{public}: versions/v0001/comments.parquet is not a file" in result.stderr
+
+
+def status(code: int, headers: dict[str, str] | None = None) -> Serve:
+    """Answer ``code`` with a small JSON body (and ``headers``), as a server refusing or failing does."""
+
+    def serve(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        answer = b'{"error": "nope"}'
+        handler.send_response(code)
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.send_header("content-length", str(len(answer)))
+        handler.end_headers()
+        handler.wfile.write(answer)
+
+    return serve
+
+
+def expected_exit(code: int) -> int:
+    """docs/OPERATIONS.md: 401/403 rejected credentials (2), other 4xx but 408/429 refused for good (1), else 75."""
+    if code in (401, 403):
+        return EXIT_CONFIG
+    if 400 <= code < 500 and code not in (408, 429):
+        return EXIT_NEEDS_PERSON
+    return EXIT_TRY_LATER
+
+
+@pytest.mark.parametrize("where", ["index.json", "versions/v0001/comments.parquet"])
+@pytest.mark.parametrize("code", [400, 401, 403, 404, 408, 410, 429, 451, 500, 502, 503])
+def test_each_http_status_exits_as_the_operations_guide_says(
+    server: HostileServer, tmp_path: Path, code: int, where: str
+) -> None:
+    """Rejected credentials are a config error (fix the URL), a request refused for good needs a person,
+    and only a timeout, a rate limit or a failing server is "try again" (adversarial review 5, F5)."""
+    server.behave[where] = status(code, {"WWW-Authenticate": 'Basic realm="tree"'} if code == 401 else None)
+    url = server.url.replace("http://", "http://reader:s3cret-pw@")
+    result = download(url, "--to", str(tmp_path / "copy"))
+    refused(result, expected_exit(code), tmp_path / "copy")
+    assert "s3cret-pw" not in result.output
+    if code == 404:
+        assert "not found (404)" in result.stderr
+    elif code in (401, 403):
+        assert "fix the user and password" in result.stderr and "rejected the credentials" in result.stderr
+        assert f"HTTP {code}" in result.stderr
+    elif expected_exit(code) == EXIT_NEEDS_PERSON:
+        assert "running again will not help" in result.stderr
+    else:
+        assert "run again" in result.stderr
+
+
+def test_a_401_without_credentials_says_the_server_asks_for_them(server: HostileServer, tmp_path: Path) -> None:
+    server.behave["index.json"] = status(401)
+    result = download(server.url, "--to", str(tmp_path / "copy"))
+    refused(result, EXIT_CONFIG, tmp_path / "copy")
+    assert "asks for credentials" in result.stderr
+
+
+def test_a_429_names_the_wait_the_server_asks_for(server: HostileServer, tmp_path: Path) -> None:
+    server.behave["index.json"] = status(429, {"Retry-After": "120"})
+    result = download(server.url, "--to", str(tmp_path / "copy"))
+    refused(result, EXIT_TRY_LATER, tmp_path / "copy")
+    assert "asks to wait 120 s" in result.stderr
+
+
+@given(code=st.integers(min_value=100, max_value=599).filter(lambda c: c not in (100, 101, 103, 200, 204, 304)))
+@settings(max_examples=60, deadline=None)
+def test_every_status_but_200_maps_to_its_documented_exit(code: int) -> None:
+    """The whole range: each status other than 200 raises the error whose exit code the guide gives it
+    (statuses http.client cannot read as a final answer, 1xx, and those without a body are left out)."""
+    files = {"index.json": b"{}"}
+    with HostileServer(files) as hostile:
+        hostile.behave["index.json"] = status(code)
+        fetcher = HttpFetcher(hostile.url.replace("http://", "http://u:pw@"))
+        try:
+            with pytest.raises(ScraperError) as caught:
+                fetcher.read("index.json", 1024)
+        finally:
+            fetcher.client.close()
+    assert caught.value.exit_code == expected_exit(code) and "pw" not in str(caught.value)

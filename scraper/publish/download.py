@@ -11,7 +11,8 @@ A source is not trusted: names that would land outside ``target`` are refused;
 a body is cut off at the size the manifest gives (index and manifest at
 :data:`MAX_META_BYTES`); a server that stalls longer than ``stall`` seconds
 or a download that outlasts ``deadline`` stops with exit 75 (run again to
-resume); malformed indexes and manifests are refused with exit 1; a local
+resume), as does a 408, 429 or 5xx answer; 401/403 exit 2 (fix the URL's
+credentials) and other 4xx exit 1; malformed indexes and manifests are refused with exit 1; a local
 folder is read without following a symbolic link; and whatever goes wrong,
 no version is installed and ``target`` keeps its index.  The target's lock is
 held throughout.
@@ -22,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -37,7 +39,8 @@ import httpx
 
 from scraper import tls
 from scraper.cutoff import Cutoff
-from scraper.errors import InputError, IntegrityError, SnapshotError, TransientError
+from scraper.errors import ConfigError, InputError, IntegrityError, ScraperError, SnapshotError, TransientError
+from scraper.sources.pacing import retry_after_seconds
 from scraper.store.lock import dataset_lock
 from scraper.store.purge import (
     PURGES_FILE,
@@ -158,6 +161,7 @@ class HttpFetcher:
         url = httpx.URL(base)
         auth = httpx.BasicAuth(url.username, url.password) if url.username or url.password else None
         self.base = str(url.copy_with(username=None, password=None)).rstrip("/") + "/"
+        self.has_credentials = auth is not None
         self.until = time.monotonic() + deadline
         self.cutoff = Cutoff()  # the deadline holds inside a request too: a server dripping headers meets it
         self.client = client or httpx.Client(
@@ -195,10 +199,8 @@ class HttpFetcher:
                     "GET", url, headers={"Accept-Encoding": "identity"}, extensions={"trace": self.cutoff.trace}
                 ) as response,
             ):
-                if response.status_code == 404:
-                    raise InputError(f"{url} not found (404)")
                 if response.status_code != 200:
-                    raise TransientError(f"{url}: HTTP {response.status_code}; try again")
+                    raise self._refused(url, response)
                 encoding = response.headers.get("content-encoding", "identity").strip().lower()
                 if encoding not in ("", "identity"):
                     raise IntegrityError(
@@ -229,6 +231,34 @@ class HttpFetcher:
             if self.cutoff.fired:
                 raise self._outlasted(url, exc) from None
             raise TransientError(f"download of {url} was cut ({exc.__class__.__name__}); run again to resume") from None
+
+    def _refused(self, url: str, response: httpx.Response) -> ScraperError:
+        """The error for an answer other than 200, with the exit code docs/OPERATIONS.md gives its status.
+
+        401/403: the credentials are missing or rejected (exit 2, fix the URL's user and password);
+        404 and every other 4xx but 408 and 429: refused for good (exit 1); 408, 429, 5xx and
+        anything else: try again later (exit 75).  ``url`` never carries the password.
+        """
+        status = response.status_code
+        what = f"HTTP {status}{f' {response.reason_phrase}' if response.reason_phrase else ''}"
+        if status == 404:
+            return InputError(f"{url} not found (404)")
+        if status in (401, 403):
+            given = "rejected the credentials in the URL" if self.has_credentials else "asks for credentials"
+            return ConfigError(
+                f"{url}: {what}: the server {given}; running again will not help: fix the user and password "
+                "(or token) in the source URL (https://user:password@host/...), then run again"
+            )
+        if status == 429:
+            wait = retry_after_seconds(response.headers.get("retry-after"))
+            asked = f"; the server asks to wait {max(0, math.ceil(wait))} s (Retry-After)" if wait is not None else ""
+            return TransientError(f"{url}: {what} (rate limited){asked}; run again later to resume")
+        if 400 <= status < 500 and status != 408:
+            return InputError(
+                f"{url}: {what}: the server refuses this request for good; running again will not help: "
+                "check the URL and ask the server's owner"
+            )
+        return TransientError(f"{url}: {what}; the server is failing: run again later to resume")
 
     def _outlasted(self, url: str, exc: Exception) -> TransientError:
         return TransientError(
