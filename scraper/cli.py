@@ -1192,7 +1192,8 @@ def download(
 
     Checks the manifest against index.json and every file's bytes and
     sha256 while streaming; installs the version only when all match.  A
-    rerun skips files that already verify.
+    rerun skips files that already verify; over an installed version it
+    hashes its files and fetches a damaged or missing one again.
 
     Example:
 
@@ -1233,10 +1234,18 @@ def download(
     record_summary(result)
     if as_json:
         emit_json(result)
+    if result.get("repaired"):  # an installed copy whose files did not match its manifest
+        err.print(
+            f"{result['version']} repaired in {result['path']}: {', '.join(result['repaired'])} damaged or missing, "
+            f"fetched again and verified ({len(result['downloaded'])} downloaded, "
+            f"{len(result['skipped'])} verified in place)"
+        )
+        return
     state = "already installed" if result["already_installed"] else "verified and installed"
+    where = "verified in place" if result["already_installed"] else "already verified"  # hashed, either way
     err.print(
         f"{result['version']} {state} in {result['path']} "
-        f"({len(result['downloaded'])} downloaded, {len(result['skipped'])} already verified)"
+        f"({len(result['downloaded'])} downloaded, {len(result['skipped'])} {where})"
     )
 
 

@@ -5,7 +5,9 @@ base URL, through httpx, or a local folder), checks the version's manifest
 against the sha256 the index gives, streams every file into a staging folder
 while hashing it, checks bytes and sha256, and renames the folder into
 ``target/versions/`` only when all are right.  A rerun skips the staged files
-that already verify, so a cut connection costs only the file it cut.
+that already verify, so a cut connection costs only the file it cut.  Over an
+installed version, a rerun hashes its files against its manifest and repairs a
+damaged or missing one (fetched again, the version swapped in at once).
 
 A source is not trusted: names that would land outside ``target`` are refused;
 a body is cut off at the size the manifest gives (index and manifest at
@@ -39,7 +41,15 @@ import httpx
 
 from scraper import tls
 from scraper.cutoff import Cutoff
-from scraper.errors import ConfigError, InputError, IntegrityError, ScraperError, SnapshotError, TransientError
+from scraper.errors import (
+    ConfigError,
+    InputError,
+    IntegrityError,
+    ScraperError,
+    SnapshotError,
+    TransientError,
+    storage_error,
+)
 from scraper.sources.pacing import retry_after_seconds
 from scraper.store.lock import dataset_lock
 from scraper.store.purge import (
@@ -491,8 +501,11 @@ def _install(
         old = _installed_manifest(installed) if installed.is_file() else {}
         relation = purge_relation(manifest, old) if old else "different"
         if (installed.is_file() and sha256_file(installed) == entry["manifest_sha256"]) or relation == "held":
-            # the same version, or the same with the copy's own purges on top: nothing to fetch
-            return {**unchanged, "skipped": sorted(files)}
+            # the same version, or the same with the copy's own purges on top: its files are hashed
+            # against the installed manifest, and only a damaged or missing one is fetched again
+            return _verify_or_repair(
+                source, target, vid, manifest, manifest_bytes, old, fetcher, on_progress, until, purges
+            )
         if relation == "purged":
             replace = True
         elif only_purge:
@@ -546,6 +559,90 @@ def _install(
         "already_installed": False,
         "replaced": replace,
     }
+
+
+def _intact(path: Path, info: dict[str, Any]) -> bool:
+    """Whether ``path`` is a plain file of the bytes and sha256 ``info`` gives (a symbolic link is not)."""
+    try:
+        st = path.lstat()
+        return stat.S_ISREG(st.st_mode) and st.st_size == info["bytes"] and sha256_file(path) == info["sha256"]
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise storage_error(exc, path) from None
+
+
+def _verify_or_repair(
+    source: str,
+    target: Path,
+    vid: str,
+    manifest: dict[str, Any],
+    manifest_bytes: bytes,
+    installed: dict[str, Any],
+    fetcher: Fetcher,
+    on_progress: Callable[[str, int, int | None], None] | None,
+    until: float,
+    purges: _Purges,
+) -> dict[str, Any]:
+    """Hash the installed ``vid`` against its own manifest; stage it again from the source if a file is damaged.
+
+    A copy is "already installed" only once every file it lists has the bytes and sha256 its manifest
+    gives.  A damaged or missing file is repaired as a download installs: the version is staged in
+    ``.download/`` (the intact files the source has unchanged linked, never fetched again; the others
+    fetched and verified), the copy's own purges applied again, and the staged folder swapped in at
+    once, so a kill leaves the old version or the repaired one, never a half file.
+    """
+    final = target / "versions" / vid
+    if problem := manifest_problem(installed, vid):
+        raise IntegrityError(
+            f"{final / 'manifest.json'} is malformed ({problem}); move {final} out of versions/ and run download again"
+        )
+    listed = {_safe_name(name, f"{final}/manifest.json"): info for name, info in listed_files(installed)}
+    damaged = [name for name, info in listed.items() if not _intact(final / name, info)]
+    result = {"version": vid, "path": str(final), "already_installed": True, "replaced": False}
+    if not damaged:
+        return {**result, "downloaded": [], "skipped": sorted(listed), "repaired": []}
+    lost = new_purge_names(installed, manifest)  # what the copy purged itself: the repair must purge it again
+    if lost is None or not lost <= purges.names:
+        raise IntegrityError(
+            f"{final / damaged[0]} is damaged, and the copy's purge record ({PURGES_FILE}) does not name every item "
+            f"this {vid} was purged of, so fetching it again could bring purged text back; restore {final} from a "
+            "backup, or move it out of versions/ and run download again knowingly"
+        )
+    staging = target / ".download" / vid
+    staging.mkdir(parents=True, exist_ok=True)
+    rel = f"versions/{vid}"
+    downloaded, kept = [], []
+    for name, info in listed_files(manifest):
+        path = staging / name
+        here = listed.get(name)
+        if (
+            name not in damaged
+            and here is not None
+            and (here["bytes"], here["sha256"]) == (info["bytes"], info["sha256"])
+        ):
+            path.unlink(missing_ok=True)
+            _link_or_copy(final / name, path)  # checked above: the source's bytes, no need to fetch them again
+            kept.append(name)
+        elif _intact(path, info):  # staged by a repair that was cut, and verified: kept
+            kept.append(name)
+        else:
+            _fetch_verified(fetcher, f"{rel}/{name}", path, info, on_progress, until)
+            downloaded.append(name)
+    (staging / "manifest.json").write_bytes(manifest_bytes)
+    _reapply_purges(staging, purges.names)
+    replace_dir(staging, final)  # one atomic swap: the damaged folder or the repaired one
+    Dataset(target).write_index()
+    shutil.rmtree(target / ".download", ignore_errors=True)
+    return {**result, "downloaded": downloaded, "skipped": kept, "repaired": damaged}
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link where the filesystem allows one (version files are never written in place), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
 
 
 def _drop_if_empty(staging: Path) -> None:
