@@ -33,9 +33,9 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from scraper import TOOL_NAME, __version__, sigterm
 from scraper.errors import (
@@ -48,9 +48,54 @@ from scraper.errors import (
     interrupt_exit_code,
     storage_error,
 )
+from scraper.terminal import flush_at_exit, inert, json_text, reader_left
 
 F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)  # messages may hold [brackets]; never wrapped
+
+
+def inert_table(table: Table) -> Table:
+    """``table`` with its title, headers and text cells made inert (:func:`scraper.terminal.inert`), in place."""
+    if isinstance(table.title, str):
+        table.title = inert(table.title, newlines=False)
+    for column in table.columns:
+        if isinstance(column.header, str):
+            column.header = inert(column.header, newlines=False)
+        cells = [inert(c, newlines=False) if isinstance(c, str) else c for c in column.cells]
+        column._cells = cells  # noqa: SLF001 - rich has no public setter; tests/test_terminal.py pins it
+    return table
+
+
+class TerminalConsole(Console):
+    """A rich console for this tool's output: data in it is inert, and a reader gone is no error.
+
+    Every text and table printed has its terminal controls escaped (:func:`scraper.terminal.inert`);
+    markup is off (a label is styled as a :class:`~rich.text.Text` of its own, never by markup around
+    data).  When the reader of the stream leaves (EPIPE: ``2>&1 | head``), the rest is dropped and the
+    command goes on; rich's own answer would be exit 1.
+    """
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        shown = [inert(o) if isinstance(o, str) else inert_table(o) if isinstance(o, Table) else o for o in objects]
+        super().print(*shown, **kwargs)
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        reader_left(self.file)
+
+
+err = TerminalConsole(stderr=True, highlight=False, markup=False, soft_wrap=True)  # messages hold [brackets]
+
+
+def out(text: str = "") -> None:
+    """Write one line of data to stdout, inert; a reader gone (``| head``) drops the rest, no error."""
+    _write_stdout(inert(text, newlines=False))
+
+
+def _write_stdout(text: str) -> None:
+    try:
+        click.echo(text)
+    except BrokenPipeError:
+        reader_left(sys.stdout)
 
 
 def json_option(func: F) -> F:
@@ -148,13 +193,18 @@ def print_table(table: Table) -> None:
     and ``show D > file`` see every value whole.
     """
     if stdout_is_terminal():
-        Console(highlight=False, markup=False).print(table)
+        TerminalConsole(highlight=False, markup=False).print(table)
         return
     columns = table.columns
     if table.show_header:
-        click.echo("\t".join(str(c.header) for c in columns))
+        _write_stdout("\t".join(inert(_one_field(str(c.header)), newlines=False) for c in columns))
     for row in zip(*(list(c.cells) for c in columns), strict=True):
-        click.echo("\t".join(str(cell).replace("\t", " ").replace("\n", " ") for cell in row))
+        _write_stdout("\t".join(inert(_one_field(str(cell)), newlines=False) for cell in row))
+
+
+def _one_field(text: str) -> str:
+    """A tab-separated field: tabs and newlines inside it read as spaces."""
+    return text.replace("\t", " ").replace("\n", " ")
 
 
 def reddit_options(func: F) -> F:
@@ -188,7 +238,7 @@ def fail(exc: BaseException, where: str | None = None) -> None:
     if error is not exc:
         logging.getLogger("scraper").debug("mapped %r", exc, exc_info=exc)
     fatal_log.error("%s", error, extra={"exit_code": error.exit_code, "error": error.__class__.__name__})
-    err.print(f"[bold red]error:[/] {escape(str(error))}", soft_wrap=True, markup=True)
+    err.print(Text("error:", style="bold red"), str(error), soft_wrap=True)  # the message: text, never markup
     sys.exit(error.exit_code)
 
 
@@ -379,8 +429,8 @@ def write_summary(path: Path, summary: dict[str, Any]) -> bool:
 
 
 def emit_json(payload: Any) -> None:
-    """Write one JSON document to stdout."""
-    click.echo(json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+    """Write one JSON document to stdout: exact JSON, terminal controls in strings as ``\\uXXXX`` escapes."""
+    _write_stdout(json_text(payload))
 
 
 @contextmanager
@@ -449,6 +499,8 @@ def run() -> None:
     except SystemExit as exc:  # how the command ended, said and recorded: a stop now keeps it
         sigterm.exiting(exc.code)
         raise
+    finally:
+        flush_at_exit()  # a reader gone (| head) before the last flush: no "Exception ignored" at exit
 
 
 _OUR_HANDLER = "_scraper_cli"
@@ -466,10 +518,10 @@ def setup_logging(verbose: int, log_json: Path | None) -> None:
         from rich.logging import RichHandler
 
         handler = RichHandler(console=err, show_path=False, show_time=verbose > 0, markup=False, highlighter=None)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(InertFormatter("%(message)s"))
     else:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(InertFormatter("%(levelname)s %(name)s: %(message)s"))
     handler.setLevel(level)
     handlers: list[logging.Handler] = [handler]
     if log_json is not None:
@@ -487,6 +539,13 @@ def setup_logging(verbose: int, log_json: Path | None) -> None:
         setattr(h, _OUR_HANDLER, True)
         root.addHandler(h)
     root.setLevel(min(level, logging.INFO if log_json is not None else level))
+
+
+class InertFormatter(logging.Formatter):
+    """Log lines for stderr: data in a message (an id, a path) cannot drive the terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return inert(super().format(record))
 
 
 class JsonLines(logging.Formatter):
@@ -523,7 +582,7 @@ def _print_report(report: Any, as_json: bool) -> None:
         table.add_row("archive", f"{arch['threads']} threads kept, {arch['filtered_out']} filtered out, {pages} pages")
     err.print(table)
     for problem in summary["problems"]:
-        err.print(f"[yellow]problem:[/] {escape(problem)}", soft_wrap=True, markup=True)
+        err.print(Text("problem:", style="yellow"), str(problem), soft_wrap=True)
 
 
 def parse_duration(value: str) -> float:
@@ -922,7 +981,7 @@ def show(path: Path, version: str, as_json: bool) -> None:
                 "; ".join(f"{n} {why}" for why, n in reasons.items()) or "0",
                 ", ".join(f"{k} {v}" for k, v in sorted((entry.get("requests") or {}).items())),
             )
-        click.echo()
+        out()
         print_table(threads)
 
 
@@ -983,10 +1042,10 @@ def diff(path: Path, a: str, b: str, ignore: frozenset[str], values: bool, limit
         ):
             if items:
                 more = f" (+{len(items) - limit} more)" if len(items) > limit else ""
-                click.echo(f"{name} {kind}: {', '.join(items[:limit])}{more}")
+                out(f"{name} {kind}: {', '.join(items[:limit])}{more}")
         for item, olds_news in changes.get(name, {}).items():
             shown = "; ".join(f"{c}: {_shown(old)} → {_shown(new)}" for c, (old, new) in olds_news.items())
-            click.echo(f"{name} {item}: {shown}")
+            out(f"{name} {item}: {shown}")
 
 
 def _shown(value: Any) -> str:
@@ -1205,7 +1264,7 @@ def download(
     from scraper.publish.download import redact_url
 
     progress = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -1217,7 +1276,7 @@ def download(
 
     def on_progress(rel: str, done: int, total: int | None) -> None:
         if rel not in tasks:
-            tasks[rel] = progress.add_task(rel, total=total)
+            tasks[rel] = progress.add_task(inert(rel, newlines=False), total=total)
         progress.update(tasks[rel], completed=done)
 
     record_summary({"source": redact_url(source), "dataset": str(target)})  # never the URL's password
@@ -1319,7 +1378,7 @@ def refresh(
         soft_wrap=True,
     )
     for problem in report.problems:
-        err.print(f"[yellow]problem:[/] {escape(problem)}", soft_wrap=True, markup=True)
+        err.print(Text("problem:", style="yellow"), str(problem), soft_wrap=True)
     if report.problems:
         sys.exit(EXIT_NEEDS_PERSON)
 

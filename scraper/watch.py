@@ -35,6 +35,8 @@ import os
 import time
 from typing import Any
 
+from scraper.terminal import inert
+
 EVENT_LEVELS = {
     "discovery": logging.INFO,
     "search-page": logging.INFO,
@@ -152,7 +154,7 @@ class RichProgress(logging.Handler):
 
         super().__init__(level=logging.DEBUG)
         self.progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # descriptions hold names from the data
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -177,7 +179,7 @@ class RichProgress(logging.Handler):
         elif name == "search-page":
             task = self._task("search", "searching", f.get("searches") or None)
             description = f"searching r/{f.get('subreddit')}: {plural(int(f.get('found') or 0), 'thread')} found"
-            self.progress.update(task, description=description, completed=int(f.get("search") or 1) - 1)
+            self.progress.update(task, description=inert(description), completed=int(f.get("search") or 1) - 1)
             if f.get("last"):
                 self.progress.update(task, completed=int(f.get("search") or 0))
         elif name == "threads":
@@ -185,7 +187,7 @@ class RichProgress(logging.Handler):
             self.progress.update(self.tasks["threads"], completed=int(f.get("finished") or 0))
         elif name == "thread-start":
             task = self._task("thread", "", None)
-            self.progress.update(task, description=f"t3_{f.get('link')} comments", completed=0, total=None)
+            self.progress.update(task, description=inert(f"t3_{f.get('link')} comments"), completed=0, total=None)
         elif name == "thread-step":
             task = self._task("thread", "", None)
             stated = f.get("stated")
