@@ -17,8 +17,10 @@ the files that held it.  ``replace=True`` starts afresh from the input alone.
 
 Everything that is not kept is counted by reason (``stats.not_kept`` in the
 manifest, and the command's output): token and error responses, records that
-are not objects, things without an id, comments whose submission is not in
-the input when a spec filters threads.  A file that cannot be read at all (no
+are not objects, entries of a children list (a Listing's, a comment's replies, a
+morechildren answer's things) that are not objects (``null``, ``5``, ``"x"``) or
+of a kind not read there, things without an id, comments whose submission is not
+in the input when a spec filters threads.  A file that cannot be read at all (no
 such file, a folder, a symlink loop, not JSON, not gzip) stops the ingest
 before anything is written; an input with nothing usable in it writes no
 version and exits 1.

@@ -106,6 +106,7 @@ def assert_same(tmp: Path, files: list[Path], monkeypatch: pytest.MonkeyPatch) -
         for key in ("submissions", "comments", "status", "quarantined", "responses", "stubs_seen"):
             assert manifest["stats"][key] == ref_manifest["stats"][key], key
         assert manifest["tombstones"] == ref_manifest["tombstones"]
+    assert fast_manifest["stats"]["not_kept"] == slow_manifest["stats"]["not_kept"]  # the reference counts none
     return ref
 
 
@@ -356,3 +357,44 @@ def test_column_statuses_are_the_status_rule(kind: str, rows: list[tuple[Any, ..
     ]
     assert status.to_pylist() == want
     assert gone.to_pylist() == [a == "[deleted]" for _, a, *_ in rows]
+
+
+JUNK = st.sampled_from([None, 5, "x", 1.5, True, [], ["t1"], {}, {"kind": "t5", "data": {"id": "z"}}, {"data": {}}])
+NOT_OBJECT = "things that are not JSON objects"
+OTHER_KIND = "things of a kind not read in their list (a t3 among replies, a t5, no kind)"
+
+
+@settings(max_examples=examples(10), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=trees(), data=st.data())
+def test_junk_in_children_lists_is_counted_on_both_paths(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, body: list[Any], data: st.DataObject
+) -> None:
+    """F12 (adversarial review 5): ``null``, ``5``, ``"x"`` (and things of no kind read there) in a
+    comment's replies or a tree's lists were dropped without a count; the README promises every
+    thing not kept is counted by reason.  Both build paths count each one, and give the same rows."""
+    comments = body[1]["data"]["children"]
+    junk: list[Any] = []
+    for thing in comments:  # a replies Listing under some comments, holding junk and nothing else
+        if data.draw(st.booleans()):
+            extra = data.draw(st.lists(JUNK, min_size=1, max_size=3))
+            thing["data"]["replies"] = {"kind": "Listing", "data": {"children": extra}}
+            junk.extend(extra)
+    top = data.draw(st.lists(JUNK, max_size=2))
+    comments.extend(top)
+    junk.extend(top)
+    expected = {
+        NOT_OBJECT: sum(not isinstance(j, dict) for j in junk),
+        OTHER_KIND: sum(isinstance(j, dict) for j in junk),
+    }
+    tmp = tmp_path_factory.mktemp("junk")
+    files = [as_sample(tmp, "tree.json", body)]
+    fast = streamed(tmp / "fast", files)
+    with monkeypatch.context() as patch:
+        patch.setattr(sightings_module.Sightings, "_fast_document", lambda *a, **k: False)
+        slow = streamed(tmp / "slow", files)
+    for manifest in (fast, slow):
+        counted = manifest["stats"]["not_kept"]
+        assert {reason: counted.get(reason, 0) for reason in expected} == expected, counted
+    assert fast["stats"]["not_kept"] == slow["stats"]["not_kept"]
+    for stem in ("submissions", "comments"):
+        assert tables(tmp / "fast", fast)[stem].to_pylist() == tables(tmp / "slow", slow)[stem].to_pylist()

@@ -81,6 +81,13 @@ EXTRA_FIELDS = [
 ]
 
 
+#: Reasons in ``stats.not_kept`` for entries of a children list (a Listing's, a comment's replies',
+#: a morechildren answer's things) that are no thing to keep.  Only the model path meets them: the
+#: fast path's wire types hold t1, t3 and more alone, so a document with any other entry goes there.
+NOT_OBJECTS = "things that are not JSON objects"
+OTHER_KINDS = "things of a kind not read in their list (a t3 among replies, a t5, no kind)"
+
+
 def staging_schema(stem: str) -> pa.Schema:
     """The schema's columns, all nullable (a quarantined sighting has none), and the bookkeeping columns."""
     own = [pa.field(f.name, f.type, nullable=True) for f in ARROW_SCHEMAS[stem]]
@@ -561,7 +568,8 @@ class Sightings:
             stack = list(top)
             while stack:
                 thing = stack.pop()
-                if not isinstance(thing, dict):
+                if not isinstance(thing, dict):  # null, 5, "x" in a children list: counted, never lost (F12)
+                    self.stats.not_kept[NOT_OBJECTS] += 1
                     continue
                 if thing.get("kind") == "t1":
                     data = thing.get("data") or {}
@@ -573,6 +581,8 @@ class Sightings:
                     self._model_any({"kind": "t1", "data": data}, seen_at, source, absolute=not relative)
                 elif thing.get("kind") == "more":
                     self.stats.stubs_seen += 1
+                else:
+                    self.stats.not_kept[OTHER_KINDS] += 1
             found = context.get("found_by")
             head = _children(body[0])
             if found and head and isinstance(head[0], dict) and isinstance(head[0].get("data"), dict):
@@ -608,13 +618,15 @@ class Sightings:
 
     def _model_any(self, thing: Any, seen_at: datetime, source: str, *, absolute: bool) -> None:
         if not isinstance(thing, dict):
-            self.stats.not_kept["things that are not JSON objects"] += 1
+            self.stats.not_kept[NOT_OBJECTS] += 1
             return
         kind = thing.get("kind")
         if kind in ("t1", "t3"):
             self._model_thing(str(kind), thing.get("data") or {}, seen_at, source, absolute=absolute)
         elif kind == "more":
             self.stats.stubs_seen += 1
+        else:
+            self.stats.not_kept[OTHER_KINDS] += 1
 
     def _model_thing(
         self, kind: str, data: Any, seen_at: datetime, source: str, *, absolute: bool, archived: bool = False
