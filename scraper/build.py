@@ -182,6 +182,9 @@ class VersionBuilder:
                 raise
             raise scan_error(exc, [self.base_folder]) from None
         killpoint("normalized")
+        # what the merge held (the winners' keys and parents, the batches in flight) is free now: give it
+        # back, so the steps after it (the card's joins in DuckDB) do not add their peak on top of it
+        pa.default_memory_pool().release_unused()
         seen = self.sightings.stats
         not_kept = dict(sorted((seen.not_kept + merged.not_kept).items()))
         if require_rows and not merged.fresh_rows:
