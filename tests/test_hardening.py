@@ -318,8 +318,9 @@ def sweep(
     return sites
 
 
-@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
-def test_ingest_under_disk_faults(monkeypatch: pytest.MonkeyPatch, base: Path, tmp_path: Path, code: int) -> None:
+def ingest_onto_base(base: Path, tmp_path: Path) -> tuple[Callable[[], tuple[Path, list[str]]], Callable[[Path], None]]:
+    """``make``: a fresh copy of the two-version base and an ``ingest`` of a third tree into it; ``check``: the
+    copy then holds three versions, every manifest sound and the new latest intact."""
     source = tree_file(tmp_path, "ccc", 20, 3)
     n = iter(range(1000))
 
@@ -332,6 +333,12 @@ def test_ingest_under_disk_faults(monkeypatch: pytest.MonkeyPatch, base: Path, t
         assert Dataset(folder).versions() == ["v0001", "v0002", "v0003"]
         Dataset(folder).check_store()  # every manifest sound, the new latest intact
 
+    return make, check
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS])
+def test_ingest_under_disk_faults(monkeypatch: pytest.MonkeyPatch, base: Path, tmp_path: Path, code: int) -> None:
+    make, check = ingest_onto_base(base, tmp_path)
     sites = sweep(monkeypatch, make, code, check, sample=3 if code == errno.ENOSPC else 2)
     assert any(".parquet" in s for s in sites) and any("index.json" in s for s in sites)
 
@@ -740,18 +747,7 @@ def sweep_parquet(
 def test_ingest_with_the_disk_full_inside_a_parquet_file(
     monkeypatch: pytest.MonkeyPatch, base: Path, tmp_path: Path
 ) -> None:
-    source = tree_file(tmp_path, "ccc", 20, 3)
-    n = iter(range(1000))
-
-    def make() -> tuple[Path, list[str]]:
-        folder = tmp_path / f"run{next(n)}"
-        shutil.copytree(base, folder, ignore=shutil.ignore_patterns(".lock"))
-        return folder, ["ingest", str(folder), str(source)]
-
-    def check(folder: Path) -> None:
-        assert Dataset(folder).versions() == ["v0001", "v0002", "v0003"]
-        Dataset(folder).check_store()
-
+    make, check = ingest_onto_base(base, tmp_path)
     kinds = sweep_parquet(monkeypatch, make, check)
     assert {"ipc-write comments.run", "ipc-close comments.run", "parquet-write comments"} <= set(kinds)
 

@@ -174,6 +174,14 @@ def test_slow_replies_time_out_and_are_retried() -> None:
 
 
 # -- budgets, deadlines, kills -----------------------------------------------------------
+def collected_rows(root: Path, *sizes: int) -> dict[str, list[dict[str, Any]]]:
+    """The tables (less ``retrieved_at``) of an uninterrupted collect of :func:`forest_of` ``sizes`` in ``root``."""
+    folder = write_spec(root / "ds", SPEC)
+    with FakeReddit(forest_of(*sizes), quota=10**9) as server:
+        collect(folder, settings_for(server), retry=QUICK)
+    return table_rows(folder)
+
+
 def table_rows(folder: Path) -> dict[str, list[dict[str, Any]]]:
     version = sorted((folder / "versions").iterdir())[-1]
     out = {}

@@ -13,12 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from scraper.cli import main
-from scraper.collect.run import collect
 from scraper.errors import EXIT_TERMINATED, Terminated, interrupt_exit_code
 from scraper.fake_reddit import FakeReddit
 from tests import forked
-from tests.conftest import hold_answers_after, settings_for, write_spec
-from tests.test_resilience import QUICK, SPEC, forest_of, table_rows
+from tests.conftest import hold_answers_after, write_spec
+from tests.test_resilience import SPEC, collected_rows, forest_of, table_rows
 from tests.test_watch import fake_env
 
 SIZES = (150, 30)
@@ -26,10 +25,7 @@ SIZES = (150, 30)
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
-    folder = write_spec(tmp_path_factory.mktemp("whole") / "ds", SPEC)
-    with FakeReddit(forest_of(*SIZES), quota=10**9) as server:
-        collect(folder, settings_for(server), retry=QUICK)
-    return table_rows(folder)
+    return collected_rows(tmp_path_factory.mktemp("whole"), *SIZES)
 
 
 def test_sigterm_writes_the_summary_exits_143_and_the_rerun_equals_an_uninterrupted_run(

@@ -17,7 +17,6 @@ from rich.console import Console
 
 from scraper.cli import main
 from scraper.collect.expand import expand_thread
-from scraper.collect.run import collect
 from scraper.fake_reddit import FakeReddit
 from scraper.fake_reddit.clock import SimulatedClock
 from scraper.fake_reddit.server import Faults
@@ -26,7 +25,7 @@ from scraper.sources.reddit import RedditClient
 from scraper.watch import PeriodicProgress, RichProgress, RunState, emit, event_of
 from tests import forked
 from tests.conftest import hold_answers_after, settings_for, write_spec
-from tests.test_resilience import QUICK, SPEC, forest_of, table_rows
+from tests.test_resilience import SPEC, collected_rows, forest_of, table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,10 +163,7 @@ SIZES = (600, 80)
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
-    folder = write_spec(tmp_path_factory.mktemp("whole") / "ds", SPEC)
-    with FakeReddit(forest_of(*SIZES), quota=10**9) as server:
-        collect(folder, settings_for(server), retry=QUICK)
-    return table_rows(folder)
+    return collected_rows(tmp_path_factory.mktemp("whole"), *SIZES)
 
 
 @pytest.mark.parametrize("after", INTERRUPTED_RUNS)
