@@ -183,7 +183,7 @@ def dataset_path(*, exists: bool = False, default: Path | None = None, version_o
 
 def stdout_is_terminal() -> bool:
     """Whether data on stdout is read by a person at a terminal (else: a pipe or a file)."""
-    return sys.stdout.isatty()
+    return sys.stdout is not None and sys.stdout.isatty()
 
 
 def print_table(table: Table) -> None:
@@ -491,8 +491,10 @@ def run() -> None:
     test runner, a caller's own process) leaves the process as it is.
     """
     from scraper.startup import without_pandas
+    from scraper.terminal import ensure_streams
 
     sigterm.hold(process=True)  # python -m scraper held it first thing; the console script holds it here
+    ensure_streams()  # started with >&- or 2>&-: /dev/null in their place (adversarial review 6, F2)
     without_pandas()
     try:
         main()

@@ -212,6 +212,7 @@ _ADVICE = {
     _errno.EISDIR: "a folder stands where a file is expected; check the path",
     _errno.EIO: "the device reported an I/O error; check the disk",
     _errno.EFBIG: "a file grew past the file system's limit",
+    _errno.EINTR: "a stop came first; start the reader before the command next time",  # a FIFO's (outfile.py)
 }
 _ERRNO_IN_TEXT = re.compile(r"\[errno (\d+)\]", re.IGNORECASE)
 

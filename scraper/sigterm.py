@@ -35,6 +35,7 @@ class _State:
     pending = False  # a SIGTERM arrived while nothing could stop cleanly yet (before the body)
     raised = False  # Terminated was raised once in this command: later SIGTERMs are ignored
     ended = False  # the command's body has ended: later SIGTERMs are ignored
+    late = False  # ... but noted: a wait that could last for ever (a FIFO's reader) gives up on it
 
 
 STATE = _State()
@@ -48,6 +49,8 @@ def _on_sigterm(signum: int, frame: Any) -> None:
         raise Terminated
     if not STATE.raised and not STATE.ended:
         STATE.pending = True  # raised when the command's body starts (arm)
+    if STATE.ended:
+        STATE.late = True
 
 
 def hold(*, process: bool = False) -> None:
@@ -102,7 +105,7 @@ def start() -> None:
 
     A SIGTERM noted since :func:`hold` stays noted: the command raises it when its body starts.
     """
-    STATE.armed = STATE.raised = STATE.ended = False
+    STATE.armed = STATE.raised = STATE.ended = STATE.late = False
     TERMINATED.clear()
     hold()
 
@@ -123,6 +126,11 @@ def disarm() -> None:
     STATE.ended = True
 
 
+def stopped_late() -> bool:
+    """Whether a SIGTERM arrived after the command's body ended (the run's status stands; waits give up)."""
+    return STATE.late
+
+
 def unanswered() -> bool:
     """Whether a SIGTERM arrived that no command body raised (none started: help, a usage error)."""
     return STATE.pending and not STATE.raised
@@ -130,4 +138,4 @@ def unanswered() -> bool:
 
 def finish() -> None:
     """The command line is done: forget this command's SIGTERMs (a test's process runs many)."""
-    STATE.armed = STATE.pending = STATE.raised = STATE.ended = False
+    STATE.armed = STATE.pending = STATE.raised = STATE.ended = STATE.late = False

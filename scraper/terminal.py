@@ -80,9 +80,32 @@ def reader_left(stream: IO[str]) -> None:
 def flush_at_exit() -> None:
     """Flush stdout and stderr before the interpreter does, so a reader gone is not a line at exit."""
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # a stream this process never had (see ensure_streams)
+            continue
         try:
             stream.flush()
         except BrokenPipeError:
             reader_left(stream)
         except (OSError, ValueError):
             pass
+
+
+def ensure_streams() -> None:
+    """Give a process started without stdin, stdout or stderr (``>&-``, ``2>&-``) ``/dev/null`` in their place.
+
+    Python then has ``sys.stdout`` (or ``sys.stderr``) None, and every print, flush or ``isatty`` fails
+    after the command has done its work (adversarial review 6, F2).  Worse, the first file the command
+    opens would take the free descriptor 1 or 2, and what is printed for people would land in it.  So
+    the descriptor is opened on ``/dev/null`` (as a daemon does) and the stream made on it: what goes
+    there is dropped, as the caller asked by closing it, and the exit code is the run's own.
+    """
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(fd, mode, encoding="utf-8", errors="backslashreplace", closefd=False))  # noqa: SIM115

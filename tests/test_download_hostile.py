@@ -342,6 +342,37 @@ def test_a_401_without_credentials_says_the_server_asks_for_them(server: Hostile
     assert "asks for credentials" in result.stderr
 
 
+def redirect(to: str) -> Serve:
+    def serve(handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", to)
+        handler.send_header("content-length", "0")
+        handler.end_headers()
+
+    return serve
+
+
+@pytest.mark.parametrize("where", ["another host", "the same host"])
+def test_a_401_after_a_redirect_names_the_server_that_answered(
+    server: HostileServer, tmp_path: Path, where: str
+) -> None:
+    """Credentials go only to the URL's own host: a 401 from another host a redirect led to is not a rejected
+    password, and the line names the URL that answered (adversarial review 6, F3)."""
+    with HostileServer({"index.json": b"{}", "moved/index.json": b"{}"}) as other:
+        target = other if where == "another host" else server
+        target.behave["moved/index.json"] = status(401, {"WWW-Authenticate": 'Basic realm="tree"'})
+        server.files["moved/index.json"] = b"{}"
+        server.behave["index.json"] = redirect(f"{target.url}/moved/index.json")
+        result = download(server.url.replace("http://", "http://reader:s3cret-pw@"), "--to", str(tmp_path / "copy"))
+    refused(result, EXIT_CONFIG, tmp_path / "copy")
+    assert "s3cret-pw" not in result.output
+    assert f"(redirected to {target.url}/moved/index.json)" in result.stderr
+    if where == "another host":
+        assert "not sent to another host" in result.stderr and "rejected the credentials" not in result.stderr
+    else:
+        assert "rejected the credentials in the URL" in result.stderr
+
+
 def test_a_429_names_the_wait_the_server_asks_for(server: HostileServer, tmp_path: Path) -> None:
     server.behave["index.json"] = status(429, {"Retry-After": "120"})
     result = download(server.url, "--to", str(tmp_path / "copy"))

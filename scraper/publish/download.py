@@ -251,10 +251,20 @@ class HttpFetcher:
         """
         status = response.status_code
         what = f"HTTP {status}{f' {response.reason_phrase}' if response.reason_phrase else ''}"
+        answered = redact_url(str(response.url))
+        if answered != redact_url(url):  # redirected: name the URL that gave this answer too
+            url = f"{redact_url(url)} (redirected to {answered})"
         if status == 404:
             return InputError(f"{url} not found (404)")
         if status in (401, 403):
-            given = "rejected the credentials in the URL" if self.has_credentials else "asks for credentials"
+            sent = "authorization" in response.request.headers
+            if self.has_credentials and not sent:  # httpx keeps them from another host a redirect leads to
+                return ConfigError(
+                    f"{url}: {what}: that server asks for credentials, and those in the URL are not sent to "
+                    "another host than the URL's; publish the tree where the URL points, or give the final URL "
+                    "with its own credentials"
+                )
+            given = "rejected the credentials in the URL" if sent else "asks for credentials"
             return ConfigError(
                 f"{url}: {what}: the server {given}; running again will not help: fix the user and password "
                 "(or token) in the source URL (https://user:password@host/...), then run again"

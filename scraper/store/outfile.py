@@ -18,9 +18,11 @@ an HTML file, and ``--summary /dev/stdout`` replaced the symlink (adversarial re
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
+import time
 from pathlib import Path
 
 from scraper.errors import storage_error
@@ -75,9 +77,42 @@ def _write_direct(path: Path, data: bytes) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOCTTY)
+    fd = _open_for_writing(path)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
+
+
+#: How often a FIFO without a reader is tried again.
+READER_POLL_S = 0.05
+
+
+def _open_for_writing(path: Path) -> int:
+    """``path`` opened to write at its end.  A FIFO with no reader is waited for, as the shell's ``>`` waits,
+    but in steps, so a stop ends the wait (adversarial review 6, F1): Ctrl-C, or a SIGTERM in the command's
+    body (raised there), or one after it (the summary: its status stands, the file is not written).
+    """
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NOCTTY
+    if not stat.S_ISFIFO(os.stat(path).st_mode):
+        return os.open(path, flags)
+    from scraper import sigterm
+
+    try:
+        while True:
+            try:
+                fd = os.open(path, flags | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
+                    raise
+            else:
+                os.set_blocking(fd, True)  # a reader is there: the data goes at the pace it reads
+                return fd
+            if sigterm.stopped_late():
+                raise OSError(errno.EINTR, "stopped while waiting for the FIFO's reader; not written", str(path))
+            time.sleep(READER_POLL_S)
+    except KeyboardInterrupt:
+        if not sigterm.STATE.ended:  # in the command's body: Ctrl-C stops the command (130), as anywhere
+            raise
+        raise OSError(errno.EINTR, "interrupted while waiting for the FIFO's reader; not written", str(path)) from None
 
 
 def _write_replace(target: Path, data: bytes, *, fsync: bool) -> None:
