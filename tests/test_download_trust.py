@@ -397,8 +397,33 @@ def test_a_version_of_another_dataset_is_not_installed_beside_the_copys(
     assert run_download(str(public), tmp_path / "empty")["version"] == "v0001"  # an empty folder takes any dataset
 
 
-def test_a_version_of_another_dataset_fails_validate(copy_once: tuple[Path, Path], tmp_path: Path) -> None:
-    """A folder holding versions of two datasets (a download into the wrong folder) is not valid (adv. 5, F10)."""
+def test_a_renamed_datasets_next_version_installs_beside_the_copys_own(
+    copy_once: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A copy holding the source's own history takes the source's next version under a new name: a rename in
+    dataset.toml, not another dataset (adversarial review 6, F5); validate reports it, does not refuse it."""
+    public = Path(shutil.copytree(copy_once[0], tmp_path / "public"))
+    copy = Path(shutil.copytree(copy_once[1], tmp_path / "copy"))
+    shutil.copytree(public / "versions" / "v0001", public / "versions" / "v0002")
+    manifest = json.loads((public / "versions" / "v0002" / "manifest.json").read_text())
+    manifest.update(version="v0002", parent="v0001", dataset="renamed-ds")
+    raw = json.dumps(manifest, indent=2).encode()
+    (public / "versions" / "v0002" / "manifest.json").write_bytes(raw)
+    index = json.loads((public / "index.json").read_text())
+    index["versions"].append(
+        {**index["versions"][0], "version": "v0002", "manifest_sha256": hashlib.sha256(raw).hexdigest()}
+    )
+    index["latest"] = "v0002"
+    (public / "index.json").write_text(json.dumps(index))
+    assert run_download(str(public), copy)["version"] == "v0002"
+    report = validate(copy)
+    (check,) = [c for c in report.checks if c.name == "every version is of one dataset"]
+    assert report.valid and check.status == "warn" and check.examples == ["v0002 (dataset 'renamed-ds')"]
+
+
+def test_a_version_of_another_dataset_is_reported_by_validate(copy_once: tuple[Path, Path], tmp_path: Path) -> None:
+    """A folder holding versions naming two datasets (a download into the wrong folder, or a rename) is reported
+    (adv. 5, F10; a warning since adv. 6, F5: a rename in dataset.toml is legitimate)."""
     folder = Path(shutil.copytree(copy_once[1], tmp_path / "mixed"))
     other = folder / "versions" / "v0002"
     shutil.copytree(folder / "versions" / "v0001", other)
@@ -408,7 +433,7 @@ def test_a_version_of_another_dataset_fails_validate(copy_once: tuple[Path, Path
     Dataset(folder).write_index()
     report = validate(folder)
     (check,) = [c for c in report.checks if c.name == "every version is of one dataset"]
-    assert check.status == "fail" and check.examples == ["v0002 (dataset 'other-ds')"], check
+    assert check.status == "warn" and check.examples == ["v0002 (dataset 'other-ds')"], check
     manifest["dataset"] = json.loads((folder / "versions" / "v0001" / "manifest.json").read_text())["dataset"]
     (other / "manifest.json").write_text(json.dumps(manifest))
     Dataset(folder).write_index()

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from scraper.dumps import ingest_dumps
 from scraper.fake_arctic_shift.dumpfiles import write_zst
-from scraper.normalize.archive import DriftError, wire_shape
+from scraper.normalize.archive import DriftError, archive_facts, wire_shape
 from scraper.normalize.flat import Selection, normalize_block
 from tests.conftest import examples, write_spec
 
@@ -159,3 +159,48 @@ def test_lines_without_a_subreddit_belong_to_their_per_subreddit_file(tmp_path: 
     comment = {"id": "c2", "link_id": "t3_x", "parent_id": "t3_x", "body": "b", "created_utc": 1_450_000_100}
     ingest_dumps(alone, [write_zst(tmp_path / "more" / "MachineLearning_comments.zst", [comment])])
     assert pq.read_table(alone / "versions" / "v0001" / "comments.parquet")["id"].to_pylist() == ["c2"]
+
+
+_MARKED = st.fixed_dictionaries(
+    {
+        "text": st.sampled_from(["an answer", "[removed]", "[deleted]", ""]),
+        "author": st.sampled_from(["user373", "[deleted]"]),
+        "category": st.sampled_from([None, "", "moderator", "deleted", "author", "reddit"]),
+        "meta": st.fixed_dictionaries(
+            {},
+            optional={
+                "was_initially_deleted": st.booleans(),
+                "was_deleted_later": st.booleans(),
+                "removal_type": st.sampled_from(["deleted", "removed", "author"]),
+                "retrieved_2nd_on": st.just(1_500_100_000),
+            },
+        ),
+    }
+)
+
+
+@settings(max_examples=examples(20), deadline=None)
+@given(cases=st.lists(_MARKED, min_size=1, max_size=30), kind=st.sampled_from(["t1", "t3"]))
+def test_the_dump_path_judges_status_as_the_model_path_does(cases: list[dict[str, Any]], kind: str) -> None:
+    """Arctic Shift's `_meta` flags with every marker text: the DuckDB reader and `archive_facts` agree on the
+    status (adversarial review 6, F9: `was_initially_deleted` with a `[removed]` body was visible on one, removed
+    on the other, so a `dumps` build did not validate)."""
+    objs = []
+    for n, case in enumerate(cases):
+        obj: dict[str, Any] = {
+            "id": f"x{n}",
+            "created_utc": 1_500_000_000,
+            "retrieved_on": 1_500_000_500,
+            "subreddit": "MachineLearning",
+            "author": case["author"],
+            "_meta": case["meta"],
+        }
+        if kind == "t1":
+            obj.update(link_id="t3_p", parent_id="t3_p", body=case["text"])
+        else:
+            obj.update(title="t", selftext=case["text"], removed_by_category=case["category"])
+        objs.append(obj)
+    rows, quarantined = _block(objs, kind)
+    assert quarantined == []
+    for obj in objs:
+        assert rows[obj["id"]]["status"] == archive_facts(obj, kind).status.value, obj

@@ -381,7 +381,8 @@ WITH objects AS (
         CASE
             WHEN wdl THEN
                 CASE WHEN coalesce(removal, '') IN ('deleted', 'author') THEN 'deleted' ELSE 'removed' END
-            WHEN wid THEN 'visible'
+            -- was_initially_deleted only dates the row (archived, below): the markers still decide, as in
+            -- archive.archive_facts (adversarial review 6, F9: a "[removed]" body was judged visible here)
             WHEN txt = '[deleted]' AND ({"true" if post else "false"} OR coalesce(author_gone, false)) THEN 'deleted'
             WHEN txt = '[removed]' OR (coalesce(category, '') <> '' AND category NOT IN ('deleted', 'author'))
                 THEN 'removed'

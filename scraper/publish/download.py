@@ -405,7 +405,7 @@ def _download_locked(
         known = ", ".join(entries) or "none"
         raise InputError(f"{source} has no version {vid!r} (versions: {known})")
     purges = _Purges(source, target, fetcher)
-    result = _install(source, target, vid, entries[vid], fetcher, on_progress, until, purges)
+    result = _install(source, target, vid, entries[vid], fetcher, on_progress, until, purges, entries=entries)
     # A purge at the source reaches this copy: every installed version the source rewrote by a
     # purge (and only by one) is fetched again, checked against the installed rows, and swapped in.
     result["purged"] = [vid] if result["replaced"] else []
@@ -414,9 +414,9 @@ def _download_locked(
         for other in Dataset(target).versions()
         if other != vid
         and other in entries
-        and _install(source, target, other, entries[other], fetcher, on_progress, until, purges, only_purge=True)[
-            "replaced"
-        ]
+        and _install(
+            source, target, other, entries[other], fetcher, on_progress, until, purges, only_purge=True, entries=entries
+        )["replaced"]
     ]
     purges.write()
     dataset = Dataset(target)
@@ -427,19 +427,25 @@ def _download_locked(
     return result
 
 
-def _same_dataset(target: Path, manifest: dict[str, Any], where: str) -> None:
+def _same_dataset(target: Path, manifest: dict[str, Any], where: str, entries: dict[str, dict[str, Any]]) -> None:
     """Refuse a version of another dataset than the one ``target`` holds (adversarial review 5, F10).
 
     A copy is one dataset: a version whose manifest names another ``dataset``, or whose
     pseudonyms come from another key, would sit beside the copy's own as if it were one of them
-    (and the next build would build on it).  A folder with no version yet takes any dataset.
+    (and the next build would build on it).  A folder with no version yet takes any dataset, and
+    so does a copy whose latest version is the source's own (its manifest's sha256 the one the
+    source's index gives it): the same history, renamed at the source (adversarial review 6, F5).
     """
     held = Dataset(target).versions()
     if not held:
         return
-    mine = _read_json(target / "versions" / held[-1] / "manifest.json")
+    latest = target / "versions" / held[-1] / "manifest.json"
+    mine = _read_json(latest)
     if not isinstance(mine, dict):
         return  # the copy's own damage is check_store's to name
+    ours_at_source = entries.get(held[-1], {}).get("manifest_sha256")
+    if ours_at_source is not None and ours_at_source == sha256_file(latest):
+        return
     for field, what in (("dataset", "dataset"), ("pseudonymization", "pseudonym key")):
         ours, theirs = mine.get(field), manifest.get(field)
         if field == "pseudonymization":
@@ -472,8 +478,12 @@ def _install(
     purges: _Purges,
     *,
     only_purge: bool = False,
+    entries: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Install version ``vid`` from the source, or replace an installed one the source purged since.
+
+    ``entries``: the source's index entries by version (a copy holding the source's own history may
+    take a version of it under a new dataset name).
 
     With ``only_purge``, an installed version is replaced only when the source's manifest
     is the installed one rewritten by purges; otherwise it is left as it is.  Every version
@@ -503,7 +513,7 @@ def _install(
     if problem := manifest_problem(manifest, vid):
         raise IntegrityError(f"{source}/{rel}/manifest.json is malformed ({problem}); nothing installed")
     files = {_safe_name(name, f"{rel}/manifest.json"): info for name, info in listed_files(manifest)}
-    _same_dataset(target, manifest, f"{source}/{rel}")
+    _same_dataset(target, manifest, f"{source}/{rel}", entries or {})
 
     dataset = Dataset(target)
     replace = False

@@ -292,9 +292,10 @@ def _check_lineage(versions: list[Path]) -> list[Check]:
         Check(
             "versions",
             "every version is of one dataset",
-            "fail" if foreign else "ok",
+            "warn" if foreign else "ok",
             len(foreign),
-            f"versions of another dataset than {usual!r} (a download into the wrong folder, or an edit)"
+            f"versions naming another dataset than {usual!r}: a rename in dataset.toml, or a version of another "
+            "dataset (download refuses those; reported, not refused)"
             if foreign
             else "one dataset",
             foreign[:EXAMPLES],
