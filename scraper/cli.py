@@ -39,6 +39,7 @@ from rich.text import Text
 
 from scraper import TOOL_NAME, __version__, sigterm
 from scraper.errors import (
+    EXIT_INTERRUPTED,
     EXIT_NEEDS_PERSON,
     EXIT_TERMINATED,
     ConfigError,
@@ -275,6 +276,9 @@ class Boundary(click.Group):
             if sigterm.unanswered():  # a stop no command body took (help, --version): it still stops
                 err.print("terminated.", soft_wrap=True)
                 sys.exit(EXIT_TERMINATED)
+            if sigterm.unanswered_interrupt():
+                err.print("interrupted.", soft_wrap=True)
+                sys.exit(EXIT_INTERRUPTED)
         except click.exceptions.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "python -m scraper"
             err.print(f"error: {exc.format_message()} (see: {where} --help)", soft_wrap=True)

@@ -15,6 +15,11 @@ the first only, later ones are noted and ignored while the command stops.  After
 (:func:`disarm`: before the summary is written) a SIGTERM is noted and ignored: how the run ended
 is decided and being recorded.  ``tests/test_sigterm.py`` sends two real SIGTERMs to a real
 process at each of these moments.
+
+Ctrl-C (SIGINT) is held the same way in the command line's own process (adversarial review 6, F4):
+``KeyboardInterrupt`` in the body as Python raises it, noted before the body (no traceback from an
+import), ignored after a stop was raised or the body ended; the first of the two signals decides
+the exit code (143 or 130), and the summary records that one.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from scraper.errors import TERMINATED, Terminated
 class _State:
     armed = False  # the command's body runs: a SIGTERM is raised there
     pending = False  # a SIGTERM arrived while nothing could stop cleanly yet (before the body)
+    pending_int = False  # ... or a Ctrl-C (the command line's own process only: see hold)
     raised = False  # Terminated was raised once in this command: later SIGTERMs are ignored
     ended = False  # the command's body has ended: later SIGTERMs are ignored
     late = False  # ... but noted: a wait that could last for ever (a FIFO's reader) gives up on it
@@ -47,10 +53,27 @@ def _on_sigterm(signum: int, frame: Any) -> None:
         STATE.raised = True
         TERMINATED.set()  # what a DuckDB query raises in its place does not say it was SIGTERM
         raise Terminated
-    if not STATE.raised and not STATE.ended:
+    if not STATE.raised and not STATE.ended and not STATE.pending_int:  # a Ctrl-C noted first stays first
         STATE.pending = True  # raised when the command's body starts (arm)
     if STATE.ended:
         STATE.late = True
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    """Ctrl-C in the command line's own process, held as SIGTERM is (adversarial review 6, F4).
+
+    In the command's body it raises ``KeyboardInterrupt`` as Python's own handler does, once; before
+    the body it is noted and raised when the body starts (no traceback from an import); after a stop
+    was raised (a SIGTERM just before it) or after the body, it is noted and ignored, so the exit code
+    is the one the summary records.
+    """
+    if STATE.armed and not STATE.raised:
+        STATE.raised = True
+        raise KeyboardInterrupt
+    if STATE.ended:
+        STATE.late = True
+    elif not STATE.raised and not STATE.pending:
+        STATE.pending_int = True
 
 
 def hold(*, process: bool = False) -> None:
@@ -62,6 +85,8 @@ def hold(*, process: bool = False) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     signal.signal(signal.SIGTERM, _on_sigterm)
+    if process:
+        signal.signal(signal.SIGINT, _on_sigint)
     if process and not _ATEXIT:
         _ATEXIT.append(True)
         atexit.register(_ignore_from_here)  # registered first: run last
@@ -87,6 +112,8 @@ def exiting(code: Any) -> None:
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, now)
+        if signal.getsignal(signal.SIGINT) is _on_sigint:  # the command line's own process: Ctrl-C alike
+            signal.signal(signal.SIGINT, now)
 
 
 def _ignore_from_here() -> None:
@@ -98,6 +125,7 @@ def _ignore_from_here() -> None:
     """
     with contextlib.suppress(ValueError, OSError):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def start() -> None:
@@ -114,10 +142,14 @@ def arm() -> None:
     """The command's body starts: a SIGTERM noted before it is raised now, one arriving later at once."""
     STATE.armed = True
     if STATE.pending and not STATE.raised:
-        STATE.pending = False
+        STATE.pending = STATE.pending_int = False
         STATE.raised = True
         TERMINATED.set()
         raise Terminated
+    if STATE.pending_int and not STATE.raised:
+        STATE.pending_int = False
+        STATE.raised = True
+        raise KeyboardInterrupt
 
 
 def disarm() -> None:
@@ -136,6 +168,11 @@ def unanswered() -> bool:
     return STATE.pending and not STATE.raised
 
 
+def unanswered_interrupt() -> bool:
+    """Whether a Ctrl-C arrived that no command body raised (none started: help, a usage error)."""
+    return STATE.pending_int and not STATE.raised
+
+
 def finish() -> None:
     """The command line is done: forget this command's SIGTERMs (a test's process runs many)."""
-    STATE.armed = STATE.pending = STATE.raised = STATE.ended = STATE.late = False
+    STATE.armed = STATE.pending = STATE.pending_int = STATE.raised = STATE.ended = STATE.late = False

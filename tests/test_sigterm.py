@@ -150,9 +150,12 @@ import os, signal, sys, time, runpy
 moment, *args = sys.argv[1:]
 
 
-def stop():  # a stop from outside, sent twice in a row
-    os.kill(os.getpid(), signal.SIGTERM)
-    os.kill(os.getpid(), signal.SIGTERM)
+SIGNALS = [getattr(signal, "SIG" + name) for name in os.environ.get("STOP_SIGNALS", "TERM,TERM").split(",")]
+
+
+def stop():  # a stop from outside, sent twice in a row (SIGTERM twice, or mixed with Ctrl-C's SIGINT)
+    for number in SIGNALS:
+        os.kill(os.getpid(), number)
 
 
 import scraper.cli as cli
@@ -240,6 +243,35 @@ def test_two_sigterms_at_any_moment_of_a_dumps_run_leave_its_line_summary_and_ex
     assert proc.returncode == EXIT_TERMINATED, (proc.returncode, stderr)
     assert lines[-1] == "terminated (SIGTERM): everything fetched so far is kept; run the same command to continue."
     assert written is not None and written["exit_code"] == 143 and written["error"] == "terminated", written
+    assert not (folder / "versions").exists()
+
+
+@pytest.mark.parametrize("moment", ["starting", "parsing", "running", "summary"])
+@pytest.mark.parametrize("signals", ["TERM,INT", "INT,TERM", "INT,INT"])
+def test_a_stop_mixed_with_ctrl_c_ends_as_its_first_signal_says_and_the_summary_agrees(
+    tmp_path: Path, dump_file: Path, moment: str, signals: str
+) -> None:
+    """SIGINT is held as SIGTERM is (adversarial review 6, F4): the first of two quick signals decides (143
+    terminated, or 130 interrupted), the second is ignored, the summary records the same code, and a Ctrl-C
+    while the command line starts is no traceback; once the run has ended, neither changes how it ended."""
+    from tests.test_dump_spans import SPEC as DUMP_SPEC
+
+    folder = write_spec(tmp_path / "ds", DUMP_SPEC)
+    summary = tmp_path / "summary.json"
+    args = ("dumps", str(folder), str(dump_file), "--summary", str(summary))
+    env = {**os.environ, "STOP_SIGNALS": signals}
+    proc = forked.Forked(forked.script(STOPPED_AT, moment, *args), env=env, stderr=forked.PIPE)
+    _, stderr = proc.communicate(timeout=60)
+    assert stderr is not None and "Traceback" not in stderr, stderr
+    written = json.loads(summary.read_text()) if summary.exists() else None
+    if moment == "summary":
+        assert proc.returncode == 0 and written is not None and written["exit_code"] == 0, (proc.returncode, stderr)
+        return
+    first = signals.split(",")[0]
+    code = EXIT_TERMINATED if first == "TERM" else 130
+    assert proc.returncode == code, (proc.returncode, stderr)
+    assert stderr.strip().splitlines()[-1].startswith("terminated" if first == "TERM" else "interrupted"), stderr
+    assert written is not None and written["exit_code"] == code, written
     assert not (folder / "versions").exists()
 
 
