@@ -229,16 +229,38 @@ def _full_writes(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
         monkeypatch.setattr(Dataset, "write_index", _Full(Dataset.write_index))
 
 
+def purged_since(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A copy of v0001, then the source purges a comment and publishes: (public, copy, a clean download)."""
+    dataset, public, copy, good = (tmp_path / n for n in ("dataset", "public", "copy", "good"))
+    ingest(dataset, [tree_file(tmp_path, "aaa", 12, 3)])
+    publish(dataset, public, allow_identifiable=True)
+    run_download(str(public), copy)
+    purge(dataset, [comment_names(copy)[5]])
+    publish(dataset, public, allow_identifiable=True)
+    run_download(str(public), good)
+    return public, copy, good
+
+
+@pytest.mark.parametrize("what", ["file", "manifest", "source purged"])
 @pytest.mark.parametrize("where", ["part", "link", "manifest", "purge", "swap", "index"])
 def test_a_full_disk_at_any_write_of_a_repair_leaves_the_old_version_or_the_repaired_one(
-    installed_once: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+    installed_once: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, what: str
 ) -> None:
-    public, good = installed_once
-    copy = fresh(installed_once, tmp_path / "copy")
+    """A damaged data file, that and a damaged manifest (adversarial review 6, F7), or a damaged file
+    of a version the source purged since (F6): a full disk at each write of the repair."""
+    if what == "source purged":
+        if where == "link":
+            pytest.skip("the source's purged version is fetched whole: nothing is linked")
+        public, copy, good = purged_since(tmp_path)
+    else:
+        public, good = installed_once
+        copy = fresh(installed_once, tmp_path / "copy")
     if where == "purge":  # the purge is applied again only to a copy that purged something itself
         purge(copy, [comment_names(copy)[3]])
         good = Path(shutil.copytree(copy, tmp_path / "purged"))
     damage(copy / "versions/v0001/comments.parquet", "overwrite", 100)
+    if what == "manifest":
+        (copy / "versions/v0001/manifest.json").write_text('{"broken')
     damaged = installed_bytes(copy)
     with monkeypatch.context() as patch:
         _full_writes(patch, where)
@@ -289,11 +311,134 @@ def test_a_kill_during_a_repair_leaves_the_damaged_file_whole_and_a_rerun_repair
     assert validate(copy).valid and not (copy / ".download").exists()
 
 
-def test_a_damaged_installed_manifest_is_named_not_taken_for_another_version(
+@pytest.mark.parametrize("how", ["delete", "not json", "empty object", "not a manifest", "truncated"])
+@pytest.mark.parametrize("own_purge", [False, True])
+def test_a_damaged_or_missing_installed_manifest_is_repaired_with_the_copys_purges(
+    installed_once: tuple[Path, Path], tmp_path: Path, how: str, own_purge: bool
+) -> None:
+    """The same v0001 with its manifest.json gone or broken is repaired, not "a different v0001"
+    (adversarial review 6, F7); the copy's own purge stays applied."""
+    public, _ = installed_once
+    copy = fresh(installed_once, tmp_path / "copy")
+    mine = comment_names(copy)[3]
+    if own_purge:
+        purge(copy, [mine])
+    before = installed_bytes(copy)
+    manifest = copy / "versions/v0001/manifest.json"
+    text = manifest.read_text()
+    if how == "delete":
+        manifest.unlink()
+    else:
+        broken = {"not json": '{"broken', "empty object": "{}", "not a manifest": '{"version": 5}'}
+        manifest.write_text(broken.get(how, text[: len(text) // 2]))
+    result = CliRunner().invoke(main, ["download", str(public), "--to", str(copy)])
+    assert result.exit_code == 0 and "repaired in" in result.stderr and "manifest.json" in result.stderr, result.output
+    assert status_of(copy, mine) == (("purged", "") if own_purge else status_of(public, mine))
+    assert validate(copy).valid and not (copy / ".download").exists()
+    if own_purge:
+        assert (copy / "versions/v0001/comments.parquet").read_bytes() != (
+            public / "versions/v0001/comments.parquet"
+        ).read_bytes()
+    else:
+        assert installed_bytes(copy) == before
+    assert run_download(str(public), copy)["repaired"] == []
+
+
+def test_a_damaged_manifest_over_files_of_another_version_is_named_and_left_alone(
     installed_once: tuple[Path, Path], tmp_path: Path
 ) -> None:
     public, _ = installed_once
     copy = fresh(installed_once, tmp_path / "copy")
-    (copy / "versions/v0001/manifest.json").write_text("{}")
+    version = copy / "versions/v0001"
+    for name in LISTED:
+        damage(version / name, "append", 0)
+    (version / "manifest.json").write_text('{"broken')
+    before = installed_bytes(copy)
     result = CliRunner().invoke(main, ["download", str(public), "--to", str(copy)])
-    assert result.exit_code == EXIT_NEEDS_PERSON and "v0001" in result.stderr
+    assert result.exit_code == EXIT_NEEDS_PERSON, result.output
+    line = result.stderr.strip()
+    assert "\n" not in line and "manifest.json is missing or damaged" in line and "move" in line
+    assert "different" not in line and installed_bytes(copy) == before
+
+
+@pytest.mark.parametrize("how", ["overwrite", "truncate", "delete"])
+@pytest.mark.parametrize("own_purge", [False, True])
+def test_a_damaged_copy_the_source_purged_since_is_repaired_and_purged(
+    tmp_path: Path, how: str, own_purge: bool
+) -> None:
+    """The source purged v0001 since, and the copy's comments.parquet is damaged: the source's purged
+    file is taken and the copy's own purge applied to it again (adversarial review 6, F6)."""
+    dataset, public, copy = tmp_path / "dataset", tmp_path / "public", tmp_path / "copy"
+    ingest(dataset, [tree_file(tmp_path, "aaa", 12, 3)])
+    publish(dataset, public, allow_identifiable=True)
+    run_download(str(public), copy)
+    names = comment_names(copy)
+    mine, theirs = names[3], names[5]
+    if own_purge:
+        purge(copy, [mine])
+    purge(dataset, [theirs])
+    publish(dataset, public, allow_identifiable=True)
+    damage(copy / "versions/v0001/comments.parquet", how, 100)
+    result = CliRunner().invoke(main, ["download", str(public), "--to", str(copy)])
+    assert result.exit_code == 0 and "comments.parquet" in result.stderr, result.output
+    assert status_of(copy, theirs) == ("purged", "")
+    if own_purge:
+        assert status_of(copy, mine) == ("purged", "")
+    assert validate(copy).valid and not (copy / ".download").exists()
+    assert run_download(str(public), copy)["repaired"] == []
+
+
+def test_a_damaged_copy_the_source_purged_without_its_own_record_is_not_repaired(tmp_path: Path) -> None:
+    dataset, public, copy = tmp_path / "dataset", tmp_path / "public", tmp_path / "copy"
+    ingest(dataset, [tree_file(tmp_path, "aaa", 12, 3)])
+    publish(dataset, public, allow_identifiable=True)
+    run_download(str(public), copy)
+    names = comment_names(copy)
+    purge(copy, [names[3]])
+    (copy / PURGES_FILE).unlink()
+    purge(dataset, [names[5]])
+    publish(dataset, public, allow_identifiable=True)
+    damage(copy / "versions/v0001/comments.parquet", "overwrite", 100)
+    before = installed_bytes(copy)
+    result = CliRunner().invoke(main, ["download", str(public), "--to", str(copy)])
+    assert result.exit_code == EXIT_NEEDS_PERSON and "could bring purged text back" in result.stderr, result.output
+    assert "published copy (download)" not in result.stderr and installed_bytes(copy) == before
+
+
+@pytest.mark.parametrize("linked", ["version", "versions"])
+def test_a_copy_whose_version_folder_is_a_symbolic_link_is_refused_and_left_as_it_is(
+    installed_once: tuple[Path, Path], tmp_path: Path, linked: str
+) -> None:
+    """A version moved to another disk and linked back: one line, exit 1, nothing changed
+    (adversarial review 6, F8), damaged or not."""
+    public, _ = installed_once
+    copy = fresh(installed_once, tmp_path / "copy")
+    elsewhere = tmp_path / "otherdisk"
+    elsewhere.mkdir()
+    moved = copy / "versions/v0001" if linked == "version" else copy / "versions"
+    shutil.move(moved, elsewhere / moved.name)
+    moved.symlink_to(elsewhere / moved.name)
+    damage(copy / "versions/v0001/comments.parquet", "overwrite", 7)
+    before = {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()}
+    result = CliRunner().invoke(main, ["download", str(public), "--to", str(copy)])
+    assert result.exit_code == EXIT_NEEDS_PERSON, result.output
+    assert (
+        result.stderr.count("\n") == 1 and "symbolic link" in result.stderr and "nothing was changed" in result.stderr
+    )
+    assert moved.is_symlink() and {p: p.read_bytes() for p in sorted(tmp_path.rglob("*")) if p.is_file()} == before
+
+
+@given(cut=st.floats(0, 1, exclude_max=True), junk=st.binary(max_size=8))
+@settings(max_examples=examples(10), deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_an_installed_manifest_cut_anywhere_is_repaired(
+    installed_once: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory, cut: float, junk: bytes
+) -> None:
+    """A manifest.json cut at any byte (a crash, a full disk elsewhere), junk after the cut or not (F7)."""
+    public, good = installed_once
+    copy = fresh(installed_once, tmp_path_factory.mktemp("copy") / "copy")
+    manifest = copy / "versions/v0001/manifest.json"
+    data = manifest.read_bytes()
+    manifest.write_bytes(data[: int(cut * len(data))] + junk)
+    result = run_download(str(public), copy)
+    assert result["repaired"] == ["manifest.json"] and result["downloaded"] == []
+    assert installed_bytes(copy) == installed_bytes(good) and validate(copy).valid

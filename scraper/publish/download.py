@@ -7,7 +7,10 @@ while hashing it, checks bytes and sha256, and renames the folder into
 ``target/versions/`` only when all are right.  A rerun skips the staged files
 that already verify, so a cut connection costs only the file it cut.  Over an
 installed version, a rerun hashes its files against its manifest and repairs a
-damaged or missing one (fetched again, the version swapped in at once).
+damaged or missing one (fetched again, the version swapped in at once); a damaged
+manifest, or a damaged file of a version the source purged since, is repaired too, the
+copy's own purges applied again.  A symbolic link for ``versions/`` or a version folder
+is refused before anything changes.
 
 A source is not trusted: names that would land outside ``target`` are refused;
 a body is cut off at the size the manifest gives (index and manifest at
@@ -51,6 +54,7 @@ from scraper.errors import (
     storage_error,
 )
 from scraper.sources.pacing import retry_after_seconds
+from scraper.store.links import symlinks
 from scraper.store.lock import dataset_lock
 from scraper.store.purge import (
     PURGES_FILE,
@@ -404,6 +408,7 @@ def _download_locked(
     if not isinstance(vid, str) or vid not in entries:
         known = ", ".join(entries) or "none"
         raise InputError(f"{source} has no version {vid!r} (versions: {known})")
+    _refuse_linked_versions(target)
     purges = _Purges(source, target, fetcher)
     result = _install(source, target, vid, entries[vid], fetcher, on_progress, until, purges, entries=entries)
     # A purge at the source reaches this copy: every installed version the source rewrote by a
@@ -427,6 +432,18 @@ def _download_locked(
     return result
 
 
+def _refuse_linked_versions(target: Path) -> None:
+    """Stop before anything changes when ``versions/`` or a version folder is a symbolic link (adversarial
+    review 6, F8): the swap that repairs or purges a version would swap the link, not the folder."""
+    versions = target / "versions"
+    linked = [p for p in symlinks(target) if versions in (p, p.parent)]
+    if linked:
+        raise IntegrityError(
+            f"{linked[0]} is a symbolic link; download keeps versions as plain folders: move the folder it points "
+            "at in place of the link, then run download again; nothing was changed"
+        )
+
+
 def _same_dataset(target: Path, manifest: dict[str, Any], where: str, entries: dict[str, dict[str, Any]]) -> None:
     """Refuse a version of another dataset than the one ``target`` holds (adversarial review 5, F10).
 
@@ -439,11 +456,16 @@ def _same_dataset(target: Path, manifest: dict[str, Any], where: str, entries: d
     held = Dataset(target).versions()
     if not held:
         return
-    latest = target / "versions" / held[-1] / "manifest.json"
-    mine = _read_json(latest)
-    if not isinstance(mine, dict):
-        return  # the copy's own damage is check_store's to name
-    ours_at_source = entries.get(held[-1], {}).get("manifest_sha256")
+    mine, latest = None, None
+    for held_vid in reversed(held):  # the latest whose manifest is intact (a damaged one is repaired later)
+        latest = target / "versions" / held_vid / "manifest.json"
+        found = _read_json(latest)
+        if isinstance(found, dict) and not manifest_problem(found, held_vid):
+            mine = found
+            break
+    if mine is None or latest is None:
+        return  # no intact manifest to compare with: the copy's own damage is repaired or named later
+    ours_at_source = entries.get(held_vid, {}).get("manifest_sha256")
     if ours_at_source is not None and ours_at_source == sha256_file(latest):
         return
     for field, what in (("dataset", "dataset"), ("pseudonymization", "pseudonym key")):
@@ -519,8 +541,15 @@ def _install(
     replace = False
     if final.is_dir():
         old = _installed_manifest(installed) if installed.is_file() else {}
-        relation = purge_relation(manifest, old) if old else "different"
-        if (installed.is_file() and sha256_file(installed) == entry["manifest_sha256"]) or relation == "held":
+        same = installed.is_file() and sha256_file(installed) == entry["manifest_sha256"]
+        if not same and (not old or manifest_problem(old, vid)):
+            # the installed manifest is missing or damaged: its files are hashed against the source's
+            # (adversarial review 6, F7); the copy's own purges are those its purge record names
+            return _verify_or_repair(
+                source, target, vid, manifest, manifest_bytes, None, fetcher, on_progress, until, purges
+            )
+        relation = purge_relation(manifest, old)
+        if same or relation == "held":
             # the same version, or the same with the copy's own purges on top: its files are hashed
             # against the installed manifest, and only a damaged or missing one is fetched again
             return _verify_or_repair(
@@ -546,11 +575,25 @@ def _install(
             downloaded.append(name)
     finally:
         _drop_if_empty(staging)  # a download that failed before its first file leaves no empty folder
+    broken: list[str] = []
     if replace:
         claimed = new_purge_names(manifest, old)
         if claimed is None:  # manifests that name no fullnames: the source's purge record names them
             claimed = purges.source_names
-        if problem := purge_rewrite_problem(final, staging, manifest["files"], claimed, purges.local_names):
+        # a damaged installed file cannot be compared with the purged one: it is taken from the source,
+        # purged again by the copy's own purges (adversarial review 6, F6); the intact ones are compared
+        broken = [name for name, info in listed_files(old) if not (is_file_name(name) and _intact(final / name, info))]
+        lost = new_purge_names(old, manifest)  # what the copy purged itself
+        if broken and (lost is None or not lost <= purges.names):
+            shutil.rmtree(staging, ignore_errors=True)
+            _drop_if_empty(staging)
+            raise IntegrityError(
+                f"{final / broken[0]} is damaged, and the copy's purge record ({PURGES_FILE}) does not name every "
+                f"item this {vid} was purged of, so taking {source}'s {vid} could bring purged text back; restore "
+                f"{final} from a backup, or move it out of versions/ and run download again knowingly"
+            )
+        intact = {name: info for name, info in manifest["files"].items() if name not in broken}
+        if problem := purge_rewrite_problem(final, staging, intact, claimed, purges.local_names):
             shutil.rmtree(staging, ignore_errors=True)  # nothing to resume: the same answer is refused again
             _drop_if_empty(staging)
             raise IntegrityError(
@@ -578,6 +621,7 @@ def _install(
         "skipped": skipped,
         "already_installed": False,
         "replaced": replace,
+        "repaired": broken,
     }
 
 
@@ -598,7 +642,7 @@ def _verify_or_repair(
     vid: str,
     manifest: dict[str, Any],
     manifest_bytes: bytes,
-    installed: dict[str, Any],
+    installed: dict[str, Any] | None,
     fetcher: Fetcher,
     on_progress: Callable[[str, int, int | None], None] | None,
     until: float,
@@ -611,19 +655,31 @@ def _verify_or_repair(
     ``.download/`` (the intact files the source has unchanged linked, never fetched again; the others
     fetched and verified), the copy's own purges applied again, and the staged folder swapped in at
     once, so a kill leaves the old version or the repaired one, never a half file.
+
+    ``installed`` None: the installed manifest is missing or damaged.  The files are hashed against
+    the source's manifest instead, and the version repaired (its manifest too) when at least one of
+    them is the source's (else it may be another ``vid``, and is left alone); the copy's own purges
+    are those its purge record names, which ``purge`` writes before it rewrites any file.
     """
     final = target / "versions" / vid
-    if problem := manifest_problem(installed, vid):
+    if installed is not None and (problem := manifest_problem(installed, vid)):
         raise IntegrityError(
             f"{final / 'manifest.json'} is malformed ({problem}); move {final} out of versions/ and run download again"
         )
-    listed = {_safe_name(name, f"{final}/manifest.json"): info for name, info in listed_files(installed)}
+    own = installed if installed is not None else manifest
+    listed = {_safe_name(name, f"{final}/manifest.json"): info for name, info in listed_files(own)}
     damaged = [name for name, info in listed.items() if not _intact(final / name, info)]
     result = {"version": vid, "path": str(final), "already_installed": True, "replaced": False}
-    if not damaged:
+    if installed is None:
+        if len(damaged) == len(listed):
+            raise IntegrityError(
+                f"{final / 'manifest.json'} is missing or damaged, and no file of {final} is {source}'s {vid}, so it "
+                f"may be another {vid}; nothing was changed: move {final} aside and run download again"
+            )
+    elif not damaged:
         return {**result, "downloaded": [], "skipped": sorted(listed), "repaired": []}
-    lost = new_purge_names(installed, manifest)  # what the copy purged itself: the repair must purge it again
-    if lost is None or not lost <= purges.names:
+    lost = new_purge_names(installed, manifest) if installed is not None else set()
+    if lost is None or not lost <= purges.names:  # what the copy purged itself: the repair must purge it again
         raise IntegrityError(
             f"{final / damaged[0]} is damaged, and the copy's purge record ({PURGES_FILE}) does not name every item "
             f"this {vid} was purged of, so fetching it again could bring purged text back; restore {final} from a "
@@ -654,7 +710,8 @@ def _verify_or_repair(
     replace_dir(staging, final)  # one atomic swap: the damaged folder or the repaired one
     Dataset(target).write_index()
     shutil.rmtree(target / ".download", ignore_errors=True)
-    return {**result, "downloaded": downloaded, "skipped": kept, "repaired": damaged}
+    repaired = damaged if installed is not None else ["manifest.json", *damaged]
+    return {**result, "downloaded": downloaded, "skipped": kept, "repaired": repaired}
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
