@@ -143,16 +143,28 @@ def test_the_cli_says_what_it_repaired_and_what_it_verified(installed_once: tupl
 
 @pytest.mark.parametrize("name", LISTED)
 def test_a_copy_purged_by_itself_is_repaired_with_its_purge_applied_again(
-    installed_once: tuple[Path, Path], tmp_path: Path, name: str
+    installed_once: tuple[Path, Path], tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The copy's own purge rewrote comments.parquet and the card: a damaged one is fetched from the
-    source and purged again; a damaged file the purge left alone is fetched as it is."""
+    source and purged again, dated as its purge record dates it (not when the repair ran: the test's
+    clock is a year on by then); a damaged file the purge left alone is fetched as it is."""
+    from datetime import UTC, datetime
+
+    from scraper.publish import download as download_module
+
     public, _ = installed_once
     copy = fresh(installed_once, tmp_path / "copy")
     mine = comment_names(copy)[3]
     purge(copy, [mine])
     purged = installed_bytes(copy)
     damage(copy / "versions/v0001" / name, "overwrite", 7)
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Later:  # type: ignore[override]
+            return cls(2099, 1, 1, tzinfo=UTC)
+
+    monkeypatch.setattr(download_module, "datetime", Later)
     result = run_download(str(public), copy)
     assert result["repaired"] == [name]
     assert status_of(copy, mine) == ("purged", "")

@@ -388,6 +388,8 @@ class _Purges:
         self.source_names = {n for entry in incoming for n in entry["fullnames"]}
         self.names = self.local_names | self.source_names
         self.path = path
+        dates = [str(entry["at"]) for entry in self.merged if isinstance(entry, dict) and entry.get("at")]
+        self.when = max(dates) if dates else None
 
     def write(self) -> None:
         """Keep the merged record beside the copy (the copy's own purges first, never lost)."""
@@ -601,7 +603,7 @@ def _install(
                 f"refusing it, the installed {vid} is kept as it is: ask the source, or download into another folder"
             )
     (staging / "manifest.json").write_bytes(manifest_bytes)
-    _reapply_purges(staging, purges.names)
+    _reapply_purges(staging, purges.names, purges.when)
     final.parent.mkdir(parents=True, exist_ok=True)
     if replace:
         replace_dir(staging, final)  # one atomic swap; the old, unpurged files are removed
@@ -706,7 +708,7 @@ def _verify_or_repair(
             _fetch_verified(fetcher, f"{rel}/{name}", path, info, on_progress, until)
             downloaded.append(name)
     (staging / "manifest.json").write_bytes(manifest_bytes)
-    _reapply_purges(staging, purges.names)
+    _reapply_purges(staging, purges.names, purges.when)
     replace_dir(staging, final)  # one atomic swap: the damaged folder or the repaired one
     Dataset(target).write_index()
     shutil.rmtree(target / ".download", ignore_errors=True)
@@ -732,13 +734,17 @@ def _drop_if_empty(staging: Path) -> None:
             return  # not empty: a resumable part
 
 
-def _reapply_purges(staging: Path, names: set[str]) -> None:
-    """Purge ``names`` from the version staged for install (the copy's own purges and the source's record)."""
+def _reapply_purges(staging: Path, names: set[str], when: str | None = None) -> None:
+    """Purge ``names`` from the version staged for install (the copy's own purges and the source's record).
+
+    ``when``: the time the purge record gives (its latest), so a version purged again reads as it did
+    (a repair gives back the bytes the copy held, not a manifest dated now); now when it gives none.
+    """
     if not names:
         return
     stage = staging.with_name(f"{staging.name}.purge")
     try:
-        if purge_folder(staging, stage, names, datetime.now(UTC).isoformat(timespec="seconds")):
+        if purge_folder(staging, stage, names, when or datetime.now(UTC).isoformat(timespec="seconds")):
             replace_dir(stage, staging)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
