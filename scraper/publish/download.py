@@ -751,10 +751,7 @@ def _reapply_purges(staging: Path, names: set[str], when: str | None = None) -> 
 
 
 def _installed_manifest(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    value = _read_json(path)  # (also a manifest nested too deeply to read: {} as for any damage)
     return value if isinstance(value, dict) else {}
 
 
