@@ -54,7 +54,7 @@ from scraper.sources import names
 
 SPEC_FILE = "dataset.toml"
 MAX_SPEC_BYTES = 1 << 20  # a spec is a page of text; a bigger file is something else
-_THREAD_URL = re.compile(r"(?:/comments/|redd\.it/)([a-z0-9]+)", re.IGNORECASE)
+_THREAD_URL = re.compile(r"(?:/comments/|/gallery/|redd\.it/)([a-z0-9]+)", re.IGNORECASE)
 _THREAD_ID = re.compile(r"^(?:t3_)?([a-z0-9]{1,13})$", re.IGNORECASE)
 
 

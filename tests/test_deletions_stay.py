@@ -115,6 +115,15 @@ STATUS_DATA = {
 }
 
 
+def finality(sightings: list[tuple[str, int]], status: str) -> int:
+    """How final a sighting's status is: an author's and an account's deletion cannot be undone on Reddit; a
+    removal can, but once a sighting showed the account deleted, the thing can only be removed and approved
+    again, so a removal then ranks with the account's deletion (adversarial review 7 F5)."""
+    if status == "removed" and any(seen == "account_deleted" for seen, _ in sightings):
+        return 1
+    return {"deleted": 2, "account_deleted": 1}.get(status, 0)
+
+
 @settings(max_examples=examples(80), deadline=None)
 @given(sightings=st.lists(st.tuples(st.sampled_from(sorted(STATUS_DATA)), st.integers(0, 4)), min_size=1, max_size=8))
 def test_the_in_memory_harvest_keeps_the_most_final_then_the_newest_sighting(
@@ -125,7 +134,53 @@ def test_the_in_memory_harvest_keeps_the_most_final_then_the_newest_sighting(
         data = {"id": "c", "name": "t1_c", "n": n, **STATUS_DATA[status]}
         harvest.add("t1", data, T0 + timedelta(seconds=second), "reddit-api", False)
     kept = harvest.comments["t1_c"].data
-    final = {"deleted": 2, "account_deleted": 1}  # cannot be undone on Reddit; a removal can
-    best = max(range(len(sightings)), key=lambda i: (final.get(sightings[i][0], 0), sightings[i][1], i))
+    best = max(range(len(sightings)), key=lambda i: (finality(sightings, sightings[i][0]), sightings[i][1], i))
     assert kept["n"] == best
     assert str(thing_status(kept, "t1")) == sightings[best][0]
+
+
+def dated_trees(tmp: Path, sightings: list[tuple[str, int]]) -> list[Path]:
+    """The real gx8r8z tree once per sighting, ``fx1bybl`` shown with that status, dated that many days on."""
+    files = []
+    for n, (status, day) in enumerate(sightings):
+        tree = json.loads(GX8R8Z.read_text(encoding="utf-8"))["response"]["json"]
+        stack = list(tree[1]["data"]["children"])
+        while stack:
+            thing = stack.pop()
+            if thing["kind"] == "t1" and thing["data"]["id"] == "fx1bybl":
+                thing["data"].update(STATUS_DATA[status], score=n)
+                if status != "visible":
+                    thing["data"].pop("author_fullname", None)
+            elif thing["kind"] == "t1" and thing["data"]["replies"]:
+                stack.extend(thing["data"]["replies"]["data"]["children"])
+        url = "https://oauth.reddit.com/comments/gx8r8z/"
+        files.append(answer(tmp, f"tree{n}.json", url, tree, T0 + timedelta(days=day)))
+    return files
+
+
+@pytest.mark.skipif(not GX8R8Z.is_file(), reason="../shared/reddit/samples is not present")
+@settings(max_examples=examples(6), deadline=None)
+@given(sightings=st.lists(st.tuples(st.sampled_from(sorted(STATUS_DATA)), st.integers(0, 3)), min_size=2, max_size=4))
+def test_both_builds_keep_the_most_final_then_the_newest_sighting(
+    tmp_path_factory: pytest.TempPathFactory, sightings: list[tuple[str, int]]
+) -> None:
+    """The streaming build and the in-memory one pick the sighting the rule picks, e.g. an account deleted in
+    2020, the comment removed by a moderator six years later: removed, with the later score (F5)."""
+    tmp = tmp_path_factory.mktemp("sightings")
+    files = dated_trees(tmp, sightings)
+    best = max(range(len(sightings)), key=lambda i: (finality(sightings, sightings[i][0]), sightings[i][1], i))
+    for name, build in (("fast", streamed), ("models", reference)):
+        manifest = build(tmp / name, files)
+        row = next(r for r in tables(tmp / name, manifest)["comments"].to_pylist() if r["id"] == "fx1bybl")
+        assert (row["status"], row["score"]) == (sightings[best][0], best), name
+
+
+@pytest.mark.skipif(not GX8R8Z.is_file(), reason="../shared/reddit/samples is not present")
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_a_removal_after_the_account_was_deleted_is_kept(tmp_path: Path, order: tuple[int, int]) -> None:
+    """F5: an account-deleted sighting (2026-12-01) and a moderator's removal a day later, in either order."""
+    files = dated_trees(tmp_path, [("account_deleted", 0), ("removed", 1)])
+    files = [files[i] for i in order]
+    for name, build in (("fast", streamed), ("models", reference)):
+        manifest = build(tmp_path / name, files)
+        assert status_and_body(tmp_path / name, manifest) == ("removed", ""), name

@@ -125,3 +125,26 @@ def test_no_request_leaves_with_an_unchecked_name() -> None:
                 call()
         assert client.request_count == 0
         assert server.count() == 0  # not even the token request
+
+
+@settings(max_examples=examples(60), deadline=None)
+@given(
+    number=st.integers(1, 36**7 - 1),
+    form=st.sampled_from(
+        [
+            "https://www.reddit.com/r/MachineLearning/comments/{id}/to_those_of_you/",
+            "https://old.reddit.com/r/MachineLearning/comments/{id}/",
+            "https://www.reddit.com/gallery/{id}",  # a gallery post's link (WIRE-FORMAT §6), F10
+            "https://redd.it/{id}",
+            "t3_{id}",
+            "{id}",
+        ]
+    ),
+)
+def test_every_form_of_a_thread_link_gives_its_id(number: int, form: str) -> None:
+    from scraper.fake_reddit.generate import base36
+    from scraper.spec import thread_id
+
+    ident = base36(number)
+    assert thread_id(form.format(id=ident)) == ident
+    assert thread_id(form.format(id=ident.upper())) == ident

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from schemas import Status
 from scraper.errors import InputError
 from scraper.normalize.archive import ARCHIVE_ORIGIN, archive_kind, harvest_archive_answer
 from scraper.normalize.ids import lower_id
-from scraper.normalize.status import gone_rank
+from scraper.normalize.status import GONE_RANK, gone_rank, marked_status
 from scraper.sources.endpoints import SEARCH, TOKEN, endpoint_of, subtree_comment
 
 THREAD_PATH = re.compile(r"/comments/([a-z0-9]+)/?$", re.IGNORECASE)
@@ -57,6 +58,16 @@ class Harvest:
     """Per thing, the sighting of Reddit's that would be kept if only those the models take counted."""
     fitting_archived: dict[str, Seen] = field(default_factory=dict)
     """The same among the archive's sightings (adversarial review 4 F4: the newest that fits wins)."""
+    account_gone: set[str] = field(default_factory=set)
+    """Things a sighting showed with their account deleted: a removal of one ranks with that deletion."""
+
+    def _rank(self, name: str, data: dict[str, Any], kind: str) -> int:
+        """:func:`~scraper.normalize.status.gone_rank`, a removal ranking with the account's deletion once a
+        sighting showed the thing's account deleted (as the merge does, adversarial review 7 F5)."""
+        rank = gone_rank(data, kind)
+        if rank == 0 and name in self.account_gone and marked_status(data, kind) == Status.REMOVED:
+            return GONE_RANK[Status.ACCOUNT_DELETED.value]
+        return rank
 
     def add(self, kind: str, data: dict[str, Any], seen_at: datetime, source: str, absolute: bool) -> None:
         """Keep the newest sighting of a thing; but one showing a deletion Reddit cannot undo wins over every
@@ -68,12 +79,14 @@ class Harvest:
         # ids in Reddit's case (normalize/ids.py); the data stays as seen (a quarantined thing's raw JSON)
         table = self.submissions if kind == "t3" else self.comments
         old = table.get(name)
-        rank = gone_rank(data, kind)
-        if old is None or (rank, seen_at) >= (gone_rank(old.data, kind), old.retrieved_at):
+        if marked_status(data, kind) == Status.ACCOUNT_DELETED:
+            self.account_gone.add(name)
+        rank = self._rank(name, data, kind)
+        if old is None or (rank, seen_at) >= (self._rank(name, old.data, kind), old.retrieved_at):
             absolute = absolute or (old.depth_is_absolute if old and "depth" not in data else False)
             table[name] = Seen(data, seen_at, source, absolute)
         good = self.fitting.get(name)
-        if (good is None or (rank, seen_at) >= (gone_rank(good.data, kind), good.retrieved_at)) and fits(
+        if (good is None or (rank, seen_at) >= (self._rank(name, good.data, kind), good.retrieved_at)) and fits(
             kind, Seen(data, seen_at, source, absolute)
         ):
             self.fitting[name] = Seen(data, seen_at, source, absolute)

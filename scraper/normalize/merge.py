@@ -247,12 +247,26 @@ def _gone_rank(table: pa.Table) -> pa.Array:
     answer that still shows the text is a stale copy (a refresh's tree refetch served from a cache
     after ``/api/info`` showed ``[deleted]``).  Among sightings of one rank the newest wins, as before.
     An archive's sighting ranks 0: its own facts decide (docs/ARCHIVES.md).
+
+    A removal ranks with the account's deletion when some sighting of Reddit's shows the thing's
+    account deleted (adversarial review 7 F5): once the account is gone, the thing can still be
+    removed and approved again, so among those two the newest decides, and only a sighting still
+    showing the author is stale.  The sightings of a thing are all in ``table`` (the merge holds
+    whole keys).
     """
     status = table["status"]
+    from_archive = pc.fill_null(table["_arch"], False)
     rank = pa.repeat(pa.scalar(0, pa.int8()), table.num_rows)
     for value, gone in GONE_RANK.items():
         rank = pc.if_else(pc.fill_null(pc.equal(status, value), False), pa.scalar(gone, pa.int8()), rank)
-    return pc.if_else(pc.fill_null(table["_arch"], False), pa.scalar(0, pa.int8()), rank)
+    account_gone = pc.and_(pc.fill_null(pc.equal(status, Status.ACCOUNT_DELETED.value), False), pc.invert(from_archive))
+    if pc.any(account_gone).as_py():
+        keys = pc.unique(table["_key"].filter(account_gone))
+        removed_after = pc.and_(
+            pc.fill_null(pc.equal(status, Status.REMOVED.value), False), pc.is_in(table["_key"], value_set=keys)
+        )
+        rank = pc.if_else(removed_after, pa.scalar(GONE_RANK[Status.ACCOUNT_DELETED.value], pa.int8()), rank)
+    return pc.if_else(from_archive, pa.scalar(0, pa.int8()), rank)
 
 
 #: The newest sighting wins (after the deletions Reddit cannot undo), a later one winning a tie ...

@@ -38,6 +38,8 @@ _UNSET_WORDS = frozenset({"", "false", "0", "no", "n", "null", "none"})
 #: approve the item again), and so can nothing else.  Among Reddit's sightings of one thing, one
 #: with a higher rank wins over any with a lower rank, however much newer: a later answer that
 #: still shows the text is a stale copy (a cached listing or tree), not the item coming back.
+#: A removal ranks with the account's deletion (1) among the sightings of a thing one of which showed
+#: its account deleted: ``merge._gone_rank`` and ``Harvest._rank`` apply that.
 GONE_RANK: dict[str, int] = {Status.DELETED.value: 2, Status.ACCOUNT_DELETED.value: 1}
 
 
