@@ -52,9 +52,11 @@ SIGHTING = st.fixed_dictionaries(
 
 # The queries the merge ran before runs (merge.py until 2026-12-02), the reference.
 # fa (adv3 F6): a deletion Reddit cannot undo (merge._gone_rank) before the newest, archive sightings excepted
+# adv7 F5: a removal ranks with the account's deletion once a sighting of Reddit's showed the account deleted
 _GONE = (
     "CASE WHEN coalesce(_arch, false) THEN 0 "
-    "WHEN status = 'deleted' THEN 2 WHEN status = 'account_deleted' THEN 1 ELSE 0 END"
+    "WHEN status = 'deleted' THEN 2 WHEN status = 'account_deleted' THEN 1 "
+    "WHEN status = 'removed' AND _account_gone THEN 1 ELSE 0 END"
 )
 _ORDER = {
     False: f"{_GONE} DESC, retrieved_at DESC, _seq DESC",
@@ -67,7 +69,11 @@ SELECT *,
     CASE WHEN row_number() OVER (PARTITION BY _key ORDER BY {order}) = 1 AND _qfield IS NOT NULL
         THEN true END AS _refused,
     row_number() OVER (PARTITION BY _key ORDER BY _qfield IS NOT NULL, {order}) = 1 AS _wins
-FROM ({rows})
+FROM (
+    SELECT *, coalesce(bool_or(status = 'account_deleted' AND NOT coalesce(_arch, false))
+        OVER (PARTITION BY _key), false) AS _account_gone
+    FROM ({rows})
+)
 """
 _ALL = "SELECT * FROM {src}"
 _WITH_FACTS = """

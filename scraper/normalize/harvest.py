@@ -60,6 +60,11 @@ class Harvest:
     """The same among the archive's sightings (adversarial review 4 F4: the newest that fits wins)."""
     account_gone: set[str] = field(default_factory=set)
     """Things a sighting showed with their account deleted: a removal of one ranks with that deletion."""
+    _removals: dict[tuple[str, str], tuple[Seen, int]] = field(default_factory=dict, repr=False)
+    """Per thing (in ``comments``/``submissions``, and among those that fit), its newest removal and when it came."""
+    _arrived: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    """When each kept sighting came (its number among all), which settles ties as arrival order does."""
+    _arrivals: int = 0
 
     def _rank(self, name: str, data: dict[str, Any], kind: str) -> int:
         """:func:`~scraper.normalize.status.gone_rank`, a removal ranking with the account's deletion once a
@@ -79,17 +84,40 @@ class Harvest:
         # ids in Reddit's case (normalize/ids.py); the data stays as seen (a quarantined thing's raw JSON)
         table = self.submissions if kind == "t3" else self.comments
         old = table.get(name)
-        if marked_status(data, kind) == Status.ACCOUNT_DELETED:
+        status = marked_status(data, kind)
+        account_now_gone = status == Status.ACCOUNT_DELETED and name not in self.account_gone
+        if status == Status.ACCOUNT_DELETED:
             self.account_gone.add(name)
+        self._arrivals += 1
         rank = self._rank(name, data, kind)
         if old is None or (rank, seen_at) >= (self._rank(name, old.data, kind), old.retrieved_at):
             absolute = absolute or (old.depth_is_absolute if old and "depth" not in data else False)
             table[name] = Seen(data, seen_at, source, absolute)
+            self._arrived[(kind, name)] = self._arrivals
+        seen = Seen(data, seen_at, source, absolute)
         good = self.fitting.get(name)
-        if (good is None or (rank, seen_at) >= (self._rank(name, good.data, kind), good.retrieved_at)) and fits(
-            kind, Seen(data, seen_at, source, absolute)
-        ):
-            self.fitting[name] = Seen(data, seen_at, source, absolute)
+        fitting: bool | None = None  # whether the models take it: asked only where it matters
+        if good is None or (rank, seen_at) >= (self._rank(name, good.data, kind), good.retrieved_at):
+            fitting = fits(kind, seen)
+            if fitting:
+                self.fitting[name] = seen
+                self._arrived[("fit", name)] = self._arrivals
+        if status == Status.REMOVED:  # the newest removal, which ranks higher once the account is seen gone
+            if fitting is None:
+                fitting = fits(kind, seen)
+            for slot, taken in ((kind, True), ("fit", fitting)):
+                best = self._removals.get((slot, name))
+                if taken and (best is None or seen_at >= best[0].retrieved_at):
+                    self._removals[(slot, name)] = (seen, self._arrivals)
+        if account_now_gone:  # a removal set aside when it ranked lower may win now (adversarial review 7 F5)
+            for slot, kept in ((kind, table), ("fit", self.fitting)):
+                removal, current = self._removals.get((slot, name)), kept.get(name)
+                if removal is None or current is None:
+                    continue
+                here = (self._rank(name, removal[0].data, kind), removal[0].retrieved_at, removal[1])
+                if here > (self._rank(name, current.data, kind), current.retrieved_at, self._arrived[(slot, name)]):
+                    kept[name] = removal[0]
+                    self._arrived[(slot, name)] = removal[1]
         if kind == "t3" and source.startswith("file:"):
             self.find(name, source)
 
