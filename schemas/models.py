@@ -142,7 +142,10 @@ class _Row(BaseModel):
         reddit="derived from body/selftext, author and removed_by_category (STATUS_RULES)",
     )
     retrieved_at: AwareDatetime = column(
-        "When the response holding this row arrived, UTC.",
+        "When the response holding this row arrived, UTC. For an ingested answer that does not say "
+        "(a plain saved body; a recorded one without a usable Date header): the earliest moment it can "
+        "have been fetched, the newest created_utc or edit time of any thing in it, so any sighting "
+        "dated later wins the merge (docs/OPERATIONS.md, Ingest).",
         example="2026-12-01T11:42:50Z",
         reddit="not Reddit's: the time the answer arrived (a saved file's Date header)",
     )

@@ -205,6 +205,7 @@ class VersionBuilder:
             "skipped_responses": list(seen.skipped),
             "not_kept": not_kept,
             "repaired": dict(sorted(seen.repaired.items())),
+            **({"escaping": dict(sorted(seen.escaping.items()))} if seen.escaping else {}),
             **stats,
         }
         extra: dict[str, Any] = {

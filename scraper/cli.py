@@ -826,6 +826,17 @@ def ingest(
     repaired = sum((stats.get("repaired") or {}).values())
     if repaired:
         err.print(f"repaired: {repaired} values that could not be stored (lone surrogates → U+FFFD)")
+    escaping = stats.get("escaping") or {}
+    if escaping.get("unescaped"):
+        err.print(
+            f"unescaped: {escaping['unescaped']} recorded answers asked for without raw_json=1 "
+            "(&lt; &gt; &amp; back to < > &)"
+        )
+    if escaping.get("unknown"):
+        err.print(
+            f"escaping unknown: {escaping['unknown']} plain saved bodies, stored as they are; one saved from "
+            "a request without raw_json=1 holds &lt; &gt; &amp; for < > & (docs/OPERATIONS.md, Ingest)"
+        )
     for skipped in stats["skipped_responses"][:20]:
         err.print(f"skipped {skipped}")
 

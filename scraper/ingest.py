@@ -9,6 +9,13 @@ Accepted files, recognised by content:
   format of ``../shared/reddit/samples/``;
 - a vcrpy cassette (``{"interactions": [...]}``) recorded against Reddit.
 
+An answer is dated by when it arrived (a record's ``received_at``, a recorded interaction's
+or cassette's Date header); one that does not say (a plain body, no usable Date) by the
+earliest moment it can have been fetched, the newest ``created_utc`` or edit time it shows
+(:meth:`Sightings.add_document`).  A recorded interaction or cassette whose request lacks
+``raw_json=1`` holds Reddit's HTML-escaped strings (WIRE-FORMAT §9): they are unescaped before
+reading (:func:`_unescaped`); a plain body's escaping is unknown, counted in ``stats.escaping``.
+
 By default the new version is the latest one with the input merged in: a thing
 seen again replaces its row when the new sighting is as new or newer
 (``retrieved_at``) and fits the models (one they refuse goes to the quarantine
@@ -35,6 +42,7 @@ from __future__ import annotations
 import ctypes
 import gzip
 import itertools
+import json
 import math
 import multiprocessing
 import os
@@ -46,7 +54,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -58,6 +66,7 @@ import pyarrow as pa
 from scraper.build import VersionBuilder, archive_overlay, pseudonymizer_for
 from scraper.errors import InputError, ScraperError, TransientError
 from scraper.normalize import wire
+from scraper.normalize.escaping import unescape_strings
 from scraper.normalize.policy import keep_rule
 from scraper.normalize.repair import storable
 from scraper.normalize.sightings import Sightings, SightingStats
@@ -166,10 +175,11 @@ class _Sink(Protocol):
         *,
         url: str,
         params: dict[str, Any],
-        seen_at: datetime,
+        seen_at: datetime | None,
         source: str,
         label: str = "",
         strict: bool = False,
+        escaping: str = "",
     ) -> object: ...
 
 
@@ -435,7 +445,9 @@ def read_file(path: Path, sightings: _Sink) -> None:
             return
     elif head != b"[":
         _parse(path, raw)  # raises with the reason: empty, not JSON, not text
-    sightings.add_document(raw, url="", params={}, seen_at=_now(), source=origin, label=str(path), strict=True)
+    sightings.add_document(
+        raw, url="", params={}, seen_at=None, source=origin, label=str(path), strict=True, escaping="unknown"
+    )
 
 
 def _read_tree_sample(raw: bytes, sightings: Sightings, origin: str, name: str) -> bool:
@@ -456,7 +468,9 @@ def _read_tree_sample(raw: bytes, sightings: Sightings, origin: str, name: str) 
         "source": sample.source,
     }
     record = _sample_record(doc, origin, name)
-    return record is not None and sightings.add_record(record, decoded=sample.response.json)
+    if record is None or record.get("escaping") == ESCAPED:
+        return False  # read with its body, which is unescaped first
+    return sightings.add_record(record, decoded=sample.response.json)
 
 
 def _read_parsed(path: Path, raw: bytes, sightings: _Sink, origin: str, name: str) -> None:
@@ -465,14 +479,12 @@ def _read_parsed(path: Path, raw: bytes, sightings: _Sink, origin: str, name: st
     if isinstance(doc, dict) and isinstance(doc.get("interactions"), list):
         _read_cassette(doc, sightings, origin, name)
     elif isinstance(doc, dict) and isinstance(doc.get("response"), dict) and isinstance(doc.get("request"), dict):
-        sightings.add_record(_sample_record(doc, origin, name))
+        sightings.add_record(_unescaped(_sample_record(doc, origin, name)))
     else:
-        sightings.add_document(doc, url="", params={}, seen_at=_now(), source=origin, label=name)
+        sightings.add_document(doc, url="", params={}, seen_at=None, source=origin, label=name, escaping="unknown")
 
 
 def _parse(path: Path, raw: bytes) -> Any:
-    import json
-
     if not raw.strip():
         raise InputError(f"{path}: is empty; give Reddit API responses saved as JSON")
     try:
@@ -507,7 +519,7 @@ def _read_sample(path: Path, raw: bytes, probe: _Probe, sightings: _Sink, origin
     if isinstance(record, dict) and isinstance(response.json, msgspec.Raw):
         record.pop("body", None)
         record["body"] = bytes(response.json)
-    sightings.add_record(record)
+    sightings.add_record(_unescaped(record))
 
 
 def _sample_record(doc: dict[str, Any], origin: str, label: str) -> Any:
@@ -532,6 +544,7 @@ def _sample_record(doc: dict[str, Any], origin: str, label: str) -> Any:
         "form": request.get("form"),
         "status": response.get("status", 200),
         "received_at": _http_date(source.get("response_date_header") or headers.get("date")),
+        "escaping": _escaping(url, params, request.get("form")),
     }
     if "json" in response:
         record["json"] = response["json"]
@@ -547,7 +560,7 @@ def _read_cassette(doc: Any, sightings: _Sink, origin: str, name: str) -> None:
         sightings.add_record(None)
         return
     for number, interaction in enumerate(interactions):
-        sightings.add_record(_cassette_record(interaction, origin, f"{name}#{number}"))
+        sightings.add_record(_unescaped(_cassette_record(interaction, origin, f"{name}#{number}")))
 
 
 def _cassette_record(interaction: Any, origin: str, label: str) -> Any:
@@ -568,16 +581,60 @@ def _cassette_record(interaction: Any, origin: str, label: str) -> Any:
     status = response.get("status")
     body = response.get("body")
     text = body.get("string", "") if isinstance(body, dict) else ""
+    params = dict(parse_qsl(split.query))
     return {
         "origin": origin,
         "label": label,
         "method": request.get("method"),
         "url": f"{split.scheme}://{split.netloc}{split.path}",
-        "params": dict(parse_qsl(split.query)),
+        "params": params,
         "status": status.get("code", 200) if isinstance(status, dict) else status,
         "received_at": _http_date(headers.get("date")),
         "body": text if isinstance(text, str | bytes) else "",
+        "escaping": _escaping(uri if isinstance(uri, str) else "", params, request.get("body")),
     }
+
+
+#: ``escaping`` of a record whose request lacked ``raw_json=1``: its strings are unescaped (:func:`_unescaped`).
+ESCAPED = "unescaped"
+#: ``escaping`` of an answer that does not say how it was asked for (a plain body, a record without its URL).
+UNKNOWN = "unknown"
+
+
+def _escaping(url: str, params: Any, form: Any) -> str:
+    """How a recorded answer's strings were escaped (WIRE-FORMAT §9): "" (raw, ``raw_json=1`` in its
+    query or form), :data:`ESCAPED` (asked without it), :data:`UNKNOWN` (its request URL not recorded)."""
+    if not url:
+        return UNKNOWN
+    if any(_raw_json(values) for values in (params, urlsplit(url).query, form)):
+        return ""
+    return ESCAPED
+
+
+def _raw_json(values: Any) -> bool:
+    if isinstance(values, bytes):
+        values = values.decode("utf-8", "replace")
+    if isinstance(values, str):
+        values = dict(parse_qsl(values))
+    return isinstance(values, dict) and str(values.get("raw_json")) == "1"
+
+
+def _unescaped(record: Any) -> Any:
+    """A record asked for without ``raw_json=1`` with every string of its answer unescaped (WIRE-FORMAT §9:
+    Reddit then escapes ``<``, ``>`` and ``&`` in all strings); any other record as it is.  A body that is
+    not JSON stays as it is, for the reading to count or name."""
+    if not isinstance(record, dict) or record.get("escaping") != ESCAPED:
+        return record
+    if "json" in record:
+        body = record["json"]
+    else:
+        try:
+            body = json.loads(record.get("body") or b"")
+        except (ValueError, RecursionError, TypeError):
+            return record
+    record.pop("body", None)
+    record["json"] = unescape_strings(body)
+    return record
 
 
 def _feed_archive(path: Path, records: Iterable[tuple[int, dict[str, Any]]], sightings: _Sink) -> None:
@@ -610,7 +667,3 @@ def _http_date(value: Any) -> str | None:
         return parsedate_to_datetime(str(value)).isoformat()
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gc
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +49,15 @@ class RecordList:
         *,
         url: str,
         params: dict[str, Any],
-        seen_at: datetime,
+        seen_at: datetime | None,
         source: str,
         label: str = "",
         strict: bool = False,
+        escaping: str = "",
     ) -> None:
-        del strict  # the in-memory harvest refuses a file's malformed JSON itself
+        del strict, escaping  # the in-memory harvest refuses a file's malformed JSON itself, and counts no escaping
         record: dict[str, Any] = {"origin": source, "label": label, "url": url, "params": params, "status": 200}
-        record["received_at"] = seen_at.isoformat()
+        record["received_at"] = None if seen_at is None else seen_at.isoformat()
         if isinstance(body, bytes | str):
             record["body"] = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         else:
@@ -246,6 +247,26 @@ def test_generated_wire_values_give_the_reference_rows_and_quarantine(
                 assert all(v is None or v == v.lower() for v in got[stem][column].to_pylist()), (stem, column)
     assert quarantine(tmp / "fast", fast_manifest) == quarantine(tmp / "reference", ref_manifest)
     assert all(q["name"] == q["name"].lower() for q in quarantine(tmp / "fast", fast_manifest))
+
+
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=trees(), form=st.sampled_from(["plain", "no date"]))
+def test_undated_answers_are_dated_alike_on_every_path(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, body: list[Any], form: str
+) -> None:
+    """An answer with no arrival time (a plain body; a recorded one without a Date) is dated by the newest time
+    its things show, the same on the fast path, the model path and the in-memory reference (review 7, F1)."""
+    tmp = tmp_path_factory.mktemp("undated")
+    path = tmp / "tree.json"
+    if form == "plain":
+        path.write_text(json.dumps(body), encoding="utf-8")
+    else:
+        request = {"method": "GET", "url": "https://oauth.reddit.com/comments/abc/?raw_json=1"}
+        path.write_text(json.dumps({"request": request, "response": {"status": 200, "json": body}}), encoding="utf-8")
+    ref = assert_same(tmp, [path], monkeypatch)
+    times = {when for stem in ("submissions", "comments") for when in ref[stem]["retrieved_at"].to_pylist()}
+    assert len(times) <= 1  # one answer, one time: the newest any of its things shows
+    assert all(abs(when - datetime.now(UTC)) > timedelta(minutes=1) for when in times)  # not "now"
 
 
 def test_the_collector_is_paused_only_inside_and_restored(tmp_path: Path) -> None:

@@ -282,8 +282,20 @@ def seed_finds(items: list[Any], kind: str, context: Any) -> list[tuple[str, str
     return found
 
 
-def harvest_archive_answer(harvest: Harvest, record: dict[str, Any], body: Any, seen_at: datetime) -> None:
-    """Take in one archived Arctic Shift answer: its items become archive sightings (Reddit's stay apart)."""
+def undated_answer_time(items: list[Any], kind: str) -> datetime:
+    """``retrieved_at`` of an archive answer whose record does not say when it arrived: the newest time its
+    items show (:func:`~scraper.normalize.rows.undated_time`)."""
+    from scraper.normalize.rows import newest_time, undated_time
+
+    times = [t for t in map(newest_time, shaped_items(items, kind)) if t is not None]
+    return undated_time(max(times) if times else None)
+
+
+def harvest_archive_answer(harvest: Harvest, record: dict[str, Any], body: Any, seen_at: datetime | None) -> None:
+    """Take in one archived Arctic Shift answer: its items become archive sightings (Reddit's stay apart).
+
+    ``seen_at`` None: the record does not say when it arrived (:func:`undated_answer_time`).
+    """
     from scraper.normalize.harvest import Seen, fits
 
     url = str(record.get("url") or "")
@@ -291,6 +303,8 @@ def harvest_archive_answer(harvest: Harvest, record: dict[str, Any], body: Any, 
     items = answer_items(body)
     if kind is None or items is None:
         return  # a failed answer (422, error envelope): retried when collected, nothing to read
+    if seen_at is None:
+        seen_at = undated_answer_time(items, kind)
     harvest.responses += 1
     label = answer_label(record.get("params"), kind)
     table = harvest.archived_submissions if kind == "t3" else harvest.archived_comments

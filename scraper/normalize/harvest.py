@@ -147,14 +147,30 @@ def harvest_records(records: Iterable[dict[str, Any]], harvest: Harvest | None =
     return harvest
 
 
-def _parse_time(value: str | None) -> datetime:
+def _parse_time(value: str | None) -> datetime | None:
+    """When a response arrived, from its record; None when the record does not say (see :func:`_undated`)."""
     if value:
         try:
             parsed = datetime.fromisoformat(value)
             return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
         except ValueError:
             pass
-    return datetime.now(UTC)
+    return None
+
+
+@dataclass
+class _Clock(Harvest):
+    """A harvest that keeps only the newest time the things of an answer show (see :func:`_undated`)."""
+
+    newest: datetime | None = None
+
+    def add(self, kind: str, data: dict[str, Any], seen_at: datetime, source: str, absolute: bool) -> None:
+        from scraper.normalize.rows import newest_time
+
+        if isinstance(data, dict) and "id" in data:
+            when = newest_time(data)
+            if when is not None and (self.newest is None or when > self.newest):
+                self.newest = when
 
 
 def _harvest_one(harvest: Harvest, record: dict[str, Any]) -> None:
@@ -188,8 +204,31 @@ def _harvest_one(harvest: Harvest, record: dict[str, Any]) -> None:
     source = str(record.get("origin") or "reddit-api")
     params = record.get("params") or {}
     context = record.get("context") or {}
-    harvest.responses += 1
+    if seen_at is None:  # a plain saved body, an answer without a Date: dated by what it shows
+        from scraper.normalize.rows import undated_time
 
+        clock = _Clock()
+        _harvest_body(clock, body, url, label, endpoint, params, _UNKNOWN, source, context)
+        seen_at = undated_time(clock.newest)
+    harvest.responses += 1
+    _harvest_body(harvest, body, url, label, endpoint, params, seen_at, source, context)
+
+
+#: A placeholder time, while an undated answer's things are read for the times they show.
+_UNKNOWN = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _harvest_body(
+    harvest: Harvest,
+    body: Any,
+    url: str,
+    label: Any,
+    endpoint: Any,
+    params: dict[str, Any],
+    seen_at: datetime,
+    source: str,
+    context: dict[str, Any],
+) -> None:
     if isinstance(body, list) and len(body) == 2 and all(_is_listing(x) for x in body):
         _harvest_tree(harvest, body, url, params, seen_at, source, context)
     elif isinstance(body, dict) and isinstance(body.get("json"), dict):

@@ -90,6 +90,37 @@ def _edited(data: dict[str, Any]) -> tuple[datetime | None, bool]:
 _EPOCH_ZERO = datetime.fromtimestamp(0, tz=UTC)
 
 
+def newest_time(data: dict[str, Any]) -> datetime | None:
+    """The newest time a thing shows, as its row would read it: its ``created_utc`` or its edit time.
+
+    None when it shows neither (or neither is a time).  An answer cannot have been fetched
+    before the newest time of what it shows: :func:`undated_time` takes the newest of these.
+    """
+    try:
+        created = _utc(data, "created_utc")
+    except FieldError:
+        created = None
+    try:
+        edited, _ = _edited(data)
+    except FieldError:
+        edited = None
+    times = [t for t in (created, edited) if t is not None]
+    return max(times) if times else None
+
+
+#: ``retrieved_at`` of an answer with no time of its own that shows no time either (every thing in it lacks a
+#: usable ``created_utc``, so the models refuse them all): it only ranks those refused sightings, below every
+#: dated one (docs/OPERATIONS.md, "Ingest").
+NO_TIME = _EPOCH_ZERO
+
+
+def undated_time(newest: datetime | None) -> datetime:
+    """``retrieved_at`` of an answer whose arrival is not known (a plain saved body, a recorded answer without
+    a usable Date header): the earliest moment it can have been fetched, the newest ``created_utc`` or edit
+    time of the things it shows (``newest``); :data:`NO_TIME` when it shows none."""
+    return NO_TIME if newest is None else newest
+
+
 def _common(data: dict[str, Any], kind: str, seen: Seen, found_by: list[str]) -> dict[str, Any]:
     author = data.get("author")
     edited, is_edited = _edited(data)

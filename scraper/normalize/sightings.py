@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -55,11 +56,12 @@ from scraper.normalize.archive import (
     archive_kind,
     seed_finds,
     shaped_items,
+    undated_answer_time,
 )
 from scraper.normalize.harvest import THREAD_PATH, Seen, search_label
 from scraper.normalize.ids import lower_id, lower_ids, lowered_ids
 from scraper.normalize.repair import json_line, repair_fields, repair_text
-from scraper.normalize.rows import FieldError, comment_row, submission_row
+from scraper.normalize.rows import FieldError, comment_row, newest_time, submission_row, undated_time
 from scraper.normalize.status import AUTHOR_CATEGORIES, DELETED, REMOVED, marked_status
 from scraper.store import writers
 
@@ -142,6 +144,8 @@ class SightingStats:
     """Threads Reddit answered 403 or 404 for: what an archive holds of them is all that is left."""
     served: set[str] = field(default_factory=set)
     """Threads whose comment tree Reddit's API served: an archive comment missing there is gone from Reddit."""
+    escaping: Counter[str] = field(default_factory=Counter)
+    """Answers by how their strings were HTML-escaped (see :meth:`Sightings.add_document`)."""
     archived: int = 0
     """Sightings taken from archive answers."""
 
@@ -177,6 +181,9 @@ class Sightings:
         self._runs: dict[str, list[pa.RecordBatch]] = {}  # a table's sightings not yet written as a run
         self.files: dict[str, list[Path]] = {}
         self._parts = 0
+        self._undated = False
+        """An undated document is being read through the models (see :meth:`_undated_model_document`)."""
+        self._newest: datetime | None = None
 
     # ---- ways in -------------------------------------------------------------------------------
 
@@ -232,6 +239,7 @@ class Sightings:
             context=context if isinstance(context, dict) else {},
             label=label,
             decoded=decoded,
+            escaping=str(record.get("escaping") or ""),
         )
 
     def add_document(
@@ -240,21 +248,30 @@ class Sightings:
         *,
         url: str,
         params: dict[str, Any],
-        seen_at: datetime,
+        seen_at: datetime | None,
         source: str,
         context: dict[str, Any] | None = None,
         label: str = "",
         strict: bool = False,
         decoded: Any = None,
+        escaping: str = "",
     ) -> bool:
         """One response body (JSON text or parsed) seen at ``seen_at``; False only for a ``decoded`` misfit.
 
+        ``seen_at`` None: when the answer arrived is not known (a plain saved body, a recorded
+        answer without a usable Date header); its sightings are dated the earliest moment it can
+        have been fetched, the newest ``created_utc`` or edit time of the things it shows
+        (:func:`~scraper.normalize.rows.undated_time`), so that any sighting dated later wins.
         Text that is not JSON is counted and skipped, or with ``strict`` (a file the user
         gave) raises :class:`~scraper.errors.InputError` naming ``label``.  ``decoded``: see
-        :meth:`add_record`.
+        :meth:`add_record`.  ``escaping``: how the answer's strings were HTML-escaped, counted in
+        ``stats.escaping`` (``unescaped``: recorded without ``raw_json=1``, unescaped by ingest;
+        ``unknown``: a plain body, which does not say).
         """
         source = repair_text(source, self.stats.repaired, "source")
         context = context or {}
+        if escaping:
+            self.stats.escaping[escaping] += 1
         with collector_paused():
             if self._fast_document(body, url, params, seen_at, source, context, decoded):
                 self.stats.responses += 1
@@ -279,10 +296,32 @@ class Sightings:
                     return True
             else:
                 parsed = body
-            if self._model_document(parsed, url, params, seen_at, source, context, label):
+            if seen_at is None:
+                kept = self._undated_model_document(parsed, url, params, source, context, label)
+            else:
+                kept = self._model_document(parsed, url, params, seen_at, source, context, label)
+            if kept:
                 self.stats.responses += 1
             self._maybe_flush()
             return True
+
+    def _undated_model_document(
+        self, body: Any, url: str, params: dict[str, Any], source: str, context: dict[str, Any], label: str
+    ) -> bool:
+        """An undated document through the models: its rows held unwritten until the newest time its things
+        show is known, then dated by it (:func:`~scraper.normalize.rows.undated_time`)."""
+        start = {kind: len(rows) for kind, rows in self._slow.items()}
+        self._newest = None
+        self._undated = True
+        try:
+            kept = self._model_document(body, url, params, _EPOCH, source, context, label)
+        finally:
+            self._undated = False
+        when = undated_time(self._newest)
+        for kind, rows in self._slow.items():
+            for row in rows[start[kind] :]:
+                row["retrieved_at"] = when
+        return kept
 
     def add_things(
         self,
@@ -351,7 +390,7 @@ class Sightings:
         body: Any,
         url: str,
         params: dict[str, Any],
-        seen_at: datetime,
+        seen_at: datetime | None,
         source: str,
         context: dict[str, Any],
         decoded: Any = None,
@@ -364,7 +403,7 @@ class Sightings:
         start = {kind: len(rows) for kind, rows in self._fast.items()}
         seq, stubs, found = self.seq, self.stats.stubs_seen, len(self._found)
         try:
-            self._fast_walk(doc, shape, url, params, seen_at, source, context)
+            self._fast_walk(doc, shape, url, params, _EPOCH if seen_at is None else seen_at, source, context)
         except _Abort:
             for kind, rows in self._fast.items():
                 del rows[start[kind] :]
@@ -373,6 +412,16 @@ class Sightings:
             self.seq, self.stats.stubs_seen = seq, stubs
             del self._found[found:]
             return False
+        if seen_at is None:  # undated: its segments (all of this document's own) dated by what it shows
+            newest = max(
+                (_newest_epoch(kind, rows[start[kind] :]) for kind, rows in self._fast.items()),
+                key=lambda t: -math.inf if t is None else t,
+            )
+            when = undated_time(None if newest is None else datetime.fromtimestamp(newest, tz=UTC))
+            for segments in self._segments.values():
+                for segment in segments:
+                    if segment.seq >= seq:
+                        segment.seen_at = when
         return True
 
     def _fast_walk(
@@ -507,7 +556,7 @@ class Sightings:
             return  # a failed answer (422, error envelope): retried when collected, nothing to read
         self.stats.responses += 1
         label = answer_label(record.get("params"), kind)
-        seen_at = parse_time(record.get("received_at"))
+        seen_at = parse_time(record.get("received_at")) or undated_answer_time(items, kind)
         struct = wire.T1Data if kind == "t1" else wire.T3Data
         self._start_document(seen_at, ARCHIVE_ORIGIN)
         with collector_paused():
@@ -639,6 +688,10 @@ class Sightings:
             self.stats.not_kept["things without an id"] += 1
             return
         fixed = lowered_ids(repair_fields(data, self.stats.repaired))  # ids in Reddit's case (F1)
+        if self._undated:
+            when = newest_time(fixed)
+            if when is not None and (self._newest is None or when > self._newest):
+                self._newest = when
         key = self._name(kind, fixed)
         if kind == "t3" and source.startswith("file:"):
             self._found.append((key, source))
@@ -688,7 +741,7 @@ class Sightings:
             self.stats.archived += 1
         self.seq += 1
         self._slow[kind].append(row)
-        if len(self._slow[kind]) >= self.batch_rows:
+        if len(self._slow[kind]) >= self.batch_rows and not self._undated:  # an undated document's rows: dated first
             self.flush()
 
     def _label(self, label: str) -> str:
@@ -817,6 +870,7 @@ class Sightings:
             self.stats.sightings.update(stats.sightings)
             self.stats.gone.update(stats.gone)
             self.stats.served.update(stats.served)
+            self.stats.escaping.update(stats.escaping)
             self.stats.archived += stats.archived
         self.seq += len(results) * PART_SEQ
 
@@ -1122,8 +1176,9 @@ def _timestamps(values: Iterable[float | None]) -> pa.Array:
 _MICRO = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - _EPOCH
 
 
-def parse_time(value: Any) -> datetime:
-    """When a response arrived, from its record; now when the record does not say."""
+def parse_time(value: Any) -> datetime | None:
+    """When a response arrived, from its record; None when the record does not say (an undated answer,
+    see :meth:`Sightings.add_document`)."""
     if isinstance(value, str) and value:
         try:
             parsed = datetime.fromisoformat(value)
@@ -1132,7 +1187,23 @@ def parse_time(value: Any) -> datetime:
             return parsed
         except (ValueError, OverflowError):
             pass
-    return datetime.now(UTC)
+    return None
+
+
+def _newest_epoch(kind: str, rows: Sequence[tuple[Any, ...]]) -> float | None:
+    """The newest ``created_utc`` or edit time of fast rows, in epoch seconds, as the rows read them
+    (:func:`_edits`: an edit time before the creation, ``true``, ``false`` and ``0`` are no time)."""
+    fields = wire.T1_FIELDS if kind == "t1" else wire.T3_FIELDS
+    created_at, edited_at = fields.index("created_utc"), fields.index("edited")
+    newest: float | None = None
+    for row in rows:
+        created, edited = row[created_at], row[edited_at]
+        when = created
+        if edited is not None and edited is not True and edited is not False and edited != 0 and edited > created:
+            when = edited
+        if newest is None or when > newest:
+            newest = when
+    return newest
 
 
 def _is_listing(value: Any) -> bool:
