@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +87,13 @@ def test_ingest_of_saved_responses_applies_the_purge_list(tmp_path: Path) -> Non
     with FakeReddit(forest, quota=10**9) as server:
         collect(folder, settings_for(server))
     purge(folder, [comment])
-    saved = tmp_path / "tree.json"  # the thread as a researcher saved it from Reddit before the purge
-    saved.write_text(json.dumps(forest.tree("p0", limit=500, sort="confidence")))
+    # the thread as a researcher recorded it from Reddit after the collect, before the purge (dated, so it
+    # is newer than the collect: a plain body is dated by what it shows and would replace nothing)
+    saved = tmp_path / "tree.json"
+    date = format_datetime(datetime.now(UTC) + timedelta(minutes=1), usegmt=True)
+    response = {"status": 200, "headers": {"date": date}, "json": forest.tree("p0", limit=500, sort="confidence")}
+    request = {"method": "GET", "url": "https://oauth.reddit.com/comments/p0/?raw_json=1"}
+    saved.write_text(json.dumps({"request": request, "response": response}))
     ingest(folder, [saved])
     assert SECRET.encode() not in every_byte(folder)
     assert rows(folder, "v0002", "comments")[comment]["status"] == "purged"
