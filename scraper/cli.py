@@ -586,6 +586,9 @@ def _print_report(report: Any, as_json: bool) -> None:
         arch = summary["archive"]
         pages = sum(arch["pages"].values())
         table.add_row("archive", f"{arch['threads']} threads kept, {arch['filtered_out']} filtered out, {pages} pages")
+        if arch.get("incomplete"):  # trees announcing more comments than could be fetched (stats.archive.incomplete)
+            short = sum(e["announced"] - e["fetched"] for e in arch["incomplete"].values())
+            table.add_row("archive incomplete", f"{len(arch['incomplete'])} threads, {short} comments not fetched")
     err.print(table)
     for problem in summary["problems"]:
         err.print(Text("problem:", style="yellow"), str(problem), soft_wrap=True)

@@ -177,9 +177,13 @@ def test_pacing_follows_rate_limit_headers() -> None:
 
 
 def test_tree_with_more_stubs_and_ids_in_batches() -> None:
+    """Stubs that list every hidden id (``more_rule="all"``): their ids alone bring the rest, ≤500 a call."""
     store = generate(posts=1, comments_per_post=(1200, 1200), seed=5)
     link = f"t3_{store.posts[0]['id']}"
-    with FakeArcticShift(store, tree_cap=100) as fake, ArcticShiftClient(fake.url, clock=FakeClock()) as client:
+    with (
+        FakeArcticShift(store, tree_cap=100, more_rule="all") as fake,
+        ArcticShiftClient(fake.url, clock=FakeClock()) as client,
+    ):
         tree = client.comment_tree(link)
         shown = flatten_tree(tree)
         hidden = more_ids(tree)

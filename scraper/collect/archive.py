@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from scraper.normalize.archive import epoch, flatten_tree
-from scraper.sources.arctic_shift import ArcticShiftClient, TimeWalk, item_id, more_ids
+from scraper.normalize.archive import counts_settled, epoch, flatten_tree
+from scraper.sources.arctic_shift import ArcticShiftClient, TimeWalk, item_id, more_stubs
 from scraper.spec import DatasetSpec
 from scraper.store.raw import RawArchive
 
@@ -29,12 +29,17 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ArchiveThread:
-    """A thread the archive found: its id, who found it, when it was made, how many comments it states."""
+    """A thread the archive found: its id, who found it, when it was made, how many comments it states.
+
+    ``settled`` is False when that count is a first-fetch value (≈0–1, reference §1.4 and pitfall 1:
+    :func:`scraper.normalize.archive.counts_settled`), which says nothing of the thread's size.
+    """
 
     link: str
     subreddit: str
     created: int
     num_comments: int | None
+    settled: bool = True
 
     def as_json(self) -> dict[str, Any]:
         """The thread as an event field."""
@@ -43,6 +48,7 @@ class ArchiveThread:
             "subreddit": self.subreddit,
             "created": self.created,
             "num_comments": self.num_comments,
+            "settled": self.settled,
         }
 
 
@@ -58,6 +64,9 @@ class ArchiveReport:
     comment_gaps: dict[str, list[int]] = field(default_factory=dict)
     #: items of an answer that were no object with a base-36 id (and a creation time, in a walk): skipped
     odd_items: int = 0
+    #: threads whose tree's ``more`` stubs announced more comments than every way of asking brought, by
+    #: ``t3_`` fullname: ``{"announced": n, "fetched": m}``
+    incomplete: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready summary (in the run summary and the manifest)."""
@@ -71,11 +80,18 @@ class ArchiveReport:
                 **{link: gaps for link, gaps in sorted(self.comment_gaps.items()) if gaps},
             },
             **({"odd_items": self.odd_items} if self.odd_items else {}),
+            **({"incomplete": dict(sorted(self.incomplete.items()))} if self.incomplete else {}),
         }
 
 
 def _keep(thread: dict[str, Any]) -> ArchiveThread:
-    return ArchiveThread(thread["link"], thread["subreddit"], int(thread["created"]), thread.get("num_comments"))
+    return ArchiveThread(
+        thread["link"],
+        thread["subreddit"],
+        int(thread["created"]),
+        thread.get("num_comments"),
+        thread.get("settled") is not False,
+    )
 
 
 def discover_in_archive(
@@ -100,6 +116,11 @@ def discover_in_archive(
             if event.get("gaps"):
                 report.comment_gaps[f"t3_{event['link']}"] = list(event["gaps"])
             report.odd_items += int(event.get("odd") or 0)
+            if event.get("announced") is not None and int(event.get("comments") or 0) < int(event["announced"]):
+                report.incomplete[f"t3_{event['link']}"] = {
+                    "announced": int(event["announced"]),
+                    "fetched": int(event.get("comments") or 0),
+                }
     start, end = spec.archive.range_epochs(now)
     for subreddit in spec.archive_subreddits():
         walk = TimeWalk.from_state(walks[subreddit]) if subreddit in walks else TimeWalk(start, end)
@@ -119,6 +140,7 @@ def discover_in_archive(
                             subreddit,
                             epoch(post.get("created_utc")) or start,
                             comments if isinstance(comments, int) else None,
+                            counts_settled(post),
                         )
                         report.threads[thread.link] = thread
                         kept.append(thread.as_json())
@@ -152,6 +174,7 @@ def discover_in_archive(
                 post["subreddit"] if isinstance(post.get("subreddit"), str) else "",
                 epoch(post.get("created_utc")) or start,
                 comments if isinstance(comments, int) else None,
+                counts_settled(post),
             )
             report.threads[thread.link] = thread
     return report
@@ -166,30 +189,49 @@ def archive_comments(
     end: int,
     report: ArchiveReport | None = None,
 ) -> int:
-    """Fetch one thread's archived comments; return how many arrived.
+    """Fetch one thread's archived comments; return how many arrived (each comment once).
 
     Small threads come as one tree (``/api/comments/tree``) plus the ids of its
-    ``more`` stubs (``/api/comments/ids``, ≤500 a call); threads stating more
-    than ``tree_max`` comments are paged by time through ``/api/comments/search``,
-    as the reference advises (the tree endpoint slows the service on huge threads).
-    That walk's possible gaps (seconds holding more comments than a page) go into
-    the ``archive-thread`` event and ``report.comment_gaps`` (``stats.archive.gaps``
-    in the manifest, under the thread's ``t3_`` fullname).
+    ``more`` stubs (``/api/comments/ids``, ≤500 a call).  A stub is Reddit-style
+    (reference §1.2): its ``count`` includes the descendants of the ids it lists,
+    which no stub names; when the ids bring fewer comments than the stubs announce,
+    the thread is paged by time through ``/api/comments/search?link_id=…&sort=asc``
+    (§1.5, the way the reference pages a thread), and a thread still short is
+    recorded: ``announced`` in the ``archive-thread`` event and
+    ``report.incomplete`` (``stats.archive.incomplete`` in the manifest).
+
+    Threads stating more than ``tree_max`` comments, or whose stated count is a
+    first-fetch value (``thread.settled`` False: RS 2023-08…10, RS_2024-03, a post
+    fetched once; such a count says nothing of the size), are paged by time from
+    the start, as the reference advises for big threads.  A walk's possible gaps
+    (seconds holding more comments than a page) go into the ``archive-thread``
+    event and ``report.comment_gaps`` (``stats.archive.gaps`` in the manifest,
+    under the thread's ``t3_`` fullname).
     """
     link_id = f"t3_{thread.link}"
-    count = 0
     event: dict[str, Any] = {"event": "archive-thread", "link": thread.link}
+    held: set[str] = set()
+    announced: int | None = None
     with client.context(archive_thread=link_id):
-        if thread.num_comments is not None and thread.num_comments <= tree_max:
+        small = thread.num_comments is not None and thread.num_comments <= tree_max
+        if thread.settled and small:
             tree = client.comment_tree(link_id)
-            count = len(flatten_tree(tree))
-            hidden = more_ids(tree)
-            if hidden:
-                count += len(client.comments_by_id(hidden))
-        else:
+            held = _ids(flatten_tree(tree))
+            listed, hidden = more_stubs(tree)
+            announced = len(held) + hidden
+            if listed:
+                held |= _ids(client.comments_by_id(listed))
+        if announced is None or len(held) < announced:
+            if announced is not None:
+                log.info(
+                    "Arctic Shift: the tree of %s announces %d comments, its stubs' ids brought %d; paging it by time",
+                    link_id,
+                    announced,
+                    len(held),
+                )
             walk = TimeWalk(thread.created, max(end, thread.created + 1))
             pages = walk.walk(lambda a, b: client.search_comments(link_id, a, b), f"comments of {link_id}")
-            count = sum(1 for _ in pages)
+            held |= _ids(pages)
             if walk.gaps:
                 event["gaps"] = walk.gaps
             if walk.odd:
@@ -198,8 +240,24 @@ def archive_comments(
                 if walk.gaps:
                     report.comment_gaps[link_id] = list(walk.gaps)
                 report.odd_items += walk.odd
-    archive.append({**event, "comments": count})
-    return count
+    if announced is not None:
+        event["announced"] = announced
+        if len(held) < announced:
+            log.warning(
+                "Arctic Shift: %s announces %d comments in its tree; %d could be fetched (stats.archive.incomplete)",
+                link_id,
+                announced,
+                len(held),
+            )
+            if report is not None:
+                report.incomplete[link_id] = {"announced": announced, "fetched": len(held)}
+    archive.append({**event, "comments": len(held)})
+    return len(held)
+
+
+def _ids(items: Any) -> set[str]:
+    """The ids of the comments among ``items`` (anything without one is left out)."""
+    return {ident for ident in (item_id(item) for item in items) if ident is not None}
 
 
 def archived_threads_done(events: list[dict[str, Any]]) -> set[str]:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from scraper.normalize.archive import counts_settled
+
 _WORDS = [
     *("quit", "machine", "learning", "after", "five", "years", "burned", "out", "research", "data"),
     *("science", "leaving", "the", "field", "switched", "careers", "to", "software", "engineering"),
@@ -206,7 +208,10 @@ def generate(
                 comment["body"] = "[removed]"
             thread.append(comment)
         post["num_comments"] = len(thread)
-        store.posts.append(drift(post, "t3", rng))
+        post = drift(post, "t3", rng)
+        if not counts_settled(post):  # a first-fetch count, "1 or 0" (reference §1.4, pitfall 1)
+            post["num_comments"] = min(len(thread), rng.randint(0, 1))
+        store.posts.append(post)
         store.comments.extend(drift(c, "t1", rng) for c in thread)
     store.sort()
     return store

@@ -11,8 +11,14 @@ Follows ARCTIC-SHIFT-AND-DUMPS.md §1 (the reference wins where this and it diff
 - ``after`` is exclusive and ``before`` exclusive (``after_inclusive=True``
   makes ``after`` inclusive: the reference does not say which is true);
 - ``/api/comments/tree`` nests Reddit-style t1 things (``replies`` ``""`` or a
-  Listing); past ``limit`` comments the rest of a parent's children go into a
-  ``kind: "more"`` stub with ``count`` and ``children`` (every hidden id);
+  Listing); past ``limit`` comments, past ``start_breadth`` replies of one parent
+  or below ``start_depth`` levels (both default 4, as documented; what they do is
+  not documented, so this is a model) the rest of a parent's replies go into a
+  ``kind: "more"`` stub.  Its shape follows the reference's skeleton (§1.2,
+  Reddit-style): ``children`` lists the hidden replies of that parent and ``count``
+  counts them *and all their descendants*, which no stub lists (``more_rule =
+  "reddit"``, the default); ``more_rule = "all"`` lists every hidden id, descendants
+  included, with ``count == len(children)`` (the shape this fake had before);
 - throttling is HTTP 422 ``"Timeout. Maybe slow down a bit"`` (every
   ``throttle_every``-th request, or queries with ``limit`` above ``heavy_limit``);
   ``error_200_every`` sends the error envelope with HTTP 200; ``tree_cap``
@@ -87,6 +93,8 @@ class FakeArcticShift:
     page_cap: int | None = None
     ignore_after: bool = False
     ignore_sort: bool = False
+    #: "reddit": a stub lists the hidden replies, its count includes their descendants; "all": every hidden id
+    more_rule: str = "reddit"
     extra_items: dict[str, list[Any]] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = field(default=None, init=False, repr=False)
@@ -201,6 +209,18 @@ class FakeArcticShift:
         return limit
 
     @staticmethod
+    def _depth(params: dict[str, str], key: str) -> int:
+        """``start_depth``/``start_breadth``: an integer ≥ 0, 4 when absent (documented)."""
+        raw = params.get(key, "4")
+        try:
+            value = int(raw)
+        except ValueError:
+            raise _Refused(400, f"'{key}' must be an integer >= 0") from None
+        if value < 0:
+            raise _Refused(400, f"'{key}' must be an integer >= 0")
+        return value
+
+    @staticmethod
     def _time(params: dict[str, str], key: str) -> int | None:
         raw = params.get(key)
         if raw in (None, ""):
@@ -243,6 +263,8 @@ class FakeArcticShift:
         for comment in comments:
             children.setdefault(str(comment.get("parent_id")), []).append(comment)
         budget = [limit]
+        depth_max = self._depth(params, "start_depth")
+        breadth_max = self._depth(params, "start_breadth")
 
         def hidden(items: list[dict[str, Any]]) -> list[str]:
             out: list[str] = []
@@ -253,22 +275,23 @@ class FakeArcticShift:
                 stack.extend(children.get(f"t1_{item['id']}", []))
             return out
 
-        def level(parent: str) -> list[Any]:
+        def level(parent: str, depth: int) -> list[Any]:
             things: list[Any] = []
             kids = children.get(parent, [])
             for index, kid in enumerate(kids):
-                if budget[0] <= 0:
+                if budget[0] <= 0 or index >= breadth_max or depth >= depth_max:
                     ids = hidden(kids[index:])
-                    things.append({"kind": "more", "data": {"count": len(ids), "children": ids}})
+                    listed = ids if self.more_rule == "all" else [k["id"] for k in kids[index:]]
+                    things.append({"kind": "more", "data": {"count": len(ids), "children": listed}})
                     break
                 budget[0] -= 1
-                below = level(f"t1_{kid['id']}")
+                below = level(f"t1_{kid['id']}", depth + 1)
                 data = dict(kid)
                 data["replies"] = {"kind": "Listing", "data": {"children": below}} if below else ""
                 things.append({"kind": "t1", "data": data})
             return things
 
-        return level(link)
+        return level(link, 0)
 
 
 class _Refused(Exception):

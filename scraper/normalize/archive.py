@@ -44,6 +44,9 @@ REMOVED = "[removed]"
 AUTHOR_REMOVALS = frozenset({"deleted", "author"})
 #: A score is provisional when the archive's last fetch came sooner than this after creation (§4.1).
 MATURE_SECONDS = 2 * 86400
+#: Months of posts whose archived scores and ``num_comments`` are first-fetch values (reference pitfall 1:
+#: mean ``num_comments`` ≈0.23 in RS 2023-08…10; RS_2024-03 mostly ``no_2nd_retrieval``).
+FIRST_FETCH_MONTHS = frozenset({"2023-08", "2023-09", "2023-10", "2024-03"})
 
 
 class DriftError(ValueError):
@@ -198,6 +201,27 @@ def archive_facts(obj: dict[str, Any], kind: str) -> ArchiveFacts:
     if author_gone:
         return ArchiveFacts(Status.ACCOUNT_DELETED, when or first or latest, flags)
     return ArchiveFacts(Status.VISIBLE, when or latest, flags)
+
+
+def counts_settled(post: dict[str, Any]) -> bool:
+    """Whether an archived post's ``num_comments`` may be believed: False for a first-fetch value.
+
+    That is a post of :data:`FIRST_FETCH_MONTHS`, one whose ``_meta`` says ``no_2nd_retrieval``,
+    or one whose last known fetch came less than :data:`MATURE_SECONDS` after its creation.  A
+    post with no fetch time at all (some Pushshift eras) is believed, as before.
+    """
+    created = epoch(post.get("created_utc"))
+    if created is None:
+        return True
+    if datetime.fromtimestamp(min(max(created, 0), 2**33), tz=UTC).strftime("%Y-%m") in FIRST_FETCH_MONTHS:
+        return False
+    raw_meta = post.get("_meta")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    if meta.get("note") == "no_2nd_retrieval":
+        return False
+    fetched = [t for t in (_when(post.get(k)) for k in ("retrieved_on", "retrieved_utc")) if t is not None]
+    fetched += [t for t in (_when(meta.get("retrieved_2nd_on")),) if t is not None]
+    return not fetched or max(fetched).timestamp() - created >= MATURE_SECONDS
 
 
 # Raw records of Arctic Shift answers -------------------------------------------------------------

@@ -55,6 +55,10 @@ PAGE_LIMIT = 100  # documented 1–100; "auto" is not a promise of 1000 (§1.1)
 MIN_LIMIT = 10
 IDS_MAX = 500
 TREE_LIMIT = 9999  # "something like 9999 returns all comments"
+#: ``start_depth``/``start_breadth`` of a tree request (documented: ≥0, default 4, meaning not documented): sent
+#: high, as a client of the service does (99), so a small tree is not folded into ``more`` stubs at depth or
+#: breadth 4; whatever still comes folded is fetched all the same (:func:`scraper.collect.archive.archive_comments`).
+TREE_START = 99
 KEPT_HEADERS = ("content-type", "date", "retry-after", "x-ratelimit-remaining", "x-ratelimit-reset")
 #: Messages that mean "too fast or too heavy": retried with backoff and a smaller limit.
 THROTTLE_MESSAGES = ("timeout", "slow down", "query timed out", "under maintenance")
@@ -315,7 +319,8 @@ class ArcticShiftClient:
 
     def comment_tree(self, link_id: str, *, limit: int = TREE_LIMIT) -> list[Any]:
         """A thread's comments as a nested tree of t1 things and ``more`` stubs."""
-        return self.get(COMMENTS_TREE, {"link_id": link_id, "limit": limit}, item=f"comment tree of {link_id}")
+        params = {"link_id": link_id, "limit": limit, "start_depth": TREE_START, "start_breadth": TREE_START}
+        return self.get(COMMENTS_TREE, params, item=f"comment tree of {link_id}")
 
     def posts_by_id(self, ids: list[str]) -> list[Any]:
         """Posts by base-36 id, in batches of at most 500."""
@@ -512,14 +517,35 @@ class TimeWalk:
 
 def more_ids(tree: list[Any]) -> list[str]:
     """The ids held by the ``more`` stubs of a tree answer, at any depth."""
+    return more_stubs(tree)[0]
+
+
+def more_stubs(tree: list[Any]) -> tuple[list[str], int]:
+    """The ids the ``more`` stubs of a tree answer list, and how many comments they hide in all.
+
+    A stub is Reddit-style (reference §1.2): ``children`` lists ids loadable directly and
+    ``count`` counts the comments hidden, their descendants included (``count >= len(children)``),
+    so the ids alone may bring only part of what a stub hides.  A stub without a usable ``count``
+    hides at least its listed ids.
+    """
     found: list[str] = []
+    hidden = 0
     stack = list(tree)
     while stack:
         thing = stack.pop()
         if not isinstance(thing, dict) or not isinstance(thing.get("data"), dict):
             continue
         if thing.get("kind") == "more":
-            found.extend(str(c) for c in thing["data"].get("children") or [])
-        elif isinstance(thing["data"].get("replies"), dict):
-            stack.extend((thing["data"]["replies"].get("data") or {}).get("children") or [])
-    return found
+            listed = thing["data"].get("children")
+            ids = [str(c) for c in listed] if isinstance(listed, list) else []
+            found.extend(ids)
+            count = thing["data"].get("count")
+            usable = isinstance(count, int) and not isinstance(count, bool) and 0 <= count < 2**31
+            hidden += max(count if usable else 0, len(ids))
+        else:
+            replies = thing["data"].get("replies")
+            inner = replies.get("data") if isinstance(replies, dict) else None
+            children = inner.get("children") if isinstance(inner, dict) else None
+            if isinstance(children, list):
+                stack.extend(children)
+    return found, hidden
