@@ -58,7 +58,8 @@ class Status(enum.StrEnum):
 #: Every status but ``visible`` makes the row a tombstone: title, selftext, body, url, author, author_fullname
 #: and author_flair_text are emptied, the permalink loses its title slug; ids, links, times and score stay.
 STATUS_RULES: dict[Status, str] = {
-    Status.REMOVED: "the body or selftext is `[removed]`, or a submission's `removed_by_category` is set to "
+    Status.REMOVED: "the body or selftext is `[removed]` or `[ Removed by Reddit ]`, or a submission's "
+    "`removed_by_category` is set to "
     "anything but `author` or `deleted`, or a moderator's view of the item says `removed` or `spam` is true or "
     "names who removed it in `banned_by` (the text a moderator still sees is not kept; `approved` alone does not "
     "override these): removed by moderators or Reddit",

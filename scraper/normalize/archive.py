@@ -19,7 +19,8 @@ condition                                             archive_status    observed
 ``was_deleted_later``, any other removal_type         removed           retrieved_2nd_on
 ``was_initially_deleted`` (the markers still decide)  visible           retrieved_2nd_on
 text ``[deleted]`` (author too)                       deleted           retrieved_on
-text ``[removed]``; post's removed_by_category        removed/deleted   retrieved_on
+text ``[removed]`` (or                                removed/deleted   retrieved_on
+``[ Removed by Reddit ]``); post's removed_by_category
 author ``[deleted]``, text intact                     account_deleted   retrieved_on
 otherwise                                             visible           the later fetch
 ====================================================  ================  =================
@@ -33,6 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from schemas import Comment, Status, Submission
+from scraper.normalize.status import REMOVED_MARKERS
 
 if TYPE_CHECKING:
     from scraper.normalize.harvest import Harvest, Seen
@@ -194,7 +196,7 @@ def archive_facts(obj: dict[str, Any], kind: str) -> ArchiveFacts:
     when = (second or latest) if meta.get("was_initially_deleted") else None
     if text == DELETED and (author_gone or kind == "t3"):
         return ArchiveFacts(Status.DELETED, when or first or latest, flags)
-    if text == REMOVED or (category and category not in AUTHOR_REMOVALS):
+    if text in REMOVED_MARKERS or (category and category not in AUTHOR_REMOVALS):
         return ArchiveFacts(Status.REMOVED, when or first or latest, flags)
     if category in AUTHOR_REMOVALS:
         return ArchiveFacts(Status.DELETED, when or first or latest, flags)

@@ -42,8 +42,11 @@ from scraper.duck import connect
 from scraper.normalize.ids import ID_FIELDS, lower_ids
 from scraper.normalize.pseudonyms import MAY_NAME_A_USER, TEXT_COLUMNS, Pseudonymizer
 from scraper.normalize.repair import needs_repair, repair_text, storable
+from scraper.normalize.status import REMOVED_MARKERS
 
 STEMS = {"t3": "submissions", "t1": "comments"}
+#: status_of's removal texts as SQL literals (constants of ours, no quote in them)
+_REMOVED_SQL = ", ".join(f"'{m}'" for m in REMOVED_MARKERS)
 MATURE_MICROS = 2 * 86400 * 1_000_000  # scraper.normalize.archive.MATURE_SECONDS
 
 _COMMON = [
@@ -384,7 +387,7 @@ WITH objects AS (
             -- was_initially_deleted only dates the row (archived, below): the markers still decide, as in
             -- archive.archive_facts (adversarial review 6, F9: a "[removed]" body was judged visible here)
             WHEN txt = '[deleted]' AND ({"true" if post else "false"} OR coalesce(author_gone, false)) THEN 'deleted'
-            WHEN txt = '[removed]' OR (coalesce(category, '') <> '' AND category NOT IN ('deleted', 'author'))
+            WHEN txt IN ({_REMOVED_SQL}) OR (coalesce(category, '') <> '' AND category NOT IN ('deleted', 'author'))
                 THEN 'removed'
             WHEN category IN ('deleted', 'author') THEN 'deleted'
             WHEN coalesce(author_gone, false) THEN 'account_deleted'

@@ -62,7 +62,7 @@ from scraper.normalize.harvest import THREAD_PATH, Seen, search_label
 from scraper.normalize.ids import lower_id, lower_ids, lowered_ids
 from scraper.normalize.repair import json_line, repair_fields, repair_text
 from scraper.normalize.rows import FieldError, comment_row, newest_time, submission_row, undated_time
-from scraper.normalize.status import AUTHOR_CATEGORIES, DELETED, REMOVED, marked_status
+from scraper.normalize.status import AUTHOR_CATEGORIES, DELETED, REMOVED_MARKERS, marked_status
 from scraper.store import writers
 
 STEMS = {"t3": "submissions", "t1": "comments"}
@@ -1115,7 +1115,7 @@ def _statuses(
     """:func:`~scraper.normalize.status.status_of` on columns (``category`` only for submissions; ``moderated``:
     :func:`_moderated`), and author gone."""
     gone = pc.fill_null(pc.equal(author, DELETED), False)
-    removed = pc.fill_null(pc.equal(text, REMOVED), False)
+    removed = pc.fill_null(pc.is_in(text, value_set=pa.array(REMOVED_MARKERS, pa.string())), False)
     if moderated is not None:
         removed = pc.or_(removed, moderated)
     deleted = pc.and_(pc.fill_null(pc.equal(text, DELETED), False), gone)

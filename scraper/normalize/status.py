@@ -2,7 +2,8 @@
 
 Statuses are tried in this order (``schemas.STATUS_RULES`` says the same to users):
 
-- ``removed``: the body or selftext is ``[removed]``; or a submission's ``removed_by_category``
+- ``removed``: the body or selftext is ``[removed]``, or ``[ Removed by Reddit ]`` (an admin
+  removal, ARCTIC-SHIFT-AND-DUMPS §2 caveat 3; :data:`REMOVED_MARKERS`); or a submission's ``removed_by_category``
   is set to anything but ``author``/``deleted``; or, in a moderator's view (§5: ``removed``,
   ``spam`` and ``banned_by`` are sent only when the viewer moderates the subreddit, §7: "a
   moderator viewer sees the content with ``removed: true``"), ``removed`` or ``spam`` is true or
@@ -28,6 +29,10 @@ from schemas import Status
 
 DELETED = "[deleted]"
 REMOVED = "[removed]"
+#: Admins' removals: the reference's spelling (ARCTIC-SHIFT-AND-DUMPS §2 caveat 3), matched exactly as "[removed]" is.
+REDDIT_REMOVED = "[ Removed by Reddit ]"
+#: Texts that say the item was removed (WIRE-FORMAT §7 names only "[removed]"; the archive reference adds Reddit's).
+REMOVED_MARKERS = (REMOVED, REDDIT_REMOVED)
 #: removed_by_category values that mean the author deleted the post (WIRE-FORMAT §6).
 AUTHOR_CATEGORIES = frozenset({"author", "deleted"})
 #: Text values of a moderator flag that mean "not set" (hand-made files; Reddit sends booleans).
@@ -64,7 +69,7 @@ def status_of(kind: str, text: Any, author: Any, category: Any, *, mod_removed: 
     """The status rule on the markers it reads: the body or selftext, the author, the removal category,
     and whether a moderator's view flags the thing removed (:func:`moderator_removed`)."""
     author_gone = author == DELETED
-    if mod_removed or text == REMOVED or (kind == "t3" and category and category not in AUTHOR_CATEGORIES):
+    if mod_removed or text in REMOVED_MARKERS or (kind == "t3" and category and category not in AUTHOR_CATEGORIES):
         return Status.REMOVED
     if text == DELETED and author_gone:
         return Status.DELETED

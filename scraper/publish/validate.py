@@ -493,7 +493,7 @@ _COMMENT_CHECKS: list[tuple[str, str, str, Literal["fail", "share", "warn"]]] = 
         "(c.status <> 'visible' and (c.author is not null or c.body <> '')) "
         # status_of: "[removed]" always removes; "[deleted]" deletes only with the author gone (a live author
         # may write "[deleted]" over their own comment: WIRE-FORMAT §7, the body with the author decides)
-        "or (c.status = 'visible' and (c.author is null or c.body = '[removed]'))",
+        "or (c.status = 'visible' and (c.author is null or c.body in ('[removed]', '[ Removed by Reddit ]')))",
         "tombstones carry no text",
         "fail",
     ),
