@@ -117,9 +117,11 @@ class _Row(BaseModel):
     is_edited: bool = column(
         "Edited at least once. True with a null edited time where Reddit sends edited: true "
         "(items edited before about 2012, when no edit time was stored), and where an old archive "
-        "sends an integer for true (1, or any time before the creation); an archive's 0 is false.",
+        "sends an integer for true (1, or any time before the creation); an archive's 0 is false. "
+        "Also true, with a null edited time, where Arctic Shift's _meta.is_edited says the text changed "
+        "between its two fetches (its edited keeps the first fetch's false).",
         example=True,
-        reddit="edited is not false",
+        reddit="edited is not false (archives: or _meta.is_edited)",
         since="1.2",
     )
     score: int | None = column(

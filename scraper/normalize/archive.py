@@ -127,6 +127,11 @@ def wire_shape(obj: dict[str, Any], kind: str) -> dict[str, Any]:
         raise DriftError("created_utc", f"{obj.get('created_utc')!r} is not epoch seconds")
     data["created_utc"] = created
     data["edited"] = _edited(data.get("edited", False))
+    meta = data.get("_meta")
+    if not data["edited"] and isinstance(meta, dict) and meta.get("is_edited"):
+        # ``edited`` is no merged field (reference §2: it keeps the first fetch's false); ``_meta.is_edited``
+        # says the text changed between the two fetches: edited, time unknown, as a bare ``true`` reads
+        data["edited"] = True
     data["name"] = f"{kind}_{thing_id}"  # keyed on prefix + id (§7): name is missing in whole eras, or differs
     for flag in FLAGS:
         if flag in data:

@@ -440,6 +440,7 @@ SELECT n, err, reason, amb, {"link_norm" if not post else "NULL::VARCHAR"} AS li
             AND micros(jnum(t_edited, v_edited)) >= created * 1000000 THEN micros(jnum(t_edited, v_edited))
     END AS edited,
     CASE
+        WHEN coalesce(m_edited, false) THEN true  -- _meta.is_edited: changed between the fetches (archive.wire_shape)
         WHEN t_edited = 'BOOLEAN' THEN jbool(t_edited, v_edited)
         WHEN t_edited = 'VARCHAR' THEN epoch(t_edited, v_edited) <> 0
         WHEN t_edited IN ('UBIGINT', 'BIGINT', 'DOUBLE') THEN jnum(t_edited, v_edited) <> 0
