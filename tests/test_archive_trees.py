@@ -176,7 +176,7 @@ def test_which_counts_are_first_fetch_values() -> None:
     assert not counts_settled({"created_utc": mar24, "retrieved_on": mar24 + 30 * day})
     assert not counts_settled({"created_utc": nov23, "retrieved_on": nov23 + 60, "_meta": {"note": "no_2nd_retrieval"}})
     assert not counts_settled({"created_utc": nov23, "retrieved_on": nov23 + 60})
-    meta = {"retrieved_2nd_on": nov23 + 3 * day}
+    meta = {"retrieved_2nd_on": nov23 + 36 * 3600}  # the normal re-fetch (F7)
     assert counts_settled({"created_utc": nov23, "retrieved_on": nov23 + 60, "_meta": meta})
     assert counts_settled({"created_utc": 1_400_000_000})  # no fetch time at all: believed, as before
 

@@ -44,8 +44,13 @@ RowT = TypeVar("RowT", Submission, Comment)
 DELETED = "[deleted]"
 REMOVED = "[removed]"
 AUTHOR_REMOVALS = frozenset({"deleted", "author"})
-#: A score is provisional when the archive's last fetch came sooner than this after creation (§4.1).
-MATURE_SECONDS = 2 * 86400
+#: A score is provisional when the archive's last fetch came sooner than this after creation.  The
+#: reference (§1.4) has every item fetched at creation and again ~36 h later, when scores and
+#: ``num_comments`` are no longer "1 or 0"; its pitfall 1 says "~2 days", which would flag the normal
+#: ~36 h re-fetch of every item from 2023-11 on.  24 h lies between the two fetches: a first-fetch
+#: value (seconds to minutes after creation: RS 2023-08…10, RS_2024-03, a line never re-fetched) is
+#: flagged; the normal re-fetch, even 12 h early, is not.
+MATURE_SECONDS = 24 * 3600
 #: Months of posts whose archived scores and ``num_comments`` are first-fetch values (reference pitfall 1:
 #: mean ``num_comments`` ≈0.23 in RS 2023-08…10; RS_2024-03 mostly ``no_2nd_retrieval``).
 FIRST_FETCH_MONTHS = frozenset({"2023-08", "2023-09", "2023-10", "2024-03"})

@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 
 from schemas import ARROW_SCHEMAS
 from scraper.duck import connect
+from scraper.normalize.archive import MATURE_SECONDS
 from scraper.normalize.ids import ID_FIELDS, lower_ids
 from scraper.normalize.pseudonyms import MAY_NAME_A_USER, TEXT_COLUMNS, Pseudonymizer
 from scraper.normalize.repair import needs_repair, repair_text, storable
@@ -47,7 +48,7 @@ from scraper.normalize.status import REMOVED_MARKERS
 STEMS = {"t3": "submissions", "t1": "comments"}
 #: status_of's removal texts as SQL literals (constants of ours, no quote in them)
 _REMOVED_SQL = ", ".join(f"'{m}'" for m in REMOVED_MARKERS)
-MATURE_MICROS = 2 * 86400 * 1_000_000  # scraper.normalize.archive.MATURE_SECONDS
+MATURE_MICROS = MATURE_SECONDS * 1_000_000  # score_provisional's threshold, as archive.archive_facts has it
 
 _COMMON = [
     *("id", "name", "created_utc", "edited", "subreddit", "subreddit_id", "author", "author_fullname"),
