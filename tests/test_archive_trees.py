@@ -201,3 +201,24 @@ def test_discovery_marks_first_fetch_threads() -> None:
     assert report.threads["zz1"].settled is False
     kept = [t for e in events.events if e.get("event") == "archive-page" for t in e["kept"]]
     assert kept and kept[0]["settled"] is False
+
+
+def test_a_resumed_run_keeps_the_shortfall_of_a_thread_fetched_before() -> None:
+    """The archive-thread event carries what was announced: a run continued after it still reports the thread."""
+    comments = _forest([0, 1, 1, 0], [0, 1, 2, 3])
+    fake = Losing(ArchiveStore(comments=comments), tree_cap=1)
+    fake.lost = frozenset({comments[2]["id"]})
+    got, report, events = _run(fake, 4)
+    assert got == 3 and report.incomplete == {f"t3_{POST}": {"announced": 4, "fetched": 3}}
+    from scraper.spec import DatasetSpec
+
+    spec = DatasetSpec.model_validate(
+        {
+            "dataset": {"name": "t"},
+            "discovery": {"subreddits": ["sub"], "queries": ["x"]},
+            "archive": {"subreddits": ["sub"], "after": "2020-01-01", "before": "2020-01-02"},
+        }
+    )
+    with Direct(FakeArcticShift(ArchiveStore())) as client:
+        resumed = discover_in_archive(client, spec, Events(), events.events)  # type: ignore[arg-type]
+    assert resumed.incomplete == report.incomplete
