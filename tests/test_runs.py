@@ -116,6 +116,7 @@ def _reference(paths: list[Path], *, archive_last: bool, facts: bool) -> list[di
     facts=st.booleans(),
     combine_bytes=st.sampled_from([0, 40, runs.COMBINE_BYTES]),
     batch_bytes=st.sampled_from([1, 12, 30, runs.BATCH_BYTES]),
+    presorted=st.booleans(),
 )
 def test_merged_runs_equal_one_sort_of_every_sighting(
     tmp_path_factory: pytest.TempPathFactory,
@@ -129,9 +130,13 @@ def test_merged_runs_equal_one_sort_of_every_sighting(
     facts: bool,
     combine_bytes: int,
     batch_bytes: int,
+    presorted: bool,
 ) -> None:
     """Also with the byte bounds drawn small, so that a few short strings take the paths of huge texts
-    (adversarial review 4 F2): sorted as large_string and cut back, batches cut by their strings' bytes."""
+    (adversarial review 4 F2): sorted as large_string and cut back, batches cut by their strings' bytes.
+    ``presorted``: the sightings cut into runs in key order, so that the runs hold consecutive ranges of
+    keys (as runs of consecutive input files mostly do), a key's sightings sometimes in two runs: the
+    merge then mostly takes rows already in order (no sort's take) from one run at a time."""
     folder = tmp_path_factory.mktemp("runs")
     monkeypatch.setattr(runs, "COMBINE_BYTES", combine_bytes)
     monkeypatch.setattr(runs, "BATCH_BYTES", batch_bytes)
@@ -139,6 +144,8 @@ def test_merged_runs_equal_one_sort_of_every_sighting(
     monkeypatch.setattr(runs, "MAX_RUNS", max_runs)
     monkeypatch.setattr(merge, "BATCH_ROWS", batch_rows)
     rows = [{**s, "_seq": seq} for seq, s in enumerate(sightings)]
+    if presorted:
+        rows.sort(key=lambda row: row["_key"].encode())  # stable: a key's sightings keep their order
     paths, start = [], 0
     for cut in [*cuts, len(rows)]:  # runs of the sizes drawn, the rest in one last run
         if start >= len(rows):
@@ -196,3 +203,24 @@ def test_a_file_that_is_not_sorted_is_refused(tmp_path: Path) -> None:
         writer.write_table(table)
     with pytest.raises(runs.RunOrderError, match="not sorted"):
         list(runs.merged([path], columns=None, arrange=runs.sort_by_key, batch_rows=5, spill=tmp_path / "s"))
+
+
+def test_a_narrow_read_takes_the_columns_asked_in_their_order(tmp_path: Path) -> None:
+    """The merge's narrow pass reads only some columns of each run (their buffers alone, not the texts)."""
+    path = tmp_path / "r.arrow"
+    table = pa.table({"_key": ["t1_a", "t1_b", "t1_c"], "body": ["x", "y", "z"], "_seq": [1, 2, 3]})
+    runs.write_run(path, table)
+    assert runs.read_run(path, ["_seq", "_key"]).to_pydict() == {"_seq": [1, 2, 3], "_key": ["t1_a", "t1_b", "t1_c"]}
+    merged = runs.merged([path], columns=["_seq", "_key"], arrange=runs.sort_by_key, batch_rows=2, spill=tmp_path)
+    assert [b.to_pydict() for b in merged] == [
+        {"_seq": [1, 2], "_key": ["t1_a", "t1_b"]},
+        {"_seq": [3], "_key": ["t1_c"]},
+    ]
+    with pytest.raises(KeyError):  # a column the run does not hold, as before
+        runs.read_run(path, ["_key", "nope"])
+
+
+def test_rows_already_in_order_are_not_copied() -> None:
+    table = pa.table({"_key": ["t1_a", "t1_b"], "_seq": [1, 2]})
+    assert merge._taken(table, pa.array([0, 1], pa.uint64())) is table
+    assert merge._taken(table, pa.array([1, 0], pa.uint64()))["_seq"].to_pylist() == [2, 1]

@@ -201,9 +201,20 @@ class _Order:
         order = pc.sort_indices(sortable, sort_keys=keys)
         refused = table["_qfield"]
         if refused.null_count == table.num_rows:  # the usual case: every sighting fits
-            return table.take(order).append_column("_refused", pa.nulls(table.num_rows, pa.bool_()))
+            return _taken(table, order).append_column("_refused", pa.nulls(table.num_rows, pa.bool_()))
         order, first_refused = _good_first(table["_key"].take(order), pc.is_valid(refused).take(order), order)
-        return table.take(order).append_column("_refused", first_refused)
+        return _taken(table, order).append_column("_refused", first_refused)
+
+
+def _taken(table: pa.Table, order: pa.Array) -> pa.Table:
+    """``table.take(order)``; ``table`` itself when ``order`` keeps every row in place (no copy of the wide
+    columns).  That is the usual case of the final pass: the runs of consecutive input files hold separate
+    ranges of keys, so the rows gathered are mostly one run's, in its order, each thing seen once."""
+    if len(order) == table.num_rows and np.array_equal(
+        order.to_numpy(zero_copy_only=False), np.arange(len(order), dtype=np.uint64)
+    ):
+        return table
+    return table.take(order)
 
 
 def _good_first(keys: Any, bad: Any, order: pa.Array) -> tuple[pa.Array, pa.Array]:
