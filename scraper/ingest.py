@@ -65,7 +65,7 @@ import pyarrow as pa
 
 from scraper.build import VersionBuilder, archive_overlay, pseudonymizer_for
 from scraper.errors import InputError, ScraperError, TransientError
-from scraper.normalize import wire
+from scraper.normalize import runs, wire
 from scraper.normalize.escaping import unescape_strings
 from scraper.normalize.policy import keep_rule
 from scraper.normalize.repair import storable
@@ -252,7 +252,10 @@ _Result = tuple[dict[str, list[Path]], SightingStats, list[ArchiveRange]]
 
 def _read_parts(parts: list[list[_Unit]], sightings: Sightings, count: int) -> list[_Result]:
     """Each part read by a worker process into staging files of its own; the results in input order."""
-    jobs = [(part, *sightings.part(index), sightings.batch_rows, sightings.archive) for index, part in enumerate(parts)]
+    # a worker converts a run's worth of sightings at once (runs.RUN_ROWS): one conversion and sort a run, no
+    # concatenation of two batches before the sort (10% less of a reading worker's CPU than 16,384-row batches)
+    batch_rows = max(sightings.batch_rows, runs.RUN_ROWS)
+    jobs = [(part, *sightings.part(index), batch_rows, sightings.archive) for index, part in enumerate(parts)]
     # fork: a worker starts at once with what is imported here, and never re-runs the caller's
     # __main__ (spawn and forkserver do, which breaks scripts without a main guard).  A worker
     # touches only msgspec and pyarrow, which re-initialise their thread pools after a fork.
