@@ -543,7 +543,6 @@ def ingest_dumps(
     rule = replace(rule, purged=purged_fullnames(dataset_dir))
     posts = [f for f in files if f.kind == "t3"]
     comments = [f for f in files if f.kind == "t1"]
-    check_patterns(rule.selection)
     with dataset_lock(dataset_dir, wait=wait_for_lock), open_engine(engine, scheduler=scheduler, client=client) as eng:
         for leftover in dataset.path.glob(".dumps.*"):  # a killed run's work folder (we hold the lock)
             shutil.rmtree(leftover, ignore_errors=True)
@@ -740,26 +739,6 @@ class _writer:  # noqa: N801 - used as a context manager, like open()
 
     def __exit__(self, *exc: object) -> None:
         self.writer.close()
-
-
-def check_patterns(selection: Selection) -> None:
-    """A clear error for a ``[filter]`` pattern DuckDB's regular expressions (RE2) cannot run, before any work."""
-    if not selection.include and not selection.exclude:
-        return
-    import duckdb
-
-    con = connect()
-    try:
-        for pattern in (*selection.include, *selection.exclude):
-            try:
-                con.execute("SELECT regexp_matches('', ?, 'i')", [pattern])
-            except duckdb.Error as exc:
-                raise ConfigError(
-                    f"[filter] pattern {pattern!r} is not supported by the dump reader's regular expressions "
-                    f"(RE2: no look-around or back-references): {exc}; rewrite it without them"
-                ) from None
-    finally:
-        con.close()
 
 
 def check_engine_options(engine: str, scheduler: str | None) -> None:

@@ -259,15 +259,16 @@ def test_dask_engine_writes_the_same_version(tmp_path: Path, store: Any, dask_cl
     assert a["stats"]["submissions"] == b["stats"]["submissions"] > 0
 
 
-def test_a_pattern_re2_cannot_run_is_a_clear_error_before_any_work(tmp_path: Path) -> None:
-    from scraper.errors import ConfigError
-
+def test_a_pattern_re2_cannot_run_is_run_as_python_runs_it(tmp_path: Path) -> None:
+    """Look-behind was refused by the dump reader (RE2); the rule is Python's on every path now (review 7, F2)."""
     folder = write_spec(
         tmp_path / "ds", SPEC.replace('include = ["quit", "leav", "burn", "switch"]', "include = ['(?<=x)quit']")
     )
-    path = write_zst(tmp_path / "RS_2016-01.zst", [{"id": "x", "subreddit": "machinelearning", "created_utc": 1}])
-    with pytest.raises(ConfigError, match=r"\(\?<=x\)quit"):
-        ingest_dumps(folder, [path])
+    post = {"subreddit": "machinelearning", "created_utc": 1_500_000_000}
+    posts = [{**post, "id": "p1", "title": "xquit"}, {**post, "id": "p2", "title": "quit"}]
+    ingest_dumps(folder, [write_zst(tmp_path / "RS_2017-07.zst", posts)])
+    kept = pq.read_table(folder / "versions" / "v0001" / "submissions.parquet")["id"].to_pylist()
+    assert kept == ["p1"]
 
 
 def test_a_killed_runs_work_folder_is_removed_by_the_next(tmp_path: Path) -> None:

@@ -41,9 +41,11 @@ from schemas import ARROW_SCHEMAS
 from scraper.duck import connect
 from scraper.normalize.archive import MATURE_SECONDS
 from scraper.normalize.ids import ID_FIELDS, lower_ids
+from scraper.normalize.keywords import prefilter
 from scraper.normalize.pseudonyms import MAY_NAME_A_USER, TEXT_COLUMNS, Pseudonymizer
 from scraper.normalize.repair import needs_repair, repair_text, storable
 from scraper.normalize.status import REMOVED_MARKERS
+from scraper.spec import keyword_rule
 
 STEMS = {"t3": "submissions", "t1": "comments"}
 #: status_of's removal texts as SQL literals (constants of ours, no quote in them)
@@ -185,15 +187,17 @@ def _typed_field(field: str) -> str:
 
 def _select(
     kind: str,
-    include: str | None,
-    exclude: str | None,
+    keyword: tuple[bool, bool, bool] | None,
     filtered: bool,
     *,
     fast: bool = False,
     usual: bool = True,
     strings: bool = False,
 ) -> str:
-    """The SQL that turns lines into schema columns plus ``err``, ``reason`` and ``link_norm``.
+    """The SQL that turns lines into schema columns plus ``err``, ``reason``, ``link_norm`` and ``kw``.
+
+    ``keyword`` (posts): ``kw`` is the text the ``[filter]`` keyword rule reads (title, newline,
+    selftext) on each row no other reason leaves out, else NULL; :func:`_judge` runs the rule on it.
 
     ``fast``: DuckDB's own NDJSON reader on the file ``$path`` (parallel, each line parsed once, no
     Python per line); a malformed line stops that query (the caller then runs the block path).
@@ -223,10 +227,7 @@ def _select(
             WHEN {filtered} AND NOT list_contains($subreddits, lower(coalesce(nullif(jstr(t_subreddit, v_subreddit), ''), $file_subreddit, ''))) THEN 'subreddit'
             WHEN created IS NOT NULL AND $after IS NOT NULL AND created < $after THEN 'time'
             WHEN created IS NOT NULL AND $before IS NOT NULL AND created >= $before THEN 'time'
-            WHEN {"true" if include else "false"} AND NOT regexp_matches(
-                coalesce(jstr(t_title, v_title), '') || chr(10) || coalesce(jstr(t_selftext, v_selftext), ''), $include, 'i') THEN 'keyword'
-            WHEN {"true" if exclude else "false"} AND regexp_matches(
-                coalesce(jstr(t_title, v_title), '') || chr(10) || coalesce(jstr(t_selftext, v_selftext), ''), $exclude, 'i') THEN 'keyword'
+            {"WHEN NOT regexp_matches(kw_text, $include) THEN 'keyword'" if keyword and keyword[1] else ""}
             END"""
     else:
         reason = f"""CASE
@@ -304,6 +305,29 @@ def _select(
                 || substr(coalesce(link_norm_raw, ''), 4) || '/_/' || tid || '/'"""
     )
     category = "jstr(t_removed_by_category, v_removed_by_category)" if post else "NULL"
+    # The keyword rule is not run here: DuckDB's regular expressions (RE2) are not Python's (ASCII
+    # \b and \w, no $ before a final newline), and the rule must keep what collect and archive keep
+    # (adversarial review 7, F2). The text it reads goes out for the rows still kept; _judge runs
+    # the spec's own rule (scraper.spec.keyword_rule) on them.
+    # An RE2 pattern matching a superset of what the include patterns match ($include, from
+    # scraper.normalize.keywords) leaves out here the posts that Python's rule would certainly leave
+    # out; with no include patterns, one for the exclude patterns ($exclude) tells the posts that
+    # Python's rule would certainly keep.
+    post_keyword = post and keyword is not None
+    if keyword is not None and keyword[0]:
+        judged = "true"
+    elif keyword is not None and keyword[2]:
+        judged = "regexp_matches(kw_text, $exclude)"
+    else:
+        judged = "true"
+    kw_text = (
+        "coalesce(jstr(t_title, v_title), '') || chr(10) || coalesce(jstr(t_selftext, v_selftext), '')"
+        if post_keyword
+        else "NULL::VARCHAR"
+    )
+    keyword_text = (
+        f"CASE WHEN bad IS NULL AND reason IS NULL AND {judged} THEN kw_text END" if post_keyword else "NULL::VARCHAR"
+    )
     # Built from this module's constants and the schema's field names only; every value a user
     # gives (subreddits, patterns, range, ids, source) goes in as a query parameter.
     amb = "NULL::VARCHAR[]"
@@ -377,7 +401,8 @@ WITH objects AS (
         when_micros(m_t_retrieved_2nd_on, m_v_retrieved_2nd_on) AS second_fetch,
         jstr(t_{text}, v_{text}) AS txt,
         jstr(t_author, v_author) = '[deleted]' AS author_gone,
-        {category} AS category
+        {category} AS category,
+        {kw_text} AS kw_text
     FROM base
 ), judged AS (
     SELECT *,
@@ -425,7 +450,7 @@ WITH objects AS (
         END AS archived
     FROM judged
 )
-SELECT n, err, reason, amb, {"link_norm" if not post else "NULL::VARCHAR"} AS link_norm,
+SELECT n, err, reason, amb, {"link_norm" if not post else "NULL::VARCHAR"} AS link_norm, {keyword_text} AS kw,
     coalesce(nullif(jstr(t_name, v_name), ''), '{kind}_' || tid) AS name,
     tid AS id,
     sub AS subreddit,
@@ -516,24 +541,30 @@ def _sql(
     kind: str, selection: Selection, *, fast: bool, usual: bool = True, strings: bool = False
 ) -> tuple[str, dict[str, Any]]:
     """The query for ``kind`` under ``selection`` (built once per thread) and its parameters."""
-    key = (kind, selection.include, selection.exclude, bool(selection.subreddits), fast, usual, strings)
+    keyword = _keyword_plan(selection)
+    key = (kind, keyword, bool(selection.subreddits), fast, usual, strings)
     sql: str | None = _local.sql.get(key)
-    include = "|".join(f"(?:{p})" for p in selection.include)
-    exclude = "|".join(f"(?:{p})" for p in selection.exclude)
     if sql is None:
         sql = _local.sql[key] = _select(
-            kind, include or None, exclude or None, bool(selection.subreddits), fast=fast, usual=usual, strings=strings
+            kind, keyword, bool(selection.subreddits), fast=fast, usual=usual, strings=strings
         )
     params = {
         "subreddits": list(selection.subreddits),
         "after": selection.after,
         "before": selection.before,
-        "include": include,
-        "exclude": exclude,
         "links_given": selection.links is not None,
         "file_subreddit": selection.file_subreddit,
+        "include": prefilter(selection.include),
+        "exclude": prefilter(selection.exclude),
     }
     return sql, {k: v for k, v in params.items() if f"${k}" in sql}
+
+
+def _keyword_plan(selection: Selection) -> tuple[bool, bool, bool] | None:
+    """The keyword rule's part of the SQL: (include patterns, their RE2 prefilter, the exclude patterns' one)."""
+    if not selection.include and not selection.exclude:
+        return None
+    return bool(selection.include), prefilter(selection.include) is not None, prefilter(selection.exclude) is not None
 
 
 class NeedsLines(Exception):
@@ -708,6 +739,8 @@ def normalize_file(
 def _judge(result: pa.Table, selection: Selection, counts: dict[str, int]) -> pa.Table:
     """The rows of ``result`` that the selection keeps (reasons counted in ``counts``); ``err`` rows stay."""
     reasons = result["reason"]
+    if selection.include or selection.exclude:
+        reasons = _keyword_reasons(result["kw"], reasons, selection)
     if selection.links is not None:  # comments of exactly these threads: one hash set, never a substring
         links = _local.__dict__.get("links")
         if links is None or links[0] is not selection.links:
@@ -723,6 +756,23 @@ def _judge(result: pa.Table, selection: Selection, counts: dict[str, int]) -> pa
     for item in pc.value_counts(reasons.filter(pc.is_valid(reasons))).to_pylist():
         counts[f"filtered_{item['values']}"] = counts.get(f"filtered_{item['values']}", 0) + item["counts"]
     return result.filter(pc.is_null(reasons))
+
+
+def _keyword_reasons(
+    texts: pa.ChunkedArray | pa.Array, reasons: pa.ChunkedArray | pa.Array, selection: Selection
+) -> pa.ChunkedArray | pa.Array:
+    """``reasons`` with ``keyword`` where the spec's own rule (:func:`scraper.spec.keyword_rule`) leaves a text out.
+
+    ``texts`` is NULL on the rows already left out (or not parsed): only the others are judged, in
+    Python's ``re``, exactly as collect, archive and refilter judge them (adversarial review 7, F2).
+    """
+    if texts.null_count == len(texts):
+        return reasons
+    passes = keyword_rule(selection.include, selection.exclude)
+    out = [text is not None and not passes(text) for text in texts.to_pylist()]
+    if not any(out):
+        return reasons
+    return pc.if_else(pa.array(out), pa.scalar("keyword", pa.string()), reasons.cast(pa.string()))
 
 
 def _lines(data: bytes, first_line: int) -> tuple[pa.Table, list[tuple[int, str, bytes]]]:
