@@ -606,9 +606,13 @@ UNKNOWN = "unknown"
 
 def _escaping(url: str, params: Any, form: Any) -> str:
     """How a recorded answer's strings were escaped (WIRE-FORMAT §9): "" (raw, ``raw_json=1`` in its
-    query or form), :data:`ESCAPED` (asked without it), :data:`UNKNOWN` (its request URL not recorded)."""
+    query or form, or asked of a host that is not Reddit's: adversarial review 8 F3), :data:`ESCAPED` (asked of
+    Reddit without it), :data:`UNKNOWN` (its request URL not recorded)."""
     if not url:
         return UNKNOWN
+    host = (urlsplit(url).hostname or "reddit.com").rstrip(".")
+    if host != "reddit.com" and not host.endswith(".reddit.com"):
+        return ""  # raw_json is Reddit's: an archive's answer (Arctic Shift) is not escaped for want of it
     if any(_raw_json(values) for values in (params, urlsplit(url).query, form)):
         return ""
     return ESCAPED

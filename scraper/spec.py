@@ -56,7 +56,9 @@ from scraper.sources import names
 
 SPEC_FILE = "dataset.toml"
 MAX_SPEC_BYTES = 1 << 20  # a spec is a page of text; a bigger file is something else
-_THREAD_URL = re.compile(r"(?:/comments/|/gallery/|redd\.it/)([a-z0-9]+)", re.IGNORECASE)
+_THREAD_URL = re.compile(r"(?:/comments/|redd\.it/)([a-z0-9]+)", re.IGNORECASE)
+#: A gallery post's link, on Reddit's own hosts only: imgur's and flickr's galleries are not threads (review 8 F4).
+_GALLERY_URL = re.compile(r"^(?:https?://)?(?:[a-z0-9-]+\.)*reddit\.com/gallery/([a-z0-9]+)", re.IGNORECASE)
 _THREAD_ID = re.compile(r"^(?:t3_)?([a-z0-9]{1,13})$", re.IGNORECASE)
 
 
@@ -260,7 +262,7 @@ class DatasetSpec(_Section):
 def thread_id(value: str) -> str:
     """The base-36 id of a thread given as an id, a ``t3_`` fullname or a URL."""
     value = value.strip()
-    if match := _THREAD_URL.search(value):
+    if match := _GALLERY_URL.match(value) or _THREAD_URL.search(value):
         return names.id36(match.group(1).lower(), "thread id")
     if match := _THREAD_ID.match(value):
         return match.group(1).lower()

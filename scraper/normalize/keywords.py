@@ -172,4 +172,22 @@ def prefilter(patterns: tuple[str, ...]) -> str | None:
     parts = [superset(p) for p in patterns]
     if not parts or any(p is None for p in parts):
         return None
-    return "|".join(f"(?:{p})" for p in parts if p is not None)
+    joined = "|".join(f"(?:{p})" for p in parts if p is not None)
+    return joined if _re2_compiles(joined) else None
+
+
+def _re2_compiles(pattern: str) -> bool:
+    """Whether DuckDB's RE2 takes ``pattern``: it refuses some that Python runs, e.g. nested counted repeats
+    whose product passes 1,000 (``(?:\\w{1,30}\\s+){0,40}``; adversarial review 8 F2)."""
+    import duckdb
+
+    from scraper.duck import connect
+
+    con = connect()
+    try:
+        con.execute("SELECT regexp_matches('', $p)", {"p": pattern}).fetchall()
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
+    return True

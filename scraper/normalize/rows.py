@@ -93,8 +93,9 @@ _EPOCH_ZERO = datetime.fromtimestamp(0, tz=UTC)
 def newest_time(data: dict[str, Any]) -> datetime | None:
     """The newest time a thing shows, as its row would read it: its ``created_utc`` or its edit time.
 
-    None when it shows neither (or neither is a time).  An answer cannot have been fetched
-    before the newest time of what it shows: :func:`undated_time` takes the newest of these.
+    None when it shows neither (or neither is a time, or both are past now: a garbled or hostile time in
+    the future would date the whole answer after every real sighting, adversarial review 8 F1).  An answer
+    cannot have been fetched before the newest time of what it shows: :func:`undated_time` takes the newest of these.
     """
     try:
         created = _utc(data, "created_utc")
@@ -104,7 +105,8 @@ def newest_time(data: dict[str, Any]) -> datetime | None:
         edited, _ = _edited(data)
     except FieldError:
         edited = None
-    times = [t for t in (created, edited) if t is not None]
+    now = datetime.now(UTC)  # a time past now is no time: nothing can have been fetched in the future
+    times = [t for t in (created, edited) if t is not None and t <= now]
     return max(times) if times else None
 
 

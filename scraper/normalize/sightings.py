@@ -29,6 +29,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -1192,17 +1193,24 @@ def parse_time(value: Any) -> datetime | None:
 
 def _newest_epoch(kind: str, rows: Sequence[tuple[Any, ...]]) -> float | None:
     """The newest ``created_utc`` or edit time of fast rows, in epoch seconds, as the rows read them
-    (:func:`_edits`: an edit time before the creation, ``true``, ``false`` and ``0`` are no time)."""
+    (:func:`_edits`: an edit time before the creation, ``true``, ``false`` and ``0`` are no time), as
+    :func:`~scraper.normalize.rows.newest_time` does: a time past now counts as none (adversarial review 8 F1)."""
     fields = wire.T1_FIELDS if kind == "t1" else wire.T3_FIELDS
     created_at, edited_at = fields.index("created_utc"), fields.index("edited")
     newest: float | None = None
+    now = time.time()  # a time past now is no time: nothing can have been fetched in the future
     for row in rows:
         created, edited = row[created_at], row[edited_at]
-        when = created
-        if edited is not None and edited is not True and edited is not False and edited != 0 and edited > created:
-            when = edited
-        if newest is None or when > newest:
-            newest = when
+        if created is not None and created <= now and (newest is None or created > newest):
+            newest = created
+        real_edit = edited is not None and edited is not True and edited is not False and edited != 0
+        if (
+            real_edit
+            and (created is None or edited > created)
+            and edited <= now
+            and (newest is None or edited > newest)
+        ):
+            newest = edited
     return newest
 
 

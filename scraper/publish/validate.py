@@ -503,7 +503,8 @@ _COMMENT_CHECKS: list[tuple[str, str, str, Literal["fail", "share", "warn"]]] = 
 _SUBMISSION_CHECKS: dict[str, str] = {
     # A visible submission may lack its author: archive lines of 2011-2013 sometimes have no author key.
     "status agrees with content": "(x.status <> 'visible' and (x.author is not null or x.title <> '' "
-    "or x.selftext <> '')) or (x.status = 'visible' and x.author is null and x.selftext in ('[deleted]', '[removed]'))",
+    "or x.selftext <> '')) or (x.status = 'visible' and (x.selftext in ('[removed]', '[ Removed by Reddit ]') "
+    "or (x.author is null and x.selftext = '[deleted]')))",  # status_of: a removal marker always removes
     "timestamps within bounds": _TIME.format(t="x"),
     "created after Reddit's founding (2005-06)": _FOUNDED.format(t="x"),
 }
