@@ -432,3 +432,14 @@ def test_a_lone_version_whose_manifest_lies_about_itself_fails(copy: Path, lie: 
     assert says in (bad[check].detail + " " + " ".join(bad[check].examples)), bad[check]
     result = CliRunner().invoke(main, ["validate", str(copy)])
     assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("marker", ["[removed]", "[ Removed by Reddit ]"])
+def test_a_visible_submission_showing_a_removal_marker_fails_the_status_check(copy: Path, marker: str) -> None:
+    """status_of: a removal marker removes, whoever the author (adversarial review 8 F5)."""
+    table = pq.read_table(version_dir(copy) / "submissions.parquet")
+    row = table["status"].to_pylist().index("visible")
+    name = set_cell(copy, "submissions", "selftext", row, marker)
+    bad = failed(copy)
+    assert set(bad) == {"status agrees with content"}
+    assert (bad["status agrees with content"].count, bad["status agrees with content"].examples) == (1, [name])
