@@ -11,8 +11,6 @@ asked for: it is stored as it is and counted (``stats.escaping.unknown``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +22,13 @@ from hypothesis import strategies as st
 
 from scraper.cli import main
 from scraper.ingest import ingest
-from scraper.normalize import sightings as sightings_module
 from scraper.normalize.escaping import reddit_escape, reddit_unescape
 from tests.conftest import SAMPLES, examples
+from tests.test_ingest_undated import model_path
 
 GX8R8Z = SAMPLES / "comments_gx8r8z_2020_deleted_removed_stickied.json"
 T1_TEXT = ["body", "author", "author_flair_text", "subreddit", "permalink"]
 T3_TEXT = ["title", "selftext", "url", "domain", "link_flair_text", "author_flair_text"]
-
-
-@contextmanager
-def model_path(on: bool) -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        if on:
-            patch.setattr(sightings_module.Sightings, "_fast_document", lambda *a, **k: False)
-        yield
 
 
 def rows(folder: Path, manifest: dict[str, Any], stem: str) -> dict[str, dict[str, Any]]:
