@@ -21,30 +21,18 @@ from scraper.fake_arctic_shift.generate import ArchiveStore, base36
 from scraper.normalize.archive import counts_settled
 from scraper.sources.arctic_shift import ArcticShiftClient
 from tests.conftest import examples
+from tests.test_archive_limits import Clock
 
 POST = "abc12"
 CREATED = 1_600_000_000
 END = 1_700_000_000
 
 
-class FakeClock:
-    """Time that passes only when slept."""
-
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds
-
-
 class Direct(ArcticShiftClient):
     """The real client (parameters, envelopes, retries) answered by the fake without a socket: fast."""
 
     def __init__(self, fake: FakeArcticShift) -> None:
-        super().__init__("http://fake.invalid", clock=FakeClock())
+        super().__init__("http://fake.invalid", clock=Clock())
         self.fake = fake
 
     def _fetch(self, path: str, params: dict[str, Any]) -> httpx.Response:
