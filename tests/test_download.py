@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import socket
 import threading
@@ -210,3 +211,27 @@ def test_publish_refuses_an_invalid_dataset(tmp_path: Path) -> None:
     (dataset / "versions/v0001/comments.parquet").write_bytes(b"broken")
     with pytest.raises(IntegrityError, match="does not validate"):
         publish(dataset, tmp_path / "public", allow_identifiable=True)
+
+
+def test_every_version_published_or_downloaded_is_on_disk_before_it_is_placed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Publish and download stage a version, then rename it into place: its files and the staging folder
+    are flushed first, so a power cut after the rename never leaves a version of empty files."""
+    from tests.test_purge_rerun import fsync_recorder, not_on_disk
+
+    dataset = tmp_path / "dataset"
+    ingest(dataset, [tree_file(tmp_path, "aaa", 20, 1)])
+    synced = fsync_recorder(monkeypatch)
+    missed: dict[str, list[str]] = {}
+    real = os.rename
+
+    def rename(src: Any, dst: Any) -> None:
+        if Path(dst).parent.name == "versions" and Path(src).is_dir():
+            missed[str(Path(dst).relative_to(tmp_path))] = not_on_disk(Path(src), synced)
+        real(src, dst)
+
+    monkeypatch.setattr(os, "rename", rename)
+    publish(dataset, tmp_path / "public", allow_identifiable=True)
+    download(str(tmp_path / "public"), tmp_path / "copy")
+    assert missed == {"public/versions/v0001": [], "copy/versions/v0001": []}

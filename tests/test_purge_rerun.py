@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from scraper.collect.refresh import refresh
 from scraper.collect.run import collect
 from scraper.fake_reddit import FakeReddit, Forest
 from scraper.fake_reddit.generate import generate_thread
-from scraper.store import killpoints
+from scraper.store import killpoints, snapshot
 from scraper.store import purge as purge_module
 from scraper.store.purge import PURGES_FILE, purge
 from tests import forked
@@ -128,7 +129,7 @@ def test_a_purge_killed_at_any_step_and_run_again_records_what_an_uninterrupted_
 
 
 @pytest.mark.usefixtures("fixed_time")
-@pytest.mark.parametrize("failing", ["_replace_file", "replace_dir"])
+@pytest.mark.parametrize("failing", ["_replace_file", "fsync_folder", "replace_dir"])
 def test_a_purge_stopped_by_a_full_disk_and_run_again_records_what_an_uninterrupted_one_does(
     base: tuple[Path, list[str]],
     reference: tuple[dict[str, bytes], list[str]],
@@ -155,3 +156,71 @@ def test_a_purge_stopped_by_a_full_disk_and_run_again_records_what_an_uninterrup
     got = _files(copy)
     assert got == reference[0]
     assert len((copy / PURGES_FILE).read_text().splitlines()) == 1
+
+
+def fsync_recorder(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """The paths ``os.fsync`` is called on from now on (read back through ``/proc/self/fd``)."""
+    if not Path("/proc/self/fd").is_dir():
+        pytest.skip("needs /proc/self/fd to name a descriptor's file")
+    synced: set[str] = set()
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.add(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+def not_on_disk(folder: Path, synced: set[str]) -> list[str]:
+    """What of ``folder`` (its files and itself) was never fsynced."""
+    paths = [folder, *(p for p in folder.iterdir() if p.is_file())]
+    return [p.name for p in paths if str(p.resolve()) not in synced]
+
+
+@pytest.mark.usefixtures("fixed_time")
+def test_every_file_a_purge_swaps_in_is_on_disk_before_the_swap(
+    base: tuple[Path, list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power cut right after the swap finds every rewritten file, the card and the manifest whole:
+    the swap's rename is journaled apart from the files' bytes, so they are flushed first."""
+    folder, names = base
+    copy = _copy(folder, tmp_path / "ds")
+    synced = fsync_recorder(monkeypatch)
+    missed: dict[str, list[str]] = {}
+    real = purge_module.replace_dir
+
+    def swap(new: Path, old: Path) -> None:
+        missed[old.name] = not_on_disk(new, synced)
+        real(new, old)
+
+    monkeypatch.setattr(purge_module, "replace_dir", swap)
+    purge(copy, names)
+    assert missed == {"v0001": [], "v0002": []}
+
+
+def test_every_file_of_a_new_version_is_on_disk_before_it_is_placed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same for a version a collect places (its Parquet files, card and manifest, and the folder)."""
+    folder = write_spec(tmp_path / "ds", SPEC)
+    forest = Forest()
+    sub, comments = generate_thread("p0", 12, seed=5, title="I quit ML", deleted_rate=0)
+    forest.add_thread(sub, comments)
+    synced = fsync_recorder(monkeypatch)
+    missed: dict[str, list[str]] = {}
+    real = os.rename
+
+    def rename(src: Any, dst: Any) -> None:
+        if Path(dst).parent.name == "versions":
+            missed[Path(dst).name] = not_on_disk(Path(src), synced)
+        real(src, dst)
+
+    monkeypatch.setattr(snapshot.os, "rename", rename)
+    with FakeReddit(forest, quota=10**9) as server:
+        collect(folder, settings_for(server))
+    assert missed == {"v0001": []}
+    assert {"README.md", "manifest.json", "comments.parquet", "submissions.parquet"} <= {
+        p.name for p in (folder / "versions" / "v0001").iterdir()
+    }

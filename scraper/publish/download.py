@@ -68,6 +68,8 @@ from scraper.store.purge import (
 )
 from scraper.store.snapshot import (
     Dataset,
+    fsync_dir,
+    fsync_folder,
     is_file_name,
     is_version_id,
     listed_files,
@@ -604,12 +606,14 @@ def _install(
             )
     (staging / "manifest.json").write_bytes(manifest_bytes)
     _reapply_purges(staging, purges.names, purges.when)
+    fsync_folder(staging)  # every file on disk before a rename names the version
     final.parent.mkdir(parents=True, exist_ok=True)
     if replace:
         replace_dir(staging, final)  # one atomic swap; the old, unpurged files are removed
         dataset.write_index()
     else:
         os.rename(staging, final)
+        fsync_dir(final.parent)
         try:
             dataset.write_index()
         except BaseException:
@@ -709,6 +713,7 @@ def _verify_or_repair(
             downloaded.append(name)
     (staging / "manifest.json").write_bytes(manifest_bytes)
     _reapply_purges(staging, purges.names, purges.when)
+    fsync_folder(staging)
     replace_dir(staging, final)  # one atomic swap: the damaged folder or the repaired one
     Dataset(target).write_index()
     shutil.rmtree(target / ".download", ignore_errors=True)

@@ -39,6 +39,8 @@ from scraper.store.purge import copy_purge_log, is_purge_of
 from scraper.store.snapshot import (
     Dataset,
     copy_file_atomic,
+    fsync_dir,
+    fsync_folder,
     pid_alive,
     replace_dir,
     sha256_file,
@@ -138,12 +140,14 @@ def _publish_locked(dataset_dir: Path, target: Path, index: dict[str, Any]) -> d
             if (src / name).is_symlink():
                 raise IntegrityError(f"{src / name} is a symbolic link; a version holds plain files only")
             shutil.copyfile(src / name, staging / name, follow_symlinks=False)
+        fsync_folder(staging)  # every file on disk before a rename names the version
         dst.parent.mkdir(parents=True, exist_ok=True)
         if replace:
             replace_dir(staging, dst)
             purged.append(vid)
         else:
             staging.rename(dst)
+            fsync_dir(dst.parent)
             copied.append(vid)
     shutil.rmtree(target / ".staging", ignore_errors=True)
     for name in TOP_FILES:

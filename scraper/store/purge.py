@@ -56,6 +56,7 @@ from scraper.store.snapshot import (
     Dataset,
     copy_file_atomic,
     drop_empty_staging,
+    fsync_folder,
     make_staging_dir,
     pid_alive,
     replace_dir,
@@ -417,6 +418,7 @@ def _purge_version(
         hits = purge_folder(folder, stage, names, when)
         if hits:
             before_swap(hits)
+            fsync_folder(stage)  # rewritten files, card and manifest on disk before the swap names them
             killpoint(f"purge-staged:{version}")
             replace_dir(stage, folder)
         return hits

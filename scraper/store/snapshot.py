@@ -81,12 +81,27 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush every regular file of ``folder`` (not below it), then the folder itself, to disk.
+
+    A staged version is made durable this way before it is renamed or swapped into place: the
+    rename is journaled on its own, so without it a power cut after the swap can leave the new
+    name on files whose bytes never reached the disk (a kill -9 cannot show this: the page cache
+    survives it).
+    """
+    for entry in folder.iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            with entry.open("rb") as handle:
+                os.fsync(handle.fileno())
+    fsync_dir(folder)
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:
@@ -125,7 +140,7 @@ def copy_file_atomic(source: Path, destination: Path) -> None:
                 writer.flush()
                 os.fsync(writer.fileno())
         os.replace(tmp, destination)
-        _fsync_dir(destination.parent)
+        fsync_dir(destination.parent)
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
@@ -303,7 +318,7 @@ def replace_dir(new: Path, old: Path) -> None:
         os.rename(old, aside)
         os.rename(new, old)
         new = aside
-    _fsync_dir(old.parent)
+    fsync_dir(old.parent)
     shutil.rmtree(new)  # the old contents, now at the new folder's path
 
 
@@ -547,7 +562,7 @@ class Dataset:
                 }
             current = staging / "manifest.json"
             write_json_atomic(current, manifest)
-            _fsync_dir(staging)
+            fsync_folder(staging)  # the card too, and the folder
             killpoint("staged-manifest")
         except BaseException as exc:  # disk full, read-only, a bad table: nothing half-written stays behind
             shutil.rmtree(staging, ignore_errors=True)
@@ -564,7 +579,7 @@ class Dataset:
             if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                 raise storage_error(exc, target) from None
             raise SnapshotError(f"cannot place version {version} in {self.versions_dir}: {exc}") from None
-        _fsync_dir(self.versions_dir)
+        fsync_dir(self.versions_dir)
         drop_empty_staging(self.path)  # the version left it: empty unless another run stages in it
         killpoint("placed")
         try:
