@@ -16,7 +16,7 @@ import pytest
 
 from scraper.collect.expand import Expansion, expand_thread
 from scraper.collect.run import collect
-from scraper.errors import BudgetExhausted
+from scraper.errors import BudgetExhausted, TransientError
 from scraper.fake_reddit import FakeReddit, Forest
 from scraper.fake_reddit.clock import SimulatedClock
 from scraper.fake_reddit.generate import generate_thread
@@ -125,8 +125,9 @@ def held(faults: Faults | None) -> tuple[set[str], int, int]:
         Faults(rate=0.10, pattern="even", throttle_429=(10, 30)),
         Faults(rate=0.10, seed=6, pattern="blocks", throttle_429=(2, 30)),
         Faults(rate=0.10, seed=5, kinds=("cut",)),
+        Faults(rate=0.10, pattern="even", kinds=("shape",)),
     ],
-    ids=["random+forced-burst", "random+throttle", "even+throttle", "blocks+throttle", "cuts"],
+    ids=["random+forced-burst", "random+throttle", "even+throttle", "blocks+throttle", "cuts", "error-envelopes"],
 )
 def test_faults_give_the_identical_comment_set_and_cost_only_the_faulted_requests(faults: Faults) -> None:
     clean, clean_requests, none = held(None)
@@ -440,3 +441,18 @@ def test_json_lines_log(tmp_path: Path, fake_reddit: FakeReddit) -> None:
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert any(line["level"] == "WARNING" and "r/nosuchsub" in line["message"] for line in lines)
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
+
+
+def test_answers_of_another_shape_every_time_stop_the_run_to_try_again_later_and_write_nothing(tmp_path: Path) -> None:
+    """A 200 of valid JSON that is not the endpoint's shape (Reddit's error envelope) is Reddit's fault, as a
+    5xx is: retried, then exit 75 (try again later) with no version, never a thread given up with exit 1 and
+    a partial version written (adversarial review 9, F2)."""
+    folder = write_spec(tmp_path / "ds", SPEC)
+    faults = Faults(rate=1.0, kinds=("shape",))
+    with (
+        FakeReddit(forest_of(200), quota=10**9, faults=faults) as server,
+        pytest.raises(TransientError, match="another shape") as raised,
+    ):
+        collect(folder, settings_for(server), retry=QUICK)
+    assert "RATELIMIT" in str(raised.value)  # the answer's own errors are named
+    assert not (folder / "versions").exists() or not any((folder / "versions").iterdir())

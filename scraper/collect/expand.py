@@ -35,7 +35,10 @@ list many ids).  Each stub gets the cheapest endpoint:
 - Otherwise ``POST /api/morechildren``: ids of one depth (Reddit serves only
   the shallowest), siblings together, packed so that what they can bring fits
   the ~100 comments an answer spends (:data:`BUDGET`); at top level 100 ids a
-  call, since Reddit re-announces top-level ids it did not serve.  Room left
+  call, since the archived builder re-announces top-level ids it did not serve
+  (a server that lets them vanish instead is met as below the top level: a
+  top-level id missing from a cut answer that re-announced none rides again,
+  and the top level's calls are packed then).  Room left
   in a call goes to held comments of its depth with pending stubs below them
   (Reddit serves the asked ids of the shallowest depth with their subtrees, so
   the stubs left at deeper depths ride in it instead of costing a partly
@@ -503,6 +506,10 @@ class Expansion:
         missing = [c for c in batch if c not in taken.shown and c not in taken.listed]
         rate = (len(self.deleted) + len(self.inferred)) / max(BUDGET, len(self.depth) + len(self.inferred))
         exhausted = _exhausted(len(taken.shown), len(missing), rate)
+        # Top-level ids the budget cut come back in a stub where Reddit re-announces them (the archived builder
+        # does), so one missing from an answer that re-announced others was dropped; one missing from a cut
+        # answer that re-announced none may have been cut and vanished (WIRE-FORMAT §4b): asked again.
+        reannounced = any(c in taken.listed for c in batch if self.pending.get(c) == 0)
         if all(c in self.vanished for c in batch) and not taken.new and not taken.stubs:
             self.wasted += 1  # asked again for vanished ids, and nothing new came
         for cid in batch:
@@ -526,9 +533,9 @@ class Expansion:
                 continue
             # Neither shown nor announced again: a dropped deleted leaf or a comment the budget cut.
             self.vanished.add(cid)
-            if self.pending.get(cid, 0) == 0 or not exhausted:
+            if not exhausted or (self.pending.get(cid) == 0 and reannounced):
                 self.to_info.setdefault(cid, "vanished")
-                self.leaves.add(cid)  # every requested id was served (top level: unserved ones come back)
+                self.leaves.add(cid)  # every requested id was served (top level: unserved ones came back)
                 self.inferred.add(cid)
                 self.ambiguous.discard(cid)
             elif self._counted_out(cid, unheld=True):
@@ -646,8 +653,8 @@ class Expansion:
             )
         )
         riders = False  # ids a full answer left out, asked again in this call
-        if shallowest == 0:
-            batch = same[:MORECHILDREN_MAX_IDS]  # unserved top-level ids come back in a stub
+        if shallowest == 0 and not any(c in self.vanished for c in same):
+            batch = same[:MORECHILDREN_MAX_IDS]  # unserved top-level ids come back in a stub (else: packed below)
             spent = sum(max(1.0, _reach(self.per_id.get(c, 1.0), 1, 0)) for c in batch)
         else:
             riders = any(self.tries[c] and c in self.pending for c in same)

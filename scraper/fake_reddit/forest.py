@@ -136,7 +136,9 @@ class Forest:
     so :meth:`visible_ids` is what a complete collection can hold.
     """
 
-    def __init__(self, *, seed: int = 0, vanish_rate: float = 0.0, orphans: str = "vanish") -> None:
+    def __init__(
+        self, *, seed: int = 0, vanish_rate: float = 0.0, orphans: str = "vanish", top_vanish: bool = False
+    ) -> None:
         if orphans not in ORPHAN_RULES:
             raise ValueError(f"unknown orphans rule {orphans!r}: use {' or '.join(ORPHAN_RULES)}")
         self.threads: dict[str, Thread] = {}
@@ -144,6 +146,7 @@ class Forest:
         self.subreddits: set[str] = set()
         self.vanish_rate = vanish_rate
         self.orphans = orphans
+        self.top_vanish = top_vanish  # under "vanish", unpicked top-level ids vanish too (WIRE-FORMAT §4b allows it)
         self.seed = seed
 
     # -- building -------------------------------------------------------------------
@@ -357,7 +360,7 @@ class Forest:
             if cid in shown:
                 emit(cid)
         leftover = [c for c in served if c not in spent]
-        if shallowest > 0 and self.orphans == "vanish":
+        if self.orphans == "vanish" and (shallowest > 0 or self.top_vanish):
             return things  # the archived builder makes a stub for unpicked top-level ids only
         by_parent: dict[str, list[str]] = {}
         asked = ",".join(known)

@@ -70,13 +70,21 @@ class RateLimit:
         }
 
 
+#: The body of a ``"shape"`` fault: Reddit's error envelope, with no ``data``.
+SHAPE_FAULT_BODY = json.dumps(
+    {"json": {"errors": [["RATELIMIT", "you are doing that too much. try again in 1 minute.", "ratelimit"]]}}
+).encode()
+
+
 @dataclass
 class Faults:
     """Faults to inject into API answers (never into the token endpoint).
 
     ``rate`` of the answers fail, each with one of ``kinds``: ``"500"``/``"502"``/``"503"``
     (empty body), ``"cut"`` (the connection closes mid-body), ``"malformed"`` (a
-    200 with broken JSON) or ``"slow"`` (``slow_seconds`` before answering).
+    200 with broken JSON), ``"shape"`` (a 200 with JSON of another shape: an error
+    envelope ``{"json": {"errors": [["RATELIMIT", ...]]}}``) or ``"slow"``
+    (``slow_seconds`` before answering).
     Which answers fail depends on ``pattern`` (all drawn from ``seed``):
 
     - ``"bernoulli"``: each answer fails with probability ``rate`` (so a run may
@@ -268,6 +276,8 @@ class FakeReddit:
                 status, extra, body = int(fault), {"content-type": "text/html"}, b""
             elif fault == "malformed":
                 body = body[: max(1, len(body) // 2)]
+            elif fault == "shape":  # valid JSON, not the endpoint's shape (WIRE-FORMAT §4: errors is normally [])
+                body = SHAPE_FAULT_BODY
             if not self.honest_headers:
                 extra = {k: v for k, v in extra.items() if not k.startswith("x-ratelimit")}
             self.log.append(Logged(method, path, params, form, status, fault))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import configparser
+import json
 import logging
 import os
 import re
@@ -341,8 +342,14 @@ class RedditClient:
             # retry-after, a spent rate-limit window, a backoff): stop now rather than after the wait
             raise BudgetExhausted("deadline reached; run again to continue.")
 
-    def _call(self, endpoint: str, item: str, **kwargs: Any) -> Any:
-        """Make one API call: paced, retried on transient faults, errors translated."""
+    def _call(
+        self, endpoint: str, item: str, *, shape: Callable[[Any], str | None] | None = None, **kwargs: Any
+    ) -> Any:
+        """Make one API call: paced, retried on transient faults, errors translated.
+
+        ``shape`` says what is wrong with an answer that is JSON but not the endpoint's shape (None when it
+        is right): such an answer is a fault of Reddit's, retried as a 5xx is (adversarial review 9, F2).
+        """
         retries = waits_429 = 0
         reauthorized = False
         while True:
@@ -351,7 +358,16 @@ class RedditClient:
             self.requests_by_endpoint[endpoint] += 1
             self._context.endpoint = endpoint
             try:
-                return self.reddit.request(**kwargs)
+                result = self.reddit.request(**kwargs)
+                if shape is not None and (wrong := shape(result)) is not None:
+                    url = f"{str(kwargs.get('method', '')).upper()} {kwargs.get('path', '')}"
+                    log.debug("%s answered %s: %s", url, item, wrong)
+                    try:
+                        retries = self._backoff(retries, item, "an answer of another shape", url)
+                    except TransientError as exc:
+                        raise TransientError(f"{exc} The last answer was {wrong}.") from None
+                    continue
+                return result
             except prawcore.TooManyRequests as exc:
                 waits_429 = self._wait_429(exc, waits_429, item)
             except prawcore.OAuthException as exc:
@@ -479,9 +495,9 @@ class RedditClient:
             else ep.PATHS[ep.COMMENTS].format(link=link)
         )
         params = {"limit": limit, "sort": sort}
-        result = self._call(ep.COMMENTS, f"thread t3_{link}", method="GET", path=path, params=params)
-        if not (isinstance(result, list) and len(result) == 2):
-            raise RedditError(f"unexpected answer for thread t3_{link}: not a two-listing comment tree")
+        result: list[Any] = self._call(
+            ep.COMMENTS, f"thread t3_{link}", shape=_tree_shape, method="GET", path=path, params=params
+        )
         return result
 
     def more_children(self, link_fullname: str, ids: list[str], *, sort: str = "confidence") -> list[Any]:
@@ -491,13 +507,14 @@ class RedditClient:
             _checked(names.id36, cid, "comment id")
         data = {"children": ",".join(ids), "link_id": link_fullname, "sort": sort}
         result = self._call(
-            ep.MORECHILDREN, f"comments of {link_fullname}", method="POST", path=ep.PATHS[ep.MORECHILDREN], data=data
+            ep.MORECHILDREN,
+            f"comments of {link_fullname}",
+            shape=_more_shape,
+            method="POST",
+            path=ep.PATHS[ep.MORECHILDREN],
+            data=data,
         )
-        body = result.get("json", {}) if isinstance(result, dict) else {}
-        things = (body.get("data") or {}).get("things")
-        if things is None:
-            raise RedditError(f"unexpected morechildren answer for {link_fullname}: {body.get('errors')}")
-        return list(things)
+        return list(result["json"]["data"]["things"])
 
     def info(self, fullnames: list[str]) -> dict[str, Any]:
         """The current state of up to 100 items by fullname."""
@@ -506,10 +523,37 @@ class RedditClient:
         return self._page(ep.INFO, "items", method="GET", path=ep.PATHS[ep.INFO], params={"id": ",".join(fullnames)})
 
     def _page(self, endpoint: str, item: str, **kwargs: Any) -> dict[str, Any]:
-        result = self._call(endpoint, item, **kwargs)
-        if not (isinstance(result, dict) and result.get("kind") == "Listing"):
-            raise RedditError(f"unexpected answer for {item}: not a Listing")
+        result: dict[str, Any] = self._call(endpoint, item, shape=_listing_shape, **kwargs)
         return result
+
+
+# What is wrong with a 200 answer of valid JSON that is not its endpoint's shape (None: nothing). An error
+# envelope (``{"json": {"errors": [...]}}``, ``{}``) in place of an answer is Reddit's fault, like a 5xx: retried,
+# and a run that keeps getting it stops with 75 (try again later), never a thread given up with exit 1.
+def _errors_of(result: Any) -> str:
+    body = result.get("json") if isinstance(result, dict) else None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return f": errors {json.dumps(errors)[:200]}" if errors else ""
+
+
+def _tree_shape(result: Any) -> str | None:
+    if isinstance(result, list) and len(result) == 2:
+        return None
+    return f"an answer that is not a two-listing comment tree{_errors_of(result)}"
+
+
+def _more_shape(result: Any) -> str | None:
+    body = result.get("json") if isinstance(result, dict) else None
+    data = body.get("data") if isinstance(body, dict) else None
+    if isinstance(data, dict) and isinstance(data.get("things"), list):
+        return None
+    return f"a morechildren answer without things{_errors_of(result)}"
+
+
+def _listing_shape(result: Any) -> str | None:
+    if isinstance(result, dict) and result.get("kind") == "Listing":
+        return None
+    return f"an answer that is not a Listing{_errors_of(result)}"
 
 
 def _checked(check: Callable[[str], str], value: str, what: str) -> str:
