@@ -166,7 +166,7 @@ def our_rate(path: Path, work: Path, lines: int, **engine: Any) -> tuple[float, 
     target = work / f"ds-{engine.get('engine', 'local')}"
     shutil.rmtree(target, ignore_errors=True)
     started, cpu = time.perf_counter(), time.process_time()
-    manifest = ingest_dumps(target, [path], **engine)
+    manifest = ingest_dumps(target, [path], keep_all=True, **engine)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert manifest["stats"]["comments"] == lines, manifest["stats"]
     return lines / elapsed, cpu, manifest
@@ -192,7 +192,7 @@ def peak_rss_mb(paths: list[Path], work: Path) -> float:
     code = (  # as `python -m scraper dumps` runs: without pandas (scraper/startup.py)
         "import re; from pathlib import Path; from scraper.startup import without_pandas; "
         "without_pandas(); from scraper.dumps import ingest_dumps; "
-        f"ingest_dumps(Path({str(target)!r}), [Path(p) for p in {[str(p) for p in paths]!r}]); "
+        f"ingest_dumps(Path({str(target)!r}), [Path(p) for p in {[str(p) for p in paths]!r}], keep_all=True); "
         "print(re.search(r'VmHWM:\\s+(\\d+) kB', Path('/proc/self/status').read_text()).group(1))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

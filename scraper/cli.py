@@ -803,12 +803,14 @@ def ingest(
 
         python -m scraper ingest /tmp/samples ../shared/reddit/samples/*.json
     """
+    from scraper.ingest import check_files
     from scraper.ingest import ingest as run_ingest
     from scraper.store.lock import dataset_lock
 
     record_summary({"dataset": str(path)})
     from scraper.store.changes import NoChange
 
+    check_files(files)  # before the lock, which makes the folder: a refused input creates nothing
     try:
         with dataset_lock(path, wait=wait_for_lock):  # one writer per dataset
             manifest = run_ingest(path, list(files), replace=replace, workers=workers, write_unchanged=write_unchanged)
@@ -863,6 +865,12 @@ def ingest(
     is_flag=True,
     help="Write a new version even when it would hold what the latest holds (else: 'no change', nothing written).",
 )
+@click.option(
+    "--all",
+    "keep_all",
+    is_flag=True,
+    help="For a folder without dataset.toml: keep every line of FILES (e.g. per-subreddit files); else refused.",
+)
 @json_option
 @handle_errors
 @summary_option
@@ -873,13 +881,16 @@ def dumps(
     scheduler: str | None,
     wait_for_lock: bool,
     write_unchanged: bool,
+    keep_all: bool,
     as_json: bool,
 ) -> None:
     """Build a new version from Reddit dump files (FILES), streamed: RS_/RC_YYYY-MM.zst, <sub>_comments.zst, …
 
     Submissions are kept by the spec's subreddits, [archive] range and [filter]
     rule; comments by exactly those threads (two passes; docs/ARCHIVES.md).
-    Lines that do not parse are quarantined and counted, never fatal.
+    Lines that do not parse are quarantined and counted, never fatal.  A
+    folder without dataset.toml is refused (exit 2, nothing created) unless
+    --all, which keeps every line of FILES (all of Reddit, for RS_/RC_ files).
 
     Example:
 
@@ -903,6 +914,7 @@ def dumps(
             scheduler=scheduler,
             wait_for_lock=wait_for_lock,
             write_unchanged=write_unchanged,
+            keep_all=keep_all,
         )
     except NoChange as exc:  # a rerun of the same files (or of a run killed after placing its version)
         _no_change(exc.latest, as_json)

@@ -526,8 +526,13 @@ def ingest_dumps(
     client: Any = None,
     wait_for_lock: bool = False,
     write_unchanged: bool = False,
+    keep_all: bool = False,
 ) -> dict[str, Any]:
     """Write a new version of ``dataset_dir`` from dump files; return its manifest.
+
+    The spec (``dataset.toml``) says which lines are kept; a folder without one is refused
+    (:class:`ConfigError`, nothing created: a mistyped path would otherwise build all of Reddit's
+    month) unless ``keep_all``, which keeps every line of the files (for per-subreddit files).
 
     Without ``write_unchanged``, a build holding what the latest version holds (a rerun of the
     same files, or of a run killed after its version was placed) writes nothing and raises
@@ -536,8 +541,20 @@ def ingest_dumps(
     if not paths:
         raise InputError("give at least one dump file (RS_YYYY-MM.zst, RC_YYYY-MM.zst, <sub>_comments.zst, …)")
     files = [describe(p, hashed=False) for p in paths]  # a bad name or a missing file stops here
+    spec_file = dataset_dir / SPEC_FILE
+    has_spec = os.path.lexists(spec_file)  # a folder or a broken link there is the spec's error to name
+    if keep_all and has_spec:
+        raise ConfigError(
+            f"{dataset_dir}: --all keeps every line, but its {SPEC_FILE} says which to keep; "
+            "drop --all to keep the spec's lines, or give another folder; nothing was written"
+        )
+    if not keep_all and not has_spec:
+        raise ConfigError(
+            f"{dataset_dir}: no {SPEC_FILE} found, which says which lines to keep (subreddits, range, filter); "
+            "check the path, or write one (README, The spec), or give --all to keep every line; nothing was written"
+        )
     dataset = Dataset(dataset_dir)
-    spec, spec_sha = load_spec(dataset_dir) if (dataset_dir / SPEC_FILE).is_file() else (None, None)
+    spec, spec_sha = load_spec(dataset_dir) if has_spec else (None, None)
     pseudonymizer = pseudonymizer_for(dataset, spec)
     rule = rule_for(spec, pseudonymizer, threads=1 if engine == "dask" else LOCAL_THREADS)
     rule = replace(rule, purged=purged_fullnames(dataset_dir))

@@ -129,10 +129,7 @@ def ingest(
     again, or a rerun of an ingest killed after its version was placed) is not written:
     :class:`~scraper.store.changes.NoChange` is raised.
     """
-    if not files:
-        raise InputError("give at least one file to ingest")
-    for path in files:
-        _check_readable(path)
+    check_files(files)
     spec, spec_sha = load_spec(dataset_dir) if (dataset_dir / SPEC_FILE).is_file() else (None, None)
     dataset = Dataset(dataset_dir)
     pseudonymizer = pseudonymizer_for(dataset, spec)  # a missing or wrong key stops us before anything is written
@@ -181,6 +178,17 @@ class _Sink(Protocol):
         strict: bool = False,
         escaping: str = "",
     ) -> object: ...
+
+
+def check_files(files: Sequence[Path]) -> None:
+    """Raise :class:`InputError` for no files, or one that is missing, a folder, a dump file or unreadable.
+
+    Called before the dataset's lock is taken (which makes the folder): a refused input creates nothing.
+    """
+    if not files:
+        raise InputError("give at least one file to ingest")
+    for path in files:
+        _check_readable(path)
 
 
 def _check_readable(path: Path) -> None:

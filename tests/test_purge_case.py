@@ -104,7 +104,7 @@ def test_one_item_spelled_two_ways_is_one_row_on_every_path(tmp_path: Path) -> N
     assert [r["name"] for r in _rows(tmp_path / "ingested", "v0001")] == ["t1_abc12"]
     # the dump path stores the same item under the same name
     lines = [{**_comment(ident, "dumped")["data"], "created_utc": 1_700_000_000} for ident in ("AbC12", "abc12")]
-    ingest_dumps(tmp_path / "dumped", [write_zst(tmp_path / "RC_2023-11.zst", lines)])
+    ingest_dumps(tmp_path / "dumped", [write_zst(tmp_path / "RC_2023-11.zst", lines)], keep_all=True)
     assert [r["name"] for r in _rows(tmp_path / "dumped", "v0001")] == ["t1_abc12"]
 
 
