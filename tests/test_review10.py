@@ -1,7 +1,8 @@
-"""Adversarial review 10: refused inputs create nothing; a dumps folder needs its spec."""
+"""Adversarial review 10: refused inputs create nothing; a dumps folder needs its spec; cut lines are named."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scraper.cli import main
+from scraper.dumps import Chunk, Rule, filter_chunk
 from scraper.fake_arctic_shift.dumpfiles import write_zst
 from scraper.store.snapshot import Dataset
 from tests.conftest import write_spec
@@ -128,3 +130,69 @@ def test_ingest_refused_input_leaves_an_existing_dataset_as_it_was(tmp_path: Pat
     result = _run("ingest", str(target), str(tmp_path / "nothere.json"))
     assert result.exit_code == 1 and "no such file" in result.output
     assert _tree(target) == ["dataset.toml"]
+
+
+# F3: a cut line is "not valid JSON"; valid JSON of another kind says which kind.
+
+
+def _quarantined(data: bytes) -> list[dict[str, Any]]:
+    return filter_chunk(Chunk("RS_2015-01.zst", "t3", 7, data), Rule()).quarantined
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    cuts=st.lists(
+        st.tuples(st.dictionaries(st.text(min_size=1, max_size=8), st.text(max_size=12), max_size=4), st.floats(0, 1)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_any_prefix_of_an_object_line_is_not_valid_json(cuts: list[tuple[dict[str, str], float]]) -> None:
+    """Lines cut anywhere (between whole ones): each is quarantined as not valid JSON, with its file and line."""
+    good = json.dumps(POST).encode()
+    lines = [good]
+    for post, where in cuts:
+        line = json.dumps({**POST, **post}).encode()  # ASCII: every prefix is UTF-8
+        lines += [line[: 1 + int(where * (len(line) - 2))], good]
+    entries = _quarantined(b"\n".join(lines) + b"\n")
+    assert [e["line"] for e in entries] == [7 + 2 * i + 1 for i in range(len(cuts))]
+    for entry in entries:
+        assert entry["error"].startswith("not valid JSON: "), entry
+        assert (entry["file"], entry["field"]) == ("RS_2015-01.zst", "line")
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    values=st.lists(
+        st.recursive(st.none() | st.booleans() | st.integers() | st.text(), lambda inner: st.lists(inner)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_valid_json_that_is_no_object_says_so(values: list[Any]) -> None:
+    entries = _quarantined(b"".join(json.dumps(value).encode() + b"\n" for value in values))
+    assert [e["line"] for e in entries] == [7 + i for i in range(len(values))]
+    for entry in entries:
+        assert entry["error"].startswith("valid JSON but not an object: "), entry
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        (b'{"id": "trunc", "title": "quit', "not valid JSON: Unterminated string starting at column 26"),
+        (b"[1, 2, 3]", "valid JSON but not an object: an array"),
+        (b'"a string"', "valid JSON but not an object: a string"),
+        (b"null", "valid JSON but not an object: null"),
+        (b"42", "valid JSON but not an object: a number"),
+        (b"NaN", "not valid JSON: NaN is not JSON"),
+        (b"{} x", "not valid JSON: Extra data at column 4"),
+    ],
+)
+def test_the_reason_names_what_is_wrong(tmp_path: Path, line: bytes, error: str) -> None:
+    """End to end: the quarantine file's entry for the line, with its file and line number."""
+    folder = write_spec(tmp_path / "ds", SPEC)
+    files = write_zst(tmp_path / "RS_2015-01.zst", [POST, line, OTHER])
+    result = _run("dumps", str(folder), str(files))
+    assert result.exit_code == 0, result.output
+    (entry,) = (json.loads(x) for x in (folder / "quarantine" / "v0001.jsonl").read_text().splitlines())
+    assert (entry["file"], entry["line"], entry["error"]) == ("RS_2015-01.zst", 2, error)

@@ -848,7 +848,7 @@ def normalize_block(
             blank += 1
             continue
         raw = text[n - first_line].as_py().encode()
-        message = "not a JSON object" if err == "line" else f"{err}: the value does not fit the schema's type"
+        message = unparsed_reason(raw) if err == "line" else f"{err}: the value does not fit the schema's type"
         quarantined.append(_entry(n, err, message, raw))
     counts["lines"] = answer.num_rows - blank + len(bad)
     good = kept.filter(pc.is_null(kept["err"]))
@@ -901,6 +901,36 @@ def _storable_value(value: Any, counts: Counter[str], field: str) -> Any:
     if isinstance(value, dict):
         return {storable(str(k)): _storable_value(v, counts, field) for k, v in value.items()}
     return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+_JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false"}
+
+
+def unparsed_reason(raw: bytes) -> str:
+    """Why a (UTF-8) line the reader did not take as an object is quarantined: not valid JSON, or JSON of another kind.
+
+    Run only on lines to quarantine (rare): Python's ``json`` (strict: ``NaN`` and ``Infinity`` are
+    not JSON) says where a cut or malformed line breaks.
+    """
+    try:
+        value = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        return "not read: nested too deeply"
+    except json.JSONDecodeError as exc:  # the line's own number is in the entry: the column says where
+        at = "" if exc.msg.endswith(" at") else " at"  # "Unterminated string starting at"
+        return f"not valid JSON: {exc.msg}{at} column {exc.colno}"
+    except ValueError as exc:  # NaN, Infinity
+        return f"not valid JSON: {exc}"
+    if value is None:
+        return "valid JSON but not an object: null"
+    kind = _JSON_KINDS.get(type(value))
+    if kind is None:  # an object the reader would not take
+        return "a JSON object that could not be read"
+    return f"valid JSON but not an object: {kind}"
 
 
 def _entry(n: int, field: str, error: str, raw: bytes) -> dict[str, Any]:
