@@ -56,17 +56,18 @@ def schema_problems(stem: str, actual: pa.Schema) -> list[str]:
     """
     meta = (actual.metadata or {}).get(b"schema_version", b"").decode(errors="replace")
     expected = schema_at(stem, meta) if schema_compatible(meta) else ARROW_SCHEMAS[stem]
-    problems = []
+    # missing and extra columns first: a check shows the first few problems, and a dropped column
+    # is the one to name before the type changes a rewrite (pandas: string → large_string) makes
+    problems = [f"missing {f.name}" for f in expected if f.name not in actual.names]
+    problems.extend(f"unexpected {name}" for name in actual.names if name not in expected.names)
     for field_ in expected:
         if field_.name not in actual.names:
-            problems.append(f"missing {field_.name}")
             continue
         got = actual.field(field_.name)
         if not got.type.equals(field_.type):
             problems.append(f"{field_.name}: {got.type} != {field_.type}")
         elif got.nullable and not field_.nullable:  # a file may be stricter than the models (older minor)
             problems.append(f"{field_.name}: nullable {got.nullable} != {field_.nullable}")
-    problems.extend(f"unexpected {name}" for name in actual.names if name not in expected.names)
     if not schema_compatible(meta):
         problems.append(f"schema_version {meta or 'absent'}")
     return problems

@@ -13,8 +13,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from schemas import SCHEMA_VERSION
+from schemas import ARROW_SCHEMAS, SCHEMA_VERSION
+from schemas.upgrade import schema_problems
 from scraper.cli import main
 from scraper.collect.run import collect
 from scraper.fake_reddit import FakeReddit, Forest
@@ -95,6 +98,41 @@ def test_wrong_type(copy: Path) -> None:
 def test_missing_column(copy: Path) -> None:
     rewrite(copy, "comments", comments(copy).drop_columns(["depth"]))
     assert "missing depth" in failed(copy)["comments: schema"].detail
+
+
+def test_a_dropped_column_is_named_before_type_changes(copy: Path) -> None:
+    """A pandas write-back makes every string a large_string: the dropped column still leads the detail."""
+    table = comments(copy).drop_columns(["depth"])
+    wide = pa.schema(
+        [f.with_type(pa.large_string()) if f.type == pa.string() else f for f in table.schema],
+        metadata=table.schema.metadata,
+    )
+    rewrite(copy, "comments", table.cast(wide).append_column("__index_level_0__", pa.array(range(table.num_rows))))
+    detail = failed(copy)["comments: schema"].detail
+    assert detail.startswith("missing depth; unexpected __index_level_0__; "), detail
+    assert "large_string != string" in detail
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.data())
+def test_schema_problems_name_missing_and_extra_columns_first(data: st.DataObject) -> None:
+    """Whatever columns are dropped, added and retyped: the missing ones, then the extra ones, then the rest."""
+    stem = data.draw(st.sampled_from(sorted(ARROW_SCHEMAS)))
+    expected = ARROW_SCHEMAS[stem]
+    names = expected.names
+    dropped = data.draw(st.sets(st.sampled_from(names), max_size=len(names) - 1))
+    retyped = data.draw(st.sets(st.sampled_from(names)))
+    extra = data.draw(st.lists(st.from_regex(r"x_[a-z]{1,6}", fullmatch=True), unique=True, max_size=3))
+    fields = [
+        f.with_type(pa.large_string() if f.type != pa.large_string() else pa.string()) if f.name in retyped else f
+        for f in expected
+        if f.name not in dropped
+    ]
+    actual = pa.schema([*fields, *(pa.field(n, pa.int8()) for n in extra)], metadata=expected.metadata)
+    problems = schema_problems(stem, actual)
+    head = [f"missing {n}" for n in names if n in dropped] + [f"unexpected {n}" for n in extra]
+    assert problems[: len(head)] == head
+    assert len(problems) == len(head) + len(retyped - dropped)
 
 
 def test_edited_file_bytes(copy: Path) -> None:
