@@ -407,12 +407,13 @@ def interrupted_query(exc: BaseException) -> bool:
     """Whether ``exc`` is a DuckDB query stopped by Ctrl-C: DuckDB takes the signal itself and raises
     its own error (or, streaming to Arrow, a RuntimeError), not KeyboardInterrupt.  This tool never
     interrupts a query itself, so nothing else raises these."""
-    import duckdb
-
-    if isinstance(exc, duckdb.InterruptException):
+    duckdb = sys.modules.get("duckdb")  # never imported here: a Ctrl-C that cut its import short leaves
+    # it half made, and importing it again aborts the process (nanobind: "duplicate key"), no line, no summary
+    if duckdb is not None and isinstance(exc, getattr(duckdb, "InterruptException", ())):
         return True
     stopped = ("Query interrupted", "INTERRUPT Error")
-    return isinstance(exc, RuntimeError | duckdb.Error) and str(exc).startswith(stopped)
+    kinds = (RuntimeError, getattr(duckdb, "Error", RuntimeError)) if duckdb is not None else (RuntimeError,)
+    return isinstance(exc, kinds) and str(exc).startswith(stopped)
 
 
 def write_summary(path: Path, summary: dict[str, Any]) -> bool:
@@ -507,6 +508,7 @@ def run() -> None:
         raise
     finally:
         flush_at_exit()  # a reader gone (| head) before the last flush: no "Exception ignored" at exit
+        sigterm.forget_python_interrupt_mark()  # a Ctrl-C the command caught: exit 130, not killed by SIGINT
 
 
 _OUR_HANDLER = "_scraper_cli"

@@ -305,3 +305,62 @@ def test_a_sigterm_while_the_interpreter_finalizes_keeps_the_exit_status() -> No
     )
     assert done.returncode == 0, (done.returncode, done.stderr)
     assert "Traceback" not in done.stderr
+
+
+CTRL_C_IN_EXEC = r"""
+import runpy, sys
+
+import scraper.publish.validate
+
+
+def validate(*args, **kwargs):  # Ctrl-C lands in code run from a string (a dataclass made by an import)
+    exec("import os, signal\nos.kill(os.getpid(), signal.SIGINT)\nfor _ in range(10**8): pass")
+
+
+scraper.publish.validate.validate = validate
+sys.argv = ["-m", "validate", *sys.argv[1:]]
+runpy.run_module("scraper", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_a_ctrl_c_caught_in_code_run_from_a_string_exits_130_not_killed_by_sigint(tmp_path: Path) -> None:
+    """A fresh interpreter: CPython marks a ``KeyboardInterrupt`` leaving ``exec`` of text as unhandled even
+    when the command catches it, and at exit killed itself with SIGINT (status -2, systemd's status=2/INT)
+    after the line "interrupted" and a summary that said 130 (adversarial review 10, item 3)."""
+    import subprocess
+    import sys
+
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ctrl_c_in_exec.py").write_text(CTRL_C_IN_EXEC)  # run with -m: only there does CPython check the mark
+    summary = tmp_path / "summary.json"
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if p)
+    done = subprocess.run(
+        [sys.executable, "-m", "ctrl_c_in_exec", str(tmp_path / "ds"), "--summary", str(summary)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": path},
+        check=False,
+    )
+    assert done.returncode == 130, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("interrupted"), done.stderr
+    assert json.loads(summary.read_text())["exit_code"] == 130
+
+
+def test_the_error_boundary_never_imports_duckdb() -> None:
+    """A Ctrl-C that cut DuckDB's import short leaves it half made; the boundary importing it again to
+    ask whether the error was a stopped query aborted the process (nanobind "refusing to add duplicate
+    key"): no line, no summary (adversarial review 10, item 3)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, scraper.cli as c\n"
+        "assert 'duckdb' not in sys.modules\n"
+        "assert c.interrupted_query(RuntimeError('Query interrupted'))\n"
+        "assert not c.interrupted_query(KeyboardInterrupt())\n"
+        "assert 'duckdb' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
