@@ -262,6 +262,7 @@ class Boundary(click.Group):
             raise
         except Exception as exc:  # noqa: BLE001 - the boundary: every error leaves as one line
             if interrupted_query(exc):  # Ctrl-C or SIGTERM inside a DuckDB query, in DuckDB's words
+                sigterm.seen()
                 _interrupted(exc)
             fail(exc)
 
@@ -287,6 +288,7 @@ class Boundary(click.Group):
             err.print(f"error: {exc.format_message()}", soft_wrap=True)
             sys.exit(exc.exit_code)
         except click.exceptions.Abort as exc:
+            sigterm.seen()
             code = interrupt_exit_code(exc)
             err.print("terminated." if code == EXIT_TERMINATED else "interrupted.", soft_wrap=True)
             sys.exit(code)
@@ -325,7 +327,9 @@ def summary_option(func: F) -> F:
         try:
             try:
                 sigterm.arm()  # the body starts: a SIGTERM noted since the process started is raised here
-                return func(*args, **kwargs)
+                result = func(*args, **kwargs)
+                sigterm.checkpoint()  # a stop Python swallowed in the body: the run ends as the stop says
+                return result
             finally:
                 sigterm.disarm()  # the body ended: how is decided, and recorded below, whatever arrives
         except SystemExit as exc:
@@ -333,6 +337,7 @@ def summary_option(func: F) -> F:
             raise
         except Exception as exc:
             if interrupted_query(exc):  # Ctrl-C or SIGTERM inside a DuckDB query: DuckDB's error in its place
+                sigterm.seen()
                 code = interrupt_exit_code(exc)
                 summary.update({"exit_code": code, "error": "terminated" if code == EXIT_TERMINATED else "interrupted"})
                 raise
@@ -340,6 +345,7 @@ def summary_option(func: F) -> F:
             summary.update({"exit_code": mapped.exit_code, "error": str(mapped)})
             raise
         except KeyboardInterrupt as exc:
+            sigterm.seen()
             code = interrupt_exit_code(exc)
             summary.update({"exit_code": code, "error": "terminated" if code == EXIT_TERMINATED else "interrupted"})
             raise
@@ -374,7 +380,10 @@ def handle_errors(func: F) -> F:
             try:
                 if arms:
                     sigterm.arm()
-                return func(*args, **kwargs)
+                result = func(*args, **kwargs)
+                if arms:
+                    sigterm.checkpoint()  # a stop Python swallowed in the body: the run ends as the stop says
+                return result
             finally:
                 if arms:
                     sigterm.disarm()
@@ -383,6 +392,7 @@ def handle_errors(func: F) -> F:
                 fail(exc, _subject(click.get_current_context()))
             _interrupted(exc)
         except KeyboardInterrupt as exc:
+            sigterm.seen()
             _interrupted(exc)
 
     return wrapper  # type: ignore[return-value]
@@ -397,6 +407,7 @@ def _no_change(latest: str, as_json: bool) -> None:
 
 
 def _interrupted(exc: BaseException) -> None:
+    sigterm.seen()
     code = interrupt_exit_code(exc)
     what = "terminated (SIGTERM)" if code == EXIT_TERMINATED else "interrupted"
     err.print(f"{what}: everything fetched so far is kept; run the same command to continue.", soft_wrap=True)

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from scraper import sigterm
 from scraper.errors import ConfigError, TransientError
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class LocalEngine:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="engine-read-ahead") as ahead:
             coming = ahead.submit(next, iterator, _END)
             while (item := coming.result()) is not _END:
+                sigterm.checkpoint()  # a stop Python swallowed (see scraper.sigterm) ends the loop here
                 coming = ahead.submit(next, iterator, _END)
                 yield task(item, shared)
 

@@ -20,6 +20,13 @@ Ctrl-C (SIGINT) is held the same way in the command line's own process (adversar
 ``KeyboardInterrupt`` in the body as Python raises it, noted before the body (no traceback from an
 import), ignored after a stop was raised or the body ended; the first of the two signals decides
 the exit code (143 or 130), and the summary records that one.
+
+A stop is raised once, where the signal lands; where Python cannot raise it (a finalizer, a weakref
+callback, a fork or import hook: "Exception ignored") it is noted until the error boundary sees it
+(:func:`seen`) and raised again at the body's next safe point (:func:`checkpoint`: every durable step,
+each item of the engine's loop, the end of the body).  When the command line ends, CPython's mark of an
+unhandled ``KeyboardInterrupt`` is cleared (:func:`forget_python_interrupt_mark`): the process exits
+with the code the command decided, never killed by SIGINT.
 """
 
 from __future__ import annotations
@@ -42,6 +49,8 @@ class _State:
     raised = False  # Terminated was raised once in this command: later SIGTERMs are ignored
     ended = False  # the command's body has ended: later SIGTERMs are ignored
     late = False  # ... but noted: a wait that could last for ever (a FIFO's reader) gives up on it
+    unseen: KeyboardInterrupt | None = None  # the stop raised in the body that its error boundary has not seen yet
+    unseen_pid = 0  # ... in this process (a forked worker inherits the note, never acts on it)
 
 
 STATE = _State()
@@ -50,9 +59,8 @@ STATE = _State()
 def _on_sigterm(signum: int, frame: Any) -> None:
     """The SIGTERM handler: raise :class:`Terminated` in the command's body, once; else note it."""
     if STATE.armed and not STATE.raised:
-        STATE.raised = True
         TERMINATED.set()  # what a DuckDB query raises in its place does not say it was SIGTERM
-        raise Terminated
+        _raise(Terminated())
     if not STATE.raised and not STATE.ended and not STATE.pending_int:  # a Ctrl-C noted first stays first
         STATE.pending = True  # raised when the command's body starts (arm)
     if STATE.ended:
@@ -68,8 +76,7 @@ def _on_sigint(signum: int, frame: Any) -> None:
     is the one the summary records.
     """
     if STATE.armed and not STATE.raised:
-        STATE.raised = True
-        raise KeyboardInterrupt
+        _raise(KeyboardInterrupt())
     if STATE.ended:
         STATE.late = True
     elif not STATE.raised and not STATE.pending:
@@ -87,6 +94,8 @@ def hold(*, process: bool = False) -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     if process:
         signal.signal(signal.SIGINT, _on_sigint)
+    if process:
+        sys.unraisablehook = _unraisable
     if process and not _ATEXIT:
         _ATEXIT.append(True)
         atexit.register(_ignore_from_here)  # registered first: run last
@@ -134,6 +143,7 @@ def start() -> None:
     A SIGTERM noted since :func:`hold` stays noted: the command raises it when its body starts.
     """
     STATE.armed = STATE.raised = STATE.ended = STATE.late = False
+    STATE.unseen = None
     TERMINATED.clear()
     hold()
 
@@ -143,13 +153,55 @@ def arm() -> None:
     STATE.armed = True
     if STATE.pending and not STATE.raised:
         STATE.pending = STATE.pending_int = False
-        STATE.raised = True
         TERMINATED.set()
-        raise Terminated
+        _raise(Terminated())
     if STATE.pending_int and not STATE.raised:
         STATE.pending_int = False
-        STATE.raised = True
-        raise KeyboardInterrupt
+        _raise(KeyboardInterrupt())
+
+
+def _raise(stop: KeyboardInterrupt) -> None:
+    """Raise the command's stop (the only one: later signals are ignored), noted until its boundary sees it."""
+    STATE.raised = True
+    STATE.unseen, STATE.unseen_pid = stop, os.getpid()
+    raise stop
+
+
+def seen() -> None:
+    """The command's error boundary has the stop in hand (or what DuckDB raised in its place): it ends the run."""
+    STATE.unseen = None
+
+
+def checkpoint() -> None:
+    """A safe point in the command's body: a stop that Python swallowed is raised again here.
+
+    The handler raises where the signal lands, and some places only print an exception and go on
+    ("Exception ignored in: ...": a finalizer, a weakref callback, logging's fork handler, the import
+    machinery's lock callback).  The run then finished as if nothing had happened, wrote its version
+    and exited 0, and the later signals were ignored as "the command is stopping" (adversarial review
+    10, item 2).  So a stop stays noted until the command's error boundary sees it (:func:`seen`), and
+    every durable step (:func:`scraper.store.killpoints.killpoint`), each item of the engine's loop and
+    the end of the body call this: a noted stop, with no exception on its way out here, is raised again
+    (the same kind: 130 or 143, its line, its summary).
+    """
+    stop = STATE.unseen
+    if stop is None or not STATE.armed or STATE.unseen_pid != os.getpid():
+        return
+    if threading.current_thread() is not threading.main_thread():  # the body's own thread, where signals land
+        return
+    if sys.exc_info()[1] is not None:  # a finally or __exit__ on the stop's way out, or another error handled
+        return
+    _raise(Terminated() if isinstance(stop, Terminated) else KeyboardInterrupt())
+
+
+def _unraisable(unraisable: Any) -> None:
+    """Python's hook for an exception it cannot raise: our own stop is not printed (it is raised again)."""
+    if STATE.unseen is not None and unraisable.exc_value is STATE.unseen:
+        return  # lost where it landed: checkpoint raises it again at the body's next safe point
+    _PYTHON_UNRAISABLE(unraisable)
+
+
+_PYTHON_UNRAISABLE = sys.unraisablehook
 
 
 def disarm() -> None:
@@ -189,3 +241,4 @@ def forget_python_interrupt_mark() -> None:
 def finish() -> None:
     """The command line is done: forget this command's SIGTERMs (a test's process runs many)."""
     STATE.armed = STATE.pending = STATE.pending_int = STATE.raised = STATE.ended = STATE.late = False
+    STATE.unseen = None

@@ -364,3 +364,74 @@ def test_the_error_boundary_never_imports_duckdb() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
+
+
+SWALLOWED = r"""
+import os, runpy, signal, sys, weakref
+
+import scraper.engine as engine
+
+where, name, *args = sys.argv[1:]
+SIGNAL = getattr(signal, "SIG" + name)
+
+
+def stop_where_python_swallows_it():
+    os.kill(os.getpid(), SIGNAL)
+    for _ in range(10**8):  # the handler raises in here; Python prints "Exception ignored" and goes on
+        pass
+
+
+class Dropped:
+    def __del__(self):
+        stop_where_python_swallows_it()
+
+
+class Target:
+    pass
+
+
+real_map = engine.LocalEngine.map
+
+
+def each(self, task, items, shared):  # the signal lands when the first span's rows are in
+    for n, result in enumerate(real_map(self, task, items, shared)):
+        if n == 0:
+            if where == "finalizer":
+                Dropped()
+            else:
+                target = Target()
+                keep = weakref.ref(target, lambda ref: stop_where_python_swallows_it())
+                del target
+        yield result
+
+
+engine.LocalEngine.map = each
+sys.argv = ["-m", *args]
+runpy.run_module("scraper", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("where", ["finalizer", "weakref-callback"])
+@pytest.mark.parametrize("name", ["TERM", "INT"])
+def test_a_stop_python_swallowed_still_stops_the_command_with_nothing_written(
+    tmp_path: Path, dump_file: Path, where: str, name: str
+) -> None:
+    """The handler raises where the signal lands; in a finalizer or a weakref callback (logging's fork
+    handler, the import lock's callback in the review) Python only prints "Exception ignored" and goes
+    on. The run then wrote its version and exited 0, later signals ignored (adversarial review 10, item
+    2). Now the stop is raised again at the body's next safe point: its exit code, line and summary,
+    no version, and nothing printed about the lost one."""
+    from tests.test_dump_spans import SPEC as DUMP_SPEC
+
+    folder = write_spec(tmp_path / "ds", DUMP_SPEC)
+    summary = tmp_path / "summary.json"
+    args = ("dumps", str(folder), str(dump_file), "--summary", str(summary))
+    proc = forked.Forked(forked.script(SWALLOWED, where, name, *args), env=dict(os.environ), stderr=forked.PIPE)
+    _, stderr = proc.communicate(timeout=60)
+    code, word = (EXIT_TERMINATED, "terminated") if name == "TERM" else (130, "interrupted")
+    assert proc.returncode == code, (proc.returncode, stderr)
+    assert stderr is not None and "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1].startswith(word), stderr
+    written = json.loads(summary.read_text())
+    assert written["exit_code"] == code and written["error"] == word, written
+    assert not (folder / "versions").exists()

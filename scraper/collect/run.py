@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from scraper import sigterm
 from scraper.build import build_version, pseudonymizer_for
 from scraper.collect.archive import archive_comments, archived_threads_done, discover_in_archive
 from scraper.collect.discover import Candidate, SearchClient, discover
@@ -303,6 +304,7 @@ def _collect_locked(
                 finished=done,
             )
             for number, cand in enumerate(active, 1):
+                sigterm.checkpoint()  # a stop Python swallowed (see scraper.sigterm) ends the run here
                 assert client is not None
                 answers = answers_by_thread.get(f"t3_{cand.link}", [])
                 result = collect_thread(
@@ -491,6 +493,7 @@ def _archive_pass(
             found = discover_in_archive(client, spec, archive, events, now=now)
             done = archived_threads_done(events)
             for thread in sorted(found.threads.values(), key=lambda t: t.link):
+                sigterm.checkpoint()  # a stop Python swallowed (see scraper.sigterm) ends the walk here
                 if thread.link not in done:
                     found.comments_fetched += archive_comments(
                         client, archive, thread, tree_max=spec.archive.tree_max, end=int(now.timestamp()), report=found

@@ -19,6 +19,8 @@ import os
 import signal
 from collections.abc import Callable
 
+from scraper import sigterm
+
 _KILL_AT = int(os.environ.get("SCRAPER_KILL_AT") or 0)
 _TRACE = os.environ.get("SCRAPER_KILL_TRACE") or None
 _passed = 0
@@ -30,6 +32,7 @@ def killpoint(name: str, before_death: Callable[[], None] | None = None) -> None
     ``before_death`` runs just before the kill: a torn write, say, of what was being written.
     """
     global _passed  # noqa: PLW0603 - one counter per process, by design
+    sigterm.checkpoint()  # a durable step: a Ctrl-C or SIGTERM that Python swallowed is raised again here
     if not _KILL_AT and _TRACE is None:
         return
     _passed += 1
