@@ -26,7 +26,9 @@ callback, a fork or import hook: "Exception ignored") it is noted until the erro
 (:func:`seen`) and raised again at the body's next safe point (:func:`checkpoint`: every durable step,
 each item of the engine's loop, the end of the body).  When the command line ends, CPython's mark of an
 unhandled ``KeyboardInterrupt`` is cleared (:func:`forget_python_interrupt_mark`): the process exits
-with the code the command decided, never killed by SIGINT.
+with the code the command decided, never killed by SIGINT.  A stop raised inside a library's
+critical section can leave its lock taken: the HTTP clients' pools are made so that the way out
+never waits on it for ever (:mod:`scraper.httpstop`).
 """
 
 from __future__ import annotations

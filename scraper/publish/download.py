@@ -33,6 +33,7 @@ import os
 import re
 import shutil
 import stat
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,7 +43,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from scraper import tls
+from scraper import httpstop, tls
 from scraper.cutoff import Cutoff
 from scraper.errors import (
     ConfigError,
@@ -180,13 +181,15 @@ class HttpFetcher:
         self.has_credentials = auth is not None
         self.until = time.monotonic() + deadline
         self.cutoff = Cutoff()  # the deadline holds inside a request too: a server dripping headers meets it
-        self.client = client or httpx.Client(
-            timeout=httpx.Timeout(stall),
-            follow_redirects=True,
-            max_redirects=5,
-            verify=tls.context(),
-            auth=auth,
-            headers={"Accept-Encoding": "identity"},
+        self.client = client or httpstop.hardened(  # a stop never leaves its pool's lock waiting for ever
+            httpx.Client(
+                timeout=httpx.Timeout(stall),
+                follow_redirects=True,
+                max_redirects=5,
+                verify=tls.context(),
+                auth=auth,
+                headers={"Accept-Encoding": "identity"},
+            )
         )
 
     def _url(self, rel: str) -> str:
@@ -366,7 +369,7 @@ def download(
             )
         finally:
             if isinstance(own, HttpFetcher):
-                own.client.close()
+                httpstop.close(own.client, sys.exc_info()[1])  # on the way out of a stop: within a bound
     with dataset_lock(target, wait=wait_for_lock):
         return _download_locked(redact_url(source), target, version, fetcher, on_progress, time.monotonic() + deadline)
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from scraper import __version__, tls
+from scraper import __version__, httpstop, tls
 from scraper.cutoff import Cutoff
 from scraper.errors import ArchiveError, BudgetExhausted, TransientError
 from scraper.normalize.archive import epoch
@@ -160,23 +160,25 @@ class ArcticShiftClient:
         self._tags: dict[str, Any] = {}
         #: the run's deadline holds inside a request too: a server dripping its answer meets it (adv4 F3)
         self.cutoff = Cutoff()
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            timeout=timeout,
-            headers={"User-Agent": user_agent or f"reddit-research-dataset/{__version__} (research backfill)"},
-            follow_redirects=True,
-            verify=tls.context(),
+        self._http = httpstop.hardened(  # a stop never leaves its pool's lock waiting for ever (review 10, 1)
+            httpx.Client(
+                base_url=self.base_url,
+                timeout=timeout,
+                headers={"User-Agent": user_agent or f"reddit-research-dataset/{__version__} (research backfill)"},
+                follow_redirects=True,
+                verify=tls.context(),
+            )
         )
 
-    def close(self) -> None:
-        """Close the HTTP connection pool."""
-        self._http.close()
+    def close(self, exc: BaseException | None = None) -> None:
+        """Close the HTTP connection pool (on the way out of a stop, ``exc``: within a bound)."""
+        httpstop.close(self._http, exc)
 
     def __enter__(self) -> ArcticShiftClient:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        self.close(exc)
 
     @property
     def request_count(self) -> int:
