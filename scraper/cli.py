@@ -262,7 +262,6 @@ class Boundary(click.Group):
             raise
         except Exception as exc:  # noqa: BLE001 - the boundary: every error leaves as one line
             if interrupted_query(exc):  # Ctrl-C or SIGTERM inside a DuckDB query, in DuckDB's words
-                sigterm.seen()
                 _interrupted(exc)
             fail(exc)
 
@@ -337,15 +336,13 @@ def summary_option(func: F) -> F:
             raise
         except Exception as exc:
             if interrupted_query(exc):  # Ctrl-C or SIGTERM inside a DuckDB query: DuckDB's error in its place
-                sigterm.seen()
                 code = interrupt_exit_code(exc)
                 summary.update({"exit_code": code, "error": "terminated" if code == EXIT_TERMINATED else "interrupted"})
                 raise
             mapped = from_exception(exc, where=_subject(ctx))
             summary.update({"exit_code": mapped.exit_code, "error": str(mapped)})
             raise
-        except KeyboardInterrupt as exc:
-            sigterm.seen()
+        except KeyboardInterrupt as exc:  # the boundary around (handle_errors) says it and notes it seen
             code = interrupt_exit_code(exc)
             summary.update({"exit_code": code, "error": "terminated" if code == EXIT_TERMINATED else "interrupted"})
             raise
@@ -392,7 +389,6 @@ def handle_errors(func: F) -> F:
                 fail(exc, _subject(click.get_current_context()))
             _interrupted(exc)
         except KeyboardInterrupt as exc:
-            sigterm.seen()
             _interrupted(exc)
 
     return wrapper  # type: ignore[return-value]
@@ -407,7 +403,7 @@ def _no_change(latest: str, as_json: bool) -> None:
 
 
 def _interrupted(exc: BaseException) -> None:
-    sigterm.seen()
+    sigterm.seen()  # the stop is said and ends the run: nothing to raise again
     code = interrupt_exit_code(exc)
     what = "terminated (SIGTERM)" if code == EXIT_TERMINATED else "interrupted"
     err.print(f"{what}: everything fetched so far is kept; run the same command to continue.", soft_wrap=True)
@@ -417,7 +413,11 @@ def _interrupted(exc: BaseException) -> None:
 def interrupted_query(exc: BaseException) -> bool:
     """Whether ``exc`` is a DuckDB query stopped by Ctrl-C: DuckDB takes the signal itself and raises
     its own error (or, streaming to Arrow, a RuntimeError), not KeyboardInterrupt.  This tool never
-    interrupts a query itself, so nothing else raises these."""
+    interrupts a query itself, so nothing else raises these.  Or any error that took the place of a
+    stop the command raised and no boundary saw (a library's own error for it, such as pydantic-core's
+    SchemaError when a Ctrl-C lands in an import): the run ends as the stop says, not as a bug."""
+    if sigterm.raised_unseen():
+        return True
     duckdb = sys.modules.get("duckdb")  # never imported here: a Ctrl-C that cut its import short leaves
     # it half made, and importing it again aborts the process (nanobind: "duplicate key"), no line, no summary
     if duckdb is not None and isinstance(exc, getattr(duckdb, "InterruptException", ())):

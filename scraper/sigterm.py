@@ -174,6 +174,12 @@ def seen() -> None:
     STATE.unseen = None
 
 
+def raised_unseen() -> bool:
+    """Whether this process's command raised a stop that its error boundary has not seen: an error reaching
+    the boundary now is what a library made of it (pydantic-core's SchemaError for a Ctrl-C in an import)."""
+    return STATE.unseen is not None and STATE.unseen_pid == os.getpid()
+
+
 def checkpoint() -> None:
     """A safe point in the command's body: a stop that Python swallowed is raised again here.
 

@@ -381,6 +381,16 @@ def stop_where_python_swallows_it():
         pass
 
 
+def replaced():  # a library's own error in the stop's place, keeping nothing of it (pydantic-core's SchemaError)
+    lost = False
+    try:
+        stop_where_python_swallows_it()
+    except KeyboardInterrupt:
+        lost = True
+    if lost:
+        raise RuntimeError('Error building "function-after" validator')
+
+
 class Dropped:
     def __del__(self):
         stop_where_python_swallows_it()
@@ -398,6 +408,8 @@ def each(self, task, items, shared):  # the signal lands when the first span's r
         if n == 0:
             if where == "finalizer":
                 Dropped()
+            elif where == "replaced":
+                replaced()
             else:
                 target = Target()
                 keep = weakref.ref(target, lambda ref: stop_where_python_swallows_it())
@@ -411,7 +423,7 @@ runpy.run_module("scraper", run_name="__main__", alter_sys=True)
 """
 
 
-@pytest.mark.parametrize("where", ["finalizer", "weakref-callback"])
+@pytest.mark.parametrize("where", ["finalizer", "weakref-callback", "replaced"])
 @pytest.mark.parametrize("name", ["TERM", "INT"])
 def test_a_stop_python_swallowed_still_stops_the_command_with_nothing_written(
     tmp_path: Path, dump_file: Path, where: str, name: str
@@ -420,7 +432,8 @@ def test_a_stop_python_swallowed_still_stops_the_command_with_nothing_written(
     handler, the import lock's callback in the review) Python only prints "Exception ignored" and goes
     on. The run then wrote its version and exited 0, later signals ignored (adversarial review 10, item
     2). Now the stop is raised again at the body's next safe point: its exit code, line and summary,
-    no version, and nothing printed about the lost one."""
+    no version, and nothing printed about the lost one. A library's error raised in its place ("replaced")
+    ends the run as the stop says too, not as an internal error (70)."""
     from tests.test_dump_spans import SPEC as DUMP_SPEC
 
     folder = write_spec(tmp_path / "ds", DUMP_SPEC)
